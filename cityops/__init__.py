@@ -1,0 +1,1 @@
+"""cityops: the command-line entry point and the settings every process starts from."""

@@ -1,0 +1,47 @@
+"""Settings from the environment (and an optional ``.env`` file), read once at the entry point.
+
+Nothing else in cityops reads the environment: the entry point builds a
+:class:`Settings` and passes it (or the values in it) down.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_CITY = "nyc"
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """``KEY=VALUE`` lines of a ``.env`` file; blank lines and ``#`` comments are skipped."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.removeprefix("export ").partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise ValueError(f"{path}:{number}: expected KEY=VALUE")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the environment says; see CONTRACT.md "Settings"."""
+
+    city: str = DEFAULT_CITY
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
+        """Settings from ``environ`` (default: the process environment) over ``dotenv``."""
+        merged = read_dotenv(dotenv) if dotenv is not None else {}
+        merged.update(os.environ if environ is None else environ)
+        return cls(city=merged.get("CITYOPS_CITY") or DEFAULT_CITY)

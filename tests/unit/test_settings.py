@@ -1,0 +1,34 @@
+"""Settings come from the environment over an optional .env file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cityops.settings import Settings, read_dotenv
+
+
+def test_default_city_is_nyc(tmp_path: Path) -> None:
+    assert Settings.from_environment({}, tmp_path / "absent.env").city == "nyc"
+
+
+def test_environment_wins_over_dotenv(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("# comment\n\nexport CITYOPS_CITY='shanghai'\n", encoding="utf-8")
+    assert Settings.from_environment({}, dotenv).city == "shanghai"
+    assert Settings.from_environment({"CITYOPS_CITY": "nyc"}, dotenv).city == "nyc"
+
+
+def test_dotenv_quotes_are_stripped_and_equals_signs_kept(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text('A="x=y"\nB=plain\n', encoding="utf-8")
+    assert read_dotenv(dotenv) == {"A": "x=y", "B": "plain"}
+
+
+@pytest.mark.parametrize("line", ["no equals sign", "1BAD=x", "=value"])
+def test_malformed_dotenv_line_names_file_and_line(tmp_path: Path, line: str) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(f"OK=1\n{line}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"\.env:2: expected KEY=VALUE"):
+        read_dotenv(dotenv)
