@@ -5,7 +5,10 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 CITY_SOURCES := $(wildcard geo/*.py city/*.py city/packs/*.py)
 
-.PHONY: test lint bench cities clean
+# The integration tests create throw-away databases on this server (see tests/integration/conftest.py).
+export CITYOPS_TEST_PG ?= postgresql://cityops_test:cityops_test@127.0.0.1:5432/postgres
+
+.PHONY: test lint bench cities services clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "cityops needs Python 3.11 or newer"; exit 1; }
@@ -27,7 +30,11 @@ cities: data/cities/nyc/.built data/cities/shanghai/.built
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 
-test: $(INSTALLED) cities lint
+# PostgreSQL running, Mosquitto installed (the tests start their own brokers).
+services:
+	bash scripts/ensure-services.sh
+
+test: $(INSTALLED) cities lint services
 	$(BIN)/python -m pytest
 
 bench: $(INSTALLED) cities

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 import time
 from collections.abc import Sequence
@@ -17,6 +18,12 @@ from city.model import read_boundaries, read_city_config
 from city.packs import BUNDLED
 from cityops.settings import Settings
 from geo.boundaries import BoundaryError, area_km2
+from ingest.mqtt import MqttUnavailable
+from store import StoreUnavailable
+
+
+class CommandError(Exception):
+    """A failure to report as one line."""
 
 
 def say(message: str) -> None:
@@ -46,18 +53,26 @@ def cmd_city_import(args: argparse.Namespace, settings: Settings) -> None:
     folder = city_folder(args.city)
     say(f"importing {args.file} as level {args.level!r} of {folder.name} …")
     result = import_level(
-        Path(args.file), folder, city_id=folder.name,
-        level=args.level, code_field=args.code_field, name_field=args.name_field,
-        parent_field=args.parent_field, name_zh_field=args.name_zh_field,
-        population_field=args.population_field, crs=args.crs,
+        Path(args.file),
+        folder,
+        city_id=folder.name,
+        level=args.level,
+        code_field=args.code_field,
+        name_field=args.name_field,
+        parent_field=args.parent_field,
+        name_zh_field=args.name_zh_field,
+        population_field=args.population_field,
+        crs=args.crs,
     )
     say(f"level {result.level!r}: {result.units} units, {result.area_km2:,.1f} km²")
     if result.repaired:
         say(f"repaired invalid geometry of {len(result.repaired)}: {', '.join(result.repaired[:10])}")
     say(f"levels now: {' → '.join(result.levels)}  ({result.folder})")
     if result.new_city:
-        say("new city: set name, timezone and aqi_standard in city.toml, then add sensors.csv, "
-            "units.csv and categories.toml (or `cityops city place` for a synthetic inventory)")
+        say(
+            "new city: set name, timezone and aqi_standard in city.toml, then add sensors.csv, "
+            "units.csv and categories.toml (or `cityops city place` for a synthetic inventory)"
+        )
 
 
 def cmd_city_place(args: argparse.Namespace, settings: Settings) -> None:
@@ -75,6 +90,72 @@ def cmd_city_place(args: argparse.Namespace, settings: Settings) -> None:
 def cmd_city_check(args: argparse.Namespace, settings: Settings) -> None:
     folder = city_folder(args.city or settings.city)
     _summarise(load_city(folder))
+
+
+def database_url(settings: Settings) -> str:
+    """The database to use: CITYOPS_DATABASE_URL, else the demo's embedded one."""
+    if settings.database_url:
+        return settings.database_url
+    from cityops.embedded import running_database_url
+
+    url = running_database_url(settings.data_dir)
+    if url is None:
+        raise CommandError(f"CITYOPS_DATABASE_URL is not set and no demo database runs in {settings.data_dir}")
+    return url
+
+
+def mqtt_url(settings: Settings) -> str:
+    """The broker to use: CITYOPS_MQTT_URL, else the demo's embedded one."""
+    if settings.mqtt_url:
+        return settings.mqtt_url
+    from cityops.embedded import running_broker_url
+
+    url = running_broker_url(settings.data_dir)
+    if url is None:
+        raise CommandError(f"CITYOPS_MQTT_URL is not set and no demo broker runs in {settings.data_dir}")
+    return url
+
+
+def cmd_db_init(args: argparse.Namespace, settings: Settings) -> None:
+    import store
+
+    url = database_url(settings)
+    conn = store.connect(url, application_name="cityops-db-init")
+    try:
+        options = store.SchemaOptions(
+            retention_days=args.retention_days,
+            compress_after_days=args.compress_after_days,
+            use_timescale=False if args.no_timescale else None,
+        )
+        report = store.init_schema(conn, options)
+    finally:
+        conn.close()
+    applied = ", ".join(report.applied) if report.applied else "nothing (already current)"
+    server = "TimescaleDB" if report.timescale else "plain PostgreSQL"
+    say(f"schema version {report.version} ({server}); applied: {applied}")
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> None:
+    import signal
+    import threading
+
+    from ingest.service import IngestOptions, run_worker, run_workers
+
+    options = IngestOptions(
+        city=settings.city,
+        database_url=database_url(settings),
+        mqtt_url=mqtt_url(settings),
+        workers=args.workers,
+        protocol=args.protocol,
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    say(f"ingest: {args.workers} worker(s) for {settings.city} from {options.mqtt_url.split('@')[-1]}; Ctrl-C stops")
+    if args.workers == 1:
+        run_worker(options, 0, stop)
+    else:
+        run_workers(options, stop)
 
 
 def _summarise(city: City) -> None:
@@ -127,15 +208,38 @@ def build_parser() -> argparse.ArgumentParser:
     check = city_commands.add_parser("check", help="load and validate a city folder, print a summary")
     check.add_argument("--city", help="city id or folder (default: CITYOPS_CITY)")
     check.set_defaults(handler=cmd_city_check)
+
+    db = commands.add_parser("db", help="the database")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    init = db_commands.add_parser("init", help="create or upgrade the schema (idempotent)")
+    init.add_argument("--retention-days", type=_positive, default=90)
+    init.add_argument("--compress-after-days", type=_positive, default=7, help="TimescaleDB only")
+    init.add_argument("--no-timescale", action="store_true", help="plain tables even where TimescaleDB is installed")
+    init.set_defaults(handler=cmd_db_init)
+
+    ingest = commands.add_parser("ingest", help="MQTT → database workers")
+    ingest.add_argument("--workers", type=_positive, default=1, help="N > 1 uses an MQTT 5 shared subscription")
+    ingest.add_argument("--protocol", choices=["auto", "5", "3.1.1"], default="auto")
+    ingest.set_defaults(handler=cmd_ingest)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         settings = Settings.from_environment()
         args.handler(args, settings)
-    except (CityError, BoundaryError, ValueError, OSError, ImportError) as error:
+    except (
+        CityError,
+        BoundaryError,
+        CommandError,
+        StoreUnavailable,
+        MqttUnavailable,
+        ValueError,
+        OSError,
+        ImportError,
+    ) as error:
         print(f"cityops: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -35,13 +35,29 @@ def read_dotenv(path: Path) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Settings:
-    """What the environment says; see CONTRACT.md "Settings"."""
+    """What the environment says; see CONTRACT.md "Settings".
+
+    ``database_url`` and ``mqtt_url`` are None when unset: the demo then runs embedded
+    servers, and other commands use the demo's (see :mod:`cityops.embedded`).
+    """
 
     city: str = DEFAULT_CITY
+    database_url: str | None = None
+    mqtt_url: str | None = None
+    # Where the demo keeps its embedded database and broker between runs.
+    data_dir: Path = Path(".cityops")
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
         """Settings from ``environ`` (default: the process environment) over ``dotenv``."""
         merged = read_dotenv(dotenv) if dotenv is not None else {}
         merged.update(os.environ if environ is None else environ)
-        return cls(city=merged.get("CITYOPS_CITY") or DEFAULT_CITY)
+        return cls(
+            city=merged.get("CITYOPS_CITY") or DEFAULT_CITY,
+            database_url=merged.get("CITYOPS_DATABASE_URL") or None,
+            mqtt_url=merged.get("CITYOPS_MQTT_URL") or None,
+            data_dir=Path(
+                merged.get("CITYOPS_DATA_DIR")
+                or Path(merged.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "cityops"
+            ),
+        )

@@ -1,0 +1,1 @@
+"""MQTT ingest: receive, parse and validate, batch into the database; and the simulator."""

@@ -1,0 +1,174 @@
+"""Wiring the ingest: city → context, registry sync, N supervised worker processes.
+
+``run_workers`` is what ``cityops ingest --workers N`` runs. With N > 1 the workers share
+one MQTT 5 shared subscription (``$share/…``), so the broker splits the messages between
+them; with one worker a plain subscription is used (brokers without MQTT 5 support only
+that). Each worker keeps a persistent session under a stable client id, so a worker that
+dies and comes back receives everything it had not acknowledged.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+import numpy as np
+
+from city import City, city_folder, load_city
+from ingest.mqtt import BrokerAddress, MqttClient
+from ingest.parse import IngestContext
+from ingest.worker import BatchLimits, IngestWorker
+from store import SensorRow, UnitRow, connect, known_sensors, retention_days, sync_sensors, sync_units
+
+log = logging.getLogger(__name__)
+
+SHARE_GROUP = "cityops-ingest"
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """Everything a worker process needs to start on its own."""
+
+    city: str
+    database_url: str
+    mqtt_url: str
+    workers: int = 1
+    protocol: str = "auto"
+    limits: BatchLimits = BatchLimits()
+    status_every_s: float = 5.0
+
+
+def topic_filter(city_id: str, workers: int) -> str:
+    base = f"cityops/{city_id}/#"
+    return f"$share/{SHARE_GROUP}/{base}" if workers > 1 else base
+
+
+def locate_function(city: City) -> Callable[[np.ndarray, np.ndarray], list[dict[str, str] | None]]:
+    """Point → {level: code} at every level (None outside the city), for the parser."""
+    levels = city.levels
+
+    def locate(lon: np.ndarray, lat: np.ndarray) -> list[dict[str, str] | None]:
+        frame = city.locator.locate(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+        rows = frame.to_dict("records")
+        return [
+            None
+            if row[levels[-1]] is None and row[levels[0]] is None
+            else {level: row[level] for level in levels if row[level] is not None}
+            for row in rows
+        ]
+
+    return locate
+
+
+def registry_rows(city: City) -> tuple[list[SensorRow], list[UnitRow]]:
+    """The city's sensors.csv and units.csv as store rows, located at every level."""
+    locate = locate_function(city)
+    sensor_scopes = locate(city.sensors["lon"].to_numpy(), city.sensors["lat"].to_numpy())
+    sensors = [
+        SensorRow(
+            row.sensor_id,
+            row.kind,
+            tuple(row.metrics.split(";")),
+            row.lon,
+            row.lat,
+            int(row.expected_interval_s),
+            row.noise_zone or None,
+            (scopes or {}).get(city.lowest_level),
+            scopes or {},
+        )
+        for row, scopes in zip(city.sensors.itertuples(index=False), sensor_scopes, strict=True)
+    ]
+    unit_scopes = locate(city.units["lon"].to_numpy(), city.units["lat"].to_numpy())
+    units = [
+        UnitRow(row.unit_id, row.kind, row.name, row.lon, row.lat, (scopes or {}).get(city.lowest_level), scopes or {})
+        for row, scopes in zip(city.units.itertuples(index=False), unit_scopes, strict=True)
+    ]
+    return sensors, units
+
+
+def prepare(options: IngestOptions) -> tuple[City, IngestContext]:
+    """Load the city, sync its registry into the database and build the parser's context."""
+    city = load_city(city_folder(options.city))
+    sensors, units = registry_rows(city)
+    conn = connect(options.database_url, application_name="cityops-ingest")
+    try:
+        sync_sensors(conn, sensors)
+        sync_units(conn, units)
+        registered = known_sensors(conn)
+        keep_days = retention_days(conn)
+    finally:
+        conn.close()
+    context = IngestContext(
+        city_id=city.id,
+        sensors=dict(registered),
+        categories=frozenset(city.categories),
+        locate=locate_function(city),
+        retention=timedelta(days=keep_days),
+    )
+    return city, context
+
+
+def run_worker(options: IngestOptions, index: int, stop: threading.Event | None = None) -> None:
+    """One worker until ``stop`` is set (or SIGTERM/SIGINT in a worker process)."""
+    stop = stop or threading.Event()
+    city, context = prepare(options)
+    client = MqttClient(
+        BrokerAddress.from_url(options.mqtt_url), f"cityops-ingest-{city.id}-{index}", protocol=options.protocol
+    )
+    client.subscribe(topic_filter(city.id, options.workers))
+    client.connect()
+    worker = IngestWorker(
+        client,
+        lambda: connect(options.database_url, application_name=f"cityops-ingest-{index}"),
+        context,
+        process_id=f"ingest-{city.id}-{index}",
+        limits=options.limits,
+        status_every_s=options.status_every_s,
+    )
+    try:
+        worker.run(stop)
+    finally:
+        client.close()
+
+
+def _worker_process(options: IngestOptions, index: int) -> None:
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s ingest-{index} %(levelname)s %(message)s")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    run_worker(options, index, stop)
+
+
+def run_workers(options: IngestOptions, stop: threading.Event) -> None:
+    """Run ``options.workers`` worker processes, restarting any that dies, until ``stop``."""
+    context = multiprocessing.get_context("spawn")
+    processes: dict[int, multiprocessing.process.BaseProcess] = {}
+    restarts: dict[int, float] = {}
+    try:
+        while not stop.is_set():
+            for index in range(options.workers):
+                process = processes.get(index)
+                if process is not None and process.is_alive():
+                    continue
+                if process is not None:
+                    log.warning("ingest worker %d exited with %s; restarting", index, process.exitcode)
+                if time.monotonic() < restarts.get(index, 0):
+                    continue
+                restarts[index] = time.monotonic() + 5  # at most one restart per 5 s per worker
+                processes[index] = context.Process(target=_worker_process, args=(options, index), daemon=False)
+                processes[index].start()
+            stop.wait(0.5)
+    finally:
+        for process in processes.values():
+            if process.is_alive():
+                process.terminate()
+        for process in processes.values():
+            process.join(timeout=15)
+            if process.is_alive():
+                process.kill()

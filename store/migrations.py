@@ -1,0 +1,301 @@
+"""The schema, as numbered migrations: the one place to read or change table definitions.
+
+Each migration runs in its own transaction: first its ``sql`` (both paths), then the part
+for the path the database was set up with — ``plain`` PostgreSQL or ``timescale``. Table
+and column names are a public contract for analysts (CONTRACT.md "Database"): add columns
+and tables in new migrations, never rename silently, and document everything with
+``COMMENT ON``. Policies that depend on settings (retention, compression, refresh) are not
+here but in :mod:`store.schema`, which reconciles them with the stored settings.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Migration(NamedTuple):
+    version: int
+    name: str
+    sql: str = ""
+    plain: str = ""
+    timescale: str = ""
+
+    def statements(self, timescale: bool) -> list[str]:
+        """The SQL to run, in order, on a plain or a Timescale database."""
+        return [text for text in (self.sql, self.timescale if timescale else self.plain) if text.strip()]
+
+
+# Created before any migration, so that migrations can be recorded and settings kept.
+BOOTSTRAP = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version integer PRIMARY KEY,
+    name text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE schema_migrations IS 'Schema migrations applied to this database (cityops store).';
+COMMENT ON COLUMN schema_migrations.version IS 'Migration number; applied in ascending order.';
+COMMENT ON COLUMN schema_migrations.name IS 'Short name of the migration.';
+COMMENT ON COLUMN schema_migrations.applied_at IS 'When the migration was applied (UTC).';
+
+CREATE TABLE IF NOT EXISTS store_settings (
+    key text PRIMARY KEY,
+    value text NOT NULL
+);
+COMMENT ON TABLE store_settings IS 'Options the schema was set up with (cityops db init): TimescaleDB, retention.';
+COMMENT ON COLUMN store_settings.key IS 'Setting name: timescale, retention_days, compress_after_days.';
+COMMENT ON COLUMN store_settings.value IS 'Setting value as text (true/false, a number of days).';
+"""
+
+_CORE = """
+CREATE TABLE sensors (
+    sensor_id text COLLATE "C" PRIMARY KEY,
+    kind text,
+    metrics text[] NOT NULL,
+    lon double precision,
+    lat double precision,
+    expected_interval_s integer,
+    noise_zone text,
+    scope_code text,
+    scopes jsonb,
+    registered_by text NOT NULL CHECK (registered_by IN ('registry', 'ingest')),
+    in_maintenance boolean NOT NULL DEFAULT false,
+    first_seen timestamptz,
+    last_seen timestamptz
+) WITH (fillfactor = 50);  -- every batch updates last_seen: room on the page keeps updates HOT
+COMMENT ON TABLE sensors IS 'Sensor registry: the city''s sensors.csv plus sensors first seen by the ingest.';
+COMMENT ON COLUMN sensors.sensor_id IS 'Sensor id, as in the MQTT topic cityops/<city>/readings/<sensor_id>.';
+COMMENT ON COLUMN sensors.kind IS 'Sensor kind (air_quality, noise, …); unknown for sensors registered by the ingest.';
+COMMENT ON COLUMN sensors.metrics IS 'Metric names the sensor reports (INDICATORS.md).';
+COMMENT ON COLUMN sensors.lon IS 'Longitude, WGS 84 degrees.';
+COMMENT ON COLUMN sensors.lat IS 'Latitude, WGS 84 degrees.';
+COMMENT ON COLUMN sensors.expected_interval_s IS 'Expected seconds between readings; later means stale.';
+COMMENT ON COLUMN sensors.noise_zone IS 'GB 3096 acoustic zone class (0, 1, 2, 3, 4a) for noise sensors, else null.';
+COMMENT ON COLUMN sensors.scope_code IS 'Code of the lowest-level administrative unit containing the sensor.';
+COMMENT ON COLUMN sensors.scopes IS 'Containing administrative unit at every level: {"<level>": "<code>", …}.';
+COMMENT ON COLUMN sensors.registered_by IS 'registry (from sensors.csv) or ingest (first seen in a feed).';
+COMMENT ON COLUMN sensors.in_maintenance IS 'True while the sensor is in maintenance: its silence is expected.';
+COMMENT ON COLUMN sensors.first_seen IS 'Time of the first reading or sighting stored (UTC).';
+COMMENT ON COLUMN sensors.last_seen IS 'Time of the newest reading stored (UTC).';
+
+CREATE TABLE units (
+    unit_id text PRIMARY KEY,
+    kind text NOT NULL,
+    name text,
+    home_lon double precision,
+    home_lat double precision,
+    lon double precision,
+    lat double precision,
+    status text NOT NULL DEFAULT 'available',
+    position_time timestamptz,
+    scope_code text,
+    scopes jsonb
+) WITH (fillfactor = 50);  -- positions update the current state all the time
+COMMENT ON TABLE units IS 'Response units (units.csv plus units first seen in a feed) and their current state.';
+COMMENT ON COLUMN units.unit_id IS 'Unit id, as in the MQTT topic cityops/<city>/units/<unit_id>.';
+COMMENT ON COLUMN units.kind IS 'fire, police, ambulance, city_management or utility.';
+COMMENT ON COLUMN units.name IS 'Display name from units.csv.';
+COMMENT ON COLUMN units.home_lon IS 'Home (station) longitude, WGS 84 degrees.';
+COMMENT ON COLUMN units.home_lat IS 'Home (station) latitude, WGS 84 degrees.';
+COMMENT ON COLUMN units.lon IS 'Current longitude, WGS 84 degrees (the home until a position is reported).';
+COMMENT ON COLUMN units.lat IS 'Current latitude, WGS 84 degrees (the home until a position is reported).';
+COMMENT ON COLUMN units.status IS 'Current status: available, busy or offline.';
+COMMENT ON COLUMN units.position_time IS 'Time of the newest reported position (UTC); null if none yet.';
+COMMENT ON COLUMN units.scope_code IS 'Code of the lowest-level administrative unit at the current position.';
+COMMENT ON COLUMN units.scopes IS 'Administrative unit at every level at the position: {"<level>": "<code>", …}.';
+
+CREATE TABLE events (
+    source text NOT NULL,
+    id text NOT NULL,
+    time timestamptz NOT NULL,
+    received_at timestamptz NOT NULL DEFAULT now(),
+    category text NOT NULL,
+    severity text NOT NULL,
+    lon double precision NOT NULL,
+    lat double precision NOT NULL,
+    title text NOT NULL,
+    detail text,
+    reporter_phone text,
+    scope_code text,
+    scopes jsonb,
+    PRIMARY KEY (source, id)
+);
+CREATE INDEX events_time_idx ON events (time);
+COMMENT ON TABLE events IS 'Every event as received (hotline, sensors, patrols, …); stored once per (source, id).';
+COMMENT ON COLUMN events.source IS 'hotline, sensor, patrol, camera or external.';
+COMMENT ON COLUMN events.id IS 'Event id given by the source; unique within the source.';
+COMMENT ON COLUMN events.time IS 'When the event happened, as reported (UTC).';
+COMMENT ON COLUMN events.received_at IS 'When the event was stored (UTC).';
+COMMENT ON COLUMN events.category IS 'Incident category: a key of the city''s categories.toml.';
+COMMENT ON COLUMN events.severity IS 'minor, major or critical.';
+COMMENT ON COLUMN events.lon IS 'Longitude, WGS 84 degrees.';
+COMMENT ON COLUMN events.lat IS 'Latitude, WGS 84 degrees.';
+COMMENT ON COLUMN events.title IS 'Short description (at most 200 characters).';
+COMMENT ON COLUMN events.detail IS 'Longer description (at most 4000 characters), optional.';
+COMMENT ON COLUMN events.reporter_phone IS 'Reporter''s phone number: personal data, masked on screen and in exports.';
+COMMENT ON COLUMN events.scope_code IS 'Code of the lowest-level administrative unit containing the event.';
+COMMENT ON COLUMN events.scopes IS 'Containing administrative unit at every level: {"<level>": "<code>", …}.';
+
+CREATE TABLE rejects (
+    time timestamptz NOT NULL,
+    topic text NOT NULL,
+    reason text NOT NULL,
+    payload text NOT NULL
+);
+CREATE INDEX rejects_time_idx ON rejects (time);
+COMMENT ON TABLE rejects IS 'Messages (or records in them) the ingest refused, with the reason.';
+COMMENT ON COLUMN rejects.time IS 'When the message was received (UTC).';
+COMMENT ON COLUMN rejects.topic IS 'MQTT topic the message arrived on.';
+COMMENT ON COLUMN rejects.reason IS 'Why it was refused.';
+COMMENT ON COLUMN rejects.payload IS 'The first 2 KiB of the payload, as text.';
+
+CREATE TABLE process_status (
+    process_id text PRIMARY KEY,
+    kind text NOT NULL,
+    host text,
+    pid integer,
+    started_at timestamptz,
+    heartbeat_at timestamptz NOT NULL,
+    state text NOT NULL,
+    messages_total bigint,
+    readings_total bigint,
+    rejects_total bigint,
+    rate_per_s double precision,
+    lag_s double precision,
+    last_message_at timestamptz,
+    detail jsonb
+);
+COMMENT ON TABLE process_status IS 'Heartbeat and counters of each background process (ingest workers, indicators).';
+COMMENT ON COLUMN process_status.process_id IS 'Stable id of the process, e.g. ingest-nyc-0.';
+COMMENT ON COLUMN process_status.kind IS 'Process kind: ingest, indicators, …';
+COMMENT ON COLUMN process_status.host IS 'Host name the process runs on.';
+COMMENT ON COLUMN process_status.pid IS 'Operating-system process id.';
+COMMENT ON COLUMN process_status.started_at IS 'When the process started (UTC).';
+COMMENT ON COLUMN process_status.heartbeat_at IS 'When the process last reported (UTC); old means stuck or gone.';
+COMMENT ON COLUMN process_status.state IS 'What the process says it is doing (running, database unavailable, …).';
+COMMENT ON COLUMN process_status.messages_total IS 'Messages handled since start.';
+COMMENT ON COLUMN process_status.readings_total IS 'Readings stored since start.';
+COMMENT ON COLUMN process_status.rejects_total IS 'Rejects stored since start.';
+COMMENT ON COLUMN process_status.rate_per_s IS 'Recent readings stored per second.';
+COMMENT ON COLUMN process_status.lag_s IS 'Seconds between receiving a message and committing it, last batch.';
+COMMENT ON COLUMN process_status.last_message_at IS 'When the newest message was received (UTC).';
+COMMENT ON COLUMN process_status.detail IS 'Further process-specific figures (JSON).';
+"""
+
+_READINGS = """
+-- Ids use the "C" collation (bytewise): the key indexes are maintained and sorted much faster
+-- than with a language collation, and ids have no language order anyway.
+CREATE TABLE readings (
+    time timestamptz NOT NULL,
+    sensor_id text COLLATE "C" NOT NULL,
+    metric text COLLATE "C" NOT NULL,
+    value double precision NOT NULL,
+    CONSTRAINT readings_sensor_metric_time_key UNIQUE (sensor_id, metric, time)
+);
+COMMENT ON TABLE readings IS 'One row per sensor reading; a redelivered reading is stored once.';
+COMMENT ON COLUMN readings.time IS 'Time of the measurement (UTC).';
+COMMENT ON COLUMN readings.sensor_id IS 'Sensor id (sensors.sensor_id).';
+COMMENT ON COLUMN readings.metric IS 'Metric name (INDICATORS.md), e.g. pm25.';
+COMMENT ON COLUMN readings.value IS 'Measured value in the metric''s unit (INDICATORS.md).';
+"""
+
+# Both rollups have the same name and columns on both paths; only their nature differs.
+_ROLLUP_COMMENTS = """
+COMMENT ON {kind} readings_{width} IS 'Readings per sensor, metric and {span} (UTC buckets).';
+COMMENT ON COLUMN readings_{width}.bucket IS 'Start of the {span} (UTC).';
+COMMENT ON COLUMN readings_{width}.sensor_id IS 'Sensor id (sensors.sensor_id).';
+COMMENT ON COLUMN readings_{width}.metric IS 'Metric name (INDICATORS.md).';
+COMMENT ON COLUMN readings_{width}.readings_count IS 'Number of readings in the bucket.';
+COMMENT ON COLUMN readings_{width}.value_sum IS 'Sum of the values.';
+COMMENT ON COLUMN readings_{width}.value_min IS 'Smallest value.';
+COMMENT ON COLUMN readings_{width}.value_max IS 'Largest value.';
+COMMENT ON COLUMN readings_{width}.value_avg IS 'Mean value (value_sum / readings_count).';
+"""
+
+_PLAIN_ROLLUP = """
+CREATE TABLE readings_{width} (
+    bucket timestamptz NOT NULL,
+    sensor_id text COLLATE "C" NOT NULL,
+    metric text COLLATE "C" NOT NULL,
+    readings_count bigint NOT NULL,
+    value_sum double precision NOT NULL,
+    value_min double precision NOT NULL,
+    value_max double precision NOT NULL,
+    value_avg double precision GENERATED ALWAYS AS (value_sum / readings_count) STORED,
+    PRIMARY KEY (sensor_id, metric, bucket)
+) WITH (fillfactor = {fillfactor});
+CREATE INDEX readings_{width}_bucket_brin ON readings_{width} USING brin (bucket);
+"""
+
+_TIMESCALE_ROLLUP = """
+CREATE MATERIALIZED VIEW readings_{width}
+WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
+SELECT time_bucket(INTERVAL '{interval}', time) AS bucket,
+       sensor_id,
+       metric,
+       count(*) AS readings_count,
+       sum(value) AS value_sum,
+       min(value) AS value_min,
+       max(value) AS value_max,
+       avg(value) AS value_avg
+FROM readings
+GROUP BY bucket, sensor_id, metric
+WITH NO DATA;
+"""
+
+# Plain PostgreSQL: a BRIN index serves time ranges (rows arrive roughly in time order), and
+# the rollups are tables kept current by store.ingest in the same transaction as the readings.
+_READINGS_PLAIN = (
+    "CREATE INDEX readings_time_brin ON readings USING brin (time);\n"
+    + _PLAIN_ROLLUP.format(width="1m", fillfactor=100)
+    + _PLAIN_ROLLUP.format(width="1h", fillfactor=70)  # updated by every batch during its hour
+    + _ROLLUP_COMMENTS.format(kind="TABLE", width="1m", span="minute")
+    + _ROLLUP_COMMENTS.format(kind="TABLE", width="1h", span="hour")
+)
+
+# TimescaleDB: daily chunks, compressed per sensor and metric; the rollups are continuous
+# aggregates with real-time aggregation. Their policies live in store.schema.
+_READINGS_TIMESCALE = (
+    """
+SELECT create_hypertable('readings', 'time', chunk_time_interval => INTERVAL '1 day');
+ALTER TABLE readings SET (
+    timescaledb.compress,
+    timescaledb.compress_segmentby = 'sensor_id, metric',
+    timescaledb.compress_orderby = 'time'
+);
+"""
+    + _TIMESCALE_ROLLUP.format(width="1m", interval="1 minute")
+    + _TIMESCALE_ROLLUP.format(width="1h", interval="1 hour")
+    + _ROLLUP_COMMENTS.format(kind="VIEW", width="1m", span="minute")
+    + _ROLLUP_COMMENTS.format(kind="VIEW", width="1h", span="hour")
+)
+
+_UNIT_POSITIONS = """
+CREATE TABLE unit_positions (
+    time timestamptz NOT NULL,
+    unit_id text NOT NULL,
+    lon double precision NOT NULL,
+    lat double precision NOT NULL,
+    status text NOT NULL,
+    kind text NOT NULL,
+    CONSTRAINT unit_positions_unit_time_key UNIQUE (unit_id, time)
+);
+COMMENT ON TABLE unit_positions IS 'Every reported position of a response unit (the track); units holds the newest.';
+COMMENT ON COLUMN unit_positions.time IS 'Time of the position report (UTC).';
+COMMENT ON COLUMN unit_positions.unit_id IS 'Unit id (units.unit_id).';
+COMMENT ON COLUMN unit_positions.lon IS 'Longitude, WGS 84 degrees.';
+COMMENT ON COLUMN unit_positions.lat IS 'Latitude, WGS 84 degrees.';
+COMMENT ON COLUMN unit_positions.status IS 'Status reported with the position: available, busy or offline.';
+COMMENT ON COLUMN unit_positions.kind IS 'Unit kind reported with the position.';
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "core", sql=_CORE),
+    Migration(2, "readings", sql=_READINGS, plain=_READINGS_PLAIN, timescale=_READINGS_TIMESCALE),
+    Migration(
+        3,
+        "unit_positions",
+        sql=_UNIT_POSITIONS,
+        plain="CREATE INDEX unit_positions_time_brin ON unit_positions USING brin (time);",
+        timescale="SELECT create_hypertable('unit_positions', 'time', chunk_time_interval => INTERVAL '7 days');",
+    ),
+)

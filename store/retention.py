@@ -1,0 +1,48 @@
+"""Deleting expired data on plain PostgreSQL (TimescaleDB drops whole chunks by its own policies)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+import psycopg2.extensions
+from psycopg2 import sql
+
+from store.connection import transaction
+from store.schema import read_settings
+
+log = logging.getLogger(__name__)
+
+# Hourly rollups outlive the raw data: long-range charts and reports still work.
+HOURLY_ROLLUP_FACTOR = 5
+
+
+def apply_retention(conn: psycopg2.extensions.connection, now: datetime) -> dict[str, int]:
+    """Delete rows older than the retention period before ``now``; returns rows deleted per table.
+
+    Raw readings, unit positions, rejects and minute rollups are kept ``retention_days``;
+    hourly rollups five times longer. Events are kept (incidents refer to them). On the
+    Timescale path this does nothing and returns {}.
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    settings = read_settings(conn)
+    if settings.timescale:
+        return {}
+    keep = timedelta(days=settings.retention_days)
+    cutoffs = (
+        ("readings", "time", now - keep),
+        ("unit_positions", "time", now - keep),
+        ("rejects", "time", now - keep),
+        ("readings_1m", "bucket", now - keep),
+        ("readings_1h", "bucket", now - keep * HOURLY_ROLLUP_FACTOR),
+    )
+    deleted: dict[str, int] = {}
+    with transaction(conn) as cur:
+        for table, column, cutoff in cutoffs:
+            cur.execute(
+                sql.SQL("DELETE FROM {} WHERE {} < %s").format(sql.Identifier(table), sql.Identifier(column)), (cutoff,)
+            )
+            deleted[table] = cur.rowcount
+    log.info("retention: deleted %s", deleted)
+    return deleted
