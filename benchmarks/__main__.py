@@ -1,8 +1,21 @@
-"""Run every benchmark: ``python -m benchmarks`` (or ``make bench``)."""
+"""Run benchmarks: ``python -m benchmarks [geo|store|ingest] [options]`` (all three by default).
+
+``make bench`` runs them all; ``make bench-ingest`` the ingest one. They print numbers;
+nothing here asserts a speed (these machines are shared and noisy).
+"""
 
 from __future__ import annotations
 
-from benchmarks import geo_bench
+import sys
+
+from benchmarks import geo_bench, ingest_bench, store_bench
+
+SUITES = {"geo": geo_bench.main, "store": store_bench.main, "ingest": ingest_bench.main}
 
 if __name__ == "__main__":
-    geo_bench.main()
+    chosen = sys.argv[1:2]
+    if chosen and chosen[0] not in SUITES:
+        raise SystemExit(f"unknown benchmark {chosen[0]!r}; choose from {', '.join(SUITES)}")
+    for name in chosen or list(SUITES):
+        print(f"== {name}", flush=True)
+        SUITES[name](sys.argv[2:] if chosen else [])

@@ -37,7 +37,7 @@ def _report(label: str, times: list[float], count: int | None = None) -> None:
     print(f"{label}: median {median * 1000:.1f} ms, best {best * 1000:.1f} ms over {len(times)} runs{rate}")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     city = load_city(city_folder("nyc"))
     print(f"load_city(nyc) with full validation: {time.perf_counter() - started:.2f} s")

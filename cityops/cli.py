@@ -158,6 +158,41 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> None:
         run_workers(options, stop)
 
 
+def cmd_simulate(args: argparse.Namespace, settings: Settings) -> None:
+    import signal
+    import threading
+
+    from ingest.simulator import SimulatorOptions, backfill, parse_duration, publish_live
+
+    options = SimulatorOptions(
+        city=settings.city, seed=args.seed, sensors=args.sensors, rate=args.rate, scenario=args.scenario,
+        duration_s=parse_duration(args.duration).total_seconds() if args.duration else None, protocol=args.protocol,
+    )
+    if args.backfill:
+        backfill(options, database_url(settings), parse_duration(args.backfill), say=say)
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    counts = publish_live(options, mqtt_url(settings), stop, say=say)
+    say(f"simulate: published {counts['readings']:,} readings, {counts['events']:,} events, "
+        f"{counts['unit_positions']:,} unit positions")
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
+    import signal
+    import threading
+
+    from cityops.demo import DemoOptions, run_demo
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    options = DemoOptions(city=args.city or settings.city, sensors=args.sensors,
+                          data_dir=Path(args.data_dir) if args.data_dir else None)
+    run_demo(options, settings, stop, say)
+
+
 def _summarise(city: City) -> None:
     say(f"{city.config.name} ({city.id}), levels {' → '.join(city.levels)}")
     for level in city.levels:
@@ -221,12 +256,31 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--workers", type=_positive, default=1, help="N > 1 uses an MQTT 5 shared subscription")
     ingest.add_argument("--protocol", choices=["auto", "5", "3.1.1"], default="auto")
     ingest.set_defaults(handler=cmd_ingest)
+
+    from ingest.simulation import SCENARIOS
+
+    simulate = commands.add_parser("simulate", help="publish realistic feeds for the city, or backfill history")
+    simulate.add_argument("--sensors", type=_positive, help="simulate this many of the registry's sensors")
+    simulate.add_argument("--rate", type=float, default=1.0, help="report R times as often as the registry says")
+    simulate.add_argument("--scenario", choices=SCENARIOS)
+    simulate.add_argument("--duration", help="stop after this long, e.g. 10m (default: until Ctrl-C)")
+    simulate.add_argument("--seed", type=int, default=1)
+    simulate.add_argument("--backfill", metavar="PERIOD", help="write PERIOD (e.g. 30d) of history into the store")
+    simulate.add_argument("--protocol", choices=["auto", "5", "3.1.1"], default="auto")
+    simulate.set_defaults(handler=cmd_simulate)
+
+    demo = commands.add_parser("demo", help="everything embedded: database, broker, simulator, ingest")
+    demo.add_argument("--city", help="city id or folder (default: CITYOPS_CITY)")
+    demo.add_argument("--sensors", type=_positive, help="simulate this many of the city's sensors")
+    demo.add_argument("--data-dir", help="where the embedded servers keep their data (default: .cityops)")
+    demo.set_defaults(handler=cmd_demo)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs every command it runs
     try:
         settings = Settings.from_environment()
         args.handler(args, settings)

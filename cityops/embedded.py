@@ -47,3 +47,142 @@ def write_servers(data_dir: Path, database_url: str, mqtt_url: str) -> None:
 
 def forget_servers(data_dir: Path) -> None:
     (data_dir / SERVERS_FILE).unlink(missing_ok=True)
+
+
+# -- starting them ---------------------------------------------------------------------------
+
+DATABASE_NAME = "cityops"
+REPO = Path(__file__).resolve().parent.parent
+BROKER_CONFIG = REPO / "deploy" / "mosquitto" / "cityops.conf"
+
+
+class EmbeddedError(RuntimeError):
+    """An embedded server could not be started."""
+
+
+def free_port(preferred: int | None = None) -> int:
+    """``preferred`` if nothing listens there, else any free loopback port."""
+    import socket
+
+    for port in ([preferred] if preferred else []) + [0]:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return sock.getsockname()[1]
+    raise EmbeddedError("no free port on 127.0.0.1")
+
+
+def wait_for_port(port: int, timeout_s: float = 15.0) -> bool:
+    import socket
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.05)
+    return False
+
+
+class EmbeddedDatabase:
+    """PostgreSQL from the pgserver package, data in ``<data dir>/postgres``, kept between runs."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.folder = data_dir / "postgres"
+        self._server = None
+
+    def start(self) -> str:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if not os.environ.get("XDG_RUNTIME_DIR"):
+            # pgserver keeps its lock files there and insists on a private directory.
+            runtime = self.folder.parent / "run"
+            runtime.mkdir(mode=0o700, exist_ok=True)
+            os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+        try:
+            import pgserver
+        except ImportError:
+            raise EmbeddedError("the embedded database needs pgserver: pip install -e '.[demo]'") from None
+        try:
+            # "stop": the server stops with this process (or with stop()); the data stays,
+            # and a server left behind by a killed demo is found and reused next time.
+            self._server = pgserver.get_server(self.folder, cleanup_mode="stop")
+        except Exception as error:  # pgserver raises assorted errors from initdb/pg_ctl
+            raise EmbeddedError(f"embedded PostgreSQL did not start: {error}") from None
+        exists = self._server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
+        if "1 row" not in exists:
+            self._server.psql(f"CREATE DATABASE {DATABASE_NAME};")
+        return self._server.get_uri(DATABASE_NAME)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.cleanup()
+            self._server = None
+
+
+class EmbeddedBroker:
+    """Mosquitto with deploy/mosquitto/cityops.conf when it is installed, else amqtt (MQTT 3.1.1 only)."""
+
+    def __init__(self, data_dir: Path, preferred_port: int = 1883) -> None:
+        import shutil
+
+        self.folder = data_dir / "broker"
+        self.preferred_port = preferred_port
+        self.mosquitto = shutil.which("mosquitto") or (
+            "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
+        )
+        self._process = None
+        self.kind = "mosquitto" if self.mosquitto else "amqtt"
+
+    def start(self) -> str:
+        import getpass
+        import subprocess
+        import sys
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        port = free_port(self.preferred_port)
+        log = (self.folder / f"{self.kind}.log").open("ab")
+        if self.mosquitto:
+            config = self.folder / "mosquitto.conf"
+            config.write_text(
+                BROKER_CONFIG.read_text(encoding="utf-8")
+                + f"\npersistence_location {self.folder}/\nuser {getpass.getuser()}\n"
+                + f"listener {port} 127.0.0.1\nallow_anonymous true\n",
+                encoding="utf-8",
+            )
+            command = [self.mosquitto, "-c", str(config)]
+        else:
+            config = self.folder / "amqtt.yaml"
+            config.write_text(
+                "listeners:\n  default:\n    type: tcp\n"
+                f"    bind: 127.0.0.1:{port}\n"
+                "plugins:\n  amqtt.plugins.authentication.AnonymousAuthPlugin:\n    allow_anonymous: true\n",
+                encoding="utf-8",
+            )
+            amqtt = Path(sys.executable).parent / "amqtt"
+            if not amqtt.exists():
+                raise EmbeddedError("no MQTT broker: install mosquitto, or pip install -e '.[demo]' for amqtt")
+            command = [str(amqtt), "-c", str(config)]
+        self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        if not wait_for_port(port):
+            self.stop()
+            raise EmbeddedError(f"the embedded {self.kind} broker did not start; see {self.folder}/{self.kind}.log")
+        return f"mqtt://127.0.0.1:{port}"
+
+    @property
+    def protocol(self) -> str:
+        return "auto" if self.kind == "mosquitto" else "3.1.1"
+
+    def stop(self) -> None:
+        import subprocess
+
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+        self._process = None

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_CITY = "nyc"
+# The demo's embedded database and broker live in the checkout (cityops is installed
+# editable), so `make demo` finds the same data again on the next run.
+DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / ".cityops"
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -45,7 +48,7 @@ class Settings:
     database_url: str | None = None
     mqtt_url: str | None = None
     # Where the demo keeps its embedded database and broker between runs.
-    data_dir: Path = Path(".cityops")
+    data_dir: Path = DEFAULT_DATA_DIR
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
@@ -56,8 +59,5 @@ class Settings:
             city=merged.get("CITYOPS_CITY") or DEFAULT_CITY,
             database_url=merged.get("CITYOPS_DATABASE_URL") or None,
             mqtt_url=merged.get("CITYOPS_MQTT_URL") or None,
-            data_dir=Path(
-                merged.get("CITYOPS_DATA_DIR")
-                or Path(merged.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "cityops"
-            ),
+            data_dir=Path(merged["CITYOPS_DATA_DIR"]) if merged.get("CITYOPS_DATA_DIR") else DEFAULT_DATA_DIR,
         )

@@ -24,7 +24,16 @@ from city import City, city_folder, load_city
 from ingest.mqtt import BrokerAddress, MqttClient
 from ingest.parse import IngestContext
 from ingest.worker import BatchLimits, IngestWorker
-from store import SensorRow, UnitRow, connect, known_sensors, retention_days, sync_sensors, sync_units
+from store import (
+    SensorRow,
+    UnitRow,
+    connect,
+    known_sensors,
+    require_schema,
+    retention_days,
+    sync_sensors,
+    sync_units,
+)
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +107,7 @@ def prepare(options: IngestOptions) -> tuple[City, IngestContext]:
     sensors, units = registry_rows(city)
     conn = connect(options.database_url, application_name="cityops-ingest")
     try:
+        require_schema(conn)
         sync_sensors(conn, sensors)
         sync_units(conn, units)
         registered = known_sensors(conn)
@@ -119,7 +129,10 @@ def run_worker(options: IngestOptions, index: int, stop: threading.Event | None 
     stop = stop or threading.Event()
     city, context = prepare(options)
     client = MqttClient(
-        BrokerAddress.from_url(options.mqtt_url), f"cityops-ingest-{city.id}-{index}", protocol=options.protocol
+        BrokerAddress.from_url(options.mqtt_url),
+        f"cityops-ingest-{city.id}-{index}",
+        protocol=options.protocol,
+        consumer=True,
     )
     client.subscribe(topic_filter(city.id, options.workers))
     client.connect()

@@ -1,6 +1,6 @@
 """The ingest consumer: receive → parse → write one batch → acknowledge.
 
-Messages arrive on the MQTT client's queue; a batch closes when it holds enough readings
+The worker drives its MQTT consumer's network loop itself; a batch closes when it holds enough readings
 or messages or is old enough, is written in one transaction, and only then are its
 messages acknowledged. If the database is down the batch is kept and retried with
 backoff while the broker holds everything else (flow control stops it sending more
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import socket
 import threading
 import time
@@ -104,18 +103,18 @@ class IngestWorker:
         deadline = None
         idle_until = time.monotonic() + 1.0  # an idle worker still reports its status
         while not stop.is_set():
-            timeout = 0.1 if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                message = self.mqtt.messages.get(timeout=timeout)
-            except queue.Empty:
-                if deadline is not None or time.monotonic() > idle_until:
-                    break
-                continue
-            if deadline is None:
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                break
+            if deadline is None and now > idle_until:
+                break
+            messages = self.mqtt.poll(0.05 if deadline is None else min(0.05, deadline - now))
+            if messages and deadline is None:
                 deadline = time.monotonic() + self.limits.age_s
-            parsed = self._parse(message)
-            batch.append((message, parsed))
-            readings += len(parsed.readings)
+            for message in messages:
+                parsed = self._parse(message)
+                batch.append((message, parsed))
+                readings += len(parsed.readings)
             if readings >= self.limits.readings or len(batch) >= self.limits.messages:
                 break
         return batch
@@ -148,7 +147,12 @@ class IngestWorker:
                 self.state = "database unavailable"
                 log.warning("database unavailable (%s); retrying in %.1f s", error, delay)
                 self._drop_connection()
-                if stop.wait(delay):
+                # Keep the broker connection alive meanwhile; what arrives waits in the inbox,
+                # and the broker stops sending at the Receive Maximum.
+                until = time.monotonic() + delay
+                while time.monotonic() < until and not stop.is_set():
+                    self.mqtt.pump(0.1)
+                if stop.is_set():
                     return  # not acknowledged: the broker redelivers after a restart
                 delay = min(delay * 2, 30.0)
         self.state = "running"

@@ -4,6 +4,7 @@ Nothing else in cityops imports psycopg2 or writes SQL. Every function takes a c
 from :func:`connect`, runs one transaction and ends it (commit, or rollback and raise).
 """
 
+from store.backfill import backfill_readings, rebuild_rollups
 from store.connection import DatabaseError, StoreUnavailable, connect, is_disconnect
 from store.ingest import (
     BatchResult,
@@ -18,7 +19,16 @@ from store.ingest import (
 from store.queries import COUNTABLE_TABLES, count_rows, latest_readings, server_info
 from store.registry import SensorRow, UnitRow, known_sensors, sync_sensors, sync_units
 from store.retention import apply_retention
-from store.schema import SchemaOptions, SchemaReport, StoreSettings, init_schema, read_settings, retention_days
+from store.schema import (
+    SchemaMissing,
+    SchemaOptions,
+    SchemaReport,
+    StoreSettings,
+    init_schema,
+    read_settings,
+    require_schema,
+    retention_days,
+)
 from store.status import ProcessStatus, read_status, report_status
 
 __all__ = [
@@ -30,6 +40,7 @@ __all__ = [
     "ProcessStatus",
     "ReadingRow",
     "RejectRow",
+    "SchemaMissing",
     "SchemaOptions",
     "SchemaReport",
     "SensorRow",
@@ -39,6 +50,8 @@ __all__ = [
     "UnitPositionRow",
     "UnitRow",
     "apply_retention",
+    "backfill_readings",
+    "rebuild_rollups",
     "connect",
     "count_rows",
     "init_schema",
@@ -48,6 +61,7 @@ __all__ = [
     "read_settings",
     "read_status",
     "report_status",
+    "require_schema",
     "retention_days",
     "server_info",
     "sync_sensors",

@@ -17,6 +17,24 @@ log = logging.getLogger(__name__)
 _LOCK_KEY = 0x63_69_74_79  # "city"
 
 
+class SchemaMissing(Exception):
+    """The database has not been initialised (or upgraded) for this version of cityops."""
+
+
+def require_schema(conn: psycopg2.extensions.connection) -> None:
+    """Raise :class:`SchemaMissing` unless every migration of this version has been applied."""
+    latest = MIGRATIONS[-1].version
+    with transaction(conn) as cur:
+        cur.execute("SELECT to_regclass('schema_migrations') IS NOT NULL")
+        applied = 0
+        if cur.fetchone()[0]:
+            cur.execute("SELECT coalesce(max(version), 0) FROM schema_migrations")
+            applied = cur.fetchone()[0]
+    if applied < latest:
+        raise SchemaMissing(f"the database schema is at version {applied}, this cityops needs {latest}: "
+                            "run `cityops db init`")
+
+
 @dataclass(frozen=True)
 class SchemaOptions:
     """How to set up the schema.

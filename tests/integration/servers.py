@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import shutil
 import socket
 import subprocess
@@ -63,6 +64,8 @@ def mosquitto(folder: Path, *, extra: str = "", anonymous: bool = True) -> Itera
     config.write_text(
         BROKER_CONFIG.read_text(encoding="utf-8")
         + f"\npersistence_location {folder}/\nlog_dest file {folder}/mosquitto.log\n"
+        # Started as root, mosquitto would switch to its own user and lose access to our files.
+        + f"user {getpass.getuser()}\n"
         + f"listener {port} 127.0.0.1\nallow_anonymous {'true' if anonymous else 'false'}\n"
         + extra,
         encoding="utf-8",

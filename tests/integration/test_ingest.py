@@ -310,3 +310,20 @@ def test_workers_on_a_shared_subscription_store_each_message_once(ingest_db, bro
         per_worker = query(ingest_db, "SELECT process_id, messages_total FROM process_status ORDER BY 1")
     assert count(ingest_db, "readings") == total
     assert len(per_worker) == 2 and all(messages > 0 for _, messages in per_worker), per_worker
+
+
+def test_ingest_on_an_uninitialised_database_says_to_run_db_init(new_database, broker) -> None:
+    env = {**os.environ, "CITYOPS_DATABASE_URL": new_database(), "CITYOPS_MQTT_URL": broker.url, "CITYOPS_CITY": CITY}
+    result = subprocess.run([sys.executable, "-m", "cityops", "ingest"], env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 1
+    assert "run `cityops db init`" in result.stderr.splitlines()[-1]
+
+
+def test_db_init_creates_the_schema_and_is_idempotent(new_database) -> None:
+    env = {**os.environ, "CITYOPS_DATABASE_URL": new_database()}
+    first = subprocess.run([sys.executable, "-m", "cityops", "db", "init"], env=env, capture_output=True, text=True)
+    again = subprocess.run([sys.executable, "-m", "cityops", "db", "init"], env=env, capture_output=True, text=True)
+    assert first.returncode == again.returncode == 0, first.stderr
+    assert "applied: core, readings, unit_positions" in first.stdout
+    assert "nothing (already current)" in again.stdout

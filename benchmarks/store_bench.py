@@ -1,4 +1,4 @@
-"""How fast ``write_ingest_batch`` commits readings: ``python -m store.bench [SERVER_URL] [--rows N]``.
+"""How fast ``write_ingest_batch`` commits readings: ``python -m benchmarks store [SERVER_URL] [--rows N]``.
 
 Creates a scratch database on the server, writes synthetic batches through the real code
 path (COPY, dedupe, rollups, last_seen, commit), prints readings per second and drops the
@@ -13,42 +13,32 @@ database again. Scenarios:
 from __future__ import annotations
 
 import argparse
-import secrets
+import os
 import statistics
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import psycopg2.extensions
-from psycopg2 import sql
-from psycopg2.extensions import make_dsn
 
 from store.connection import connect
 from store.ingest import IngestBatch, ReadingRow, write_ingest_batch
 from store.registry import SensorRow, sync_sensors
 from store.schema import init_schema
+from store.scratch import scratch_database
 
-DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+DEFAULT_SERVER = os.environ.get("CITYOPS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def measure_write_rates(server_url: str, rows: int = 10_000, batches: int = 10) -> dict[str, float]:
     """Median readings/s per scenario, measured in a scratch database on ``server_url``."""
-    name = f"cityops_bench_{secrets.token_hex(4)}"
-    admin = connect(server_url, application_name="cityops-bench")
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cur:
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        conn = connect(make_dsn(server_url, dbname=name), application_name="cityops-bench")
+    with scratch_database(server_url, "cityops_bench") as url:
+        conn = connect(url, application_name="cityops-bench")
         try:
             return _scenarios(conn, rows, batches)
         finally:
             conn.close()
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        admin.close()
 
 
 def _scenarios(conn: psycopg2.extensions.connection, rows: int, batches: int) -> dict[str, float]:
@@ -88,16 +78,13 @@ def _rate(write: Callable[[], int], expected: int) -> float:
     return expected / elapsed
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks store", description=__doc__.splitlines()[0])
     parser.add_argument("server_url", nargs="?", default=DEFAULT_SERVER)
     parser.add_argument("--rows", type=int, default=10_000, help="readings per batch")
     parser.add_argument("--batches", type=int, default=10)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     rates = measure_write_rates(args.server_url, args.rows, args.batches)
     for scenario, rate in rates.items():
         print(f"{scenario:>9}: {rate:>9,.0f} readings/s  ({args.rows:,}-reading batches, median of {args.batches})")
 
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,190 @@
+"""``cityops demo``: the whole product in one supervised process tree.
+
+Steps, each printed as it happens: the data directory; the database (embedded PostgreSQL
+unless CITYOPS_DATABASE_URL names one) and its schema; the broker (an embedded Mosquitto,
+or amqtt where Mosquitto is not installed, unless CITYOPS_MQTT_URL names one); a day of
+history on the first run; then the ingest and the simulator as child processes, restarted
+if they die. Ctrl-C (or SIGTERM) stops the children, then the embedded servers.
+The web app and the indicators process join this supervisor when they exist.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from pathlib import Path
+
+import store
+from city import city_folder, load_city
+from cityops.embedded import EmbeddedBroker, EmbeddedDatabase, forget_servers, write_servers
+from cityops.settings import Settings
+
+FIRST_RUN_HISTORY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    city: str
+    sensors: int | None = None
+    data_dir: Path | None = None
+    seed: int = 1
+
+
+@dataclass
+class Child:
+    name: str
+    command: list[str]
+    process: subprocess.Popen | None = None
+    restarts: int = 0
+    next_start: float = 0.0
+
+
+def run_demo(options: DemoOptions, settings: Settings, stop: threading.Event, say: Callable[[str], None]) -> None:
+    data_dir = (options.data_dir or settings.data_dir).resolve()
+    settings = replace(settings, city=options.city, data_dir=data_dir)
+    step = _Steps(say)
+    step(f"data directory {data_dir}")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "logs").mkdir(exist_ok=True)
+
+    step(f"city {options.city}")
+    city = load_city(city_folder(options.city))
+    say(f"    {city.config.name}: {' → '.join(f'{len(city.boundaries[lv])} {lv}' for lv in city.levels)}, "
+        f"{len(city.sensors):,} sensors, {len(city.units):,} response units")
+
+    database: EmbeddedDatabase | None = None
+    broker: EmbeddedBroker | None = None
+    children: list[Child] = []
+    try:
+        if settings.database_url:
+            step("database: CITYOPS_DATABASE_URL")
+            database_url = settings.database_url
+        else:
+            step("database: embedded PostgreSQL")
+            database = EmbeddedDatabase(data_dir)
+            database_url = database.start()
+        conn = store.connect(database_url, application_name="cityops-demo")
+        try:
+            report = store.init_schema(conn)
+            say(f"    schema version {report.version} ({'TimescaleDB' if report.timescale else 'plain PostgreSQL'})")
+            first_run = store.count_rows(conn, "readings") == 0
+        finally:
+            conn.close()
+
+        if settings.mqtt_url:
+            step("broker: CITYOPS_MQTT_URL")
+            mqtt_url, protocol = settings.mqtt_url, "auto"
+        else:
+            broker = EmbeddedBroker(data_dir)
+            step(f"broker: embedded {broker.kind}")
+            mqtt_url, protocol = broker.start(), broker.protocol
+            say(f"    {mqtt_url}")
+        write_servers(data_dir, database_url, mqtt_url)
+
+        if first_run:
+            step(f"history: {FIRST_RUN_HISTORY.days} day of simulated readings (first run only)")
+            from ingest.simulator import SimulatorOptions, backfill
+
+            backfill(SimulatorOptions(city=options.city, seed=options.seed, sensors=options.sensors),
+                     database_url, FIRST_RUN_HISTORY, say=lambda line: say(f"    {line}"))
+
+        env = {**os.environ, "CITYOPS_CITY": options.city, "CITYOPS_DATABASE_URL": database_url,
+               "CITYOPS_MQTT_URL": mqtt_url, "CITYOPS_DATA_DIR": str(data_dir)}
+        cityops = [sys.executable, "-m", "cityops"]
+        simulate = [*cityops, "simulate", "--seed", str(options.seed), "--protocol", protocol]
+        if options.sensors:
+            simulate += ["--sensors", str(options.sensors)]
+        children = [
+            Child("ingest", [*cityops, "ingest", "--protocol", protocol]),
+            Child("simulate", simulate),
+        ]
+        step("processes: " + ", ".join(child.name for child in children))
+        for child in children:
+            _start(child, env, data_dir)
+        say("")
+        say("cityops demo is running. The web app arrives with the next issue; meanwhile watch the data flow:")
+        say(f"    psql '{database_url}' -c 'SELECT count(*) FROM readings'")
+        say(f"    logs in {data_dir / 'logs'}; Ctrl-C stops everything")
+        _supervise(children, env, data_dir, database_url, stop, say)
+    finally:
+        say("stopping …")
+        for child in children:
+            _stop(child)
+        forget_servers(data_dir)
+        if broker is not None:
+            broker.stop()
+        if database is not None:
+            database.stop()
+        say("stopped")
+
+
+class _Steps:
+    def __init__(self, say: Callable[[str], None]) -> None:
+        self.say = say
+        self.number = 0
+
+    def __call__(self, text: str) -> None:
+        self.number += 1
+        self.say(f"[{self.number}] {text}")
+
+
+def _start(child: Child, env: dict[str, str], data_dir: Path) -> None:
+    with (data_dir / "logs" / f"{child.name}.log").open("ab") as log:
+        child.process = subprocess.Popen(child.command, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+
+
+def _stop(child: Child) -> None:
+    process = child.process
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _supervise(children: list[Child], env: dict[str, str], data_dir: Path, database_url: str,
+               stop: threading.Event, say: Callable[[str], None]) -> None:
+    """Restart children that die (with backoff) and print the flow every 10 s."""
+    last_count: tuple[float, int] | None = None
+    while not stop.wait(1.0):
+        for child in children:
+            if child.process is not None and child.process.poll() is None:
+                continue
+            now = time.monotonic()
+            if child.process is not None and child.next_start == 0.0:
+                child.restarts += 1
+                delay = min(60.0, 2.0 ** min(child.restarts, 6))
+                child.next_start = now + delay
+                say(f"    {child.name} exited ({child.process.returncode}); restarting in {delay:.0f} s "
+                    f"(see {data_dir / 'logs' / (child.name + '.log')})")
+            if now >= child.next_start:
+                child.next_start = 0.0
+                _start(child, env, data_dir)
+        if last_count is None or time.monotonic() - last_count[0] >= 10:
+            try:
+                conn = store.connect(database_url, application_name="cityops-demo")
+                try:
+                    readings = store.count_rows(conn, "readings")
+                    events = store.count_rows(conn, "events")
+                    rejects = store.count_rows(conn, "rejects")
+                finally:
+                    conn.close()
+            except store.StoreUnavailable as error:
+                say(f"    database unavailable: {error}")
+                continue
+            rate = ""
+            if last_count is not None:
+                rate = f" (+{(readings - last_count[1]) / (time.monotonic() - last_count[0]):,.0f}/s)"
+            say(f"    readings {readings:,}{rate}, events {events:,}, rejects {rejects:,}")
+            last_count = (time.monotonic(), readings)

@@ -1,0 +1,101 @@
+"""Bulk history: readings written straight into ``readings`` with COPY, rollups rebuilt once.
+
+For ``cityops simulate --backfill`` and benchmarks: millions of rows, where the per-batch
+ingest path (which folds every batch into the rollups) would be needlessly slow. Each
+chunk is its own transaction, so an interrupted backfill keeps what it wrote and can be
+run again (existing readings are left as they are).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+import pandas as pd
+import psycopg2.extensions
+
+from store.connection import transaction
+from store.schema import read_settings
+
+log = logging.getLogger(__name__)
+
+_STAGING = """
+CREATE TEMP TABLE IF NOT EXISTS backfill_readings (
+    time timestamptz, sensor_id text COLLATE "C", metric text COLLATE "C", value double precision
+) ON COMMIT DELETE ROWS
+"""
+
+_MOVE = """
+INSERT INTO readings (time, sensor_id, metric, value)
+SELECT time, sensor_id, metric, value FROM backfill_readings
+ORDER BY sensor_id, metric, time
+ON CONFLICT (sensor_id, metric, time) DO NOTHING
+"""
+
+_REBUILD = """
+DELETE FROM readings_{width} WHERE bucket >= date_trunc('{unit}', %(start)s::timestamptz, 'UTC')
+                               AND bucket <= %(end)s;
+INSERT INTO readings_{width} (bucket, sensor_id, metric, readings_count, value_sum, value_min, value_max)
+SELECT date_trunc('{unit}', time, 'UTC'), sensor_id, metric, count(*), sum(value), min(value), max(value)
+FROM readings
+WHERE time >= date_trunc('{unit}', %(start)s::timestamptz, 'UTC')
+  AND time < date_trunc('{unit}', %(end)s::timestamptz, 'UTC') + interval '1 {unit}'
+GROUP BY 1, 2, 3;
+"""
+
+
+def backfill_readings(
+    conn: psycopg2.extensions.connection,
+    chunks: Iterable[pd.DataFrame],
+    *,
+    progress: Callable[[int, datetime], None] | None = None,
+) -> int:
+    """Write chunks of readings (columns ``time, sensor_id, metric, value``; times tz-aware).
+
+    Returns the number of new readings. ``progress(rows_so_far, last_time)`` is called after
+    each committed chunk. The rollups for the whole covered period are rebuilt at the end.
+    """
+    written = 0
+    first: datetime | None = None
+    last: datetime | None = None
+    for chunk in chunks:
+        if chunk.empty:
+            continue
+        buffer = io.StringIO()
+        chunk[["time", "sensor_id", "metric", "value"]].to_csv(buffer, header=False, index=False,
+                                                                date_format="%Y-%m-%dT%H:%M:%S.%f%z")
+        buffer.seek(0)
+        with transaction(conn) as cur:
+            cur.execute(_STAGING)
+            cur.copy_expert("COPY backfill_readings (time, sensor_id, metric, value) FROM STDIN (FORMAT csv)", buffer)
+            cur.execute(_MOVE)
+            written += cur.rowcount
+        start, end = chunk["time"].min().to_pydatetime(), chunk["time"].max().to_pydatetime()
+        first = start if first is None else min(first, start)
+        last = end if last is None else max(last, end)
+        if progress is not None:
+            progress(written, last)
+    if first is not None and last is not None:
+        rebuild_rollups(conn, first, last)
+    return written
+
+
+def rebuild_rollups(conn: psycopg2.extensions.connection, start: datetime, end: datetime) -> None:
+    """Recompute the minute and hour rollups of ``[start, end]`` from ``readings``."""
+    if read_settings(conn).timescale:
+        # Continuous aggregates refresh outside a transaction block.
+        conn.commit()
+        old, conn.autocommit = conn.autocommit, True
+        try:
+            with conn.cursor() as cur:
+                for view in ("readings_1m", "readings_1h"):
+                    cur.execute("CALL refresh_continuous_aggregate(%s, %s, %s)", (view, start, end))
+        finally:
+            conn.autocommit = old
+        return
+    with transaction(conn) as cur:
+        for width, unit in (("1m", "minute"), ("1h", "hour")):
+            cur.execute(_REBUILD.format(width=width, unit=unit), {"start": start, "end": end})
+    log.info("rebuilt rollups from %s to %s", start, end)

@@ -1,0 +1,67 @@
+"""`cityops demo`: embedded PostgreSQL and broker, the data flowing, a clean stop, and a second
+run that reuses the data directory."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def run_demo(data_dir: Path, seconds_of_flow: float) -> tuple[str, int]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CITYOPS_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cityops", "demo", "--data-dir", str(data_dir), "--sensors", "150"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    lines: list[str] = []
+    deadline = time.monotonic() + 240
+    flowing_since = None
+    assert process.stdout is not None
+    os.set_blocking(process.stdout.fileno(), False)
+    while time.monotonic() < deadline:
+        chunk = process.stdout.readline()
+        if chunk:
+            lines.append(chunk)
+            if "    readings " in chunk and flowing_since is None:
+                flowing_since = time.monotonic()
+        elif process.poll() is not None:
+            break
+        else:
+            time.sleep(0.1)
+        if flowing_since is not None and time.monotonic() - flowing_since > seconds_of_flow:
+            break
+    process.send_signal(signal.SIGINT)
+    rest, _ = process.communicate(timeout=60)
+    return "".join(lines) + (rest or ""), process.returncode
+
+
+def test_demo_runs_everything_embedded_and_a_second_run_reuses_the_data(tmp_path: Path) -> None:
+    data_dir = tmp_path / "demo-data"
+    output, code = run_demo(data_dir, seconds_of_flow=25)
+    assert code == 0, output
+    for step in ("[1] data directory", "database: embedded PostgreSQL", "broker: embedded", "history: 1 day",
+                 "processes: ingest, simulate", "stopped"):
+        assert step in output, output
+    flow = [line for line in output.splitlines() if line.startswith("    readings ")]
+    counts = [int(line.split()[1].replace(",", "")) for line in flow]
+    assert len(counts) >= 2 and counts[-1] > counts[0], output  # live data arrives on top of the history
+    assert not (data_dir / "servers.json").exists()
+
+    output, code = run_demo(data_dir, seconds_of_flow=1)
+    assert code == 0, output
+    assert "history:" not in output  # the data directory was reused
+    flow = [line for line in output.splitlines() if line.startswith("    readings ")]
+    assert int(flow[0].split()[1].replace(",", "")) >= counts[-1]
+
+
+def test_demo_reports_a_broken_database_url_in_one_line(tmp_path: Path) -> None:
+    env = {**os.environ, "CITYOPS_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}
+    result = subprocess.run([sys.executable, "-m", "cityops", "demo", "--data-dir", str(tmp_path)], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("cityops: error:")]
+    assert len(errors) == 1 and "127.0.0.1:1" in errors[0], result.stderr
