@@ -35,6 +35,11 @@ log = logging.getLogger(__name__)
 # How many unacknowledged QoS 1 messages the broker may have in flight to one consumer
 # (MQTT 5 Receive Maximum). Large enough for batching; the broker config must allow it.
 RECEIVE_MAXIMUM = 10_000
+# Unacknowledged QoS 1 messages a publisher keeps in flight to the broker: enough to keep the
+# link busy, well inside the broker's Receive Maximum.
+PUBLISH_INFLIGHT = 1000
+# Messages a publisher may have queued but not yet confirmed by the broker before publish() waits.
+MAX_UNCONFIRMED = 10_000
 # A persistent session outlives a restart of the consumer by this long (MQTT 5).
 SESSION_EXPIRY_S = 7 * 24 * 3600
 KEEPALIVE_S = 30
@@ -180,7 +185,7 @@ class MqttClient:
         if self.address.tls:
             context = ssl.create_default_context(cafile=self.address.ca_file)
             client.tls_set_context(context)
-        client.max_inflight_messages_set(self.receive_maximum)
+        client.max_inflight_messages_set(self.receive_maximum if self.consumer else PUBLISH_INFLIGHT)
         client.max_queued_messages_set(0)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
@@ -332,13 +337,28 @@ class MqttClient:
             raise MqttUnavailable("not connected")
         if self.consumer:
             raise RuntimeError("a consumer does not publish; use a separate publisher client")
+        if len(self._pending) >= MAX_UNCONFIRMED:
+            # Back-pressure: a publisher faster than the broker would otherwise run out of the
+            # 65,535 packet ids and grow its queue without bound.
+            while self._pending and self._pending[0].is_published():
+                self._pending.popleft()
+            if len(self._pending) >= MAX_UNCONFIRMED and not self._wait_oldest(30.0):
+                raise MqttUnavailable(f"{self.address} confirms nothing; {len(self._pending)} messages waiting")
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc == paho.MQTT_ERR_QUEUE_SIZE:
             raise MqttUnavailable("outgoing queue full")
         self._pending.append(info)
-        if len(self._pending) > 10_000:
-            while self._pending and self._pending[0].is_published():
-                self._pending.popleft()
+
+    def _wait_oldest(self, timeout_s: float) -> bool:
+        """Wait until the oldest unconfirmed message is confirmed (False on timeout)."""
+        try:
+            self._pending[0].wait_for_publish(timeout_s)
+        except RuntimeError:
+            time.sleep(0.05)  # not connected right now: paho resends after reconnecting
+        if self._pending[0].is_published():
+            self._pending.popleft()
+            return True
+        return False
 
     def wait_published(self, timeout_s: float = 30.0) -> bool:
         """Wait until every message published so far has been sent (and acknowledged at QoS 1)."""
@@ -347,11 +367,5 @@ class MqttClient:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
-            try:
-                self._pending[0].wait_for_publish(remaining)
-            except RuntimeError:
-                time.sleep(0.05)  # not connected right now: paho resends after reconnecting
-                continue
-            if self._pending[0].is_published():
-                self._pending.popleft()
+            self._wait_oldest(remaining)
         return True

@@ -16,17 +16,18 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
 from city import City, city_folder, load_city
-from ingest.mqtt import BrokerAddress, MqttClient
+from ingest.mqtt import BrokerAddress, MqttClient, MqttUnavailable
 from ingest.parse import IngestContext
 from ingest.worker import BatchLimits, IngestWorker
 from store import (
     SensorRow,
     UnitRow,
+    apply_retention,
     connect,
     known_sensors,
     require_schema,
@@ -136,6 +137,11 @@ def run_worker(options: IngestOptions, index: int, stop: threading.Event | None 
     )
     client.subscribe(topic_filter(city.id, options.workers))
     client.connect()
+    if options.workers > 1 and client.version != "5":
+        client.close()
+        # Some 3.1.1-only brokers (amqtt) acknowledge a $share subscription and deliver nothing.
+        raise MqttUnavailable(f"{options.workers} workers need a shared subscription, which needs MQTT 5; "
+                              f"{client.address} speaks MQTT {client.version}: use --workers 1")
     worker = IngestWorker(
         client,
         lambda: connect(options.database_url, application_name=f"cityops-ingest-{index}"),
@@ -143,11 +149,19 @@ def run_worker(options: IngestOptions, index: int, stop: threading.Event | None 
         process_id=f"ingest-{city.id}-{index}",
         limits=options.limits,
         status_every_s=options.status_every_s,
+        # One worker deletes what is past retention (a no-op where TimescaleDB's policies do it).
+        housekeeping=_retention if index == 0 else None,
     )
     try:
         worker.run(stop)
     finally:
         client.close()
+
+
+def _retention(conn: object) -> None:
+    deleted = apply_retention(conn, datetime.now(UTC))
+    if any(deleted.values()):
+        log.info("retention: deleted %s", ", ".join(f"{n:,} from {table}" for table, n in deleted.items() if n))
 
 
 def _worker_process(options: IngestOptions, index: int) -> None:

@@ -70,6 +70,8 @@ class IngestWorker:
         process_id: str,
         limits: BatchLimits = BatchLimits(),
         status_every_s: float = 5.0,
+        housekeeping: Callable[[object], None] | None = None,
+        housekeeping_every_s: float = 3600.0,
     ) -> None:
         self.mqtt = mqtt
         self.connect_db = connect_db
@@ -77,6 +79,10 @@ class IngestWorker:
         self.process_id = process_id
         self.limits = limits
         self.status_every_s = status_every_s
+        # Periodic database chores (the plain-PostgreSQL retention job), given a connection.
+        self.housekeeping = housekeeping
+        self.housekeeping_every_s = housekeeping_every_s
+        self._last_housekeeping = 0.0
         self.counters = Counters()
         self.started_at = datetime.now(UTC)
         self._conn = None
@@ -94,6 +100,7 @@ class IngestWorker:
             if batch:
                 self._store(batch, stop)
             self._maybe_report()
+            self._maybe_housekeep()
         self.state = "stopped"
         self._maybe_report(force=True)
 
@@ -234,6 +241,16 @@ class IngestWorker:
             except Exception:  # already broken; nothing to save
                 log.debug("closing a broken connection failed", exc_info=True)
             self._conn = None
+
+    def _maybe_housekeep(self) -> None:
+        if self.housekeeping is None or time.monotonic() - self._last_housekeeping < self.housekeeping_every_s:
+            return
+        self._last_housekeeping = time.monotonic()
+        try:
+            self.housekeeping(self._connection())
+        except StoreUnavailable as error:
+            log.warning("housekeeping skipped: %s", error)
+            self._drop_connection()
 
     # -- status ---------------------------------------------------------------------------
 

@@ -90,8 +90,13 @@ def rebuild_rollups(conn: psycopg2.extensions.connection, start: datetime, end: 
         old, conn.autocommit = conn.autocommit, True
         try:
             with conn.cursor() as cur:
-                for view in ("readings_1m", "readings_1h"):
-                    cur.execute("CALL refresh_continuous_aggregate(%s, %s, %s)", (view, start, end))
+                # TimescaleDB refreshes only buckets wholly inside the window: widen it to whole buckets.
+                for view, unit in (("readings_1m", "minute"), ("readings_1h", "hour")):
+                    cur.execute(
+                        "CALL refresh_continuous_aggregate(%s, date_trunc(%s, %s::timestamptz, 'UTC'),"
+                        " date_trunc(%s, %s::timestamptz, 'UTC') + %s::interval)",
+                        (view, unit, start, unit, end, f"1 {unit}"),
+                    )
         finally:
             conn.autocommit = old
         return

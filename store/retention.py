@@ -1,4 +1,4 @@
-"""Deleting expired data on plain PostgreSQL (TimescaleDB drops whole chunks by its own policies)."""
+"""Deleting expired data (on TimescaleDB its policies drop whole chunks; rejects are deleted here on both)."""
 
 from __future__ import annotations
 
@@ -22,21 +22,21 @@ def apply_retention(conn: psycopg2.extensions.connection, now: datetime) -> dict
 
     Raw readings, unit positions, rejects and minute rollups are kept ``retention_days``;
     hourly rollups five times longer. Events are kept (incidents refer to them). On the
-    Timescale path this does nothing and returns {}.
+    Timescale path its policies expire the hypertables and rollups, so only ``rejects``
+    (a plain table there too) is handled here.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     settings = read_settings(conn)
-    if settings.timescale:
-        return {}
     keep = timedelta(days=settings.retention_days)
-    cutoffs = (
-        ("readings", "time", now - keep),
-        ("unit_positions", "time", now - keep),
-        ("rejects", "time", now - keep),
-        ("readings_1m", "bucket", now - keep),
-        ("readings_1h", "bucket", now - keep * HOURLY_ROLLUP_FACTOR),
-    )
+    cutoffs: tuple[tuple[str, str, datetime], ...] = (("rejects", "time", now - keep),)
+    if not settings.timescale:
+        cutoffs += (
+            ("readings", "time", now - keep),
+            ("unit_positions", "time", now - keep),
+            ("readings_1m", "bucket", now - keep),
+            ("readings_1h", "bucket", now - keep * HOURLY_ROLLUP_FACTOR),
+        )
     deleted: dict[str, int] = {}
     with transaction(conn) as cur:
         for table, column, cutoff in cutoffs:

@@ -203,8 +203,10 @@ def _set_timescale_policies(cur: psycopg2.extensions.cursor, settings: StoreSett
     keep = f"{settings.retention_days} days"
     keep_hours = f"{settings.retention_days * 5} days"  # hourly rollups are kept five times longer
     compress = f"{settings.compress_after_days} days"
-    # Refresh no further back than raw data exists, or the refresh would erase older buckets.
-    refresh_from = f"{min(settings.compress_after_days, settings.retention_days)} days"
+    # Look back as far as the ingest accepts late readings (the retention period): the refresh
+    # only recomputes invalidated buckets, so a wide window costs little, and retention drops
+    # only chunks wholly older than it, so no refreshed bucket loses its raw data.
+    refresh_from = f"{settings.retention_days} days"
     for table in ("readings", "unit_positions", "readings_1m", "readings_1h"):
         cur.execute("SELECT remove_retention_policy(%s, if_exists => true)", (table,))
     for view in ("readings_1m", "readings_1h"):

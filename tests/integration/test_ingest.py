@@ -298,6 +298,35 @@ def test_a_database_outage_under_load_loses_nothing(ingest_db, broker, nyc) -> N
     assert query(ingest_db, "SELECT count(DISTINCT (sensor_id, time)) FROM readings") == [(total,)]
 
 
+def test_a_database_server_restarted_under_load_loses_nothing(tmp_path, broker, nyc) -> None:
+    """A whole PostgreSQL server of the test's own (pgserver) stopped and started mid-stream."""
+    from cityops.embedded import EmbeddedDatabase
+
+    server = EmbeddedDatabase(tmp_path)
+    url = server.start()
+    conn = store.connect(url)
+    store.init_schema(conn)
+    conn.close()
+    sensors = some_sensors(nyc, "water_level", 200)
+    total = 10_000
+    try:
+        with running_worker(url, broker.url):
+            sender = threading.Thread(
+                target=publish_numbered, args=(broker.url, sensors, total, now() - timedelta(hours=4))
+            )
+            sender.start()
+            wait_for(lambda: count(url, "readings") > 1_000, what="some readings", timeout_s=60)
+            server.stop()
+            time.sleep(3)
+            server = EmbeddedDatabase(tmp_path)
+            assert server.start() == url
+            sender.join()
+            wait_for(lambda: count(url, "readings") == total, what=f"{total} readings", timeout_s=120)
+        assert query(url, "SELECT count(DISTINCT (sensor_id, time)) FROM readings") == [(total,)]
+    finally:
+        server.stop()
+
+
 def test_workers_on_a_shared_subscription_store_each_message_once(ingest_db, broker, nyc) -> None:
     sensors = some_sensors(nyc, "crowd", 100)
     total = 6_000
@@ -327,3 +356,16 @@ def test_db_init_creates_the_schema_and_is_idempotent(new_database) -> None:
     assert first.returncode == again.returncode == 0, first.stderr
     assert "applied: core, readings, unit_positions" in first.stdout
     assert "nothing (already current)" in again.stdout
+
+
+def test_the_first_worker_deletes_what_is_past_retention(ingest_db, broker, nyc) -> None:
+    sensor = some_sensors(nyc, "gas", 1)[0]
+    conn = store.connect(ingest_db)
+    with conn.cursor() as cur:
+        cur.execute("INSERT INTO readings VALUES (now() - interval '400 days', %s, 'methane_lel', 1),"
+                    " (now() - interval '1 day', %s, 'methane_lel', 2)", (sensor, sensor))
+    conn.commit()
+    conn.close()
+    with running_worker(ingest_db, broker.url):
+        wait_for(lambda: count(ingest_db, "readings") == 1, what="the old reading to go")
+    assert query(ingest_db, "SELECT value FROM readings") == [(2.0,)]
