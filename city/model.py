@@ -133,14 +133,18 @@ def display_budget(levels: tuple[str, ...], level: str) -> int:
     return LOWEST_LEVEL_BUDGET if level == levels[-1] else MIDDLE_LEVEL_BUDGET
 
 
-def read_city_config(path: Path) -> CityConfig:
-    """Parse and check ``city.toml``."""
+def _read_toml(path: Path, missing: str) -> dict[str, Any]:
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise CityError(f"{path}: not found (every city folder needs a city.toml)") from None
+        raise CityError(f"{path}: {missing}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise CityError(f"{path}: not valid TOML ({error})") from None
+
+
+def read_city_config(path: Path) -> CityConfig:
+    """Parse and check ``city.toml``."""
+    raw = _read_toml(path, "not found (every city folder needs a city.toml)")
 
     def need(key: str, kind: type | tuple[type, ...]) -> Any:
         if key not in raw:
@@ -193,12 +197,7 @@ def read_city_config(path: Path) -> CityConfig:
 
 def read_categories(path: Path) -> dict[str, Category]:
     """Parse and check ``categories.toml``: one table per incident category."""
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CityError(f"{path}: not found") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise CityError(f"{path}: not valid TOML ({error})") from None
+    raw = _read_toml(path, "not found")
     if not raw:
         raise CityError(f"{path}: no categories")
     categories = {}

@@ -379,26 +379,26 @@ def parse_message(topic: str, payload: bytes, received_at: datetime, ctx: Ingest
     parts = topic.split("/")
     route = parts[2] if len(parts) in (3, 4) and parts[0] == "cityops" and parts[1] == ctx.city_id else None
     if (route, len(parts)) not in _ROUTES:
-        return _reject(received_at, topic, UNKNOWN_TOPIC, payload)
+        return reject_message(received_at, topic, UNKNOWN_TOPIC, payload)
     if route != "events" and _ID.fullmatch(parts[3]) is None:
-        return _reject(received_at, topic, f"{BAD_ID}: {_detail(parts[3])}", payload)
+        return reject_message(received_at, topic, f"{BAD_ID}: {_detail(parts[3])}", payload)
 
     if len(payload) > ctx.max_payload_bytes:
-        return _reject(received_at, topic, f"{OVERSIZE}: {len(payload)} bytes", payload)
+        return reject_message(received_at, topic, f"{OVERSIZE}: {len(payload)} bytes", payload)
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError:
-        return _reject(received_at, topic, NOT_UTF8, payload)
+        return reject_message(received_at, topic, NOT_UTF8, payload)
     if text.startswith("\ufeff"):  # a byte order mark: RFC 8259 §8.1 lets parsers ignore it
         text = text[1:]
     if _too_deep(payload):
-        return _reject(received_at, topic, TOO_DEEP, payload)
+        return reject_message(received_at, topic, TOO_DEEP, payload)
     try:
         data = _DECODER.decode(text)
     except RecursionError:
-        return _reject(received_at, topic, TOO_DEEP, payload)
+        return reject_message(received_at, topic, TOO_DEEP, payload)
     except ValueError as error:  # JSONDecodeError, or an integer over Python's digit limit
-        return _reject(received_at, topic, f"{NOT_JSON}: {_detail(str(error))}", payload)
+        return reject_message(received_at, topic, f"{NOT_JSON}: {_detail(str(error))}", payload)
 
     if route == "readings":
         return _readings(parts[3], data, payload, topic, received_at, ctx)
@@ -407,7 +407,8 @@ def parse_message(topic: str, payload: bytes, received_at: datetime, ctx: Ingest
     return _unit(parts[3], data, payload, topic, received_at, ctx)
 
 
-def _reject(received_at: datetime, topic: str, reason: str, payload: bytes) -> Parsed:
+def reject_message(received_at: datetime, topic: str, reason: str, payload: bytes) -> Parsed:
+    """The whole message as one reject (topic and payload cut as every reject's are)."""
     rejects = _Rejects(received_at, topic)
     rejects.add(reason, payload_text(payload))
     return Parsed(rejects=tuple(rejects.rows))
@@ -635,7 +636,7 @@ _EVENT_FIELDS = ("id", "ts", "source", "category", "severity", "lon", "lat", "ti
 
 def _event(data: Any, payload: bytes, topic: str, received_at: datetime, ctx: IngestContext) -> Parsed:
     def reject(reason: str) -> Parsed:
-        return _reject(received_at, topic, reason, payload)
+        return reject_message(received_at, topic, reason, payload)
 
     if type(data) is not dict:
         return reject(f"{WRONG_SHAPE}: not an object")
@@ -687,7 +688,7 @@ _UNIT_FIELDS = ("ts", "lon", "lat", "status", "kind")
 def _unit(unit_id: str, data: Any, payload: bytes, topic: str, received_at: datetime,
           ctx: IngestContext) -> Parsed:
     def reject(reason: str) -> Parsed:
-        return _reject(received_at, topic, reason, payload)
+        return reject_message(received_at, topic, reason, payload)
 
     if type(data) is not dict:
         return reject(f"{WRONG_SHAPE}: not an object")

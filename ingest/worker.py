@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from ingest.mqtt import Message, MqttClient
-from ingest.parse import IngestContext, Parsed, RejectRow, parse_message, payload_text
+from ingest.parse import IngestContext, Parsed, parse_message, reject_message
 from store import IngestBatch, ProcessStatus, StoreUnavailable, is_disconnect, report_status, write_ingest_batch
 
 log = logging.getLogger(__name__)
@@ -131,16 +131,8 @@ class IngestWorker:
             return parse_message(message.topic, message.payload, message.received_at, self.context)
         except Exception as error:  # a parser bug must not stop the feed: keep the message as a reject
             log.exception("parser failed on a message from %s", message.topic)
-            return Parsed(
-                rejects=(
-                    RejectRow(
-                        message.received_at,
-                        message.topic[:512],
-                        f"parser error: {type(error).__name__}",
-                        payload_text(message.payload),
-                    ),
-                )
-            )
+            return reject_message(message.received_at, message.topic, f"parser error: {type(error).__name__}",
+                                  message.payload)
 
     # -- writing ------------------------------------------------------------------------
 
@@ -191,20 +183,8 @@ class IngestWorker:
             if len(batch) == 1:
                 message = batch[0][0]
                 log.error("database refused a message from %s: %s", message.topic, error)
-                self._write_parsed(
-                    [
-                        Parsed(
-                            rejects=(
-                                RejectRow(
-                                    message.received_at,
-                                    message.topic[:512],
-                                    f"storage error: {type(error).__name__}",
-                                    payload_text(message.payload),
-                                ),
-                            )
-                        )
-                    ]
-                )
+                self._write_parsed([reject_message(message.received_at, message.topic,
+                                                   f"storage error: {type(error).__name__}", message.payload)])
                 return
             middle = len(batch) // 2
             self._write(batch[:middle])

@@ -369,3 +369,26 @@ def test_the_first_worker_deletes_what_is_past_retention(ingest_db, broker, nyc)
     with running_worker(ingest_db, broker.url):
         wait_for(lambda: count(ingest_db, "readings") == 1, what="the old reading to go")
     assert query(ingest_db, "SELECT value FROM readings") == [(2.0,)]
+
+
+def test_a_message_the_database_refuses_becomes_a_reject_and_the_rest_is_stored(ingest_db, broker, nyc) -> None:
+    conn = store.connect(ingest_db)
+    with conn.cursor() as cur:  # a rule the parser does not know, so only the database refuses
+        cur.execute("ALTER TABLE readings ADD CONSTRAINT test_no_666 CHECK (value <> 666)")
+    conn.commit()
+    pub = publisher(broker.url)
+    sensors = some_sensors(nyc, "gas", 20)
+    t = now()
+    try:
+        with running_worker(ingest_db, broker.url):
+            for i, sensor in enumerate(sensors):
+                pub.publish(*reading(sensor, "methane_lel", 666.0 if i == 7 else 1.0, t))
+            wait_for(lambda: count(ingest_db, "rejects") == 1 and count(ingest_db, "readings") == 19, what="rows")
+        (reason,), = query(ingest_db, "SELECT reason FROM rejects")
+        assert reason.startswith("storage error")
+    finally:
+        with conn.cursor() as cur:
+            cur.execute("ALTER TABLE readings DROP CONSTRAINT test_no_666")
+        conn.commit()
+        conn.close()
+        pub.close()
