@@ -6,7 +6,8 @@ a scratch database on the PostgreSQL server of ``CITYOPS_TEST_PG``:
 - the message-rate limit: a plain paho subscriber draining a backlog of QoS 1 messages;
 - the storage limit: the same readings COPYed into a table shaped like ``readings``;
 - cityops: ingest workers draining the same backlog into the database, committed
-  readings/s, for (a) one reading per message and (b) 50 readings per message.
+  readings/s, for (a) one reading per message and (b) 50 readings per message (a sensor's
+  batch of 10 samples × 5 pollutants).
 
 Messages are published first, into the consumer's persistent session, so that the
 publisher's speed does not limit the measurement. Targets: (a) ≥ 80 % of the raw
@@ -35,21 +36,25 @@ from store.scratch import scratch_database
 
 SERVER = os.environ.get("CITYOPS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 CITY = "nyc"
-METRICS = ("pm25", "pm10")
+POLLUTANTS = ("pm25", "pm10", "no2", "so2", "o3")
 
 
 def _messages(sensors: list[str], messages: int, per_message: int) -> list[tuple[str, bytes]]:
-    """Distinct readings: ``per_message`` per message as a batch of records 1 s apart."""
+    """Distinct readings: one per message, or a gateway-style batch of ``per_message`` readings
+    (records 10 s apart, each with five pollutants: an air station's buffered samples)."""
     start = datetime.now(UTC) - timedelta(days=1)
     out = []
     for i in range(messages):
         sensor = sensors[i % len(sensors)]
-        base = start + timedelta(seconds=(i // len(sensors)) * per_message)
+        cycle = i // len(sensors)
         if per_message == 1:
-            body: object = {"ts": base.isoformat(), "values": {METRICS[0]: float(i % 97)}}
+            body: object = {"ts": (start + timedelta(seconds=cycle)).isoformat(), "values": {"pm25": float(i % 97)}}
         else:
-            body = [{"ts": (base + timedelta(seconds=k)).isoformat(), "values": {METRICS[0]: float(k % 97)}}
-                    for k in range(per_message)]
+            records = per_message // len(POLLUTANTS)
+            base = start + timedelta(seconds=cycle * records * 10)
+            body = [{"ts": (base + timedelta(seconds=10 * k)).isoformat(),
+                     "values": {metric: float((i + k + n) % 97) for n, metric in enumerate(POLLUTANTS)}}
+                    for k in range(records)]
         out.append((f"cityops/{CITY}/readings/{sensor}", json.dumps(body).encode()))
     return out
 
