@@ -29,7 +29,7 @@ from pathlib import Path
 
 from cityops.embedded import EmbeddedBroker
 from ingest.mqtt import BrokerAddress, MqttClient
-from ingest.service import IngestOptions, prepare, topic_filter
+from ingest.service import IngestOptions, prepare, topic_filter, worker_chores
 from ingest.worker import BatchLimits, IngestWorker
 from store import connect, init_schema
 from store.scratch import scratch_database
@@ -151,7 +151,7 @@ def cityops_rate(database_url: str, broker_url: str, messages: list[tuple[str, b
     options = IngestOptions(city=CITY, database_url=database_url, mqtt_url=broker_url, workers=workers)
     subscription = topic_filter(CITY, workers)
     for index in range(workers):
-        _create_session(broker_url, f"bench-ingest-{index}", subscription)
+        _create_session(broker_url, f"bench-ingest-{workers}-{index}", subscription)
     _publish_all(broker_url, messages)
 
     context = multiprocessing.get_context("spawn")
@@ -188,10 +188,11 @@ def cityops_rate(database_url: str, broker_url: str, messages: list[tuple[str, b
 def _worker_process(options: IngestOptions, index: int, ready, stop, committed, rejected) -> None:
     """One ingest worker in its own process (its own GIL), reporting committed rows through shared values."""
     _, context = prepare(options)
-    client = MqttClient(BrokerAddress.from_url(options.mqtt_url), f"bench-ingest-{index}", consumer=True)
+    client = MqttClient(BrokerAddress.from_url(options.mqtt_url), f"bench-ingest-{options.workers}-{index}",
+                        consumer=True)
     client.subscribe(topic_filter(CITY, options.workers))
     worker = IngestWorker(client, lambda: connect(options.database_url), context, process_id=f"bench-{index}",
-                          limits=BatchLimits(), status_every_s=60)
+                          limits=BatchLimits(), status_every_s=60, chores=worker_chores(index))
     ready.wait(timeout=120)
     client.connect()
     done = threading.Event()

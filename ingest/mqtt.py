@@ -135,6 +135,7 @@ class MqttClient:
         self._reconnect_delay = 1.0
         self._socket_open = False
         self._subscriptions: list[str] = []
+        self._unsubscriptions: list[str] = []
         self._connected = threading.Event()
         self._attempt_failed = threading.Event()
         self._pending: deque[paho.MQTTMessageInfo] = deque()
@@ -252,6 +253,8 @@ class MqttClient:
         with self._lock:
             self._generation += 1
         # Subscribing here means every reconnect resubscribes.
+        for topic in self._unsubscriptions:
+            client.unsubscribe(topic)
         for topic in self._subscriptions:
             client.subscribe(topic, qos=1)
         self._connected.set()
@@ -321,6 +324,11 @@ class MqttClient:
         self._subscriptions.append(topic)
         if self._client is not None and self.connected:
             self._client.subscribe(topic, qos=1)
+
+    def drop_subscription(self, topic: str) -> None:
+        """Unsubscribe ``topic`` on connecting: a persistent session keeps every subscription it
+        ever made, so one left over from an earlier run would deliver everything a second time."""
+        self._unsubscriptions.append(topic)
 
     def ack(self, message: Message) -> bool:
         """Acknowledge a message; False (and nothing sent) if it came from an older connection."""

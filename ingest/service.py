@@ -23,13 +23,14 @@ import numpy as np
 from city import City, city_folder, load_city
 from ingest.mqtt import BrokerAddress, MqttClient, MqttUnavailable
 from ingest.parse import IngestContext
-from ingest.worker import BatchLimits, IngestWorker
+from ingest.worker import BatchLimits, Chore, IngestWorker
 from store import (
     SensorRow,
     UnitRow,
     apply_retention,
     connect,
     known_sensors,
+    refresh_rollups,
     require_schema,
     retention_days,
     sync_sensors,
@@ -39,6 +40,8 @@ from store import (
 log = logging.getLogger(__name__)
 
 SHARE_GROUP = "cityops-ingest"
+# How often the rollups catch up with the readings (their delay at most).
+ROLLUP_REFRESH_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,7 @@ def run_worker(options: IngestOptions, index: int, stop: threading.Event | None 
         consumer=True,
     )
     client.subscribe(topic_filter(city.id, options.workers))
+    client.drop_subscription(topic_filter(city.id, 1 if options.workers > 1 else 2))  # the other mode's
     client.connect()
     if options.workers > 1 and client.version != "5":
         client.close()
@@ -149,13 +153,20 @@ def run_worker(options: IngestOptions, index: int, stop: threading.Event | None 
         process_id=f"ingest-{city.id}-{index}",
         limits=options.limits,
         status_every_s=options.status_every_s,
-        # One worker deletes what is past retention (a no-op where TimescaleDB's policies do it).
-        housekeeping=_retention if index == 0 else None,
+        chores=worker_chores(index),
     )
     try:
         worker.run(stop)
     finally:
         client.close()
+
+
+def worker_chores(index: int) -> list[Chore]:
+    """The first worker keeps the plain-PostgreSQL rollups current and deletes what is past
+    retention (TimescaleDB's own jobs do both there, and the calls are cheap no-ops)."""
+    if index != 0:
+        return []
+    return [Chore("rollup refresh", ROLLUP_REFRESH_S, refresh_rollups), Chore("retention", 3600, _retention)]
 
 
 def _retention(conn: object) -> None:

@@ -16,7 +16,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -34,6 +34,15 @@ class BatchLimits:
     readings: int = 10_000
     messages: int = 2_000
     age_s: float = 0.25
+
+
+@dataclass(frozen=True)
+class Chore:
+    """Database work a worker does every ``every_s`` seconds between batches."""
+
+    name: str
+    every_s: float
+    run: Callable[[object], object]
 
 
 @dataclass
@@ -70,8 +79,7 @@ class IngestWorker:
         process_id: str,
         limits: BatchLimits = BatchLimits(),
         status_every_s: float = 5.0,
-        housekeeping: Callable[[object], None] | None = None,
-        housekeeping_every_s: float = 3600.0,
+        chores: Sequence[Chore] = (),
     ) -> None:
         self.mqtt = mqtt
         self.connect_db = connect_db
@@ -79,10 +87,9 @@ class IngestWorker:
         self.process_id = process_id
         self.limits = limits
         self.status_every_s = status_every_s
-        # Periodic database chores (the plain-PostgreSQL retention job), given a connection.
-        self.housekeeping = housekeeping
-        self.housekeeping_every_s = housekeeping_every_s
-        self._last_housekeeping = 0.0
+        # Periodic database work (rollup refresh, retention), each given the worker's connection.
+        self.chores = list(chores)
+        self._chores_done: dict[str, float] = {}
         self.counters = Counters()
         self.started_at = datetime.now(UTC)
         self._conn = None
@@ -100,7 +107,7 @@ class IngestWorker:
             if batch:
                 self._store(batch, stop)
             self._maybe_report()
-            self._maybe_housekeep()
+            self._run_chores()
         self.state = "stopped"
         self._maybe_report(force=True)
 
@@ -222,15 +229,16 @@ class IngestWorker:
                 log.debug("closing a broken connection failed", exc_info=True)
             self._conn = None
 
-    def _maybe_housekeep(self) -> None:
-        if self.housekeeping is None or time.monotonic() - self._last_housekeeping < self.housekeeping_every_s:
-            return
-        self._last_housekeeping = time.monotonic()
-        try:
-            self.housekeeping(self._connection())
-        except StoreUnavailable as error:
-            log.warning("housekeeping skipped: %s", error)
-            self._drop_connection()
+    def _run_chores(self) -> None:
+        for chore in self.chores:
+            if time.monotonic() - self._chores_done.get(chore.name, float("-inf")) < chore.every_s:
+                continue
+            self._chores_done[chore.name] = time.monotonic()
+            try:
+                chore.run(self._connection())
+            except StoreUnavailable as error:
+                log.warning("%s skipped: %s", chore.name, error)
+                self._drop_connection()
 
     # -- status ---------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ Nothing else in cityops imports psycopg2 or writes SQL. Every function takes a c
 from :func:`connect`, runs one transaction and ends it (commit, or rollback and raise).
 """
 
-from store.backfill import backfill_readings, rebuild_rollups
+from store.backfill import backfill_readings
 from store.connection import DatabaseError, StoreUnavailable, connect, is_disconnect
 from store.ingest import (
     BatchResult,
@@ -19,6 +19,7 @@ from store.ingest import (
 from store.queries import COUNTABLE_TABLES, count_rows, latest_readings, server_info
 from store.registry import SensorRow, UnitRow, known_sensors, sync_sensors, sync_units
 from store.retention import apply_retention
+from store.rollups import rebuild_rollups, refresh_rollups
 from store.schema import (
     SchemaMissing,
     SchemaOptions,
@@ -52,6 +53,7 @@ __all__ = [
     "apply_retention",
     "backfill_readings",
     "rebuild_rollups",
+    "refresh_rollups",
     "connect",
     "count_rows",
     "init_schema",

@@ -17,7 +17,7 @@ import pandas as pd
 import psycopg2.extensions
 
 from store.connection import transaction
-from store.schema import read_settings
+from store.rollups import rebuild_rollups
 
 log = logging.getLogger(__name__)
 
@@ -33,18 +33,6 @@ SELECT time, sensor_id, metric, value FROM backfill_readings
 ORDER BY sensor_id, metric, time
 ON CONFLICT (sensor_id, metric, time) DO NOTHING
 """
-
-_REBUILD = """
-DELETE FROM readings_{width} WHERE bucket >= date_trunc('{unit}', %(start)s::timestamptz, 'UTC')
-                               AND bucket <= %(end)s;
-INSERT INTO readings_{width} (bucket, sensor_id, metric, readings_count, value_sum, value_min, value_max)
-SELECT date_trunc('{unit}', time, 'UTC'), sensor_id, metric, count(*), sum(value), min(value), max(value)
-FROM readings
-WHERE time >= date_trunc('{unit}', %(start)s::timestamptz, 'UTC')
-  AND time < date_trunc('{unit}', %(end)s::timestamptz, 'UTC') + interval '1 {unit}'
-GROUP BY 1, 2, 3;
-"""
-
 
 def backfill_readings(
     conn: psycopg2.extensions.connection,
@@ -80,27 +68,3 @@ def backfill_readings(
     if first is not None and last is not None:
         rebuild_rollups(conn, first, last)
     return written
-
-
-def rebuild_rollups(conn: psycopg2.extensions.connection, start: datetime, end: datetime) -> None:
-    """Recompute the minute and hour rollups of ``[start, end]`` from ``readings``."""
-    if read_settings(conn).timescale:
-        # Continuous aggregates refresh outside a transaction block.
-        conn.commit()
-        old, conn.autocommit = conn.autocommit, True
-        try:
-            with conn.cursor() as cur:
-                # TimescaleDB refreshes only buckets wholly inside the window: widen it to whole buckets.
-                for view, unit in (("readings_1m", "minute"), ("readings_1h", "hour")):
-                    cur.execute(
-                        "CALL refresh_continuous_aggregate(%s, date_trunc(%s, %s::timestamptz, 'UTC'),"
-                        " date_trunc(%s, %s::timestamptz, 'UTC') + %s::interval)",
-                        (view, unit, start, unit, end, f"1 {unit}"),
-                    )
-        finally:
-            conn.autocommit = old
-        return
-    with transaction(conn) as cur:
-        for width, unit in (("1m", "minute"), ("1h", "hour")):
-            cur.execute(_REBUILD.format(width=width, unit=unit), {"start": start, "end": end})
-    log.info("rebuilt rollups from %s to %s", start, end)

@@ -2,7 +2,10 @@
 
 Readings go in with COPY into a session-local staging table, then one statement moves the
 new ones into ``readings`` (a repeated reading is skipped by the unique key) and, on plain
-PostgreSQL, adds exactly those new rows to the ``readings_1m`` / ``readings_1h`` rollups.
+PostgreSQL, queues the minutes they fall in for :func:`store.rollups.refresh_rollups`, which
+recomputes ``readings_1m`` / ``readings_1h`` from them a few seconds later. (Folding every
+batch into the rollups here halved the write rate, and made parallel workers queue on the
+same rollup rows.)
 The small tables (events, unit positions, rejects, sightings) use multi-row INSERTs.
 Rows are written in key order so that two workers writing overlapping batches lock rows
 in the same order and cannot deadlock each other.
@@ -134,39 +137,30 @@ WITH inserted AS (
 )
 """
 
-# Plain PostgreSQL: the same statement folds exactly the newly inserted rows into the rollups,
-# so a redelivered reading changes nothing anywhere.
-_ROLLUP = """
-, rollup_{width} AS (
-    INSERT INTO readings_{width} AS r (bucket, sensor_id, metric, readings_count, value_sum, value_min, value_max)
-    SELECT date_trunc('{unit}', time, 'UTC'), sensor_id, metric, count(*), sum(value), min(value), max(value)
-    FROM inserted
-    GROUP BY 1, 2, 3
-    ORDER BY 2, 3, 1
-    ON CONFLICT (sensor_id, metric, bucket) DO UPDATE SET
-        readings_count = r.readings_count + excluded.readings_count,
-        value_sum = r.value_sum + excluded.value_sum,
-        value_min = least(r.value_min, excluded.value_min),
-        value_max = greatest(r.value_max, excluded.value_max)
+# Plain PostgreSQL: the same statement queues the minutes that got new readings.
+_MOVE_READINGS_AND_QUEUE = _INSERTED + """
+, queued AS (
+    INSERT INTO rollup_queue (minute, writer)
+    SELECT DISTINCT date_trunc('minute', time, 'UTC'), pg_backend_pid() FROM inserted
+    ON CONFLICT DO NOTHING
 )
+SELECT count(*) FROM inserted
 """
-
 _MOVE_READINGS = _INSERTED + "SELECT count(*) FROM inserted"
-_MOVE_READINGS_WITH_ROLLUPS = (
-    _INSERTED + _ROLLUP.format(width="1m", unit="minute") + _ROLLUP.format(width="1h", unit="hour")
-    + "SELECT count(*) FROM inserted"
-)
 
 # Lock the sensors' rows in id order before updating them (see the module docstring).
+# last_seen is kept to within 30 s, and a row another worker is updating right now is left
+# to it: parallel workers receive readings of the same sensors and would otherwise queue
+# on these rows batch after batch.
 _LAST_SEEN = """
 WITH seen AS (
     SELECT sensor_id, min(time) AS first_time, max(time) AS last_time FROM ingest_readings GROUP BY sensor_id
 ), locked AS (
     SELECT s.sensor_id, seen.first_time, seen.last_time
     FROM sensors s JOIN seen ON seen.sensor_id = s.sensor_id
-    WHERE s.last_seen IS NULL OR s.last_seen < seen.last_time
+    WHERE s.last_seen IS NULL OR s.last_seen < seen.last_time - interval '30 seconds'
     ORDER BY s.sensor_id
-    FOR UPDATE OF s
+    FOR UPDATE OF s SKIP LOCKED
 )
 UPDATE sensors s
 SET last_seen = greatest(s.last_seen, locked.last_time),
@@ -247,7 +241,7 @@ def _write(cur: psycopg2.extensions.cursor, batch: IngestBatch, readings_csv: st
         timescale = row is not None and row[0] == "true"
         cur.copy_expert("COPY ingest_readings (time, sensor_id, metric, value) FROM STDIN (FORMAT csv)",
                         io.StringIO(readings_csv))
-        cur.execute(_MOVE_READINGS if timescale else _MOVE_READINGS_WITH_ROLLUPS)
+        cur.execute(_MOVE_READINGS if timescale else _MOVE_READINGS_AND_QUEUE)
         inserted = cur.fetchone()[0]
         cur.execute(_LAST_SEEN)
 

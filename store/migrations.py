@@ -75,7 +75,7 @@ COMMENT ON COLUMN sensors.scopes IS 'Containing administrative unit at every lev
 COMMENT ON COLUMN sensors.registered_by IS 'registry (from sensors.csv) or ingest (first seen in a feed).';
 COMMENT ON COLUMN sensors.in_maintenance IS 'True while the sensor is in maintenance: its silence is expected.';
 COMMENT ON COLUMN sensors.first_seen IS 'Time of the first reading or sighting stored (UTC).';
-COMMENT ON COLUMN sensors.last_seen IS 'Time of the newest reading stored (UTC).';
+COMMENT ON COLUMN sensors.last_seen IS 'Time of the newest reading stored (UTC), to within 30 seconds.';
 
 CREATE TABLE units (
     unit_id text PRIMARY KEY,
@@ -243,7 +243,7 @@ WITH NO DATA;
 """
 
 # Plain PostgreSQL: a BRIN index serves time ranges (rows arrive roughly in time order), and
-# the rollups are tables kept current by store.ingest in the same transaction as the readings.
+# the rollups are tables recomputed from readings by store.rollups for the queued minutes.
 _READINGS_PLAIN = (
     "CREATE INDEX readings_time_brin ON readings USING brin (time);\n"
     + _PLAIN_ROLLUP.format(width="1m", fillfactor=100)
@@ -288,6 +288,19 @@ COMMENT ON COLUMN unit_positions.status IS 'Status reported with the position: a
 COMMENT ON COLUMN unit_positions.kind IS 'Unit kind reported with the position.';
 """
 
+# Plain PostgreSQL: the minutes that received new readings, for store.rollups to recompute.
+# Keyed by the writing session as well, so two ingest workers never wait on each other here.
+_ROLLUP_QUEUE_PLAIN = """
+CREATE TABLE rollup_queue (
+    minute timestamptz NOT NULL,
+    writer integer NOT NULL,
+    PRIMARY KEY (minute, writer)
+);
+COMMENT ON TABLE rollup_queue IS 'Minutes with new readings whose rollups are not yet recomputed (plain PostgreSQL).';
+COMMENT ON COLUMN rollup_queue.minute IS 'Start of the minute (UTC).';
+COMMENT ON COLUMN rollup_queue.writer IS 'Backend process id of the session that queued it.';
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core", sql=_CORE),
     Migration(2, "readings", sql=_READINGS, plain=_READINGS_PLAIN, timescale=_READINGS_TIMESCALE),
@@ -298,4 +311,5 @@ MIGRATIONS: tuple[Migration, ...] = (
         plain="CREATE INDEX unit_positions_time_brin ON unit_positions USING brin (time);",
         timescale="SELECT create_hypertable('unit_positions', 'time', chunk_time_interval => INTERVAL '7 days');",
     ),
+    Migration(4, "rollup_queue", plain=_ROLLUP_QUEUE_PLAIN),
 )

@@ -154,6 +154,12 @@ def test_published_readings_events_and_unit_positions_become_rows(ingest_db, bro
             ),
             what="rows",
         )
+        # The first worker brings the rollups up to date within its refresh interval.
+        wait_for(
+            lambda: count(ingest_db, "readings_1h") == 1 and count(ingest_db, "readings_1m") == 1,
+            what="the rollups",
+            timeout_s=15,
+        )
     assert query(ingest_db, "SELECT sensor_id, metric, value, time FROM readings") == [(sensor, "methane_lel", 2.5, t)]
     (scope,) = query(ingest_db, "SELECT scope_code, scopes->>'borough' FROM events")
     assert scope[0] in nyc.boundaries["nta"].index and scope[1] in nyc.boundaries["borough"].index
@@ -392,3 +398,25 @@ def test_a_message_the_database_refuses_becomes_a_reject_and_the_rest_is_stored(
         conn.commit()
         conn.close()
         pub.close()
+
+
+def test_a_subscription_left_in_a_persistent_session_is_dropped(broker) -> None:
+    first = MqttClient(BrokerAddress.from_url(broker.url), "switching", consumer=True)
+    first.subscribe("cityops/nyc/#")  # e.g. one worker earlier …
+    first.connect()
+    first.close()
+    again = MqttClient(BrokerAddress.from_url(broker.url), "switching", consumer=True)
+    again.subscribe("$share/cityops-ingest/cityops/nyc/#")  # … two workers now
+    again.drop_subscription("cityops/nyc/#")
+    again.connect()
+    again.poll(0.3)
+    pub = publisher(broker.url)
+    pub.publish("cityops/nyc/events", b"{}")
+    assert pub.wait_published(10)
+    received = []
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        received += again.poll(0.1)
+    assert len(received) == 1  # once, through the shared subscription only
+    again.close()
+    pub.close()

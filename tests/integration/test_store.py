@@ -45,6 +45,7 @@ TABLES = {
                "reporter_phone", "scope_code", "scopes"],
     "process_status": ["process_id", "kind", "host", "pid", "started_at", "heartbeat_at", "state", "messages_total",
                        "readings_total", "rejects_total", "rate_per_s", "lag_s", "last_message_at", "detail"],
+    "rollup_queue": ["minute", "writer"],
     "schema_migrations": ["version", "name", "applied_at"],
     "store_settings": ["key", "value"],
 }
@@ -203,6 +204,8 @@ def test_rollups_exactly_match_a_group_by_over_readings(db) -> None:
     ]
     for batch in batches:
         store.write_ingest_batch(db, IngestBatch(readings=batch))
+    assert store.refresh_rollups(db) > 0
+    assert store.refresh_rollups(db) == 0  # the queue was taken whole
 
     for width, unit in (("1m", "minute"), ("1h", "hour")):
         stored, expected = rollups_and_group_by(db, width, unit)
@@ -228,6 +231,7 @@ def test_two_writers_with_overlapping_batches_keep_rollups_exact(database_url: s
             future.result()
 
     assert store.count_rows(db, "readings") == len(rows)
+    store.refresh_rollups(db)
     for width, unit in (("1m", "minute"), ("1h", "hour")):
         stored, expected = rollups_and_group_by(db, width, unit)
         assert stored == expected, width
@@ -385,6 +389,8 @@ def test_apply_retention_deletes_only_old_rows(db) -> None:
         unit_positions=[UnitPositionRow(now - timedelta(days=age), "FD-1", 1.0, 2.0, "busy", "fire", None, None)
                         for age in ages_days],
     ))
+
+    store.refresh_rollups(db)
 
     deleted = store.apply_retention(db, now)
 
