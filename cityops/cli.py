@@ -93,26 +93,25 @@ def cmd_city_check(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def database_url(settings: Settings) -> str:
-    """The database to use: CITYOPS_DATABASE_URL, else the demo's embedded one."""
-    if settings.database_url:
-        return settings.database_url
+    """The database to use: CITYOPS_DATABASE_URL, else the running demo's embedded one."""
     from cityops.embedded import running_database_url
 
-    url = running_database_url(settings.data_dir)
-    if url is None:
-        raise CommandError(f"CITYOPS_DATABASE_URL is not set and no demo database runs in {settings.data_dir}")
-    return url
+    return _server_url(settings.database_url, running_database_url(settings.data_dir), "CITYOPS_DATABASE_URL",
+                       "database", settings)
 
 
 def mqtt_url(settings: Settings) -> str:
-    """The broker to use: CITYOPS_MQTT_URL, else the demo's embedded one."""
-    if settings.mqtt_url:
-        return settings.mqtt_url
+    """The broker to use: CITYOPS_MQTT_URL, else the running demo's embedded one."""
     from cityops.embedded import running_broker_url
 
-    url = running_broker_url(settings.data_dir)
+    return _server_url(settings.mqtt_url, running_broker_url(settings.data_dir), "CITYOPS_MQTT_URL", "broker",
+                       settings)
+
+
+def _server_url(configured: str | None, demo: str | None, variable: str, what: str, settings: Settings) -> str:
+    url = configured or demo
     if url is None:
-        raise CommandError(f"CITYOPS_MQTT_URL is not set and no demo broker runs in {settings.data_dir}")
+        raise CommandError(f"{variable} is not set and no demo {what} runs in {settings.data_dir}")
     return url
 
 

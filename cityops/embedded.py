@@ -123,18 +123,35 @@ class EmbeddedDatabase:
 
 
 class EmbeddedBroker:
-    """Mosquitto with deploy/mosquitto/cityops.conf when it is installed, else amqtt (MQTT 3.1.1 only)."""
+    """Mosquitto with deploy/mosquitto/cityops.conf when it is installed, else amqtt (MQTT 3.1.1 only).
 
-    def __init__(self, data_dir: Path, preferred_port: int = 1883) -> None:
+    ``extra_config`` is appended to Mosquitto's configuration (the tests add a TLS listener
+    and a password file); ``anonymous`` lets clients in without credentials.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        preferred_port: int | None = 1883,
+        *,
+        extra_config: str = "",
+        anonymous: bool = True,
+        require_mosquitto: bool = False,
+    ) -> None:
         import shutil
 
         self.folder = data_dir / "broker"
         self.preferred_port = preferred_port
+        self.extra_config = extra_config
+        self.anonymous = anonymous
         self.mosquitto = shutil.which("mosquitto") or (
             "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
         )
+        if require_mosquitto and not self.mosquitto:
+            raise EmbeddedError("mosquitto is not installed (scripts/ensure-services.sh installs it)")
         self._process = None
         self.kind = "mosquitto" if self.mosquitto else "amqtt"
+        self.port: int | None = None
 
     def start(self) -> str:
         import getpass
@@ -143,13 +160,16 @@ class EmbeddedBroker:
 
         self.folder.mkdir(parents=True, exist_ok=True)
         port = free_port(self.preferred_port)
-        log = (self.folder / f"{self.kind}.log").open("ab")
+        log = self.log_path.open("ab")
         if self.mosquitto:
             config = self.folder / "mosquitto.conf"
             config.write_text(
                 BROKER_CONFIG.read_text(encoding="utf-8")
-                + f"\npersistence_location {self.folder}/\nuser {getpass.getuser()}\n"
-                + f"listener {port} 127.0.0.1\nallow_anonymous true\n",
+                + f"\npersistence_location {self.folder}/\n"
+                # Started as root, mosquitto would switch to its own user and lose access to our files.
+                + f"user {getpass.getuser()}\n"
+                + f"listener {port} 127.0.0.1\nallow_anonymous {'true' if self.anonymous else 'false'}\n"
+                + self.extra_config,
                 encoding="utf-8",
             )
             command = [self.mosquitto, "-c", str(config)]
@@ -169,8 +189,20 @@ class EmbeddedBroker:
         log.close()
         if not wait_for_port(port):
             self.stop()
-            raise EmbeddedError(f"the embedded {self.kind} broker did not start; see {self.folder}/{self.kind}.log")
-        return f"mqtt://127.0.0.1:{port}"
+            raise EmbeddedError(f"the embedded {self.kind} broker did not start: {self.log()[-2000:]}")
+        self.port = port
+        return self.url
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.folder / f"{self.kind}.log"
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
 
     @property
     def protocol(self) -> str:
@@ -185,4 +217,5 @@ class EmbeddedBroker:
                 self._process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self._process.kill()
+                self._process.wait()
         self._process = None

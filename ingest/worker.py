@@ -239,6 +239,8 @@ class IngestWorker:
             except StoreUnavailable as error:
                 log.warning("%s skipped: %s", chore.name, error)
                 self._drop_connection()
+            except Exception:  # a failing chore must not stop the feed; it is tried again next time
+                log.exception("%s failed", chore.name)
 
     # -- status ---------------------------------------------------------------------------
 

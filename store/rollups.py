@@ -61,6 +61,7 @@ SELECT date_trunc('hour', n.bucket, 'UTC'), n.sensor_id, n.metric,
        min(n.value_min), max(n.value_max)
 FROM new n LEFT JOIN rollup_old o USING (bucket, sensor_id, metric)
 GROUP BY 1, 2, 3
+HAVING sum(n.readings_count - coalesce(o.readings_count, 0)) > 0  -- the sensors that gained readings
 ORDER BY 2, 3, 1
 ON CONFLICT (sensor_id, metric, bucket) DO UPDATE SET
     readings_count = h.readings_count + excluded.readings_count,

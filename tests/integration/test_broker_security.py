@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,6 +14,12 @@ import pytest
 
 from ingest.mqtt import BrokerAddress, MqttClient, MqttUnavailable
 from tests.integration.servers import free_port, mosquitto, wait_for_port
+
+
+@dataclass(frozen=True)
+class SecureBroker:
+    port: int  # plain listener, credentials required
+    tls_port: int  # TLS listener, credentials required
 
 
 def make_certificates(folder: Path) -> dict[str, Path]:
@@ -45,9 +52,8 @@ def secure_broker(tmp_path: Path):
         f"cafile {certs['ca']}\ncertfile {certs['cert']}\nkeyfile {certs['key']}\n"
     )
     with mosquitto(tmp_path / "broker", extra=extra, anonymous=False) as broker:
-        wait_for_port(tls_port)
-        broker.tls_port = tls_port
-        yield broker, certs
+        assert wait_for_port(tls_port), broker.log()
+        yield SecureBroker(port=broker.port, tls_port=tls_port), certs
 
 
 def url(port: int, *, user: str = "ingest", password: str = "s3cret%3Awith%40signs", ca: Path | None = None,

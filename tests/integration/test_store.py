@@ -8,6 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
+import pandas as pd
 import pytest
 
 import store
@@ -211,6 +212,20 @@ def test_rollups_exactly_match_a_group_by_over_readings(db) -> None:
         stored, expected = rollups_and_group_by(db, width, unit)
         assert stored == expected, width
     assert store.count_rows(db, "readings_1h") == 4  # two hours for S1, two for S2
+
+
+def test_live_batches_on_top_of_a_backfill_keep_rollups_exact(db) -> None:
+    # A backfill (bulk COPY, rollups rebuilt for its period) and then the live feed in the same
+    # minutes: some sensors gain readings there, others do not (they must be left as they are).
+    history = [reading(f"S{i}", "pm25", s, (i + s) / 4) for i in range(4) for s in range(0, 600, 60)]
+    frame = pd.DataFrame(history, columns=["time", "sensor_id", "metric", "value"])
+    store.backfill_readings(db, [frame])
+    store.write_ingest_batch(db, IngestBatch(readings=[reading("S0", "pm25", 570 + k, 1.5) for k in range(5)]
+                                             + [reading("S9", "pm25", 599, 2.0)]))
+    assert store.refresh_rollups(db) == 1
+    for width, unit in (("1m", "minute"), ("1h", "hour")):
+        stored, expected = rollups_and_group_by(db, width, unit)
+        assert stored == expected, width
 
 
 def test_two_writers_with_overlapping_batches_keep_rollups_exact(database_url: str, db) -> None:
