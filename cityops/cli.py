@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import importlib
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from city.packs import BUNDLED
 from cityops.settings import Settings
 from geo.boundaries import BoundaryError, area_km2
 from ingest.mqtt import MqttUnavailable
-from store import StoreUnavailable
+from store import AccountError, Connection, StoreUnavailable
 
 
 class CommandError(Exception):
@@ -192,6 +194,106 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
     run_demo(options, settings, stop, say)
 
 
+# -- user accounts --------------------------------------------------------------------------
+
+# One line of stdin is the password; reading stops here so a runaway pipe cannot fill memory
+# (anything this long is refused by the password rules anyway).
+_MAX_PASSWORD_LINE = 4096
+
+
+def _cli_actor() -> str:
+    """Who changes accounts from the command line, as the audit log shows it: ``cli:<OS user>``."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name and no passwd entry (some containers)
+        return "cli:unknown"
+
+
+def _read_password() -> str:
+    """The new password: typed twice at a terminal (not echoed), else one line of stdin.
+
+    Only the line break is removed, so spaces at either end are part of the password.
+    """
+    if sys.stdin.isatty():
+        password = getpass.getpass("new password: ")
+        if getpass.getpass("new password again: ") != password:
+            raise CommandError("the two passwords differ")
+    else:
+        try:
+            line = sys.stdin.readline(_MAX_PASSWORD_LINE)
+        except UnicodeDecodeError:  # its message would quote bytes of the password
+            raise CommandError("the password on stdin is not text in the locale's encoding") from None
+        password = line.removesuffix("\n").removesuffix("\r")
+    if not password:
+        raise CommandError("no password given: write it as one line to stdin")
+    return password
+
+
+@contextmanager
+def _accounts_database(settings: Settings) -> Iterator[Connection]:
+    """A connection to the database, whose schema must include the accounts tables."""
+    import store
+
+    conn = store.connect(database_url(settings), application_name="cityops-user")
+    try:
+        try:
+            store.require_schema(conn)
+        except store.SchemaMissing as error:
+            raise CommandError(str(error)) from None
+        yield conn
+    finally:
+        conn.close()
+
+
+def cmd_user_add(args: argparse.Namespace, settings: Settings) -> None:
+    from auth.accounts import add_user, check_name
+    from auth.roles import check_role
+    from store import AccountExists
+
+    check_name(args.name)  # before asking for a password
+    check_role(args.role)
+    password = _read_password()
+    with _accounts_database(settings) as conn:
+        try:
+            outcome = add_user(conn, args.name, args.role, password, actor=_cli_actor(), update=args.update)
+        except AccountExists as error:
+            raise CommandError(f"{error}: add --update to change its role and password") from None
+    say(f"user {args.name} {outcome} (role {args.role})")
+
+
+def cmd_user_passwd(args: argparse.Namespace, settings: Settings) -> None:
+    from auth.accounts import check_name, set_password
+
+    check_name(args.name)
+    password = _read_password()
+    with _accounts_database(settings) as conn:
+        set_password(conn, args.name, password, actor=_cli_actor())
+    say(f"user {args.name}: password changed")
+
+
+def cmd_user_disable(args: argparse.Namespace, settings: Settings) -> None:
+    from auth.accounts import disable_user
+
+    with _accounts_database(settings) as conn:
+        disable_user(conn, args.name, actor=_cli_actor())
+    say(f"user {args.name} disabled")
+
+
+def cmd_user_list(args: argparse.Namespace, settings: Settings) -> None:
+    import store
+
+    with _accounts_database(settings) as conn:
+        users = store.list_users(conn)
+    if not users:
+        say("no users yet: cityops user add NAME --role admin")
+        return
+    width = max(len(user.name) for user in users)
+    say(f"{'name':<{width}}  {'role':<10}  {'status':<8}  created (UTC)")
+    for user in users:
+        status = "disabled" if user.disabled else "enabled"
+        say(f"{user.name:<{width}}  {user.role:<10}  {status:<8}  {user.created_at:%Y-%m-%d %H:%M}")
+
+
 def _summarise(city: City) -> None:
     say(f"{city.config.name} ({city.id}), levels {' → '.join(city.levels)}")
     for level in city.levels:
@@ -273,6 +375,25 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--sensors", type=_positive, help="simulate this many of the city's sensors")
     demo.add_argument("--data-dir", help="where the embedded servers keep their data (default: .cityops)")
     demo.set_defaults(handler=cmd_demo)
+
+    from auth.roles import ROLES
+
+    user = commands.add_parser("user", help="accounts of the web app: add, disable, set a password, list")
+    user_commands = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    add = user_commands.add_parser("add", help="add an account; the password is one line on stdin")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, metavar="ROLE", help=f"one of {', '.join(ROLES)}")
+    add.add_argument("--update", action="store_true",
+                     help="if the account exists: set its role and password and enable it again")
+    add.set_defaults(handler=cmd_user_add)
+    disable = user_commands.add_parser("disable", help="stop an account from signing in")
+    disable.add_argument("name")
+    disable.set_defaults(handler=cmd_user_disable)
+    passwd = user_commands.add_parser("passwd", help="set a new password (one line on stdin)")
+    passwd.add_argument("name")
+    passwd.set_defaults(handler=cmd_user_passwd)
+    listing = user_commands.add_parser("list", help="the accounts: name, role, status, created")
+    listing.set_defaults(handler=cmd_user_list)
     return parser
 
 
@@ -287,6 +408,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         CityError,
         BoundaryError,
         CommandError,
+        AccountError,
         StoreUnavailable,
         MqttUnavailable,
         ValueError,

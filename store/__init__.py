@@ -4,6 +4,21 @@ Nothing else in cityops imports psycopg2 or writes SQL. Every function takes a c
 from :func:`connect`, runs one transaction and ends it (commit, or rollback and raise).
 """
 
+from psycopg2.extensions import connection as Connection  # the type of what connect() returns, for annotations
+
+from store.accounts import (
+    AccountError,
+    AccountExists,
+    AccountMissing,
+    UserRow,
+    create_user,
+    get_user,
+    list_users,
+    recent_failures,
+    record_login,
+    update_user,
+)
+from store.audit import AuditRow, read_audit, write_audit
 from store.backfill import backfill_readings
 from store.connection import DatabaseError, StoreUnavailable, connect, is_disconnect
 from store.ingest import (
@@ -33,7 +48,12 @@ from store.schema import (
 from store.status import ProcessStatus, read_status, report_status
 
 __all__ = [
+    "AccountError",
+    "AccountExists",
+    "AccountMissing",
+    "AuditRow",
     "COUNTABLE_TABLES",
+    "Connection",
     "DatabaseError",
     "BatchResult",
     "EventRow",
@@ -50,23 +70,32 @@ __all__ = [
     "StoreUnavailable",
     "UnitPositionRow",
     "UnitRow",
+    "UserRow",
     "apply_retention",
     "backfill_readings",
     "rebuild_rollups",
     "refresh_rollups",
     "connect",
     "count_rows",
+    "create_user",
+    "get_user",
     "init_schema",
     "is_disconnect",
     "known_sensors",
     "latest_readings",
+    "list_users",
+    "read_audit",
     "read_settings",
     "read_status",
+    "recent_failures",
+    "record_login",
     "report_status",
     "require_schema",
     "retention_days",
     "server_info",
     "sync_sensors",
     "sync_units",
+    "update_user",
+    "write_audit",
     "write_ingest_batch",
 ]

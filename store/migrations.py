@@ -301,6 +301,62 @@ COMMENT ON COLUMN rollup_queue.minute IS 'Start of the minute (UTC).';
 COMMENT ON COLUMN rollup_queue.writer IS 'Backend process id of the session that queued it.';
 """
 
+# Accounts (auth/ hashes the passwords; only users.password_hash ever holds one), the audit
+# trail, and sign-in attempts for rate limiting. CONTRACT.md "HTTP" names the roles.
+_ACCOUNTS = """
+CREATE TABLE users (
+    name text PRIMARY KEY CHECK (name ~ '^[a-z0-9._-]{1,64}$'),
+    role text NOT NULL CHECK (role IN ('viewer', 'dispatcher', 'analyst', 'admin')),
+    password_hash text NOT NULL,
+    disabled boolean NOT NULL DEFAULT false,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    password_changed_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE users IS 'Accounts of the web app and API (cityops user add|disable|passwd).';
+COMMENT ON COLUMN users.name IS 'Sign-in name: 1-64 of a-z 0-9 . _ -';
+COMMENT ON COLUMN users.role IS 'viewer, dispatcher, analyst or admin (CONTRACT.md "HTTP").';
+COMMENT ON COLUMN users.password_hash IS 'Salted password hash (werkzeug scrypt format); never the password.';
+COMMENT ON COLUMN users.disabled IS 'True: the account cannot sign in.';
+COMMENT ON COLUMN users.created_at IS 'When the account was created (UTC).';
+COMMENT ON COLUMN users.password_changed_at IS 'When the password was last set (UTC); older sessions may be refused.';
+
+CREATE TABLE audit_log (
+    id bigserial PRIMARY KEY,
+    time timestamptz NOT NULL DEFAULT now(),
+    "user" text NOT NULL,
+    action text NOT NULL,
+    target text,
+    before jsonb,
+    after jsonb,
+    address text
+);
+CREATE INDEX audit_log_time_idx ON audit_log (time);
+CREATE INDEX audit_log_user_time_idx ON audit_log ("user", time);
+COMMENT ON TABLE audit_log IS 'Every state change and every view of unmasked personal data: who, what, when.';
+COMMENT ON COLUMN audit_log.id IS 'Row number; orders rows written at the same time.';
+COMMENT ON COLUMN audit_log.time IS 'When it happened (UTC; the start of the writing transaction).';
+COMMENT ON COLUMN audit_log."user" IS 'Who: a user name, or cli:<OS user> / settings for changes outside the web app.';
+COMMENT ON COLUMN audit_log.action IS 'What, as <object>.<verb>: user.add, user.update, user.passwd, user.disable, …';
+COMMENT ON COLUMN audit_log.target IS 'What it was done to: a user name, an incident id, … (or null).';
+COMMENT ON COLUMN audit_log.before IS 'State of the object before (JSON, never a password or hash); null if it is new.';
+COMMENT ON COLUMN audit_log.after IS 'State of the object after (JSON, never a password or hash).';
+COMMENT ON COLUMN audit_log.address IS 'Client IP address of the request; null for the command line.';
+
+CREATE TABLE login_attempts (
+    time timestamptz NOT NULL DEFAULT now(),
+    name text NOT NULL,
+    address text,
+    success boolean NOT NULL
+);
+CREATE INDEX login_attempts_name_time_idx ON login_attempts (name, time);
+CREATE INDEX login_attempts_address_time_idx ON login_attempts (address, time);
+COMMENT ON TABLE login_attempts IS 'Every sign-in attempt, for rate limiting per name and per address.';
+COMMENT ON COLUMN login_attempts.time IS 'When the attempt was made (UTC).';
+COMMENT ON COLUMN login_attempts.name IS 'The name given (lower-cased, clipped to 64 characters); it may not exist.';
+COMMENT ON COLUMN login_attempts.address IS 'Client IP address; null if unknown.';
+COMMENT ON COLUMN login_attempts.success IS 'True if it signed in; false if refused (wrong, disabled, rate-limited).';
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core", sql=_CORE),
     Migration(2, "readings", sql=_READINGS, plain=_READINGS_PLAIN, timescale=_READINGS_TIMESCALE),
@@ -312,4 +368,5 @@ MIGRATIONS: tuple[Migration, ...] = (
         timescale="SELECT create_hypertable('unit_positions', 'time', chunk_time_interval => INTERVAL '7 days');",
     ),
     Migration(4, "rollup_queue", plain=_ROLLUP_QUEUE_PLAIN),
+    Migration(5, "accounts", sql=_ACCOUNTS),
 )

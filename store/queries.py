@@ -15,7 +15,7 @@ from store.ingest import ReadingRow
 # count_rows never puts a caller's string into SQL: only these names are accepted.
 COUNTABLE_TABLES = frozenset({
     "readings", "readings_1m", "readings_1h", "rejects", "sensors", "units", "unit_positions", "events",
-    "process_status", "schema_migrations", "store_settings",
+    "process_status", "schema_migrations", "store_settings", "users", "audit_log", "login_attempts",
 })
 
 

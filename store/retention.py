@@ -20,16 +20,20 @@ HOURLY_ROLLUP_FACTOR = 5
 def apply_retention(conn: psycopg2.extensions.connection, now: datetime) -> dict[str, int]:
     """Delete rows older than the retention period before ``now``; returns rows deleted per table.
 
-    Raw readings, unit positions, rejects and minute rollups are kept ``retention_days``;
+    Raw readings, unit positions, rejects, sign-in attempts and minute rollups are kept ``retention_days``;
     hourly rollups five times longer. Events are kept (incidents refer to them). On the
-    Timescale path its policies expire the hypertables and rollups, so only ``rejects``
-    (a plain table there too) is handled here.
+    Timescale path its policies expire the hypertables and rollups, so only ``rejects`` and
+    ``login_attempts`` (plain tables there too) are handled here.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     settings = read_settings(conn)
     keep = timedelta(days=settings.retention_days)
-    cutoffs: tuple[tuple[str, str, datetime], ...] = (("rejects", "time", now - keep),)
+    cutoffs: tuple[tuple[str, str, datetime], ...] = (
+        ("rejects", "time", now - keep),
+        # Sign-in attempts only matter for the rate limit (minutes); keep them for review as long as rejects.
+        ("login_attempts", "time", now - keep),
+    )
     if not settings.timescale:
         cutoffs += (
             ("readings", "time", now - keep),

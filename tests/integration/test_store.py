@@ -47,6 +47,9 @@ TABLES = {
     "process_status": ["process_id", "kind", "host", "pid", "started_at", "heartbeat_at", "state", "messages_total",
                        "readings_total", "rejects_total", "rate_per_s", "lag_s", "last_message_at", "detail"],
     "rollup_queue": ["minute", "writer"],
+    "users": ["name", "role", "password_hash", "disabled", "created_at", "password_changed_at"],
+    "audit_log": ["id", "time", "user", "action", "target", "before", "after", "address"],
+    "login_attempts": ["time", "name", "address", "success"],
     "schema_migrations": ["version", "name", "applied_at"],
     "store_settings": ["key", "value"],
 }
@@ -405,11 +408,14 @@ def test_apply_retention_deletes_only_old_rows(db) -> None:
                         for age in ages_days],
     ))
 
+    for age in ages_days:
+        store.record_login(db, "someone", "127.0.0.1", False, time=now - timedelta(days=age))
     store.refresh_rollups(db)
 
     deleted = store.apply_retention(db, now)
 
-    assert deleted == {"readings": 3, "unit_positions": 3, "rejects": 3, "readings_1m": 3, "readings_1h": 1}
+    assert deleted == {"readings": 3, "unit_positions": 3, "rejects": 3, "login_attempts": 3, "readings_1m": 3,
+                       "readings_1h": 1}
     assert fetch(db, "SELECT time FROM readings ORDER BY 1") == [(now - timedelta(days=9.5),), (now,)]
     assert store.count_rows(db, "readings_1h") == 4
     assert store.apply_retention(db, now) == dict.fromkeys(deleted, 0)

@@ -343,7 +343,7 @@ def test_write_ingest_batch_without_readings_writes_the_other_tables(conn) -> No
 
 def test_apply_retention_leaves_hypertables_to_the_policies_and_expires_rejects(conn) -> None:
     insert_readings(conn, [ReadingRow(datetime(2020, 1, 1, tzinfo=UTC), "RET-1", "pm25", 1.0)])
-    assert set(store.apply_retention(conn, datetime.now(UTC))) == {"rejects"}
+    assert set(store.apply_retention(conn, datetime.now(UTC))) == {"rejects", "login_attempts"}
     assert fetch(conn, "SELECT count(*) FROM readings WHERE sensor_id = 'RET-1'") == [(1,)]
     with pytest.raises(ValueError, match="timezone-aware"):
         store.apply_retention(conn, datetime(2024, 1, 1))  # noqa: DTZ001 - the naive time is the point
