@@ -96,22 +96,19 @@ def cmd_city_check(args: argparse.Namespace, settings: Settings) -> None:
 
 def database_url(settings: Settings) -> str:
     """The database to use: CITYOPS_DATABASE_URL, else the running demo's embedded one."""
-    from cityops.embedded import running_database_url
+    from cityops.embedded import configured_or_demo_database
 
-    return _server_url(settings.database_url, running_database_url(settings.data_dir), "CITYOPS_DATABASE_URL",
-                       "database", settings)
+    return _required(configured_or_demo_database(settings), "CITYOPS_DATABASE_URL", "database", settings)
 
 
 def mqtt_url(settings: Settings) -> str:
     """The broker to use: CITYOPS_MQTT_URL, else the running demo's embedded one."""
-    from cityops.embedded import running_broker_url
+    from cityops.embedded import configured_or_demo_broker
 
-    return _server_url(settings.mqtt_url, running_broker_url(settings.data_dir), "CITYOPS_MQTT_URL", "broker",
-                       settings)
+    return _required(configured_or_demo_broker(settings), "CITYOPS_MQTT_URL", "broker", settings)
 
 
-def _server_url(configured: str | None, demo: str | None, variable: str, what: str, settings: Settings) -> str:
-    url = configured or demo
+def _required(url: str | None, variable: str, what: str, settings: Settings) -> str:
     if url is None:
         raise CommandError(f"{variable} is not set and no demo {what} runs in {settings.data_dir}")
     return url
@@ -192,6 +189,16 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
     options = DemoOptions(city=args.city or settings.city, sensors=args.sensors,
                           data_dir=Path(args.data_dir) if args.data_dir else None)
     run_demo(options, settings, stop, say)
+
+
+def cmd_web(args: argparse.Namespace, settings: Settings) -> None:
+    from app import create_app
+
+    if not settings.database_url:
+        settings = replace(settings, database_url=database_url(settings))
+    web = create_app(settings, demo=args.demo)
+    say(f"web app on http://{args.host}:{args.port}/ (development server; production: gunicorn app:server)")
+    web.run(host=args.host, port=args.port, debug=False)
 
 
 # -- user accounts --------------------------------------------------------------------------
@@ -375,6 +382,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--sensors", type=_positive, help="simulate this many of the city's sensors")
     demo.add_argument("--data-dir", help="where the embedded servers keep their data (default: .cityops)")
     demo.set_defaults(handler=cmd_demo)
+
+    web = commands.add_parser("web", help="serve the web app (development server; production: gunicorn app:server)")
+    web.add_argument("--host", default="127.0.0.1")
+    web.add_argument("--port", type=int, default=8050)
+    web.add_argument("--demo", action="store_true",
+                     help="without CITYOPS_SECRET_KEY, sign sessions with a random key (one process; "
+                          "sessions end with it)")
+    web.set_defaults(handler=cmd_web)
 
     from auth.roles import ROLES
 

@@ -10,6 +10,10 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cityops.settings import Settings
 
 SERVERS_FILE = "servers.json"
 
@@ -34,6 +38,16 @@ def running_broker_url(data_dir: Path) -> str | None:
     info = _running(data_dir)
     url = info.get("mqtt_url") if info else None
     return url if isinstance(url, str) else None
+
+
+def configured_or_demo_database(settings: Settings) -> str | None:
+    """CITYOPS_DATABASE_URL, else the running demo's database, else None."""
+    return settings.database_url or running_database_url(settings.data_dir)
+
+
+def configured_or_demo_broker(settings: Settings) -> str | None:
+    """CITYOPS_MQTT_URL, else the running demo's broker, else None."""
+    return settings.mqtt_url or running_broker_url(settings.data_dir)
 
 
 def write_servers(data_dir: Path, database_url: str, mqtt_url: str) -> None:

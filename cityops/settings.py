@@ -49,6 +49,10 @@ class Settings:
     mqtt_url: str | None = None
     # Where the demo keeps its embedded database and broker between runs.
     data_dir: Path = DEFAULT_DATA_DIR
+    # Signs the web app's session cookies; every web worker must share it (CITYOPS_SECRET_KEY).
+    secret_key: str | None = None
+    # When set, the web app makes ``admin`` an enabled admin with this password on start.
+    admin_password: str | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
@@ -60,4 +64,6 @@ class Settings:
             database_url=merged.get("CITYOPS_DATABASE_URL") or None,
             mqtt_url=merged.get("CITYOPS_MQTT_URL") or None,
             data_dir=Path(merged["CITYOPS_DATA_DIR"]) if merged.get("CITYOPS_DATA_DIR") else DEFAULT_DATA_DIR,
+            secret_key=merged.get("CITYOPS_SECRET_KEY") or None,
+            admin_password=merged.get("CITYOPS_ADMIN_PASSWORD") or None,
         )

@@ -32,3 +32,16 @@ def test_malformed_dotenv_line_names_file_and_line(tmp_path: Path, line: str) ->
     dotenv.write_text(f"OK=1\n{line}\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"\.env:2: expected KEY=VALUE"):
         read_dotenv(dotenv)
+
+
+def test_secret_key_and_admin_password_come_from_the_environment(tmp_path: Path) -> None:
+    settings = Settings.from_environment(
+        {"CITYOPS_SECRET_KEY": "k" * 32, "CITYOPS_ADMIN_PASSWORD": "correct horse battery"}, tmp_path / "absent.env"
+    )
+    assert settings.secret_key == "k" * 32
+    assert settings.admin_password == "correct horse battery"
+
+
+def test_secret_key_and_admin_password_default_to_none(tmp_path: Path) -> None:
+    settings = Settings.from_environment({"CITYOPS_SECRET_KEY": ""}, tmp_path / "absent.env")
+    assert settings.secret_key is None and settings.admin_password is None

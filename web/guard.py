@@ -1,0 +1,212 @@
+"""Who may open what: THE one place the web app decides access (CONTRACT.md "HTTP").
+
+:data:`RULES` maps path patterns to the permission they need (see :mod:`auth.roles`) and to
+how a refusal looks. A ``before_request`` hook (:func:`init_app`) applies it to every request:
+
+- no user: pages answer 302 to ``/login?next=<path>``; the API and Dash's own routes answer
+  401 with a JSON body;
+- a user whose role lacks the permission: 403;
+- paths no rule names need a signed-in user (deny by default, never open by default).
+
+The user comes from the signed session cookie or, on API routes, HTTP Basic; either way it
+is read again from the database on every request, so a disabled account or a changed role or
+password takes effect at once and no worker keeps users in memory.
+
+Dash serves every page's content through one callback (``_dash-update-component`` with the
+page location as input), so that callback is checked against the rule of the page it would
+render: a viewer cannot fetch ``/feeds`` content by posting its path.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import quote
+
+import flask
+from werkzeug.wrappers import Response
+
+import store
+from auth import accounts
+from auth.roles import ADMINISTER, DISPATCH, EXPORT, VIEW, allowed
+from web import db
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["open", "page", "api", "internal"]
+# The session keys: the user's name, and when their password last changed (a new password
+# ends every older session).
+SESSION_USER = "user"
+SESSION_PASSWORD_CHANGED = "pw"
+# Dash's page router: its location input carries the path of the page it renders.
+_PAGES_LOCATION = "_pages_location"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Paths matching ``pattern`` (whole path) need ``permission``; ``kind`` says how refusals look."""
+
+    pattern: re.Pattern[str]
+    kind: Kind
+    permission: str | None  # None only for kind "open"
+
+
+def _rule(pattern: str, kind: Kind, permission: str | None = None) -> Rule:
+    return Rule(re.compile(pattern), kind, permission)
+
+
+# First match wins. Paths are compared after trailing slashes are removed (Dash serves
+# "/dispatch/" as "/dispatch").
+RULES: tuple[Rule, ...] = (
+    # open to anyone
+    _rule(r"/login", "open"),
+    _rule(r"/logout", "open"),
+    _rule(r"/healthz", "open"),
+    _rule(r"/assets/.+", "open"),  # our own stylesheet and images: nothing secret
+    _rule(r"/_favicon\.ico", "open"),
+    # pages
+    _rule(r"/", "page", VIEW),
+    _rule(r"/district/[^/]+", "page", VIEW),
+    _rule(r"/dispatch", "page", DISPATCH),
+    _rule(r"/reports", "page", EXPORT),
+    _rule(r"/feeds", "page", ADMINISTER),
+    # the API (endpoints come with later issues; each adds its rule above this line)
+    _rule(r"/api/.*", "api", VIEW),
+    # Dash's own routes: layout, callbacks, scripts; and any other internal route
+    _rule(r"/_dash-layout", "internal", VIEW),
+    _rule(r"/_dash-dependencies", "internal", VIEW),
+    _rule(r"/_dash-update-component", "internal", VIEW),
+    _rule(r"/_reload-hash", "internal", VIEW),
+    _rule(r"/_dash-component-suites/.+", "internal", VIEW),
+    _rule(r"/_.*", "internal", VIEW),
+)
+# Anything else (Dash answers unknown paths with its page shell and a "not found" page).
+DEFAULT_RULE = _rule(r".*", "page", VIEW)
+
+
+def normalise(path: str) -> str:
+    """``path`` as rules see it: one leading slash, no trailing slash ("/" stays "/")."""
+    return "/" + path.strip("/")
+
+
+def rule_for(path: str) -> Rule:
+    """The rule that decides ``path``."""
+    path = normalise(path)
+    for rule in RULES:
+        if rule.pattern.fullmatch(path):
+            return rule
+    return DEFAULT_RULE
+
+
+def may_open(user: store.UserRow | None, path: str) -> bool:
+    """True if ``user`` (None: nobody signed in) may open ``path`` — for links in the navigation."""
+    rule = rule_for(path)
+    if rule.permission is None:
+        return True
+    return user is not None and allowed(user.role, rule.permission)
+
+
+def current_user() -> store.UserRow | None:
+    """The signed-in user of this request, as the guard found it (None outside a request or when anonymous)."""
+    return flask.g.get("cityops_user") if flask.has_app_context() else None
+
+
+def sign_in(user: store.UserRow) -> None:
+    """Start a fresh session for ``user`` (after :func:`auth.accounts.authenticate` said yes)."""
+    flask.session.clear()  # nothing from before sign-in carries over
+    flask.session.permanent = True
+    flask.session[SESSION_USER] = user.name
+    flask.session[SESSION_PASSWORD_CHANGED] = user.password_changed_at.isoformat()
+
+
+def sign_out() -> None:
+    flask.session.clear()
+
+
+def _session_user() -> store.UserRow | None:
+    name = flask.session.get(SESSION_USER)
+    if not isinstance(name, str):
+        return None
+    user = store.get_user(db.connection(), name)
+    if (user is None or user.disabled
+            or flask.session.get(SESSION_PASSWORD_CHANGED) != user.password_changed_at.isoformat()):
+        flask.session.clear()  # disabled, removed or password changed since: this session is over
+        return None
+    return user
+
+
+def _basic_user() -> store.UserRow | None:
+    credentials = flask.request.authorization
+    if credentials is None or credentials.type != "basic":
+        return None
+    return accounts.authenticate(db.connection(), credentials.username or "", credentials.password or "",
+                                 flask.request.remote_addr, now=datetime.now(UTC))
+
+
+def _refuse(rule: Rule, status: Literal[401, 403]) -> Response:
+    if status == 401 and rule.kind == "page":
+        path = flask.request.full_path if flask.request.query_string else flask.request.path
+        return flask.redirect(f"/login?next={quote(path, safe='/')}", code=302)
+    if rule.kind == "page":
+        body = ("<!doctype html><meta charset=utf-8><title>Not allowed</title>"
+                "<body style='background:#101418;color:#e6e9ec;font-family:sans-serif'>"
+                "<h1>Not allowed</h1><p>Your role may not open this page. <a href='/' style='color:#6cb6ff'>"
+                "Back to the command view</a></p></body>")
+        return Response(body, status=403, content_type="text/html; charset=utf-8")
+    message = "sign in first" if status == 401 else "your role may not do this"
+    response = flask.jsonify({"error": "unauthorized" if status == 401 else "forbidden", "message": message})
+    response.status_code = status
+    if status == 401 and rule.kind == "api":
+        response.headers["WWW-Authenticate"] = 'Basic realm="cityops", charset="UTF-8"'
+    return response
+
+
+def _router_paths(payload: Any) -> Iterator[str]:
+    """The page paths a Dash callback request asks the page router to render."""
+    if not isinstance(payload, dict):
+        return
+    for group in ("inputs", "state"):
+        items = payload.get(group)
+        stack = list(items) if isinstance(items, list) else []
+        while stack:
+            item = stack.pop()
+            if isinstance(item, list):
+                stack.extend(item)
+            elif (isinstance(item, dict) and item.get("id") == _PAGES_LOCATION
+                  and item.get("property") == "pathname" and isinstance(item.get("value"), str)):
+                yield item["value"]
+
+
+def check_request() -> Response | None:
+    """The ``before_request`` hook: None lets the request through, else the refusal."""
+    request = flask.request
+    rule = rule_for(request.path)
+    if rule.permission is None:
+        return None
+    try:
+        user = _session_user()
+        if user is None and rule.kind == "api":
+            user = _basic_user()
+    except store.StoreUnavailable:
+        log.warning("refusing %s %s: the database does not answer", request.method, request.path)
+        return Response("the database does not answer; try again shortly", status=503, content_type="text/plain")
+    if user is None:
+        return _refuse(rule, 401)
+    flask.g.cityops_user = user
+    if not allowed(user.role, rule.permission):
+        return _refuse(rule, 403)
+    if normalise(request.path) == "/_dash-update-component":
+        for path in _router_paths(request.get_json(silent=True)):
+            page = rule_for(path)
+            if page.permission is not None and not allowed(user.role, page.permission):
+                return _refuse(rule, 403)
+    return None
+
+
+def init_app(server: flask.Flask) -> None:
+    """Guard every request of ``server`` (register before any other ``before_request`` hook)."""
+    server.before_request(check_request)
