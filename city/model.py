@@ -24,10 +24,9 @@ import pandas as pd
 from geo.boundaries import BoundaryError, prepare_level
 from geo.locate import Locator
 from geo.placement import NOISE_ZONES, SENSOR_COLUMNS, UNIT_COLUMNS
-from indicators.domains import DOMAINS, SEVERITIES
+from indicators.domains import DOMAINS, SEVERITIES, UNIT_KINDS
 
 AQI_STANDARDS = ("US-EPA-2024", "HJ633-2012")
-UNIT_KINDS = ("fire", "police", "ambulance", "city_management", "utility")
 SYNTHETIC_PARTS = ("sensors", "units")
 CITY_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 LEVEL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")

@@ -1,5 +1,13 @@
 """City vital signs: pure computation over numbers and pandas objects (no I/O)."""
 
-from indicators.domains import DOMAINS, METRIC_DOMAINS, METRICS, SEVERITIES
+from indicators.domains import (
+    DOMAINS,
+    EVENT_SOURCES,
+    METRIC_DOMAINS,
+    METRICS,
+    SEVERITIES,
+    UNIT_KINDS,
+    UNIT_STATUSES,
+)
 
-__all__ = ["DOMAINS", "METRICS", "METRIC_DOMAINS", "SEVERITIES"]
+__all__ = ["DOMAINS", "EVENT_SOURCES", "METRICS", "METRIC_DOMAINS", "SEVERITIES", "UNIT_KINDS", "UNIT_STATUSES"]

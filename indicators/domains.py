@@ -1,7 +1,7 @@
-"""The fixed vocabulary of vital signs: domain ids, metric names, incident severities.
+"""The fixed vocabulary: domain ids, metric names, severities, event sources, unit kinds and statuses.
 
-Domain ids and metric names are API, MQTT and configuration keys (INDICATORS.md §2);
-never rename one.
+These words are API, MQTT and configuration keys (INDICATORS.md §2, CONTRACT.md "MQTT");
+never rename one. Every module that checks or produces them imports them from here.
 """
 
 from __future__ import annotations
@@ -44,3 +44,9 @@ METRIC_DOMAINS: dict[str, str] = {
 METRICS: tuple[str, ...] = tuple(METRIC_DOMAINS)
 
 SEVERITIES: tuple[str, ...] = ("minor", "major", "critical")
+
+# Where an event comes from (MQTT events, CONTRACT.md).
+EVENT_SOURCES: tuple[str, ...] = ("hotline", "sensor", "patrol", "camera", "external")
+# Response units.
+UNIT_KINDS: tuple[str, ...] = ("fire", "police", "ambulance", "city_management", "utility")
+UNIT_STATUSES: tuple[str, ...] = ("available", "busy", "offline")

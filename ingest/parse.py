@@ -72,7 +72,7 @@ from typing import Any
 
 import numpy as np
 
-from indicators.domains import METRICS, SEVERITIES
+from indicators.domains import EVENT_SOURCES, METRICS, SEVERITIES, UNIT_KINDS, UNIT_STATUSES
 from store.ingest import EventRow, ReadingRow, RejectRow, SensorSightingRow, UnitPositionRow
 
 # The rows are the store's own types: the ingest hands them to it unchanged.
@@ -145,9 +145,6 @@ class IngestContext:
 
 # -- vocabulary -----------------------------------------------------------------------------
 
-SOURCES: tuple[str, ...] = ("hotline", "sensor", "patrol", "camera", "external")
-UNIT_STATUSES: tuple[str, ...] = ("available", "busy", "offline")
-UNIT_KINDS: tuple[str, ...] = ("fire", "police", "ambulance", "city_management", "utility")
 
 OVERSIZE = "oversize"
 NOT_UTF8 = "not utf-8"
@@ -213,7 +210,7 @@ _SENML_TEXT_VALUES = ("vs", "vb", "vd")
 _SENML_RELATIVE = 2**28  # RFC 8428 §4.5.3: smaller resolved times are relative to now
 _EPOCH_MIN = -62135596800  # 0001-01-01T00:00:00Z
 _EPOCH_MAX = 253402300799  # 9999-12-31T23:59:59Z
-_SOURCES = frozenset(SOURCES)
+_SOURCES = frozenset(EVENT_SOURCES)
 _SEVERITIES = frozenset(SEVERITIES)
 _STATUSES = frozenset(UNIT_STATUSES)
 _KINDS = frozenset(UNIT_KINDS)

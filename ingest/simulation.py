@@ -57,6 +57,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
+from indicators.domains import SEVERITIES
+
 SCENARIOS: tuple[str, ...] = ("rainstorm", "gas-leak", "pollution-episode", "crowd-surge", "sensor-outage")
 
 DEFAULT_DURATIONS: dict[str, timedelta] = {
@@ -106,9 +108,8 @@ _DECIMALS: dict[str, int] = {
     "power_load_pct": 1, "crowd_density": 2, "noise_dba": 1,
 }
 
+# The sources simulated events come from (sensor alarms come from the indicators process).
 SOURCES: tuple[str, ...] = ("hotline", "patrol", "camera")
-SEVERITIES: tuple[str, ...] = ("minor", "major", "critical")
-UNIT_STATUSES: tuple[str, ...] = ("available", "busy", "offline")
 # NANP fictional numbers: 555-0100 … 555-0199 in New York area codes.
 PHONE_PREFIXES: tuple[str, ...] = ("+1 212 555 01", "+1 718 555 01", "+1 917 555 01", "+1 646 555 01", "+1 347 555 01")
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-import pandas as pd
 
 from city import City, city_folder, load_city
 from ingest.mqtt import BrokerAddress, MqttClient
@@ -154,8 +153,3 @@ def backfill(
     say(f"backfill: {written:,} readings from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC "
         f"in {time.monotonic() - started:.0f} s")
     return written
-
-
-def history_frame(rows: list[tuple[datetime, str, str, float]]) -> pd.DataFrame:
-    """Rows as the frame :func:`store.backfill_readings` takes (for callers with their own data)."""
-    return pd.DataFrame(rows, columns=["time", "sensor_id", "metric", "value"])
