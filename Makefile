@@ -8,7 +8,7 @@ CITY_SOURCES := $(wildcard geo/*.py city/*.py city/packs/*.py)
 # The integration tests create throw-away databases on this server (see tests/integration/conftest.py).
 export CITYOPS_TEST_PG ?= postgresql://cityops_test:cityops_test@127.0.0.1:5432/postgres
 
-.PHONY: demo test lint bench bench-ingest cities services clean
+.PHONY: demo test lint bench bench-ingest bench-vitals cities services clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "cityops needs Python 3.11 or newer"; exit 1; }
@@ -46,6 +46,9 @@ bench: $(INSTALLED) cities services
 
 bench-ingest: $(INSTALLED) cities services
 	$(BIN)/python -m benchmarks ingest
+
+bench-vitals: $(INSTALLED) cities services
+	$(BIN)/python -m benchmarks vitals
 
 clean:
 	rm -rf $(VENV) data/cities/*/.built

@@ -11,22 +11,28 @@ import logging
 import secrets
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dash
 import flask
 from dash import dcc, html
 from flask.sessions import SecureCookieSessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+import callbacks
 import store
 from auth import accounts
+from city import CityError, city_folder, read_city_config
 from cityops.settings import Settings
-from web import api, db, guard, health, login
+from layouts.i18n import LANGUAGE_NAMES, LANGUAGES, text
+from web import api, db, guard, health, locale, login, metrics
 
 log = logging.getLogger(__name__)
 
 SESSION_LIFETIME = timedelta(hours=12)
-# The navigation: path and label; a link shows only to users who may open it.
-NAVIGATION = (("/", "Command view"), ("/dispatch", "Dispatch"), ("/reports", "Reports"), ("/feeds", "Feeds"))
+# The navigation: path and message key; a link shows only to users who may open it.
+NAVIGATION = (("/", "nav.command_view"), ("/dispatch", "nav.dispatch"), ("/reports", "nav.reports"),
+              ("/feeds", "nav.feeds"), ("/audit", "nav.audit"), ("/users", "nav.users"))
 
 
 class ConfigurationError(ValueError):
@@ -49,6 +55,46 @@ def _database_url(settings: Settings) -> str:
     return url
 
 
+def _broker_url(settings: Settings) -> str | None:
+    from cityops.embedded import configured_or_demo_broker
+
+    return configured_or_demo_broker(settings)
+
+
+def _city(settings: Settings) -> tuple[ZoneInfo, dict[str, str]]:
+    """The zone for displayed times (CITYOPS_TZ, else the city's) and the city's name per language."""
+    try:
+        config = read_city_config(city_folder(settings.city) / "city.toml")
+    except CityError as error:
+        raise ConfigurationError(str(error)) from error
+    zone_name = settings.timezone or config.timezone
+    try:
+        zone = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ConfigurationError(f"unknown time zone {zone_name!r} (CITYOPS_TZ or the city's timezone)") from error
+    return zone, {"en": config.name, "zh-CN": config.name_zh or config.name}
+
+
+def _check_database(database_url: str, admin_password: str | None) -> None:
+    """Refuse to start on an old schema; apply CITYOPS_ADMIN_PASSWORD. A database that does not
+    answer yet is only a warning (pages answer 503 until it does) unless the password must be set."""
+    try:
+        conn = store.connect(database_url, application_name="cityops-web")
+    except store.StoreUnavailable as error:
+        if admin_password:
+            raise ConfigurationError(f"cannot set the admin password: {error}") from error
+        log.warning("the database does not answer yet: %s", error)
+        return
+    try:
+        store.require_schema(conn)
+        if admin_password:
+            log.info("admin account: %s", accounts.ensure_admin(conn, admin_password))
+    except store.SchemaMissing as error:
+        raise ConfigurationError(str(error)) from error
+    finally:
+        conn.close()
+
+
 def create_app(settings: Settings, *, demo: bool = False) -> dash.Dash:
     """The Dash app (its Flask server is ``.server``) for ``settings``.
 
@@ -64,13 +110,8 @@ def create_app(settings: Settings, *, demo: bool = False) -> dash.Dash:
         log.warning("CITYOPS_SECRET_KEY is not set: using a random key for this demo process")
         secret_key = secrets.token_urlsafe(32)
     database_url = _database_url(settings)
-    if settings.admin_password:
-        conn = store.connect(database_url, application_name="cityops-web")
-        try:
-            outcome = accounts.ensure_admin(conn, settings.admin_password)
-        finally:
-            conn.close()
-        log.info("admin account: %s", outcome)
+    zone, city_names = _city(settings)
+    _check_database(database_url, settings.admin_password)
 
     server = flask.Flask(__name__, static_folder=None)  # Dash serves assets/; no other static folder
     server.session_interface = _SessionInterface()
@@ -82,10 +123,18 @@ def create_app(settings: Settings, *, demo: bool = False) -> dash.Dash:
         SESSION_COOKIE_SECURE=False,  # set per request: Secure when the request is https
         PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
     )
+    if settings.trusted_proxies:
+        # Behind a TLS-terminating proxy: take client address, scheme and host from the
+        # proxies' X-Forwarded-* headers (only as many hops as are trusted), so the cookie is
+        # Secure over https and sign-in limits count the real client address.
+        hops = settings.trusted_proxies
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     db.init_app(server, database_url)
-    guard.init_app(server)  # first before_request hook: nothing runs for a refused request
+    metrics.init_app(server)  # times every request, so its hook runs before the guard's
+    guard.init_app(server)  # nothing else runs for a refused request
+    locale.init_app(server, zone, city_names)
     login.init_app(server)
-    health.init_app(server)
+    health.init_app(server, _broker_url(settings))
     api.init_app(server)
 
     app = dash.Dash(
@@ -100,21 +149,32 @@ def create_app(settings: Settings, *, demo: bool = False) -> dash.Dash:
         suppress_callback_exceptions=True,
     )
     app.layout = shell
+    callbacks.register(app)
     return app
 
 
 def shell() -> html.Div:
-    """The navigation shell around every page: links the user may open, who is signed in, sign out."""
+    """The navigation shell around every page: links the user may open, the city, language, who, sign out."""
+    language = locale.request_language()
     user = guard.current_user()
-    links = [dcc.Link(label, href=path, className="nav-link") for path, label in NAVIGATION
+    links = [dcc.Link(text(key, language), href=path, className="nav-link") for path, key in NAVIGATION
              if guard.may_open(user, path)]
-    who = [html.Span(f"{user.name} · {user.role}", className="nav-user"),
-           html.A("Sign out", href="/logout", className="nav-link")] if user is not None else []
+    switch = [html.A(LANGUAGE_NAMES[code], href=f"/lang/{code}", lang=code, id=f"shell-lang-{code}",
+                     className="nav-lang nav-lang-current" if code == language else "nav-lang")
+              for code in LANGUAGES]
+    who = [html.Span(f"{user.name} · {text('role.' + user.role, language)}", className="nav-user", id="shell-user"),
+           html.A(text("nav.sign_out", language), href="/logout", className="nav-link", id="shell-sign-out")
+           ] if user is not None else []
+    zone = locale.city_zone()
     return html.Div(
         [
-            html.Nav([html.Span("cityops", className="nav-brand"), *links, html.Span(className="nav-gap"), *who],
-                     className="nav"),
-            html.Main(dash.page_container, className="page"),
+            html.Nav([html.Span(text("app.name", language), className="nav-brand"),
+                      html.Span(locale.city_name(language), className="nav-city"), *links,
+                      html.Span(className="nav-gap"),
+                      html.Span(text("nav.time_zone", language, zone=zone.key), className="nav-zone"),
+                      html.Span(switch, className="nav-langs", title=text("nav.language", language)), *who],
+                     className="nav", lang=language),
+            html.Main(dash.page_container, className="page", lang=language),
         ],
         className="shell",
     )

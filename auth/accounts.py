@@ -92,6 +92,23 @@ def disable_user(
     store.update_user(conn, name, disabled=True, actor=actor, address=address)
 
 
+def enable_user(
+    conn: store.Connection, name: str, *, actor: str = "cli", address: str | None = None
+) -> None:
+    """Let a disabled account sign in again (:class:`store.AccountMissing` if none)."""
+    check_name(name)
+    store.update_user(conn, name, disabled=False, actor=actor, address=address)
+
+
+def set_role(
+    conn: store.Connection, name: str, role: str, *, actor: str = "cli", address: str | None = None
+) -> None:
+    """Give the account ``role`` (:class:`store.AccountMissing` if none)."""
+    check_name(name)
+    check_role(role)
+    store.update_user(conn, name, role=role, actor=actor, address=address)
+
+
 def ensure_admin(
     conn: store.Connection, password: str, *, actor: str = "settings"
 ) -> Literal["created", "reset", "unchanged"]:

@@ -32,6 +32,16 @@ def say(message: str) -> None:
     print(message, flush=True)
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 1.0 <= value <= 86400.0:
+        raise argparse.ArgumentTypeError("must be between 1 and 86400 seconds")
+    return value
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -156,6 +166,22 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> None:
         run_workers(options, stop)
 
 
+def cmd_indicators_run(args: argparse.Namespace, settings: Settings) -> None:
+    import signal
+    import threading
+
+    from cityops.vitals import context_for, run_forever
+
+    url = database_url(settings)
+    ctx = context_for(settings.city, settings.timezone)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    say(f"indicators: {ctx.city.config.name}, {len(ctx.units):,} units, every {args.every:g} s"
+        + (" (once)" if args.once else "; Ctrl-C stops"))
+    run_forever(url, ctx, stop, every_s=args.every, once=args.once, say=say)
+
+
 def cmd_simulate(args: argparse.Namespace, settings: Settings) -> None:
     import signal
     import threading
@@ -187,7 +213,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     options = DemoOptions(city=args.city or settings.city, sensors=args.sensors,
-                          data_dir=Path(args.data_dir) if args.data_dir else None)
+                          data_dir=Path(args.data_dir) if args.data_dir else None, port=args.port)
     run_demo(options, settings, stop, say)
 
 
@@ -365,6 +391,14 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--protocol", choices=["auto", "5", "3.1.1"], default="auto")
     ingest.set_defaults(handler=cmd_ingest)
 
+    indicators = commands.add_parser("indicators", help="the city's vital signs")
+    indicator_commands = indicators.add_subparsers(dest="indicators_command", required=True)
+    indicators_run = indicator_commands.add_parser("run", help="compute the vital signs on a schedule")
+    indicators_run.add_argument("--once", action="store_true", help="compute once and stop")
+    indicators_run.add_argument("--every", type=_positive_seconds, default=30.0,
+                                help="seconds between runs (default: 30)")
+    indicators_run.set_defaults(handler=cmd_indicators_run)
+
     from ingest.simulation import SCENARIOS
 
     simulate = commands.add_parser("simulate", help="publish realistic feeds for the city, or backfill history")
@@ -381,6 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--city", help="city id or folder (default: CITYOPS_CITY)")
     demo.add_argument("--sensors", type=_positive, help="simulate this many of the city's sensors")
     demo.add_argument("--data-dir", help="where the embedded servers keep their data (default: .cityops)")
+    demo.add_argument("--port", type=_positive, default=8050, help="port of the web app (default: 8050)")
     demo.set_defaults(handler=cmd_demo)
 
     web = commands.add_parser("web", help="serve the web app (development server; production: gunicorn app:server)")

@@ -3,14 +3,17 @@
 Steps, each printed as it happens: the data directory; the database (embedded PostgreSQL
 unless CITYOPS_DATABASE_URL names one) and its schema; the broker (an embedded Mosquitto,
 or amqtt where Mosquitto is not installed, unless CITYOPS_MQTT_URL names one); a day of
-history on the first run; then the ingest and the simulator as child processes, restarted
-if they die. Ctrl-C (or SIGTERM) stops the children, then the embedded servers.
-The web app and the indicators process join this supervisor when they exist.
+history on the first run; then the ingest, the simulator and the web app as child processes,
+restarted if they die. The web app's URL and the admin password are printed: the password is
+CITYOPS_ADMIN_PASSWORD when set, else a new one generated for this run (the account ``admin``
+is reset to it). The indicators process computes the vital signs every 30 s. Ctrl-C (or
+SIGTERM) stops the children, then the embedded servers.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -22,8 +25,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import store
+from auth.passwords import generate_password
 from city import city_folder, load_city
-from cityops.embedded import EmbeddedBroker, EmbeddedDatabase, forget_servers, write_servers
+from cityops.embedded import EmbeddedBroker, EmbeddedDatabase, forget_servers, wait_for_port, write_servers
 from cityops.settings import Settings
 
 FIRST_RUN_HISTORY = timedelta(days=1)
@@ -35,6 +39,7 @@ class DemoOptions:
     sensors: int | None = None
     data_dir: Path | None = None
     seed: int = 1
+    port: int = 8050
 
 
 @dataclass
@@ -95,8 +100,12 @@ def run_demo(options: DemoOptions, settings: Settings, stop: threading.Event, sa
             backfill(SimulatorOptions(city=options.city, seed=options.seed, sensors=options.sensors),
                      database_url, FIRST_RUN_HISTORY, say=lambda line: say(f"    {line}"))
 
+        admin_password = settings.admin_password or generate_password()
         env = {**os.environ, "CITYOPS_CITY": options.city, "CITYOPS_DATABASE_URL": database_url,
-               "CITYOPS_MQTT_URL": mqtt_url, "CITYOPS_DATA_DIR": str(data_dir)}
+               "CITYOPS_MQTT_URL": mqtt_url, "CITYOPS_DATA_DIR": str(data_dir),
+               # One key for this run: a restarted web child keeps accepting the sessions it signed.
+               "CITYOPS_SECRET_KEY": settings.secret_key or secrets.token_urlsafe(32),
+               "CITYOPS_ADMIN_PASSWORD": admin_password}
         cityops = [sys.executable, "-m", "cityops"]
         simulate = [*cityops, "simulate", "--seed", str(options.seed), "--protocol", protocol]
         if options.sensors:
@@ -104,13 +113,21 @@ def run_demo(options: DemoOptions, settings: Settings, stop: threading.Event, sa
         children = [
             Child("ingest", [*cityops, "ingest", "--protocol", protocol]),
             Child("simulate", simulate),
+            Child("indicators", [*cityops, "indicators", "run"]),
+            Child("web", [*cityops, "web", "--host", "127.0.0.1", "--port", str(options.port)]),
         ]
         step("processes: " + ", ".join(child.name for child in children))
         for child in children:
             _start(child, env, data_dir)
+        url = f"http://127.0.0.1:{options.port}/"
+        if not wait_for_port(options.port, timeout_s=60):
+            say(f"    the web app did not open port {options.port}; see {data_dir / 'logs' / 'web.log'}")
         say("")
-        say("cityops demo is running. The web app arrives with the next issue; meanwhile watch the data flow:")
-        say(f"    psql '{database_url}' -c 'SELECT count(*) FROM readings'")
+        say(f"cityops demo is running: open {url}")
+        if settings.admin_password:
+            say("    sign in as admin with the password in CITYOPS_ADMIN_PASSWORD")
+        else:
+            say(f"    sign in as admin with password {admin_password}  (new for this run)")
         say(f"    logs in {data_dir / 'logs'}; Ctrl-C stops everything")
         _supervise(children, env, data_dir, database_url, stop, say)
     finally:

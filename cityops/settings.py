@@ -53,6 +53,11 @@ class Settings:
     secret_key: str | None = None
     # When set, the web app makes ``admin`` an enabled admin with this password on start.
     admin_password: str | None = None
+    # Overrides the city's time zone for display and day boundaries (an IANA name, CITYOPS_TZ).
+    timezone: str | None = None
+    # How many reverse proxies in front of the web app set X-Forwarded-For/-Proto/-Host
+    # (CITYOPS_TRUSTED_PROXIES; 0 = none, the headers are ignored and cannot be spoofed).
+    trusted_proxies: int = 0
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
@@ -66,4 +71,14 @@ class Settings:
             data_dir=Path(merged["CITYOPS_DATA_DIR"]) if merged.get("CITYOPS_DATA_DIR") else DEFAULT_DATA_DIR,
             secret_key=merged.get("CITYOPS_SECRET_KEY") or None,
             admin_password=merged.get("CITYOPS_ADMIN_PASSWORD") or None,
+            timezone=merged.get("CITYOPS_TZ") or None,
+            trusted_proxies=_count("CITYOPS_TRUSTED_PROXIES", merged.get("CITYOPS_TRUSTED_PROXIES")),
         )
+
+
+def _count(name: str, text: str | None) -> int:
+    if not text:
+        return 0
+    if not text.strip().isdigit() or int(text) > 10:
+        raise ValueError(f"{name} must be a whole number from 0 to 10, not {text!r}")
+    return int(text)

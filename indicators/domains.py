@@ -20,6 +20,10 @@ DOMAINS: tuple[str, ...] = (
     "public_safety",
 )
 
+# Where domain values are stored or served, a unit's vital-sign index (INDICATORS.md §4.4)
+# sits beside them under this key; it is never a domain id.
+INDEX = "index"
+
 # Metric name (as sensors publish it) → the domain it feeds. Units are in the names or
 # here: concentrations µg/m³ except co in mg/m³; tpi 0–10; crowd_density persons/m².
 METRIC_DOMAINS: dict[str, str] = {

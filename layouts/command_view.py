@@ -3,12 +3,14 @@
 import dash
 from dash import html
 
-dash.register_page(__name__, path="/", title="Command view · cityops", name="Command view")
+from layouts.components import page_heading, pending_note
+from layouts.i18n import text
+from web.locale import request_language
+
+dash.register_page(__name__, path="/", title="cityops", name="Command view")
 
 
 def layout(**_query: str) -> html.Div:
-    return html.Div([
-        html.H1("Command view"),
-        html.P("The city map with every district's level, the city index and the newest incidents will appear "
-               "here once indicators are computed."),
-    ])
+    language = request_language()
+    return html.Div([page_heading(text("page.command_view.title", language)),
+                     pending_note(text("page.command_view.pending", language))])

@@ -3,12 +3,14 @@
 import dash
 from dash import html
 
-dash.register_page(__name__, path="/dispatch", title="Dispatch · cityops", name="Dispatch")
+from layouts.components import page_heading, pending_note
+from layouts.i18n import text
+from web.locale import request_language
+
+dash.register_page(__name__, path="/dispatch", title="cityops", name="Dispatch")
 
 
 def layout(**_query: str) -> html.Div:
-    return html.Div([
-        html.H1("Dispatch"),
-        html.P("The incident queue, a map of incidents and response units, and the dispatch actions will "
-               "appear here."),
-    ])
+    language = request_language()
+    return html.Div([page_heading(text("page.dispatch.title", language)),
+                     pending_note(text("page.dispatch.pending", language))])

@@ -3,11 +3,14 @@
 import dash
 from dash import html
 
-dash.register_page(__name__, path_template="/district/<code>", title="District · cityops", name="District")
+from layouts.components import page_heading, pending_note
+from layouts.i18n import text
+from web.locale import request_language
+
+dash.register_page(__name__, path_template="/district/<code>", title="cityops", name="District")
 
 
 def layout(code: str | None = None, **_query: str) -> html.Div:
-    return html.Div([
-        html.H1(f"District {code}" if code else "District"),
-        html.P("This unit's index, its domain scores and their inputs, and its sub-units will appear here."),
-    ])
+    language = request_language()
+    return html.Div([page_heading(text("page.district.title", language, code=code or "")),
+                     pending_note(text("page.district.pending", language))])

@@ -1,14 +1,24 @@
-"""``/feeds``: feed health for operators (admins)."""
+"""``/feeds``: feed health for operators (admins) — the page to open when the wall screen looks wrong.
+
+The figures are filled by ``callbacks.feeds`` on load and every few seconds.
+"""
 
 import dash
-from dash import html
+from dash import dcc, html
 
-dash.register_page(__name__, path="/feeds", title="Feeds · cityops", name="Feeds")
+from layouts.components import page_heading
+from layouts.i18n import text
+from web.locale import request_language
+
+dash.register_page(__name__, path="/feeds", title="cityops", name="Feeds")
+
+REFRESH_MS = 5_000
 
 
 def layout(**_query: str) -> html.Div:
+    language = request_language()
     return html.Div([
-        html.H1("Feeds"),
-        html.P("Per feed: message rate, last message time, stale sensors, the newest rejects with reasons, and "
-               "each process's status will appear here."),
+        page_heading(text("page.feeds.title", language), html.Span(id="feeds-as-of", className="as-of")),
+        dcc.Interval(id="feeds-refresh", interval=REFRESH_MS),
+        html.Div(id="feeds-body", className="feeds"),
     ])

@@ -1,14 +1,16 @@
-"""``/reports``: the indicator report builder and export (analysts)."""
+"""``/reports``: the indicator report builder and exports (analysts)."""
 
 import dash
 from dash import html
 
-dash.register_page(__name__, path="/reports", title="Reports · cityops", name="Reports")
+from layouts.components import page_heading, pending_note
+from layouts.i18n import text
+from web.locale import request_language
+
+dash.register_page(__name__, path="/reports", title="cityops", name="Reports")
 
 
 def layout(**_query: str) -> html.Div:
-    return html.Div([
-        html.H1("Reports"),
-        html.P("A report builder for indicators and incident KPIs, with CSV, Excel, Parquet and JSON export, "
-               "will appear here."),
-    ])
+    language = request_language()
+    return html.Div([page_heading(text("page.reports.title", language)),
+                     pending_note(text("page.reports.pending", language))])

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Make sure the servers the integration tests need are on this machine and running:
-# PostgreSQL on 127.0.0.1:5432 with a test role, and the mosquitto binary (the tests start
-# their own broker with deploy/mosquitto/cityops.conf on a free port). Installs from the
-# distribution's packages where missing (Debian/Ubuntu). Idempotent.
+# PostgreSQL on 127.0.0.1:5432 with a test role, the mosquitto binary (the tests start
+# their own broker with deploy/mosquitto/cityops.conf on a free port), and Chromium with
+# ChromeDriver for the browser tests. Installs from the distribution's packages where
+# missing (Debian/Ubuntu). Idempotent.
 set -euo pipefail
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
@@ -44,4 +45,12 @@ fi
 if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then
   apt_install mosquitto mosquitto-clients
 fi
-echo "ensure-services: PostgreSQL and Mosquitto ready"
+# --- Chromium (browser tests in tests/browser drive it headless through ChromeDriver) -----
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  apt_install chromium chromium-driver
+fi
+# A font with Chinese glyphs, so the zh-CN screens render as text rather than empty boxes.
+if ! fc-list :lang=zh 2>/dev/null | grep -q .; then
+  apt_install fonts-wqy-microhei
+fi
+echo "ensure-services: PostgreSQL, Mosquitto and Chromium ready"

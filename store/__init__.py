@@ -13,14 +13,40 @@ from store.accounts import (
     UserRow,
     create_user,
     get_user,
+    last_sign_ins,
     list_users,
     recent_failures,
     record_login,
     update_user,
 )
-from store.audit import AuditRow, read_audit, write_audit
+from store.audit import AuditRow, audit_actions, read_audit, write_audit
 from store.backfill import backfill_readings
 from store.connection import DatabaseError, StoreUnavailable, connect, is_disconnect
+from store.feeds import (
+    FeedRate,
+    RejectSample,
+    SensorCounts,
+    StaleSensor,
+    feed_rates,
+    newest_rejects,
+    rejects_by_reason,
+    sensor_counts,
+    stale_sensors,
+)
+from store.indicators import (
+    AlarmEvent,
+    CurrentValue,
+    children_of,
+    delete_indicator_history,
+    newest_readings,
+    open_alarms,
+    read_current,
+    read_hysteresis,
+    read_sensor_registry,
+    recent_scores,
+    window_statistics,
+    write_run,
+)
 from store.ingest import (
     BatchResult,
     EventRow,
@@ -31,6 +57,7 @@ from store.ingest import (
     UnitPositionRow,
     write_ingest_batch,
 )
+from store.metrics import LatencySeries, add_request_latency, read_request_latency
 from store.queries import COUNTABLE_TABLES, count_rows, latest_readings, server_info
 from store.registry import SensorRow, UnitRow, known_sensors, sync_sensors, sync_units
 from store.retention import apply_retention
@@ -51,12 +78,38 @@ __all__ = [
     "AccountError",
     "AccountExists",
     "AccountMissing",
+    "AlarmEvent",
+    "CurrentValue",
+    "children_of",
+    "delete_indicator_history",
+    "newest_readings",
+    "open_alarms",
+    "read_current",
+    "read_hysteresis",
+    "read_sensor_registry",
+    "recent_scores",
+    "window_statistics",
+    "write_run",
     "AuditRow",
     "COUNTABLE_TABLES",
     "Connection",
     "DatabaseError",
     "BatchResult",
     "EventRow",
+    "FeedRate",
+    "LatencySeries",
+    "RejectSample",
+    "SensorCounts",
+    "StaleSensor",
+    "add_request_latency",
+    "audit_actions",
+    "feed_rates",
+    "last_sign_ins",
+    "newest_rejects",
+    "read_request_latency",
+    "rejects_by_reason",
+    "sensor_counts",
+    "stale_sensors",
     "IngestBatch",
     "ProcessStatus",
     "ReadingRow",

@@ -57,6 +57,13 @@ def list_users(conn: psycopg2.extensions.connection) -> list[UserRow]:
         return [UserRow(*row) for row in cur.fetchall()]
 
 
+def last_sign_ins(conn: psycopg2.extensions.connection) -> dict[str, datetime]:
+    """The time of each account's newest successful sign-in (accounts that never signed in are absent)."""
+    with transaction(conn) as cur:
+        cur.execute("SELECT name, max(time) FROM login_attempts WHERE success GROUP BY name")
+        return dict(cur.fetchall())
+
+
 def create_user(
     conn: psycopg2.extensions.connection,
     name: str,

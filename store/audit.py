@@ -88,6 +88,13 @@ def read_audit(
         return [AuditRow(*row) for row in cur.fetchall()]
 
 
+def audit_actions(conn: psycopg2.extensions.connection) -> list[str]:
+    """The distinct actions in ``audit_log``, sorted (for a filter's choices)."""
+    with transaction(conn) as cur:
+        cur.execute("SELECT DISTINCT action FROM audit_log ORDER BY action")
+        return [row[0] for row in cur.fetchall()]
+
+
 def _json(state: dict[str, Any] | None) -> Json | None:
     # Times (e.g. password_changed_at) are written as ISO 8601 strings.
     return None if state is None else Json(state, dumps=lambda value: json.dumps(value, default=_iso))

@@ -357,6 +357,127 @@ COMMENT ON COLUMN login_attempts.address IS 'Client IP address; null if unknown.
 COMMENT ON COLUMN login_attempts.success IS 'True if it signed in; false if refused (wrong, disabled, rate-limited).';
 """
 
+# Request latency of the web app, summed over every worker (web.metrics flushes each worker's
+# counts here every few seconds), so /metrics answers the same from any worker.
+_REQUEST_LATENCY = """
+CREATE TABLE request_latency (
+    route text NOT NULL,
+    method text NOT NULL,
+    status_class text NOT NULL,
+    le double precision NOT NULL,
+    requests bigint NOT NULL,
+    PRIMARY KEY (route, method, status_class, le)
+);
+COMMENT ON TABLE request_latency IS 'Web requests per latency bucket since the table was created (not cumulative).';
+COMMENT ON COLUMN request_latency.route IS 'The access rule the path matched (a pattern such as /district/[^/]+).';
+COMMENT ON COLUMN request_latency.method IS 'HTTP method.';
+COMMENT ON COLUMN request_latency.status_class IS 'Status class of the answer: 2xx, 3xx, 4xx or 5xx.';
+COMMENT ON COLUMN request_latency.le IS 'Bucket upper bound in seconds (Infinity for the last bucket).';
+COMMENT ON COLUMN request_latency.requests IS 'Requests that took longer than the previous bound and at most le.';
+
+CREATE TABLE request_latency_totals (
+    route text NOT NULL,
+    method text NOT NULL,
+    status_class text NOT NULL,
+    requests bigint NOT NULL,
+    seconds double precision NOT NULL,
+    PRIMARY KEY (route, method, status_class)
+);
+COMMENT ON TABLE request_latency_totals IS 'Web requests and their summed latency, per route, method and status class.';
+COMMENT ON COLUMN request_latency_totals.route IS 'The access rule the path matched.';
+COMMENT ON COLUMN request_latency_totals.method IS 'HTTP method.';
+COMMENT ON COLUMN request_latency_totals.status_class IS 'Status class of the answer: 2xx, 3xx, 4xx or 5xx.';
+COMMENT ON COLUMN request_latency_totals.requests IS 'Number of requests.';
+COMMENT ON COLUMN request_latency_totals.seconds IS 'Sum of their latencies in seconds.';
+"""
+
+# The vital signs (INDICATORS.md §4): the current state (small, what screens and the API
+# read), the history (a row per unit and domain at most every 5 minutes and at every level
+# change), the hysteresis state per sensor and metric, and the sensors' open alarms.
+_INDICATORS = """
+CREATE TABLE indicator_current (
+    scope_code text NOT NULL,
+    domain text NOT NULL,
+    level_name text NOT NULL,
+    parent text,
+    score double precision,
+    level smallint CHECK (level IN (0, 1, 2)),
+    level_since timestamptz,
+    computed_at timestamptz NOT NULL,
+    newest_input timestamptz,
+    oldest_input timestamptz,
+    forecast jsonb,
+    explanation jsonb NOT NULL,
+    PRIMARY KEY (scope_code, domain)
+);
+COMMENT ON TABLE indicator_current IS 'The latest vital signs: one row per unit (and the city) and domain.';
+COMMENT ON COLUMN indicator_current.scope_code IS 'Unit code, or the city id for the whole city.';
+COMMENT ON COLUMN indicator_current.domain IS 'Domain id (air, traffic, …), or index for the unit''s vital-sign index.';
+COMMENT ON COLUMN indicator_current.level_name IS 'The unit''s level (e.g. borough, nta), or city.';
+COMMENT ON COLUMN indicator_current.parent IS 'Code of the containing unit; null for the city.';
+COMMENT ON COLUMN indicator_current.score IS 'Score 0-100 (100 healthy); null when grey.';
+COMMENT ON COLUMN indicator_current.level IS '0 green, 1 amber, 2 red; null grey (no fresh data).';
+COMMENT ON COLUMN indicator_current.level_since IS 'When the current level began (UTC).';
+COMMENT ON COLUMN indicator_current.computed_at IS 'When this value was computed (UTC).';
+COMMENT ON COLUMN indicator_current.newest_input IS 'Time of the newest reading behind the value (UTC).';
+COMMENT ON COLUMN indicator_current.oldest_input IS 'Time of the oldest reading behind the value (UTC).';
+COMMENT ON COLUMN indicator_current.forecast IS 'Short-term trend: predicted level and minutes to it (§4.6).';
+COMMENT ON COLUMN indicator_current.explanation IS 'The inputs: sensors or children, with values and times.';
+
+CREATE TABLE indicator_values (
+    time timestamptz NOT NULL,
+    scope_code text NOT NULL,
+    level_name text NOT NULL,
+    domain text NOT NULL,
+    score double precision,
+    level smallint CHECK (level IN (0, 1, 2)),
+    level_changed boolean NOT NULL,
+    explanation jsonb
+);
+COMMENT ON TABLE indicator_values IS 'Vital-sign history: per unit and domain every 5 minutes and at level changes.';
+COMMENT ON COLUMN indicator_values.time IS 'When the value was computed (UTC).';
+COMMENT ON COLUMN indicator_values.scope_code IS 'Unit code, or the city id.';
+COMMENT ON COLUMN indicator_values.level_name IS 'The unit''s level, or city.';
+COMMENT ON COLUMN indicator_values.domain IS 'Domain id, or index.';
+COMMENT ON COLUMN indicator_values.score IS 'Score 0-100; null when grey.';
+COMMENT ON COLUMN indicator_values.level IS '0 green, 1 amber, 2 red; null grey.';
+COMMENT ON COLUMN indicator_values.level_changed IS 'True when the level differs from the previous row.';
+COMMENT ON COLUMN indicator_values.explanation IS 'The inputs, kept on level changes (why it turned this colour).';
+
+CREATE TABLE hysteresis_state (
+    sensor_id text COLLATE "C" NOT NULL,
+    metric text COLLATE "C" NOT NULL,
+    state jsonb NOT NULL,
+    PRIMARY KEY (sensor_id, metric)
+);
+COMMENT ON TABLE hysteresis_state IS 'Per sensor and metric: the level held and its timers (§4.5).';
+COMMENT ON COLUMN hysteresis_state.sensor_id IS 'Sensor id.';
+COMMENT ON COLUMN hysteresis_state.metric IS 'Metric judged (aqi and tpi for computed ones).';
+COMMENT ON COLUMN hysteresis_state.state IS 'JSON: level, held, better_since (green, amber), time of the last step.';
+
+CREATE TABLE sensor_alarms (
+    id bigserial PRIMARY KEY,
+    sensor_id text NOT NULL,
+    metric text NOT NULL,
+    level smallint NOT NULL CHECK (level IN (1, 2)),
+    opened_at timestamptz NOT NULL,
+    cleared_at timestamptz,
+    value double precision,
+    event_id text NOT NULL
+);
+CREATE UNIQUE INDEX sensor_alarms_open_key ON sensor_alarms (sensor_id, metric, level) WHERE cleared_at IS NULL;
+CREATE INDEX sensor_alarms_opened_idx ON sensor_alarms (opened_at);
+COMMENT ON TABLE sensor_alarms IS 'Amber/red alarms of sensors: at most one open per (sensor, metric, level).';
+COMMENT ON COLUMN sensor_alarms.id IS 'Alarm number.';
+COMMENT ON COLUMN sensor_alarms.sensor_id IS 'Sensor id.';
+COMMENT ON COLUMN sensor_alarms.metric IS 'Metric judged (aqi and tpi for computed ones).';
+COMMENT ON COLUMN sensor_alarms.level IS '1 amber, 2 red.';
+COMMENT ON COLUMN sensor_alarms.opened_at IS 'When the level was reached (UTC).';
+COMMENT ON COLUMN sensor_alarms.cleared_at IS 'When the level fell below this alarm''s level (UTC); null while open.';
+COMMENT ON COLUMN sensor_alarms.value IS 'The value that raised it, in the metric''s unit.';
+COMMENT ON COLUMN sensor_alarms.event_id IS 'The id of the event written for it (events.source = sensor).';
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core", sql=_CORE),
     Migration(2, "readings", sql=_READINGS, plain=_READINGS_PLAIN, timescale=_READINGS_TIMESCALE),
@@ -369,4 +490,14 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(4, "rollup_queue", plain=_ROLLUP_QUEUE_PLAIN),
     Migration(5, "accounts", sql=_ACCOUNTS),
+    Migration(6, "request_latency", sql=_REQUEST_LATENCY),
+    Migration(
+        7,
+        "indicators",
+        sql=_INDICATORS,
+        plain="CREATE INDEX indicator_values_time_brin ON indicator_values USING brin (time);\n"
+              "CREATE INDEX indicator_values_scope_idx ON indicator_values (scope_code, domain, time);",
+        timescale="SELECT create_hypertable('indicator_values', 'time', chunk_time_interval => INTERVAL '7 days');\n"
+                  "CREATE INDEX indicator_values_scope_idx ON indicator_values (scope_code, domain, time);",
+    ),
 )

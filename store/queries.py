@@ -16,6 +16,7 @@ from store.ingest import ReadingRow
 COUNTABLE_TABLES = frozenset({
     "readings", "readings_1m", "readings_1h", "rejects", "sensors", "units", "unit_positions", "events",
     "process_status", "schema_migrations", "store_settings", "users", "audit_log", "login_attempts",
+    "request_latency", "request_latency_totals",
 })
 
 

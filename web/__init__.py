@@ -1,7 +1,8 @@
-"""The HTTP edge of the web app (Flask level): who may open what, sign-in, health.
+"""The HTTP edge of the web app (Flask level): who may open what, sign-in, health, metrics, language.
 
 :mod:`web.guard` decides access for every request; :mod:`web.login` serves ``/login`` and
-``/logout``; :mod:`web.health` serves ``/healthz``; :mod:`web.api` holds the JSON API;
-:mod:`web.db` gives each request its own database connection. ``app.py`` wires them to the
-Flask server under the Dash app.
+``/logout``; :mod:`web.health` serves ``/healthz``; :mod:`web.metrics` times requests and
+serves ``/metrics``; :mod:`web.locale` keeps the visitor's language and the city's time zone;
+:mod:`web.api` holds the JSON API; :mod:`web.db` gives each request its own database
+connection. ``app.py`` wires them to the Flask server under the Dash app.
 """

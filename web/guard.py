@@ -14,7 +14,11 @@ password takes effect at once and no worker keeps users in memory.
 
 Dash serves every page's content through one callback (``_dash-update-component`` with the
 page location as input), so that callback is checked against the rule of the page it would
-render: a viewer cannot fetch ``/feeds`` content by posting its path.
+render: a viewer cannot fetch ``/feeds`` content by posting its path. Every other callback is
+checked by the ids of its outputs: ids start with the prefix of the page they belong to
+(:data:`CALLBACK_PAGES`), and a callback needs the permission of that page. A test checks that
+every registered callback's outputs carry a known prefix. Callback posts must be JSON, which a
+form on another site cannot send without a CORS preflight.
 """
 
 from __future__ import annotations
@@ -33,7 +37,9 @@ from werkzeug.wrappers import Response
 import store
 from auth import accounts
 from auth.roles import ADMINISTER, DISPATCH, EXPORT, VIEW, allowed
+from layouts.i18n import text
 from web import db
+from web.locale import request_language
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +74,16 @@ RULES: tuple[Rule, ...] = (
     _rule(r"/healthz", "open"),
     _rule(r"/assets/.+", "open"),  # our own stylesheet and images: nothing secret
     _rule(r"/_favicon\.ico", "open"),
+    _rule(r"/lang/[^/]+", "open"),  # remembers a language in this browser; nothing else
+    _rule(r"/metrics", "open"),  # answers on loopback only (web.metrics decides)
     # pages
     _rule(r"/", "page", VIEW),
     _rule(r"/district/[^/]+", "page", VIEW),
     _rule(r"/dispatch", "page", DISPATCH),
     _rule(r"/reports", "page", EXPORT),
     _rule(r"/feeds", "page", ADMINISTER),
+    _rule(r"/audit", "page", ADMINISTER),
+    _rule(r"/users", "page", ADMINISTER),
     # the API (endpoints come with later issues; each adds its rule above this line)
     _rule(r"/api/.*", "api", VIEW),
     # Dash's own routes: layout, callbacks, scripts; and any other internal route
@@ -86,6 +96,19 @@ RULES: tuple[Rule, ...] = (
 )
 # Anything else (Dash answers unknown paths with its page shell and a "not found" page).
 DEFAULT_RULE = _rule(r".*", "page", VIEW)
+
+# Component-id prefix → the page whose rule a callback writing such an output must pass.
+# Ids without one of these prefixes belong to the shell (``shell-``) or to Dash's router.
+CALLBACK_PAGES: dict[str, str] = {
+    "command-": "/",
+    "district-": "/district/any",
+    "dispatch-": "/dispatch",
+    "reports-": "/reports",
+    "feeds-": "/feeds",
+    "audit-": "/audit",
+    "users-": "/users",
+}
+SHELL_PREFIX = "shell-"
 
 
 def normalise(path: str) -> str:
@@ -152,10 +175,12 @@ def _refuse(rule: Rule, status: Literal[401, 403]) -> Response:
         path = flask.request.full_path if flask.request.query_string else flask.request.path
         return flask.redirect(f"/login?next={quote(path, safe='/')}", code=302)
     if rule.kind == "page":
-        body = ("<!doctype html><meta charset=utf-8><title>Not allowed</title>"
-                "<body style='background:#101418;color:#e6e9ec;font-family:sans-serif'>"
-                "<h1>Not allowed</h1><p>Your role may not open this page. <a href='/' style='color:#6cb6ff'>"
-                "Back to the command view</a></p></body>")
+        language = request_language()
+        body = (f"<!doctype html><html lang='{language}'><meta charset=utf-8>"
+                f"<title>{text('forbidden.title', language)}</title>"
+                "<body style='background:#101418;color:#e6e9ec;font-family:sans-serif;font-size:1.2rem'>"
+                f"<h1>{text('forbidden.title', language)}</h1><p>{text('forbidden.body', language)} "
+                f"<a href='/' style='color:#6cb6ff'>{text('forbidden.back', language)}</a></p></body></html>")
         return Response(body, status=403, content_type="text/html; charset=utf-8")
     message = "sign in first" if status == 401 else "your role may not do this"
     response = flask.jsonify({"error": "unauthorized" if status == 401 else "forbidden", "message": message})
@@ -163,6 +188,32 @@ def _refuse(rule: Rule, status: Literal[401, 403]) -> Response:
     if status == 401 and rule.kind == "api":
         response.headers["WWW-Authenticate"] = 'Basic realm="cityops", charset="UTF-8"'
     return response
+
+
+def output_ids(payload: Any) -> Iterator[str]:
+    """The component ids a Dash callback request writes (a pattern-matching id gives its ``type``)."""
+    if not isinstance(payload, dict):
+        return
+    outputs = payload.get("outputs")
+    stack = [outputs] if isinstance(outputs, dict) else list(outputs) if isinstance(outputs, list) else []
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            component = item.get("id")
+            if isinstance(component, dict):
+                component = component.get("type")
+            if isinstance(component, str):
+                yield component
+
+
+def page_of_output(component_id: str) -> str | None:
+    """The page path whose rule guards callbacks writing ``component_id`` (None: shell or router)."""
+    for prefix, page in CALLBACK_PAGES.items():
+        if component_id.startswith(prefix):
+            return page
+    return None
 
 
 def _router_paths(payload: Any) -> Iterator[str]:
@@ -200,7 +251,11 @@ def check_request() -> Response | None:
     if not allowed(user.role, rule.permission):
         return _refuse(rule, 403)
     if normalise(request.path) == "/_dash-update-component":
-        for path in _router_paths(request.get_json(silent=True)):
+        if request.method != "POST" or not request.is_json:
+            return _refuse(rule, 403)
+        payload = request.get_json(silent=True)
+        pages = [*_router_paths(payload), *filter(None, map(page_of_output, output_ids(payload)))]
+        for path in pages:
             page = rule_for(path)
             if page.permission is not None and not allowed(user.role, page.permission):
                 return _refuse(rule, 403)

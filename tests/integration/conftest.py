@@ -136,3 +136,60 @@ def broker(tmp_path) -> Iterator:
 def ingest_db(database_url: str, db) -> str:
     """The session database, schema in place and emptied after the test, as a URL for workers."""
     return database_url
+
+
+@pytest.fixture(scope="session")
+def migrated_database_url(database_url: str) -> str:
+    """The session database with the schema in place, for apps built before any ``db`` fixture runs."""
+    conn = store.connect(database_url, application_name="cityops-tests")
+    try:
+        store.init_schema(conn)
+    finally:
+        conn.close()
+    return database_url
+
+
+@pytest.fixture(scope="module")
+def module_broker(tmp_path_factory) -> Iterator:
+    """A Mosquitto of the test module's own, for apps that outlive one test."""
+    from tests.integration.servers import mosquitto
+
+    with mosquitto(tmp_path_factory.mktemp("broker")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def web(migrated_database_url: str, module_broker):
+    """The web app as the factory builds it, on the session database and the module's broker."""
+    from app import create_app
+    from cityops.settings import Settings
+    from tests.integration.webclient import SECRET
+
+    return create_app(Settings(database_url=migrated_database_url, mqtt_url=module_broker.url, secret_key=SECRET))
+
+
+@pytest.fixture
+def users(db) -> dict[str, store.UserRow]:
+    """One enabled account per role, named after it (passwords in webclient.PASSWORDS)."""
+    from auth.accounts import add_user
+    from tests.integration.webclient import PASSWORDS
+
+    for role, password in PASSWORDS.items():
+        add_user(db, role, role, password, actor="tests")
+    return {role: store.get_user(db, role) for role in PASSWORDS}
+
+
+@pytest.fixture
+def client_for(web, users) -> Callable:
+    """Makes a test client of ``web`` signed in as a role ("anonymous": nobody)."""
+    from web.guard import SESSION_PASSWORD_CHANGED, SESSION_USER
+
+    def make(role: str):
+        client = web.server.test_client()
+        if role != "anonymous":
+            with client.session_transaction() as session:
+                session[SESSION_USER] = role
+                session[SESSION_PASSWORD_CHANGED] = users[role].password_changed_at.isoformat()
+        return client
+
+    return make

@@ -3,18 +3,27 @@ run that reuses the data directory."""
 
 from __future__ import annotations
 
+import http.cookiejar
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
+from cityops.embedded import free_port
 
-def run_demo(data_dir: Path, seconds_of_flow: float) -> tuple[str, int]:
+
+def run_demo(data_dir: Path, seconds_of_flow: float, port: int) -> tuple[str, int]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("CITYOPS_")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "cityops", "demo", "--data-dir", str(data_dir), "--sensors", "150"],
+        [sys.executable, "-m", "cityops", "demo", "--data-dir", str(data_dir), "--sensors", "150",
+         "--port", str(port)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     lines: list[str] = []
@@ -33,25 +42,49 @@ def run_demo(data_dir: Path, seconds_of_flow: float) -> tuple[str, int]:
         else:
             time.sleep(0.1)
         if flowing_since is not None and time.monotonic() - flowing_since > seconds_of_flow:
+            lines.append(check_web_app(port, "".join(lines)))
             break
     process.send_signal(signal.SIGINT)
     rest, _ = process.communicate(timeout=60)
     return "".join(lines) + (rest or ""), process.returncode
 
 
+def check_web_app(port: int, output: str) -> str:
+    """Sign in to the demo's web app with the printed password; a line for the output saying how it went."""
+    match = re.search(r"sign in as admin with password (\S+)", output)
+    if match is None:
+        return "web check: no admin password printed\n"
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with opener.open(f"{base}/healthz", timeout=10) as response:
+            health = json.load(response)
+    except urllib.error.HTTPError as error:
+        health = json.load(error)
+    form = opener.open(f"{base}/login", timeout=10).read().decode()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    data = urllib.parse.urlencode({"name": "admin", "password": match.group(1), "csrf_token": token}).encode()
+    with opener.open(f"{base}/login", data=data, timeout=10) as response:
+        landed = response.geturl()
+    feeds = opener.open(f"{base}/feeds", timeout=10).status
+    return f"web check: health {health['database']}/{health['broker']['state']}, landed {landed}, feeds {feeds}\n"
+
+
 def test_demo_runs_everything_embedded_and_a_second_run_reuses_the_data(tmp_path: Path) -> None:
     data_dir = tmp_path / "demo-data"
-    output, code = run_demo(data_dir, seconds_of_flow=25)
+    port = free_port()
+    output, code = run_demo(data_dir, seconds_of_flow=25, port=port)
     assert code == 0, output
     for step in ("[1] data directory", "database: embedded PostgreSQL", "broker: embedded", "history: 1 day",
-                 "processes: ingest, simulate", "stopped"):
+                 "processes: ingest, simulate, indicators, web", f"open http://127.0.0.1:{port}/", "stopped",
+                 f"web check: health ok/ok, landed http://127.0.0.1:{port}/, feeds 200"):
         assert step in output, output
     flow = [line for line in output.splitlines() if line.startswith("    readings ")]
     counts = [int(line.split()[1].replace(",", "")) for line in flow]
     assert len(counts) >= 2 and counts[-1] > counts[0], output  # live data arrives on top of the history
     assert not (data_dir / "servers.json").exists()
 
-    output, code = run_demo(data_dir, seconds_of_flow=1)
+    output, code = run_demo(data_dir, seconds_of_flow=1, port=port)
     assert code == 0, output
     assert "history:" not in output  # the data directory was reused
     flow = [line for line in output.splitlines() if line.startswith("    readings ")]

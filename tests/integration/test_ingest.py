@@ -60,7 +60,11 @@ def running_worker(database_url: str, mqtt_url: str, *, index: int = 0, workers:
 
     thread = threading.Thread(target=target, daemon=True)
     thread.start()
-    time.sleep(2.0)  # load the city, sync the registry, connect and subscribe
+    # Ready once it reports: the city is loaded, the registry synced, the subscription made
+    # (messages published before that would not reach a session that does not exist yet).
+    process_id = f"ingest-{CITY}-{index}"
+    wait_for(lambda: errors or any(status.process_id == process_id and status.state == "running"
+                                   for status in _statuses(database_url)), what="the worker to subscribe")
     try:
         yield
     finally:
@@ -69,13 +73,21 @@ def running_worker(database_url: str, mqtt_url: str, *, index: int = 0, workers:
         assert not errors, errors
 
 
-def wait_for(predicate, timeout_s: float = 20.0, what: str = "condition") -> None:
+def wait_for(predicate, timeout_s: float = 60.0, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if predicate():
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def _statuses(url: str) -> list[store.ProcessStatus]:
+    conn = store.connect(url)
+    try:
+        return store.read_status(conn)
+    finally:
+        conn.close()
 
 
 def count(url: str, table: str) -> int:

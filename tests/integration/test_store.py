@@ -52,6 +52,14 @@ TABLES = {
     "login_attempts": ["time", "name", "address", "success"],
     "schema_migrations": ["version", "name", "applied_at"],
     "store_settings": ["key", "value"],
+    "request_latency": ["route", "method", "status_class", "le", "requests"],
+    "request_latency_totals": ["route", "method", "status_class", "requests", "seconds"],
+    "indicator_current": ["scope_code", "domain", "level_name", "parent", "score", "level", "level_since",
+                          "computed_at", "newest_input", "oldest_input", "forecast", "explanation"],
+    "indicator_values": ["time", "scope_code", "level_name", "domain", "score", "level", "level_changed",
+                         "explanation"],
+    "hysteresis_state": ["sensor_id", "metric", "state"],
+    "sensor_alarms": ["id", "sensor_id", "metric", "level", "opened_at", "cleared_at", "value", "event_id"],
 }
 
 

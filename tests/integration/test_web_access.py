@@ -7,24 +7,17 @@ dispatcher / analyst / admin; extend it with every page and endpoint that follow
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
 import store
 from app import ConfigurationError, create_app
-from auth.accounts import add_user, disable_user, set_password
+from auth.accounts import disable_user, set_password
 from cityops.settings import Settings
-from web.guard import SESSION_PASSWORD_CHANGED, SESSION_USER
-from web.login import REFUSED, safe_next
+from tests.integration.webclient import PASSWORDS, SECRET, sign_in
+from web.login import REFUSED
+from web.redirects import safe_next
 
-SECRET = "test-secret-key-0123456789abcdefghijklmnop"
-PASSWORDS = {
-    "viewer": "Lamp post 2024!",
-    "dispatcher": "Radio tower 77?",
-    "analyst": "Chart paper 31#",
-    "admin": "Master keys 99 open",
-}
 ROLES = ("anonymous", "viewer", "dispatcher", "analyst", "admin")
 
 PAGES = {  # path → the roles that may open it
@@ -33,41 +26,16 @@ PAGES = {  # path → the roles that may open it
     "/dispatch": {"dispatcher", "admin"},
     "/reports": {"analyst", "admin"},
     "/feeds": {"admin"},
+    "/audit": {"admin"},
+    "/users": {"admin"},
 }
 SIGNED_IN = {"viewer", "dispatcher", "analyst", "admin"}
+API = {  # path → the roles that may call it (GET)
+    "/api/v1/vitals": SIGNED_IN,
+    "/api/v1/vitals?level=borough": SIGNED_IN,
+}
 DASH_INTERNALS = ("/_dash-layout", "/_dash-dependencies", "/_reload-hash",
                   "/_dash-component-suites/dash/dcc/dash_core_components.js")
-
-
-@pytest.fixture(scope="module")
-def web(database_url: str):
-    """The app as the factory builds it, on the session database."""
-    return create_app(Settings(database_url=database_url, secret_key=SECRET))
-
-
-@pytest.fixture
-def users(db) -> dict[str, store.UserRow]:
-    """One enabled account per role, named after it."""
-    for role, password in PASSWORDS.items():
-        add_user(db, role, role, password, actor="tests")
-    return {role: store.get_user(db, role) for role in PASSWORDS}
-
-
-@pytest.fixture
-def client_for(web, users) -> Iterator:
-    """Makes a test client signed in as a role ("anonymous": nobody)."""
-    clients = []
-
-    def make(role: str):
-        client = web.server.test_client()
-        clients.append(client)
-        if role != "anonymous":
-            with client.session_transaction() as session:
-                session[SESSION_USER] = role
-                session[SESSION_PASSWORD_CHANGED] = users[role].password_changed_at.isoformat()
-        return client
-
-    yield make
 
 
 def status(client, method: str, path: str, **kwargs) -> int:
@@ -100,13 +68,18 @@ def test_every_page_and_dash_route_answers_as_the_role_allows(client_for, role: 
     for path in DASH_INTERNALS:
         expected[path] = 401 if role == "anonymous" else 200
         actual[path] = status(client, "GET", path)
+    for path, roles in API.items():
+        expected[path] = 401 if role == "anonymous" else 200 if role in roles else 403
+        actual[path] = status(client, "GET", path)
     for path, roles in PAGES.items():  # page content comes through the router callback
         key = f"router {path}"
         expected[key] = 401 if role == "anonymous" else 200 if role in roles else 403
         actual[key] = status(client, "POST", "/_dash-update-component", json=router_payload(path))
-    for path in ("/login", "/healthz", "/assets/cityops.css"):
+    for path in ("/login", "/healthz", "/assets/cityops.css", "/metrics"):  # /metrics: loopback, as here
         expected[path] = 200
         actual[path] = status(client, "GET", path)
+    expected["/lang/zh-CN"] = 303
+    actual["/lang/zh-CN"] = status(client, "GET", "/lang/zh-CN")
     assert actual == expected
 
 
@@ -145,8 +118,7 @@ def test_page_shell_carries_no_page_layouts(client_for) -> None:
 
 def test_sign_in_sets_a_session_and_follows_next(client_for) -> None:
     client = client_for("anonymous")
-    response = client.post("/login", data={"name": "dispatcher", "password": PASSWORDS["dispatcher"],
-                                           "next": "/dispatch"})
+    response = sign_in(client, "dispatcher", PASSWORDS["dispatcher"], "/dispatch")
     assert response.status_code == 303
     assert response.headers["Location"] == "/dispatch"
     assert status(client, "GET", "/dispatch") == 200
@@ -155,14 +127,14 @@ def test_sign_in_sets_a_session_and_follows_next(client_for) -> None:
 
 def test_sign_in_names_are_case_insensitive(client_for) -> None:
     client = client_for("anonymous")
-    response = client.post("/login", data={"name": "Viewer", "password": PASSWORDS["viewer"]})
+    response = sign_in(client, "Viewer", PASSWORDS["viewer"])
     assert response.status_code == 303 and response.headers["Location"] == "/"
 
 
 def test_wrong_password_is_refused_without_saying_why(client_for) -> None:
     client = client_for("anonymous")
-    wrong = client.post("/login", data={"name": "viewer", "password": "not the password 1"})
-    unknown = client.post("/login", data={"name": "nobody", "password": "not the password 1"})
+    wrong = sign_in(client, "viewer", "not the password 1")
+    unknown = sign_in(client, "nobody", "not the password 1")
     for response in (wrong, unknown):
         assert response.status_code == 200
         assert REFUSED.encode() in response.data
@@ -178,7 +150,7 @@ def test_sign_out_ends_the_session(client_for) -> None:
 
 def test_disabled_user_session_stops_working(client_for, db) -> None:
     client = client_for("anonymous")
-    client.post("/login", data={"name": "analyst", "password": PASSWORDS["analyst"]}).close()
+    sign_in(client, "analyst", PASSWORDS["analyst"]).close()
     assert status(client, "GET", "/reports") == 200
     disable_user(db, "analyst", actor="tests")
     assert status(client, "GET", "/reports") == 302
@@ -206,7 +178,7 @@ def test_changed_role_takes_effect_at_once(client_for, db) -> None:
 def test_next_outside_the_site_is_not_followed(client_for, target: str) -> None:
     assert safe_next(target) == "/"
     client = client_for("anonymous")
-    response = client.post("/login", data={"name": "viewer", "password": PASSWORDS["viewer"], "next": target})
+    response = sign_in(client, "viewer", PASSWORDS["viewer"], target)
     assert response.status_code == 303
     assert response.headers["Location"] == "/"
     assert "Set-Cookie: x" not in str(response.headers)
@@ -218,7 +190,7 @@ def test_next_is_escaped_in_the_form(client_for) -> None:
 
 
 def test_session_cookie_is_httponly_and_samesite_lax(client_for) -> None:
-    response = client_for("anonymous").post("/login", data={"name": "viewer", "password": PASSWORDS["viewer"]})
+    response = sign_in(client_for("anonymous"), "viewer", PASSWORDS["viewer"])
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie
     assert "SameSite=Lax" in cookie
@@ -227,8 +199,7 @@ def test_session_cookie_is_httponly_and_samesite_lax(client_for) -> None:
 
 def test_session_cookie_is_secure_over_https(client_for) -> None:
     client = client_for("anonymous")
-    response = client.post("/login", base_url="https://localhost",
-                           data={"name": "viewer", "password": PASSWORDS["viewer"]})
+    response = sign_in(client, "viewer", PASSWORDS["viewer"], base_url="https://localhost")
     assert "Secure" in response.headers["Set-Cookie"]
 
 
@@ -238,26 +209,37 @@ def test_api_answers_401_with_basic_challenge_and_accepts_basic(client_for) -> N
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"].startswith("Basic")
     assert status(client, "GET", "/api/v1/vitals", auth=("viewer", "wrong password 12")) == 401
-    # Signed in by Basic, the request passes the guard; the endpoint itself comes later.
     response = client.get("/api/v1/vitals", auth=("viewer", PASSWORDS["viewer"]))
-    assert response.status_code == 404
-    assert response.get_json()["error"] == "not found"
+    assert response.status_code == 200
+    response = client.get("/api/v1/no-such-endpoint", auth=("viewer", PASSWORDS["viewer"]))
+    assert response.status_code == 404 and response.get_json()["error"] == "not found"
 
 
-def test_healthz_with_database_up(client_for) -> None:
+def test_healthz_with_database_and_broker_up(client_for) -> None:
     response = client_for("anonymous").get("/healthz")
     assert response.status_code == 200
     body = response.get_json()
     assert body["database"] == "ok"
-    assert body["broker"] == "not checked yet"
+    assert body["broker"]["state"] == "ok"
 
 
 def test_healthz_with_unreachable_database() -> None:
-    web = create_app(Settings(database_url="postgresql://nobody@127.0.0.1:1/none", secret_key=SECRET))
+    web = create_app(Settings(database_url="postgresql://nobody@127.0.0.1:1/none", mqtt_url="mqtt://127.0.0.1:1",
+                              secret_key=SECRET))
     response = web.server.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.get_json()["database"] == "unreachable"
     assert "127.0.0.1" not in response.get_data(as_text=True)
+
+
+def test_login_form_without_its_token_is_refused(client_for) -> None:
+    client = client_for("anonymous")
+    response = client.post("/login", data={"name": "viewer", "password": PASSWORDS["viewer"]})
+    assert response.status_code == 400
+    assert status(client, "GET", "/") == 302
+    client.get("/login").close()  # a token in this session, but a form from elsewhere carries another
+    response = client.post("/login", data={"name": "viewer", "password": PASSWORDS["viewer"], "csrf_token": "forged"})
+    assert response.status_code == 400
 
 
 def test_no_secret_key_refuses_to_start(database_url: str) -> None:
@@ -266,7 +248,8 @@ def test_no_secret_key_refuses_to_start(database_url: str) -> None:
 
 
 def test_admin_password_setting_creates_admin(database_url: str, db) -> None:
-    create_app(Settings(database_url=database_url, secret_key=SECRET, admin_password="Start me up 2026"))
+    create_app(Settings(database_url=database_url, secret_key=SECRET, admin_password="Start me up 2026",
+                        mqtt_url="mqtt://127.0.0.1:1"))
     admin = store.get_user(db, "admin")
     assert admin is not None and admin.role == "admin" and not admin.disabled
 

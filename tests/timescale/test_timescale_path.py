@@ -159,10 +159,11 @@ def test_first_init_detects_and_uses_timescaledb(first_init: store.SchemaReport,
 def test_readings_and_unit_positions_are_hypertables_with_their_chunks_and_compression(conn) -> None:
     hypertables = dict(fetch(conn, "SELECT hypertable_name, compression_enabled"
                                    " FROM timescaledb_information.hypertables WHERE hypertable_schema = 'public'"))
-    assert hypertables == {"readings": True, "unit_positions": False}
+    assert hypertables == {"readings": True, "unit_positions": False, "indicator_values": False}
     dimensions = fetch(conn, "SELECT hypertable_name, column_name, time_interval"
                              " FROM timescaledb_information.dimensions WHERE hypertable_schema = 'public' ORDER BY 1")
-    assert dimensions == [("readings", "time", DAY), ("unit_positions", "time", 7 * DAY)]
+    assert dimensions == [("indicator_values", "time", 7 * DAY), ("readings", "time", DAY),
+                          ("unit_positions", "time", 7 * DAY)]
     compression = fetch(conn, "SELECT attname, segmentby_column_index, orderby_column_index"
                               " FROM timescaledb_information.compression_settings"
                               " WHERE hypertable_name = 'readings' ORDER BY 2 NULLS LAST, 3")

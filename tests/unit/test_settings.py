@@ -45,3 +45,17 @@ def test_secret_key_and_admin_password_come_from_the_environment(tmp_path: Path)
 def test_secret_key_and_admin_password_default_to_none(tmp_path: Path) -> None:
     settings = Settings.from_environment({"CITYOPS_SECRET_KEY": ""}, tmp_path / "absent.env")
     assert settings.secret_key is None and settings.admin_password is None
+
+
+def test_time_zone_override_and_trusted_proxies_come_from_the_environment(tmp_path: Path) -> None:
+    settings = Settings.from_environment({"CITYOPS_TZ": "Asia/Shanghai", "CITYOPS_TRUSTED_PROXIES": "1"},
+                                         tmp_path / "absent.env")
+    assert settings.timezone == "Asia/Shanghai"
+    assert settings.trusted_proxies == 1
+    assert Settings.from_environment({}, tmp_path / "absent.env").trusted_proxies == 0
+
+
+@pytest.mark.parametrize("value", ["-1", "one", "11", "1.5"])
+def test_bad_trusted_proxies_count_is_a_clear_error(tmp_path: Path, value: str) -> None:
+    with pytest.raises(ValueError, match="CITYOPS_TRUSTED_PROXIES must be a whole number"):
+        Settings.from_environment({"CITYOPS_TRUSTED_PROXIES": value}, tmp_path / "absent.env")

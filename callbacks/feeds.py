@@ -1,0 +1,103 @@
+"""``/feeds``: feed rates, sensor freshness, newest rejects and process status, refreshed every few seconds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import dash
+from dash import Input, Output, html
+from dash.development.base_component import Component
+
+import store
+from layouts.components import data_table
+from layouts.i18n import format_duration, format_time, text
+from web import db, locale
+from web.health import HEARTBEAT_TIMEOUT_S, process_working
+
+_FEED_NAMES = {"readings": "feeds.readings", "events": "feeds.events", "units": "feeds.units"}
+_PAYLOAD_SHOWN = 160  # characters of a rejected payload on screen (the table keeps 2 KiB)
+
+
+def _lag(seconds: float | None, language: str) -> str:
+    # Lag is usually well under a second: show tenths there, whole units above 10 s.
+    if seconds is None:
+        return "—"
+    if seconds < 10:
+        return text("time.seconds", language, n=f"{max(seconds, 0.0):.1f}")
+    return format_duration(seconds, language)
+
+
+def feeds_page(conn: store.Connection, now: datetime, language: str) -> list[Component]:
+    """The page body for ``now``, read from the database."""
+    zone = locale.city_zone()
+
+    def when(moment: datetime | None) -> str:
+        return format_time(moment, zone) if moment else text("feeds.never", language)
+
+    def silent(moment: datetime | None) -> str:
+        return format_duration((now - moment).total_seconds(), language) if moment else text("feeds.never", language)
+
+    rates = store.feed_rates(conn, now)
+    counts = store.sensor_counts(conn, now)
+    stale = store.stale_sensors(conn, now)
+    rejects = store.newest_rejects(conn)
+    reasons = store.rejects_by_reason(conn, now - timedelta(hours=1))
+    statuses = store.read_status(conn)
+    none = text("feeds.none", language)
+
+    process_rows, process_classes = [], []
+    for status in statuses:
+        age = (now - status.heartbeat_at).total_seconds()
+        state = status.state if age <= HEARTBEAT_TIMEOUT_S else text("feeds.silent_process", language,
+                                                                       age=format_duration(age, language))
+        totals = " / ".join(f"{value:,}" if value is not None else "—"
+                            for value in (status.messages_total, status.readings_total, status.rejects_total))
+        process_rows.append([f"{status.kind} · {status.process_id}", state, when(status.heartbeat_at),
+                             f"{status.rate_per_s:,.0f}/s" if status.rate_per_s is not None else "—",
+                             _lag(status.lag_s, language), totals])
+        process_classes.append("row-ok" if process_working(status, now) else "row-bad")
+
+    return [
+        html.H2(text("feeds.feeds", language)),
+        data_table([text("feeds.feed", language), text("feeds.rate", language), text("feeds.last_message", language),
+                    text("feeds.last_hour", language)],
+                   [[text(_FEED_NAMES[rate.feed], language), f"{rate.per_second:,.1f}", when(rate.last_message_at),
+                     f"{rate.last_hour:,}"] for rate in rates], empty=none),
+        html.H2(text("feeds.processes", language)),
+        data_table([text("feeds.process", language), text("feeds.state", language), text("feeds.heartbeat", language),
+                    text("feeds.rate", language), text("feeds.lag", language), text("feeds.totals", language)],
+                   process_rows, row_classes=process_classes, empty=text("feeds.no_processes", language)),
+        html.H2(text("feeds.sensors", language)),
+        html.P(text("feeds.sensors_summary", language, total=f"{counts.total:,}", fresh=f"{counts.fresh:,}",
+                    stale=f"{counts.stale:,}", silent=f"{counts.silent:,}", maintenance=f"{counts.maintenance:,}"),
+               className="summary"),
+        html.H3(text("feeds.stale_sensors", language)),
+        data_table([text("feeds.sensor", language), text("feeds.kind", language), text("feeds.unit", language),
+                    text("feeds.last_seen", language), text("feeds.silent_for", language)],
+                   [[sensor.sensor_id, sensor.kind or "—", sensor.scope_code or "—", when(sensor.last_seen),
+                     silent(sensor.last_seen)] for sensor in stale], empty=none),
+        html.H2(text("feeds.rejects_by_reason", language)),
+        data_table([text("feeds.reason", language), text("feeds.count", language)],
+                   [[reason, f"{count:,}"] for reason, count in reasons.items()], empty=none),
+        html.H2(text("feeds.rejects", language)),
+        data_table([text("feeds.time", language), text("feeds.topic", language), text("feeds.reason", language),
+                    text("feeds.payload", language)],
+                   [[when(reject.time), reject.topic, reject.reason, html.Code(reject.payload[:_PAYLOAD_SHOWN])]
+                    for reject in rejects], empty=none, class_name="data-table rejects"),
+    ]
+
+
+def refresh(_tick: int | None) -> tuple[str, list[Component]]:
+    language = locale.request_language()
+    now = datetime.now(UTC)
+    try:
+        body = feeds_page(db.connection(), now, language)
+    except (store.StoreUnavailable, store.DatabaseError):
+        # Keep what is on screen and say it is not current (never a stale figure shown as fresh).
+        return text("feeds.database_down", language), dash.no_update
+    return text("feeds.as_of", language, time=format_time(now, locale.city_zone())), body
+
+
+def register(app: dash.Dash) -> None:
+    app.callback(Output("feeds-as-of", "children"), Output("feeds-body", "children"),
+                 Input("feeds-refresh", "n_intervals"))(refresh)

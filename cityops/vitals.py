@@ -1,0 +1,332 @@
+"""``cityops indicators run``: the process that computes the city's vital signs on a schedule.
+
+Each run: read the sensor registry and the window statistics of the readings from the
+database (rollups, so a run costs the same with a day or a year of history) → score every
+sensor (``indicators.sensors``) → hysteresis per sensor and metric (state kept in the
+database, so a restart changes nothing) → roll up to every level and the city
+(``indicators.aggregate``) → trend and early warning (``indicators.trend``) → write the
+current state, the history that is due, and alarms with their events, in one transaction;
+then report the run time to ``process_status``. The pure steps live in ``indicators/``;
+this module only moves data between them and the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+import store
+from city import City, city_folder, load_city
+from indicators.aggregate import Aggregation, aggregate, units_frame
+from indicators.domains import INDEX, METRIC_DOMAINS
+from indicators.hysteresis import HysteresisState, apply_hysteresis
+from indicators.rules import DAILY_MAX, LATEST, IndicatorRules, load_rules
+from indicators.sensors import score_sensors
+from indicators.trend import forecast_frame
+from indicators.windows import assemble_windows, local_midnight, required_windows, statistic_groups
+
+log = logging.getLogger(__name__)
+
+DEFAULT_EVERY_S = 30.0
+TREND_HISTORY = timedelta(hours=2)
+RETENTION_EVERY_S = 3600.0
+# An alarm's event severity by level: amber is "watch" (minor), red "act now" (major). An
+# officer raises an incident to critical; a threshold alone does not.
+ALARM_SEVERITY = {1: "minor", 2: "major"}
+
+
+@dataclass(frozen=True)
+class VitalsContext:
+    """What every run needs and nothing changes between runs: the city, its rules, its zone."""
+
+    city: City
+    rules: IndicatorRules
+    zone: ZoneInfo
+    units: pd.DataFrame
+    category_of_domain: dict[str, str]
+
+    @classmethod
+    def for_city(cls, city: City, *, time_zone: str | None = None) -> VitalsContext:
+        """The context of ``city``; its folder's ``indicators.toml``, if any, overrides the defaults."""
+        override = city.folder / "indicators.toml"
+        rules = load_rules(override_path=override if override.is_file() else None)
+        categories: dict[str, str] = {}
+        for key, category in city.categories.items():
+            categories.setdefault(category.domain, key)
+        levels = [(level, city.boundaries[level]) for level in city.levels]
+        return cls(city=city, rules=rules, zone=ZoneInfo(time_zone or city.config.timezone),
+                   units=units_frame(levels), category_of_domain=categories)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    computed_at: datetime
+    seconds: float
+    sensors: int
+    written: dict[str, int]
+    aggregation: Aggregation
+    stages: dict[str, float]  # seconds per stage: read, score, hysteresis, aggregate, trend, write
+
+
+# -- reading -------------------------------------------------------------------------------
+
+def _freshness_lookback(registry: pd.DataFrame, rules: IndicatorRules) -> timedelta:
+    intervals = pd.to_numeric(registry.get("expected_interval_s"), errors="coerce")
+    longest = float(intervals.max()) if len(intervals) and intervals.notna().any() else 0.0
+    longest = max(longest, rules.default_expected_interval_s)
+    return timedelta(seconds=rules.freshness_factor * longest + 60)
+
+
+def window_frame(conn: store.Connection, registry: pd.DataFrame, ctx: VitalsContext, now: datetime) -> pd.DataFrame:
+    """The windows of ``indicators.windows`` for every sensor, computed by the database from its rollups."""
+    needed = required_windows(ctx.rules)
+    newest = pd.DataFrame(store.newest_readings(conn, sorted(needed), now, _freshness_lookback(registry, ctx.rules)),
+                          columns=["sensor_id", "metric", "value", "time"])
+    newest["time"] = pd.to_datetime(newest["time"], utc=True)
+    pieces = []
+    for (statistic, window_s), metrics in statistic_groups(needed).items():
+        if statistic == LATEST:
+            piece = newest[newest["metric"].isin(metrics)].assign(count=1)
+        elif statistic == DAILY_MAX:
+            midnight = local_midnight(now, ctx.zone).to_pydatetime()
+            today = pd.DataFrame(store.window_statistics(conn, metrics, "max", midnight, now),
+                                 columns=["sensor_id", "metric", "value", "count"])
+            # As in indicators.windows: the newest reading stands in before the day's first one.
+            latest = newest.loc[newest["metric"].isin(metrics), ["sensor_id", "metric", "value"]]
+            piece = (pd.concat([today, latest.assign(count=0)]).groupby(["sensor_id", "metric"], as_index=False)
+                     .agg(value=("value", "max"), count=("count", "sum")))
+        else:
+            start = now - timedelta(seconds=window_s)
+            piece = pd.DataFrame(store.window_statistics(conn, metrics, statistic, start, now),
+                                 columns=["sensor_id", "metric", "value", "count"])
+        pieces.append(piece[["sensor_id", "metric", "value", "count"]].assign(statistic=statistic,
+                                                                             window_s=float(window_s)))
+    statistics = pd.concat(pieces, ignore_index=True) if pieces else None
+    return assemble_windows(statistics, newest[["sensor_id", "metric", "time"]], registry, ctx.rules, now)
+
+
+def _state_from_json(data: dict[str, Any]) -> HysteresisState:
+    def stamp(value: str | None) -> pd.Timestamp | None:
+        return None if value is None else pd.Timestamp(value)
+
+    since = data.get("better_since") or [None, None]
+    return HysteresisState(level=data.get("level"), held=data.get("held"),
+                           better_since=(stamp(since[0]), stamp(since[1])), time=stamp(data.get("time")))
+
+
+def _state_to_json(state: HysteresisState) -> dict[str, Any]:
+    def iso(value: pd.Timestamp | None) -> str | None:
+        return None if value is None else value.isoformat()
+
+    return {"level": state.level, "held": state.held, "better_since": [iso(state.better_since[0]),
+                                                                        iso(state.better_since[1])],
+            "time": iso(state.time)}
+
+
+# -- one run -------------------------------------------------------------------------------
+
+def _plain(value: Any) -> Any:
+    """A cell as a JSON-ready Python value (NaN/NA → None, numpy → Python)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float | np.floating):
+        return None if np.isnan(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    return value
+
+
+def _forecasts(conn: store.Connection, current: pd.DataFrame, now: datetime) -> dict[tuple[str, str], dict]:
+    history = pd.DataFrame(store.recent_scores(conn, now - TREND_HISTORY),
+                           columns=["scope_code", "domain", "time", "score"])
+    frame = pd.concat([history, current[["scope_code", "domain", "score"]].assign(time=now)], ignore_index=True)
+    frame["time"] = pd.to_datetime(frame["time"], utc=True)
+    frame["score"] = pd.to_numeric(frame["score"]).astype(float)
+    trends = forecast_frame(frame)
+    result = {}
+    for row in trends.itertuples(index=False):
+        if pd.isna(row.forecast_score):
+            continue
+        result[(row.scope_code, row.domain)] = {
+            "trend_per_hour": _plain(row.trend_per_hour), "forecast_score": _plain(row.forecast_score),
+            "predicted_level": _plain(row.predicted_level), "minutes_to_crossing": _plain(row.minutes_to_crossing),
+            "horizon_min": 60,
+        }
+    return result
+
+
+def _current_values(result: Aggregation, forecasts: dict[tuple[str, str], dict], now: datetime
+                    ) -> list[store.CurrentValue]:
+    values = []
+    for row in result.domains.itertuples(index=False):
+        values.append(store.CurrentValue(
+            scope_code=row.scope_code, domain=row.domain, level_name=row.level_name, parent=_plain(row.parent),
+            score=_plain(row.score), level=_plain(row.level), level_since=None, computed_at=now,
+            newest_input=_plain(row.newest_time), oldest_input=_plain(row.oldest_time),
+            forecast=forecasts.get((row.scope_code, row.domain)), explanation=row.explanation))
+    for row in result.index.itertuples(index=False):
+        values.append(store.CurrentValue(
+            scope_code=row.scope_code, domain=INDEX, level_name=row.level_name, parent=_plain(row.parent),
+            score=_plain(row.index), level=_plain(row.level), level_since=None, computed_at=now,
+            newest_input=_plain(row.newest_time), oldest_input=_plain(row.oldest_time),
+            forecast=forecasts.get((row.scope_code, INDEX)), explanation=row.explanation))
+    return values
+
+
+def _alarm_event(ctx: VitalsContext) -> Callable[[str, str, str, int, float | None], store.AlarmEvent | None]:
+    def make(_event_id: str, sensor_id: str, metric: str, level: int, value: float | None) -> store.AlarmEvent | None:
+        domain = METRIC_DOMAINS.get(metric)
+        category = ctx.category_of_domain.get(domain or "")
+        if category is None:
+            return None  # the city has no incident category for this domain: the alarm row alone records it
+        shown = "—" if value is None else f"{value:.4g}"
+        colour = "red" if level == 2 else "amber"
+        return store.AlarmEvent(category=category, severity=ALARM_SEVERITY[level],
+                                title=f"{metric} {shown} at sensor {sensor_id}: {colour}")
+    return make
+
+
+def run_once(conn: store.Connection, ctx: VitalsContext, now: datetime | None = None) -> RunResult:
+    """Compute and store the vital signs as of ``now`` (default: the current time)."""
+    clock = _StageClock()
+    now = now or datetime.now(UTC)
+    registry = pd.DataFrame(store.read_sensor_registry(conn),
+                            columns=["sensor_id", "kind", "metrics", "expected_interval_s", "noise_zone", "unit_code",
+                                     "maintenance"])
+    lowest = set(ctx.units.loc[ctx.units["level_name"] == ctx.city.lowest_level, "code"])
+    registry = registry[registry["unit_code"].isin(lowest)].reset_index(drop=True)  # located in this city
+    windows = window_frame(conn, registry, ctx, now)
+    states = {key: _state_from_json(data) for key, data in store.read_hysteresis(conn).items()}
+    clock.mark("read")
+    scored = score_sensors(windows, registry, ctx.rules, now, ctx.zone, ctx.city.config.aqi_standard)
+    clock.mark("score")
+    shown, new_states = apply_hysteresis(scored, states, now)
+    clock.mark("hysteresis")
+    result = aggregate(shown, ctx.units, root_code=ctx.city.id, root_name=ctx.city.config.name,
+                       weights=ctx.rules.weights)
+    clock.mark("aggregate")
+    current_frame = pd.concat([
+        result.domains[["scope_code", "domain", "score"]],
+        result.index[["scope_code", "index"]].rename(columns={"index": "score"}).assign(domain=INDEX),
+    ], ignore_index=True)
+    forecasts = _forecasts(conn, current_frame, now)
+    clock.mark("trend")
+    # An alarm stays open while its sensor is silent (held level): silence is not an all-clear.
+    alarm_levels = {key: (state.level if state.level is not None else state.held, None)
+                    for key, state in new_states.items()}
+    for sensor_id, metric, value in zip(shown["sensor_id"], shown["metric"], shown["value"], strict=True):
+        key = (sensor_id, metric)
+        if key in alarm_levels and not pd.isna(value):
+            alarm_levels[key] = (alarm_levels[key][0], float(value))
+    maintenance = set(registry.loc[registry["maintenance"].astype(bool), "sensor_id"])
+    alarm_levels = {key: value for key, value in alarm_levels.items() if key[0] not in maintenance}
+    written = store.write_run(
+        conn, now=now, current=_current_values(result, forecasts, now),
+        history_every=timedelta(seconds=ctx.rules.history.cadence_s),
+        hysteresis={key: _state_to_json(state) for key, state in new_states.items()},
+        alarm_levels=alarm_levels, alarm_event=_alarm_event(ctx),
+    )
+    clock.mark("write")
+    return RunResult(computed_at=now, seconds=clock.total(), sensors=len(registry), written=written,
+                     aggregation=result, stages=clock.stages)
+
+
+class _StageClock:
+    """Seconds spent in each named stage of a run, for the process status and the benchmark."""
+
+    def __init__(self) -> None:
+        self.started = self.last = time.perf_counter()
+        self.stages: dict[str, float] = {}
+
+    def mark(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.stages[stage] = now - self.last
+        self.last = now
+
+    def total(self) -> float:
+        return self.last - self.started
+
+
+# -- the process ---------------------------------------------------------------------------
+
+def run_forever(database_url: str, ctx: VitalsContext, stop: threading.Event, *, every_s: float = DEFAULT_EVERY_S,
+                once: bool = False, say: Callable[[str], None] = log.info) -> None:
+    """Run every ``every_s`` seconds until ``stop`` (or once); a failed run is logged and tried again."""
+    process_id = f"indicators-{socket.gethostname()}-{os.getpid()}"
+    started_at = datetime.now(UTC)
+    conn: store.Connection | None = None
+    last_retention = float("-inf")
+    runs = 0
+    last_detail: dict[str, Any] = {}
+    while True:
+        tick = time.monotonic()
+        state, detail = "running", {}
+        try:
+            if conn is None or conn.closed:
+                conn = store.connect(database_url, application_name="cityops-indicators")
+                store.require_schema(conn)
+            result = run_once(conn, ctx)
+            runs += 1
+            city = result.aggregation.index.iloc[0]
+            detail = {"run_seconds": round(result.seconds, 3), "sensors": result.sensors, "runs": runs,
+                      "stage_seconds": {name: round(value, 3) for name, value in result.stages.items()},
+                      **{f"{name}_written": count for name, count in result.written.items()}}
+            say(f"indicators: {result.sensors:,} sensors, city index {_plain(city['index']) or '—'} "
+                f"({_level_word(_plain(city['level']))}) in {result.seconds:.2f} s")
+            if time.monotonic() - last_retention >= RETENTION_EVERY_S:
+                last_retention = time.monotonic()
+                cutoff = datetime.now(UTC) - timedelta(days=ctx.rules.history.retention_days)
+                store.delete_indicator_history(conn, cutoff)
+        except store.SchemaMissing:
+            raise
+        except store.StoreUnavailable as error:
+            state = "database unavailable"
+            log.warning("indicators: %s", error)
+            conn = None
+        except Exception:  # one bad run must not stop the city's vital signs; the next one tries again
+            state = "run failed"
+            log.exception("indicators: run failed")
+            if conn is not None and not conn.closed:
+                conn.rollback()
+        last_detail = detail or last_detail
+        _report(conn, process_id, started_at, state, last_detail)
+        if once or stop.wait(max(0.0, every_s - (time.monotonic() - tick))):
+            break
+    _report(conn, process_id, started_at, "stopped", last_detail)
+    if conn is not None and not conn.closed:
+        conn.close()
+
+
+def _level_word(level: int | None) -> str:
+    return {0: "green", 1: "amber", 2: "red"}.get(level, "grey")  # type: ignore[arg-type]
+
+
+def _report(conn: store.Connection | None, process_id: str, started_at: datetime, state: str,
+            detail: dict[str, Any]) -> None:
+    if conn is None or conn.closed:
+        return
+    try:
+        store.report_status(conn, store.ProcessStatus(
+            process_id=process_id, kind="indicators", host=socket.gethostname(), pid=os.getpid(),
+            started_at=started_at, heartbeat_at=datetime.now(UTC), state=state, detail=detail or None))
+    except (store.StoreUnavailable, store.DatabaseError) as error:
+        log.warning("indicators: could not report status: %s", error)
+
+
+def context_for(city: str, time_zone: str | None = None) -> VitalsContext:
+    """The context of a bundled city id or a city folder path."""
+    return VitalsContext.for_city(load_city(city_folder(city)), time_zone=time_zone)
+

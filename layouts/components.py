@@ -1,0 +1,28 @@
+"""Small building blocks shared by the pages: headings, pending notes, tables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from dash import html
+from dash.development.base_component import Component
+
+
+def page_heading(title: str, *extra: Component) -> html.Div:
+    return html.Div([html.H1(title), *extra], className="page-heading")
+
+
+def pending_note(message: str) -> html.P:
+    """What a page shell will show once its issue is built (never fake data in the meantime)."""
+    return html.P(message, className="pending")
+
+
+def data_table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, empty: str,
+               class_name: str = "data-table", row_classes: Sequence[str] | None = None) -> Component:
+    """A plain, legible table; ``empty`` is shown instead when there are no rows."""
+    if not rows:
+        return html.P(empty, className="empty")
+    body = [html.Tr([html.Td(cell) for cell in row], className=(row_classes[index] if row_classes else None))
+            for index, row in enumerate(rows)]
+    return html.Table([html.Thead(html.Tr([html.Th(header) for header in headers])), html.Tbody(body)],
+                      className=class_name)

@@ -1,0 +1,37 @@
+"""``/users``: accounts and roles (admins). Every action is written to the audit log."""
+
+import dash
+from dash import dcc, html
+
+from auth.roles import ROLES
+from layouts.components import page_heading
+from layouts.i18n import text
+from web.locale import request_language
+
+dash.register_page(__name__, path="/users", title="cityops", name="Users")
+
+
+def layout(**_query: str) -> html.Div:
+    language = request_language()
+    roles = [{"label": text(f"role.{role}", language), "value": role} for role in ROLES]
+    return html.Div([
+        page_heading(text("page.users.title", language)),
+        html.Div([
+            html.Label([html.Span(text("users.selected", language)),
+                        dcc.Dropdown(id="users-selected", className="dropdown")], className="filter"),
+            html.Label([html.Span(text("users.role", language)),
+                        dcc.Dropdown(id="users-role", options=roles, value="viewer", clearable=False,
+                                     className="dropdown")], className="filter"),
+            html.Button(text("users.set_role", language), id="users-set-role", className="button"),
+            html.Button(text("users.disable", language), id="users-disable", className="button"),
+            html.Button(text("users.enable", language), id="users-enable", className="button"),
+            html.Button(text("users.new_password", language), id="users-new-password", className="button"),
+        ], className="filters"),
+        html.Div([
+            html.Label([html.Span(text("users.name", language)),
+                        dcc.Input(id="users-new-name", type="text", maxLength=64)], className="filter"),
+            html.Button(text("users.add", language), id="users-add", className="button"),
+        ], className="filters"),
+        html.P(id="users-message", className="message", role="status"),
+        html.Div(id="users-table"),
+    ])

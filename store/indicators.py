@@ -1,0 +1,267 @@
+"""Reads and writes of the indicators process and the vitals API (INDICATORS.md §4).
+
+The process reads the sensor registry, the window statistics of the readings (from the
+minute and hour rollups, so its cost does not grow with the history kept), its hysteresis
+states and the recent history for the trend; it writes everything of one run in one
+transaction: the current state, the history rows that are due, the hysteresis states, and
+alarms with their events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg2.extensions
+from psycopg2.extras import Json, execute_values
+
+from store.connection import transaction
+
+# Statistics the database computes over a window ending now (INDICATORS.md §4; rules "statistic").
+LATEST = "latest"
+DAILY_MAX = "daily_max"
+WINDOWED = ("sum", "mean", "max")
+
+
+def read_sensor_registry(conn: psycopg2.extensions.connection) -> list[dict[str, Any]]:
+    """Every located sensor: id, kind, metrics (``a;b``), expected interval, noise zone, lowest unit, maintenance."""
+    with transaction(conn) as cur:
+        cur.execute(
+            "SELECT sensor_id, kind, array_to_string(metrics, ';'), expected_interval_s, noise_zone, scope_code,"
+            " in_maintenance FROM sensors WHERE scope_code IS NOT NULL ORDER BY sensor_id"
+        )
+        names = ("sensor_id", "kind", "metrics", "expected_interval_s", "noise_zone", "unit_code", "maintenance")
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def newest_readings(
+    conn: psycopg2.extensions.connection, metrics: Sequence[str], now: datetime, lookback: timedelta
+) -> list[tuple[str, str, float, datetime]]:
+    """(sensor_id, metric, value, time) of the newest reading per pair in ``(now − lookback, now]``."""
+    with transaction(conn) as cur:
+        cur.execute(
+            "SELECT DISTINCT ON (sensor_id, metric) sensor_id, metric, value, time FROM readings"
+            " WHERE metric = ANY(%s) AND time > %s AND time <= %s ORDER BY sensor_id, metric, time DESC",
+            (list(metrics), now - lookback, now),
+        )
+        return cur.fetchall()
+
+
+def _floor_hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def window_statistics(
+    conn: psycopg2.extensions.connection, metrics: Sequence[str], statistic: str, start: datetime, now: datetime
+) -> list[tuple[str, str, float, int]]:
+    """(sensor_id, metric, value, count) of ``statistic`` (sum, mean or max) over the readings of
+    ``metrics`` from ``start`` to ``now``, to the minute: whole hours come from ``readings_1h``,
+    the ragged ends from ``readings_1m`` (the minute holding ``start`` counts whole)."""
+    if statistic not in WINDOWED:
+        raise ValueError(f"unknown statistic {statistic!r}")
+    first_minute = start.replace(second=0, microsecond=0)
+    whole_from = _floor_hour(start) + timedelta(hours=1) if start != _floor_hour(start) else start
+    whole_to = _floor_hour(now)
+    if whole_to <= whole_from:  # no whole hour inside: minutes only
+        whole_from = whole_to = first_minute
+    aggregate = {"sum": "sum(value_sum)", "max": "max(value_max)",
+                 "mean": "sum(value_sum) / nullif(sum(readings_count), 0)"}[statistic]
+    with transaction(conn) as cur:
+        cur.execute(
+            f"SELECT sensor_id, metric, {aggregate}, sum(readings_count)::bigint FROM ("
+            " SELECT sensor_id, metric, value_sum, value_max, readings_count FROM readings_1m"
+            "  WHERE metric = ANY(%(metrics)s) AND bucket >= %(first_minute)s AND bucket <= %(now)s"
+            "  AND NOT (bucket >= %(whole_from)s AND bucket < %(whole_to)s)"
+            " UNION ALL"
+            " SELECT sensor_id, metric, value_sum, value_max, readings_count FROM readings_1h"
+            "  WHERE metric = ANY(%(metrics)s) AND bucket >= %(whole_from)s AND bucket < %(whole_to)s"
+            ") AS parts GROUP BY sensor_id, metric",
+            {"metrics": list(metrics), "first_minute": first_minute, "now": now, "whole_from": whole_from,
+             "whole_to": whole_to},
+        )
+        return cur.fetchall()
+
+
+def read_hysteresis(conn: psycopg2.extensions.connection) -> dict[tuple[str, str], dict[str, Any]]:
+    with transaction(conn) as cur:
+        cur.execute("SELECT sensor_id, metric, state FROM hysteresis_state")
+        return {(sensor, metric): state for sensor, metric, state in cur.fetchall()}
+
+
+def recent_scores(
+    conn: psycopg2.extensions.connection, since: datetime
+) -> list[tuple[str, str, datetime, float | None]]:
+    """(scope_code, domain, time, score) of the history since ``since``, for the trend."""
+    with transaction(conn) as cur:
+        cur.execute("SELECT scope_code, domain, time, score FROM indicator_values WHERE time >= %s"
+                    " ORDER BY scope_code, domain, time", (since,))
+        return cur.fetchall()
+
+
+@dataclass(frozen=True)
+class CurrentValue:
+    """One row of ``indicator_current``."""
+
+    scope_code: str
+    domain: str
+    level_name: str
+    parent: str | None
+    score: float | None
+    level: int | None
+    level_since: datetime | None
+    computed_at: datetime
+    newest_input: datetime | None
+    oldest_input: datetime | None
+    forecast: dict[str, Any] | None
+    explanation: dict[str, Any]
+
+
+_CURRENT_COLUMNS = ("scope_code", "domain", "level_name", "parent", "score", "level", "level_since", "computed_at",
+                    "newest_input", "oldest_input", "forecast", "explanation")
+
+
+@dataclass(frozen=True)
+class AlarmEvent:
+    """What an opened alarm becomes in ``events`` (source ``sensor``)."""
+
+    category: str
+    severity: str
+    title: str
+
+
+def write_run(
+    conn: psycopg2.extensions.connection,
+    *,
+    now: datetime,
+    current: Sequence[CurrentValue],
+    history_every: timedelta,
+    hysteresis: Mapping[tuple[str, str], dict[str, Any]],
+    alarm_levels: Mapping[tuple[str, str], tuple[int | None, float | None]],
+    alarm_event: Any,
+) -> dict[str, int]:
+    """Everything one run produced, in one transaction; returns counts of what was written.
+
+    ``current``: every value of this run (level_since is filled here from the stored row).
+    History gets a row for each value whose level changed or whose last row is ``history_every``
+    old. ``alarm_levels``: (sensor_id, metric) → (level shown, value); alarms of higher
+    levels are cleared, missing ones opened, each opened one with an event made by
+    ``alarm_event(alarm_id, sensor_id, metric, level, value) -> AlarmEvent | None``.
+    """
+    counts = {"current": 0, "history": 0, "alarms_opened": 0, "alarms_cleared": 0}
+    with transaction(conn) as cur:
+        cur.execute("LOCK TABLE indicator_current IN SHARE ROW EXCLUSIVE MODE")  # one writer at a time
+        cur.execute("SELECT scope_code, domain, level, level_since FROM indicator_current")
+        before = {(scope, domain): (level, since) for scope, domain, level, since in cur.fetchall()}
+        cur.execute("SELECT DISTINCT ON (scope_code, domain) scope_code, domain, time FROM indicator_values"
+                    " WHERE time > %s ORDER BY scope_code, domain, time DESC", (now - history_every,))
+        recent = {(scope, domain) for scope, domain, _ in cur.fetchall()}
+
+        rows, history = [], []
+        for value in current:
+            key = (value.scope_code, value.domain)
+            old_level, old_since = before.get(key, (None, None))
+            changed = key not in before or old_level != value.level
+            since = now if changed else (old_since or now)
+            rows.append((value.scope_code, value.domain, value.level_name, value.parent, value.score, value.level,
+                         since, value.computed_at, value.newest_input, value.oldest_input,
+                         Json(value.forecast) if value.forecast is not None else None, Json(value.explanation)))
+            if changed or key not in recent:
+                history.append((now, value.scope_code, value.level_name, value.domain, value.score, value.level,
+                                changed and key in before, Json(value.explanation) if changed else None))
+        execute_values(
+            cur,
+            f"INSERT INTO indicator_current ({', '.join(_CURRENT_COLUMNS)}) VALUES %s"
+            " ON CONFLICT (scope_code, domain) DO UPDATE SET "
+            + ", ".join(f"{name} = excluded.{name}" for name in _CURRENT_COLUMNS[2:]),
+            rows, page_size=1000,
+        )
+        counts["current"] = len(rows)
+        if history:
+            execute_values(cur, "INSERT INTO indicator_values (time, scope_code, level_name, domain, score, level,"
+                                " level_changed, explanation) VALUES %s", history, page_size=1000)
+        counts["history"] = len(history)
+
+        if hysteresis:
+            execute_values(cur, "INSERT INTO hysteresis_state (sensor_id, metric, state) VALUES %s"
+                                " ON CONFLICT (sensor_id, metric) DO UPDATE SET state = excluded.state",
+                           [(sensor, metric, Json(state)) for (sensor, metric), state in sorted(hysteresis.items())],
+                           page_size=1000)
+        counts.update(_write_alarms(cur, now, alarm_levels, alarm_event))
+    return counts
+
+
+def _write_alarms(cur, now: datetime, alarm_levels: Mapping[tuple[str, str], tuple[int | None, float | None]],
+                  alarm_event: Any) -> dict[str, int]:
+    cur.execute("SELECT id, sensor_id, metric, level FROM sensor_alarms WHERE cleared_at IS NULL")
+    open_alarms = {(sensor, metric, level): alarm_id for alarm_id, sensor, metric, level in cur.fetchall()}
+    to_clear = [alarm_id for (sensor, metric, level), alarm_id in open_alarms.items()
+                if (alarm_levels.get((sensor, metric), (None, None))[0] or 0) < level
+                and (sensor, metric) in alarm_levels]
+    if to_clear:
+        cur.execute("UPDATE sensor_alarms SET cleared_at = %s WHERE id = ANY(%s)", (now, to_clear))
+    opened = 0
+    for (sensor, metric), (level, value) in sorted(alarm_levels.items()):
+        for alarm_level in range(1, (level or 0) + 1):
+            if (sensor, metric, alarm_level) in open_alarms:
+                continue
+            cur.execute(
+                "INSERT INTO sensor_alarms (sensor_id, metric, level, opened_at, value, event_id)"
+                " VALUES (%s, %s, %s, %s, %s, '') ON CONFLICT DO NOTHING RETURNING id",
+                (sensor, metric, alarm_level, now, value),
+            )
+            row = cur.fetchone()
+            if row is None:
+                continue
+            event_id = f"alarm-{row[0]}"
+            cur.execute("UPDATE sensor_alarms SET event_id = %s WHERE id = %s", (event_id, row[0]))
+            event = alarm_event(event_id, sensor, metric, alarm_level, value)
+            if event is not None:
+                cur.execute(
+                    "INSERT INTO events (source, id, time, category, severity, lon, lat, title, scope_code, scopes)"
+                    " SELECT 'sensor', %s, %s, %s, %s, lon, lat, %s, scope_code, scopes FROM sensors"
+                    " WHERE sensor_id = %s AND lon IS NOT NULL ON CONFLICT (source, id) DO NOTHING",
+                    (event_id, now, event.category, event.severity, event.title[:200], sensor),
+                )
+            opened += 1
+    return {"alarms_opened": opened, "alarms_cleared": len(to_clear)}
+
+
+def read_current(
+    conn: psycopg2.extensions.connection, scope_codes: Iterable[str] | None = None, *, explanations: bool = True
+) -> list[CurrentValue]:
+    """The current vital signs, of every unit or of ``scope_codes``; without ``explanations`` those are ``{}``."""
+    columns = [name if name != "explanation" or explanations else "'{}'::jsonb" for name in _CURRENT_COLUMNS]
+    where, params = "", []
+    if scope_codes is not None:
+        where, params = "WHERE scope_code = ANY(%s)", [list(scope_codes)]
+    with transaction(conn) as cur:
+        cur.execute(f"SELECT {', '.join(columns)} FROM indicator_current {where} ORDER BY scope_code, domain",
+                    params)
+        return [CurrentValue(*row) for row in cur.fetchall()]
+
+
+def children_of(conn: psycopg2.extensions.connection, code: str) -> list[str]:
+    """Codes of the units whose parent is ``code`` (the city's id: the top level), sorted."""
+    with transaction(conn) as cur:
+        cur.execute("SELECT DISTINCT scope_code FROM indicator_current WHERE parent = %s ORDER BY scope_code",
+                    (code,))
+        return [row[0] for row in cur.fetchall()]
+
+
+def open_alarms(conn: psycopg2.extensions.connection) -> list[tuple[str, str, int, datetime, str]]:
+    """(sensor_id, metric, level, opened_at, event_id) of every open alarm, newest first."""
+    with transaction(conn) as cur:
+        cur.execute("SELECT sensor_id, metric, level, opened_at, event_id FROM sensor_alarms"
+                    " WHERE cleared_at IS NULL ORDER BY opened_at DESC, id DESC")
+        return cur.fetchall()
+
+
+def delete_indicator_history(conn: psycopg2.extensions.connection, before: datetime) -> int:
+    """Delete history older than ``before`` (and alarms cleared before it); the number of history rows deleted."""
+    with transaction(conn) as cur:
+        cur.execute("DELETE FROM indicator_values WHERE time < %s", (before,))
+        deleted = cur.rowcount
+        cur.execute("DELETE FROM sensor_alarms WHERE cleared_at < %s", (before,))
+    return deleted

@@ -1,0 +1,241 @@
+"""The indicators process against real PostgreSQL: vital signs at every level, history cadence,
+hysteresis kept across runs, alarms and their events, grey when silent, the vitals API, the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+import store
+from app import create_app
+from auth.accounts import add_user
+from city import city_folder, load_city
+from cityops.settings import Settings
+from cityops.vitals import VitalsContext, run_once
+from indicators.domains import DOMAINS, INDEX
+from ingest.service import registry_rows
+
+NOW = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)  # 10:00 in New York: daytime for noise
+
+
+@pytest.fixture(scope="module")
+def nyc():
+    return load_city(city_folder("nyc"))
+
+
+@pytest.fixture(scope="module")
+def ctx(nyc) -> VitalsContext:
+    return VitalsContext.for_city(nyc)
+
+
+@pytest.fixture
+def registry(db, nyc):
+    sensors, units = registry_rows(nyc)
+    store.sync_sensors(db, sensors)
+    store.sync_units(db, units)
+    return nyc.sensors.set_index("sensor_id")
+
+
+def sensor_of(nyc, kind: str) -> str:
+    return str(nyc.sensors.loc[nyc.sensors["kind"] == kind, "sensor_id"].iloc[0])
+
+
+def write(db, sensor_id: str, metric: str, values: list[tuple[datetime, float]]) -> None:
+    store.write_ingest_batch(db, store.IngestBatch(readings=[store.ReadingRow(t, sensor_id, metric, v)
+                                                             for t, v in values]))
+    store.refresh_rollups(db)
+
+
+def every_minute(start: datetime, minutes: int, value: float) -> list[tuple[datetime, float]]:
+    return [(start + timedelta(minutes=m), value) for m in range(minutes)]
+
+
+def current(db, scope: str, domain: str) -> store.CurrentValue:
+    [row] = [row for row in store.read_current(db, [scope]) if row.domain == domain]
+    return row
+
+
+def unit_of(db, sensor_id: str) -> str:
+    return next(row["unit_code"] for row in store.read_sensor_registry(db) if row["sensor_id"] == sensor_id)
+
+
+def test_every_unit_and_the_city_get_every_domain_and_an_index(db, registry, nyc, ctx) -> None:
+    gas = sensor_of(nyc, "gas")
+    write(db, gas, "methane_lel", every_minute(NOW - timedelta(minutes=10), 10, 5.0))
+    result = run_once(db, ctx, NOW)
+    rows = store.read_current(db)
+    units = sum(len(nyc.boundaries[level]) for level in nyc.levels) + 1
+    assert len(rows) == units * (len(DOMAINS) + 1)
+    value = current(db, unit_of(db, gas), "gas")
+    assert value.level == 0 and value.score == pytest.approx(100 - 30 * 5 / 20)
+    assert gas in json.dumps(value.explanation)
+    city_gas = current(db, "nyc", "gas")
+    assert city_gas.level == 0  # only green data below: green, not grey
+    assert current(db, "nyc", "air").level is None  # silent domains are grey, never green
+    assert current(db, "nyc", "public_safety").level is None  # no incidents yet: grey
+    assert current(db, "nyc", INDEX).level == 0
+    assert result.written["history"] == len(rows)
+
+
+def test_history_is_written_at_the_cadence_and_at_level_changes(db, registry, nyc, ctx) -> None:
+    gas = sensor_of(nyc, "gas")
+    write(db, gas, "methane_lel", every_minute(NOW - timedelta(minutes=10), 11, 5.0))
+    first = run_once(db, ctx, NOW)
+    assert run_once(db, ctx, NOW + timedelta(seconds=30)).written["history"] == 0
+    write(db, gas, "methane_lel", [(NOW + timedelta(minutes=1), 30.0)])  # amber
+    changed = run_once(db, ctx, NOW + timedelta(minutes=1, seconds=10))
+    assert 0 < changed.written["history"] < first.written["history"]
+    with db.cursor() as cur:
+        cur.execute("SELECT count(*) FROM indicator_values WHERE level_changed AND domain = 'gas'"
+                    " AND explanation IS NOT NULL")
+        assert cur.fetchone()[0] >= 4  # the NTA, its CDTA, its borough and the city turned amber
+    db.commit()
+    write(db, gas, "methane_lel", every_minute(NOW + timedelta(minutes=2), 6, 30.0))
+    assert run_once(db, ctx, NOW + timedelta(minutes=6, seconds=10)).written["history"] > 0  # 5 min cadence
+
+
+def test_red_alarm_opens_once_holds_through_the_dwell_and_clears(db, registry, nyc, ctx) -> None:
+    gas = sensor_of(nyc, "gas")
+    write(db, gas, "methane_lel", every_minute(NOW - timedelta(minutes=5), 5, 60.0))  # red: ≥ 50 % LEL
+    run_once(db, ctx, NOW)
+    assert sorted(alarm[2] for alarm in store.open_alarms(db)) == [1, 2]
+    run_once(db, ctx, NOW + timedelta(seconds=30))  # still red: no second alarm
+    alarms = store.open_alarms(db)
+    assert len(alarms) == 2
+    with db.cursor() as cur:
+        cur.execute("SELECT source, category, severity, scope_code FROM events ORDER BY id")
+        events = cur.fetchall()
+    db.commit()
+    assert [(source, category) for source, category, _, _ in events] == [("sensor", "gas_leak")] * 2
+    assert sorted(severity for _, _, severity, _ in events) == ["major", "minor"]
+
+    # The gas clears: green by value at once, but red is held for the 10-minute dwell.
+    write(db, gas, "methane_lel", every_minute(NOW + timedelta(minutes=1), 15, 2.0))
+    unit = unit_of(db, gas)
+    run_once(db, ctx, NOW + timedelta(minutes=1, seconds=20))
+    assert current(db, unit, "gas").level == 2
+    run_once(db, ctx, NOW + timedelta(minutes=6, seconds=20))
+    assert current(db, unit, "gas").level == 2
+    run_once(db, ctx, NOW + timedelta(minutes=12))
+    assert current(db, unit, "gas").level == 0
+    assert store.open_alarms(db) == []
+
+
+def test_a_silent_city_turns_grey_not_green(db, registry, nyc, ctx) -> None:
+    gas = sensor_of(nyc, "gas")
+    write(db, gas, "methane_lel", every_minute(NOW - timedelta(minutes=5), 5, 5.0))
+    run_once(db, ctx, NOW)
+    assert current(db, "nyc", INDEX).level == 0
+    run_once(db, ctx, NOW + timedelta(hours=1))
+    assert current(db, "nyc", "gas").level is None
+    assert current(db, "nyc", INDEX).level is None and current(db, "nyc", INDEX).score is None
+
+
+def test_a_sensor_in_maintenance_is_left_out(db, registry, nyc, ctx) -> None:
+    gas = sensor_of(nyc, "gas")
+    write(db, gas, "methane_lel", every_minute(NOW - timedelta(minutes=5), 5, 60.0))
+    with db.cursor() as cur:
+        cur.execute("UPDATE sensors SET in_maintenance = true WHERE sensor_id = %s", (gas,))
+    db.commit()
+    run_once(db, ctx, NOW)
+    assert current(db, "nyc", "gas").level is None
+    assert store.open_alarms(db) == []
+
+
+# -- the API -------------------------------------------------------------------------------------
+
+@pytest.fixture
+def api(database_url: str, db, registry, nyc, ctx):
+    gas = sensor_of(nyc, "gas")
+    now = datetime.now(UTC).replace(microsecond=0)
+    write(db, gas, "methane_lel", every_minute(now - timedelta(minutes=4), 4, 30.0))
+    run_once(db, ctx, now)
+    add_user(db, "viewer", "viewer", "Lamp post 2024!", actor="tests")
+    web = create_app(Settings(database_url=database_url, mqtt_url="mqtt://127.0.0.1:1", secret_key="k" * 40))
+    return web.server.test_client(), gas
+
+
+def test_vitals_api_lists_every_unit_with_freshness(api) -> None:
+    client, _ = api
+    assert client.get("/api/v1/vitals").status_code == 401
+    response = client.get("/api/v1/vitals", auth=("viewer", "Lamp post 2024!"))
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["stale"] is False and body["computed_at"]
+    assert body["units"][0]["code"] == "nyc" and body["units"][0]["colour"] == "amber"
+    assert set(body["units"][0]["domains"]) == set(DOMAINS)
+    boroughs = client.get("/api/v1/vitals?level=borough", auth=("viewer", "Lamp post 2024!")).get_json()["units"]
+    assert sorted(unit["code"] for unit in boroughs) == ["BK", "BX", "MN", "QN", "SI"]
+
+
+def test_vitals_of_a_unit_explains_its_colour(api, db) -> None:
+    client, gas = api
+    unit = unit_of(db, gas)
+    body = client.get(f"/api/v1/vitals/{unit}", auth=("viewer", "Lamp post 2024!")).get_json()
+    assert body["unit"]["colour"] == "amber"
+    assert gas in json.dumps(body["unit"]["domains"]["gas"]["explanation"])
+    city = client.get("/api/v1/vitals/nyc", auth=("viewer", "Lamp post 2024!")).get_json()
+    assert city["children"] == ["BK", "BX", "MN", "QN", "SI"]
+    missing = client.get("/api/v1/vitals/NOPE", auth=("viewer", "Lamp post 2024!"))
+    assert missing.status_code == 404 and missing.get_json()["error"] == "not found"
+
+
+def test_vitals_computed_long_ago_are_marked_stale(api, db) -> None:
+    client, _ = api
+    with db.cursor() as cur:
+        cur.execute("UPDATE indicator_current SET computed_at = computed_at - interval '10 minutes'")
+    db.commit()
+    assert client.get("/api/v1/vitals", auth=("viewer", "Lamp post 2024!")).get_json()["stale"] is True
+
+
+# -- the command ---------------------------------------------------------------------------------
+
+def test_indicators_run_once_reports_its_run_time(database_url: str, db, registry) -> None:
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CITYOPS_")},
+           "CITYOPS_DATABASE_URL": database_url, "CITYOPS_CITY": "nyc"}
+    result = subprocess.run([sys.executable, "-m", "cityops", "indicators", "run", "--once"], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "city index" in result.stdout
+    [status] = [s for s in store.read_status(db) if s.kind == "indicators"]
+    assert status.state == "stopped" and status.detail["run_seconds"] > 0 and status.detail["sensors"] == 2500
+    with db.cursor() as cur:
+        cur.execute("SELECT count(*) FROM indicator_current")
+        assert cur.fetchone()[0] > 0
+
+
+def test_readings_published_through_the_broker_become_colours_in_the_api(
+    database_url: str, db, broker, nyc, ctx
+) -> None:
+    from tests.integration.test_ingest import publisher, reading, running_worker, wait_for
+
+    gas = sensor_of(nyc, "gas")
+    noise = sensor_of(nyc, "noise")
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
+    with running_worker(database_url, broker.url):  # syncs the city's registry into the database
+        client = publisher(broker.url)
+        try:
+            for minute in range(3):
+                for message in (reading(gas, "methane_lel", 55.0, start + timedelta(minutes=minute)),
+                                reading(noise, "noise_dba", 40.0, start + timedelta(minutes=minute))):
+                    client.publish(*message)
+            assert client.wait_published(30)
+        finally:
+            client.close()
+        wait_for(lambda: store.count_rows(db, "readings") >= 6, what="the readings")
+    store.refresh_rollups(db)
+    run_once(db, ctx)
+    add_user(db, "viewer", "viewer", "Lamp post 2024!", actor="tests")
+    web = create_app(Settings(database_url=database_url, mqtt_url=broker.url, secret_key="k" * 40))
+    client = web.server.test_client()
+    body = client.get(f"/api/v1/vitals/{unit_of(db, gas)}", auth=("viewer", "Lamp post 2024!")).get_json()
+    assert body["unit"]["domains"]["gas"]["colour"] == "red" and body["unit"]["colour"] == "red"
+    city = client.get("/api/v1/vitals/nyc", auth=("viewer", "Lamp post 2024!")).get_json()["unit"]
+    assert city["domains"]["gas"]["colour"] == "red"
+    assert city["domains"]["noise"]["colour"] == "green"  # 40 dB(A) is quiet in any zone
+    assert city["domains"]["air"]["colour"] == "grey"  # no air readings: grey, never green

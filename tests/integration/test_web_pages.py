@@ -1,0 +1,290 @@
+"""The shell's own pages and endpoints against real PostgreSQL and Mosquitto: feeds, audit, users,
+/metrics, /healthz, languages, time zone, proxies. Access per role is in test_web_access.py."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import store
+from app import create_app
+from cityops.settings import Settings
+from tests.integration.webclient import PASSWORDS, SECRET, sign_in
+from web.guard import CALLBACK_PAGES, SESSION_PASSWORD_CHANGED, SESSION_USER, SHELL_PREFIX
+
+
+def callback(client, outputs: list[tuple[str, str]], inputs: list[tuple[str, str, object]],
+             state: list[tuple[str, str, object]] = (), changed: str | None = None):
+    """Post a Dash callback request as the browser's renderer does; the decoded response (or the response)."""
+    payload = {
+        "output": "...".join(f"{cid}.{prop}" for cid, prop in outputs).join(["..", ".."]) if len(outputs) > 1
+        else f"{outputs[0][0]}.{outputs[0][1]}",
+        "outputs": [{"id": cid, "property": prop} for cid, prop in outputs] if len(outputs) > 1
+        else {"id": outputs[0][0], "property": outputs[0][1]},
+        "inputs": [{"id": cid, "property": prop, "value": value} for cid, prop, value in inputs],
+        "state": [{"id": cid, "property": prop, "value": value} for cid, prop, value in state],
+        "changedPropIds": [changed] if changed else [],
+    }
+    return client.post("/_dash-update-component", json=payload)
+
+
+def rendered(response) -> str:
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    return json.dumps(response.get_json(), ensure_ascii=False)
+
+
+# -- feeds ---------------------------------------------------------------------------------------
+
+FEEDS_OUTPUTS = [("feeds-as-of", "children"), ("feeds-body", "children")]
+FEEDS_INPUTS = [("feeds-refresh", "n_intervals", 1)]
+
+
+def _seed_feeds(db) -> datetime:
+    now = datetime.now(UTC)
+    with db.cursor() as cur:
+        cur.execute(
+            "INSERT INTO sensors (sensor_id, kind, metrics, expected_interval_s, registered_by, last_seen, scope_code)"
+            " VALUES ('AQ-FRESH', 'air_quality', '{pm25}', 60, 'registry', %(now)s, 'MN01'),"
+            " ('AQ-STALE', 'air_quality', '{pm25}', 60, 'registry', %(old)s, 'MN02'),"
+            " ('AQ-NEVER', 'air_quality', '{pm25}', 60, 'registry', NULL, 'MN03')",
+            {"now": now, "old": now - timedelta(hours=2)},
+        )
+        cur.execute("INSERT INTO sensors (sensor_id, metrics, registered_by, in_maintenance) VALUES"
+                    " ('AQ-MAINT', '{pm25}', 'registry', true)")
+        cur.execute("INSERT INTO rejects (time, topic, reason, payload) VALUES"
+                    " (%s, 'cityops/nyc/readings/X', 'unknown metric: pm2_5', '{\"values\":{\"pm2_5\":1}}'),"
+                    " (%s, 'cityops/nyc/events', 'not JSON', '<script>alert(1)</script>')", (now, now))
+    db.commit()
+    store.report_status(db, store.ProcessStatus(
+        process_id="ingest-0", kind="ingest", heartbeat_at=now, state="running", messages_total=1234,
+        readings_total=5678, rejects_total=2, rate_per_s=42.0, lag_s=0.8, last_message_at=now))
+    return now
+
+
+def test_feeds_page_shows_rates_stale_sensors_rejects_and_processes(client_for, db) -> None:
+    _seed_feeds(db)
+    text = rendered(callback(client_for("admin"), FEEDS_OUTPUTS, FEEDS_INPUTS))
+    for expected in ("AQ-STALE", "AQ-NEVER", "unknown metric: pm2_5", "ingest-0", "running",
+                     "1 fresh, 1 stale, 1 never heard, 1 in maintenance (of 4)", "Sensor readings"):
+        assert expected in text, expected
+    assert "AQ-FRESH" not in text and "AQ-MAINT" not in text.split("Stale sensors")[1]
+    # A hostile payload is shown as text (Dash escapes it), never as markup.
+    assert "<script>alert(1)</script>" in text  # inside a JSON string for a Code component's children
+
+
+def test_feeds_callback_is_refused_to_other_roles(client_for, db) -> None:
+    _seed_feeds(db)
+    for role in ("viewer", "dispatcher", "analyst"):
+        assert callback(client_for(role), FEEDS_OUTPUTS, FEEDS_INPUTS).status_code == 403, role
+    assert callback(client_for("anonymous"), FEEDS_OUTPUTS, FEEDS_INPUTS).status_code == 401
+
+
+def test_feeds_times_are_in_the_city_zone(database_url: str, module_broker, users, db) -> None:
+    _seed_feeds(db)
+    for zone, abbreviations in (("America/New_York", ("EST", "EDT")), ("Asia/Shanghai", ("CST",))):
+        web = create_app(Settings(database_url=database_url, mqtt_url=module_broker.url, secret_key=SECRET,
+                                  timezone=zone))
+        client = web.server.test_client()
+        with client.session_transaction() as session:
+            session[SESSION_USER] = "admin"
+            session[SESSION_PASSWORD_CHANGED] = users["admin"].password_changed_at.isoformat()
+        as_of = callback(client, FEEDS_OUTPUTS, FEEDS_INPUTS).get_json()["response"]["feeds-as-of"]["children"]
+        assert as_of.split()[-1] in abbreviations, as_of
+
+
+# -- the callback guard --------------------------------------------------------------------------
+
+def test_every_callback_output_belongs_to_a_known_page(web) -> None:
+    ids = set()
+    for key in web.callback_map:
+        for part in key.strip(".").split("..."):
+            ids.add(part.rsplit(".", 1)[0].strip("."))
+    unknown = {cid for cid in ids if not cid.startswith((*CALLBACK_PAGES, SHELL_PREFIX, "_pages"))}
+    assert ids and not unknown, unknown
+
+
+def test_callback_requests_must_be_json_posts(client_for) -> None:
+    client = client_for("admin")
+    assert client.get("/_dash-update-component").status_code == 403
+    response = client.post("/_dash-update-component", data="output=x", content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 403
+
+
+# -- audit ---------------------------------------------------------------------------------------
+
+AUDIT_OUTPUTS = [("audit-table", "children"), ("audit-message", "children"), ("audit-action", "options")]
+
+
+def _audit(client, user=None, action=None, since=None, until=None):
+    return callback(client, AUDIT_OUTPUTS, [("audit-user", "value", user), ("audit-action", "value", action),
+                                            ("audit-from", "value", since), ("audit-to", "value", until)])
+
+
+def test_audit_page_filters_by_user_action_and_time(client_for, db) -> None:
+    store.write_audit(db, "alice", "incident.ack", "42", {"status": "new"}, {"status": "acknowledged"}, "10.0.0.1")
+    store.write_audit(db, "bob", "incident.dispatch", "43", None, {"unit": "FD-1"}, "10.0.0.2")
+    db.commit()
+    client = client_for("admin")
+    everything = rendered(_audit(client))
+    assert "alice" in everything and "bob" in everything and "incident.dispatch" in everything
+    only_alice = rendered(_audit(client, user="Alice"))
+    assert "incident.ack" in only_alice and "FD-1" not in only_alice
+    only_dispatch = rendered(_audit(client, action="incident.dispatch"))
+    assert "FD-1" in only_dispatch and "10.0.0.1" not in only_dispatch
+    future = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%d")
+    assert "alice" not in rendered(_audit(client, since=future)).split('"audit-message"')[0]
+    assert "alice" in rendered(_audit(client, until=future))
+
+
+def test_audit_page_says_what_is_wrong_with_a_bad_time(client_for, db) -> None:
+    response = _audit(client_for("admin"), since="yesterday-ish")
+    assert "Not a time: yesterday-ish" in rendered(response)
+
+
+# -- users ---------------------------------------------------------------------------------------
+
+USERS_OUTPUTS = [("users-message", "children"), ("users-table", "children"), ("users-selected", "options")]
+USER_BUTTONS = ("users-add", "users-set-role", "users-disable", "users-enable", "users-new-password")
+
+
+def _users(client, button: str | None, selected=None, role="viewer", new_name=None):
+    inputs = [(name, "n_clicks", 1 if name == button else None) for name in USER_BUTTONS]
+    state = [("users-selected", "value", selected), ("users-role", "value", role),
+             ("users-new-name", "value", new_name)]
+    return callback(client, USERS_OUTPUTS, inputs, state, changed=f"{button}.n_clicks" if button else None)
+
+
+def test_admin_adds_a_user_and_sees_the_password_once(client_for, db) -> None:
+    client = client_for("admin")
+    reply = _users(client, "users-add", role="dispatcher", new_name="Duty.Officer").get_json()["response"]
+    message = reply["users-message"]["children"]
+    assert message.startswith("Added duty.officer. Their password, shown once: ")
+    password = message.rsplit(" ", 1)[1]
+    assert store.get_user(db, "duty.officer").role == "dispatcher"
+    fresh = client_for("anonymous")
+    assert sign_in(fresh, "duty.officer", password).status_code == 303
+    [row] = [row for row in store.read_audit(db, action="user.add") if row.user == "admin"]
+    assert row.user == "admin" and row.target == "duty.officer" and row.address == "127.0.0.1"
+    assert password not in json.dumps(row._asdict(), default=str)
+
+
+def test_admin_changes_role_disables_enables_and_resets_password_each_audited(client_for, db) -> None:
+    client = client_for("admin")
+    assert "viewer is now analyst" in rendered(_users(client, "users-set-role", selected="viewer", role="analyst"))
+    assert store.get_user(db, "viewer").role == "analyst"
+    assert "viewer is disabled" in rendered(_users(client, "users-disable", selected="viewer"))
+    assert store.get_user(db, "viewer").disabled
+    assert "viewer is enabled" in rendered(_users(client, "users-enable", selected="viewer"))
+    assert "New password for viewer" in rendered(_users(client, "users-new-password", selected="viewer"))
+    actions = [row.action for row in store.read_audit(db, user="admin")]
+    assert sorted(actions) == ["user.disable", "user.enable", "user.passwd", "user.update"]
+
+
+def test_admin_cannot_disable_themselves_and_bad_input_is_explained(client_for, db) -> None:
+    client = client_for("admin")
+    assert "cannot disable yourself" in rendered(_users(client, "users-disable", selected="admin"))
+    assert not store.get_user(db, "admin").disabled
+    assert "Not done: invalid user name" in rendered(_users(client, "users-add", new_name="<b>x</b>"))
+    assert "Not done:" in rendered(_users(client, "users-add", new_name="viewer"))  # exists
+    assert "Not done:" in rendered(_users(client, "users-set-role", selected="ghost", role="admin"))
+    assert "Choose a user first" in rendered(_users(client, "users-disable"))
+
+
+def test_user_admin_callback_is_refused_to_other_roles(client_for, db) -> None:
+    for role in ("viewer", "dispatcher", "analyst"):
+        response = _users(client_for(role), "users-set-role", selected=role, role="admin")
+        assert response.status_code == 403, role
+        assert store.get_user(db, role).role == role
+
+
+# -- /metrics ------------------------------------------------------------------------------------
+
+def test_metrics_on_loopback_has_latency_histogram_and_ingest_figures(client_for, db) -> None:
+    _seed_feeds(db)
+    client = client_for("viewer")
+    for _ in range(3):
+        client.get("/").close()
+    client_for("anonymous").get("/dispatch").close()
+    response = client_for("anonymous").get("/metrics")
+    assert response.status_code == 200
+    assert response.content_type.startswith("text/plain; version=0.0.4")
+    body = response.get_data(as_text=True)
+    assert 'cityops_http_request_duration_seconds_count{route="/",method="GET",status="2xx"} 3' in body
+    histogram = "cityops_http_request_duration_seconds"
+    assert f'{histogram}_bucket{{route="/dispatch",method="GET",status="3xx",le="+Inf"}} 1' in body
+    assert 'cityops_ingest_readings_total{process="ingest-0"} 5678' in body
+    assert 'cityops_ingest_lag_seconds{process="ingest-0"} 0.8' in body
+    assert 'cityops_process_up{process="ingest-0",kind="ingest"} 1' in body
+    assert 'cityops_rejects_last_hour{reason="unknown metric"} 1' in body
+    assert 'cityops_sensors{state="stale"} 1' in body
+    for line in body.splitlines():  # every sample line is "name{labels} number"
+        if line and not line.startswith("#"):
+            float(line.rsplit(" ", 1)[1].replace("+Inf", "inf"))
+
+
+def test_metrics_refused_off_loopback(client_for) -> None:
+    response = client_for("admin").get("/metrics", environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    assert response.status_code == 403
+
+
+# -- /healthz ------------------------------------------------------------------------------------
+
+def test_healthz_follows_the_ingest_report_of_the_broker(client_for, db) -> None:
+    now = datetime.now(UTC)
+    store.report_status(db, store.ProcessStatus(process_id="ingest-0", kind="ingest", heartbeat_at=now,
+                                                state="broker unavailable"))
+    response = client_for("anonymous").get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["broker"] == {"state": "unreachable", "checked_by": "ingest", "ingest_connected": 0,
+                                             "ingest_reporting": 1}
+    store.report_status(db, store.ProcessStatus(process_id="ingest-0", kind="ingest", heartbeat_at=now,
+                                                state="running"))
+    assert client_for("anonymous").get("/healthz").status_code == 200
+
+
+def test_healthz_probes_the_broker_when_no_ingest_reports(database_url: str, db) -> None:
+    web = create_app(Settings(database_url=database_url, mqtt_url="mqtt://127.0.0.1:1", secret_key=SECRET))
+    response = web.server.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["broker"]["state"] == "unreachable"
+
+
+# -- language ------------------------------------------------------------------------------------
+
+def test_language_switch_is_remembered_and_shell_speaks_it(client_for) -> None:
+    client = client_for("dispatcher")
+    response = client.get("/lang/zh-CN?next=/dispatch")
+    assert response.status_code == 303 and response.headers["Location"] == "/dispatch"
+    assert "cityops_lang=zh-CN" in response.headers["Set-Cookie"]
+    layout = json.dumps(client.get("/_dash-layout").get_json(), ensure_ascii=False)
+    assert "退出登录" in layout and "派单调度" in layout and "调度员" in layout
+    page = rendered(callback(client, [("_pages_content", "children"), ("_pages_store", "data")],
+                             [("_pages_location", "pathname", "/dispatch"), ("_pages_location", "search", "")]))
+    assert "事件队列" in page
+    client.get("/lang/en", headers={"Referer": "http://localhost/dispatch"}).close()
+    assert "Sign out" in json.dumps(client.get("/_dash-layout").get_json())
+
+
+def test_language_follows_the_browser_until_chosen_and_unknown_falls_back(client_for) -> None:
+    client = client_for("anonymous")
+    assert "用户名" in client.get("/login", headers={"Accept-Language": "zh-CN,zh;q=0.9"}).get_data(as_text=True)
+    client.get("/lang/klingon").close()
+    assert 'lang="en"' in client.get("/login", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+
+
+def test_language_switch_never_redirects_off_site(client_for) -> None:
+    client = client_for("anonymous")
+    assert client.get("/lang/en?next=//evil.example").headers["Location"] == "/"
+    assert client.get("/lang/en", headers={"Referer": "https://evil.example/x"}).headers["Location"] == "/"
+
+
+# -- proxies -------------------------------------------------------------------------------------
+
+def test_forwarded_headers_count_only_behind_a_trusted_proxy(database_url: str, module_broker, users) -> None:
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
+    for hops, secure in ((0, False), (1, True)):
+        web = create_app(Settings(database_url=database_url, mqtt_url=module_broker.url, secret_key=SECRET,
+                                  trusted_proxies=hops))
+        response = sign_in(web.server.test_client(), "viewer", PASSWORDS["viewer"], headers=forwarded)
+        assert response.status_code == 303
+        assert ("Secure" in response.headers["Set-Cookie"]) is secure, hops

@@ -1,0 +1,426 @@
+"""Vital signs up the hierarchy (INDICATORS.md §4.2–4.4, §4.7): worst-of, bands, weights, grey, explanations."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from indicators.aggregate import DOMAIN_COLUMNS, INDEX_COLUMNS, ROOT_LEVEL, aggregate, units_frame
+from indicators.domains import DOMAINS
+from indicators.levels import AMBER, GREEN, RED
+
+NOW = pd.Timestamp("2024-06-01 12:00", tz="UTC")
+_ids = itertools.count()
+
+
+def score_level(score: float) -> int:
+    return RED if score <= 40 else AMBER if score <= 70 else GREEN
+
+
+def sensor(
+    unit: str,
+    score: float | None = None,
+    *,
+    domain: str = "air",
+    fresh: bool = True,
+    maintenance: bool = False,
+    sensor_id: str | None = None,
+    metric: str = "aqi",
+    age_s: float = 30.0,
+) -> dict:
+    usable = fresh and score is not None
+    return {
+        "sensor_id": sensor_id or f"S{next(_ids):04d}",
+        "unit_code": unit,
+        "domain": domain,
+        "metric": metric,
+        "value": 42.0 if usable else math.nan,
+        "time": NOW - pd.Timedelta(seconds=age_s),
+        "age_s": age_s,
+        "fresh": fresh,
+        "score": score if usable else math.nan,
+        "level": score_level(score) if usable else None,
+        "maintenance": maintenance,
+    }
+
+
+def sensors_frame(*rows: dict) -> pd.DataFrame:
+    frame = pd.DataFrame(list(rows), columns=list(sensor("X").keys()))
+    frame["time"] = pd.to_datetime(frame["time"], utc=True)
+    frame["level"] = frame["level"].astype("Int64")
+    frame["fresh"] = frame["fresh"].astype(bool)
+    frame["maintenance"] = frame["maintenance"].astype(bool)
+    return frame
+
+
+def units(*rows: tuple[str, str, str | None, float]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"code": c, "level_name": lvl, "parent": p, "population": pop, "name": f"Unit {c}"} for c, lvl, p, pop in rows]
+    )
+
+
+# Toy city: regions A, B; blocks A1, A2 (in A) and B1, B2 (in B).
+TWO_LEVELS = units(
+    ("A", "region", None, 3000.0),
+    ("B", "region", None, 1000.0),
+    ("A1", "block", "A", 2000.0),
+    ("A2", "block", "A", 1000.0),
+    ("B1", "block", "B", 900.0),
+    ("B2", "block", "B", 100.0),
+)
+
+
+def row(result, code: str, domain: str = "air") -> pd.Series:
+    frame = result.domains
+    return frame[(frame["scope_code"] == code) & (frame["domain"] == domain)].iloc[0]
+
+
+def index_row(result, code: str) -> pd.Series:
+    return result.index[result.index["scope_code"] == code].iloc[0]
+
+
+def run(*sensor_rows: dict, hierarchy: pd.DataFrame = TWO_LEVELS, **kwargs):
+    return aggregate(sensors_frame(*sensor_rows), hierarchy, root_code="toy", **kwargs)
+
+
+# ---- lowest level --------------------------------------------------------------------
+
+
+def test_worst_fresh_sensor_sets_the_level_and_the_mean_is_clipped_into_its_band() -> None:
+    result = run(sensor("A1", 90.0), sensor("A1", 50.0), sensor("A2", 95.0), sensor("A2", 30.0))
+    assert row(result, "A1")["level"] == AMBER
+    assert row(result, "A1")["score"] == 70.0  # mean 70 is already the top of amber
+    assert row(result, "A2")["level"] == RED
+    assert row(result, "A2")["score"] == 40.0  # mean 62.5 clipped to the top of red
+
+
+def test_mean_inside_the_band_is_kept() -> None:
+    result = run(sensor("A1", 50.0), sensor("A1", 60.0))
+    assert row(result, "A1")["level"] == AMBER
+    assert row(result, "A1")["score"] == pytest.approx(55.0)
+
+
+def test_no_fresh_sensor_is_grey_and_counted_stale() -> None:
+    result = run(sensor("A1", 80.0, fresh=False), sensor("A1", None, fresh=False))
+    a1 = row(result, "A1")
+    assert pd.isna(a1["level"])
+    assert math.isnan(a1["score"])
+    assert (a1["n_sensors_fresh"], a1["n_sensors_stale"], a1["n_sensors_maintenance"]) == (0, 2, 0)
+
+
+def test_a_domain_without_any_sensor_is_grey() -> None:
+    result = run(sensor("A1", 80.0))
+    assert pd.isna(row(result, "A1", "noise")["level"])
+    assert pd.isna(row(result, "B2", "air")["level"])
+
+
+def test_maintenance_sensors_are_left_out_but_counted_and_listed() -> None:
+    result = run(
+        sensor("A1", 90.0, sensor_id="OK"),
+        sensor("A1", 10.0, sensor_id="SERVICE", maintenance=True),
+        sensor("A2", 20.0, sensor_id="ONLY", maintenance=True),
+    )
+    a1 = row(result, "A1")
+    assert a1["level"] == GREEN and a1["score"] == 90.0
+    assert (a1["n_sensors_fresh"], a1["n_sensors_stale"], a1["n_sensors_maintenance"]) == (1, 0, 1)
+    listed = {s["sensor_id"]: s for s in a1["explanation"]["sensors"]}
+    assert listed["SERVICE"]["maintenance"] is True
+    assert a1["explanation"]["worst"] == ["OK"]
+    # A unit whose only sensor is in maintenance has no data: grey, but not "stale".
+    a2 = row(result, "A2")
+    assert pd.isna(a2["level"])
+    assert (a2["n_sensors_stale"], a2["n_sensors_maintenance"]) == (0, 1)
+
+
+def test_fresh_and_oldest_input_times_come_from_the_fresh_sensors() -> None:
+    result = run(
+        sensor("A1", 80.0, age_s=10), sensor("A1", 85.0, age_s=100), sensor("A1", 85.0, age_s=9999, fresh=False)
+    )
+    a1 = row(result, "A1")
+    assert a1["newest_time"] == NOW - pd.Timedelta(seconds=10)
+    assert a1["oldest_time"] == NOW - pd.Timedelta(seconds=100)
+    assert row(result, "A")["newest_time"] == NOW - pd.Timedelta(seconds=10)
+
+
+# ---- higher levels -------------------------------------------------------------------
+
+
+def test_parent_score_is_the_population_weighted_mean_of_its_children() -> None:
+    result = run(sensor("A1", 80.0), sensor("A2", 100.0))
+    a = row(result, "A")
+    assert a["level"] == GREEN
+    assert a["score"] == pytest.approx((2000 * 80 + 1000 * 100) / 3000)
+    weights = {c["code"]: c["weight"] for c in a["explanation"]["children"]}
+    assert weights == pytest.approx({"A1": 2 / 3, "A2": 1 / 3})
+
+
+def test_parent_level_is_the_worst_child_and_its_score_is_clipped_into_that_band() -> None:
+    result = run(sensor("B1", 95.0), sensor("B2", 30.0))  # B2 weighs 10 %
+    b = row(result, "B")
+    assert b["level"] == RED
+    assert b["score"] == 40.0  # weighted mean 88.5 clipped into red
+    assert b["explanation"]["worst"] == ["B2"]
+
+
+def test_parent_is_grey_only_when_every_child_is_grey() -> None:
+    result = run(sensor("A1", 75.0), sensor("A2", 90.0, fresh=False))
+    a = row(result, "A")
+    assert a["level"] == GREEN and a["score"] == pytest.approx(75.0)
+    assert (a["n_children"], a["n_children_grey"]) == (2, 1)
+    grey_child = next(c for c in a["explanation"]["children"] if c["code"] == "A2")
+    assert grey_child == {"code": "A2", "score": None, "level": None, "population": 1000.0, "weight": 0.0}
+    b = row(result, "B")
+    assert pd.isna(b["level"]) and math.isnan(b["score"])
+    assert (b["n_children"], b["n_children_grey"]) == (2, 2)
+
+
+def test_the_city_rolls_up_from_the_top_level() -> None:
+    result = run(sensor("A1", 80.0), sensor("A2", 80.0), sensor("B1", 60.0), sensor("B2", 60.0))
+    city = row(result, "toy")
+    assert city["level_name"] == ROOT_LEVEL and city["parent"] is None
+    assert city["level"] == AMBER
+    assert city["score"] == pytest.approx(min((3000 * 80 + 1000 * 60) / 4000, 70.0))
+    assert city["n_sensors_fresh"] == 4
+
+
+def test_unknown_population_takes_the_mean_of_the_siblings() -> None:
+    hierarchy = units(("A", "region", None, 1.0), ("A1", "block", "A", 3000.0), ("A2", "block", "A", 1000.0),
+                      ("A3", "block", "A", np.nan))
+    result = run(sensor("A1", 100.0), sensor("A2", 100.0), sensor("A3", 80.0), hierarchy=hierarchy)
+    # A3 counts as (3000 + 1000) / 2 = 2000 people.
+    assert row(result, "A")["score"] == pytest.approx((3000 * 100 + 1000 * 100 + 2000 * 80) / 6000)
+    a3 = next(c for c in row(result, "A")["explanation"]["children"] if c["code"] == "A3")
+    assert a3["population"] is None and a3["weight"] == pytest.approx(2000 / 6000)
+
+
+def test_no_population_anywhere_means_equal_weights() -> None:
+    hierarchy = units(("A", "region", None, np.nan), ("A1", "block", "A", np.nan), ("A2", "block", "A", np.nan))
+    result = run(sensor("A1", 100.0), sensor("A2", 80.0), hierarchy=hierarchy)
+    assert row(result, "A")["score"] == pytest.approx(90.0)
+
+
+def test_zero_population_children_weigh_nothing_unless_all_weigh_nothing() -> None:
+    park = units(("A", "region", None, 1.0), ("A1", "block", "A", 1000.0), ("A2", "block", "A", 0.0))
+    result = run(sensor("A1", 100.0), sensor("A2", 80.0), hierarchy=park)
+    assert row(result, "A")["score"] == pytest.approx(100.0)
+    assert row(result, "A")["explanation"]["weighting"] == "population"
+
+    # Only the park has data: its score is used, with equal weights among the non-grey.
+    result = run(sensor("A2", 80.0), hierarchy=park)
+    assert row(result, "A")["score"] == pytest.approx(80.0)
+    assert row(result, "A")["explanation"]["weighting"] == "equal"
+
+
+def test_a_one_level_city_rolls_districts_up_to_the_city() -> None:
+    shanghai = units(("310101", "district", None, 600_000.0), ("310104", "district", None, 1_100_000.0))
+    result = aggregate(sensors_frame(sensor("310101", 50.0), sensor("310104", 90.0)), shanghai, root_code="shanghai")
+    assert list(result.domains["level_name"].unique()) == ["city", "district"]
+    city = row(result, "shanghai")
+    assert city["level"] == AMBER
+    assert city["score"] == pytest.approx(min((600_000 * 50 + 1_100_000 * 90) / 1_700_000, 70.0))
+
+
+def test_a_three_level_city_rolls_up_level_by_level() -> None:
+    nyc = units(
+        ("MN", "borough", None, 1_600_000.0),
+        ("MN01", "cdta", "MN", 60_000.0),
+        ("MN02", "cdta", "MN", 90_000.0),
+        ("MN0101", "nta", "MN01", 30_000.0),
+        ("MN0102", "nta", "MN01", 30_000.0),
+        ("MN0201", "nta", "MN02", 90_000.0),
+    )
+    result = aggregate(
+        sensors_frame(sensor("MN0101", 90.0), sensor("MN0102", 30.0), sensor("MN0201", 80.0)), nyc, root_code="nyc"
+    )
+    assert list(result.domains["level_name"].unique()) == ["city", "borough", "cdta", "nta"]
+    assert list(result.index["scope_code"]) == ["nyc", "MN", "MN01", "MN02", "MN0101", "MN0102", "MN0201"]
+    assert row(result, "MN01")["level"] == RED and row(result, "MN01")["score"] == 40.0
+    assert row(result, "MN02")["level"] == GREEN and row(result, "MN02")["score"] == 80.0
+    assert row(result, "MN")["level"] == RED
+    assert row(result, "nyc")["level"] == RED
+    assert row(result, "MN")["n_sensors_fresh"] == 3
+    assert row(result, "MN01")["parent"] == "MN" and row(result, "MN")["parent"] == "nyc"
+
+
+# ---- index ---------------------------------------------------------------------------
+
+
+def test_index_is_the_weighted_mean_of_non_grey_domains_and_colour_the_worst() -> None:
+    rows = (sensor("A1", 90.0, domain="air"), sensor("A1", 50.0, domain="traffic"))
+    equal = index_row(run(*rows), "A1")
+    assert equal["index"] == pytest.approx(70.0)
+    assert equal["level"] == AMBER
+    assert (equal["n_domains_green"], equal["n_domains_amber"], equal["n_domains_red"]) == (1, 1, 0)
+    assert equal["n_domains_grey"] == len(DOMAINS) - 2
+
+    weighted = index_row(run(*rows, weights={"air": 3.0}), "A1")
+    assert weighted["index"] == pytest.approx((3 * 90 + 50) / 4)
+    assert weighted["level"] == AMBER  # one amber makes it amber, whatever the weights
+    shares = {d["domain"]: d["weight"] for d in weighted["explanation"]["domains"]}
+    assert shares["air"] == pytest.approx(0.75) and shares["noise"] == 0.0
+    assert weighted["explanation"]["worst"] == ["traffic"]
+
+
+def test_index_is_grey_when_every_domain_is_grey() -> None:
+    result = run(sensor("A1", 90.0))
+    b1 = index_row(result, "B1")
+    assert math.isnan(b1["index"]) and pd.isna(b1["level"])
+    assert b1["n_domains_grey"] == len(DOMAINS)
+
+
+def test_bad_weights_are_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown domain 'weather'"):
+        run(sensor("A1", 90.0), weights={"weather": 1.0})
+    with pytest.raises(ValueError, match="'air'"):
+        run(sensor("A1", 90.0), weights={"air": -1.0})
+
+
+# ---- given domains (public_safety) ---------------------------------------------------
+
+
+def given_frame(*rows: tuple[str, float, int | None]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "unit_code": [r[0] for r in rows],
+            "domain": "public_safety",
+            "score": [r[1] for r in rows],
+            "level": pd.array([r[2] for r in rows], dtype="Int64"),
+            "explanation": [{"overdue": i} for i, _ in enumerate(rows)],
+        }
+    )
+
+
+def test_given_domains_are_used_as_is_and_rolled_up() -> None:
+    result = run(sensor("A1", 90.0), given=given_frame(("A1", 100.0, GREEN), ("A2", 55.0, AMBER)))
+    a1 = row(result, "A1", "public_safety")
+    assert (a1["level"], a1["score"], a1["source"]) == (GREEN, 100.0, "given")
+    assert a1["explanation"] == {"rule": "given", "given": {"overdue": 0}}
+    assert row(result, "A", "public_safety")["level"] == AMBER
+    assert pd.isna(row(result, "B1", "public_safety")["level"])  # no row: grey
+    assert index_row(result, "A1")["n_domains_grey"] == len(DOMAINS) - 2
+
+
+def test_a_given_score_is_clipped_into_its_level() -> None:
+    result = run(given=given_frame(("A1", 95.0, RED)))
+    assert row(result, "A1", "public_safety")["score"] == 40.0
+
+
+def test_a_given_level_without_a_score_is_rejected() -> None:
+    with pytest.raises(ValueError, match="needs a score"):
+        run(given=given_frame(("A1", math.nan, AMBER)))
+
+
+def test_given_rows_must_not_overlap_sensor_domains() -> None:
+    given = given_frame(("A1", 90.0, GREEN)).assign(domain="air")
+    with pytest.raises(ValueError, match="fed by sensors too"):
+        run(sensor("A1", 90.0), given=given)
+
+
+# ---- explanations --------------------------------------------------------------------
+
+
+def test_explanations_carry_the_sensor_inputs_and_are_json() -> None:
+    result = run(sensor("A1", 90.0, sensor_id="GOOD", age_s=60), sensor("A1", 35.0, sensor_id="BAD"),
+                 sensor("A1", None, sensor_id="OLD", fresh=False))
+    explanation = row(result, "A1")["explanation"]
+    assert explanation["rule"] == "worst_fresh_sensor"
+    assert explanation["worst"] == ["BAD"]
+    assert [s["sensor_id"] for s in explanation["sensors"]] == ["BAD", "GOOD", "OLD"]  # worst first
+    good = explanation["sensors"][1]
+    assert good == {
+        "sensor_id": "GOOD", "metric": "aqi", "value": 42.0, "time": "2024-06-01T11:59:00+00:00", "age_s": 60.0,
+        "fresh": True, "maintenance": False, "score": 90.0, "level": GREEN,
+    }
+    assert explanation["sensors"][2]["value"] is None and explanation["sensors"][2]["level"] is None
+    json.dumps(result.domains["explanation"].tolist(), allow_nan=False)
+    json.dumps(result.index["explanation"].tolist(), allow_nan=False)
+
+
+def test_explain_answers_why_a_district_is_red() -> None:
+    result = run(sensor("B1", 95.0), sensor("B2", 30.0, sensor_id="FLOOD"))
+    why = result.explain("B")
+    assert why["level"] == RED and why["explanation"]["worst"] == ["air"]
+    air = result.explain("B", "air")
+    assert air["explanation"]["worst"] == ["B2"]
+    assert result.explain("B2", "air")["explanation"]["worst"] == ["FLOOD"]
+    json.dumps([why, air], allow_nan=False)
+    with pytest.raises(KeyError):
+        result.explain("Z9")
+
+
+def test_every_unit_and_the_city_get_every_domain() -> None:
+    result = run(sensor("A1", 90.0))
+    assert tuple(result.domains.columns) == DOMAIN_COLUMNS
+    assert tuple(result.index.columns) == INDEX_COLUMNS
+    assert len(result.domains) == 7 * len(DOMAINS)
+    assert list(result.index["scope_code"]) == ["toy", "A", "B", "A1", "A2", "B1", "B2"]
+    assert result.domains["level"].dtype == "Int64"
+    assert str(result.domains["newest_time"].dtype) == "datetime64[ns, UTC]"
+    assert index_row(result, "A1")["name"] == "Unit A1" and index_row(result, "toy")["name"] == "toy"
+
+
+def test_an_empty_sensor_frame_gives_an_all_grey_city() -> None:
+    result = run()
+    assert result.domains["level"].isna().all()
+    assert result.index["index"].isna().all()
+
+
+# ---- input errors --------------------------------------------------------------------
+
+
+def test_a_sensor_in_a_unit_not_in_the_hierarchy_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match=r"unit_code not a 'block' unit.*'Z9'.*LOST"):
+        run(sensor("A1", 90.0), sensor("Z9", 90.0, sensor_id="LOST"))
+
+
+def test_a_sensor_on_a_higher_level_unit_is_an_error() -> None:
+    with pytest.raises(ValueError, match="'A'"):
+        run(sensor("A", 90.0))
+
+
+def test_naive_sensor_times_are_rejected() -> None:
+    frame = sensors_frame(sensor("A1", 90.0))
+    frame["time"] = frame["time"].dt.tz_localize(None)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        aggregate(frame, TWO_LEVELS, root_code="toy")
+
+
+def test_missing_sensor_columns_are_named() -> None:
+    with pytest.raises(ValueError, match="maintenance"):
+        aggregate(sensors_frame(sensor("A1", 90.0)).drop(columns="maintenance"), TWO_LEVELS, root_code="toy")
+
+
+@pytest.mark.parametrize(
+    ("hierarchy", "message"),
+    [
+        (units(("A", "region", None, 1.0), ("A", "block", "A", 1.0)), "listed twice"),
+        (units(("A", "region", None, 1.0), ("A1", "block", "Q", 1.0)), "not units: 'Q'"),
+        (units(("A", "region", None, 1.0), ("B", "block", None, 1.0)), "exactly one level name"),
+        (
+            units(("A", "region", None, 1.0), ("A1", "block", "A", 1.0), ("A11", "cell", "A1", 1.0),
+                  ("A12", "cell", "A", 1.0)),
+            "exactly one level name",
+        ),
+        (units(("toy", "region", None, 1.0)), "root code"),
+        (units(("A", "region", None, -5.0)), "negative population"),
+    ],
+)
+def test_an_inconsistent_hierarchy_is_rejected(hierarchy: pd.DataFrame, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        aggregate(sensors_frame(), hierarchy, root_code="toy")
+
+
+def test_units_frame_reads_level_frames_indexed_by_code() -> None:
+    regions = pd.DataFrame({"name": ["West"], "population": [3000]}, index=pd.Index(["A"], name="code"))
+    blocks = pd.DataFrame({"name": ["W1"], "parent": ["A"]}, index=pd.Index(["A1"], name="code"))
+    frame = units_frame([("region", regions), ("block", blocks)])
+    assert frame.to_dict("records")[0] == {"code": "A", "level_name": "region", "parent": None, "population": 3000.0,
+                                           "name": "West"}
+    assert frame.loc[1, "parent"] == "A" and math.isnan(frame.loc[1, "population"])
+    result = aggregate(sensors_frame(sensor("A1", 50.0)), frame, root_code="toy")
+    assert row(result, "toy")["level"] == AMBER
