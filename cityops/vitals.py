@@ -118,20 +118,21 @@ def window_frame(conn: store.Connection, registry: pd.DataFrame, ctx: VitalsCont
 
 def _state_from_json(data: dict[str, Any]) -> HysteresisState:
     def stamp(value: str | None) -> pd.Timestamp | None:
-        return None if value is None else pd.Timestamp(value)
+        return None if value is None else pd.Timestamp(datetime.fromisoformat(value))
 
     since = data.get("better_since") or [None, None]
     return HysteresisState(level=data.get("level"), held=data.get("held"),
-                           better_since=(stamp(since[0]), stamp(since[1])), time=stamp(data.get("time")))
+                           better_since=(stamp(since[0]), stamp(since[1])))
 
 
 def _state_to_json(state: HysteresisState) -> dict[str, Any]:
+    """The stored form of a state. Its ``time`` (the last step) is left out: it changes every run,
+    and without it a state is rewritten only when the level or a timer changes."""
     def iso(value: pd.Timestamp | None) -> str | None:
         return None if value is None else value.isoformat()
 
-    return {"level": state.level, "held": state.held, "better_since": [iso(state.better_since[0]),
-                                                                        iso(state.better_since[1])],
-            "time": iso(state.time)}
+    return {"level": state.level, "held": state.held,
+            "better_since": [iso(state.better_since[0]), iso(state.better_since[1])]}
 
 
 # -- one run -------------------------------------------------------------------------------
@@ -209,7 +210,8 @@ def run_once(conn: store.Connection, ctx: VitalsContext, now: datetime | None = 
     lowest = set(ctx.units.loc[ctx.units["level_name"] == ctx.city.lowest_level, "code"])
     registry = registry[registry["unit_code"].isin(lowest)].reset_index(drop=True)  # located in this city
     windows = window_frame(conn, registry, ctx, now)
-    states = {key: _state_from_json(data) for key, data in store.read_hysteresis(conn).items()}
+    stored_states = store.read_hysteresis(conn)
+    states = {key: _state_from_json(data) for key, data in stored_states.items()}
     clock.mark("read")
     scored = score_sensors(windows, registry, ctx.rules, now, ctx.zone, ctx.city.config.aqi_standard)
     clock.mark("score")
@@ -236,12 +238,22 @@ def run_once(conn: store.Connection, ctx: VitalsContext, now: datetime | None = 
     written = store.write_run(
         conn, now=now, current=_current_values(result, forecasts, now),
         history_every=timedelta(seconds=ctx.rules.history.cadence_s),
-        hysteresis={key: _state_to_json(state) for key, state in new_states.items()},
+        hysteresis=_changed_states(stored_states, new_states),
         alarm_levels=alarm_levels, alarm_event=_alarm_event(ctx),
     )
     clock.mark("write")
     return RunResult(computed_at=now, seconds=clock.total(), sensors=len(registry), written=written,
                      aggregation=result, stages=clock.stages)
+
+
+def _changed_states(stored: dict[tuple[str, str], dict[str, Any]], states: dict[tuple[str, str], HysteresisState]
+                    ) -> dict[tuple[str, str], dict[str, Any]]:
+    changed = {}
+    for key, state in states.items():
+        data = _state_to_json(state)
+        if stored.get(key) != data:
+            changed[key] = data
+    return changed
 
 
 class _StageClock:

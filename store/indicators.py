@@ -9,6 +9,9 @@ alarms with their events.
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -166,17 +169,12 @@ def write_run(
             since = now if changed else (old_since or now)
             rows.append((value.scope_code, value.domain, value.level_name, value.parent, value.score, value.level,
                          since, value.computed_at, value.newest_input, value.oldest_input,
-                         Json(value.forecast) if value.forecast is not None else None, Json(value.explanation)))
+                         None if value.forecast is None else json.dumps(value.forecast),
+                         json.dumps(value.explanation)))
             if changed or key not in recent:
                 history.append((now, value.scope_code, value.level_name, value.domain, value.score, value.level,
                                 changed and key in before, Json(value.explanation) if changed else None))
-        execute_values(
-            cur,
-            f"INSERT INTO indicator_current ({', '.join(_CURRENT_COLUMNS)}) VALUES %s"
-            " ON CONFLICT (scope_code, domain) DO UPDATE SET "
-            + ", ".join(f"{name} = excluded.{name}" for name in _CURRENT_COLUMNS[2:]),
-            rows, page_size=1000,
-        )
+        _upsert_current(cur, rows)
         counts["current"] = len(rows)
         if history:
             execute_values(cur, "INSERT INTO indicator_values (time, scope_code, level_name, domain, score, level,"
@@ -190,6 +188,26 @@ def write_run(
                            page_size=1000)
         counts.update(_write_alarms(cur, now, alarm_levels, alarm_event))
     return counts
+
+
+def _upsert_current(cur: psycopg2.extensions.cursor, rows: list[tuple]) -> None:
+    """Replace the current rows: COPY into a staging table, then one upsert (a run writes
+    thousands of rows with a megabyte of explanations; COPY is several times faster)."""
+    cur.execute("CREATE TEMP TABLE IF NOT EXISTS indicator_current_staging"
+                " (LIKE indicator_current INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for row in rows:
+        writer.writerow(["" if cell is None else cell.isoformat() if isinstance(cell, datetime) else cell
+                         for cell in row])
+    buffer.seek(0)
+    columns = ", ".join(_CURRENT_COLUMNS)
+    cur.copy_expert(f"COPY indicator_current_staging ({columns}) FROM STDIN (FORMAT csv)", buffer)
+    cur.execute(
+        f"INSERT INTO indicator_current ({columns}) SELECT {columns} FROM indicator_current_staging"
+        " ON CONFLICT (scope_code, domain) DO UPDATE SET "
+        + ", ".join(f"{name} = excluded.{name}" for name in _CURRENT_COLUMNS[2:])
+    )
 
 
 def _write_alarms(cur, now: datetime, alarm_levels: Mapping[tuple[str, str], tuple[int | None, float | None]],

@@ -500,4 +500,13 @@ MIGRATIONS: tuple[Migration, ...] = (
         timescale="SELECT create_hypertable('indicator_values', 'time', chunk_time_interval => INTERVAL '7 days');\n"
                   "CREATE INDEX indicator_values_scope_idx ON indicator_values (scope_code, domain, time);",
     ),
+    # The indicators process reads windows of a few metrics (the rain sums, the PM means…) from
+    # the rollups every run: without these, each read scans the whole rollup, and a run gets
+    # slower as history grows. (TimescaleDB's continuous aggregates index their buckets.)
+    Migration(
+        8,
+        "rollup_metric_indexes",
+        plain="CREATE INDEX readings_1m_metric_bucket_idx ON readings_1m (metric, bucket);\n"
+              "CREATE INDEX readings_1h_metric_bucket_idx ON readings_1h (metric, bucket);",
+    ),
 )
