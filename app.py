@@ -22,10 +22,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import callbacks
 import store
 from auth import accounts
-from city import CityError, city_folder, read_city_config
+from city import CityError, city_folder, read_categories, read_city_config
 from cityops.settings import Settings
 from layouts.i18n import LANGUAGE_NAMES, LANGUAGES, text
-from web import api, db, guard, health, locale, login, metrics
+from web import api, api_incidents, citydata, db, guard, health, locale, login, metrics
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,14 @@ def _broker_url(settings: Settings) -> str | None:
     return configured_or_demo_broker(settings)
 
 
+def _categories(settings: Settings) -> list[store.CategoryRow]:
+    try:
+        categories = read_categories(city_folder(settings.city) / "categories.toml")
+    except CityError as error:
+        raise ConfigurationError(str(error)) from error
+    return store.CategoryRow.from_categories(categories)
+
+
 def _city(settings: Settings) -> tuple[ZoneInfo, dict[str, str]]:
     """The zone for displayed times (CITYOPS_TZ, else the city's) and the city's name per language."""
     try:
@@ -75,9 +83,10 @@ def _city(settings: Settings) -> tuple[ZoneInfo, dict[str, str]]:
     return zone, {"en": config.name, "zh-CN": config.name_zh or config.name}
 
 
-def _check_database(database_url: str, admin_password: str | None) -> None:
-    """Refuse to start on an old schema; apply CITYOPS_ADMIN_PASSWORD. A database that does not
-    answer yet is only a warning (pages answer 503 until it does) unless the password must be set."""
+def _check_database(database_url: str, admin_password: str | None, categories: list[store.CategoryRow]) -> None:
+    """Refuse to start on an old schema; apply CITYOPS_ADMIN_PASSWORD; keep the incident categories
+    (and their SLAs) as categories.toml says. A database that does not answer yet is only a
+    warning (pages answer 503 until it does) unless the password must be set."""
     try:
         conn = store.connect(database_url, application_name="cityops-web")
     except store.StoreUnavailable as error:
@@ -87,6 +96,7 @@ def _check_database(database_url: str, admin_password: str | None) -> None:
         return
     try:
         store.require_schema(conn)
+        store.sync_categories(conn, categories)
         if admin_password:
             log.info("admin account: %s", accounts.ensure_admin(conn, admin_password))
     except store.SchemaMissing as error:
@@ -111,7 +121,7 @@ def create_app(settings: Settings, *, demo: bool = False) -> dash.Dash:
         secret_key = secrets.token_urlsafe(32)
     database_url = _database_url(settings)
     zone, city_names = _city(settings)
-    _check_database(database_url, settings.admin_password)
+    _check_database(database_url, settings.admin_password, _categories(settings))
 
     server = flask.Flask(__name__, static_folder=None)  # Dash serves assets/; no other static folder
     server.session_interface = _SessionInterface()
@@ -135,6 +145,8 @@ def create_app(settings: Settings, *, demo: bool = False) -> dash.Dash:
     locale.init_app(server, zone, city_names)
     login.init_app(server)
     health.init_app(server, _broker_url(settings))
+    citydata.init_app(server, settings.city)
+    api_incidents.init_app(server)
     api.init_app(server)
 
     app = dash.Dash(

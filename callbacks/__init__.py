@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import dash
 
-from callbacks import audit, feeds, users
+from callbacks import audit, dispatch, feeds, users
 
 
 def register(app: dash.Dash) -> None:
-    for module in (feeds, audit, users):
+    for module in (feeds, audit, users, dispatch):
         module.register(app)

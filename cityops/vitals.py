@@ -31,6 +31,7 @@ from city import City, city_folder, load_city
 from indicators.aggregate import Aggregation, aggregate, units_frame
 from indicators.domains import INDEX, METRIC_DOMAINS
 from indicators.hysteresis import HysteresisState, apply_hysteresis
+from indicators.kpis import PublicSafetyRule, incident_frame, public_safety_level
 from indicators.rules import DAILY_MAX, LATEST, IndicatorRules, load_rules
 from indicators.sensors import score_sensors
 from indicators.trend import forecast_frame
@@ -200,6 +201,16 @@ def _alarm_event(ctx: VitalsContext) -> Callable[[str, str, str, int, float | No
     return make
 
 
+def _public_safety(conn: store.Connection, ctx: VitalsContext, lowest: set[str], now: datetime) -> pd.DataFrame:
+    """The public_safety domain of every lowest unit from its open incidents (none open: green)."""
+    frame = incident_frame(store.open_incidents(conn))
+    frame = frame[frame["district"].isin(lowest)]
+    thresholds = ctx.rules.public_safety
+    rule = PublicSafetyRule(amber_overdue=thresholds.amber_overdue, red_overdue=thresholds.red_overdue,
+                            worst_overdue=thresholds.worst_overdue)
+    return public_safety_level(frame, now, unit_codes=sorted(lowest), rule=rule)
+
+
 def run_once(conn: store.Connection, ctx: VitalsContext, now: datetime | None = None) -> RunResult:
     """Compute and store the vital signs as of ``now`` (default: the current time)."""
     clock = _StageClock()
@@ -218,7 +229,7 @@ def run_once(conn: store.Connection, ctx: VitalsContext, now: datetime | None = 
     shown, new_states = apply_hysteresis(scored, states, now)
     clock.mark("hysteresis")
     result = aggregate(shown, ctx.units, root_code=ctx.city.id, root_name=ctx.city.config.name,
-                       weights=ctx.rules.weights)
+                       weights=ctx.rules.weights, given=_public_safety(conn, ctx, lowest, now))
     clock.mark("aggregate")
     current_frame = pd.concat([
         result.domains[["scope_code", "domain", "score"]],

@@ -22,7 +22,7 @@ so a past period can be replayed from today's table.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,6 +99,15 @@ class PublicSafetyRule:
 
 
 DEFAULT_PUBLIC_SAFETY_RULE = PublicSafetyRule()
+
+
+def incident_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Incident records (dicts with the keys of :data:`INCIDENT_COLUMNS`, times tz-aware or None)
+    as the frame the functions here take: times as UTC datetimes, NaT where not reached."""
+    frame = pd.DataFrame(list(records), columns=list(INCIDENT_COLUMNS))
+    for column in TIME_COLUMNS:
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame
 
 
 def closed_loop_kpis(

@@ -25,6 +25,7 @@ from ingest.mqtt import BrokerAddress, MqttClient, MqttUnavailable
 from ingest.parse import IngestContext
 from ingest.worker import BatchLimits, Chore, IngestWorker
 from store import (
+    CategoryRow,
     SensorRow,
     UnitRow,
     apply_retention,
@@ -33,6 +34,7 @@ from store import (
     refresh_rollups,
     require_schema,
     retention_days,
+    sync_categories,
     sync_sensors,
     sync_units,
 )
@@ -114,6 +116,7 @@ def prepare(options: IngestOptions) -> tuple[City, IngestContext]:
         require_schema(conn)
         sync_sensors(conn, sensors)
         sync_units(conn, units)
+        sync_categories(conn, CategoryRow.from_categories(city.categories))
         registered = known_sensors(conn)
         keep_days = retention_days(conn)
     finally:

@@ -21,6 +21,7 @@ import psycopg2.extensions
 from psycopg2.extras import Json, execute_values
 
 from store.connection import transaction
+from store.incidents import incidents_for_events
 
 # Statistics the database computes over a window ending now (INDICATORS.md §4; rules "statistic").
 LATEST = "latest"
@@ -239,9 +240,11 @@ def _write_alarms(cur, now: datetime, alarm_levels: Mapping[tuple[str, str], tup
                 cur.execute(
                     "INSERT INTO events (source, id, time, category, severity, lon, lat, title, scope_code, scopes)"
                     " SELECT 'sensor', %s, %s, %s, %s, lon, lat, %s, scope_code, scopes FROM sensors"
-                    " WHERE sensor_id = %s AND lon IS NOT NULL ON CONFLICT (source, id) DO NOTHING",
+                    " WHERE sensor_id = %s AND lon IS NOT NULL"
+                    " ON CONFLICT (source, id) DO NOTHING RETURNING source, id",
                     (event_id, now, event.category, event.severity, event.title[:200], sensor),
                 )
+                incidents_for_events(cur, cur.fetchall())  # the alarm's event becomes (or joins) an incident
             opened += 1
     return {"alarms_opened": opened, "alarms_cleared": len(to_clear)}
 

@@ -26,6 +26,7 @@ import psycopg2.extensions
 from psycopg2.extras import Json, execute_values
 
 from store.connection import transaction
+from store.incidents import incidents_for_events
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +181,7 @@ _INSERT_EVENTS = """
 INSERT INTO events (source, id, time, category, severity, lon, lat, title, detail, reporter_phone, scope_code, scopes)
 VALUES %s
 ON CONFLICT (source, id) DO NOTHING
-RETURNING 1
+RETURNING source, id
 """
 
 _INSERT_POSITIONS = """
@@ -247,10 +248,13 @@ def _write(cur: psycopg2.extensions.cursor, batch: IngestBatch, readings_csv: st
 
     events = 0
     if batch.events:
-        events = len(execute_values(cur, _INSERT_EVENTS, [
+        stored = execute_values(cur, _INSERT_EVENTS, [
             (e.source, e.id, e.time, e.category, e.severity, e.lon, e.lat, e.title, e.detail, e.reporter_phone,
              e.scope_code, _json(e.scopes)) for e in batch.events
-        ], page_size=_PAGE_SIZE, fetch=True))
+        ], page_size=_PAGE_SIZE, fetch=True)
+        events = len(stored)
+        # Each new event becomes (or joins) an incident in this same transaction: exactly once.
+        incidents_for_events(cur, [(source, event_id) for source, event_id in stored])
 
     positions = 0
     if batch.unit_positions:

@@ -478,6 +478,136 @@ COMMENT ON COLUMN sensor_alarms.value IS 'The value that raised it, in the metri
 COMMENT ON COLUMN sensor_alarms.event_id IS 'The id of the event written for it (events.source = sensor).';
 """
 
+# Incidents (CONTRACT.md "Database"): managed cases made of one or more events, their
+# lifecycle, the units dispatched to them; the categories with their SLAs (categories.toml).
+_INCIDENTS = """
+CREATE TABLE incident_categories (
+    key text PRIMARY KEY,
+    name text NOT NULL,
+    name_zh text,
+    domain text NOT NULL,
+    sla_minor_min integer NOT NULL,
+    sla_major_min integer NOT NULL,
+    sla_critical_min integer NOT NULL
+);
+COMMENT ON TABLE incident_categories IS 'The city''s incident categories (categories.toml), with their SLAs.';
+COMMENT ON COLUMN incident_categories.key IS 'Category key, as events name it.';
+COMMENT ON COLUMN incident_categories.name IS 'Name in English.';
+COMMENT ON COLUMN incident_categories.name_zh IS 'Name in Chinese.';
+COMMENT ON COLUMN incident_categories.domain IS 'The vital-sign domain the category belongs to.';
+COMMENT ON COLUMN incident_categories.sla_minor_min IS 'Minutes from receipt to resolution for a minor incident.';
+COMMENT ON COLUMN incident_categories.sla_major_min IS 'Minutes allowed for a major incident.';
+COMMENT ON COLUMN incident_categories.sla_critical_min IS 'Minutes allowed for a critical incident.';
+
+CREATE TABLE incidents (
+    id bigserial PRIMARY KEY,
+    category text NOT NULL,
+    severity text NOT NULL CHECK (severity IN ('minor', 'major', 'critical')),
+    status text NOT NULL DEFAULT 'new'
+        CHECK (status IN ('new', 'acknowledged', 'dispatched', 'on_scene', 'resolved')),
+    title text NOT NULL,
+    detail text,
+    reporter_phone text,
+    lon double precision NOT NULL,
+    lat double precision NOT NULL,
+    scope_code text,
+    scopes jsonb,
+    received_at timestamptz NOT NULL,
+    last_event_at timestamptz NOT NULL,
+    events_count integer NOT NULL DEFAULT 1,
+    acknowledged_at timestamptz,
+    dispatched_at timestamptz,
+    arrived_at timestamptz,
+    resolved_at timestamptz,
+    due_at timestamptz NOT NULL,
+    reopened_count integer NOT NULL DEFAULT 0,
+    resolution_note text,
+    created_by text NOT NULL
+);
+CREATE INDEX incidents_open_idx ON incidents (category, scope_code, last_event_at) WHERE status <> 'resolved';
+CREATE INDEX incidents_received_idx ON incidents (received_at);
+CREATE INDEX incidents_status_idx ON incidents (status);
+COMMENT ON TABLE incidents IS 'Managed cases: one or more events, their lifecycle, SLA and units.';
+COMMENT ON COLUMN incidents.id IS 'Incident id (the one the API returns).';
+COMMENT ON COLUMN incidents.category IS 'Category key (incident_categories).';
+COMMENT ON COLUMN incidents.severity IS 'minor, major or critical: the worst of its events.';
+COMMENT ON COLUMN incidents.status IS 'new, acknowledged, dispatched, on_scene or resolved.';
+COMMENT ON COLUMN incidents.title IS 'Title of its first event.';
+COMMENT ON COLUMN incidents.detail IS 'Detail of its first event.';
+COMMENT ON COLUMN incidents.reporter_phone IS 'Reporter''s phone: personal data, masked on screen and in exports.';
+COMMENT ON COLUMN incidents.lon IS 'Longitude of its first event, WGS 84 degrees.';
+COMMENT ON COLUMN incidents.lat IS 'Latitude of its first event, WGS 84 degrees.';
+COMMENT ON COLUMN incidents.scope_code IS 'Lowest-level administrative unit.';
+COMMENT ON COLUMN incidents.scopes IS 'Administrative unit at every level: {"<level>": "<code>", …}.';
+COMMENT ON COLUMN incidents.received_at IS 'When its first event was stored (UTC): the SLA clock starts.';
+COMMENT ON COLUMN incidents.last_event_at IS 'Time of its newest event (UTC); events join within the storm window.';
+COMMENT ON COLUMN incidents.events_count IS 'Number of events grouped in it.';
+COMMENT ON COLUMN incidents.acknowledged_at IS 'First acknowledged (UTC).';
+COMMENT ON COLUMN incidents.dispatched_at IS 'First unit dispatched (UTC).';
+COMMENT ON COLUMN incidents.arrived_at IS 'First unit on scene (UTC).';
+COMMENT ON COLUMN incidents.resolved_at IS 'Resolved (UTC); null while open.';
+COMMENT ON COLUMN incidents.due_at IS 'SLA deadline (UTC): received_at + the category''s minutes for the severity.';
+COMMENT ON COLUMN incidents.reopened_count IS 'How often it was reopened.';
+COMMENT ON COLUMN incidents.resolution_note IS 'What the resolving officer wrote.';
+COMMENT ON COLUMN incidents.created_by IS 'event (from an event) or the user who created it.';
+
+CREATE TABLE incident_events (
+    source text NOT NULL,
+    event_id text NOT NULL,
+    incident_id bigint NOT NULL REFERENCES incidents (id),
+    PRIMARY KEY (source, event_id),
+    FOREIGN KEY (source, event_id) REFERENCES events (source, id)
+);
+CREATE INDEX incident_events_incident_idx ON incident_events (incident_id);
+COMMENT ON TABLE incident_events IS 'Which incident each event belongs to: every event to exactly one.';
+COMMENT ON COLUMN incident_events.source IS 'Event source.';
+COMMENT ON COLUMN incident_events.event_id IS 'Event id within its source.';
+COMMENT ON COLUMN incident_events.incident_id IS 'The incident.';
+
+CREATE TABLE incident_transitions (
+    id bigserial PRIMARY KEY,
+    incident_id bigint NOT NULL REFERENCES incidents (id),
+    time timestamptz NOT NULL,
+    "user" text NOT NULL,
+    action text NOT NULL,
+    from_status text,
+    to_status text NOT NULL,
+    unit_id text,
+    note text
+);
+CREATE INDEX incident_transitions_incident_idx ON incident_transitions (incident_id, time);
+COMMENT ON TABLE incident_transitions IS 'Every step of every incident: who, when, from which status to which.';
+COMMENT ON COLUMN incident_transitions.id IS 'Step number.';
+COMMENT ON COLUMN incident_transitions.incident_id IS 'The incident.';
+COMMENT ON COLUMN incident_transitions.time IS 'When (UTC).';
+COMMENT ON COLUMN incident_transitions."user" IS 'Who: a user name, or event for grouping and creation.';
+COMMENT ON COLUMN incident_transitions.action IS 'create, group, ack, dispatch, arrive, resolve or reopen.';
+COMMENT ON COLUMN incident_transitions.from_status IS 'Status before (null on create).';
+COMMENT ON COLUMN incident_transitions.to_status IS 'Status after.';
+COMMENT ON COLUMN incident_transitions.unit_id IS 'The unit dispatched, for dispatch.';
+COMMENT ON COLUMN incident_transitions.note IS 'The note given (resolve), or the event joined (group).';
+
+CREATE TABLE dispatches (
+    id bigserial PRIMARY KEY,
+    incident_id bigint NOT NULL REFERENCES incidents (id),
+    unit_id text NOT NULL REFERENCES units (unit_id),
+    dispatched_at timestamptz NOT NULL,
+    dispatched_by text NOT NULL,
+    released_at timestamptz
+);
+-- The database, not the application, guarantees that a unit serves one incident at a time:
+-- of two officers dispatching the same unit at the same moment exactly one succeeds.
+CREATE UNIQUE INDEX dispatches_active_unit_key ON dispatches (unit_id) WHERE released_at IS NULL;
+CREATE INDEX dispatches_incident_idx ON dispatches (incident_id);
+COMMENT ON TABLE dispatches IS 'Units sent to incidents; a unit has at most one dispatch not yet released.';
+COMMENT ON COLUMN dispatches.id IS 'Dispatch number.';
+COMMENT ON COLUMN dispatches.incident_id IS 'The incident.';
+COMMENT ON COLUMN dispatches.unit_id IS 'The unit sent.';
+COMMENT ON COLUMN dispatches.dispatched_at IS 'When it was sent (UTC).';
+COMMENT ON COLUMN dispatches.dispatched_by IS 'Who sent it.';
+COMMENT ON COLUMN dispatches.released_at IS 'When the unit was released (UTC); null while busy with it.';
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core", sql=_CORE),
     Migration(2, "readings", sql=_READINGS, plain=_READINGS_PLAIN, timescale=_READINGS_TIMESCALE),
@@ -509,4 +639,5 @@ MIGRATIONS: tuple[Migration, ...] = (
         plain="CREATE INDEX readings_1m_metric_bucket_idx ON readings_1m (metric, bucket);\n"
               "CREATE INDEX readings_1h_metric_bucket_idx ON readings_1h (metric, bucket);",
     ),
+    Migration(9, "incidents", sql=_INCIDENTS),
 )

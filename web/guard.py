@@ -54,15 +54,17 @@ _PAGES_LOCATION = "_pages_location"
 
 @dataclass(frozen=True)
 class Rule:
-    """Paths matching ``pattern`` (whole path) need ``permission``; ``kind`` says how refusals look."""
+    """Paths matching ``pattern`` (whole path) need ``permission``; ``kind`` says how refusals look.
+    ``methods``: the rule applies to these HTTP methods only (None: to all)."""
 
     pattern: re.Pattern[str]
     kind: Kind
     permission: str | None  # None only for kind "open"
+    methods: frozenset[str] | None = None
 
 
-def _rule(pattern: str, kind: Kind, permission: str | None = None) -> Rule:
-    return Rule(re.compile(pattern), kind, permission)
+def _rule(pattern: str, kind: Kind, permission: str | None = None, methods: tuple[str, ...] | None = None) -> Rule:
+    return Rule(re.compile(pattern), kind, permission, frozenset(methods) if methods else None)
 
 
 # First match wins. Paths are compared after trailing slashes are removed (Dash serves
@@ -84,7 +86,9 @@ RULES: tuple[Rule, ...] = (
     _rule(r"/feeds", "page", ADMINISTER),
     _rule(r"/audit", "page", ADMINISTER),
     _rule(r"/users", "page", ADMINISTER),
-    # the API (endpoints come with later issues; each adds its rule above this line)
+    # the API: reading needs a signed-in user; acting on incidents needs a dispatcher
+    _rule(r"/api/v1/incidents(/[^/]+/[a-z_]+)?", "api", DISPATCH, methods=("POST", "PUT", "PATCH", "DELETE")),
+    _rule(r"/api/v1/incidents/[^/]+/phone", "api", DISPATCH),  # the unmasked number (audited)
     _rule(r"/api/.*", "api", VIEW),
     # Dash's own routes: layout, callbacks, scripts; and any other internal route
     _rule(r"/_dash-layout", "internal", VIEW),
@@ -116,11 +120,11 @@ def normalise(path: str) -> str:
     return "/" + path.strip("/")
 
 
-def rule_for(path: str) -> Rule:
-    """The rule that decides ``path``."""
+def rule_for(path: str, method: str = "GET") -> Rule:
+    """The rule that decides ``method`` on ``path``."""
     path = normalise(path)
     for rule in RULES:
-        if rule.pattern.fullmatch(path):
+        if (rule.methods is None or method in rule.methods) and rule.pattern.fullmatch(path):
             return rule
     return DEFAULT_RULE
 
@@ -235,7 +239,7 @@ def _router_paths(payload: Any) -> Iterator[str]:
 def check_request() -> Response | None:
     """The ``before_request`` hook: None lets the request through, else the refusal."""
     request = flask.request
-    rule = rule_for(request.path)
+    rule = rule_for(request.path, request.method)
     if rule.permission is None:
         return None
     try:
@@ -250,6 +254,11 @@ def check_request() -> Response | None:
     flask.g.cityops_user = user
     if not allowed(user.role, rule.permission):
         return _refuse(rule, 403)
+    if rule.kind == "api" and request.method not in ("GET", "HEAD", "OPTIONS") and not request.is_json:
+        # A form on another site cannot post JSON without a CORS preflight: no cross-site writes.
+        response = flask.jsonify({"error": "unsupported media type", "message": "send JSON (application/json)"})
+        response.status_code = 415
+        return response
     if normalise(request.path) == "/_dash-update-component":
         if request.method != "POST" or not request.is_json:
             return _refuse(rule, 403)

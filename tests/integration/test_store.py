@@ -60,6 +60,15 @@ TABLES = {
                          "explanation"],
     "hysteresis_state": ["sensor_id", "metric", "state"],
     "sensor_alarms": ["id", "sensor_id", "metric", "level", "opened_at", "cleared_at", "value", "event_id"],
+    "incident_categories": ["key", "name", "name_zh", "domain", "sla_minor_min", "sla_major_min", "sla_critical_min"],
+    "incidents": ["id", "category", "severity", "status", "title", "detail", "reporter_phone", "lon", "lat",
+                  "scope_code", "scopes", "received_at", "last_event_at", "events_count", "acknowledged_at",
+                  "dispatched_at", "arrived_at", "resolved_at", "due_at", "reopened_count", "resolution_note",
+                  "created_by"],
+    "incident_events": ["source", "event_id", "incident_id"],
+    "incident_transitions": ["id", "incident_id", "time", "user", "action", "from_status", "to_status", "unit_id",
+                             "note"],
+    "dispatches": ["id", "incident_id", "unit_id", "dispatched_at", "dispatched_by", "released_at"],
 }
 
 

@@ -38,6 +38,7 @@ def registry(db, nyc):
     sensors, units = registry_rows(nyc)
     store.sync_sensors(db, sensors)
     store.sync_units(db, units)
+    store.sync_categories(db, store.CategoryRow.from_categories(nyc.categories))
     return nyc.sensors.set_index("sensor_id")
 
 
@@ -77,7 +78,7 @@ def test_every_unit_and_the_city_get_every_domain_and_an_index(db, registry, nyc
     city_gas = current(db, "nyc", "gas")
     assert city_gas.level == 0  # only green data below: green, not grey
     assert current(db, "nyc", "air").level is None  # silent domains are grey, never green
-    assert current(db, "nyc", "public_safety").level is None  # no incidents yet: grey
+    assert current(db, "nyc", "public_safety").level == 0  # no incident open anywhere
     assert current(db, "nyc", INDEX).level == 0
     assert result.written["history"] == len(rows)
 
@@ -131,9 +132,12 @@ def test_a_silent_city_turns_grey_not_green(db, registry, nyc, ctx) -> None:
     write(db, gas, "methane_lel", every_minute(NOW - timedelta(minutes=5), 5, 5.0))
     run_once(db, ctx, NOW)
     assert current(db, "nyc", INDEX).level == 0
-    run_once(db, ctx, NOW + timedelta(hours=1))
-    assert current(db, "nyc", "gas").level is None
-    assert current(db, "nyc", INDEX).level is None and current(db, "nyc", INDEX).score is None
+    later = run_once(db, ctx, NOW + timedelta(hours=1))
+    sensor_domains = [domain for domain in DOMAINS if domain != "public_safety"]
+    assert all(current(db, "nyc", domain).level is None for domain in sensor_domains)
+    # The index now rests on public safety alone (no incident open), and says so.
+    city = later.aggregation.index.set_index("scope_code").loc["nyc"]
+    assert city["n_domains_grey"] == len(sensor_domains) and city["n_domains_green"] == 1
 
 
 def test_a_sensor_in_maintenance_is_left_out(db, registry, nyc, ctx) -> None:

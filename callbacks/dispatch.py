@@ -1,0 +1,286 @@
+"""``/dispatch``: the queue, the map, the selected incident with its actions and nearest units,
+and the district ranking. Every action goes through ``store.act_on_incident`` (row locks,
+audit rows), exactly as the API does; a refusal is shown with its reason."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import dash
+import flask
+import pandas as pd
+import plotly.graph_objects as go
+from dash import ALL, Input, Output, State, ctx, dcc, html
+from dash.development.base_component import Component
+
+import store
+from geo.nearest import nearest_units
+from incidents.lifecycle import Conflict, next_status
+from incidents.privacy import mask_phone
+from incidents.responders import unit_kinds_for
+from indicators.kpis import closed_loop_kpis, incident_frame, rank_districts
+from layouts.components import data_table
+from layouts.i18n import format_duration, format_time, text
+from web import citydata, db, guard, locale
+
+SEVERITY_RANK = {"minor": 0, "major": 1, "critical": 2}
+SEVERITY_STYLE = {  # colour and shape: read without colour too
+    "minor": ("#4fc3f7", "circle"), "major": ("#ffb74d", "diamond"), "critical": ("#ef5350", "x")}
+SEVERITY_MARK = {"minor": "●", "major": "◆", "critical": "✖"}
+UNIT_SYMBOL = {"fire": "triangle-up", "police": "square", "ambulance": "cross", "city_management": "pentagon",
+               "utility": "star"}
+UNIT_COLOUR = {"available": "#66bb6a", "busy": "#ffa726", "offline": "#757575"}
+RANKING_PERIOD = timedelta(days=7)
+_ACTIONS = ("ack", "arrive", "resolve", "reopen")
+
+
+def _category_name(key: str, language: str) -> str:
+    category = citydata.current_city().categories.get(key)
+    if category is None:
+        return key
+    return (category.name_zh if language == "zh-CN" and category.name_zh else category.name) or key
+
+
+def _sorted(incidents: list[dict[str, Any]], sort: str) -> list[dict[str, Any]]:
+    if sort == "severity":
+        return sorted(incidents, key=lambda i: (-SEVERITY_RANK[i["severity"]], i["due_at"]))
+    if sort == "age":
+        return sorted(incidents, key=lambda i: i["received_at"])
+    return sorted(incidents, key=lambda i: (i["status"] == "resolved", i["due_at"]))
+
+
+def _queue(incidents: list[dict[str, Any]], selected: str | None, now: datetime, language: str) -> Component:
+    zone = locale.city_zone()
+    rows, classes = [], []
+    for incident in incidents:
+        left = (incident["due_at"] - now).total_seconds()
+        is_open = incident["status"] != "resolved"
+        sla = (html.Span(text("dispatch.overdue", language, time=format_duration(-left, language)), className="overdue")
+               if is_open and left < 0 else format_duration(left, language) if is_open else "—")
+        severity = incident["severity"]
+        rows.append([
+            html.Button(str(incident["id"]), id={"type": "dispatch-pick", "index": str(incident["id"])},
+                        className="pick", title=incident["title"]),
+            _category_name(incident["category"], language),
+            html.Span(f"{SEVERITY_MARK[severity]} {text('severity.' + severity, language)}",
+                      className=f"severity-{severity}"),
+            text(f"status.{incident['status']}", language),
+            citydata.unit_name(incident["scope_code"], language),
+            html.Span(format_duration((now - incident["received_at"]).total_seconds(), language),
+                      title=format_time(incident["received_at"], zone)),
+            sla,
+            str(incident["events_count"]),
+        ])
+        classes.append("row-selected" if str(incident["id"]) == selected else "")
+    headers = [text(f"dispatch.{key}", language) for key in
+               ("incident", "category", "severity", "status", "area", "age", "sla_left", "events")]
+    return data_table(headers, rows, row_classes=classes, empty=text("dispatch.none_open", language))
+
+
+def _map(incidents: list[dict[str, Any]], units: list[dict[str, Any]], selected: str | None,
+         language: str) -> go.Figure:
+    city = citydata.current_city()
+    figure = go.Figure()
+    for level, width, colour in ((city.lowest_level, 0.5, "#2e3a46"), (city.levels[0], 1.6, "#6b7c8c")):
+        xs, ys = citydata.outlines(level)
+        figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"width": width, "color": colour},
+                                    hoverinfo="skip", showlegend=False))
+    for status in ("available", "busy", "offline"):
+        chosen = [u for u in units if u["status"] == status and u["lon"] is not None]
+        if not chosen:
+            continue
+        figure.add_trace(go.Scatter(
+            x=[u["lon"] for u in chosen], y=[u["lat"] for u in chosen], mode="markers",
+            name=text(f"unit_status.{status}", language),
+            marker={"size": 9, "color": UNIT_COLOUR[status], "symbol": [UNIT_SYMBOL.get(u["kind"], "circle")
+                                                                      for u in chosen],
+                    "line": {"width": 0.5, "color": "#101418"}},
+            text=[f"{u['unit_id']} · {u['kind']} · {text('unit_status.' + status, language)}" for u in chosen],
+            hoverinfo="text", customdata=[["unit", u["unit_id"]] for u in chosen]))
+    for severity, (colour, symbol) in SEVERITY_STYLE.items():
+        chosen = [i for i in incidents if i["severity"] == severity and i["status"] != "resolved"]
+        if not chosen:
+            continue
+        figure.add_trace(go.Scatter(
+            x=[i["lon"] for i in chosen], y=[i["lat"] for i in chosen], mode="markers",
+            name=text(f"severity.{severity}", language),
+            marker={"size": [22 if str(i["id"]) == selected else 15 for i in chosen], "color": colour,
+                    "symbol": symbol, "line": {"width": [3 if str(i["id"]) == selected else 1 for i in chosen],
+                                               "color": "#ffffff"}},
+            text=[f"#{i['id']} {i['title']}" for i in chosen], hoverinfo="text",
+            customdata=[["incident", str(i["id"])] for i in chosen]))
+    lat0 = city.config.center[1]
+    figure.update_layout(
+        paper_bgcolor="#101418", plot_bgcolor="#101418", font={"color": "#e6e9ec", "size": 14},
+        margin={"l": 0, "r": 0, "t": 0, "b": 0}, uirevision="dispatch-map", clickmode="event",
+        legend={"bgcolor": "rgba(16,20,24,0.8)", "x": 0.01, "y": 0.99},
+        # Degrees of longitude shrink with latitude: this keeps the city's shape without a projection.
+        xaxis={"visible": False}, yaxis={"visible": False, "scaleanchor": "x",
+                                         "scaleratio": 1 / math.cos(math.radians(lat0))},
+    )
+    return figure
+
+
+def _ranking(language: str, now: datetime) -> Component:
+    city = citydata.current_city()
+    level = city.levels[0]
+    frame = incident_frame(store.incidents_for_kpis(db.connection(), now - RANKING_PERIOD, now, level))
+    if frame.empty:
+        return html.P(text("dispatch.no_ranking", language), className="empty")
+    table = rank_districts(closed_loop_kpis(frame, now=now, by=("district",)))
+
+    def rate(value: float) -> str:
+        return "—" if pd.isna(value) else f"{value:.0%}"
+
+    rows, classes = [], []
+    for row in table.itertuples(index=False):
+        resolve = getattr(row, "resolve_median_min", float("nan"))
+        rows.append([
+            "—" if pd.isna(row.rank) else str(row.rank), citydata.unit_name(row.district, language), str(row.received),
+            rate(row.closure_rate), rate(row.on_time_rate),
+            "—" if pd.isna(resolve) else format_duration(resolve * 60, language), str(row.open_overdue),
+        ])
+        classes.append("" if pd.isna(row.level) else f"level-{int(row.level)}")
+    headers = [text(f"dispatch.{key}", language) for key in
+               ("rank", "area", "received", "closure_rate", "on_time_rate", "median_resolve", "open_overdue")]
+    return data_table(headers, rows, row_classes=classes, empty=text("dispatch.no_ranking", language))
+
+
+def refresh(_tick: int | None, sort: str, show: str, selected: str | None, _message: Any
+            ) -> tuple[str, Component, go.Figure, Component]:
+    language = locale.request_language()
+    now = datetime.now(UTC)
+    conn = db.connection()
+    if show == "all":
+        incidents = store.list_incidents(conn, since=now - timedelta(days=7))
+    else:
+        incidents = store.list_incidents(conn, statuses=["new", "acknowledged", "dispatched", "on_scene"])
+    units = store.list_units(conn)
+    return (text("feeds.as_of", language, time=format_time(now, locale.city_zone())),
+            _queue(_sorted(incidents, sort), selected, now, language), _map(incidents, units, selected, language),
+            _ranking(language, now))
+
+
+def pick(_clicks: list[int | None], click_data: dict | None, current: str | None) -> str | None:
+    trigger = ctx.triggered_id
+    if isinstance(trigger, dict) and trigger.get("type") == "dispatch-pick":
+        if not any(_clicks):
+            return dash.no_update
+        return str(trigger["index"])
+    if trigger == "dispatch-map" and click_data:
+        for point in click_data.get("points", []):
+            custom = point.get("customdata")
+            if isinstance(custom, list) and len(custom) == 2 and custom[0] == "incident":
+                return str(custom[1])
+    return dash.no_update if current is not None else None
+
+
+def _detail(incident: dict[str, Any], language: str, now: datetime) -> list[Component]:
+    zone = locale.city_zone()
+    is_open = incident["status"] != "resolved"
+    left = (incident["due_at"] - now).total_seconds()
+    facts = [
+        (text("dispatch.category", language), _category_name(incident["category"], language)),
+        (text("dispatch.severity", language), text(f"severity.{incident['severity']}", language)),
+        (text("dispatch.status", language), text(f"status.{incident['status']}", language)),
+        (text("dispatch.area", language), citydata.unit_name(incident["scope_code"], language)),
+        (text("dispatch.age", language), format_time(incident["received_at"], zone)),
+        (text("dispatch.sla_left", language),
+         (text("dispatch.overdue", language, time=format_duration(-left, language)) if left < 0
+          else format_duration(left, language)) if is_open else "—"),
+        (text("dispatch.events", language), str(incident["events_count"])),
+        (text("dispatch.reporter", language), mask_phone(incident["reporter_phone"]) or "—"),
+    ]
+    parts: list[Component] = [
+        html.H2(f"#{incident['id']} · {incident['title']}"),
+        html.Table(html.Tbody([html.Tr([html.Th(k), html.Td(v)]) for k, v in facts]), className="data-table"),
+    ]
+    buttons = [html.Button(text(f"dispatch.{action}", language), className="button",
+                           id={"type": "dispatch-action", "action": action})
+               for action in _ACTIONS]
+    if incident["reporter_phone"]:
+        buttons.append(html.Button(text("dispatch.show_phone", language), className="button",
+                                   id={"type": "dispatch-action", "action": "phone"}))
+    buttons.append(dcc.Input(id={"type": "dispatch-note", "index": 0}, type="text", maxLength=4000,
+                             placeholder=text("dispatch.note", language)))
+    parts.append(html.Div(buttons, className="actions"))
+    if is_open:
+        parts.append(html.H3(text("dispatch.nearest", language)))
+        parts.append(_nearest(incident, language))
+    return parts
+
+
+def _nearest(incident: dict[str, Any], language: str) -> Component:
+    units = pd.DataFrame(store.list_units(db.connection()))
+    category = citydata.current_city().categories.get(incident["category"])
+    kinds = unit_kinds_for(incident["category"], category.domain if category else None)
+    if units.empty:
+        return html.P(text("dispatch.no_units", language), className="empty")
+    units = units[units["lon"].notna() & units["lat"].notna()].astype({"lon": float, "lat": float})
+    nearest = nearest_units(incident["lon"], incident["lat"], units, kinds=kinds, limit=5)
+    rows = [[row.unit_id, row.kind, f"{row.distance_m / 1000:.1f} km", f"{row.eta_min:.0f} min",
+             html.Button(text("dispatch.send", language), className="button",
+                         id={"type": "dispatch-unit", "unit": row.unit_id})]
+            for row in nearest.itertuples(index=False)]
+    headers = [text(f"dispatch.{key}", language) for key in ("unit", "kind", "distance", "eta", "send")]
+    return data_table(headers, rows, empty=text("dispatch.no_units", language))
+
+
+def show_detail(selected: str | None, _tick: int | None, _message: Any) -> list[Component] | Component:
+    language = locale.request_language()
+    if not selected or not selected.isdigit():
+        return html.P(text("dispatch.pick", language), className="empty")
+    try:
+        incident = store.get_incident(db.connection(), int(selected))
+    except store.IncidentMissing:
+        return html.P(text("dispatch.pick", language), className="empty")
+    return _detail(incident, language, datetime.now(UTC))
+
+
+def act(_actions: list[int | None], _units: list[int | None], selected: str | None, notes: list[str | None]
+        ) -> str:
+    trigger = ctx.triggered_id
+    if not isinstance(trigger, dict) or not selected or not ctx.triggered or not ctx.triggered[0]["value"]:
+        return dash.no_update
+    language = locale.request_language()
+    user = guard.current_user()
+    if user is None:  # the guard lets no anonymous request through; be explicit anyway
+        raise PermissionError("no user")
+    conn = db.connection()
+    address = flask.request.remote_addr
+    incident_id = int(selected)
+    try:
+        if trigger["type"] == "dispatch-unit":
+            unit = str(trigger["unit"])
+            store.act_on_incident(conn, incident_id, "dispatch", next_status, user=user.name, address=address,
+                                  unit_id=unit)
+            return text("dispatch.sent", language, unit=unit, id=selected)
+        action = str(trigger["action"])
+        if action == "phone":
+            phone = store.reporter_phone(conn, incident_id, user=user.name, address=address)
+            return text("dispatch.phone_shown", language, phone=phone or "—")
+        note = next((n for n in notes if n), None) if action == "resolve" else None
+        store.act_on_incident(conn, incident_id, action, next_status, user=user.name, address=address, note=note)
+        return text("dispatch.done", language, id=selected, action=text(f"dispatch.{action}", language))
+    except (Conflict, store.IncidentConflict, store.IncidentMissing) as refusal:
+        return text("dispatch.refused", language, reason=str(refusal))
+
+
+def register(app: dash.Dash) -> None:
+    app.callback(Output("dispatch-as-of", "children"), Output("dispatch-queue", "children"),
+                 Output("dispatch-map", "figure"), Output("dispatch-ranking", "children"),
+                 Input("dispatch-refresh", "n_intervals"), Input("dispatch-sort", "value"),
+                 Input("dispatch-show", "value"), Input("dispatch-selected", "data"),
+                 Input("dispatch-message", "children"))(refresh)
+    app.callback(Output("dispatch-selected", "data"),
+                 Input({"type": "dispatch-pick", "index": ALL}, "n_clicks"), Input("dispatch-map", "clickData"),
+                 State("dispatch-selected", "data"))(pick)
+    app.callback(Output("dispatch-detail", "children"),
+                 Input("dispatch-selected", "data"), Input("dispatch-refresh", "n_intervals"),
+                 Input("dispatch-message", "children"))(show_detail)
+    app.callback(Output("dispatch-message", "children"),
+                 Input({"type": "dispatch-action", "action": ALL}, "n_clicks"),
+                 Input({"type": "dispatch-unit", "unit": ALL}, "n_clicks"),
+                 State("dispatch-selected", "data"), State({"type": "dispatch-note", "index": ALL}, "value"))(act)

@@ -1,0 +1,70 @@
+"""Dispatch from the map in a real browser: pick an incident on the map, send the nearest unit."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+import store
+from auth.accounts import add_user
+from city import city_folder, load_city
+from ingest.service import registry_rows
+from tests.browser.test_shell import WAIT_S, _no_console_errors, _only_local_requests, _wait_text
+
+pytestmark = pytest.mark.browser
+PASSWORD = "Radio tower 77?"
+
+
+@pytest.fixture
+def incident(db) -> int:
+    nyc = load_city(city_folder("nyc"))
+    sensors, units = registry_rows(nyc)
+    store.sync_sensors(db, sensors)
+    store.sync_units(db, units)
+    store.sync_categories(db, store.CategoryRow.from_categories(nyc.categories))
+    add_user(db, "officer", "dispatcher", PASSWORD, actor="tests")
+    event = store.EventRow("hotline", "call-77", datetime.now(UTC), "fire", "critical", -73.9857, 40.7484,
+                           "Smoke from a shop on 34th Street", None, "13812345678", "MN0502",
+                           {"borough": "MN", "cdta": "MN05", "nta": "MN0502"})
+    incident_id, _ = store.create_from_event(db, event, user="tests", address=None)
+    return incident_id
+
+
+def test_an_officer_picks_an_incident_on_the_map_and_dispatches_the_nearest_unit(
+    live_app, browser, db, incident: int, screenshots: Path
+) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    base = live_app.url
+    browser.get(f"{base}/login?next=/dispatch")
+    browser.find_element("id", "name").send_keys("officer")
+    browser.find_element("id", "password").send_keys(PASSWORD)
+    browser.find_element("css selector", "button[type=submit]").click()
+    _wait_text(browser, "#dispatch-queue", str(incident))
+    assert "13812345678" not in browser.page_source
+
+    # The incident's marker: the one critical incident, drawn as an "x" on the map.
+    wait = WebDriverWait(browser, WAIT_S)
+    marker = wait.until(expected_conditions.presence_of_element_located(
+        ("css selector", "#dispatch-map .scatterlayer .trace:last-child .points path")))
+    ActionChains(browser).move_to_element(marker).click().perform()
+    _wait_text(browser, "#dispatch-detail", f"#{incident}")
+    _wait_text(browser, "#dispatch-detail", "Nearest available units")
+    assert "13812345678" not in browser.find_element("id", "dispatch-detail").text  # masked
+    browser.save_screenshot(str(screenshots / "dispatch-1-selected.png"))
+
+    first_unit = browser.find_element("css selector", "#dispatch-detail table:last-of-type tbody tr td").text
+    browser.find_element("css selector", "#dispatch-detail table:last-of-type tbody tr button").click()
+    _wait_text(browser, "#dispatch-message", f"Unit {first_unit} dispatched to incident {incident}")
+    _wait_text(browser, "#dispatch-queue", "dispatched")
+    browser.save_screenshot(str(screenshots / "dispatch-2-dispatched.png"))
+    [unit] = [u for u in store.list_units(db) if u["unit_id"] == first_unit]
+    assert unit["status"] == "busy" and unit["kind"] == "fire"
+    [row] = store.read_audit(db, action="incident.dispatch")
+    assert row.user == "officer" and row.target == str(incident)
+    _only_local_requests(browser, base)
+    _no_console_errors(browser)

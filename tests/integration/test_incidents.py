@@ -1,0 +1,331 @@
+"""Incidents against real PostgreSQL and Mosquitto: events become incidents once, storms group,
+the lifecycle through the API with audit rows, races with exactly one winner, masked phones,
+the role matrix of every incident endpoint, KPIs, and public safety in the vital signs."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+import store
+from city import city_folder, load_city
+from incidents.lifecycle import next_status
+from ingest.service import registry_rows
+from tests.integration.test_ingest import publisher, running_worker, wait_for
+
+PHONE = "13812345678"
+
+
+@pytest.fixture(scope="module")
+def nyc():
+    return load_city(city_folder("nyc"))
+
+
+@pytest.fixture
+def registry(db, nyc):
+    sensors, units = registry_rows(nyc)
+    store.sync_sensors(db, sensors)
+    store.sync_units(db, units)
+    store.sync_categories(db, store.CategoryRow.from_categories(nyc.categories))
+
+
+def event(event_id: str, *, category: str = "fire", severity: str = "major", lon: float = -73.9857,
+          lat: float = 40.7484, source: str = "hotline", at: datetime | None = None, **extra) -> dict:
+    body = {"id": event_id, "ts": (at or datetime.now(UTC)).isoformat(), "source": source, "category": category,
+            "severity": severity, "lon": lon, "lat": lat, "title": f"Report {event_id}",
+            "reporter_phone": PHONE, **extra}
+    return body
+
+
+def post(client, path: str, body: object | None = None):
+    return client.post(path, json=body if body is not None else {})
+
+
+def create(client, body: dict) -> str:
+    response = post(client, "/api/v1/incidents", body)
+    assert response.status_code in (200, 201), response.get_json()
+    return response.get_json()["id"]
+
+
+def available_unit(nyc, kind: str, skip: int = 0) -> str:
+    return str(nyc.units.loc[nyc.units["kind"] == kind, "unit_id"].iloc[skip])
+
+
+# -- from events -------------------------------------------------------------------------------
+
+def test_an_event_published_twice_becomes_one_incident(database_url: str, db, broker, registry) -> None:
+    body = json.dumps(event("call-1")).encode()
+    with running_worker(database_url, broker.url):
+        client = publisher(broker.url)
+        try:
+            client.publish("cityops/nyc/events", body)
+            client.publish("cityops/nyc/events", body)
+            assert client.wait_published(30)
+        finally:
+            client.close()
+        wait_for(lambda: store.count_rows(db, "events") == 1, what="the event")
+    incidents = store.list_incidents(db)
+    assert len(incidents) == 1
+    incident = store.get_incident(db, incidents[0]["id"])
+    assert [e["id"] for e in incident["events"]] == ["call-1"]
+    assert incident["status"] == "new" and incident["scopes"]["borough"] == "MN"
+    sla = load_city(city_folder("nyc")).categories["fire"].sla_minutes["major"]
+    assert incident["due_at"] - incident["received_at"] == timedelta(minutes=sla)
+
+
+def test_an_alarm_storm_from_two_writers_at_once_is_one_incident_with_every_member(db, registry) -> None:
+    now = datetime.now(UTC)
+    rows = [store.EventRow("sensor", f"storm-{n}", now + timedelta(milliseconds=n), "gas_leak",
+                           "critical" if n == 37 else "minor", -73.9857, 40.7484, f"alarm {n}", None, None,
+                           "MN0502", {"borough": "MN", "cdta": "MN05", "nta": "MN0502"}) for n in range(50)]
+    barrier = threading.Barrier(2)
+
+    def write(part: list) -> None:
+        conn = store.connect(db.dsn)
+        try:
+            barrier.wait()
+            for row in part:  # one event per transaction: as many chances to race as possible
+                store.write_ingest_batch(conn, store.IngestBatch(events=[row]))
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=write, args=(rows[i::2],)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    [incident] = store.list_incidents(db)
+    assert incident["events_count"] == 50 and incident["severity"] == "critical"  # escalated by its worst member
+    assert len(store.get_incident(db, incident["id"])["events"]) == 50
+
+
+def test_events_outside_the_storm_window_or_in_another_unit_are_separate(db, registry) -> None:
+    now = datetime.now(UTC)
+    scopes = {"borough": "MN", "cdta": "MN05", "nta": "MN0502"}
+    rows = [
+        store.EventRow("hotline", "a", now - timedelta(hours=2), "fire", "major", -73.98, 40.75, "a", None, None,
+                       "MN0502", scopes),
+        store.EventRow("hotline", "b", now, "fire", "major", -73.98, 40.75, "b", None, None, "MN0502", scopes),
+        store.EventRow("hotline", "c", now, "fire", "major", -73.95, 40.78, "c", None, None, "MN0801",
+                       {"borough": "MN", "cdta": "MN08", "nta": "MN0801"}),
+    ]
+    store.write_ingest_batch(db, store.IngestBatch(events=rows))
+    assert len(store.list_incidents(db)) == 3
+
+
+# -- the lifecycle through the API ---------------------------------------------------------------
+
+def test_the_full_lifecycle_through_the_api_with_an_audit_row_per_step(client_for, db, registry, nyc) -> None:
+    officer = client_for("dispatcher")
+    incident_id = create(officer, event("life-1"))
+    unit = available_unit(nyc, "fire")
+    steps = [("ack", None), ("dispatch", {"unit_id": unit}), ("arrive", None),
+             ("resolve", {"note": "Fire out, no injuries"}), ("reopen", None)]
+    for action, body in steps:
+        response = post(officer, f"/api/v1/incidents/{incident_id}/{action}", body)
+        assert response.status_code == 200, (action, response.get_json())
+        if action == "dispatch":
+            assert [u for u in store.list_units(db) if u["unit_id"] == unit][0]["status"] == "busy"
+    incident = officer.get(f"/api/v1/incidents/{incident_id}").get_json()["incident"]
+    assert incident["status"] == "new" and incident["reopened_count"] == 1
+    assert [step["action"] for step in incident["steps"]] == ["create", "ack", "dispatch", "arrive", "resolve",
+                                                             "reopen"]
+    assert [u for u in store.list_units(db) if u["unit_id"] == unit][0]["status"] == "available"  # released
+    audit = [row.action for row in reversed(store.read_audit(db, user="dispatcher"))]
+    assert audit == ["incident.create", "incident.ack", "incident.dispatch", "incident.arrive", "incident.resolve",
+                     "incident.reopen"]
+    assert PHONE not in json.dumps([row._asdict() for row in store.read_audit(db)], default=str)
+
+
+def test_posting_the_same_event_twice_answers_the_same_incident(client_for, registry) -> None:
+    officer = client_for("dispatcher")
+    first = post(officer, "/api/v1/incidents", event("dup-1"))
+    again = post(officer, "/api/v1/incidents", event("dup-1"))
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.get_json()["id"] == again.get_json()["id"]
+
+
+@pytest.mark.parametrize(("action", "body", "reason"), [
+    ("arrive", None, "cannot arrive an incident that is new"),
+    ("reopen", None, "cannot reopen an incident that is new"),
+    ("dispatch", {}, "dispatch needs a unit_id"),
+    ("dispatch", {"unit_id": "NO-SUCH-UNIT"}, "no unit NO-SUCH-UNIT"),
+])
+def test_a_conflicting_action_answers_409_with_the_reason(client_for, registry, action, body, reason) -> None:
+    officer = client_for("dispatcher")
+    incident_id = create(officer, event(f"conflict-{action}-{len(json.dumps(body))}"))
+    response = post(officer, f"/api/v1/incidents/{incident_id}/{action}", body)
+    assert response.status_code == 409
+    assert response.get_json() == {"error": "conflict", "message": reason}
+
+
+def test_a_busy_unit_cannot_be_dispatched_again_and_says_where_it_is(client_for, registry, nyc) -> None:
+    officer = client_for("dispatcher")
+    unit = available_unit(nyc, "police")
+    first = create(officer, event("busy-1", category="public_order"))
+    second = create(officer, event("busy-2", category="public_order", lon=-73.95, lat=40.78))
+    assert post(officer, f"/api/v1/incidents/{first}/dispatch", {"unit_id": unit}).status_code == 200
+    refused = post(officer, f"/api/v1/incidents/{second}/dispatch", {"unit_id": unit})
+    assert refused.status_code == 409
+    assert refused.get_json()["message"] == f"unit {unit} is busy with incident {first}"
+
+
+def race(db, act) -> list[str]:
+    """Run ``act(conn)`` in two threads released at the same moment; each outcome's first word."""
+    from incidents.lifecycle import Conflict
+
+    outcomes: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def one() -> None:
+        conn = store.connect(db.dsn)
+        try:
+            barrier.wait()
+            act(conn)
+            outcomes.append("won")
+        except (Conflict, store.IncidentConflict) as refusal:
+            outcomes.append(f"refused {refusal}")
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sorted(outcome.split()[0] for outcome in outcomes)
+
+
+def test_two_officers_dispatching_one_unit_at_once_exactly_one_wins_every_time(db, registry, nyc) -> None:
+    unit = available_unit(nyc, "fire", skip=3)
+    for round_number in range(12):
+        ids = [store.create_from_event(db, _row(f"race-{round_number}-{n}", lon=-73.99 + n * 0.03), user="t",
+                                       address=None)[0] for n in range(2)]
+        targets = iter(ids)
+        outcomes = race(db, lambda conn, targets=targets: store.act_on_incident(
+            conn, next(targets), "dispatch", next_status, user="officer", unit_id=unit))
+        assert outcomes == ["refused", "won"]
+        for incident_id in ids:  # close both, so the next round's events start new incidents
+            store.act_on_incident(db, incident_id, "resolve", next_status, user="officer")
+
+
+def test_two_acknowledgements_at_once_exactly_one_wins(db, registry) -> None:
+    for round_number in range(12):
+        incident_id, _ = store.create_from_event(db, _row(f"ack-{round_number}"), user="t", address=None)
+        outcomes = race(db, lambda conn, incident_id=incident_id: store.act_on_incident(
+            conn, incident_id, "ack", next_status, user="officer"))
+        assert outcomes == ["refused", "won"]
+        steps = [s["action"] for s in store.get_incident(db, incident_id)["steps"]]
+        assert steps == ["create", "ack"]
+        store.act_on_incident(db, incident_id, "resolve", next_status, user="officer")
+
+
+def _row(event_id: str, lon: float = -73.9857, lat: float = 40.7484) -> store.EventRow:
+    return store.EventRow("hotline", event_id, datetime.now(UTC), "fire", "major", lon, lat, event_id, None, PHONE,
+                          "MN0502" if lon < -73.97 else "MN0801",
+                          {"borough": "MN", "nta": "MN0502" if lon < -73.97 else "MN0801"})
+
+
+# -- bad input -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("body", "reason"), [
+    ({"id": "x"}, "missing field: ts"),
+    (event("bad-cat", category="alien_invasion"), "unknown category: alien_invasion"),
+    (event("bad-sev", severity="apocalyptic"), "unknown severity: apocalyptic"),
+    (event("far", lon=2.35, lat=48.85), "coordinates outside city"),
+    (event("bad-phone", reporter_phone="<script>"), "bad phone"),
+    (event("long", title="x" * 201), "field too long: title (201 > 200)"),
+    ([1, 2, 3], "wrong shape: not an object"),
+])
+def test_a_bad_incident_body_is_refused_with_the_reason_and_stores_nothing(client_for, db, registry, body,
+                                                                            reason) -> None:
+    response = post(client_for("dispatcher"), "/api/v1/incidents", body)
+    assert response.status_code == 400
+    assert response.get_json()["message"].startswith(reason)
+    assert store.count_rows(db, "events") == 0 and store.list_incidents(db) == []
+
+
+def test_oversize_and_non_json_bodies_are_refused(client_for, registry) -> None:
+    officer = client_for("dispatcher")
+    huge = event("huge", detail="x" * 70_000)
+    assert officer.post("/api/v1/incidents", data=json.dumps(huge), content_type="application/json").status_code == 413
+    assert officer.post("/api/v1/incidents", data="id=1", content_type="application/x-www-form-urlencoded"
+                        ).status_code == 415
+    assert officer.post("/api/v1/incidents", data=b"\xff\xfe{", content_type="application/json").status_code == 400
+
+
+# -- personal data -------------------------------------------------------------------------------
+
+def test_phones_are_masked_everywhere_and_unmasking_is_audited(client_for, db, registry) -> None:
+    officer = client_for("dispatcher")
+    incident_id = create(officer, event("phone-1"))
+    listed = json.dumps(client_for("viewer").get("/api/v1/incidents").get_json())
+    detail = json.dumps(client_for("viewer").get(f"/api/v1/incidents/{incident_id}").get_json())
+    for text in (listed, detail):
+        assert PHONE not in text and "138****5678" in text
+    assert client_for("viewer").get(f"/api/v1/incidents/{incident_id}/phone").status_code == 403
+    shown = officer.get(f"/api/v1/incidents/{incident_id}/phone")
+    assert shown.get_json()["reporter_phone"] == PHONE
+    [row] = store.read_audit(db, action="incident.view_phone")
+    assert (row.user, row.target) == ("dispatcher", incident_id)
+
+
+# -- the role matrix -----------------------------------------------------------------------------
+
+def test_every_incident_endpoint_answers_as_each_role_may(client_for, registry, nyc) -> None:
+    incident_id = create(client_for("dispatcher"), event("matrix-1"))
+    unit = available_unit(nyc, "ambulance")
+    reads = ["/api/v1/incidents", f"/api/v1/incidents/{incident_id}", "/api/v1/units", "/api/v1/kpis"]
+    expected, actual = {}, {}
+    for role in ("anonymous", "viewer", "dispatcher", "analyst", "admin"):
+        client = client_for(role)
+        for path in reads:
+            expected[(role, "GET", path)] = 401 if role == "anonymous" else 200
+            actual[(role, "GET", path)] = client.get(path).status_code
+        phone_path = f"/api/v1/incidents/{incident_id}/phone"
+        expected[(role, "GET", phone_path)] = {"anonymous": 401, "dispatcher": 200, "admin": 200}.get(role, 403)
+        actual[(role, "GET", phone_path)] = client.get(phone_path).status_code
+        may_act = role in ("dispatcher", "admin")
+        create_code = 401 if role == "anonymous" else (201 if may_act else 403)
+        expected[(role, "POST", "create")] = create_code
+        actual[(role, "POST", "create")] = post(client, "/api/v1/incidents", event(f"matrix-{role}")).status_code
+        expected[(role, "POST", "ack")] = 401 if role == "anonymous" else (200 if role == "dispatcher" else
+                                                                          409 if may_act else 403)
+        actual[(role, "POST", "ack")] = post(client, f"/api/v1/incidents/{incident_id}/ack").status_code
+    assert actual == expected
+    # the dispatcher's ack came first; the admin's second ack was refused as a conflict, not by role
+    assert unit
+
+
+# -- evaluation and public safety ----------------------------------------------------------------
+
+def test_kpis_rank_districts_and_count_overdue(client_for, db, registry) -> None:
+    officer = client_for("dispatcher")
+    quick = create(officer, event("kpi-1"))
+    create(officer, event("kpi-2", lon=-73.95, lat=40.78, category="public_order"))
+    for action in ("ack", "resolve"):
+        post(officer, f"/api/v1/incidents/{quick}/{action}")
+    body = client_for("viewer").get("/api/v1/kpis?level=borough").get_json()
+    [manhattan] = body["rows"]
+    assert manhattan["district"] == "MN" and manhattan["received"] == 2 and manhattan["resolved"] == 1
+    assert manhattan["closure_rate"] == 0.5 and manhattan["rank"] == 1
+    by_category = client_for("viewer").get("/api/v1/kpis?by=category").get_json()["rows"]
+    assert sorted(row["category"] for row in by_category) == ["fire", "public_order"]
+    assert client_for("viewer").get("/api/v1/kpis?level=galaxy").status_code == 400
+
+
+def test_an_overdue_incident_turns_public_safety_amber(db, registry, nyc) -> None:
+    from cityops.vitals import VitalsContext, run_once
+
+    incident_id, _ = store.create_from_event(db, _row("late-1"), user="t", address=None)
+    with db.cursor() as cur:
+        cur.execute("UPDATE incidents SET due_at = now() - interval '1 minute' WHERE id = %s", (incident_id,))
+    db.commit()
+    run_once(db, VitalsContext.for_city(nyc))
+    [row] = [r for r in store.read_current(db, ["MN0502"]) if r.domain == "public_safety"]
+    assert row.level == 1 and str(incident_id) in json.dumps(row.explanation)
+    [city] = [r for r in store.read_current(db, ["nyc"]) if r.domain == "public_safety"]
+    assert city.level == 1

@@ -1,0 +1,225 @@
+"""``/api/v1/incidents``, ``/api/v1/units``, ``/api/v1/kpis``: incidents, dispatch and evaluation.
+
+- ``GET /api/v1/incidents?status=&district=&category=&since=&limit=`` (viewer+): the list,
+  newest first, with SLA left and overdue; reporters' phones masked.
+- ``POST /api/v1/incidents`` (dispatcher): body as an MQTT event (CONTRACT.md), checked by the
+  same parser; answers ``{"id": …}`` — 201 when created, 200 when that (source, id) was
+  already stored (the idempotency key).
+- ``GET /api/v1/incidents/<id>`` (viewer+): one incident with its events, steps, dispatches.
+- ``POST /api/v1/incidents/<id>/<action>`` (dispatcher): ``ack``, ``dispatch``
+  (``{"unit_id": …}``), ``arrive``, ``resolve`` (``{"note": …}``), ``reopen``; 409 with the reason
+  when it conflicts (another officer was first, the unit is busy, the status does not allow it).
+- ``GET /api/v1/incidents/<id>/phone`` (dispatcher): the full number; the view is audited.
+- ``GET /api/v1/units`` (viewer+): response units with kind, status, position, freshness.
+- ``GET /api/v1/kpis?from=&to=&level=&by=district|category`` (viewer+): closure KPIs
+  (INDICATORS.md §5) and the ranking (一表亮晒).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import flask
+import pandas as pd
+from werkzeug.wrappers import Response
+
+import store
+from incidents.lifecycle import ACTIONS, STATUSES, Conflict, next_status
+from incidents.privacy import mask_phone
+from indicators.kpis import closed_loop_kpis, incident_frame, rank_districts
+from ingest.parse import parse_message
+from web import citydata, db, guard
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_LIST = 1000
+UNIT_STALE_AFTER_S = 600.0  # a unit that has not reported for 10 minutes: its position is not current
+
+
+def _error(status: int, error: str, message: str) -> Response:
+    response = flask.jsonify({"error": error, "message": message})
+    response.status_code = status
+    return response
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def incident_json(incident: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """An incident as the API and the screens show it: id as text, phone masked, SLA left."""
+    shown = {key: _plain(value) for key, value in incident.items() if key not in ("events", "steps", "dispatches")}
+    shown["id"] = str(incident["id"])
+    shown["reporter_phone"] = mask_phone(incident.get("reporter_phone"))
+    is_open = incident["status"] != "resolved"
+    left = (incident["due_at"] - now).total_seconds() / 60
+    shown["sla_left_min"] = round(left, 1) if is_open else None
+    shown["overdue"] = bool(is_open and left < 0)
+    for part in ("events", "steps", "dispatches"):
+        if part in incident:
+            shown[part] = [{key: (mask_phone(value) if key == "reporter_phone" else _plain(value))
+                            for key, value in item.items()} for item in incident[part]]
+    return shown
+
+
+def _incident_id(text: str) -> int | None:
+    return int(text) if text.isdigit() and len(text) < 19 else None
+
+
+def list_incidents() -> Response:
+    args = flask.request.args
+    statuses = [status for status in args.get("status", "").split(",") if status]
+    unknown = [status for status in statuses if status not in (*STATUSES, "open")]
+    if unknown:
+        return _error(400, "bad request", f"unknown status {unknown[0]!r}; one of {', '.join(STATUSES)}, open")
+    if "open" in statuses:
+        statuses = [status for status in STATUSES if status != "resolved"]
+    since = None
+    if args.get("since"):
+        try:
+            since = datetime.fromisoformat(args["since"])
+        except ValueError:
+            return _error(400, "bad request", "since must be an ISO 8601 time with offset")
+        if since.tzinfo is None:
+            return _error(400, "bad request", "since needs a time zone offset")
+    try:
+        limit = min(int(args.get("limit", 500)), MAX_LIST)
+    except ValueError:
+        return _error(400, "bad request", "limit must be a whole number")
+    now = datetime.now(UTC)
+    rows = store.list_incidents(db.connection(), statuses=statuses or None, district=args.get("district") or None,
+                                category=args.get("category") or None, since=since, limit=max(1, limit))
+    return flask.jsonify({"incidents": [incident_json(row, now) for row in rows]})
+
+
+def create_incident() -> Response:
+    request = flask.request
+    payload = request.get_data(cache=False)
+    if len(payload) > MAX_BODY_BYTES:
+        return _error(413, "too large", f"the body is larger than {MAX_BODY_BYTES // 1024} KiB")
+    city = citydata.current_city()
+    parsed = parse_message(f"cityops/{city.id}/events", payload, datetime.now(UTC), citydata.event_context())
+    if parsed.rejects or not parsed.events:
+        reason = parsed.rejects[0].reason if parsed.rejects else "not an event"
+        return _error(400, "bad request", reason)
+    user = guard.current_user()
+    assert user is not None  # the guard let only a dispatcher through
+    incident_id, created = store.create_from_event(db.connection(), parsed.events[0], user=user.name,
+                                                   address=request.remote_addr)
+    response = flask.jsonify({"id": str(incident_id), "created": created})
+    response.status_code = 201 if created else 200
+    return response
+
+
+def show_incident(incident_id: str) -> Response:
+    number = _incident_id(incident_id)
+    try:
+        if number is None:
+            raise store.IncidentMissing(incident_id)
+        incident = store.get_incident(db.connection(), number)
+    except store.IncidentMissing:
+        return _error(404, "not found", f"no incident {incident_id}")
+    return flask.jsonify({"incident": incident_json(incident, datetime.now(UTC))})
+
+
+def act(incident_id: str, action: str) -> Response:
+    if action not in ACTIONS:
+        return _error(404, "not found", f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
+    number = _incident_id(incident_id)
+    if number is None:
+        return _error(404, "not found", f"no incident {incident_id}")
+    body = flask.request.get_json(silent=True)
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        return _error(400, "bad request", "the body must be a JSON object")
+    unit_id, note = body.get("unit_id"), body.get("note")
+    if unit_id is not None and (not isinstance(unit_id, str) or len(unit_id) > 128):
+        return _error(400, "bad request", "unit_id must be a text of at most 128 characters")
+    if note is not None and (not isinstance(note, str) or len(note) > 4000):
+        return _error(400, "bad request", "note must be a text of at most 4000 characters")
+    user = guard.current_user()
+    assert user is not None
+    try:
+        incident = store.act_on_incident(db.connection(), number, action, next_status, user=user.name,
+                                         address=flask.request.remote_addr, unit_id=unit_id, note=note)
+    except store.IncidentMissing:
+        return _error(404, "not found", f"no incident {incident_id}")
+    except (Conflict, store.IncidentConflict) as refusal:
+        return _error(409, "conflict", str(refusal))
+    return flask.jsonify({"incident": incident_json(incident, datetime.now(UTC))})
+
+
+def phone(incident_id: str) -> Response:
+    number = _incident_id(incident_id)
+    user = guard.current_user()
+    assert user is not None
+    try:
+        if number is None:
+            raise store.IncidentMissing(incident_id)
+        full = store.reporter_phone(db.connection(), number, user=user.name, address=flask.request.remote_addr)
+    except store.IncidentMissing:
+        return _error(404, "not found", f"no incident {incident_id}")
+    response = flask.jsonify({"id": incident_id, "reporter_phone": full})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def units() -> Response:
+    now = datetime.now(UTC)
+    rows = store.list_units(db.connection())
+    shown = []
+    for row in rows:
+        age = None if row["position_time"] is None else (now - row["position_time"]).total_seconds()
+        shown.append({**{key: _plain(value) for key, value in row.items()},
+                      "incident_id": None if row["incident_id"] is None else str(row["incident_id"]),
+                      "position_age_s": None if age is None else round(age, 1),
+                      "position_stale": age is None or age > UNIT_STALE_AFTER_S})
+    return flask.jsonify({"units": shown})
+
+
+def kpi_table(start: datetime, end: datetime, level: str | None, by: str) -> pd.DataFrame:
+    """Closure KPIs per ``by`` (district at ``level``, or category) for incidents received in [start, end)."""
+    frame = incident_frame(store.incidents_for_kpis(db.connection(), start, end, level))
+    table = closed_loop_kpis(frame, now=min(end, datetime.now(UTC)), by=(by,))
+    return rank_districts(table) if by == "district" else table
+
+
+def kpis() -> Response:
+    args = flask.request.args
+    now = datetime.now(UTC)
+    try:
+        end = datetime.fromisoformat(args["to"]) if args.get("to") else now
+        start = datetime.fromisoformat(args["from"]) if args.get("from") else end - timedelta(days=7)
+    except ValueError:
+        return _error(400, "bad request", "from and to must be ISO 8601 times with offset")
+    if start.tzinfo is None or end.tzinfo is None or start >= end:
+        return _error(400, "bad request", "from and to need offsets, and from must come before to")
+    by = args.get("by", "district")
+    if by not in ("district", "category"):
+        return _error(400, "bad request", "by must be district or category")
+    level = args.get("level") or None
+    levels = citydata.current_city().levels
+    if level is not None and level not in levels:
+        return _error(400, "bad request", f"unknown level {level!r}; one of {', '.join(levels)}")
+    table = kpi_table(start, end, level, by)
+    records = json.loads(table.to_json(orient="records", date_format="iso"))
+    return flask.jsonify({"from": start.isoformat(), "to": end.isoformat(), "by": by, "level": level,
+                          "rows": records})
+
+
+def init_app(server: flask.Flask) -> None:
+    server.add_url_rule("/api/v1/incidents", "cityops_api_incidents", list_incidents, methods=["GET"])
+    server.add_url_rule("/api/v1/incidents", "cityops_api_incident_create", create_incident, methods=["POST"])
+    server.add_url_rule("/api/v1/incidents/<incident_id>", "cityops_api_incident", show_incident, methods=["GET"])
+    server.add_url_rule("/api/v1/incidents/<incident_id>/phone", "cityops_api_incident_phone", phone,
+                        methods=["GET"])
+    server.add_url_rule("/api/v1/incidents/<incident_id>/<action>", "cityops_api_incident_act", act, methods=["POST"])
+    server.add_url_rule("/api/v1/units", "cityops_api_units", units, methods=["GET"])
+    server.add_url_rule("/api/v1/kpis", "cityops_api_kpis", kpis, methods=["GET"])

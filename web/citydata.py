@@ -1,0 +1,79 @@
+"""The city the web app serves, loaded once per process on first use.
+
+Boundaries, categories and the locator are static data read from the city folder: every
+worker loads the same, so caching them in the process keeps the app stateless in the sense
+that matters (no per-user or per-request state lives here).
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from functools import cache
+from pathlib import Path
+
+import flask
+
+from city import City, city_folder, load_city
+from geo.outlines import outline_coordinates
+from ingest.parse import IngestContext
+from ingest.service import locate_function
+
+CITY_FOLDER = "CITYOPS_CITY_FOLDER"  # Flask config key
+_lock = threading.Lock()
+
+
+@cache
+def _load(folder: Path) -> City:
+    return load_city(folder)
+
+
+def current_city() -> City:
+    """The loaded city of this app (a second of work the first time in a process)."""
+    folder = flask.current_app.config[CITY_FOLDER]
+    with _lock:
+        return _load(folder)
+
+
+@cache
+def _event_context(folder: Path) -> IngestContext:
+    city = _load(folder)
+    return IngestContext(city_id=city.id, sensors={}, categories=frozenset(city.categories),
+                         locate=locate_function(city), retention=timedelta(days=7))
+
+
+def event_context() -> IngestContext:
+    """What the MQTT event parser needs, so an incident posted to the API is checked exactly like an event."""
+    folder = flask.current_app.config[CITY_FOLDER]
+    with _lock:
+        return _event_context(folder)
+
+
+@cache
+def _outlines(folder: Path, level: str) -> tuple[list[float | None], list[float | None]]:
+    return outline_coordinates(_load(folder).boundaries[level].geometry)
+
+
+def outlines(level: str) -> tuple[list[float | None], list[float | None]]:
+    """Lon/lat lines of every boundary of ``level``, for maps drawn without tiles."""
+    folder = flask.current_app.config[CITY_FOLDER]
+    with _lock:
+        return _outlines(folder, level)
+
+
+def unit_name(code: str | None, language: str) -> str:
+    """The name of an administrative unit (Chinese where the city has one), or the code."""
+    if not code:
+        return "—"
+    city = current_city()
+    for level in reversed(city.levels):
+        frame = city.boundaries[level]
+        if code in frame.index:
+            row = frame.loc[code]
+            name_zh = row.get("name_zh") if language == "zh-CN" else None
+            return str(name_zh if isinstance(name_zh, str) and name_zh else row.get("name") or code)
+    return code
+
+
+def init_app(server: flask.Flask, city: str) -> None:
+    server.config[CITY_FOLDER] = city_folder(city).resolve()
