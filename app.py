@@ -156,6 +156,7 @@ def create_app(settings: Settings, *, demo: bool = False) -> dash.Dash:
         pages_folder="layouts",
         serve_locally=True,
         title="cityops",
+        update_title=None,  # the wall screen's tab must not flash "Updating…" every refresh
         # Without this Dash builds a "validation layout" of every page and sends it to any
         # browser in the page shell; pages then check nothing. The guard decides instead.
         suppress_callback_exceptions=True,

@@ -38,6 +38,9 @@ def measure(server_url: str, city_id: str, sensors: int, history: timedelta, run
             backfill(options, url, history, say=lambda line: None)
             store.refresh_rollups(conn)
             with conn.cursor() as cur:
+                cur.execute("ANALYZE")  # what autovacuum does soon after a bulk load: the steady state
+            conn.commit()
+            with conn.cursor() as cur:
                 cur.execute("SELECT max(time), count(*) FROM readings")
                 last, readings = cur.fetchone()
             conn.commit()

@@ -4,7 +4,9 @@ audit rows), exactly as the API does; a refusal is shown with its reason."""
 
 from __future__ import annotations
 
+import json
 import math
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,6 +23,7 @@ from incidents.lifecycle import Conflict, next_status
 from incidents.privacy import mask_phone
 from incidents.responders import unit_kinds_for
 from indicators.kpis import closed_loop_kpis, incident_frame, rank_districts
+from ingest.parse import parse_message
 from layouts.components import data_table
 from layouts.i18n import format_duration, format_time, text
 from web import citydata, db, guard, locale
@@ -87,6 +90,11 @@ def _map(incidents: list[dict[str, Any]], units: list[dict[str, Any]], selected:
         xs, ys = citydata.outlines(level)
         figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"width": width, "color": colour},
                                     hoverinfo="skip", showlegend=False))
+    # An invisible grid catches clicks on empty ground: where to report a new incident.
+    grid_lon, grid_lat = _click_grid()
+    figure.add_trace(go.Scatter(x=grid_lon, y=grid_lat, mode="markers", marker={"size": 6, "opacity": 0},
+                                hoverinfo="none", showlegend=False,
+                                customdata=[["place", lon, lat] for lon, lat in zip(grid_lon, grid_lat, strict=True)]))
     for status in ("available", "busy", "offline"):
         chosen = [u for u in units if u["status"] == status and u["lon"] is not None]
         if not chosen:
@@ -123,6 +131,46 @@ def _map(incidents: list[dict[str, Any]], units: list[dict[str, Any]], selected:
     return figure
 
 
+def _click_grid(points: int = 50) -> tuple[list[float], list[float]]:
+    west, south, east, north = citydata.current_city().boundaries[citydata.current_city().levels[0]].total_bounds
+    lons = [west + (east - west) * i / (points - 1) for i in range(points)]
+    lats = [south + (north - south) * j / (points - 1) for j in range(points)]
+    return [lon for lon in lons for _ in lats], [lat for _ in lons for lat in lats]
+
+
+def place(click_data: dict | None) -> tuple[float, float]:
+    """A click on empty ground fills the new incident's coordinates."""
+    for point in (click_data or {}).get("points", []):
+        custom = point.get("customdata")
+        if isinstance(custom, list) and len(custom) == 3 and custom[0] == "place":
+            return round(float(custom[1]), 6), round(float(custom[2]), 6)
+    return dash.no_update, dash.no_update
+
+
+def create(_clicks: int | None, category: str | None, severity: str | None, source: str | None,
+           title: str | None, lon: float | None, lat: float | None) -> str:
+    """The officer's report goes through the same checks as an MQTT event, then into an incident."""
+    if not _clicks:
+        return dash.no_update
+    language = locale.request_language()
+    user = guard.current_user()
+    if user is None:
+        raise PermissionError("no user")
+    body = {"id": f"{user.name}-{uuid.uuid4().hex[:12]}", "ts": datetime.now(UTC).isoformat(), "source": source,
+            "category": category, "severity": severity, "lon": lon, "lat": lat, "title": (title or "").strip()}
+    city = citydata.current_city()
+    parsed = parse_message(f"cityops/{city.id}/events", json.dumps(body).encode(), datetime.now(UTC),
+                           citydata.event_context())
+    if parsed.rejects or not parsed.events:
+        reason = parsed.rejects[0].reason if parsed.rejects else "not an event"
+        return text("dispatch.refused", language, reason=reason)
+    incident_id, _ = store.create_from_event(db.connection(), parsed.events[0], user=user.name,
+                                             address=flask.request.remote_addr)
+    incident = store.get_incident(db.connection(), incident_id)
+    joined = incident["events_count"] > 1
+    return text("dispatch.joined" if joined else "dispatch.created", language, id=incident_id)
+
+
 def _ranking(language: str, now: datetime) -> Component:
     city = citydata.current_city()
     level = city.levels[0]
@@ -148,7 +196,7 @@ def _ranking(language: str, now: datetime) -> Component:
     return data_table(headers, rows, row_classes=classes, empty=text("dispatch.no_ranking", language))
 
 
-def refresh(_tick: int | None, sort: str, show: str, selected: str | None, _message: Any
+def refresh(_tick: int | None, sort: str, show: str, selected: str | None, _message: Any, _created: Any
             ) -> tuple[str, Component, go.Figure, Component]:
     language = locale.request_language()
     now = datetime.now(UTC)
@@ -197,6 +245,14 @@ def _detail(incident: dict[str, Any], language: str, now: datetime) -> list[Comp
         html.H2(f"#{incident['id']} · {incident['title']}"),
         html.Table(html.Tbody([html.Tr([html.Th(k), html.Td(v)]) for k, v in facts]), className="data-table"),
     ]
+    if len(incident["events"]) > 1:  # an alarm storm or many calls: one case, its members listed
+        parts.append(html.H3(text("dispatch.members", language, n=len(incident["events"]))))
+        parts.append(data_table(
+            [text("feeds.time", language), text("dispatch.source", language), text("dispatch.severity", language),
+             text("dispatch.title", language)],
+            [[format_time(event["time"], zone), event["source"], text(f"severity.{event['severity']}", language),
+              event["title"]] for event in incident["events"][-20:]],
+            empty="", class_name="data-table members"))
     buttons = [html.Button(text(f"dispatch.{action}", language), className="button",
                            id={"type": "dispatch-action", "action": action})
                for action in _ACTIONS]
@@ -273,13 +329,20 @@ def register(app: dash.Dash) -> None:
                  Output("dispatch-map", "figure"), Output("dispatch-ranking", "children"),
                  Input("dispatch-refresh", "n_intervals"), Input("dispatch-sort", "value"),
                  Input("dispatch-show", "value"), Input("dispatch-selected", "data"),
-                 Input("dispatch-message", "children"))(refresh)
+                 Input("dispatch-message", "children"), Input("dispatch-new-message", "children"))(refresh)
     app.callback(Output("dispatch-selected", "data"),
                  Input({"type": "dispatch-pick", "index": ALL}, "n_clicks"), Input("dispatch-map", "clickData"),
                  State("dispatch-selected", "data"))(pick)
     app.callback(Output("dispatch-detail", "children"),
                  Input("dispatch-selected", "data"), Input("dispatch-refresh", "n_intervals"),
                  Input("dispatch-message", "children"))(show_detail)
+    app.callback(Output("dispatch-new-lon", "value"), Output("dispatch-new-lat", "value"),
+                 Input("dispatch-map", "clickData"), prevent_initial_call=True)(place)
+    app.callback(Output("dispatch-new-message", "children"),
+                 Input("dispatch-new-create", "n_clicks"), State("dispatch-new-category", "value"),
+                 State("dispatch-new-severity", "value"), State("dispatch-new-source", "value"),
+                 State("dispatch-new-title", "value"), State("dispatch-new-lon", "value"),
+                 State("dispatch-new-lat", "value"), prevent_initial_call=True)(create)
     app.callback(Output("dispatch-message", "children"),
                  Input({"type": "dispatch-action", "action": ALL}, "n_clicks"),
                  Input({"type": "dispatch-unit", "unit": ALL}, "n_clicks"),

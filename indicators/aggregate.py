@@ -102,6 +102,7 @@ _COUNT_COLUMNS = ("n_sensors_fresh", "n_sensors_stale", "n_sensors_maintenance",
 _BAND_LOW = np.array([LEVEL_BANDS[level][0] for level in (GREEN, AMBER, RED)])
 _BAND_HIGH = np.array([LEVEL_BANDS[level][1] for level in (GREEN, AMBER, RED)])
 _UTC = pd.DatetimeTZDtype("ns", "UTC")
+_DOMAIN_POSITION = pd.Index(DOMAINS)  # domain → its position in DOMAINS
 
 
 @dataclass(frozen=True, eq=False)
@@ -228,22 +229,24 @@ class _Tree:
         unknown = sorted({p for p in frame["parent"] if p is not None and p not in level_of})
         if unknown:
             raise ValueError(f"units: parent codes that are not units: {_some(unknown)}")
+        # Per unit, as arrays: its level name and its parent's (None on the top level).
+        unit_level = frame["level_name"].to_numpy(object)
+        parent_level = np.array([None if p is None else level_of[p] for p in frame["parent"]], dtype=object)
         names: list[str] = []
         above: str | None = None
-        remaining = frame
-        while not remaining.empty:
-            parent_levels = remaining["parent"].map(lambda p: None if p is None else level_of[p])
-            here = remaining[parent_levels.isna()] if above is None else remaining[parent_levels == above]
-            level_names = here["level_name"].unique().tolist()
+        remaining = np.ones(len(frame), dtype=bool)
+        while remaining.any():
+            here = remaining & (pd.isna(parent_level) if above is None else parent_level == above)
+            level_names = pd.unique(unit_level[here]).tolist()
             if len(level_names) != 1:
                 where = "top level (no parent)" if above is None else f"level below {above!r}"
                 raise ValueError(f"units: the {where} must have exactly one level name, found {level_names}")
             name = level_names[0]
-            if name in names or (remaining["level_name"] == name).sum() != len(here):
+            if name in names or (remaining & (unit_level == name)).sum() != here.sum():
                 raise ValueError(f"units: level {name!r} has units whose parent is not one level up")
             names.append(name)
             above = name
-            remaining = remaining[remaining["level_name"] != name]
+            remaining &= unit_level != name
         return tuple(names)
 
     def codes(self, level_name: str) -> pd.Index:
@@ -287,7 +290,7 @@ def _checked_sensors(sensors: pd.DataFrame, tree: _Tree) -> pd.DataFrame:
             f"{_some(sorted(map(str, frame['unit_code'][orphan].unique())))} "
             f"(sensors {_some(frame['sensor_id'][orphan].unique().tolist())})"
         )
-    unknown = sorted(set(frame["domain"]) - set(DOMAINS))
+    unknown = sorted(set(frame["domain"].unique()) - set(DOMAINS))
     if unknown:
         raise ValueError(f"sensors: unknown domains {unknown}")
     frame["time"] = _utc_times(frame["time"], "sensors.time")
@@ -334,36 +337,91 @@ def _checked_given(given: pd.DataFrame | None, tree: _Tree, sensors: pd.DataFram
     return frame
 
 
+def _grid(codes: pd.Index, **columns: Any) -> pd.DataFrame:
+    """The rows of one level, every unit of ``codes`` × every domain in that order, with ``columns``
+    (one value per row, or one for all)."""
+    return pd.DataFrame({"scope_code": codes.repeat(len(DOMAINS)), "domain": list(DOMAINS) * len(codes), **columns})
+
+
+def _cells(codes: pd.Index, unit_codes: pd.Series, domains: pd.Series) -> np.ndarray:
+    """The row in ``_grid(codes)`` of each (unit, domain) pair: the inputs of a level are grouped
+    by it, an integer, and the results land in the level's rows without any realignment."""
+    unit, domain = codes.get_indexer(unit_codes), _DOMAIN_POSITION.get_indexer(domains)
+    assert (unit >= 0).all() and (domain >= 0).all(), "inputs are checked against the hierarchy and DOMAINS"
+    return unit * len(DOMAINS) + domain
+
+
+class _ByCell:
+    """Per-row values reduced per cell (``cells``: the cell of each row), one result per cell
+    0 … ``n_cells`` − 1; a cell without rows gets NaN, NaT or a count of 0.
+
+    Maxima, minima and counts do not depend on the order of the rows, so numpy computes them in
+    one pass each; pandas' groupby costs far more per call. Float sums and means stay with
+    pandas: its compensated summation can differ from a plain sum in the last bit.
+    """
+
+    def __init__(self, cells: np.ndarray, n_cells: int) -> None:
+        self.cells = cells
+        self.n_cells = n_cells
+
+    def max(self, values: np.ndarray) -> np.ndarray:
+        """Largest value, NaN skipped."""
+        result = np.full(self.n_cells, np.nan)
+        np.fmax.at(result, self.cells, values)
+        return result
+
+    def count(self, values: np.ndarray) -> np.ndarray:
+        """Sum of integers or flags, as int64."""
+        result = np.zeros(self.n_cells, dtype=np.int64)
+        np.add.at(result, self.cells, values)
+        return result
+
+    def sum(self, values: np.ndarray) -> np.ndarray:
+        """Sum of floats, NaN skipped (pandas)."""
+        return pd.Series(values).groupby(self.cells).sum().reindex(range(self.n_cells)).to_numpy(float)
+
+    def mean(self, values: np.ndarray) -> np.ndarray:
+        """Mean of floats, NaN skipped (pandas)."""
+        return pd.Series(values).groupby(self.cells).mean().reindex(range(self.n_cells)).to_numpy(float)
+
+    def newest(self, times: pd.Series) -> pd.api.extensions.ExtensionArray:
+        """Latest time (UTC), NaT skipped."""
+        return self._times(times, np.fmax)
+
+    def oldest(self, times: pd.Series) -> pd.api.extensions.ExtensionArray:
+        """Earliest time (UTC), NaT skipped."""
+        return self._times(times, np.fmin)
+
+    def _times(self, times: pd.Series, pick: np.ufunc) -> pd.api.extensions.ExtensionArray:
+        clock = np.asarray(times.array.tz_convert("UTC").tz_localize(None))  # datetime64, same unit
+        result = np.full(self.n_cells, np.datetime64("NaT"), dtype=clock.dtype)
+        pick.at(result, self.cells, clock)
+        return pd.array(result).tz_localize("UTC")
+
+
 def _lowest_level(sensors: pd.DataFrame, given: pd.DataFrame, tree: _Tree) -> pd.DataFrame:
     """Per lowest unit and domain: worst fresh sensor, mean score clipped into its band."""
     level_name = tree.level_names[-1]
     codes = tree.codes(level_name)
-    grid = pd.MultiIndex.from_product([codes, DOMAINS], names=["scope_code", "domain"])
+    cells = _cells(codes, sensors["unit_code"], sensors["domain"])
+    by_cell = _ByCell(cells, len(codes) * len(DOMAINS))
 
-    used = sensors["used"]
-    work = pd.DataFrame(
-        {
-            "scope_code": sensors["unit_code"],
-            "domain": sensors["domain"],
-            "level": sensors["level"].astype(float).where(used),
-            "score": sensors["score"].where(used),
-            "n_sensors_fresh": used,
-            "n_sensors_stale": ~used & ~sensors["maintenance"],
-            "n_sensors_maintenance": sensors["maintenance"],
-            "time": sensors["time"].where(used),
-        }
+    used = sensors["used"].to_numpy(bool)
+    maintenance = sensors["maintenance"].to_numpy(bool)
+    time = sensors["time"].where(sensors["used"])
+    frame = _grid(
+        codes,
+        level=by_cell.max(np.where(used, sensors["level"].to_numpy(float, na_value=np.nan), np.nan)),
+        score=by_cell.mean(np.where(used, sensors["score"].to_numpy(float), np.nan)),
+        n_sensors_fresh=by_cell.count(used),
+        n_sensors_stale=by_cell.count(~used & ~maintenance),
+        n_sensors_maintenance=by_cell.count(maintenance),
+        n_children=0,
+        n_children_grey=0,
+        newest_time=by_cell.newest(time),
+        oldest_time=by_cell.oldest(time),
+        source="sensors",
     )
-    stats = work.groupby(["scope_code", "domain"], sort=False).agg(
-        level=("level", "max"),
-        score=("score", "mean"),
-        n_sensors_fresh=("n_sensors_fresh", "sum"),
-        n_sensors_stale=("n_sensors_stale", "sum"),
-        n_sensors_maintenance=("n_sensors_maintenance", "sum"),
-        newest_time=("time", "max"),
-        oldest_time=("time", "min"),
-    )
-    frame = stats.reindex(grid).reset_index()
-    frame["source"] = "sensors"
 
     # Domains the caller gives ready-made (public_safety) replace the sensor rows.
     given_domains = frame["domain"].isin(set(given["domain"]))
@@ -377,39 +435,36 @@ def _lowest_level(sensors: pd.DataFrame, given: pd.DataFrame, tree: _Tree) -> pd
         frame["oldest_time"] = frame["oldest_time"].where(~given_domains, given_time)
         frame.loc[given_domains, "source"] = "given"
 
-    for column in _COUNT_COLUMNS:
-        frame[column] = frame[column].fillna(0).astype("int64") if column in frame.columns else 0
     frame["score"] = _clip_to_bands(frame["score"].to_numpy(float), frame["level"].to_numpy(float))
     frame["level_name"] = level_name
-    frame["parent"] = tree.parents(frame["scope_code"]).to_numpy(object)
+    frame["parent"] = np.repeat(tree.parents(codes.to_series()).to_numpy(object), len(DOMAINS))
 
-    sensor_explanations = _sensor_explanations(sensors, frame)
+    sensor_explanations = _sensor_explanations(sensors, cells, frame["level"].to_numpy(float))
     given_keys = zip(given["unit_code"].tolist(), given["domain"].tolist(), strict=True)
     given_explanations = dict(zip(given_keys, given["explanation"].tolist(), strict=True))
     keys = zip(frame["scope_code"].tolist(), frame["domain"].tolist(), strict=True)
+    # ``get(…) or new``: an explanation is never empty, and a new one is built only when needed.
     frame["explanation"] = [
         {"rule": "given", "given": given_explanations.get(key)}
         if source == "given"
-        else sensor_explanations.get(key, {"rule": "worst_fresh_sensor", "worst": [], "sensors": []})
-        for key, source in zip(keys, frame["source"].tolist(), strict=True)
+        else sensor_explanations.get(cell) or {"rule": "worst_fresh_sensor", "worst": [], "sensors": []}
+        for cell, (key, source) in enumerate(zip(keys, frame["source"].tolist(), strict=True))
     ]
     return frame
 
 
-def _sensor_explanations(sensors: pd.DataFrame, units: pd.DataFrame) -> dict[tuple[str, str], dict[str, Any]]:
-    """(unit, domain) → every sensor behind it, worst first, and the ids that set the level."""
+def _sensor_explanations(sensors: pd.DataFrame, cells: np.ndarray, cell_level: np.ndarray) -> dict[int, dict[str, Any]]:
+    """Cell (unit, domain) → every sensor behind it, worst first, and the ids that set the level
+    (``cell_level``: the level of each cell)."""
     if sensors.empty:
         return {}
-    unit_level = units.set_index(["scope_code", "domain"])["level"]
-    keys = pd.MultiIndex.from_frame(sensors[["unit_code", "domain"]])
-    sensor_level = sensors["level"].astype(float).to_numpy()
-    decisive = sensors["used"].to_numpy() & (sensor_level == unit_level.reindex(keys).to_numpy())
+    used = sensors["used"].to_numpy(bool)
+    sensor_level = sensors["level"].to_numpy(float, na_value=np.nan)
     inputs = pd.DataFrame(
         {
-            "unit_code": sensors["unit_code"],
-            "domain": sensors["domain"],
-            "decisive": decisive,
-            "sort_level": sensors["level"].astype(float).where(sensors["used"]),
+            "cell": cells,
+            "decisive": used & (sensor_level == cell_level[cells]),
+            "sort_level": np.where(used, sensor_level, np.nan),
             "sensor_id": sensors["sensor_id"].astype(str),
             "metric": sensors["metric"].astype(str),
             "value": pd.to_numeric(sensors["value"]).astype(float),
@@ -429,10 +484,10 @@ def _sensor_explanations(sensors: pd.DataFrame, units: pd.DataFrame) -> dict[tup
     )
     fields = ["sensor_id", "metric", "value", "time", "age_s", "fresh", "maintenance", "score", "level"]
     return _group_explanations(
-        zip(inputs["unit_code"].tolist(), inputs["domain"].tolist(), strict=True),
+        inputs["cell"].tolist(),
         inputs["decisive"].tolist(),
         _json_rows(inputs, fields),
-        lambda key: {"rule": "worst_fresh_sensor", "worst": [], "sensors": []},
+        lambda cell: {"rule": "worst_fresh_sensor", "worst": [], "sensors": []},
         inputs_field="sensors",
         id_field="sensor_id",
     )
@@ -441,73 +496,55 @@ def _sensor_explanations(sensors: pd.DataFrame, units: pd.DataFrame) -> dict[tup
 def _roll_up(children: pd.DataFrame, tree: _Tree, level_name: str) -> pd.DataFrame:
     """One level up: worst child level, population-weighted mean of non-grey child scores."""
     codes = tree.codes(level_name)
-    grid = pd.MultiIndex.from_product([codes, DOMAINS], names=["scope_code", "domain"])
+    child_codes = children["scope_code"]
+    cells = _cells(codes, tree.parents(child_codes), children["domain"])
+    by_cell = _ByCell(cells, len(codes) * len(DOMAINS))
 
-    non_grey = children["level"].notna().to_numpy()
-    population = children["scope_code"].map(tree.units["population"]).to_numpy(float)
-    weight = np.where(non_grey, children["scope_code"].map(tree.units["weight"]).to_numpy(float), 0.0)
+    level = children["level"].to_numpy(float)
+    non_grey = ~np.isnan(level)
+    population = child_codes.map(tree.units["population"]).to_numpy(float)
+    weight = np.where(non_grey, child_codes.map(tree.units["weight"]).to_numpy(float), 0.0)
     score = children["score"].to_numpy(float)
-    work = pd.DataFrame(
-        {
-            "parent_code": tree.parents(children["scope_code"]).to_numpy(object),
-            "domain": children["domain"].to_numpy(object),
-            "level": children["level"].to_numpy(float),
-            "weighted_score": np.where(non_grey, weight * np.nan_to_num(score), 0.0),
-            "weight": weight,
-            "score": np.where(non_grey, score, np.nan),
-            "n_children": 1,
-            "n_children_grey": ~non_grey,
-            "n_sensors_fresh": children["n_sensors_fresh"].to_numpy(),
-            "n_sensors_stale": children["n_sensors_stale"].to_numpy(),
-            "n_sensors_maintenance": children["n_sensors_maintenance"].to_numpy(),
-            "newest_time": children["newest_time"].array,
-            "oldest_time": children["oldest_time"].array,
-        }
-    )
-    groups = work.groupby(["parent_code", "domain"], sort=False)
-    stats = groups.agg(
-        level=("level", "max"),
-        weighted_score=("weighted_score", "sum"),
-        weight=("weight", "sum"),
-        equal_score=("score", "mean"),
-        n_children=("n_children", "sum"),
-        n_children_grey=("n_children_grey", "sum"),
-        n_sensors_fresh=("n_sensors_fresh", "sum"),
-        n_sensors_stale=("n_sensors_stale", "sum"),
-        n_sensors_maintenance=("n_sensors_maintenance", "sum"),
-        newest_time=("newest_time", "max"),
-        oldest_time=("oldest_time", "min"),
-    )
+    child_score = np.where(non_grey, score, np.nan)
+    cell_level = by_cell.max(level)
+    cell_weight = by_cell.sum(weight)
+    weighted_score = by_cell.sum(np.where(non_grey, weight * np.nan_to_num(score), 0.0))
+    n_children = by_cell.count(np.ones(len(children), dtype=np.int64))
+    n_children_grey = by_cell.count(~non_grey)
     # Non-grey children that weigh nothing in total (all zero population): equal weights.
-    equal = (stats["weight"] <= 0).to_numpy() & stats["level"].notna().to_numpy()
+    equal = (cell_weight <= 0) & ~np.isnan(cell_level)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(equal, stats["equal_score"], stats["weighted_score"] / stats["weight"])
-    stats["score"] = _clip_to_bands(mean, stats["level"].to_numpy(float))
-    stats["weighting"] = np.where(equal, "equal", "population")
-
-    frame = stats.reindex(grid).reset_index()
-    for column in _COUNT_COLUMNS:
-        frame[column] = frame[column].fillna(0).astype("int64")
-    frame["weighting"] = frame["weighting"].fillna("population")
-    frame["source"] = "children"
-    frame["level_name"] = level_name
-    frame["parent"] = None if level_name == ROOT_LEVEL else tree.parents(frame["scope_code"]).to_numpy(object)
+        mean = np.where(equal, by_cell.mean(child_score), weighted_score / cell_weight)
+    parents = None if level_name == ROOT_LEVEL else tree.parents(codes.to_series()).to_numpy(object)
+    frame = _grid(
+        codes,
+        level=cell_level,
+        score=_clip_to_bands(mean, cell_level),
+        n_sensors_fresh=by_cell.count(children["n_sensors_fresh"].to_numpy(np.int64)),
+        n_sensors_stale=by_cell.count(children["n_sensors_stale"].to_numpy(np.int64)),
+        n_sensors_maintenance=by_cell.count(children["n_sensors_maintenance"].to_numpy(np.int64)),
+        n_children=n_children,
+        n_children_grey=n_children_grey,
+        newest_time=by_cell.newest(children["newest_time"]),
+        oldest_time=by_cell.oldest(children["oldest_time"]),
+        source="children",
+        level_name=level_name,
+        parent=None if parents is None else np.repeat(parents, len(DOMAINS)),
+    )
 
     # Each child's share of its parent's score, for the explanation.
-    parent_weight = groups["weight"].transform("sum").to_numpy(float)
-    parent_non_grey = groups["level"].transform("count").to_numpy(float)
+    parent_weight = cell_weight[cells]
+    parent_non_grey = (n_children - n_children_grey).astype(float)[cells]
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(parent_weight > 0, weight / parent_weight, 1.0 / parent_non_grey)
-    parent_level = groups["level"].transform("max").to_numpy(float)
     inputs = pd.DataFrame(
         {
-            "parent_code": work["parent_code"],
-            "domain": work["domain"],
-            "decisive": non_grey & (work["level"].to_numpy() == parent_level),
-            "sort_level": work["level"],
-            "sort_score": work["score"],
-            "code": children["scope_code"].to_numpy(object),
-            "score": children["score"].to_numpy(float),
+            "cell": cells,
+            "decisive": non_grey & (level == cell_level[cells]),
+            "sort_level": level,
+            "sort_score": child_score,
+            "code": child_codes.to_numpy(object),
+            "score": score,
             "level": children["level"].astype("Int64").array,
             "population": population,
             "weight": np.where(non_grey, share, 0.0),
@@ -518,18 +555,18 @@ def _roll_up(children: pd.DataFrame, tree: _Tree, level_name: str) -> pd.DataFra
         na_position="last",
         kind="stable",
     )
-    weighting = stats["weighting"].to_dict()
+    weighting = np.where(equal, "equal", "population").tolist()
     explanations = _group_explanations(
-        zip(inputs["parent_code"].tolist(), inputs["domain"].tolist(), strict=True),
+        inputs["cell"].tolist(),
         inputs["decisive"].tolist(),
         _json_rows(inputs, ["code", "score", "level", "population", "weight"]),
-        lambda key: {"rule": "worst_child", "weighting": weighting[key], "worst": [], "children": []},
+        lambda cell: {"rule": "worst_child", "weighting": weighting[cell], "worst": [], "children": []},
         inputs_field="children",
         id_field="code",
     )
     frame["explanation"] = [
-        explanations.get(key, {"rule": "worst_child", "weighting": "population", "worst": [], "children": []})
-        for key in zip(frame["scope_code"].tolist(), frame["domain"].tolist(), strict=True)
+        explanations.get(cell) or {"rule": "worst_child", "weighting": "population", "worst": [], "children": []}
+        for cell in range(len(frame))
     ]
     return frame
 
@@ -539,46 +576,21 @@ def _index(domains: pd.DataFrame, tree: _Tree, domain_weights: pd.Series) -> pd.
     level = domains["level"].astype(float).to_numpy()
     non_grey = ~np.isnan(level)
     weight = np.where(non_grey, domains["domain"].map(domain_weights).to_numpy(float), 0.0)
-    work = pd.DataFrame(
-        {
-            "scope_code": domains["scope_code"],
-            "weighted_score": weight * np.nan_to_num(domains["score"].to_numpy(float)),
-            "weight": weight,
-            "level": level,
-            "n_domains_green": level == GREEN,
-            "n_domains_amber": level == AMBER,
-            "n_domains_red": level == RED,
-            "n_domains_grey": ~non_grey,
-            "newest_time": domains["newest_time"],
-            "oldest_time": domains["oldest_time"],
-        }
-    )
-    groups = work.groupby("scope_code", sort=False)
-    stats = groups.agg(
-        weighted_score=("weighted_score", "sum"),
-        weight=("weight", "sum"),
-        level=("level", "max"),
-        n_domains_green=("n_domains_green", "sum"),
-        n_domains_amber=("n_domains_amber", "sum"),
-        n_domains_red=("n_domains_red", "sum"),
-        n_domains_grey=("n_domains_grey", "sum"),
-        newest_time=("newest_time", "max"),
-        oldest_time=("oldest_time", "min"),
-    )
-    with np.errstate(invalid="ignore", divide="ignore"):
-        stats["index"] = np.where(stats["weight"] > 0, stats["weighted_score"] / stats["weight"], np.nan)
-    stats["level"] = stats["level"].astype("Int64")
+    scope_of_row, scopes = pd.factorize(domains["scope_code"])  # scopes in order of appearance
+    by_scope = _ByCell(scope_of_row, len(scopes))
+    total = by_scope.sum(weight)
+    weighted = by_scope.sum(weight * np.nan_to_num(domains["score"].to_numpy(float)))
+    scope_level = by_scope.max(level)
 
-    total = groups["weight"].transform("sum").to_numpy(float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(total > 0, weight / total, 0.0)
+        share = np.where(total[scope_of_row] > 0, weight / total[scope_of_row], 0.0)
     inputs = pd.DataFrame(
         {
-            "scope_code": domains["scope_code"],
-            "decisive": non_grey & (level == groups["level"].transform("max").to_numpy()),
+            "scope": scope_of_row,
+            "decisive": non_grey & (level == scope_level[scope_of_row]),
             "sort_level": level,
             "sort_score": domains["score"],
-            "order": domains["domain"].map({domain: order for order, domain in enumerate(DOMAINS)}),
+            "order": _DOMAIN_POSITION.get_indexer(domains["domain"]),
             "domain": domains["domain"],
             "score": domains["score"],
             "level": domains["level"],
@@ -588,25 +600,36 @@ def _index(domains: pd.DataFrame, tree: _Tree, domain_weights: pd.Series) -> pd.
         ["sort_level", "sort_score", "order"], ascending=[False, True, True], na_position="last", kind="stable"
     )
     explanations = _group_explanations(
-        inputs["scope_code"].tolist(),
+        inputs["scope"].tolist(),
         inputs["decisive"].tolist(),
         _json_rows(inputs, ["domain", "score", "level", "weight"]),
-        lambda key: {"rule": "weighted_domains", "worst": [], "domains": []},
+        lambda scope: {"rule": "weighted_domains", "worst": [], "domains": []},
         inputs_field="domains",
         id_field="domain",
     )
 
-    frame = stats.reset_index()
-    parent_of = domains.drop_duplicates("scope_code").set_index("scope_code")
-    frame["level_name"] = frame["scope_code"].map(parent_of["level_name"])
-    frame["parent"] = frame["scope_code"].map(parent_of["parent"]).astype(object)
-    frame["parent"] = frame["parent"].where(frame["parent"].notna(), None)
-    names = tree.units["name"].astype(object)
-    frame["name"] = [tree.root_name if code == tree.root_code else names.get(code) for code in frame["scope_code"]]
-    frame["explanation"] = [explanations[code] for code in frame["scope_code"]]
-    for column in ("n_domains_green", "n_domains_amber", "n_domains_red", "n_domains_grey"):
-        frame[column] = frame[column].astype("int64")
-    return frame.loc[:, list(INDEX_COLUMNS)]
+    _, first_row = np.unique(scope_of_row, return_index=True)  # of each scope, in scope order
+    parent = pd.Series(domains["parent"].to_numpy(object)[first_row], dtype=object)
+    names = tree.units["name"].astype(object).to_dict()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        index = np.where(total > 0, weighted / total, np.nan)
+    return pd.DataFrame(
+        {
+            "scope_code": scopes,
+            "level_name": domains["level_name"].array.take(first_row),
+            "parent": parent.where(parent.notna(), None),
+            "name": [tree.root_name if code == tree.root_code else names.get(code) for code in scopes],
+            "index": index,
+            "level": pd.Series(scope_level).astype("Int64"),
+            "n_domains_green": by_scope.count(level == GREEN),
+            "n_domains_amber": by_scope.count(level == AMBER),
+            "n_domains_red": by_scope.count(level == RED),
+            "n_domains_grey": by_scope.count(~non_grey),
+            "newest_time": by_scope.newest(domains["newest_time"]),
+            "oldest_time": by_scope.oldest(domains["oldest_time"]),
+            "explanation": [explanations[scope] for scope in range(len(scopes))],
+        }
+    )
 
 
 def _group_explanations(
@@ -649,13 +672,17 @@ def _utc_times(times: pd.Series, what: str) -> pd.Series:
 def _json_rows(frame: pd.DataFrame, fields: Sequence[str]) -> list[dict[str, Any]]:
     """Rows as plain dicts for JSON: Python scalars, None for NaN/NA/NaT, times as ISO strings."""
     columns = [_json_list(frame[field]) for field in fields]
-    return [dict(zip(fields, row, strict=True)) for row in zip(*columns, strict=True)]
+    # Every row has one value per field (zip of the columns, strict): the inner zip need not check.
+    return [dict(zip(fields, row, strict=False)) for row in zip(*columns, strict=True)]
 
 
 def _json_list(values: pd.Series) -> list[Any]:
     if isinstance(values.dtype, pd.DatetimeTZDtype):
-        text = values.dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str.removesuffix(".000000") + "+00:00"
-        return text.to_numpy(dtype=object, na_value=None).tolist()
+        # Formatting is slow and readings share few distinct times: format each one once.
+        codes, distinct = pd.factorize(values)  # NaT: code -1
+        utc = distinct.tz_convert("UTC")
+        text = (utc.strftime("%Y-%m-%dT%H:%M:%S.%f").str.removesuffix(".000000") + "+00:00").tolist()
+        return [text[code] if code >= 0 else None for code in codes.tolist()]
     if pd.api.types.is_float_dtype(values.dtype) and not isinstance(values.dtype, pd.api.extensions.ExtensionDtype):
         # JSON has no NaN.
         return [None if number != number else number for number in values.tolist()]

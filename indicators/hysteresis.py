@@ -34,6 +34,7 @@ import pandas as pd
 from indicators.levels import clip_to_band
 from indicators.rules import MetricRule
 from indicators.scores import level as level_of
+from indicators.scores import score_and_level_by_row
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,9 @@ class HysteresisState:
     held: int | None = None
     better_since: tuple[pd.Timestamp | None, pd.Timestamp | None] = (None, None)
     time: pd.Timestamp | None = None
+
+
+_START = HysteresisState()  # of a (sensor, metric) seen for the first time
 
 
 def release_level(rule: MetricRule, value: float) -> int | None:
@@ -79,12 +83,22 @@ def advance(state: HysteresisState, raw_value: float | None, time: datetime, rul
         raise ValueError(f"time {stamp} is earlier than the last step {state.time}")
 
     if raw_value is None or math.isnan(raw_value):
-        # Grey: keep the held level, forget the timers (the value was not seen staying low).
-        return HysteresisState(level=None, held=state.held, better_since=(None, None), time=stamp)
-
+        return _grey(state, stamp)
     raw = level_of(rule, float(raw_value))
     release = release_level(rule, float(raw_value))
     assert raw is not None and release is not None
+    return _step(state, raw, release, stamp, rule.dwell_s)
+
+
+def _grey(state: HysteresisState, stamp: pd.Timestamp) -> HysteresisState:
+    """No fresh value at ``stamp``: keep the held level, forget the timers (the value was not seen
+    staying low)."""
+    return HysteresisState(level=None, held=state.held, better_since=(None, None), time=stamp)
+
+
+def _step(state: HysteresisState, raw: int, release: int, stamp: pd.Timestamp, dwell_s: float) -> HysteresisState:
+    """:func:`advance` for a fresh value whose level is ``raw`` and release level ``release``,
+    at ``stamp`` (UTC, checked)."""
     since = tuple(
         (previous if previous is not None else stamp) if release <= k else None
         for k, previous in enumerate(state.better_since)
@@ -94,7 +108,7 @@ def advance(state: HysteresisState, raw_value: float | None, time: datetime, rul
         new_level = raw
     else:
         new_level = held
-        dwell = pd.Timedelta(seconds=rule.dwell_s)
+        dwell = pd.Timedelta(seconds=dwell_s)
         for k in range(held):  # the lowest level whose release has lasted the dwell
             started = since[k]
             if started is not None and stamp - started >= dwell:
@@ -141,22 +155,36 @@ def apply_hysteresis(
     stamp = pd.Timestamp(now)
     if stamp.tzinfo is None:
         raise ValueError(f"now must be timezone-aware, got {now!r}")
+    utc = stamp.tz_convert("UTC")
     result = scored.copy()
+    values = result["value"].to_numpy(dtype=float, na_value=np.nan)
+    rules = result["rule"].tolist()
+    usable = [
+        bool(fresh) and rule is not None and not math.isnan(value)
+        for fresh, rule, value in zip(result["fresh"].tolist(), rules, values.tolist(), strict=True)
+    ]
+    # The levels of all usable values at once, vectorised per rule; the loop below only steps
+    # the states (a scalar level per row through numpy cost more than the rest of a step).
+    _, raw_levels = score_and_level_by_row(
+        pd.Series(np.where(usable, values, np.nan)), pd.Series(rules, dtype=object).where(usable, None)
+    )
     shown: list[float] = []
     scores: list[float] = []
     new_states: dict[tuple[str, str], HysteresisState] = {}
-    for sensor_id, metric, value, fresh, score, rule in zip(
-        result["sensor_id"], result["metric"], result["value"], result["fresh"], result["score"], result["rule"],
-        strict=True,
+    for sensor_id, metric, value, is_usable, raw, score, rule in zip(
+        result["sensor_id"].tolist(), result["metric"].tolist(), values.tolist(), usable,
+        raw_levels.to_numpy(dtype=float, na_value=np.nan).tolist(), result["score"].tolist(), rules, strict=True,
     ):
         key = (str(sensor_id), str(metric))
-        state = states.get(key, HysteresisState())
+        state = states.get(key, _START)
         if state.time is not None and stamp < state.time:
             state = HysteresisState(held=state.held)  # a clock step back: start the timers again
-        usable = bool(fresh) and rule is not None and not pd.isna(value)
-        state = advance(state, float(value) if usable else math.nan, stamp, rule)
+        if is_usable:
+            state = _step(state, int(raw), release_level(rule, value), utc, rule.dwell_s)
+        else:
+            state = _grey(state, utc)
         new_states[key] = state
-        if state.level is None or not usable:
+        if state.level is None or not is_usable:
             shown.append(math.nan)
             scores.append(math.nan)
         else:

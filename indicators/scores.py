@@ -97,17 +97,30 @@ def score_and_level_by_row(values: pd.Series, rules: pd.Series) -> tuple[pd.Seri
     ``rules`` holds a :class:`MetricRule` (or ``None``: grey) per row of ``values``; the work is
     vectorised per distinct rule, so noise rows (a rule per zone and day/night) stay cheap.
     """
-    scores = pd.Series(np.nan, index=values.index, dtype=float)
-    levels = pd.Series(pd.NA, index=values.index, dtype="Int64")
     x = values.to_numpy(dtype=float, na_value=np.nan)
-    codes, uniques = pd.factorize(rules, use_na_sentinel=True)
-    for code, rule in enumerate(uniques):
-        if rule is None:
-            continue
-        rows = codes == code
-        scores.iloc[rows] = _score_array(rule, x[rows])
-        levels.iloc[rows] = pd.array(_level_array(rule, x[rows]), dtype="Int64")
-    return scores, levels
+    scores = np.full(len(x), np.nan)
+    levels = np.full(len(x), np.nan)
+    for rule, rows in _rows_by_rule(rules):
+        scores[rows] = _score_array(rule, x[rows])
+        levels[rows] = _level_array(rule, x[rows])
+    return (
+        pd.Series(scores, index=values.index, dtype=float),
+        pd.Series(pd.array(levels, dtype="Int64"), index=values.index),
+    )
+
+
+def _rows_by_rule(rules: pd.Series) -> list[tuple[MetricRule, np.ndarray]]:
+    """Each rule of ``rules`` (missing ones skipped) with the positions of its rows.
+
+    Rows are grouped by rule identity: rules are shared objects, and hashing a frozen dataclass
+    of a dozen fields for every row cost more than the scoring itself. Equal rules that are
+    distinct objects merely form separate groups, with the same outcome.
+    """
+    objects = rules.tolist()
+    rows_of: dict[int, list[int]] = {}
+    for row in np.flatnonzero(rules.notna().to_numpy()).tolist():
+        rows_of.setdefault(id(objects[row]), []).append(row)
+    return [(objects[rows[0]], np.array(rows, dtype=np.intp)) for rows in rows_of.values()]
 
 
 def noise_rule_at(noise: NoiseRule, zone: str | None, time: datetime, tz: tzinfo | str) -> MetricRule:
@@ -151,7 +164,7 @@ def tpi_from_speed(traffic: TrafficRule, speed_kmh: Values, free_flow_speed_kmh:
         given = np.broadcast_to(_as_float_array(free_flow_speed_kmh), speed.shape)
         free_flow = np.where(np.isfinite(given) & (given > 0), given, free_flow)
     ratios, tpis = (np.array(column) for column in zip(*traffic.travel_time_ratio_to_tpi, strict=True))
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # a crawl past any ratio is TPI 10
         ratio = np.where(speed > 0, free_flow / np.maximum(speed, 0.0), np.inf)
     # A negative speed is a faulty reading: no TPI.
     tpi = np.where(np.isnan(speed) | (speed < 0), np.nan, np.interp(np.minimum(ratio, ratios[-1]), ratios, tpis))

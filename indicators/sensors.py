@@ -22,17 +22,18 @@ A stale row has ``value`` NaN, ``score`` NaN and ``level`` <NA> (grey) but keeps
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, tzinfo
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.api.extensions import take
 
 from indicators.aqi import aqi_frame
 from indicators.domains import METRIC_DOMAINS
 from indicators.rules import AQI_INPUT_METRICS, IndicatorRules
 from indicators.scores import noise_rules, score_and_level_by_row, tpi_from_speed
-from indicators.windows import as_utc, check_registry, sensor_metrics, window_values
+from indicators.windows import as_utc, check_registry, declared_metrics, window_values
 
 SENSOR_SCORE_COLUMNS: tuple[str, ...] = (
     "sensor_id", "unit_code", "domain", "metric", "value", "time", "age_s", "fresh", "score", "level", "maintenance",
@@ -64,71 +65,117 @@ def _registry(sensors: pd.DataFrame) -> pd.DataFrame:
     return registry
 
 
-def _lookup(windows: pd.DataFrame, pairs: pd.DataFrame, metric: str, statistic: str, window_s: float) -> pd.DataFrame:
-    """For each sensor in ``pairs``: its window row (value, time, age_s, fresh) of ``metric``."""
-    wanted = pairs[["sensor_id"]].assign(metric=metric, statistic=statistic, window_s=float(window_s))
-    found = wanted.merge(windows, on=_WINDOW_KEY, how="left")
-    found["fresh"] = found["fresh"].astype("boolean").fillna(False).astype(bool)
-    return found
+class _WindowRows:
+    """The rows of ``windows`` by key (sensor_id, metric, statistic, window_s), indexed once.
+
+    A DataFrame merge per judged window (about twenty per call) was most of the time of
+    :func:`score_sensors`; with the rows indexed once, a lookup is a dict get per sensor and a
+    ``take`` per column. ``windows`` has one row per key, as ``window_values`` and
+    ``assemble_windows`` build it; a second row for a key is a ``ValueError``.
+    """
+
+    def __init__(self, windows: pd.DataFrame) -> None:
+        keys = zip(
+            windows["sensor_id"].tolist(), windows["metric"].tolist(), windows["statistic"].tolist(),
+            windows["window_s"].astype(float).tolist(), strict=True,
+        )
+        self._row = {key: row for row, key in enumerate(keys)}
+        if len(self._row) < len(windows):
+            raise ValueError(f"windows: more than one row for a ({', '.join(_WINDOW_KEY)})")
+        self._value = windows["value"].array
+        self._time = windows["time"].array
+        self._age_s = windows["age_s"].array
+        # A missing key is not fresh: False appended at the end, where row -1 points.
+        fresh = windows["fresh"].astype("boolean").fillna(False).astype(bool).to_numpy()
+        self._fresh = np.append(fresh, False)
+
+    def columns(self, sensor_ids: list[str], metric: str, statistic: str, window_s: float) -> dict[str, Any]:
+        """For each sensor: value, time, age_s and fresh of its row of the window, as arrays;
+        NaN, NaT, NaN and not fresh for a sensor without one."""
+        key_rest = (metric, statistic, float(window_s))
+        at = np.array([self._row.get((sensor, *key_rest), -1) for sensor in sensor_ids], dtype=np.intp)
+        return {
+            "value": take(self._value, at, allow_fill=True),
+            "time": take(self._time, at, allow_fill=True),
+            "age_s": take(self._age_s, at, allow_fill=True),
+            "fresh": self._fresh[at],
+        }
+
+    def lookup(
+        self, sensor_ids: list[str], metric: str, statistic: str, window_s: float, **more: Any
+    ) -> pd.DataFrame:
+        """:meth:`columns` as a frame with ``sensor_id``, ``metric`` and the ``more`` columns."""
+        return pd.DataFrame(
+            {
+                "sensor_id": pd.array(sensor_ids, dtype=str),
+                "metric": metric,
+                **self.columns(sensor_ids, metric, statistic, window_s),
+                **more,
+            }
+        )
 
 
 def _judged_pieces(
-    windows: pd.DataFrame, declared: pd.DataFrame, registry: pd.DataFrame, rules: IndicatorRules, tz: tzinfo | str,
-    aqi_standard: str, now: pd.Timestamp,
+    windows: pd.DataFrame, has: dict[str, set[str]], registry: pd.DataFrame, rules: IndicatorRules,
+    tz: tzinfo | str, aqi_standard: str, now: pd.Timestamp,
 ) -> list[pd.DataFrame]:
-    """Rows (sensor_id, metric, part, value, time, age_s, fresh, rule): one per judged window."""
-    has: dict[str, set[str]] = {sensor: set(metrics) for sensor, metrics in declared.groupby("sensor_id")["metric"]}
-
-    def sensors_with(condition: Callable[[set[str]], bool]) -> pd.DataFrame:
-        return pd.DataFrame({"sensor_id": [s for s, metrics in has.items() if condition(metrics)]}, dtype=str)
+    """Rows (sensor_id, metric, part, value, time, age_s, fresh, rule): one per judged window.
+    ``has``: sensor id → the metrics it declares."""
+    found = _WindowRows(windows)
+    holders: dict[str, list[str]] = {}  # metric → the sensors declaring it, in registry order
+    for sensor, metrics in has.items():
+        for metric in metrics:
+            holders.setdefault(metric, []).append(sensor)
 
     pieces: list[pd.DataFrame] = []
     for metric, metric_rules in rules.metrics.items():
-        holders = sensors_with(lambda metrics, m=metric: m in metrics)
         for part, rule in enumerate(metric_rules):
-            rows = _lookup(windows, holders, metric, rule.statistic, rule.window_s)
-            pieces.append(rows.assign(part=part, rule=[rule] * len(rows)))
+            holding = holders.get(metric, [])
+            rows = found.lookup(holding, metric, rule.statistic, rule.window_s, part=part, rule=[rule] * len(holding))
+            pieces.append(rows)
 
-    noise = sensors_with(lambda metrics: "noise_dba" in metrics)
-    rows = _lookup(windows, noise, "noise_dba", rules.noise.statistic, rules.noise.window_s)
+    rows = found.lookup(holders.get("noise_dba", []), "noise_dba", rules.noise.statistic, rules.noise.window_s, part=0)
     zones = rows["sensor_id"].map(registry["noise_zone"])
     rows["rule"] = noise_rules(rules.noise, zones, rows["time"], tz).to_numpy()
-    pieces.append(rows.assign(part=0))
+    pieces.append(rows)
 
-    speed_only = sensors_with(lambda metrics: "speed_kmh" in metrics and "tpi" not in metrics)
+    speed_only = [sensor for sensor in holders.get("speed_kmh", []) if "tpi" not in has[sensor]]
     for part, rule in enumerate(rules.metrics["tpi"]):
-        rows = _lookup(windows, speed_only, "speed_kmh", rule.statistic, rule.window_s)
+        rows = found.lookup(speed_only, "speed_kmh", rule.statistic, rule.window_s, part=part,
+                            rule=[rule] * len(speed_only))
         free_flow = rows["sensor_id"].map(registry["free_flow_speed_kmh"]).astype(float)
         rows["value"] = tpi_from_speed(rules.traffic, rows["value"].astype(float), free_flow)
-        pieces.append(rows.assign(metric="tpi", part=part, rule=[rule] * len(rows)))
+        rows["metric"] = "tpi"
+        pieces.append(rows)
 
-    pieces.extend(_aqi_pieces(windows, has, rules, aqi_standard, now))
+    pieces.extend(_aqi_pieces(found, has, rules, aqi_standard, now))
     return pieces
 
 
 def _aqi_pieces(
-    windows: pd.DataFrame, has: dict[str, set[str]], rules: IndicatorRules, aqi_standard: str, now: pd.Timestamp
+    found: _WindowRows, has: dict[str, set[str]], rules: IndicatorRules, aqi_standard: str, now: pd.Timestamp
 ) -> list[pd.DataFrame]:
     """The AQI of sensors that publish pollutants but no ``aqi``, judged on the ``aqi`` rules."""
     computing = [sensor for sensor, metrics in has.items() if metrics & _POLLUTANTS and "aqi" not in metrics]
     if not computing:
         return []
-    holders = pd.DataFrame({"sensor_id": computing}, dtype=str)
     key_windows = rules.air.windows_for(aqi_standard)
-    concentrations = pd.DataFrame(index=pd.Index(computing, name="sensor_id"))
+    index = pd.Index(computing, name="sensor_id")
+    concentrations: dict[str, np.ndarray] = {}
     input_times: dict[str, pd.Series] = {}
     for key, window_s in key_windows.items():
-        rows = _lookup(windows, holders, AQI_INPUT_METRICS[key], "mean", window_s).set_index("sensor_id")
+        rows = found.columns(computing, AQI_INPUT_METRICS[key], "mean", window_s)
+        value = np.asarray(rows["value"], dtype=float)
         # Only fresh, physically possible means enter the AQI (a negative one is a faulty sensor).
-        usable = rows["fresh"] & (rows["value"] >= 0)
-        concentrations[key] = rows["value"].where(usable).astype(float)
-        input_times[key] = pd.to_datetime(rows["time"], utc=True)
-    newest = pd.DataFrame(input_times).max(axis=1)
-    value = _aqi_values(concentrations, aqi_standard, rules.air.averaging)
+        usable = rows["fresh"] & (value >= 0)
+        concentrations[key] = np.where(usable, value, np.nan)
+        input_times[key] = pd.to_datetime(pd.Series(rows["time"], index=index), utc=True)
+    newest = pd.DataFrame(input_times, index=index).max(axis=1)
+    value = _aqi_values(pd.DataFrame(concentrations, index=index), aqi_standard, rules.air.averaging)
     age_s = (now - newest).dt.total_seconds()
     piece = pd.DataFrame(
         {
-            "sensor_id": concentrations.index.to_numpy(),
+            "sensor_id": index.to_numpy(),
             "metric": "aqi",
             "value": value.to_numpy(),
             "time": newest.to_numpy(),
@@ -166,8 +213,8 @@ def score_sensors(
     """
     stamp = as_utc(now)
     registry = _registry(sensors)
-    declared = sensor_metrics(sensors)
-    pieces = [piece for piece in _judged_pieces(windows, declared, registry, rules, tz, aqi_standard, stamp)
+    has = declared_metrics(sensors)
+    pieces = [piece for piece in _judged_pieces(windows, has, registry, rules, tz, aqi_standard, stamp)
               if not piece.empty]
     if not pieces:
         return _empty_scores()
@@ -184,18 +231,26 @@ def score_sensors(
 def _combine_windows(judged: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
     """One row per (sensor, metric): the worse window decides; fresh only if every window is."""
     judged = judged.assign(order_score=judged["score"].fillna(np.inf))
-    judged = judged.sort_values(["sensor_id", "metric", "order_score", "part"], kind="stable")
-    groups = judged.groupby(["sensor_id", "metric"], sort=True)
-    first = groups.head(1).set_index(["sensor_id", "metric"])
-    result = pd.DataFrame(index=first.index)
-    result["fresh"] = groups["fresh"].all()
-    result["value"] = first["value"].where(result["fresh"])
-    result["time"] = groups["time"].max()
-    result["age_s"] = groups["age_s"].min()
-    result["score"] = first["score"].where(result["fresh"])
-    result["level"] = groups["level"].max().astype("Int64").where(result["fresh"], pd.NA)
-    result["rule"] = first["rule"]
-    result = result.reset_index()
+    judged = judged.sort_values(["sensor_id", "metric", "order_score", "part"], kind="stable", ignore_index=True)
+    # The windows of a (sensor, metric) are now adjacent, the deciding one first: number the
+    # groups along the rows rather than group by the two string columns again.
+    first = ~judged.duplicated(["sensor_id", "metric"]).to_numpy()
+    groups = judged.groupby(np.cumsum(first), sort=False)
+    deciding = judged[first]
+    fresh = groups["fresh"].all().to_numpy()
+    result = pd.DataFrame(
+        {
+            "sensor_id": deciding["sensor_id"].array,
+            "metric": deciding["metric"].array,
+            "fresh": fresh,
+            "value": np.where(fresh, deciding["value"].to_numpy(float), np.nan),
+            "time": groups["time"].max().array,
+            "age_s": groups["age_s"].min().to_numpy(),
+            "score": np.where(fresh, deciding["score"].to_numpy(float), np.nan),
+            "level": groups["level"].max().astype("Int64").where(fresh, pd.NA).array,
+            "rule": deciding["rule"].array,
+        }
+    )
     result["domain"] = result["metric"].map(METRIC_DOMAINS)
     result["unit_code"] = result["sensor_id"].map(registry["unit_code"])
     result["maintenance"] = result["sensor_id"].map(registry["maintenance"]).astype(bool)

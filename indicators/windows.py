@@ -215,6 +215,13 @@ def sensor_metrics(sensors: pd.DataFrame) -> pd.DataFrame:
     return frame.astype({"sensor_id": str, "metric": str})
 
 
+def declared_metrics(sensors: pd.DataFrame) -> dict[str, set[str]]:
+    """Sensor id → the metrics it declares: :func:`sensor_metrics` as sets, without a frame."""
+    check_registry(sensors)
+    ids = sensors["sensor_id"].astype(str).tolist()
+    return {sensor: set(_metric_lists(names)) for sensor, names in zip(ids, sensors["metrics"].tolist(), strict=True)}
+
+
 def required_windows(rules: IndicatorRules) -> dict[str, set[tuple[str, float]]]:
     """Metric → the (statistic, window_s) it is judged on ("latest" always): the metric rules,
     the AQI inputs of every configured standard, noise, and speed_kmh over the TPI's windows."""

@@ -6,14 +6,50 @@ nearest available units of the right kinds. Filled and refreshed by ``callbacks.
 
 import dash
 from dash import dcc, html
+from dash.development.base_component import Component
 
+from indicators.domains import EVENT_SOURCES, SEVERITIES
 from layouts.components import page_heading
 from layouts.i18n import text
+from web import citydata
 from web.locale import request_language
 
 dash.register_page(__name__, path="/dispatch", title="cityops", name="Dispatch")
 
 REFRESH_MS = 5_000
+
+
+def _new_incident_form(language: str) -> html.Details:
+    """An officer's own report: where (a click on the map fills it), what, how bad."""
+    city = citydata.current_city()
+    categories = [{"label": (c.name_zh if language == "zh-CN" and c.name_zh else c.name), "value": key}
+                  for key, c in city.categories.items()]
+    severities = [{"label": text(f"severity.{s}", language), "value": s} for s in SEVERITIES]
+    sources = [{"label": source, "value": source} for source in EVENT_SOURCES if source != "sensor"]
+
+    def field(key: str, control: Component) -> html.Label:
+        return html.Label([html.Span(text(key, language)), control], className="filter")
+
+    return html.Details([
+        html.Summary(text("dispatch.new", language)),
+        html.P(text("dispatch.new_hint", language), className="pending"),
+        html.Div([
+            field("dispatch.category", dcc.Dropdown(id="dispatch-new-category", options=categories,
+                                                    value=categories[0]["value"] if categories else None,
+                                                    clearable=False, className="dropdown")),
+            field("dispatch.severity", dcc.Dropdown(id="dispatch-new-severity", options=severities, value="major",
+                                                    clearable=False, className="dropdown")),
+            field("dispatch.source", dcc.Dropdown(id="dispatch-new-source", options=sources, value="hotline",
+                                                  clearable=False, className="dropdown")),
+        ], className="filters"),
+        html.Div([
+            field("dispatch.title", dcc.Input(id="dispatch-new-title", type="text", maxLength=200)),
+            field("dispatch.lon", dcc.Input(id="dispatch-new-lon", type="number", step="any")),
+            field("dispatch.lat", dcc.Input(id="dispatch-new-lat", type="number", step="any")),
+            html.Button(text("dispatch.create", language), id="dispatch-new-create", className="button"),
+        ], className="filters"),
+        html.P(id="dispatch-new-message", className="message", role="status"),
+    ], className="new-incident")
 
 
 def layout(**_query: str) -> html.Div:
@@ -43,6 +79,7 @@ def layout(**_query: str) -> html.Div:
                           figure={"layout": {"paper_bgcolor": "#101418", "plot_bgcolor": "#101418"}}),
                 html.P(id="dispatch-message", className="message", role="status"),
                 html.Div(id="dispatch-detail", className="dispatch-detail"),
+                _new_incident_form(language),
             ], className="dispatch-right", **{"aria-label": text("dispatch.map", language)}),
         ], className="dispatch-grid"),
         html.H2(text("dispatch.ranking", language)),

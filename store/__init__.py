@@ -87,6 +87,7 @@ from store.schema import (
     require_schema,
     retention_days,
 )
+from store.screens import LevelChange, level_changes, score_history
 from store.status import ProcessStatus, read_status, report_status
 
 __all__ = [
@@ -179,4 +180,7 @@ __all__ = [
     "update_user",
     "write_audit",
     "write_ingest_batch",
+    "LevelChange",
+    "level_changes",
+    "score_history",
 ]

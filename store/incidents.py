@@ -362,7 +362,10 @@ def create_from_event(conn: psycopg2.extensions.connection, event: Any, *, user:
         created = cur.fetchone() is not None
         incident_id = incidents_for_events(cur, [(event.source, event.id)])[(event.source, event.id)]
         if created:
-            write_audit(cur, user, "incident.create", str(incident_id), None,
+            cur.execute("SELECT events_count FROM incidents WHERE id = %s", (incident_id,))
+            # A report that joins an open incident of the same category and area is audited as such.
+            action = "incident.create" if cur.fetchone()[0] == 1 else "incident.join"
+            write_audit(cur, user, action, str(incident_id), None,
                         {"event": f"{event.source}:{event.id}", "category": event.category,
                          "severity": event.severity}, address)
         return incident_id, created

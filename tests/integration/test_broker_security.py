@@ -74,7 +74,7 @@ def test_tls_with_a_password_carries_messages(secure_broker) -> None:
     body = json.dumps({"ts": datetime.now(UTC).isoformat(), "values": {"noise_dba": 50}})
     producer.publish("cityops/nyc/readings/NS-1", body)
     received = []
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30  # generous: the CI machine is shared, and TLS handshakes are slow there
     while not received and time.monotonic() < deadline:
         received = consumer.poll(0.1)
     assert [m.payload for m in received] == [body.encode()] and consumer.ack(received[0])

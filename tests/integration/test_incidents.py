@@ -329,3 +329,68 @@ def test_an_overdue_incident_turns_public_safety_amber(db, registry, nyc) -> Non
     assert row.level == 1 and str(incident_id) in json.dumps(row.explanation)
     [city] = [r for r in store.read_current(db, ["nyc"]) if r.domain == "public_safety"]
     assert city.level == 1
+
+
+# -- the dispatch page ---------------------------------------------------------------------------
+
+def _create_on_page(client, title: str, lon: float | None, lat: float | None, category: str = "fire"):
+    from tests.integration.test_web_pages import callback
+
+    state = [("dispatch-new-category", "value", category), ("dispatch-new-severity", "value", "major"),
+             ("dispatch-new-source", "value", "hotline"), ("dispatch-new-title", "value", title),
+             ("dispatch-new-lon", "value", lon), ("dispatch-new-lat", "value", lat)]
+    response = callback(client, [("dispatch-new-message", "children")], [("dispatch-new-create", "n_clicks", 1)],
+                        state, changed="dispatch-new-create.n_clicks")
+    return response
+
+
+def test_an_officer_reports_an_incident_on_the_map_and_a_second_report_joins_it(client_for, db, registry) -> None:
+    from tests.integration.test_web_pages import callback
+
+    officer = client_for("dispatcher")
+    clicked = {"points": [{"customdata": ["place", -73.98571234567, 40.7484]}]}
+    filled = callback(officer, [("dispatch-new-lon", "value"), ("dispatch-new-lat", "value")],
+                      [("dispatch-map", "clickData", clicked)], changed="dispatch-map.clickData").get_json()
+    assert filled["response"]["dispatch-new-lon"]["value"] == -73.985712
+    first = _create_on_page(officer, "Smoke on 34th Street", -73.9857, 40.7484).get_json()
+    message = first["response"]["dispatch-new-message"]["children"]
+    assert message.startswith("Incident ") and message.endswith(" created.")
+    second = _create_on_page(officer, "More smoke", -73.9858, 40.7485).get_json()
+    assert "Joined incident" in second["response"]["dispatch-new-message"]["children"]
+    [incident] = store.list_incidents(db)
+    assert incident["events_count"] == 2
+    assert [(row.user, row.action) for row in store.read_audit(db, user="dispatcher")] == [
+        ("dispatcher", "incident.join"), ("dispatcher", "incident.create")]
+
+
+def test_a_report_outside_the_city_or_without_a_title_is_refused_with_the_reason(client_for, db, registry) -> None:
+    officer = client_for("dispatcher")
+    far = _create_on_page(officer, "Somewhere", 2.35, 48.85).get_json()["response"]["dispatch-new-message"]["children"]
+    assert far == "Not done: coordinates outside city"
+    untitled = _create_on_page(officer, "  ", -73.9857, 40.7484).get_json()
+    assert untitled["response"]["dispatch-new-message"]["children"] == "Not done: missing field: title"
+    nowhere = _create_on_page(officer, "x", None, None).get_json()
+    assert nowhere["response"]["dispatch-new-message"]["children"].startswith("Not done: missing field: lon")
+    assert store.list_incidents(db) == []
+
+
+def test_the_dispatch_page_callbacks_are_refused_to_viewers(client_for, registry) -> None:
+    assert _create_on_page(client_for("viewer"), "x", -73.9857, 40.7484).status_code == 403
+    assert _create_on_page(client_for("anonymous"), "x", -73.9857, 40.7484).status_code == 401
+
+
+def test_the_selected_storm_shows_its_members(client_for, db, registry) -> None:
+    from tests.integration.test_web_pages import callback
+
+    now = datetime.now(UTC)
+    rows = [store.EventRow("sensor", f"member-{n}", now + timedelta(seconds=n), "gas_leak", "minor", -73.9857,
+                           40.7484, f"methane alarm {n}", None, None, "MN0502",
+                           {"borough": "MN", "cdta": "MN05", "nta": "MN0502"}) for n in range(3)]
+    store.write_ingest_batch(db, store.IngestBatch(events=rows))
+    [incident] = store.list_incidents(db)
+    shown = callback(client_for("dispatcher"), [("dispatch-detail", "children")],
+                     [("dispatch-selected", "data", str(incident["id"])), ("dispatch-refresh", "n_intervals", 1),
+                      ("dispatch-message", "children", None)], changed="dispatch-selected.data")
+    text = json.dumps(shown.get_json())
+    assert "3 reports grouped in this incident" in text
+    assert all(f"methane alarm {n}" in text for n in range(3))

@@ -117,12 +117,6 @@ def test_a_slower_speed_never_scores_higher_through_the_shipped_tpi(
     assert np.all(np.diff(level(tpi_rule, tpi)) <= 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeWarning,
-    reason="bug: tpi_from_speed guards divide/invalid but not overflow: free_flow / 1e-308 warns "
-    "'overflow encountered in divide' (an error under filterwarnings=error); the TPI itself is right (10)",
-)
 def test_a_speed_barely_above_standstill_is_the_last_tpi_without_a_warning() -> None:
     assert tpi_from_speed(RULES.traffic, 1e-308) == RULES.traffic.travel_time_ratio_to_tpi[-1][1]
 

@@ -225,3 +225,9 @@ def test_registry_errors_are_named() -> None:
         score_readings(readings(), SENSORS.drop(columns="metrics"), RULES, NOW, TZ)
     with pytest.raises(ValueError, match="sensors: duplicate sensor_id"):
         score_readings(readings(), pd.concat([SENSORS, SENSORS.iloc[:1]]), RULES, NOW, TZ)
+
+
+def test_windows_with_two_rows_for_one_window_are_rejected() -> None:
+    windows = window_values(readings(), SENSORS, RULES, NOW, TZ)
+    with pytest.raises(ValueError, match="windows: more than one row"):
+        score_sensors(pd.concat([windows, windows.iloc[:1]]), SENSORS, RULES, NOW, TZ)

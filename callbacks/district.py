@@ -1,0 +1,247 @@
+"""``/district/<code>``: one unit at any level, or the city under its id — the breadcrumb back up,
+its children coloured by level, its domain scores and why, 24 h of scores, its open incidents.
+An unknown code says so. A click on a child's mark opens that child's drill-down."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import dash
+import plotly.graph_objects as go
+from dash import Input, Output, dcc, html
+from dash.development.base_component import Component
+from plotly.subplots import make_subplots
+
+import store
+from callbacks.command_view import (
+    BACKGROUND,
+    OPEN_STATUSES,
+    MapUnit,
+    clicked_unit,
+    domain_word,
+    freshness,
+    level_label,
+    level_word,
+    score_text,
+    stale_note,
+    trend_parts,
+    unit_label,
+    unit_map,
+    unit_shapes,
+)
+from callbacks.dispatch import SEVERITY_MARK
+from indicators.domains import DOMAINS, INDEX
+from indicators.levels import AMBER_SCORE, LEVEL_COLOURS, LEVEL_NAMES, RED_SCORE
+from layouts.components import data_table
+from layouts.i18n import format_duration, format_time, text
+from web import citydata, db, locale
+
+HISTORY_PERIOD = timedelta(hours=24)
+WHY_SHOWN = 4  # inputs listed per value; the API has them all
+
+
+def _category(key: str, language: str) -> str:
+    category = citydata.current_city().categories.get(key)
+    if category is None:
+        return key
+    return (category.name_zh if language == "zh-CN" and category.name_zh else category.name) or key
+
+
+def _number(value: Any) -> str:
+    return "—" if value is None else f"{float(value):.4g}"
+
+
+def why(explanation: dict[str, Any] | None, language: str) -> list[str]:
+    """The inputs that set a value's colour, worst first, as short lines."""
+    explanation = explanation or {}
+    rule = explanation.get("rule")
+    worst = list(explanation.get("worst") or [])
+    lines: list[str] = []
+    if rule == "worst_fresh_sensor":
+        sensors = explanation.get("sensors") or []
+        chosen = [s for s in sensors if s.get("sensor_id") in worst] or sensors
+        for sensor in chosen[:WHY_SHOWN]:
+            age = format_duration(sensor.get("age_s"), language)
+            key = "why.sensor" if sensor.get("fresh") else "why.sensor_stale"
+            lines.append(text(key, language, sensor=sensor.get("sensor_id"), metric=sensor.get("metric"),
+                              value=_number(sensor.get("value")), age=age))
+    elif rule == "worst_child":
+        children = explanation.get("children") or []
+        chosen = [c for c in children if c.get("code") in worst] or children
+        for child in chosen[:WHY_SHOWN]:
+            lines.append(text("why.child", language, unit=unit_label(str(child.get("code")), language),
+                              score=score_text(child.get("score")), level=level_word(child.get("level"), language)))
+    elif rule == "weighted_domains":
+        domains = explanation.get("domains") or []
+        chosen = [d for d in domains if d.get("domain") in worst] or domains
+        for domain in chosen[:WHY_SHOWN]:
+            lines.append(text("why.domain", language, domain=domain_word(str(domain.get("domain")), language),
+                              score=score_text(domain.get("score")), level=level_word(domain.get("level"), language)))
+    elif rule == "given" and isinstance(explanation.get("given"), dict):
+        given = explanation["given"]
+        lines.append(text("why.incidents", language, open=given.get("open", 0), overdue=given.get("overdue", 0),
+                          critical=given.get("critical_open", 0)))
+    return lines or [text("why.nothing", language)]
+
+
+def _breadcrumb(code: str, language: str) -> Component:
+    city = citydata.current_city()
+    chain = [city.id] + ([c for _, c in city.lineage(code)] if code != city.id else [])
+    parts: list[Component | str] = [dcc.Link(text("nav.command_view", language), href="/", id="district-crumb-home")]
+    for position, unit in enumerate(chain):
+        parts.append(html.Span("›", className="crumb-sep"))
+        current = position == len(chain) - 1
+        parts.append(dcc.Link(unit_label(unit, language), href=f"/district/{unit}",
+                              className="crumb crumb-current" if current else "crumb"))
+    return html.Nav(parts, className="breadcrumb", id="district-breadcrumb")
+
+
+def _domains_table(rows: dict[str, store.CurrentValue], stale: bool, language: str) -> Component:
+    body, classes = [], []
+    for domain in (INDEX, *DOMAINS):
+        row = rows.get(domain)
+        level = None if row is None else row.level
+        arrow, arrow_word, predicted = trend_parts(None if row is None else row.forecast, language)
+        trend = html.Span([html.Span(arrow, title=arrow_word, className="cv-tile-trend"),
+                           html.Span(f" {predicted}" if predicted else "", className="cv-predicted")])
+        # Grey: nothing fresh below, and listing every silent input says no more than that.
+        reasons = why(row.explanation, language) if row is not None and level is not None else \
+            [text("why.nothing", language)]
+        body.append([domain_word(domain, language), html.Span(score_text(None if row is None else row.score),
+                                                               className="district-score"),
+                     html.Span(level_label(level, language), className=f"cv-text-{LEVEL_NAMES[level]}"), trend,
+                     html.Ul([html.Li(line) for line in reasons], className="why")])
+        classes.append(f"cv-row cv-row-{LEVEL_NAMES[level]}" + (" is-stale" if stale else ""))
+    headers = [text(f"district.{key}", language) for key in ("domain", "score", "colour", "trend", "why")]
+    return data_table(headers, body, row_classes=classes, empty=text("district.no_values", language),
+                      class_name="data-table district-table")
+
+
+def _history(code: str, now: datetime, language: str) -> go.Figure:
+    zone = locale.city_zone()
+    series: dict[str, list[tuple[datetime, float | None, int | None]]] = defaultdict(list)
+    for domain, time, score, level in store.score_history(db.connection(), code, now - HISTORY_PERIOD):
+        series[domain].append((time.astimezone(zone).replace(tzinfo=None), score, level))
+    order = (INDEX, *DOMAINS)
+    figure = make_subplots(rows=3, cols=4, shared_xaxes=True, shared_yaxes=True, vertical_spacing=0.12,
+                           horizontal_spacing=0.03, subplot_titles=[domain_word(d, language) for d in order])
+    for position, domain in enumerate(order):
+        points = series.get(domain, [])
+        figure.add_trace(go.Scatter(
+            x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers", showlegend=False,
+            line={"color": "#c5d0da", "width": 2}, connectgaps=False,
+            marker={"size": 5, "color": [LEVEL_COLOURS[p[2]] for p in points]},
+            hovertemplate="%{x|%H:%M} · %{y:.0f}<extra>" + domain_word(domain, language) + "</extra>"),
+            row=position // 4 + 1, col=position % 4 + 1)
+    for low, high, level in ((AMBER_SCORE, 100.0, 0), (RED_SCORE, AMBER_SCORE, 1), (0.0, RED_SCORE, 2)):
+        figure.add_hrect(y0=low, y1=high, fillcolor=LEVEL_COLOURS[level], opacity=0.13, line_width=0,
+                         row="all", col="all")
+    local_now = now.astimezone(zone).replace(tzinfo=None)
+    figure.update_xaxes(range=[local_now - HISTORY_PERIOD, local_now], gridcolor="#2e3a46", tickformat="%H:%M")
+    figure.update_yaxes(range=[0, 100], gridcolor="#2e3a46", tickvals=[0, 40, 70, 100])
+    figure.update_layout(paper_bgcolor=BACKGROUND, plot_bgcolor=BACKGROUND, font={"color": "#e6e9ec", "size": 14},
+                         margin={"l": 40, "r": 10, "t": 30, "b": 30}, height=560, uirevision=f"district-history-{code}")
+    figure.update_annotations(font={"size": 16})
+    return figure
+
+
+def _incidents(incidents: list[dict[str, Any]], language: str) -> Component:
+    zone = locale.city_zone()
+    now = datetime.now(UTC)
+    rows = [[f"#{i['id']} {i['title']}", _category(i["category"], language),
+             html.Span(f"{SEVERITY_MARK[i['severity']]} {text('severity.' + i['severity'], language)}",
+                       className=f"severity-{i['severity']}"),
+             text(f"status.{i['status']}", language), citydata.unit_name(i["scope_code"], language),
+             html.Span(format_duration((now - i["received_at"]).total_seconds(), language),
+                       title=format_time(i["received_at"], zone))]
+            for i in incidents]
+    headers = [text(f"dispatch.{key}", language) for key in
+               ("incident", "category", "severity", "status", "area", "age")]
+    return data_table(headers, rows, empty=text("district.no_incidents", language))
+
+
+def _empty_figure() -> dict[str, Any]:
+    return {"layout": {"paper_bgcolor": BACKGROUND, "plot_bgcolor": BACKGROUND, "xaxis": {"visible": False},
+                       "yaxis": {"visible": False}}}
+
+
+def refresh(_tick: int | None, code: str | None) -> tuple[Any, ...]:
+    language = locale.request_language()
+    city = citydata.current_city()
+    code = code or ""
+    try:
+        level = None if code == city.id else city.level_of(code)
+    except KeyError:
+        heading = html.Div([
+            html.Nav(dcc.Link(text("district.back", language), href="/"), className="breadcrumb"),
+            html.H1(text("district.unknown", language, code=code), id="district-unknown")])
+        return heading, _empty_figure(), [], _empty_figure(), [], "", "district-live is-hidden"
+    now = datetime.now(UTC)
+    conn = db.connection()
+    if level is None:
+        child_level: str | None = city.levels[0]
+        children = [str(c) for c in city.boundaries[child_level].index]
+    elif level != city.lowest_level:
+        child_level = city.levels[city.levels.index(level) + 1]
+        children = [str(c) for c in city.children(code).index]
+    else:
+        child_level, children = None, []
+    own = {row.domain: row for row in store.read_current(conn, [code])}
+    fresh = freshness(own.values(), now)
+    if child_level is not None:
+        shapes = unit_shapes(child_level)
+        domain_rows = {row.scope_code: row for row in store.read_current(conn, children, explanations=False)
+                       if row.domain == INDEX}
+        units = [MapUnit(c, getattr(domain_rows.get(c), "level", None), getattr(domain_rows.get(c), "score", None))
+                 for c in children]
+    else:  # the lowest level: the unit itself
+        shapes = unit_shapes(level) if level else {}
+        index = own.get(INDEX)
+        units = [MapUnit(code, None if index is None else index.level, None if index is None else index.score)]
+    outlines = []
+    if level is not None:
+        shape = unit_shapes(level).get(code)
+        if shape is not None:
+            outlines.append((shape.xs, shape.ys))
+    incidents = store.list_incidents(conn, statuses=OPEN_STATUSES, district=None if level is None else code)
+    figure = unit_map(units, shapes, language=language, stale=fresh.stale, incidents=incidents, outlines=outlines,
+                      uirevision=f"district-map-{code}")
+    index = own.get(INDEX)
+    index_level = None if index is None else index.level
+    heading = html.Div([
+        _breadcrumb(code, language),
+        html.Div([
+            html.H1(unit_label(code, language)),
+            html.Span(score_text(None if index is None else index.score), className="district-index",
+                      id="district-index"),
+            html.Span(level_label(index_level, language),
+                      className=f"district-index-level cv-text-{LEVEL_NAMES[index_level]}"),
+            html.Span(text("district.level", language, level=level or city.id), className="as-of"),
+            html.Span(text("vitals.as_of", language, time=format_time(fresh.computed_at, locale.city_zone())),
+                      className="as-of"),
+        ], className="page-heading"),
+    ])
+    if child_level is None:
+        heading.children.append(html.P(text("district.no_children", language), className="empty"))
+    live_class = "district-live is-stale" if fresh.stale else "district-live"
+    glyph_note = stale_note(fresh, language) if own else text("district.no_values", language)
+    return (heading, figure, _domains_table(own, fresh.stale, language), _history(code, now, language),
+            _incidents(incidents, language), glyph_note, live_class)
+
+
+def open_child(click_data: dict | None) -> str:
+    code = clicked_unit(click_data)
+    return dash.no_update if code is None else f"/district/{code}"
+
+
+def register(app: dash.Dash) -> None:
+    app.callback(Output("district-heading", "children"), Output("district-map", "figure"),
+                 Output("district-domains", "children"), Output("district-history", "figure"),
+                 Output("district-incidents", "children"), Output("district-stale", "children"),
+                 Output("district-live", "className"),
+                 Input("district-refresh", "n_intervals"), Input("district-code", "data"))(refresh)
+    app.callback(Output("district-location", "pathname"), Input("district-map", "clickData"),
+                 prevent_initial_call=True)(open_child)
+
