@@ -338,6 +338,7 @@ def refresh(_tick: int | None, domain: str | None) -> tuple[Any, ...]:
 
 
 def open_unit(click_data: dict | None) -> str:
+    """A click on a unit's mark opens its drill-down (the command view's map and the drill-down's)."""
     code = clicked_unit(click_data)
     return dash.no_update if code is None else f"/district/{code}"
 

@@ -19,11 +19,11 @@ from callbacks.command_view import (
     BACKGROUND,
     OPEN_STATUSES,
     MapUnit,
-    clicked_unit,
     domain_word,
     freshness,
     level_label,
     level_word,
+    open_unit,
     score_text,
     stale_note,
     trend_parts,
@@ -231,11 +231,6 @@ def refresh(_tick: int | None, code: str | None) -> tuple[Any, ...]:
             _incidents(incidents, language), glyph_note, live_class)
 
 
-def open_child(click_data: dict | None) -> str:
-    code = clicked_unit(click_data)
-    return dash.no_update if code is None else f"/district/{code}"
-
-
 def register(app: dash.Dash) -> None:
     app.callback(Output("district-heading", "children"), Output("district-map", "figure"),
                  Output("district-domains", "children"), Output("district-history", "figure"),
@@ -243,5 +238,5 @@ def register(app: dash.Dash) -> None:
                  Output("district-live", "className"),
                  Input("district-refresh", "n_intervals"), Input("district-code", "data"))(refresh)
     app.callback(Output("district-location", "pathname"), Input("district-map", "clickData"),
-                 prevent_initial_call=True)(open_child)
+                 prevent_initial_call=True)(open_unit)
 

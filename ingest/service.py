@@ -26,6 +26,7 @@ from ingest.parse import IngestContext
 from ingest.worker import BatchLimits, Chore, IngestWorker
 from store import (
     CategoryRow,
+    Connection,
     SensorRow,
     UnitRow,
     apply_retention,
@@ -107,16 +108,21 @@ def registry_rows(city: City) -> tuple[list[SensorRow], list[UnitRow]]:
     return sensors, units
 
 
+def sync_registry(conn: Connection, city: City) -> None:
+    """Make the database's sensors, units and incident categories those of ``city``'s folder."""
+    sensors, units = registry_rows(city)
+    sync_sensors(conn, sensors)
+    sync_units(conn, units)
+    sync_categories(conn, CategoryRow.from_categories(city.categories))
+
+
 def prepare(options: IngestOptions) -> tuple[City, IngestContext]:
     """Load the city, sync its registry into the database and build the parser's context."""
     city = load_city(city_folder(options.city))
-    sensors, units = registry_rows(city)
     conn = connect(options.database_url, application_name="cityops-ingest")
     try:
         require_schema(conn)
-        sync_sensors(conn, sensors)
-        sync_units(conn, units)
-        sync_categories(conn, CategoryRow.from_categories(city.categories))
+        sync_registry(conn, city)
         registered = known_sensors(conn)
         keep_days = retention_days(conn)
     finally:

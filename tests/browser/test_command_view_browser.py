@@ -12,7 +12,7 @@ import store
 from auth.accounts import add_user
 from city import city_folder, load_city
 from cityops.vitals import VitalsContext, run_once
-from ingest.service import registry_rows
+from ingest.service import sync_registry
 from tests.browser.test_shell import WAIT_S, _no_console_errors, _only_local_requests, _wait_text
 
 pytestmark = pytest.mark.browser
@@ -23,10 +23,7 @@ PASSWORD = "Night shift monitor 9"
 def city_vitals(db) -> str:
     """Every gas sensor reporting: most green, a few amber, one red; computed just now. The red CDTA."""
     nyc = load_city(city_folder("nyc"))
-    sensors, units = registry_rows(nyc)
-    store.sync_sensors(db, sensors)
-    store.sync_units(db, units)
-    store.sync_categories(db, store.CategoryRow.from_categories(nyc.categories))
+    sync_registry(db, nyc)
     add_user(db, "watch", "viewer", PASSWORD, actor="tests")
     now = datetime.now(UTC).replace(microsecond=0)
     gas = nyc.sensors.loc[nyc.sensors["kind"] == "gas", "sensor_id"].astype(str).tolist()

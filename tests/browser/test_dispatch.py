@@ -10,7 +10,7 @@ import pytest
 import store
 from auth.accounts import add_user
 from city import city_folder, load_city
-from ingest.service import registry_rows
+from ingest.service import sync_registry
 from tests.browser.test_shell import WAIT_S, _no_console_errors, _only_local_requests, _wait_text
 
 pytestmark = pytest.mark.browser
@@ -20,10 +20,7 @@ PASSWORD = "Radio tower 77?"
 @pytest.fixture
 def incident(db) -> int:
     nyc = load_city(city_folder("nyc"))
-    sensors, units = registry_rows(nyc)
-    store.sync_sensors(db, sensors)
-    store.sync_units(db, units)
-    store.sync_categories(db, store.CategoryRow.from_categories(nyc.categories))
+    sync_registry(db, nyc)
     add_user(db, "officer", "dispatcher", PASSWORD, actor="tests")
     event = store.EventRow("hotline", "call-77", datetime.now(UTC), "fire", "critical", -73.9857, 40.7484,
                            "Smoke from a shop on 34th Street", None, "13812345678", "MN0502",

@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 
-import store
 from city import city_folder, load_city
 from cityops.vitals import VitalsContext, run_once
 from indicators.domains import DOMAINS
-from ingest.service import registry_rows
+from ingest.service import sync_registry
 from tests.integration.test_vitals import every_minute, sensor_of, unit_of, write
 from tests.integration.test_web_pages import callback
 from web.locale import LANGUAGE_COOKIE
@@ -41,10 +40,7 @@ def ctx(nyc) -> VitalsContext:
 @pytest.fixture
 def vitals(db, nyc, ctx) -> dict[str, str]:
     """A gas leak in one NTA: green five minutes ago, red now (a level change), computed just now."""
-    sensors, units = registry_rows(nyc)
-    store.sync_sensors(db, sensors)
-    store.sync_units(db, units)
-    store.sync_categories(db, store.CategoryRow.from_categories(nyc.categories))
+    sync_registry(db, nyc)
     gas = sensor_of(nyc, "gas")
     now = datetime.now(UTC).replace(microsecond=0)
     write(db, gas, "methane_lel", every_minute(now - timedelta(minutes=10), 5, 5.0))

@@ -13,7 +13,7 @@ import pytest
 import store
 from city import city_folder, load_city
 from incidents.lifecycle import next_status
-from ingest.service import registry_rows
+from ingest.service import sync_registry
 from tests.integration.test_ingest import publisher, running_worker, wait_for
 
 PHONE = "13812345678"
@@ -26,10 +26,7 @@ def nyc():
 
 @pytest.fixture
 def registry(db, nyc):
-    sensors, units = registry_rows(nyc)
-    store.sync_sensors(db, sensors)
-    store.sync_units(db, units)
-    store.sync_categories(db, store.CategoryRow.from_categories(nyc.categories))
+    sync_registry(db, nyc)
 
 
 def event(event_id: str, *, category: str = "fire", severity: str = "major", lon: float = -73.9857,

@@ -18,7 +18,7 @@ from city import city_folder, load_city
 from cityops.settings import Settings
 from cityops.vitals import VitalsContext, run_once
 from indicators.domains import DOMAINS, INDEX
-from ingest.service import registry_rows
+from ingest.service import sync_registry
 
 NOW = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)  # 10:00 in New York: daytime for noise
 
@@ -35,10 +35,7 @@ def ctx(nyc) -> VitalsContext:
 
 @pytest.fixture
 def registry(db, nyc):
-    sensors, units = registry_rows(nyc)
-    store.sync_sensors(db, sensors)
-    store.sync_units(db, units)
-    store.sync_categories(db, store.CategoryRow.from_categories(nyc.categories))
+    sync_registry(db, nyc)
     return nyc.sensors.set_index("sensor_id")
 
 
