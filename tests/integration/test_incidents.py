@@ -391,3 +391,15 @@ def test_the_selected_storm_shows_its_members(client_for, db, registry) -> None:
     text = json.dumps(shown.get_json())
     assert "3 reports grouped in this incident" in text
     assert all(f"methane alarm {n}" in text for n in range(3))
+
+
+@pytest.mark.parametrize("query", [
+    "/api/v1/incidents?status=burning", "/api/v1/incidents?since=yesterday", "/api/v1/incidents?since=2026-11-01",
+    "/api/v1/incidents?limit=lots", "/api/v1/kpis?from=last%20week",
+    "/api/v1/kpis?from=2026-11-02T00:00:00Z&to=2026-11-01T00:00:00Z", "/api/v1/kpis?by=weather",
+    "/api/v1/incidents/%27%3B%20DROP%20TABLE%20incidents", "/api/v1/incidents/99999999999999999999",
+])
+def test_bad_query_parameters_get_a_clear_refusal_and_change_nothing(client_for, registry, query: str) -> None:
+    response = client_for("viewer").get(query)
+    assert response.status_code in (400, 404)
+    assert response.get_json()["message"]
