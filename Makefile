@@ -8,7 +8,7 @@ CITY_SOURCES := $(wildcard geo/*.py city/*.py city/packs/*.py)
 # The integration tests create throw-away databases on this server (see tests/integration/conftest.py).
 export CITYOPS_TEST_PG ?= postgresql://cityops_test:cityops_test@127.0.0.1:5432/postgres
 
-.PHONY: demo test lint bench bench-ingest bench-vitals cities services clean
+.PHONY: demo test lint bench bench-ingest bench-vitals bench-command-view bench-reports cities services clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "cityops needs Python 3.11 or newer"; exit 1; }
@@ -49,6 +49,13 @@ bench-ingest: $(INSTALLED) cities services
 
 bench-vitals: $(INSTALLED) cities services
 	$(BIN)/python -m benchmarks vitals
+
+bench-command-view: $(INSTALLED) cities services
+	$(BIN)/python -m benchmarks command-view
+
+# A year of hourly rows for every lowest-level unit × domain, exported as CSV and Parquet (peak memory).
+bench-reports: $(INSTALLED) cities services
+	$(BIN)/python -m benchmarks reports
 
 clean:
 	rm -rf $(VENV) data/cities/*/.built

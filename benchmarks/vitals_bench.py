@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import store
 from benchmarks.store_bench import DEFAULT_SERVER
@@ -23,29 +23,34 @@ from ingest.simulator import SimulatorOptions, backfill, parse_duration
 from store.scratch import scratch_database
 
 
-def measure(server_url: str, city_id: str, sensors: int, history: timedelta, runs: int) -> dict[str, list[float]]:
+def seed_city(conn, url: str, city_id: str, sensors: int, history: timedelta) -> datetime:
+    """The city's registry cut to ``sensors`` sensors (the ones the simulator picks) and
+    ``history`` of their simulated readings, analysed; returns the time of the last reading."""
     city = load_city(city_folder(city_id))
+    options = SimulatorOptions(city=city_id, seed=1, sensors=sensors)
+    rows, units = registry_rows(city)
+    # The same sensors the simulator picks (ingest.simulator samples them this way).
+    chosen = set(city.sensors.sample(n=min(sensors, len(city.sensors)), random_state=options.seed)["sensor_id"])
+    store.sync_sensors(conn, [row for row in rows if row.sensor_id in chosen])
+    store.sync_units(conn, units)
+    backfill(options, url, history, say=lambda line: None)
+    store.refresh_rollups(conn)
+    with conn.cursor() as cur:
+        cur.execute("ANALYZE")  # what autovacuum does soon after a bulk load: the steady state
+        cur.execute("SELECT max(time), count(*) FROM readings")
+        last, readings = cur.fetchone()
+    conn.commit()
+    print(f"{len(chosen):,} sensors, {readings:,} readings over {history}", flush=True)
+    return last
+
+
+def measure(server_url: str, city_id: str, sensors: int, history: timedelta, runs: int) -> dict[str, list[float]]:
     with scratch_database(server_url, "cityops_bench") as url:
         conn = store.connect(url, application_name="cityops-bench")
         try:
             store.init_schema(conn)
-            options = SimulatorOptions(city=city_id, seed=1, sensors=sensors)
-            rows, units = registry_rows(city)
-            # The same sensors the simulator picks (ingest.simulator samples them this way).
-            chosen = set(city.sensors.sample(n=min(sensors, len(city.sensors)), random_state=options.seed)["sensor_id"])
-            store.sync_sensors(conn, [row for row in rows if row.sensor_id in chosen])
-            store.sync_units(conn, units)
-            backfill(options, url, history, say=lambda line: None)
-            store.refresh_rollups(conn)
-            with conn.cursor() as cur:
-                cur.execute("ANALYZE")  # what autovacuum does soon after a bulk load: the steady state
-            conn.commit()
-            with conn.cursor() as cur:
-                cur.execute("SELECT max(time), count(*) FROM readings")
-                last, readings = cur.fetchone()
-            conn.commit()
-            print(f"{len(chosen):,} sensors, {readings:,} readings over {history}", flush=True)
-            ctx = VitalsContext.for_city(city)
+            last = seed_city(conn, url, city_id, sensors, history)
+            ctx = VitalsContext.for_city(load_city(city_folder(city_id)))
             timings: dict[str, list[float]] = {}
             for number in range(runs + 1):
                 result = run_once(conn, ctx, last + timedelta(seconds=30 * (number + 1)))

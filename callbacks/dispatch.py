@@ -82,26 +82,20 @@ def _queue(incidents: list[dict[str, Any]], selected: str | None, now: datetime,
     return data_table(headers, rows, row_classes=classes, empty=text("dispatch.none_open", language))
 
 
-def _map(incidents: list[dict[str, Any]], units: list[dict[str, Any]], selected: str | None,
-         language: str) -> go.Figure:
-    city = citydata.current_city()
-    figure = go.Figure()
-    for level, width, colour in ((city.lowest_level, 0.5, "#2e3a46"), (city.levels[0], 1.6, "#6b7c8c")):
-        xs, ys = citydata.outlines(level)
-        figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"width": width, "color": colour},
-                                    hoverinfo="skip", showlegend=False))
-    # An invisible grid catches clicks on empty ground: where to report a new incident.
-    grid_lon, grid_lat = _click_grid()
-    figure.add_trace(go.Scatter(x=grid_lon, y=grid_lat, mode="markers", marker={"size": 6, "opacity": 0},
-                                hoverinfo="none", showlegend=False,
-                                customdata=[["place", lon, lat] for lon, lat in zip(grid_lon, grid_lat, strict=True)]))
-    for status in ("available", "busy", "offline"):
+MAP_STATIC_TRACES = 2  # the city's outlines: drawn once per page, then left alone
+_UNIT_STATUSES = ("available", "busy", "offline")
+
+
+def _map_traces(incidents: list[dict[str, Any]], units: list[dict[str, Any]], selected: str | None,
+                language: str) -> list[go.Scatter]:
+    """The live traces, always the same number in the same order (units by status, incidents by
+    severity; empty ones hidden from the legend), so a refresh can replace them one by one."""
+    traces = []
+    for status in _UNIT_STATUSES:
         chosen = [u for u in units if u["status"] == status and u["lon"] is not None]
-        if not chosen:
-            continue
-        figure.add_trace(go.Scatter(
+        traces.append(go.Scatter(
             x=[u["lon"] for u in chosen], y=[u["lat"] for u in chosen], mode="markers",
-            name=text(f"unit_status.{status}", language),
+            name=text(f"unit_status.{status}", language), showlegend=bool(chosen),
             marker={"size": 9, "color": UNIT_COLOUR[status], "symbol": [UNIT_SYMBOL.get(u["kind"], "circle")
                                                                       for u in chosen],
                     "line": {"width": 0.5, "color": "#101418"}},
@@ -109,16 +103,26 @@ def _map(incidents: list[dict[str, Any]], units: list[dict[str, Any]], selected:
             hoverinfo="text", customdata=[["unit", u["unit_id"]] for u in chosen]))
     for severity, (colour, symbol) in SEVERITY_STYLE.items():
         chosen = [i for i in incidents if i["severity"] == severity and i["status"] != "resolved"]
-        if not chosen:
-            continue
-        figure.add_trace(go.Scatter(
+        traces.append(go.Scatter(
             x=[i["lon"] for i in chosen], y=[i["lat"] for i in chosen], mode="markers",
-            name=text(f"severity.{severity}", language),
+            name=text(f"severity.{severity}", language), showlegend=bool(chosen),
             marker={"size": [22 if str(i["id"]) == selected else 15 for i in chosen], "color": colour,
                     "symbol": symbol, "line": {"width": [3 if str(i["id"]) == selected else 1 for i in chosen],
                                                "color": "#ffffff"}},
             text=[f"#{i['id']} {i['title']}" for i in chosen], hoverinfo="text",
             customdata=[["incident", str(i["id"])] for i in chosen]))
+    return traces
+
+
+def _map(traces: list[go.Scatter]) -> go.Figure:
+    """The whole map: the outlines (:data:`MAP_STATIC_TRACES`), then ``traces``."""
+    city = citydata.current_city()
+    figure = go.Figure()
+    for level, width, colour in ((city.lowest_level, 0.5, "#2e3a46"), (city.levels[0], 1.6, "#6b7c8c")):
+        xs, ys = citydata.outlines(level)
+        figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"width": width, "color": colour},
+                                    hoverinfo="skip", showlegend=False))
+    figure.add_traces(traces)
     lat0 = city.config.center[1]
     figure.update_layout(
         paper_bgcolor="#101418", plot_bgcolor="#101418", font={"color": "#e6e9ec", "size": 14},
@@ -131,20 +135,26 @@ def _map(incidents: list[dict[str, Any]], units: list[dict[str, Any]], selected:
     return figure
 
 
-def _click_grid(points: int = 50) -> tuple[list[float], list[float]]:
-    west, south, east, north = citydata.current_city().boundaries[citydata.current_city().levels[0]].total_bounds
-    lons = [west + (east - west) * i / (points - 1) for i in range(points)]
-    lats = [south + (north - south) * j / (points - 1) for j in range(points)]
-    return [lon for lon in lons for _ in lats], [lat for _ in lons for lat in lats]
+def _map_patch(traces: list[go.Scatter]) -> dash.Patch:
+    """A refresh of a map the browser already holds: the live traces only, not the outlines."""
+    patch = dash.Patch()
+    for number, trace in enumerate(traces):
+        patch["data"][MAP_STATIC_TRACES + number] = trace.to_plotly_json()
+    return patch
 
 
-def place(click_data: dict | None) -> tuple[float, float]:
-    """A click on empty ground fills the new incident's coordinates."""
-    for point in (click_data or {}).get("points", []):
-        custom = point.get("customdata")
-        if isinstance(custom, list) and len(custom) == 3 and custom[0] == "place":
-            return round(float(custom[1]), 6), round(float(custom[2]), 6)
-    return dash.no_update, dash.no_update
+def place(click: dict | None) -> tuple[float, float]:
+    """A click on empty ground (``assets/map_click.js``) fills the new incident's coordinates; a
+    click on a point is Plotly's (it picks an incident)."""
+    if isinstance(click, dict) and click.get("on_point"):
+        return dash.no_update, dash.no_update
+    try:
+        lon, lat = float(click["lon"]), float(click["lat"])
+    except (TypeError, KeyError, ValueError):
+        return dash.no_update, dash.no_update
+    if not (math.isfinite(lon) and math.isfinite(lat)):
+        return dash.no_update, dash.no_update
+    return round(lon, 6), round(lat, 6)
 
 
 def create(_clicks: int | None, category: str | None, severity: str | None, source: str | None,
@@ -196,8 +206,10 @@ def _ranking(language: str, now: datetime) -> Component:
     return data_table(headers, rows, row_classes=classes, empty=text("dispatch.no_ranking", language))
 
 
-def refresh(_tick: int | None, sort: str, show: str, selected: str | None, _message: Any, _created: Any
-            ) -> tuple[str, Component, go.Figure, Component]:
+def refresh(_tick: int | None, sort: str, show: str, selected: str | None, _message: Any, _created: Any,
+            drawn: str | None) -> tuple[str, Component, go.Figure | dash.Patch, Component, str]:
+    """Everything but the detail, every few seconds. The map is sent whole once (``drawn`` is
+    empty until the browser holds it, also after a failed first answer) and patched after."""
     language = locale.request_language()
     now = datetime.now(UTC)
     conn = db.connection()
@@ -205,10 +217,11 @@ def refresh(_tick: int | None, sort: str, show: str, selected: str | None, _mess
         incidents = store.list_incidents(conn, since=now - timedelta(days=7))
     else:
         incidents = store.list_incidents(conn, statuses=["new", "acknowledged", "dispatched", "on_scene"])
-    units = store.list_units(conn)
+    traces = _map_traces(incidents, store.list_units(conn), selected, language)
+    map_key = f"{citydata.current_city().id}:{language}"
+    figure = _map_patch(traces) if drawn == map_key else _map(traces)
     return (text("feeds.as_of", language, time=format_time(now, locale.city_zone())),
-            _queue(_sorted(incidents, sort), selected, now, language), _map(incidents, units, selected, language),
-            _ranking(language, now))
+            _queue(_sorted(incidents, sort), selected, now, language), figure, _ranking(language, now), map_key)
 
 
 def pick(_clicks: list[int | None], click_data: dict | None, current: str | None) -> str | None:
@@ -327,9 +340,11 @@ def act(_actions: list[int | None], _units: list[int | None], selected: str | No
 def register(app: dash.Dash) -> None:
     app.callback(Output("dispatch-as-of", "children"), Output("dispatch-queue", "children"),
                  Output("dispatch-map", "figure"), Output("dispatch-ranking", "children"),
+                 Output("dispatch-map-drawn", "data"),
                  Input("dispatch-refresh", "n_intervals"), Input("dispatch-sort", "value"),
                  Input("dispatch-show", "value"), Input("dispatch-selected", "data"),
-                 Input("dispatch-message", "children"), Input("dispatch-new-message", "children"))(refresh)
+                 Input("dispatch-message", "children"), Input("dispatch-new-message", "children"),
+                 State("dispatch-map-drawn", "data"))(refresh)
     app.callback(Output("dispatch-selected", "data"),
                  Input({"type": "dispatch-pick", "index": ALL}, "n_clicks"), Input("dispatch-map", "clickData"),
                  State("dispatch-selected", "data"))(pick)
@@ -337,7 +352,7 @@ def register(app: dash.Dash) -> None:
                  Input("dispatch-selected", "data"), Input("dispatch-refresh", "n_intervals"),
                  Input("dispatch-message", "children"))(show_detail)
     app.callback(Output("dispatch-new-lon", "value"), Output("dispatch-new-lat", "value"),
-                 Input("dispatch-map", "clickData"), prevent_initial_call=True)(place)
+                 Input("dispatch-map-click", "data"), prevent_initial_call=True)(place)
     app.callback(Output("dispatch-new-message", "children"),
                  Input("dispatch-new-create", "n_clicks"), State("dispatch-new-category", "value"),
                  State("dispatch-new-severity", "value"), State("dispatch-new-source", "value"),

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
 from city import BUNDLED_CITIES_DIR, City, CityError, city_folder, load_city
 from city.build import DEFAULT_SEED, DEFAULT_SENSORS, finish, write_synthetic_inventory
@@ -22,6 +23,12 @@ from cityops.settings import Settings
 from geo.boundaries import BoundaryError, area_km2
 from ingest.mqtt import MqttUnavailable
 from store import AccountError, Connection, StoreUnavailable
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from reports.build import ReportContext
+    from reports.spec import ReportSpec
 
 
 class CommandError(Exception):
@@ -227,6 +234,79 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> None:
     web.run(host=args.host, port=args.port, debug=False)
 
 
+# -- reports ---------------------------------------------------------------------------------
+
+def _report_progress(every_s: float = 2.0):
+    """A progress callback that prints rows written at most every ``every_s`` seconds."""
+    last = [time.monotonic()]
+
+    def show(table: str, rows: int) -> None:
+        if time.monotonic() - last[0] >= every_s:
+            last[0] = time.monotonic()
+            say(f"report: {table}: {rows:,} rows …")
+    return show
+
+
+def _write_printable(conn: Connection, spec: ReportSpec, ctx: ReportContext, fmt: str, language: str,
+                     file: BinaryIO, now: datetime) -> None:
+    """The printable report (html or pdf) into ``file``; refused before reading when it is too big (MAX_ROWS)."""
+    from reports.build import build_report, count_trend_rows
+    from reports.printable import render_html, render_pdf
+    from reports.printed import printable_report
+    from reports.spec import check_size
+
+    check_size(spec, ctx.units, fmt, count_trend_rows(conn, spec, ctx))
+    report = build_report(conn, spec, ctx, user=_cli_actor(), now=now, audit_format=fmt)
+    printable = printable_report(report, language)
+    if fmt == "html":
+        file.write(render_html(printable).encode("utf-8"))
+    else:
+        render_pdf(printable, file)
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> None:
+    import os
+    from datetime import UTC, datetime
+
+    import store
+    from reports.build import ReportContext, write_report
+    from reports.spec import parse_spec
+
+    started = time.monotonic()
+    ctx = ReportContext.for_city(load_city(city_folder(settings.city)), settings.timezone)
+    now = datetime.now(UTC)
+    choice = {"from": args.start, "to": args.to, "unit": args.unit or [], "domain": args.domain or [],
+              "bucket": args.bucket}
+    if args.level:
+        choice["level"] = args.level
+    spec = parse_spec(choice, ctx.units, ctx.zone, now)
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise CommandError(f"no folder {out.parent} for {out.name}")
+    conn = store.connect(database_url(settings), application_name="cityops-report")
+    partial = out.with_name(f".{out.name}.partial")  # a failed export leaves no half-written file behind
+    try:
+        try:
+            store.require_schema(conn)
+        except store.SchemaMissing as error:
+            raise CommandError(str(error)) from None
+        say(f"report: {args.table if args.format != 'xlsx' else 'all tables'} as {args.format}, "
+            f"{spec.start:%Y-%m-%d %H:%M} to {spec.end:%Y-%m-%d %H:%M} UTC, by {spec.bucket}, "
+            f"{spec.unit_count(ctx.units):,} units × {len(spec.domain_list)} domains (up to "
+            f"{spec.estimated_rows(ctx.units):,} trend rows) …")
+        with open(partial, "wb") as file:
+            if args.format in ("html", "pdf"):  # the whole printable report; --table does not apply
+                _write_printable(conn, spec, ctx, args.format, args.language, file, now)
+            else:
+                write_report(conn, spec, ctx, args.format, args.table, file, user=_cli_actor(), now=now,
+                             progress=_report_progress())
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
+        conn.close()
+    say(f"report: wrote {out} ({out.stat().st_size:,} bytes) in {time.monotonic() - started:.1f} s")
+
+
 # -- user accounts --------------------------------------------------------------------------
 
 # One line of stdin is the password; reading stops here so a runaway pipe cannot fill memory
@@ -425,6 +505,28 @@ def build_parser() -> argparse.ArgumentParser:
                      help="without CITYOPS_SECRET_KEY, sign sessions with a random key (one process; "
                           "sessions end with it)")
     web.set_defaults(handler=cmd_web)
+
+    from layouts.i18n import DEFAULT_LANGUAGE, LANGUAGES
+    from reports.spec import BUCKETS, FORMATS
+    from reports.tables import TABLES
+
+    report = commands.add_parser("report", help="the analyst's report as a file: csv, xlsx, parquet, html or pdf")
+    report.add_argument("--from", dest="start", required=True, metavar="T",
+                        help="start: ISO 8601 time (with offset, else city time) or a date (YYYY-MM-DD)")
+    report.add_argument("--to", required=True, metavar="T", help="end: a time, or a date (that day included)")
+    report.add_argument("--unit", action="append", metavar="CODE", help="a unit code (repeat); default: every unit "
+                        "of --level")
+    report.add_argument("--level", help="the level of the units when none is named (default: the lowest)")
+    report.add_argument("--domain", action="append", metavar="D", help="a domain or index (repeat); default: all")
+    report.add_argument("--bucket", choices=BUCKETS, default="day")
+    report.add_argument("--table", choices=TABLES, default="trend",
+                        help="the table for csv and parquet (xlsx holds every table of its kind; "
+                             "html and pdf: the whole report)")
+    report.add_argument("--format", required=True, choices=FORMATS)
+    report.add_argument("--out", required=True, metavar="FILE")
+    report.add_argument("--language", choices=LANGUAGES, default=DEFAULT_LANGUAGE,
+                        help="the language of an html or pdf report")
+    report.set_defaults(handler=cmd_report)
 
     from auth.roles import ROLES
 

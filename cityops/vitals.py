@@ -6,8 +6,9 @@ sensor (``indicators.sensors``) → hysteresis per sensor and metric (state kept
 database, so a restart changes nothing) → roll up to every level and the city
 (``indicators.aggregate``) → trend and early warning (``indicators.trend``) → write the
 current state, the history that is due, and alarms with their events, in one transaction;
-then report the run time to ``process_status``. The pure steps live in ``indicators/``;
-this module only moves data between them and the database.
+then report the run time to ``process_status``. The run loop also rolls up the history's
+closed hours for reports (``store.rollup_hours``) and deletes what is past retention. The
+pure steps live in ``indicators/``; this module only moves data between them and the database.
 """
 
 from __future__ import annotations
@@ -309,6 +310,8 @@ def run_forever(database_url: str, ctx: VitalsContext, stop: threading.Event, *,
                       **{f"{name}_written": count for name, count in result.written.items()}}
             say(f"indicators: {result.sensors:,} sensors, city index {_plain(city['index']) or '—'} "
                 f"({_level_word(_plain(city['level']))}) in {result.seconds:.2f} s")
+            # Reports read hours: roll up the hours closed since (cheap when none closed).
+            store.rollup_hours(conn, result.computed_at, ctx.rules.history.cadence_s)
             if time.monotonic() - last_retention >= RETENTION_EVERY_S:
                 last_retention = time.monotonic()
                 cutoff = datetime.now(UTC) - timedelta(days=ctx.rules.history.retention_days)

@@ -3,44 +3,120 @@
 The city's units filled by their vital-sign colour (with a shape per level for colour-blind
 staff), open incidents on top, the city index, one tile per domain, open incidents by
 severity and the newest warnings; refreshed every few seconds by ``callbacks.command_view``.
-Nothing here reads data: the page is filled by its callback.
+Nothing here reads data: the page is filled by its callbacks.
+
+The URL carries the options (see :mod:`layouts.command_options`): ``?level=nta`` the units
+drawn, ``?domain=air`` the domain, ``?kiosk=1&domains=index,air&every=30`` the wall mode —
+no controls, no cursor, the domains in turn. Below the head, the replay bar travels back in
+time (any moment within retention) and plays the last hours forward.
 """
 
 import dash
 from dash import dcc, html
 
 from indicators.domains import DOMAINS, INDEX
+from layouts.command_options import command_options, default_level, level_title
 from layouts.i18n import text
-from web.locale import request_language
+from web import citydata
+from web.locale import city_zone, request_language
 
 dash.register_page(__name__, path="/", title="cityops", name="Command view")
 
 REFRESH_MS = 5_000
+REPLAY_TICK_MS = 1_000  # one replay step per second
+LOST_AFTER_MS = 2 * REFRESH_MS + 3_000  # two refreshes missed, and some slack for a slow one
+REPLAY_HOURS = (1, 3, 6, 12, 24)
+REPLAY_STEPS_MIN = (5, 15, 30)
 _DARK = {"paper_bgcolor": "#101418", "plot_bgcolor": "#101418", "xaxis": {"visible": False},
          "yaxis": {"visible": False}, "margin": {"l": 0, "r": 0, "t": 0, "b": 0}}
+# The map's legend is HTML, not Plotly's: it then scales with the page's font on a 4K wall.
+_LEVEL_KEYS = (("■", "red"), ("▲", "amber"), ("●", "green"), ("○", "grey"))
+_SEVERITY_KEYS = (("✖", "critical"), ("◆", "major"), ("●", "minor"))
 
 
 def domain_options(language: str) -> list[dict[str, str]]:
     return [{"label": text(f"vitals.domain.{domain}", language), "value": domain} for domain in (INDEX, *DOMAINS)]
 
 
-def layout(**_query: str) -> html.Div:
+def _legend(language: str) -> html.Div:
+    levels = [html.Span([html.Span(glyph, className=f"cv-text-{name}"),
+                         " " + text("vitals.legend_grey" if name == "grey" else f"vitals.level.{name}", language)],
+                        className="cv-legend-item") for glyph, name in _LEVEL_KEYS]
+    incidents = [html.Span([html.Span(glyph, className=f"severity-{name}"), " " + text(f"severity.{name}", language)],
+                           className="cv-legend-item") for glyph, name in _SEVERITY_KEYS]
+    return html.Div([html.Div(levels, className="cv-legend-row"),
+                     html.Div([html.Span(text("command.incidents", language) + ":", className="cv-legend-title"),
+                               *incidents], className="cv-legend-row")], className="cv-legend", id="command-legend")
+
+
+def _controls(language: str, levels: tuple[str, ...], level: str) -> html.Div:
+    """The level switch and the replay bar (both hidden in kiosk mode)."""
+    hours = [{"label": text("time.hours", language, n=n), "value": n} for n in REPLAY_HOURS]
+    steps = [{"label": text("time.minutes", language, n=n), "value": n} for n in REPLAY_STEPS_MIN]
+    level_switch = html.Div([
+        html.Span(text("command.level", language), className="command-show"),
+        dcc.RadioItems(id="command-level", value=level, inline=True, className="command-domains",
+                       options=[{"label": level_title(name, language), "value": name} for name in levels]),
+    ], className="command-levels", role="radiogroup")
+    replay_bar = html.Div([
+        html.Button(text("command.live", language), id="command-live-button", className="cv-button cv-live-button",
+                    n_clicks=0),
+        html.Div(dcc.Slider(id="command-replay-slider", min=0, max=1, step=300, value=1, marks=None, included=False,
+                            updatemode="mouseup", allow_direct_input=False), className="cv-replay-slider"),
+        html.Label([text("command.replay_go", language),
+                    # Text, not datetime-local: Dash's Input cannot drive that type (it tries to select in it).
+                    dcc.Input(id="command-replay-at", type="text", debounce=True, className="cv-replay-at",
+                              placeholder="YYYY-MM-DD HH:MM", autoComplete="off")],
+                   className="cv-replay-label"),
+        html.Button(text("command.replay_play", language), id="command-play", className="cv-button", n_clicks=0),
+        dcc.Dropdown(id="command-play-hours", options=hours, value=6, clearable=False, searchable=False,
+                     className="dropdown cv-replay-choice"),
+        html.Span(text("command.replay_step", language), className="command-show"),
+        dcc.Dropdown(id="command-play-step", options=steps, value=15, clearable=False, searchable=False,
+                     className="dropdown cv-replay-choice"),
+        html.Span(id="command-replay-note", className="cv-replay-note"),
+    ], className="command-replay-bar", role="group", **{"aria-label": text("command.replay", language)})
+    return html.Div([level_switch, replay_bar], className="command-controls", id="command-controls")
+
+
+def layout(**query: str) -> html.Div:
     language = request_language()
+    levels = citydata.current_city().levels
+    options = command_options(query, levels)
+    level = options.level or default_level(levels)
+    browser = {"kiosk": options.kiosk, "domains": list(options.domains), "every_s": options.every_s,
+               "zone": city_zone().key, "lost_after_ms": LOST_AFTER_MS, "lost_text": text("command.lost", language)}
     return html.Div([
         dcc.Location(id="command-location", refresh="callback-nav"),
         dcc.Interval(id="command-refresh", interval=REFRESH_MS),
+        dcc.Interval(id="command-rotate", interval=options.every_s * 1000, disabled=not options.kiosk),
+        dcc.Interval(id="command-replay-tick", interval=REPLAY_TICK_MS, disabled=True),
+        dcc.Store(id="command-options", data=browser),
+        dcc.Store(id="command-drawn"),  # what the map in this browser holds: the refresh sends only changes
+        dcc.Store(id="command-heartbeat"),  # set by every answered refresh; its absence means the link is down
+        dcc.Store(id="command-replay"),  # None: live; else the replayed time
+        dcc.Store(id="command-map-click"),  # lon/lat of a click on the map (assets/map_click.js)
+        dcc.Store(id="command-url"),
         html.Div([
             html.H1(text("page.command_view.title", language)),
             html.Div([html.Span(text("command.show", language), className="command-show"),
-                      dcc.RadioItems(id="command-domain", options=domain_options(language), value=INDEX,
+                      dcc.RadioItems(id="command-domain", options=domain_options(language), value=options.domains[0],
                                      inline=True, className="command-domains")],
                      className="command-selector", role="radiogroup"),
             html.Span(id="command-as-of", className="as-of command-as-of"),
         ], className="command-head"),
+        html.Div([html.Div(id="command-showing", className="command-showing"),
+                  html.Div(className="cv-progress cv-progress-a", id="command-progress",
+                           style={"animationDuration": f"{options.every_s}s"})],
+                 className="command-kiosk-head"),  # shown in kiosk mode only
+        _controls(language, levels, level),
+        html.Div(id="command-mode", className="command-mode", role="status"),
+        html.Div(id="command-lost", className="command-lost", role="alert"),
         html.Div(id="command-stale", className="command-stale", role="alert"),
         html.Div([
-            html.Section(dcc.Graph(id="command-map", className="command-map", figure={"layout": _DARK},
-                                   config={"displayModeBar": False, "scrollZoom": False, "responsive": True}),
+            html.Section([dcc.Graph(id="command-map", className="command-map map-clickable", figure={"layout": _DARK},
+                                    config={"displayModeBar": False, "scrollZoom": False, "responsive": True}),
+                          _legend(language)],
                          className="command-map-panel", **{"aria-label": text("command.map", language)}),
             html.Aside([
                 html.Div([html.Div(id="command-city", className="command-city-wrap"),
@@ -48,8 +124,8 @@ def layout(**_query: str) -> html.Div:
                                     html.Div(id="command-incidents", className="command-incidents")],
                                    className="command-incidents-wrap")], className="command-top"),
                 html.Div(id="command-tiles", className="command-tiles"),
-                html.H2(text("command.ticker", language)),
+                html.H2(text("command.ticker", language), id="command-ticker-title"),
                 html.Ul(id="command-ticker", className="command-ticker", **{"aria-live": "polite"}),
             ], className="command-side"),
         ], id="command-live", className="command-live"),
-    ], className="command")
+    ], className="command is-kiosk" if options.kiosk else "command", id="command-page")

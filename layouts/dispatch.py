@@ -61,6 +61,8 @@ def layout(**_query: str) -> html.Div:
         page_heading(text("page.dispatch.title", language), html.Span(id="dispatch-as-of", className="as-of")),
         dcc.Interval(id="dispatch-refresh", interval=REFRESH_MS),
         dcc.Store(id="dispatch-selected"),
+        dcc.Store(id="dispatch-map-drawn"),  # which map the browser holds: refreshes patch it
+        dcc.Store(id="dispatch-map-click"),  # a click on empty ground (assets/map_click.js)
         html.Div([
             html.Section([
                 html.H2(text("dispatch.queue", language)),
@@ -75,7 +77,7 @@ def layout(**_query: str) -> html.Div:
                 html.Div(id="dispatch-queue", className="queue"),
             ], className="dispatch-left"),
             html.Section([
-                dcc.Graph(id="dispatch-map", className="dispatch-map", config={"displayModeBar": False},
+                dcc.Graph(id="dispatch-map", className="dispatch-map map-clickable", config={"displayModeBar": False},
                           figure={"layout": {"paper_bgcolor": "#101418", "plot_bgcolor": "#101418"}}),
                 html.P(id="dispatch-message", className="message", role="status"),
                 html.Div(id="dispatch-detail", className="dispatch-detail"),

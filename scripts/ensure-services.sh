@@ -53,4 +53,9 @@ fi
 if ! fc-list :lang=zh 2>/dev/null | grep -q .; then
   apt_install fonts-wqy-microhei
 fi
+# The PDF report (WeasyPrint) lays text out with the system's Pango (≥ 1.44); the CJK font above
+# gives it Chinese glyphs, offline.
+if ! ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0'; then
+  apt_install libpango-1.0-0 libpangoft2-1.0-0
+fi
 echo "ensure-services: PostgreSQL, Mosquitto and Chromium ready"

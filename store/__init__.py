@@ -33,6 +33,7 @@ from store.feeds import (
     sensor_counts,
     stale_sensors,
 )
+from store.hourly import HOURLY_COLUMNS, HourlyQuery, count_buckets, hourly_rows, rolled_up_to, rollup_hours
 from store.incidents import (
     STORM_WINDOW,
     CategoryRow,
@@ -75,6 +76,7 @@ from store.ingest import (
 from store.metrics import LatencySeries, add_request_latency, read_request_latency
 from store.queries import COUNTABLE_TABLES, count_rows, latest_readings, server_info
 from store.registry import SensorRow, UnitRow, known_sensors, sync_sensors, sync_units
+from store.reports import INCIDENT_EXPORT_COLUMNS, DataFreshness, count_incidents, data_freshness, incident_rows
 from store.retention import apply_retention
 from store.rollups import rebuild_rollups, refresh_rollups
 from store.schema import (
@@ -91,6 +93,17 @@ from store.screens import LevelChange, level_changes, score_history
 from store.status import ProcessStatus, read_status, report_status
 
 __all__ = [
+    "HOURLY_COLUMNS",
+    "HourlyQuery",
+    "count_buckets",
+    "hourly_rows",
+    "rollup_hours",
+    "rolled_up_to",
+    "INCIDENT_EXPORT_COLUMNS",
+    "DataFreshness",
+    "count_incidents",
+    "data_freshness",
+    "incident_rows",
     "AccountError",
     "AccountExists",
     "AccountMissing",

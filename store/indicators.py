@@ -21,6 +21,7 @@ import psycopg2.extensions
 from psycopg2.extras import Json, execute_values
 
 from store.connection import transaction
+from store.hourly import delete_hourly
 from store.incidents import incidents_for_events
 
 # Statistics the database computes over a window ending now (INDICATORS.md §4; rules "statistic").
@@ -280,9 +281,11 @@ def open_alarms(conn: psycopg2.extensions.connection) -> list[tuple[str, str, in
 
 
 def delete_indicator_history(conn: psycopg2.extensions.connection, before: datetime) -> int:
-    """Delete history older than ``before`` (and alarms cleared before it); the number of history rows deleted."""
+    """Delete history older than ``before`` (its hourly rollup and alarms cleared before it too); the
+    number of history rows deleted."""
     with transaction(conn) as cur:
         cur.execute("DELETE FROM indicator_values WHERE time < %s", (before,))
         deleted = cur.rowcount
+        delete_hourly(cur, before)
         cur.execute("DELETE FROM sensor_alarms WHERE cleared_at < %s", (before,))
     return deleted

@@ -608,6 +608,45 @@ COMMENT ON COLUMN dispatches.dispatched_by IS 'Who sent it.';
 COMMENT ON COLUMN dispatches.released_at IS 'When the unit was released (UTC); null while busy with it.';
 """
 
+# Reports over weeks and months read hours, not 5-minute rows (store.hourly keeps it). Each
+# indicator_values row stands for the time until the next row of its unit and domain, at
+# most the history cadence; the minutes per level are the sums of those durations.
+_INDICATOR_HOURLY = """
+CREATE TABLE indicator_hourly (
+    hour timestamptz NOT NULL,
+    scope_code text NOT NULL,
+    level_name text NOT NULL,
+    domain text NOT NULL,
+    samples integer NOT NULL,
+    scored integer NOT NULL,
+    score_mean double precision,
+    score_min double precision,
+    score_max double precision,
+    worst_level smallint CHECK (worst_level IN (0, 1, 2)),
+    minutes_green double precision NOT NULL,
+    minutes_amber double precision NOT NULL,
+    minutes_red double precision NOT NULL,
+    minutes_grey double precision NOT NULL,
+    PRIMARY KEY (scope_code, domain, hour)
+);
+CREATE INDEX indicator_hourly_hour_idx ON indicator_hourly (hour);
+COMMENT ON TABLE indicator_hourly IS 'Vital-sign history per unit, domain and closed hour, from indicator_values.';
+COMMENT ON COLUMN indicator_hourly.hour IS 'Start of the hour (UTC).';
+COMMENT ON COLUMN indicator_hourly.scope_code IS 'Unit code, or the city id.';
+COMMENT ON COLUMN indicator_hourly.level_name IS 'The unit''s level, or city.';
+COMMENT ON COLUMN indicator_hourly.domain IS 'Domain id, or index.';
+COMMENT ON COLUMN indicator_hourly.samples IS 'indicator_values rows in the hour.';
+COMMENT ON COLUMN indicator_hourly.scored IS 'Rows with a score (not grey): the weight of score_mean over hours.';
+COMMENT ON COLUMN indicator_hourly.score_mean IS 'Mean of the rows'' scores 0-100; null when all grey.';
+COMMENT ON COLUMN indicator_hourly.score_min IS 'Lowest score in the hour.';
+COMMENT ON COLUMN indicator_hourly.score_max IS 'Highest score in the hour.';
+COMMENT ON COLUMN indicator_hourly.worst_level IS 'Worst level in the hour: 0 green, 1 amber, 2 red; null all grey.';
+COMMENT ON COLUMN indicator_hourly.minutes_green IS 'Minutes green: a row lasts until the next, at most the cadence.';
+COMMENT ON COLUMN indicator_hourly.minutes_amber IS 'Minutes amber, counted as minutes_green.';
+COMMENT ON COLUMN indicator_hourly.minutes_red IS 'Minutes red, counted as minutes_green.';
+COMMENT ON COLUMN indicator_hourly.minutes_grey IS 'Minutes grey (no fresh data), counted as minutes_green.';
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core", sql=_CORE),
     Migration(2, "readings", sql=_READINGS, plain=_READINGS_PLAIN, timescale=_READINGS_TIMESCALE),
@@ -640,4 +679,14 @@ MIGRATIONS: tuple[Migration, ...] = (
               "CREATE INDEX readings_1h_metric_bucket_idx ON readings_1h (metric, bucket);",
     ),
     Migration(9, "incidents", sql=_INCIDENTS),
+    # Plain tables on both paths: rows are written once per closed hour by the indicators
+    # process (store.hourly), which a continuous aggregate cannot do (it needs window functions).
+    Migration(10, "indicator_hourly", sql=_INDICATOR_HOURLY),
+    # The command view's ticker asks for the newest amber/red changes every few seconds: about
+    # one history row in a hundred. Without this it reads a whole day of rows to find them.
+    Migration(
+        11,
+        "indicator_changes_index",
+        sql="CREATE INDEX indicator_values_changes_idx ON indicator_values (time) WHERE level_changed AND level >= 1;",
+    ),
 )

@@ -1,6 +1,7 @@
-"""Reads for the command view and the drill-down: the alert ticker and the 24 h score history.
+"""Reads for the command view and the drill-down: the alert ticker, the 24 h score history and
+the vital signs as they were at a past time (time travel).
 
-Both read ``indicator_values`` through its ``(scope_code, domain, time)`` index or its time
+All read ``indicator_values`` through its ``(scope_code, domain, time)`` index or its time
 index, so their cost does not grow with the history kept.
 """
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import psycopg2.extensions
 
@@ -28,12 +29,16 @@ class LevelChange:
 
 
 def level_changes(
-    conn: psycopg2.extensions.connection, *, since: datetime, min_level: int = 1,
+    conn: psycopg2.extensions.connection, *, since: datetime, until: datetime | None = None, min_level: int = 1,
     level_names: Iterable[str] | None = None, domains: Iterable[str] | None = None, limit: int = 12,
 ) -> list[LevelChange]:
-    """The newest level changes since ``since`` to ``min_level`` or worse (amber/red), newest first;
-    only of units of ``level_names`` (``city`` names the city itself) and of ``domains`` when given."""
+    """The newest level changes from ``since`` to ``until`` (default: now) to ``min_level`` or worse
+    (amber/red), newest first and red before amber at the same time; only of units of
+    ``level_names`` (``city`` names the city itself) and of ``domains`` when given."""
     where, params = "", {"since": since, "min_level": min_level, "limit": limit}
+    if until is not None:
+        where += " AND time <= %(until)s"
+        params["until"] = until
     if level_names is not None:
         where += " AND level_name = ANY(%(level_names)s)"
         params["level_names"] = list(level_names)
@@ -59,3 +64,58 @@ def score_history(
         cur.execute("SELECT domain, time, score, level FROM indicator_values WHERE scope_code = %s AND time >= %s"
                     " ORDER BY domain, time", (scope_code, since))
         return cur.fetchall()
+
+
+@dataclass(frozen=True)
+class PastValue:
+    """The latest ``indicator_values`` row of one unit and domain at or before a past time."""
+
+    scope_code: str
+    domain: str
+    time: datetime
+    score: float | None
+    level: int | None
+
+
+def values_as_of(
+    conn: psycopg2.extensions.connection, scope_codes: Iterable[str], domains: Iterable[str], at: datetime,
+    *, cadence: timedelta,
+) -> list[PastValue]:
+    """Per unit of ``scope_codes`` and domain of ``domains``: the latest row at or before ``at``.
+
+    Only rows newer than ``at - 2 × cadence`` count: the indicators process writes a row per unit
+    and domain every ``cadence``, so a unit with nothing in that window was not being computed
+    then and must show grey (unknown), not an old colour. Missing pairs are left out.
+    One backward index probe of ``(scope_code, domain, time)`` per pair, bounded by that
+    window: the cost depends on the number of pairs, never on the length of the history.
+    """
+    with transaction(conn) as cur:
+        cur.execute(
+            "SELECT s.scope_code, d.domain, v.time, v.score, v.level"
+            " FROM unnest(%(codes)s::text[]) AS s(scope_code)"
+            " CROSS JOIN unnest(%(domains)s::text[]) AS d(domain)"
+            " CROSS JOIN LATERAL (SELECT time, score, level FROM indicator_values AS iv"
+            "   WHERE iv.scope_code = s.scope_code AND iv.domain = d.domain"
+            "   AND iv.time <= %(at)s AND iv.time > %(oldest)s ORDER BY iv.time DESC LIMIT 1) AS v"
+            " ORDER BY s.scope_code, d.domain",
+            {"codes": list(scope_codes), "domains": list(domains), "at": at, "oldest": at - 2 * cadence},
+        )
+        return [PastValue(*row) for row in cur.fetchall()]
+
+
+REPLAY_INCIDENT_WINDOW = timedelta(days=7)
+
+
+def incidents_open_at(conn: psycopg2.extensions.connection, at: datetime, *, limit: int = 500) -> list[dict]:
+    """Incidents open at the past time ``at`` (id, title, severity, lon, lat), newest first: received
+    in the 7 days before it and not resolved by then, as its latest resolution time says.
+    The window keeps the read on the ``received_at`` index."""
+    with transaction(conn) as cur:
+        cur.execute(
+            "SELECT id, title, severity, lon, lat FROM incidents"
+            " WHERE received_at <= %(at)s AND received_at > %(oldest)s"
+            " AND (resolved_at IS NULL OR resolved_at > %(at)s)"
+            " ORDER BY received_at DESC, id DESC LIMIT %(limit)s",
+            {"at": at, "oldest": at - REPLAY_INCIDENT_WINDOW, "limit": limit},
+        )
+        return [dict(zip(("id", "title", "severity", "lon", "lat"), row, strict=True)) for row in cur.fetchall()]

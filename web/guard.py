@@ -83,12 +83,14 @@ RULES: tuple[Rule, ...] = (
     _rule(r"/district/[^/]+", "page", VIEW),
     _rule(r"/dispatch", "page", DISPATCH),
     _rule(r"/reports", "page", EXPORT),
+    _rule(r"/reports/print", "page", EXPORT),  # the printable report, HTML or PDF (audited)
     _rule(r"/feeds", "page", ADMINISTER),
     _rule(r"/audit", "page", ADMINISTER),
     _rule(r"/users", "page", ADMINISTER),
     # the API: reading needs a signed-in user; acting on incidents needs a dispatcher
     _rule(r"/api/v1/incidents(/[^/]+/[a-z_]+)?", "api", DISPATCH, methods=("POST", "PUT", "PATCH", "DELETE")),
     _rule(r"/api/v1/incidents/[^/]+/phone", "api", DISPATCH),  # the unmasked number (audited)
+    _rule(r"/api/v1/reports/.*", "api", EXPORT),  # exports: analysts and admins
     _rule(r"/api/.*", "api", VIEW),
     # Dash's own routes: layout, callbacks, scripts; and any other internal route
     _rule(r"/_dash-layout", "internal", VIEW),

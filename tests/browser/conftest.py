@@ -39,55 +39,117 @@ def screenshots() -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def live_app(database_url: str, tmp_path_factory) -> Iterator[LiveApp]:  # noqa: F811
-    """`cityops web` on a free loopback port, on the session database and a broker of its own."""
-    conn = store.connect(database_url, application_name="cityops-tests")
+def _start_web(port: int, env: dict[str, str], logs: Path) -> subprocess.Popen:
+    """`cityops web` on ``port``, once it has opened it (the test fails with its log otherwise)."""
+    with logs.open("ab") as log:
+        process = subprocess.Popen([sys.executable, "-m", "cityops", "web", "--port", str(port)], env=env,
+                                   stdout=log, stderr=subprocess.STDOUT)
+    for _ in range(120):
+        if wait_for_port(port, timeout_s=0.5) or process.poll() is not None:
+            break
+    if process.poll() is not None or not wait_for_port(port, timeout_s=0.5):
+        process.kill()
+        pytest.fail(f"cityops web did not open its port:\n{logs.read_text()}", pytrace=False)
+    return process
+
+
+def _web_env(url: str, broker_url: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CITYOPS_")}
+    env.update(CITYOPS_DATABASE_URL=url, CITYOPS_MQTT_URL=broker_url, CITYOPS_SECRET_KEY=SECRET,
+               CITYOPS_ADMIN_PASSWORD=ADMIN_PASSWORD, CITYOPS_CITY="nyc")
+    return env
+
+
+def _init_schema(url: str) -> None:
+    conn = store.connect(url, application_name="cityops-tests")
     try:
         store.init_schema(conn)
     finally:
         conn.close()
+
+
+@pytest.fixture(scope="module")
+def live_app(database_url: str, tmp_path_factory) -> Iterator[LiveApp]:  # noqa: F811
+    """`cityops web` on a free loopback port, on the session database and a broker of its own."""
+    _init_schema(database_url)
     port = free_port()
     logs = tmp_path_factory.mktemp("web") / "web.log"
     with mosquitto(tmp_path_factory.mktemp("broker")) as broker:
-        env = {key: value for key, value in os.environ.items() if not key.startswith("CITYOPS_")}
-        env.update(CITYOPS_DATABASE_URL=database_url, CITYOPS_MQTT_URL=broker.url, CITYOPS_SECRET_KEY=SECRET,
-                   CITYOPS_ADMIN_PASSWORD=ADMIN_PASSWORD, CITYOPS_CITY="nyc")
-        with logs.open("wb") as log:
-            process = subprocess.Popen([sys.executable, "-m", "cityops", "web", "--port", str(port)], env=env,
-                                       stdout=log, stderr=subprocess.STDOUT)
+        process = _start_web(port, _web_env(database_url, broker.url), logs)
         try:
-            for _ in range(120):
-                if wait_for_port(port, timeout_s=0.5) or process.poll() is not None:
-                    break
-            if process.poll() is not None or not wait_for_port(port, timeout_s=0.5):
-                pytest.fail(f"cityops web did not open its port:\n{logs.read_text()}", pytrace=False)
             yield LiveApp(f"http://127.0.0.1:{port}", ADMIN_PASSWORD)
         finally:
             process.terminate()
             process.wait(timeout=20)
 
 
+@dataclass
+class RestartableApp:
+    """`cityops web` that a test may stop and start again on the same port (a network blip)."""
+
+    url: str
+    admin_password: str
+    port: int
+    env: dict[str, str]
+    logs: Path
+    process: subprocess.Popen | None = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=20)
+            self.process = None
+
+    def start(self) -> None:
+        if self.process is None:
+            self.process = _start_web(self.port, self.env, self.logs)
+
+
 @pytest.fixture
-def browser() -> Iterator:
-    """Headless Chromium at 1920×1080 (a wall screen), English preferred, logging the console."""
+def restartable_app(database_url: str, tmp_path_factory) -> Iterator[RestartableApp]:  # noqa: F811
+    """Like ``live_app``, but the test's own process, which it may stop and restart."""
+    _init_schema(database_url)
+    port = free_port()
+    with mosquitto(tmp_path_factory.mktemp("broker")) as broker:
+        app = RestartableApp(f"http://127.0.0.1:{port}", ADMIN_PASSWORD, port, _web_env(database_url, broker.url),
+                             tmp_path_factory.mktemp("web") / "web.log")
+        app.start()
+        try:
+            yield app
+        finally:
+            app.stop()
+
+
+def chromium(width: int = 1920, height: int = 1080, scale: float = 1.0, *, arguments: tuple[str, ...] = (),
+             network_log: bool = False):
+    """Headless Chromium with a ``width``×``height`` window (CSS pixels at ``scale`` device pixels
+    each), English preferred, logging the console (and the network, with ``network_log``);
+    ``arguments``: more command-line switches."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
     driver_path = shutil.which("chromedriver")
-    if chromium is None or driver_path is None:
+    if binary is None or driver_path is None:
         pytest.fail("the browser tests need Debian's chromium and chromium-driver: `make test` installs them",
                     pytrace=False)
     options = webdriver.ChromeOptions()
-    options.binary_location = chromium
+    options.binary_location = binary
     for argument in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                     "--window-size=1920,1080", "--lang=en-US", "--disable-dev-shm-usage"):
+                     f"--window-size={width},{height}", f"--force-device-scale-factor={scale}", "--lang=en-US",
+                     "--disable-dev-shm-usage", *arguments):
         options.add_argument(argument)
     options.add_experimental_option("prefs", {"intl.accept_languages": "en-US,en"})
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", **({"performance": "ALL"} if network_log else {})})
     driver = webdriver.Chrome(options=options, service=Service(driver_path))
     driver.set_page_load_timeout(60)
+    return driver
+
+
+@pytest.fixture
+def browser() -> Iterator:
+    """Headless Chromium at 1920×1080 (a wall screen), English preferred, logging the console."""
+    driver = chromium()
     try:
         yield driver
     finally:

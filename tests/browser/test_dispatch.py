@@ -63,5 +63,18 @@ def test_an_officer_picks_an_incident_on_the_map_and_dispatches_the_nearest_unit
     assert unit["status"] == "busy" and unit["kind"] == "fire"
     [row] = store.read_audit(db, action="incident.dispatch")
     assert row.user == "officer" and row.target == str(incident)
+
+    # A click on empty ground (the map's top-left corner is water) says where a new report is.
+    area = browser.find_element("css selector", "#dispatch-map .nsewdrag")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", area)
+    ActionChains(browser).move_to_element_with_offset(area, -area.size["width"] // 2 + 12,
+                                                      -area.size["height"] // 2 + 12).click().perform()
+    wait.until(lambda b: b.find_element("id", "dispatch-new-lon").get_attribute("value"))
+    lon = float(browser.find_element("id", "dispatch-new-lon").get_attribute("value"))
+    lat = float(browser.find_element("id", "dispatch-new-lat").get_attribute("value"))
+    (west, east), (south, north) = browser.execute_script(
+        "const l = document.querySelector('#dispatch-map .js-plotly-plot')._fullLayout;"
+        "return [l.xaxis.range, l.yaxis.range];")
+    assert west < lon < west + (east - west) * 0.05 and north - (north - south) * 0.05 < lat < north, (lon, lat)
     _only_local_requests(browser, base)
     _no_console_errors(browser)

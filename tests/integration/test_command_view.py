@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from callbacks.command_view import REFRESH_OUTPUTS, STALE_FILL
 from city import city_folder, load_city
 from cityops.vitals import VitalsContext, run_once
 from indicators.domains import DOMAINS
@@ -18,13 +19,12 @@ from tests.integration.test_vitals import every_minute, sensor_of, unit_of, writ
 from tests.integration.test_web_pages import callback
 from web.locale import LANGUAGE_COOKIE
 
-COMMAND_OUTPUTS = [("command-map", "figure"), ("command-city", "children"), ("command-tiles", "children"),
-                   ("command-incidents", "children"), ("command-ticker", "children"), ("command-as-of", "children"),
-                   ("command-stale", "children"), ("command-live", "className")]
+COMMAND_OUTPUTS = list(REFRESH_OUTPUTS)
 DISTRICT_OUTPUTS = [("district-heading", "children"), ("district-map", "figure"), ("district-domains", "children"),
                     ("district-history", "figure"), ("district-incidents", "children"),
                     ("district-stale", "children"), ("district-live", "className")]
 RED = "#c62828"
+GREY = "#9e9e9e"
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +57,13 @@ def citydata_name(code: str) -> str:
     return str(frame.loc[code, "name"])
 
 
-def command(client, domain: str = "index"):
+def command(client, domain: str = "index", *, level: str | None = None, replay: dict | None = None,
+            drawn: dict | None = None, kiosk: dict | None = None):
+    """Post the command view's refresh as the browser does (``drawn``: what its map holds)."""
     return callback(client, COMMAND_OUTPUTS,
-                    [("command-refresh", "n_intervals", 1), ("command-domain", "value", domain)])
+                    [("command-refresh", "n_intervals", 1), ("command-domain", "value", domain),
+                     ("command-level", "value", level), ("command-replay", "data", replay)],
+                    [("command-drawn", "data", drawn), ("command-options", "data", kiosk)])
 
 
 def district(client, code: str):
@@ -92,6 +96,7 @@ def marked_units(figure: dict[str, Any]) -> dict[str, set[str]]:
 
 
 def fills(figure: dict[str, Any]) -> dict[str, str]:
+    """Fill trace name → colour: one trace per colour on the drill-down, one per unit (its code) on the command view."""
     return {trace["name"]: trace["fillcolor"] for trace in figure["data"] if trace.get("fill") == "toself"}
 
 
@@ -106,7 +111,7 @@ def test_command_view_shows_the_city_index_tiles_a_red_unit_and_the_ticker(clien
     # The alarm's incidents are open but neither overdue nor critical: public safety stays green.
     assert "cv-level-green" in find(tiles, "command-tile-public_safety")["className"]
     figure = result["command-map"]["figure"]
-    assert fills(figure)["fill-red"] == RED
+    assert fills(figure)[vitals["cdta"]] == RED and len(fills(figure)) == 71
     red_marks = marked_units(figure)["red"]
     assert vitals["cdta"] in red_marks  # the second level (CDTAs) is drawn, the leak's one red
     assert sum(len(codes) for codes in marked_units(figure).values()) == 71
@@ -131,7 +136,7 @@ def test_tiles_show_the_trend_and_the_predicted_level(client_for, vitals, db) ->
 
 def test_one_click_shows_one_domain_on_the_map(client_for, vitals) -> None:
     figure = answer(command(client_for("viewer"), "air"))["command-map"]["figure"]
-    assert set(fills(figure)) == {"fill-grey"}  # no air sensor has spoken: every unit grey
+    assert set(fills(figure).values()) == {GREY}  # no air sensor has spoken: every unit grey
     figure = answer(command(client_for("viewer"), "gas"))["command-map"]["figure"]
     assert vitals["cdta"] in marked_units(figure)["red"]
 
@@ -152,7 +157,7 @@ def test_stale_values_are_greyed_and_marked_not_current(client_for, vitals, db) 
 def test_nothing_computed_yet_says_so(client_for, db) -> None:
     result = answer(command(client_for("viewer")))
     assert result["command-stale"]["children"].startswith("No vital signs computed yet")
-    assert set(fills(result["command-map"]["figure"])) == {"fill-grey"}
+    assert set(fills(result["command-map"]["figure"]).values()) == {STALE_FILL}  # nothing computed: not current
 
 
 def test_command_view_speaks_chinese(client_for, vitals) -> None:
@@ -216,11 +221,41 @@ def test_an_unknown_unit_says_so(client_for, vitals) -> None:
     assert page.status_code == 200 and b"district-code" in page.data
 
 
-def test_clicking_a_unit_mark_opens_its_drill_down(client_for, vitals) -> None:
-    click = {"points": [{"customdata": ["unit", vitals["cdta"]]}]}
-    response = callback(client_for("viewer"), [("command-location", "pathname")],
-                        [("command-map", "clickData", click)], changed="command-map.clickData")
-    assert answer(response)["command-location"]["pathname"] == f"/district/{vitals['cdta']}"
+def inside_far_from_mark(shape: Any, inset_deg: float = 0.002) -> Any:
+    """A point inside ``shape`` near its edge, the farthest of a few from its mark (its representative point)."""
+    mark = shape.representative_point()
+    inner = max(getattr(shape.buffer(-inset_deg), "geoms", [shape.buffer(-inset_deg)]), key=lambda part: part.area)
+    return max((inner.exterior.interpolate(f, normalized=True) for f in (0, 0.2, 0.4, 0.6, 0.8)),
+               key=lambda point: point.distance(mark))
+
+
+def click_at(client, lon: float, lat: float, level: str | None):
+    return callback(client, [("command-location", "href")], [("command-map-click", "data", {"lon": lon, "lat": lat})],
+                    [("command-level", "value", level)], changed="command-map-click.data")
+
+
+def test_a_click_anywhere_inside_a_unit_opens_its_drill_down(client_for, vitals, nyc) -> None:
+    # A corner of the CDTA, well away from its mark (drawn at its representative point).
+    shape = nyc.boundaries["cdta"].geometry[vitals["cdta"]]
+    inside = inside_far_from_mark(shape)
+    assert inside.distance(shape.representative_point()) > 0.005 and shape.contains(inside)
+    viewer = client_for("viewer")
+    assert answer(click_at(viewer, inside.x, inside.y, None))["command-location"]["href"] == \
+        f"/district/{vitals['cdta']}"
+    nta = answer(click_at(viewer, inside.x, inside.y, "nta"))["command-location"]["href"]
+    assert nta.startswith(f"/district/{vitals['cdta']}")  # NTA codes extend their CDTA's
+    assert answer(click_at(viewer, inside.x, inside.y, "borough"))["command-location"]["href"] == \
+        f"/district/{vitals['borough']}"
+    for lon, lat in ((-60.0, 10.0), (float("nan"), 40.7)):  # outside the city, or nonsense: nothing happens
+        response = click_at(viewer, lon, lat, None)
+        assert response.status_code in (200, 204) and b"/district/" not in response.data
+    response = callback(client_for("viewer"), [("district-location", "pathname")],
+                        [("district-map", "clickData", {"points": [{"customdata": ["unit", vitals["nta"]]}]})],
+                        changed="district-map.clickData")
+    assert answer(response)["district-location"]["pathname"] == f"/district/{vitals['nta']}"
+
+
+def test_clicking_a_child_mark_on_the_drill_down_opens_it(client_for, vitals) -> None:
     response = callback(client_for("viewer"), [("district-location", "pathname")],
                         [("district-map", "clickData", {"points": [{"customdata": ["unit", vitals["nta"]]}]})],
                         changed="district-map.clickData")
@@ -234,3 +269,140 @@ def test_every_role_may_look_and_anonymous_may_not(client_for, vitals) -> None:
         assert client_for(role).get(f"/district/{vitals['nta']}").status_code == 200, role
     assert command(client_for("anonymous")).status_code == 401
     assert district(client_for("anonymous"), vitals["borough"]).status_code == 401
+
+
+# -- time travel, small payloads, the level switch --------------------------------------------------
+
+def seed_history(db, rows: list[tuple[datetime, str, str, str, float | None, int | None]]) -> None:
+    """Write ``(time, scope_code, level_name, domain, score, level)`` rows into indicator_values."""
+    with db.cursor() as cur:
+        cur.executemany("INSERT INTO indicator_values (time, scope_code, level_name, domain, score, level,"
+                        " level_changed) VALUES (%s, %s, %s, %s, %s, %s, false)", rows)
+    db.commit()
+
+
+def test_values_as_of_take_the_latest_row_at_or_before_the_time_and_grey_the_silent(db) -> None:
+    from store.screens import values_as_of
+
+    t = datetime(2026, 12, 5, 14, 0, tzinfo=UTC)
+    five = timedelta(minutes=5)
+    seed_history(db, [
+        (t - 2 * five, "BK01", "cdta", "gas", 95.0, 0), (t - five, "BK01", "cdta", "gas", 50.0, 1),
+        (t + five, "BK01", "cdta", "gas", 20.0, 2),  # after the time: not yet
+        (t - 3 * five, "BK02", "cdta", "gas", 90.0, 0),  # older than twice the cadence: not computed then
+        (t, "BK03", "cdta", "gas", 80.0, 0), (t, "BK03", "cdta", "air", 30.0, 2),
+    ])
+    values = {(v.scope_code, v.domain): v for v in values_as_of(db, ["BK01", "BK02", "BK03", "XX"], ["gas"], t,
+                                                               cadence=five)}
+    assert set(values) == {("BK01", "gas"), ("BK03", "gas")}
+    assert (values["BK01", "gas"].score, values["BK01", "gas"].level, values["BK01", "gas"].time) == (50.0, 1, t - five)
+    assert values["BK03", "gas"].time == t  # at the time itself counts
+
+
+def test_values_as_of_read_through_the_index_whatever_the_history(db) -> None:
+    from store.screens import values_as_of
+
+    t = datetime(2026, 12, 5, 14, 0, tzinfo=UTC)
+    codes = [f"U{n:03d}" for n in range(80)]
+    with db.cursor() as cur:  # 30 days of 5-minute rows for 80 units: 691,200 rows
+        cur.execute("INSERT INTO indicator_values (time, scope_code, level_name, domain, score, level, level_changed)"
+                    " SELECT %s - n * interval '5 minutes', code, 'cdta', 'gas', 90, 0, false"
+                    " FROM generate_series(0, 8639) AS n, unnest(%s::text[]) AS code", (t, codes))
+        cur.execute("ANALYZE indicator_values")
+    db.commit()
+    assert len(values_as_of(db, codes, ["gas"], t, cadence=timedelta(minutes=5))) == 80
+    with db.cursor() as cur:
+        cur.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT s.scope_code, v.time"
+                    " FROM unnest(%s::text[]) AS s(scope_code) CROSS JOIN LATERAL (SELECT time FROM indicator_values iv"
+                    " WHERE iv.scope_code = s.scope_code AND iv.domain = 'gas' AND iv.time <= %s"
+                    " AND iv.time > %s ORDER BY iv.time DESC LIMIT 1) v", (codes, t, t - timedelta(minutes=10)))
+        plan = json.dumps(cur.fetchone()[0])
+    db.rollback()
+    assert "indicator_values_scope_idx" in plan and "Seq Scan" not in plan.replace('"Function Scan"', "")
+    # A probe per unit: a few buffers each, not the 30 days behind it.
+    assert json.loads(plan)[0]["Plan"]["Shared Hit Blocks"] + json.loads(plan)[0]["Plan"].get(
+        "Shared Read Blocks", 0) < 80 * 10
+
+
+def replay_at(moment: datetime) -> dict[str, Any]:
+    at = int(moment.timestamp())
+    return {"at": at, "start": at - 3600, "end": at + 3600, "playing": False, "step_min": 5}
+
+
+def test_replay_shows_the_past_state_labelled_as_replay(client_for, vitals, db) -> None:
+    past = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
+    seed_history(db, [(past - timedelta(minutes=2), "nyc", "city", domain, 92.0, 0) for domain in ("index", "gas")]
+                 + [(past - timedelta(minutes=2), vitals["cdta"], "cdta", "index", 55.0, 1)])
+    result = answer(command(client_for("viewer"), replay=replay_at(past)))
+    assert result["command-mode"]["children"].startswith("REPLAY — as of ")
+    assert "is-replay" in result["command-live"]["className"]
+    city = json.dumps(result["command-city"]["children"], ensure_ascii=False)
+    assert "92" in city and "● green" in city
+    figure = result["command-map"]["figure"]
+    assert fills(figure)[vitals["cdta"]] == "#f9a825"  # amber then
+    assert sum(colour == GREY for colour in fills(figure).values()) == 70  # nothing recorded for the others
+    assert "Warnings in the 24 h before" in result["command-ticker-title"]["children"]
+    assert "Gas turned red" not in json.dumps(result["command-ticker"]["children"])  # that came later
+    nothing = answer(command(client_for("viewer"), replay=replay_at(past - timedelta(days=2))))
+    assert nothing["command-stale"]["children"] == "No vital signs were recorded at that time."
+    live = answer(command(client_for("viewer")))
+    assert live["command-mode"]["children"] == "" and "is-replay" not in live["command-live"]["className"]
+
+
+def test_the_ticker_in_replay_lists_the_changes_before_the_time(client_for, vitals, db) -> None:
+    after_the_leak = datetime.now(UTC) + timedelta(minutes=1)
+    ticker = json.dumps(answer(command(client_for("viewer"), replay=replay_at(after_the_leak)))["command-ticker"])
+    assert "Gas turned red" in ticker
+
+
+def test_a_refresh_sends_the_geometry_once_then_only_what_changed(client_for, vitals, db) -> None:
+    viewer = client_for("viewer")
+    first = command(viewer)
+    drawn = answer(first)["command-drawn"]["data"]
+    again = command(viewer, drawn=drawn)
+    changed_colour = command(viewer, "gas", drawn=drawn)  # another domain: colours change, geometry stays
+    other_level = command(viewer, level="nta", drawn=drawn)
+    sizes = {name: len(response.data) for name, response in
+             (("first", first), ("nothing changed", again), ("domain", changed_colour), ("level", other_level))}
+    print("command view refresh, bytes:", sizes)
+    assert sizes["first"] > 100_000 and sizes["level"] > 100_000  # the geometry
+    assert sizes["nothing changed"] < 1_000
+    assert set(answer(again)) == {"command-heartbeat"}
+    patch = answer(changed_colour)["command-map"]["figure"]
+    assert patch["__dash_patch_update"] == "__dash_patch_update"
+    assert sizes["domain"] < 30_000
+    assert {op["location"][-1] for op in patch["operations"] if op["location"][-1] == "fillcolor"} == {"fillcolor"}
+
+
+def test_a_level_change_of_one_unit_patches_its_fill_colour_only(client_for, vitals, db) -> None:
+    viewer = client_for("viewer")
+    drawn = answer(command(viewer))["command-drawn"]["data"]
+    with db.cursor() as cur:
+        cur.execute("UPDATE indicator_current SET level = 1, score = 60 WHERE scope_code = 'QN01' AND domain = 'index'")
+    db.commit()
+    response = command(viewer, drawn=drawn)
+    print("one unit turned amber, bytes:", len(response.data))
+    operations = answer(response)["command-map"]["figure"]["operations"]
+    fills_changed = [op for op in operations if op["location"][-1] == "fillcolor"]
+    assert len(fills_changed) == 1 and fills_changed[0]["params"]["value"] == "#f9a825"
+    assert len(response.data) < 20_000
+
+
+def test_the_level_switch_draws_the_chosen_level(client_for, vitals) -> None:
+    for level, count in (("borough", 5), ("cdta", 71), ("nta", 262), ("nonsense", 71)):
+        figure = answer(command(client_for("viewer"), level=level))["command-map"]["figure"]
+        assert len(fills(figure)) == count, level
+
+
+def test_the_city_index_says_why_its_colour_is_not_its_score(client_for, vitals) -> None:
+    city = answer(command(client_for("viewer")))["command-city"]["children"]
+    note = find(city, "command-index-note")["children"]
+    score = float(find(city, "command-index")["children"])
+    assert score > 40 and note == "colour of its worst: Gas"  # a mean above the red band, red by its gas
+
+
+def test_kiosk_says_which_domain_is_on(client_for, vitals) -> None:
+    options = {"kiosk": True, "domains": ["index", "gas", "air"], "every_s": 30}
+    showing = json.dumps(answer(command(client_for("viewer"), "gas", kiosk=options))["command-showing"]["children"],
+                         ensure_ascii=False)
+    assert "Showing: Gas" in showing and "2 of 3 · every 30 s" in showing

@@ -345,9 +345,9 @@ def test_an_officer_reports_an_incident_on_the_map_and_a_second_report_joins_it(
     from tests.integration.test_web_pages import callback
 
     officer = client_for("dispatcher")
-    clicked = {"points": [{"customdata": ["place", -73.98571234567, 40.7484]}]}
+    clicked = {"lon": -73.98571234567, "lat": 40.7484, "at": 1764950000000}  # from assets/map_click.js
     filled = callback(officer, [("dispatch-new-lon", "value"), ("dispatch-new-lat", "value")],
-                      [("dispatch-map", "clickData", clicked)], changed="dispatch-map.clickData").get_json()
+                      [("dispatch-map-click", "data", clicked)], changed="dispatch-map-click.data").get_json()
     assert filled["response"]["dispatch-new-lon"]["value"] == -73.985712
     first = _create_on_page(officer, "Smoke on 34th Street", -73.9857, 40.7484).get_json()
     message = first["response"]["dispatch-new-message"]["children"]
@@ -374,6 +374,50 @@ def test_a_report_outside_the_city_or_without_a_title_is_refused_with_the_reason
 def test_the_dispatch_page_callbacks_are_refused_to_viewers(client_for, registry) -> None:
     assert _create_on_page(client_for("viewer"), "x", -73.9857, 40.7484).status_code == 403
     assert _create_on_page(client_for("anonymous"), "x", -73.9857, 40.7484).status_code == 401
+
+
+REFRESH_OUTPUTS = [("dispatch-as-of", "children"), ("dispatch-queue", "children"), ("dispatch-map", "figure"),
+                   ("dispatch-ranking", "children"), ("dispatch-map-drawn", "data")]
+
+
+def _refresh(client, drawn: str | None):
+    from tests.integration.test_web_pages import callback
+
+    inputs = [("dispatch-refresh", "n_intervals", 3), ("dispatch-sort", "value", "sla"),
+              ("dispatch-show", "value", "open"), ("dispatch-selected", "data", None),
+              ("dispatch-message", "children", None), ("dispatch-new-message", "children", None)]
+    response = callback(client, REFRESH_OUTPUTS, inputs, [("dispatch-map-drawn", "data", drawn)],
+                        changed="dispatch-refresh.n_intervals")
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    return response
+
+
+def test_the_dispatch_map_is_sent_whole_once_then_only_its_live_traces(client_for, db, registry) -> None:
+    officer = client_for("dispatcher")
+    first = _refresh(officer, None)
+    figure = first.get_json()["response"]["dispatch-map"]["figure"]
+    drawn = first.get_json()["response"]["dispatch-map-drawn"]["data"]
+    assert len(figure["data"]) == 2 + 6  # two outlines, three unit statuses, three severities
+    assert figure["data"][0]["mode"] == "lines" and len(figure["data"][0]["x"]) > 1000
+    tick = _refresh(officer, drawn)
+    patch = tick.get_json()["response"]["dispatch-map"]["figure"]
+    assert patch["__dash_patch_update"] == "__dash_patch_update"
+    assert sorted(op["location"][1] for op in patch["operations"]) == list(range(2, 8))  # never the outlines
+    assert len(tick.get_data()) < len(first.get_data()) / 4
+    # The browser lost the first answer (or the language changed): it gets the whole map again.
+    assert "data" in _refresh(officer, "nyc:zh-CN").get_json()["response"]["dispatch-map"]["figure"]
+
+
+@pytest.mark.parametrize("click", [None, {}, {"lon": "west", "lat": 40.7}, {"lon": float("nan"), "lat": 1},
+                                   {"lon": [1], "lat": {"x": 1}}, {"lat": 40.7}, "-73.9,40.7",
+                                   {"lon": -73.98, "lat": 40.75, "on_point": True}])
+def test_a_malformed_map_click_fills_nothing(client_for, registry, click) -> None:
+    from tests.integration.test_web_pages import callback
+
+    response = callback(client_for("dispatcher"), [("dispatch-new-lon", "value"), ("dispatch-new-lat", "value")],
+                        [("dispatch-map-click", "data", click)], changed="dispatch-map-click.data")
+    assert response.status_code in (200, 204), response.get_data(as_text=True)
+    assert response.status_code == 204 or response.get_json()["response"] == {}  # nothing to update
 
 
 def test_the_selected_storm_shows_its_members(client_for, db, registry) -> None:

@@ -58,6 +58,8 @@ TABLES = {
                           "computed_at", "newest_input", "oldest_input", "forecast", "explanation"],
     "indicator_values": ["time", "scope_code", "level_name", "domain", "score", "level", "level_changed",
                          "explanation"],
+    "indicator_hourly": ["hour", "scope_code", "level_name", "domain", "samples", "scored", "score_mean", "score_min",
+                         "score_max", "worst_level", "minutes_green", "minutes_amber", "minutes_red", "minutes_grey"],
     "hysteresis_state": ["sensor_id", "metric", "state"],
     "sensor_alarms": ["id", "sensor_id", "metric", "level", "opened_at", "cleared_at", "value", "event_id"],
     "incident_categories": ["key", "name", "name_zh", "domain", "sla_minor_min", "sla_major_min", "sla_critical_min"],
