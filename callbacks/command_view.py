@@ -31,19 +31,21 @@ from dash.development.base_component import Component
 from plotly.io.json import to_json_plotly
 
 import store
-from callbacks.dispatch import SEVERITY_MARK, SEVERITY_STYLE
+from callbacks.dispatch import category_name, responder_traces
 from indicators.domains import DOMAINS, INDEX
 from indicators.levels import LEVEL_BANDS, LEVEL_COLOURS, LEVEL_NAMES
 from indicators.rules import HistoryRule
 from layouts.command_options import default_level
 from layouts.i18n import format_duration, format_time, text
-from store.screens import incidents_open_at, values_as_of
+from layouts.markers import SEVERITY_MARK, SEVERITY_STYLE
+from store.screens import incidents_open_at, units_at, values_as_of
 from web import citydata, db, locale
 from web.api import STALE_AFTER_S
 
 # Thousands of SVG markers take a third of a second to redraw on every refresh; WebGL draws them
 # in milliseconds. Few markers stay SVG, which every browser draws (WebGL may be off on a wall PC).
 WEBGL_MARKERS_ABOVE = 500
+RESPONDER_SIZE = 11
 # Every open incident is drawn and counted (a storm day has thousands; benchmarks draw 5,000).
 MAP_INCIDENTS = 20_000
 OPEN_STATUSES = ("new", "acknowledged", "dispatched", "on_scene")
@@ -351,7 +353,7 @@ def mark_traces(units: Sequence[MapUnit], shapes: dict[str, UnitShape], *, langu
 
 
 def incident_traces(incidents: Sequence[dict[str, Any]], language: str) -> list[dict[str, Any]]:
-    """One trace per severity (critical, major, minor), empty ones included."""
+    """One trace per severity (critical, major, minor), empty ones included; the category in the hover."""
     traces = []
     for severity in ("critical", "major", "minor"):
         colour, symbol = SEVERITY_STYLE[severity]
@@ -361,8 +363,8 @@ def incident_traces(incidents: Sequence[dict[str, Any]], language: str) -> list[
             "name": text(f"severity.{severity}", language), "showlegend": False,
             "x": [i["lon"] for i in chosen], "y": [i["lat"] for i in chosen],
             "marker": {"size": 13, "color": colour, "symbol": symbol, "line": {"width": 1, "color": "#ffffff"}},
-            "text": [f"#{i['id']} {i['title']}" for i in chosen], "hoverinfo": "text",
-            "customdata": [["incident", str(i["id"])] for i in chosen]})
+            "text": [f"#{i['id']} {category_name(i['category'], language)} · {i['title']}" for i in chosen],
+            "hoverinfo": "text", "customdata": [["incident", str(i["id"])] for i in chosen]})
     return traces
 
 
@@ -624,6 +626,7 @@ def refresh(_tick: int | None, domain: str | None, level: str | None, replay: di
         rows = live_values([city.id, *codes])
         fresh = freshness(rows, now)
         incidents = store.list_incidents(conn, statuses=OPEN_STATUSES, limit=MAP_INCIDENTS)
+        responders = store.list_units(conn)
         changes = store.level_changes(conn, since=now - TICKER_PERIOD, domains=DOMAINS, limit=TICKER_LENGTH)
         note = stale_note(fresh, language)
     else:
@@ -633,6 +636,7 @@ def refresh(_tick: int | None, domain: str | None, level: str | None, replay: di
         computed = max((row.computed_at for row in rows), default=None)
         fresh = Freshness(computed, None if computed is None else (at - computed).total_seconds(), False)
         incidents = incidents_open_at(conn, at, limit=MAP_INCIDENTS)
+        responders = units_at(conn, at)
         changes = store.level_changes(conn, since=at - TICKER_PERIOD, until=at, domains=DOMAINS, limit=TICKER_LENGTH)
         note = "" if rows else text("command.replay_none", language)
     by_unit: dict[str, dict[str, Shown]] = defaultdict(dict)
@@ -649,7 +653,9 @@ def refresh(_tick: int | None, domain: str | None, level: str | None, replay: di
     outlines = [citydata.outlines(city.levels[0])] if level != city.levels[0] else []
     fills = fill_colours(units, stale=fresh.stale)
     marks = mark_traces(units, shapes, language=language, stale=fresh.stale)
-    incident_marks = incident_traces(incidents, language)
+    # Incidents and the response units are the map's live layer, patched together.
+    incident_marks = incident_traces(incidents, language) + [
+        trace.to_plotly_json() for trace in responder_traces(responders, language, size=RESPONDER_SIZE)]
     lat0 = city.config.center[1]
     figure, now_drawn = map_update(
         drawn, f"{level}|{language}", fills, len(fills) + len(outlines), marks, incident_marks,

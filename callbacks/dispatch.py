@@ -25,25 +25,13 @@ from incidents.responders import unit_kinds_for
 from indicators.kpis import closed_loop_kpis, incident_frame, rank_districts
 from ingest.parse import parse_message
 from layouts.components import data_table
-from layouts.i18n import format_duration, format_time, text
+from layouts.i18n import MESSAGES, format_duration, format_time, text
+from layouts.markers import SEVERITY_MARK, SEVERITY_STYLE, UNIT_COLOUR, UNIT_SYMBOL
 from web import citydata, db, guard, locale
 
 SEVERITY_RANK = {"minor": 0, "major": 1, "critical": 2}
-SEVERITY_STYLE = {  # colour and shape: read without colour too
-    "minor": ("#4fc3f7", "circle"), "major": ("#ffb74d", "diamond"), "critical": ("#ef5350", "x")}
-SEVERITY_MARK = {"minor": "●", "major": "◆", "critical": "✖"}
-UNIT_SYMBOL = {"fire": "triangle-up", "police": "square", "ambulance": "cross", "city_management": "pentagon",
-               "utility": "star"}
-UNIT_COLOUR = {"available": "#66bb6a", "busy": "#ffa726", "offline": "#757575"}
 RANKING_PERIOD = timedelta(days=7)
 _ACTIONS = ("ack", "arrive", "resolve", "reopen")
-
-
-def _category_name(key: str, language: str) -> str:
-    category = citydata.current_city().categories.get(key)
-    if category is None:
-        return key
-    return (category.name_zh if language == "zh-CN" and category.name_zh else category.name) or key
 
 
 def _sorted(incidents: list[dict[str, Any]], sort: str) -> list[dict[str, Any]]:
@@ -66,7 +54,7 @@ def _queue(incidents: list[dict[str, Any]], selected: str | None, now: datetime,
         rows.append([
             html.Button(str(incident["id"]), id={"type": "dispatch-pick", "index": str(incident["id"])},
                         className="pick", title=incident["title"]),
-            _category_name(incident["category"], language),
+            category_name(incident["category"], language),
             html.Span(f"{SEVERITY_MARK[severity]} {text('severity.' + severity, language)}",
                       className=f"severity-{severity}"),
             text(f"status.{incident['status']}", language),
@@ -83,24 +71,44 @@ def _queue(incidents: list[dict[str, Any]], selected: str | None, now: datetime,
 
 
 MAP_STATIC_TRACES = 2  # the city's outlines: drawn once per page, then left alone
-_UNIT_STATUSES = ("available", "busy", "offline")
+
+
+def category_name(key: str, language: str) -> str:
+    category = citydata.current_city().categories.get(key)
+    if category is None:
+        return key
+    return (category.name_zh if language == "zh-CN" and category.name_zh else category.name) or key
+
+
+def unit_kind_name(kind: str, language: str) -> str:
+    """The kind's word; a kind a city adds without words shows as it is named in its units file."""
+    key = f"unit_kind.{kind}"
+    return text(key, language) if key in MESSAGES else kind
+
+
+def responder_traces(units: list[dict[str, Any]], language: str, *, size: int = 9) -> list[go.Scatter]:
+    """Response units, one trace per status (colour) with a symbol per kind, always the same
+    three traces (empty ones hidden from the legend) so a refresh can replace them one by one."""
+    traces = []
+    for status in UNIT_COLOUR:
+        chosen = [u for u in units if u["status"] == status and u["lon"] is not None]
+        traces.append(go.Scatter(
+            x=[u["lon"] for u in chosen], y=[u["lat"] for u in chosen], mode="markers",
+            name=text(f"unit_status.{status}", language), showlegend=bool(chosen),
+            marker={"size": size, "color": UNIT_COLOUR[status], "symbol": [UNIT_SYMBOL.get(u["kind"], "circle")
+                                                                         for u in chosen],
+                    "line": {"width": 0.5, "color": "#101418"}},
+            text=[f"{u['unit_id']} · {unit_kind_name(u['kind'], language)} · {text('unit_status.' + status, language)}"
+                  for u in chosen],
+            hoverinfo="text", customdata=[["responder", u["unit_id"]] for u in chosen]))
+    return traces
 
 
 def _map_traces(incidents: list[dict[str, Any]], units: list[dict[str, Any]], selected: str | None,
                 language: str) -> list[go.Scatter]:
     """The live traces, always the same number in the same order (units by status, incidents by
     severity; empty ones hidden from the legend), so a refresh can replace them one by one."""
-    traces = []
-    for status in _UNIT_STATUSES:
-        chosen = [u for u in units if u["status"] == status and u["lon"] is not None]
-        traces.append(go.Scatter(
-            x=[u["lon"] for u in chosen], y=[u["lat"] for u in chosen], mode="markers",
-            name=text(f"unit_status.{status}", language), showlegend=bool(chosen),
-            marker={"size": 9, "color": UNIT_COLOUR[status], "symbol": [UNIT_SYMBOL.get(u["kind"], "circle")
-                                                                      for u in chosen],
-                    "line": {"width": 0.5, "color": "#101418"}},
-            text=[f"{u['unit_id']} · {u['kind']} · {text('unit_status.' + status, language)}" for u in chosen],
-            hoverinfo="text", customdata=[["unit", u["unit_id"]] for u in chosen]))
+    traces = responder_traces(units, language)
     for severity, (colour, symbol) in SEVERITY_STYLE.items():
         chosen = [i for i in incidents if i["severity"] == severity and i["status"] != "resolved"]
         traces.append(go.Scatter(
@@ -243,7 +251,7 @@ def _detail(incident: dict[str, Any], language: str, now: datetime) -> list[Comp
     is_open = incident["status"] != "resolved"
     left = (incident["due_at"] - now).total_seconds()
     facts = [
-        (text("dispatch.category", language), _category_name(incident["category"], language)),
+        (text("dispatch.category", language), category_name(incident["category"], language)),
         (text("dispatch.severity", language), text(f"severity.{incident['severity']}", language)),
         (text("dispatch.status", language), text(f"status.{incident['status']}", language)),
         (text("dispatch.area", language), citydata.unit_name(incident["scope_code"], language)),

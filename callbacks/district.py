@@ -31,11 +31,11 @@ from callbacks.command_view import (
     unit_map,
     unit_shapes,
 )
-from callbacks.dispatch import SEVERITY_MARK
 from indicators.domains import DOMAINS, INDEX
 from indicators.levels import AMBER_SCORE, LEVEL_COLOURS, LEVEL_NAMES, RED_SCORE
 from layouts.components import data_table
 from layouts.i18n import format_duration, format_time, text
+from layouts.markers import SEVERITY_MARK
 from web import citydata, db, locale
 
 HISTORY_PERIOD = timedelta(hours=24)

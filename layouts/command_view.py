@@ -17,6 +17,7 @@ from dash import dcc, html
 from indicators.domains import DOMAINS, INDEX
 from layouts.command_options import command_options, default_level, level_title
 from layouts.i18n import text
+from layouts.markers import UNIT_COLOUR, UNIT_MARK
 from web import citydata
 from web.locale import city_zone, request_language
 
@@ -44,9 +45,16 @@ def _legend(language: str) -> html.Div:
                         className="cv-legend-item") for glyph, name in _LEVEL_KEYS]
     incidents = [html.Span([html.Span(glyph, className=f"severity-{name}"), " " + text(f"severity.{name}", language)],
                            className="cv-legend-item") for glyph, name in _SEVERITY_KEYS]
+    kinds = [html.Span(f"{glyph} {text(f'unit_kind.{kind}', language)}", className="cv-legend-item")
+             for kind, glyph in UNIT_MARK.items()]
+    statuses = [html.Span([html.Span("●", style={"color": colour}), " " + text(f"unit_status.{status}", language)],
+                          className="cv-legend-item") for status, colour in UNIT_COLOUR.items()]
     return html.Div([html.Div(levels, className="cv-legend-row"),
                      html.Div([html.Span(text("command.incidents", language) + ":", className="cv-legend-title"),
-                               *incidents], className="cv-legend-row")], className="cv-legend", id="command-legend")
+                               *incidents], className="cv-legend-row"),
+                     html.Div([html.Span(text("command.responders", language) + ":", className="cv-legend-title"),
+                               *kinds, *statuses], className="cv-legend-row")],
+                    className="cv-legend", id="command-legend")
 
 
 def _controls(language: str, levels: tuple[str, ...], level: str) -> html.Div:

@@ -218,6 +218,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     "unit_status.available": {ENGLISH: "available", CHINESE: "可用"},
     "unit_status.busy": {ENGLISH: "busy", CHINESE: "执行中"},
     "unit_status.offline": {ENGLISH: "offline", CHINESE: "离线"},
+    "unit_kind.fire": {ENGLISH: "fire engine", CHINESE: "消防车"},
+    "unit_kind.police": {ENGLISH: "police car", CHINESE: "警车"},
+    "unit_kind.ambulance": {ENGLISH: "ambulance", CHINESE: "救护车"},
+    "unit_kind.city_management": {ENGLISH: "city management team", CHINESE: "城管队"},
+    "unit_kind.utility": {ENGLISH: "utility crew", CHINESE: "抢修队"},
+    "command.responders": {ENGLISH: "Response units", CHINESE: "处置力量"},
     # times
     "time.seconds": {ENGLISH: "{n} s", CHINESE: "{n} 秒"},
     "time.minutes": {ENGLISH: "{n} min", CHINESE: "{n} 分钟"},

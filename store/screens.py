@@ -112,10 +112,30 @@ def incidents_open_at(conn: psycopg2.extensions.connection, at: datetime, *, lim
     The window keeps the read on the ``received_at`` index."""
     with transaction(conn) as cur:
         cur.execute(
-            "SELECT id, title, severity, lon, lat FROM incidents"
+            "SELECT id, title, category, severity, lon, lat FROM incidents"
             " WHERE received_at <= %(at)s AND received_at > %(oldest)s"
             " AND (resolved_at IS NULL OR resolved_at > %(at)s)"
             " ORDER BY received_at DESC, id DESC LIMIT %(limit)s",
             {"at": at, "oldest": at - REPLAY_INCIDENT_WINDOW, "limit": limit},
         )
-        return [dict(zip(("id", "title", "severity", "lon", "lat"), row, strict=True)) for row in cur.fetchall()]
+        names = ("id", "title", "category", "severity", "lon", "lat")
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+REPLAY_POSITION_WINDOW = timedelta(minutes=15)
+
+
+def units_at(conn: psycopg2.extensions.connection, at: datetime) -> list[dict]:
+    """Response units as they were at the past time ``at`` (unit_id, kind, status, lon, lat): each
+    unit's last reported position at or before it, if no older than 15 minutes (else it is left
+    out: where it was is not known). One index lookup per unit (``unit_positions (unit_id, time)``)."""
+    with transaction(conn) as cur:
+        cur.execute(
+            "SELECT u.unit_id, p.kind, p.status, p.lon, p.lat FROM units AS u"
+            " CROSS JOIN LATERAL (SELECT kind, status, lon, lat FROM unit_positions AS up"
+            "   WHERE up.unit_id = u.unit_id AND up.time <= %(at)s AND up.time > %(oldest)s"
+            "   ORDER BY up.time DESC LIMIT 1) AS p ORDER BY u.unit_id",
+            {"at": at, "oldest": at - REPLAY_POSITION_WINDOW},
+        )
+        names = ("unit_id", "kind", "status", "lon", "lat")
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+import store
 from callbacks.command_view import REFRESH_OUTPUTS, STALE_FILL
 from city import city_folder, load_city
 from cityops.vitals import VitalsContext, run_once
@@ -406,3 +407,32 @@ def test_kiosk_says_which_domain_is_on(client_for, vitals) -> None:
     showing = json.dumps(answer(command(client_for("viewer"), "gas", kiosk=options))["command-showing"]["children"],
                          ensure_ascii=False)
     assert "Showing: Gas" in showing and "2 of 3 · every 30 s" in showing
+
+
+def responders(figure: dict[str, Any]) -> dict[str, set[str]]:
+    """Response units on the map by status (trace name), from their click data."""
+    return {trace["name"]: {custom[1] for custom in trace["customdata"] if custom[0] == "responder"}
+            for trace in figure["data"] if any(c[0] == "responder" for c in trace.get("customdata") or [])}
+
+
+def test_response_units_are_on_the_map_by_status_live_and_as_they_were(client_for, vitals, db) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    positions = [store.UnitPositionRow(now - timedelta(hours=2, minutes=minutes), "FD-T1", -73.95 + minutes / 1000,
+                                       40.70, status, "fire", None, None)
+                 for minutes, status in ((10, "available"), (5, "busy"))]
+    positions += [store.UnitPositionRow(now - timedelta(seconds=30), "FD-T1", -73.90, 40.72, "available", "fire",
+                                        None, None),
+                  store.UnitPositionRow(now - timedelta(hours=5), "PD-T2", -73.99, 40.75, "busy", "police", None, None),
+                  store.UnitPositionRow(now - timedelta(seconds=20), "PD-T2", -73.98, 40.75, "offline", "police",
+                                        None, None)]
+    store.write_ingest_batch(db, store.IngestBatch(unit_positions=positions))
+    live = answer(command(client_for("viewer")))["command-map"]["figure"]
+    on_map = responders(live)
+    assert "FD-T1" in on_map["available"] and "PD-T2" in on_map["offline"]
+    fire = next(trace for trace in live["data"] if "FD-T1" in {c[1] for c in trace.get("customdata") or []})
+    assert "fire engine" in fire["text"][[c[1] for c in fire["customdata"]].index("FD-T1")]
+
+    then = answer(command(client_for("viewer"), replay=replay_at(now - timedelta(hours=2)))
+                  )["command-map"]["figure"]
+    assert responders(then)["busy"] == {"FD-T1"}  # busy at that time; PD-T2 had not reported for hours
+    assert not any("PD-T2" in units for units in responders(then).values())
