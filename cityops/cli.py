@@ -230,7 +230,8 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> None:
     if not settings.database_url:
         settings = replace(settings, database_url=database_url(settings))
     web = create_app(settings, demo=args.demo)
-    say(f"web app on http://{args.host}:{args.port}/ (development server; production: gunicorn app:server)")
+    say(f"web app on http://{args.host}:{args.port}/ (development server;"
+        " production: gunicorn -c deploy/gunicorn.conf.py app:server)")
     web.run(host=args.host, port=args.port, debug=False)
 
 
@@ -498,7 +499,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=_positive, default=8050, help="port of the web app (default: 8050)")
     demo.set_defaults(handler=cmd_demo)
 
-    web = commands.add_parser("web", help="serve the web app (development server; production: gunicorn app:server)")
+    web = commands.add_parser("web", help="serve the web app (development server; production: gunicorn,"
+                               " see deploy/gunicorn.conf.py)")
     web.add_argument("--host", default="127.0.0.1")
     web.add_argument("--port", type=int, default=8050)
     web.add_argument("--demo", action="store_true",

@@ -1,5 +1,6 @@
 """Statelessness: several web processes give the same answers, and a session signed by one is
-honoured by another. The production command (`gunicorn app:server` with two workers) serves it."""
+honoured by another. The production command (`gunicorn -c deploy/gunicorn.conf.py app:server`, two
+workers) serves it."""
 
 from __future__ import annotations
 
@@ -123,7 +124,8 @@ def test_two_processes_give_identical_answers_and_share_sessions(environment, tm
 
 def test_gunicorn_with_two_workers_serves_many_concurrent_signed_in_requests(environment, tmp_path: Path) -> None:
     port = free_port()
-    command = [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", "app:server"]
+    command = [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "--workers", "2",
+               "--bind", f"127.0.0.1:{port}", "app:server"]
     with serving(command, environment, port, tmp_path / "gunicorn.log") as base:
         jar = http.cookiejar.CookieJar()
         sign_in(base, jar)
