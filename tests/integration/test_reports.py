@@ -179,7 +179,9 @@ def test_hours_without_history_are_skipped(db) -> None:
 
 
 def test_a_report_of_the_last_two_hours_includes_the_hour_not_yet_rolled_up(db) -> None:
-    now = datetime.now(UTC)
+    # 40 minutes into an hour (not the clock's "now": a run in the first minutes of an hour has
+    # no row in it yet), so the hour not yet rolled up certainly holds rows.
+    now = datetime.now(UTC).replace(minute=40, second=0, microsecond=0) - timedelta(hours=1)
     rows = history(now - timedelta(hours=3), now)
     insert(db, rows)
     store.rollup_hours(db, now, CADENCE.total_seconds())
