@@ -27,6 +27,7 @@ from dash import Input, Output, dcc, html
 from dash.development.base_component import Component
 
 from indicators.levels import AMBER_SCORE, LEVEL_COLOURS, LEVEL_NAMES, RED_SCORE
+from layouts.command_options import level_title
 from layouts.components import data_table
 from layouts.i18n import format_time, text
 from reports.build import ReportContext, build_report, count_trend_rows
@@ -262,8 +263,8 @@ def export_links(spec: ReportSpec, language: str) -> list[Component]:
 
 
 def _level_options(ctx: ReportContext, language: str) -> list[dict[str, str]]:
-    return [{"label": text("reports.level.city", language) if level == CITY_LEVEL else level, "value": level}
-            for level in (CITY_LEVEL, *ctx.units.levels)]
+    return [{"label": text("reports.level.city", language) if level == CITY_LEVEL else level_title(level, language),
+             "value": level} for level in (CITY_LEVEL, *ctx.units.levels)]
 
 
 def _unit_options(ctx: ReportContext, level: str, language: str) -> list[dict[str, str]]:
