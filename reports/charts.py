@@ -22,9 +22,10 @@ from indicators.levels import LEVEL_BANDS, LEVEL_COLOURS, LEVEL_NAMES
 SVG_NAMESPACE = "http://www.w3.org/2000/svg"
 FONT_FAMILY = "DejaVu Sans, WenQuanYi Micro Hei, Noto Sans CJK SC, sans-serif"
 # Series colours: distinct from the level colours, so a line is never read as a level.
-PALETTE = ("#1f77b4", "#6a3d9a", "#17becf", "#8c564b", "#e377c2", "#393b79", "#bcbd22", "#7f7f7f", "#0b6e4f",
+# Neighbours far apart in hue (none near the green/amber/red bands behind the lines).
+PALETTE = ("#1f77b4", "#e377c2", "#17becf", "#8c564b", "#6a3d9a", "#bcbd22", "#393b79", "#7f7f7f", "#0b6e4f",
            "#a6611a", "#5e3c99", "#2c7fb8")
-# Dashes cycle after the colours, so lines stay apart in black-and-white print too.
+# Dashes cycle beside the colours, so lines stay apart in black-and-white print too.
 DASHES = ("", "6 3", "2 2", "8 3 2 3")
 LEVEL_NAME_COLOURS = {name: LEVEL_COLOURS[level] for level, name in LEVEL_NAMES.items()}
 _TEXT = "#222"
@@ -111,7 +112,7 @@ def line_chart(frame: pd.DataFrame, *, title: str = "", y_label: str = "", y_ran
     legend_step = min(16.0, plot_h / max(len(frame.columns), 1))
     for position, column in enumerate(frame.columns):
         colour = PALETTE[position % len(PALETTE)]
-        dash = DASHES[(position // len(PALETTE)) % len(DASHES)]
+        dash = DASHES[position % len(DASHES)]
         group = ET.SubElement(svg, "g", {"class": "series", "data-name": str(column)})
         values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
         points = [(x_of(moment), y_of(value)) if math.isfinite(value) else None
