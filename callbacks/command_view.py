@@ -24,7 +24,6 @@ from zoneinfo import ZoneInfo
 
 import dash
 import flask
-import plotly.graph_objects as go
 import shapely
 from dash import ClientsideFunction, Input, Output, State, dcc, html
 from dash.development.base_component import Component
@@ -192,65 +191,24 @@ class MapUnit:
 def unit_map(units: Sequence[MapUnit], shapes: dict[str, UnitShape], *, language: str, stale: bool,
              incidents: Sequence[dict[str, Any]] = (),
              outlines: Sequence[tuple[Sequence[float | None], Sequence[float | None]]] = (),
-             uirevision: str) -> go.Figure:
-    """Units filled by level colour (one trace per colour: rings separated by None fill one by one),
-    a clickable mark of the level's shape at each unit's inner point, open incidents by severity.
-    ``outlines``: (lons, lats) lines drawn over the fills for context. Stale: every fill grey."""
-    figure = go.Figure()
+             uirevision: str) -> dict[str, Any]:
+    """The drill-down's map: the command view's figure (:func:`command_figure`) of ``units``, with
+    Plotly's legend of the marks and incidents drawn (the drill-down has no HTML legend) and its
+    own ``uirevision``. ``outlines``: (lons, lats) lines drawn over the fills. Stale: every fill grey."""
     drawn = [unit for unit in units if unit.code in shapes]
-    for level in (None, 0, 1, 2):
-        chosen = [unit for unit in drawn if unit.level == level]
-        if not chosen:
-            continue
-        xs: list[float | None] = []
-        ys: list[float | None] = []
-        for unit in chosen:
-            xs.extend(shapes[unit.code].xs)
-            ys.extend(shapes[unit.code].ys)
-        figure.add_trace(go.Scatter(
-            x=xs, y=ys, mode="lines", fill="toself", fillcolor=STALE_FILL if stale else LEVEL_COLOURS[level],
-            line={"width": 0.8, "color": BACKGROUND}, hoverinfo="skip", showlegend=False,
-            name=f"fill-{LEVEL_NAMES[level]}"))
-    for xs, ys in outlines:
-        figure.add_trace(go.Scatter(x=list(xs), y=list(ys), mode="lines", line={"width": 1.6, "color": "#e6e9ec"},
-                                    hoverinfo="skip", showlegend=False, name="outline"))
-    for level in (2, 1, 0, None):
-        chosen = [unit for unit in drawn if unit.level == level]
-        if not chosen:
-            continue
-        colour = "#9aa7b3" if stale else LEVEL_COLOURS[level]
-        figure.add_trace(go.Scatter(
-            x=[shapes[u.code].point[0] for u in chosen], y=[shapes[u.code].point[1] for u in chosen],
-            mode="markers", legendgroup=LEVEL_NAMES[level],
-            name=level_word(level, language) if level is not None else text("vitals.legend_grey", language),
-            marker={"size": MARK_SIZE[level], "symbol": LEVEL_SYMBOL[level], "color": colour,
-                    "line": {"width": 1 if level in (0, None) else 2,
-                             "color": "#ffffff" if level is not None else "#d5dce2"}},
-            text=[f"{unit_label(u.code, language)} · {score_text(u.score)} · {level_word(level, language)}"
-                  for u in chosen],
-            hoverinfo="text", customdata=[["unit", u.code] for u in chosen]))
-    for severity, (colour, symbol) in SEVERITY_STYLE.items():
-        chosen = [i for i in incidents if i["severity"] == severity and i.get("lon") is not None]
-        if not chosen:
-            continue
-        figure.add_trace(go.Scatter(
-            x=[i["lon"] for i in chosen], y=[i["lat"] for i in chosen], mode="markers",
-            name=text(f"severity.{severity}", language),
-            marker={"size": 13, "color": colour, "symbol": symbol, "line": {"width": 1, "color": "#ffffff"}},
-            text=[f"#{i['id']} {i['title']}" for i in chosen], hoverinfo="text",
-            customdata=[["incident", str(i["id"])] for i in chosen]))
-    lat0 = citydata.current_city().config.center[1]
-    figure.update_layout(
-        paper_bgcolor=BACKGROUND, plot_bgcolor=BACKGROUND, font={"color": "#e6e9ec", "size": 16},
-        margin={"l": 0, "r": 0, "t": 0, "b": 0}, uirevision=uirevision, clickmode="event", dragmode=False,
-        hoverlabel={"font": {"size": 18}},
+    marks = mark_traces(drawn, shapes, language=language, stale=stale)
+    for trace, level in zip(marks, MARK_LEVELS, strict=True):
+        trace.update(showlegend=bool(trace["x"]),
+                     name=level_word(level, language) if level is not None else text("vitals.legend_grey", language))
+    live = incident_traces(incidents, language)
+    for trace in live:
+        trace["showlegend"] = bool(trace["x"])
+    figure = command_figure(drawn, shapes, fill_colours(drawn, stale=stale), outlines, marks, live,
+                            citydata.current_city().config.center[1])
+    figure["layout"].update(
+        uirevision=uirevision, showlegend=True,
         legend={"bgcolor": "rgba(16,20,24,0.85)", "x": 0.01, "y": 0.99, "font": {"size": 18},
-                "bordercolor": "#2e3a46", "borderwidth": 1},
-        # Degrees of longitude shrink with latitude: this keeps the city's shape without a projection.
-        xaxis={"visible": False, "fixedrange": True},
-        yaxis={"visible": False, "fixedrange": True, "scaleanchor": "x",
-               "scaleratio": 1 / math.cos(math.radians(lat0))},
-    )
+                "bordercolor": "#2e3a46", "borderwidth": 1})
     return figure
 
 

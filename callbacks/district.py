@@ -33,6 +33,7 @@ from callbacks.command_view import (
 )
 from indicators.domains import DOMAINS, INDEX
 from indicators.levels import AMBER_SCORE, LEVEL_COLOURS, LEVEL_NAMES, RED_SCORE
+from layouts.command_options import level_title
 from layouts.components import data_table
 from layouts.i18n import format_duration, format_time, text
 from layouts.markers import SEVERITY_MARK
@@ -218,7 +219,8 @@ def refresh(_tick: int | None, code: str | None) -> tuple[Any, ...]:
                       id="district-index"),
             html.Span(level_label(index_level, language),
                       className=f"district-index-level cv-text-{LEVEL_NAMES[index_level]}"),
-            html.Span(text("district.level", language, level=level or city.id), className="as-of"),
+            html.Span(text("district.level", language, level=level_title(level, language) if level else city.id),
+                      className="as-of"),
             html.Span(text("vitals.as_of", language, time=format_time(fresh.computed_at, locale.city_zone())),
                       className="as-of"),
         ], className="page-heading"),

@@ -97,7 +97,7 @@ def marked_units(figure: dict[str, Any]) -> dict[str, set[str]]:
 
 
 def fills(figure: dict[str, Any]) -> dict[str, str]:
-    """Fill trace name → colour: one trace per colour on the drill-down, one per unit (its code) on the command view."""
+    """Fill trace name (the unit's code) → colour."""
     return {trace["name"]: trace["fillcolor"] for trace in figure["data"] if trace.get("fill") == "toself"}
 
 
