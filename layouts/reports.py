@@ -8,10 +8,10 @@ import dash
 from dash import dcc, html
 from dash.development.base_component import Component
 
-from indicators.domains import INDEX
+from indicators.domains import DOMAINS, INDEX
 from layouts.components import page_heading
 from layouts.i18n import text
-from reports.spec import ALL_DOMAINS, BUCKETS
+from reports.spec import BUCKETS
 from web.locale import request_language
 
 dash.register_page(__name__, path="/reports", title="cityops", name="Reports")
@@ -27,7 +27,7 @@ def layout(**_query: str) -> html.Div:
         return html.Label([html.Span(text(label_key, language)), control], className=class_name)
 
     domain_options = [{"label": text(f"vitals.domain.{domain}", language), "value": domain}
-                      for domain in (INDEX, *[d for d in ALL_DOMAINS if d != INDEX])]
+                      for domain in (INDEX, *DOMAINS)]
     return html.Div([
         dcc.Location(id="reports-url", refresh=False),
         page_heading(text("page.reports.title", language), html.Span(id="reports-as-of", className="as-of")),

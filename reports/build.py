@@ -9,7 +9,7 @@ same choice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
@@ -227,14 +227,3 @@ def build_report(conn: store.Connection, spec: ReportSpec, ctx: ReportContext, *
         audit_export(conn, user, audit_format, "report", spec,
                      {name: len(report.table(name)) for name in TABLES}, address=address)
     return report
-
-
-def watermark_line(report: Report) -> str:
-    """The visible watermark line of a printable report."""
-    return Watermark(report.generated_by, report.generated_at, report.spec.describe()).line()
-
-
-def tables_of(report: Report, names: Iterable[str]) -> list[ExportTable]:
-    """Tables of an in-memory report as export tables (what is on screen, exported as is)."""
-    return [ExportTable(name, [report.table(name)], tuple(report.table(name).columns),
-                        len(report.table(name)), colour_scores=name == "ranking") for name in names]
