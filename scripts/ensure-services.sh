@@ -58,4 +58,8 @@ fi
 if ! ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0'; then
   apt_install libpango-1.0-0 libpangoft2-1.0-0
 fi
+# pdftoppm: the browser test turns the printed report into page images for people to look at.
+if ! command -v pdftoppm >/dev/null; then
+  apt_install poppler-utils
+fi
 echo "ensure-services: PostgreSQL, Mosquitto and Chromium ready"
