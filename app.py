@@ -25,11 +25,24 @@ from auth import accounts
 from city import CityError, city_folder, read_categories, read_city_config
 from cityops.settings import Settings
 from layouts.i18n import LANGUAGE_NAMES, LANGUAGES, text
-from web import api, api_alerts, api_incidents, api_reports, citydata, db, guard, health, locale, login, metrics
+from web import (
+    api,
+    api_alerts,
+    api_incidents,
+    api_reports,
+    citydata,
+    db,
+    guard,
+    hardening,
+    health,
+    locale,
+    login,
+    metrics,
+)
 
 log = logging.getLogger(__name__)
 
-SESSION_LIFETIME = timedelta(hours=12)
+MIN_SECRET_KEY_BYTES = 32
 # The navigation: path and message key; a link shows only to users who may open it.
 NAVIGATION = (("/", "nav.command_view"), ("/dispatch", "nav.dispatch"), ("/reports", "nav.reports"),
               ("/feeds", "nav.feeds"), ("/audit", "nav.audit"), ("/users", "nav.users"))
@@ -84,9 +97,9 @@ def _city(settings: Settings) -> tuple[ZoneInfo, dict[str, str]]:
 
 
 def _check_database(database_url: str, admin_password: str | None, categories: list[store.CategoryRow]) -> None:
-    """Refuse to start on an old schema; apply CITYOPS_ADMIN_PASSWORD; keep the incident categories
-    (and their SLAs) as categories.toml says. A database that does not answer yet is only a
-    warning (pages answer 503 until it does) unless the password must be set."""
+    """Refuse to start on an old schema; create the first admin from CITYOPS_ADMIN_PASSWORD; keep
+    the incident categories (and their SLAs) as categories.toml says. A database that does not
+    answer yet is only a warning (pages answer 503 until it does) unless the password must be used."""
     try:
         conn = store.connect(database_url, application_name="cityops-web")
     except store.StoreUnavailable as error:
@@ -97,8 +110,11 @@ def _check_database(database_url: str, admin_password: str | None, categories: l
     try:
         store.require_schema(conn)
         store.sync_categories(conn, categories)
-        if admin_password:
-            log.info("admin account: %s", accounts.ensure_admin(conn, admin_password))
+        if admin_password and accounts.create_first_admin(conn, admin_password) == "created":
+            log.info("created the account admin with the password in CITYOPS_ADMIN_PASSWORD")
+        elif admin_password:
+            log.info("CITYOPS_ADMIN_PASSWORD is set but the account admin exists: left as it is (the setting only "
+                     "creates the first admin; `cityops user passwd admin` sets a new password)")
     except store.SchemaMissing as error:
         raise ConfigurationError(str(error)) from error
     finally:
@@ -113,12 +129,18 @@ def create_app(settings: Settings, *, demo: bool = False) -> dash.Dash:
     worker would not accept them — for one-process demos only.
     """
     secret_key = settings.secret_key
+    make_one = "make one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
     if not secret_key:
         if not demo:
-            raise ConfigurationError("CITYOPS_SECRET_KEY is not set: the web app signs its sessions with it "
-                                     "(make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')")
+            raise ConfigurationError(f"CITYOPS_SECRET_KEY is not set: the web app signs its sessions with it "
+                                     f"({make_one})")
         log.warning("CITYOPS_SECRET_KEY is not set: using a random key for this demo process")
-        secret_key = secrets.token_urlsafe(32)
+        secret_key = secrets.token_urlsafe(48)
+    if len(secret_key.encode()) < MIN_SECRET_KEY_BYTES:
+        raise ConfigurationError(f"CITYOPS_SECRET_KEY is shorter than {MIN_SECRET_KEY_BYTES} bytes: a short key can be "
+                                 f"guessed and sessions forged ({make_one})")
+    sessions = guard.SessionPolicy(idle=timedelta(minutes=settings.session_idle_minutes),
+                                   lifetime=timedelta(hours=settings.session_hours))
     database_url = _database_url(settings)
     zone, city_names = _city(settings)
     _check_database(database_url, settings.admin_password, _categories(settings))
@@ -131,7 +153,7 @@ def create_app(settings: Settings, *, demo: bool = False) -> dash.Dash:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=False,  # set per request: Secure when the request is https
-        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
+        PERMANENT_SESSION_LIFETIME=sessions.lifetime,  # the server ends sessions too (web_sessions)
     )
     if settings.trusted_proxies:
         # Behind a TLS-terminating proxy: take client address, scheme and host from the
@@ -140,8 +162,9 @@ def create_app(settings: Settings, *, demo: bool = False) -> dash.Dash:
         hops = settings.trusted_proxies
         server.wsgi_app = ProxyFix(server.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     db.init_app(server, database_url)
-    metrics.init_app(server)  # times every request, so its hook runs before the guard's
-    guard.init_app(server)  # nothing else runs for a refused request
+    hardening.init_app(server)
+    metrics.init_app(server, settings.metrics_token)  # times every request, so its hook runs before the guard's
+    guard.init_app(server, sessions)  # nothing else runs for a refused request
     locale.init_app(server, zone, city_names)
     login.init_app(server)
     health.init_app(server, _broker_url(settings))
@@ -165,9 +188,13 @@ def create_app(settings: Settings, *, demo: bool = False) -> dash.Dash:
         # Without this Dash builds a "validation layout" of every page and sends it to any
         # browser in the page shell; pages then check nothing. The guard decides instead.
         suppress_callback_exceptions=True,
+        # Dash's MCP server (turned on by DASH_MCP_ENABLED) would run any callback outside the guard.
+        enable_mcp=False,
     )
     app.layout = shell
     callbacks.register(app)
+    guard.init_dash(app)  # after Dash's own hooks: its first-request set-up registers the page router
+    hardening.init_dash(app)
     return app
 
 

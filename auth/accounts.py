@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import re
 import secrets
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import store
 from auth.passwords import check_password_strength, hash_password, verify_password
@@ -25,16 +26,40 @@ ADMIN = "admin"
 # The same rule as the CHECK constraint on users.name.
 NAME_PATTERN = re.compile(r"[a-z0-9._-]{1,64}")
 
-# Sign-in rate limits: failures in the window, per name (guessing one account's password)
-# and per address (trying many accounts from one place).
-FAILURE_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_NAME = 5
-MAX_FAILURES_PER_ADDRESS = 20
+# Sign-in throttling: after a few free failures, each further failure of one name from one
+# address (guessing a password) makes the next try wait longer: 1, 2, 4 … minutes, at most 30.
+# Tries during a wait are refused unchecked and do not prolong it, so nobody can lock an
+# account for good, and a name guessed from elsewhere is not delayed for its owner. Many names
+# tried from one address are delayed for that address as a whole. Failures count for a day,
+# and a success (or an admin's unlock) starts a name's count afresh.
+FAILURE_WINDOW = timedelta(hours=24)
+FREE_FAILURES_PER_NAME = 5
+FREE_FAILURES_PER_ADDRESS = 30
+FIRST_DELAY = timedelta(minutes=1)
+MAX_DELAY = timedelta(minutes=30)
 _MAX_LOGGED_CHARS = 64
 
 
 class InvalidName(ValueError):
     """A user name outside the allowed form."""
+
+
+class SignInThrottled(Exception):
+    """Too many failed sign-ins: the next try may come at ``until``; the password was not checked."""
+
+    def __init__(self, until: datetime, now: datetime) -> None:
+        super().__init__(f"too many attempts: try again after {until.isoformat(timespec='seconds')}")
+        self.until = until
+        self.retry_after_s = max(1, math.ceil((until - now).total_seconds()))
+
+
+class Throttle(NamedTuple):
+    """A running sign-in delay: for ``name`` from ``address``, or (``name`` None) for the whole address."""
+
+    name: str | None
+    address: str | None
+    failures: int
+    until: datetime
 
 
 def check_name(name: str) -> str:
@@ -109,41 +134,53 @@ def set_role(
     store.update_user(conn, name, role=role, actor=actor, address=address)
 
 
-def ensure_admin(
+def create_first_admin(
     conn: store.Connection, password: str, *, actor: str = "settings"
-) -> Literal["created", "reset", "unchanged"]:
-    """Make ``admin`` an enabled admin account with ``password`` (CITYOPS_ADMIN_PASSWORD, the demo's password).
+) -> Literal["created", "exists"]:
+    """Create the account ``admin`` with ``password`` (CITYOPS_ADMIN_PASSWORD) unless it exists.
 
-    Nothing is written when it already is, so every process start may call this without
-    filling the audit log or moving ``password_changed_at``.
+    Only the first start creates it: an existing ``admin`` is left exactly as its admins made
+    it (disabled, another password, another role), so a setting left in a service file cannot
+    silently undo a disable or a password change at the next restart.
     """
     check_password_strength(password, name=ADMIN)
-    current = store.get_user(conn, ADMIN)
-    if (current is not None and current.role == "admin" and not current.disabled
-            and verify_password(current.password_hash, password)):
-        return "unchanged"
-    password_hash = hash_password(password)
-    if current is None:
-        try:
-            store.create_user(conn, ADMIN, "admin", password_hash, actor=actor)
-            return "created"
-        except store.AccountExists:
-            pass  # another process started at the same moment created it: reset it below
-    store.update_user(conn, ADMIN, role="admin", password_hash=password_hash, disabled=False, actor=actor)
-    return "reset"
+    if store.get_user(conn, ADMIN) is not None:
+        return "exists"
+    try:
+        store.create_user(conn, ADMIN, "admin", hash_password(password), actor=actor)
+    except store.AccountExists:
+        return "exists"  # another process started at the same moment created it
+    return "created"
 
 
-def throttled(conn: store.Connection, name: str, address: str | None, *, now: datetime) -> bool:
-    """True while sign-in for ``name`` or from ``address`` is refused: too many recent failures.
+def delay_after(failures: int, free: int) -> timedelta:
+    """How long the next sign-in must wait after ``failures`` failures of which ``free`` cost nothing."""
+    if failures < free:
+        return timedelta(0)
+    return min(FIRST_DELAY * 2 ** min(failures - free, 16), MAX_DELAY)
 
-    The limit counts attempts, whether or not the name exists, so it reveals nothing about accounts.
-    """
+
+def throttles(conn: store.Connection, *, now: datetime, name: str | None = None,
+              address: str | None = None) -> list[Throttle]:
+    """The sign-in delays running at ``now`` (only those of ``name`` / ``address`` when given), longest first."""
     since = _aware(now) - FAILURE_WINDOW
-    name = _attempt_name(name)
-    if store.recent_failures(conn, name=name, since=since) >= MAX_FAILURES_PER_NAME:
-        return True
-    address = _attempt_address(address)
-    return address is not None and store.recent_failures(conn, address=address, since=since) >= MAX_FAILURES_PER_ADDRESS
+    running = []
+    for whole_address, free in ((False, FREE_FAILURES_PER_NAME), (True, FREE_FAILURES_PER_ADDRESS)):
+        if whole_address and name is not None and address is None:
+            continue  # a name alone has no address-wide delay
+        for run in store.failure_runs(conn, since=since, whole_address=whole_address, at_least=free,
+                                      name=None if whole_address else name, address=address):
+            until = run.last_failure + delay_after(run.failures, free)
+            if until > now:
+                running.append(Throttle(run.name, run.address, run.failures, until))
+    return sorted(running, key=lambda throttle: throttle.until, reverse=True)
+
+
+def unlock(conn: store.Connection, name: str | None, address: str | None, *, actor: str,
+           actor_address: str | None) -> None:
+    """End the delay of ``name`` from ``address`` (``name`` None: of the whole address); audited as login.unlock."""
+    store.unlock_sign_in(conn, _attempt_name(name) if name is not None else "", _attempt_address(address),
+                         actor=actor, actor_address=actor_address)
 
 
 def authenticate(
@@ -151,21 +188,24 @@ def authenticate(
 ) -> store.UserRow | None:
     """The account if ``name`` and ``password`` sign in now, else None — for every reason alike.
 
-    Names are case-insensitive. While :func:`throttled`, the password is not even checked.
-    Every attempt is recorded in ``login_attempts`` (refused ones as failures). Unknown names
-    are checked against a dummy hash, so the response time does not tell which names exist.
+    Names are case-insensitive. While a delay runs for this name from this address (or for the
+    address), :class:`SignInThrottled` is raised and the password is not even checked; the try
+    is recorded as ``throttled`` and does not prolong the delay. Other tries are recorded as
+    ``success`` or ``failure``. Unknown names are checked against a dummy hash, so the
+    response time does not tell which names exist, and they are throttled alike.
     """
     now = _aware(now)
     name = _attempt_name(name)
     address = _attempt_address(address)
-    if throttled(conn, name, address, now=now):
-        store.record_login(conn, name, address, False, time=now)
-        log.warning("sign-in as %r from %s refused: too many recent failures", name, address)
-        return None
+    running = throttles(conn, now=now, name=name, address=address)
+    if running:
+        store.record_login(conn, name, address, "throttled", time=now)
+        log.warning("sign-in as %r from %s refused: delayed after %d failures", name, address, running[0].failures)
+        raise SignInThrottled(running[0].until, now)
     user = store.get_user(conn, name) if NAME_PATTERN.fullmatch(name) else None
     matches = verify_password(user.password_hash if user is not None else _dummy_hash(), password)
     success = matches and user is not None and not user.disabled
-    store.record_login(conn, name, address, success, time=now)
+    store.record_login(conn, name, address, "success" if success else "failure", time=now)
     return user if success else None
 
 

@@ -126,18 +126,17 @@ def report_server(label: str, seconds: list[float], sizes: list[int]) -> float:
 def server_times(url: str, requests: int, label: str) -> float:
     from app import create_app
     from cityops.settings import Settings
-    from web.guard import SESSION_PASSWORD_CHANGED, SESSION_USER
+    from web.guard import SESSION_ID, new_session
 
     app = create_app(Settings(database_url=url, mqtt_url="mqtt://127.0.0.1:1", secret_key=SECRET))
     conn = store.connect(url, application_name="cityops-bench")
     try:
-        user = store.get_user(conn, "bench")
+        session_id = new_session(conn, "bench", "127.0.0.1")
     finally:
         conn.close()
     client = app.server.test_client()
     with client.session_transaction() as session:
-        session[SESSION_USER] = "bench"
-        session[SESSION_PASSWORD_CHANGED] = user.password_changed_at.isoformat()
+        session[SESSION_ID] = session_id
     payload, _ = refresh_request(client)
     seconds, sizes = time_refreshes(client, payload, requests)
     report_server(f"{label}, first load", seconds, sizes)

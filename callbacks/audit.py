@@ -11,9 +11,10 @@ from dash import Input, Output, html
 from dash.development.base_component import Component
 
 import store
+from auth.roles import ADMINISTER
 from layouts.components import data_table
 from layouts.i18n import format_time, text
-from web import db, locale
+from web import db, guard, locale
 
 ROWS_SHOWN = 500
 _TIME_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
@@ -41,6 +42,7 @@ def _state(state: dict | None) -> str:
 
 def show_audit(user: str | None, action: str | None, since_text: str | None, until_text: str | None
                ) -> tuple[list[Component] | Component, str, list[dict[str, str]]]:
+    guard.require(ADMINISTER)
     language = locale.request_language()
     zone = locale.city_zone()
     conn = db.connection()

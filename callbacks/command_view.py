@@ -35,6 +35,7 @@ from indicators.domains import DOMAINS, INDEX
 from indicators.levels import LEVEL_BANDS, LEVEL_COLOURS, LEVEL_NAMES
 from indicators.rules import HistoryRule
 from layouts.command_options import default_level
+from layouts.components import plot_text
 from layouts.i18n import format_duration, format_time, text
 from layouts.markers import SEVERITY_MARK, SEVERITY_STYLE
 from store.screens import incidents_open_at, units_at, values_as_of
@@ -304,8 +305,9 @@ def mark_traces(units: Sequence[MapUnit], shapes: dict[str, UnitShape], *, langu
             "marker": {"size": MARK_SIZE[level], "symbol": LEVEL_SYMBOL[level], "color": colour,
                        "line": {"width": 1 if level in (0, None) else 2,
                                 "color": "#ffffff" if level is not None else "#d5dce2"}},
-            "text": [f"{unit_label(u.code, language)} · {score_text(u.score)} · {level_label(level, language)}"
-                     + (f" ({u.note})" if u.note else "") for u in chosen],
+            "text": [plot_text(f"{unit_label(u.code, language)} · {score_text(u.score)} · "
+                               f"{level_label(level, language)}" + (f" ({u.note})" if u.note else ""))
+                     for u in chosen],
             "hoverinfo": "text", "customdata": [["unit", u.code] for u in chosen]})
     return traces
 
@@ -321,7 +323,7 @@ def incident_traces(incidents: Sequence[dict[str, Any]], language: str) -> list[
             "name": text(f"severity.{severity}", language), "showlegend": False,
             "x": [i["lon"] for i in chosen], "y": [i["lat"] for i in chosen],
             "marker": {"size": 13, "color": colour, "symbol": symbol, "line": {"width": 1, "color": "#ffffff"}},
-            "text": [f"#{i['id']} {category_name(i['category'], language)} · {i['title']}" for i in chosen],
+            "text": [plot_text(f"#{i['id']} {category_name(i['category'], language)} · {i['title']}") for i in chosen],
             "hoverinfo": "text", "customdata": [["incident", str(i["id"])] for i in chosen]})
     return traces
 

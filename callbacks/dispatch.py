@@ -18,13 +18,14 @@ from dash import ALL, Input, Output, State, ctx, dcc, html
 from dash.development.base_component import Component
 
 import store
+from auth.roles import DISPATCH
 from geo.nearest import nearest_units
 from incidents.lifecycle import Conflict, next_status
 from incidents.privacy import mask_phone
 from incidents.responders import unit_kinds_for
 from indicators.kpis import closed_loop_kpis, incident_frame, rank_districts
 from ingest.parse import parse_message
-from layouts.components import data_table
+from layouts.components import data_table, plot_text
 from layouts.i18n import MESSAGES, format_duration, format_time, text
 from layouts.markers import SEVERITY_MARK, SEVERITY_STYLE, UNIT_COLOUR, UNIT_SYMBOL
 from web import citydata, db, guard, locale
@@ -98,8 +99,8 @@ def responder_traces(units: list[dict[str, Any]], language: str, *, size: int = 
             marker={"size": size, "color": UNIT_COLOUR[status], "symbol": [UNIT_SYMBOL.get(u["kind"], "circle")
                                                                          for u in chosen],
                     "line": {"width": 0.5, "color": "#101418"}},
-            text=[f"{u['unit_id']} · {unit_kind_name(u['kind'], language)} · {text('unit_status.' + status, language)}"
-                  for u in chosen],
+            text=[plot_text(f"{u['unit_id']} · {unit_kind_name(u['kind'], language)} · "
+                            f"{text('unit_status.' + status, language)}") for u in chosen],
             hoverinfo="text", customdata=[["responder", u["unit_id"]] for u in chosen]))
     return traces
 
@@ -117,7 +118,7 @@ def _map_traces(incidents: list[dict[str, Any]], units: list[dict[str, Any]], se
             marker={"size": [22 if str(i["id"]) == selected else 15 for i in chosen], "color": colour,
                     "symbol": symbol, "line": {"width": [3 if str(i["id"]) == selected else 1 for i in chosen],
                                                "color": "#ffffff"}},
-            text=[f"#{i['id']} {i['title']}" for i in chosen], hoverinfo="text",
+            text=[plot_text(f"#{i['id']} {i['title']}") for i in chosen], hoverinfo="text",
             customdata=[["incident", str(i["id"])] for i in chosen]))
     return traces
 
@@ -168,12 +169,10 @@ def place(click: dict | None) -> tuple[float, float]:
 def create(_clicks: int | None, category: str | None, severity: str | None, source: str | None,
            title: str | None, lon: float | None, lat: float | None) -> str:
     """The officer's report goes through the same checks as an MQTT event, then into an incident."""
+    user = guard.require(DISPATCH)
     if not _clicks:
         return dash.no_update
     language = locale.request_language()
-    user = guard.current_user()
-    if user is None:
-        raise PermissionError("no user")
     body = {"id": f"{user.name}-{uuid.uuid4().hex[:12]}", "ts": datetime.now(UTC).isoformat(), "source": source,
             "category": category, "severity": severity, "lon": lon, "lat": lat, "title": (title or "").strip()}
     city = citydata.current_city()
@@ -318,13 +317,11 @@ def show_detail(selected: str | None, _tick: int | None, _message: Any) -> list[
 
 def act(_actions: list[int | None], _units: list[int | None], selected: str | None, notes: list[str | None]
         ) -> str:
+    user = guard.require(DISPATCH)
     trigger = ctx.triggered_id
     if not isinstance(trigger, dict) or not selected or not ctx.triggered or not ctx.triggered[0]["value"]:
         return dash.no_update
     language = locale.request_language()
-    user = guard.current_user()
-    if user is None:  # the guard lets no anonymous request through; be explicit anyway
-        raise PermissionError("no user")
     conn = db.connection()
     address = flask.request.remote_addr
     incident_id = int(selected)

@@ -9,9 +9,10 @@ from dash import Input, Output, html
 from dash.development.base_component import Component
 
 import store
+from auth.roles import ADMINISTER
 from layouts.components import data_table
 from layouts.i18n import format_duration, format_time, text
-from web import db, locale
+from web import db, guard, locale
 from web.health import HEARTBEAT_TIMEOUT_S, process_working
 
 _FEED_NAMES = {"readings": "feeds.readings", "events": "feeds.events", "units": "feeds.units"}
@@ -40,6 +41,7 @@ def feeds_page(conn: store.Connection, now: datetime, language: str) -> list[Com
     rates = store.feed_rates(conn, now)
     counts = store.sensor_counts(conn, now)
     stale = store.stale_sensors(conn, now)
+    unverified = store.unverified_sensors(conn)
     rejects = store.newest_rejects(conn)
     reasons = store.rejects_by_reason(conn, now - timedelta(hours=1))
     statuses = store.read_status(conn)
@@ -76,6 +78,13 @@ def feeds_page(conn: store.Connection, now: datetime, language: str) -> list[Com
                     text("feeds.last_seen", language), text("feeds.silent_for", language)],
                    [[sensor.sensor_id, sensor.kind or "—", sensor.scope_code or "—", when(sensor.last_seen),
                      silent(sensor.last_seen)] for sensor in stale], empty=none),
+        html.H3(text("feeds.unverified_sensors", language)),
+        data_table([text("feeds.sensor", language), text("feeds.first_seen", language),
+                    text("feeds.last_seen", language), text("feeds.position", language), text("feeds.unit", language),
+                    text("feeds.metrics", language)],
+                   [[sensor.sensor_id, when(sensor.first_seen), when(sensor.last_seen),
+                     f"{sensor.lon:.5f}, {sensor.lat:.5f}" if sensor.lon is not None else "—", sensor.scope_code or "—",
+                     ", ".join(sensor.metrics)] for sensor in unverified], empty=none),
         html.H2(text("feeds.rejects_by_reason", language)),
         data_table([text("feeds.reason", language), text("feeds.count", language)],
                    [[reason, f"{count:,}"] for reason, count in reasons.items()], empty=none),
@@ -88,6 +97,7 @@ def feeds_page(conn: store.Connection, now: datetime, language: str) -> list[Com
 
 
 def refresh(_tick: int | None) -> tuple[str, list[Component]]:
+    guard.require(ADMINISTER)  # the newest rejects may carry what devices sent
     language = locale.request_language()
     now = datetime.now(UTC)
     try:

@@ -26,9 +26,10 @@ import plotly.graph_objects as go
 from dash import Input, Output, dcc, html
 from dash.development.base_component import Component
 
+from auth.roles import EXPORT
 from indicators.levels import AMBER_SCORE, LEVEL_COLOURS, LEVEL_NAMES, RED_SCORE
 from layouts.command_options import level_title
-from layouts.components import data_table
+from layouts.components import data_table, plot_text
 from layouts.i18n import format_time, text
 from reports.build import ReportContext, build_report, count_trend_rows
 from reports.printable import LEVEL_SHAPES
@@ -172,8 +173,8 @@ def trend_figure(report: Report, domain: str, units: Sequence[str], language: st
     lines = trend_lines(report, domain, units, language)
     figure = go.Figure()
     for name in lines.columns:
-        figure.add_trace(go.Scatter(x=lines.index.tz_localize(None) if len(lines) else [], y=lines[name], name=name,
-                                    mode="lines+markers", connectgaps=False, marker={"size": 4}))
+        figure.add_trace(go.Scatter(x=lines.index.tz_localize(None) if len(lines) else [], y=lines[name],
+                                    name=plot_text(name), mode="lines+markers", connectgaps=False, marker={"size": 4}))
     for low, high, level in ((AMBER_SCORE, 100.0, 0), (RED_SCORE, AMBER_SCORE, 1), (0.0, RED_SCORE, 2)):
         figure.add_hrect(y0=low, y1=high, fillcolor=LEVEL_COLOURS[level], opacity=0.12, line_width=0)
     figure.update_yaxes(range=[0, 100], tickvals=[0, 40, 70, 100])
@@ -184,7 +185,8 @@ def trend_figure(report: Report, domain: str, units: Sequence[str], language: st
 def hours_figure(report: Report, language: str) -> go.Figure:
     """Hours the index spent in amber and red per unit (the most first), stacked bars."""
     hours = amber_red_hours(report, language).iloc[::-1]  # Plotly draws the first bar at the bottom
-    figure = go.Figure([go.Bar(y=list(hours.index), x=hours[part], name=text(f"vitals.level.{part}", language),
+    figure = go.Figure([go.Bar(y=[plot_text(name) for name in hours.index], x=hours[part],
+                               name=text(f"vitals.level.{part}", language),
                                orientation="h", marker={"color": LEVEL_COLOURS[level]})
                         for part, level in (("amber", 1), ("red", 2))])
     figure.update_layout(barmode="stack", xaxis_title=text("reports.hours_unit", language))
@@ -320,8 +322,8 @@ def update(search: str | None, preset: str | None, start: str | None, end: str |
     except SpecError as error:
         return (*controls, url, text("reports.bad_choice", language, message=str(error)), links,
                 [html.P(summary, className="summary")], "")
-    user = guard.current_user()
-    report = build_report(conn, spec, ctx, user=user.name if user else "?", now=now)
+    user = guard.require(EXPORT)
+    report = build_report(conn, spec, ctx, user=user.name, now=now)
     body = [html.P(summary, className="summary"), *report_view(report, language)]
     return (*controls, url, "", links, body, as_of(report, now, language))
 

@@ -91,6 +91,8 @@ def city_toml(config: CityConfig) -> str:
         f"levels = {_toml_value(list(config.levels))}   # top → bottom",
         f"synthetic = {_toml_value(list(config.synthetic))}",
     ]
+    if config.self_registration:
+        lines.append("self_registration = true   # unknown sensors with a position register, unverified")
     for source in config.sources:
         lines += ["", "[[sources]]"] + [f"{k} = {_toml_value(v)}" for k, v in source.items()]
     return "\n".join(lines) + "\n"

@@ -68,6 +68,9 @@ class CityConfig:
     levels: tuple[str, ...]
     synthetic: tuple[str, ...] = ()
     sources: tuple[dict[str, str], ...] = ()
+    # May a sensor missing from sensors.csv register itself by sending its position? It is then
+    # unverified (left out of the vital signs) until an admin accepts it; otherwise it is rejected.
+    self_registration: bool = False
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,9 @@ def read_city_config(path: Path) -> CityConfig:
     sources = raw.get("sources", [])
     if not isinstance(sources, list) or not all(isinstance(s, dict) for s in sources):
         raise CityError(f"{path}: [[sources]] must be tables")
+    self_registration = raw.get("self_registration", False)
+    if not isinstance(self_registration, bool):
+        raise CityError(f"{path}: self_registration must be true or false")
     name_zh = raw.get("name_zh")
     return CityConfig(
         id=city_id,
@@ -191,6 +197,7 @@ def read_city_config(path: Path) -> CityConfig:
         levels=tuple(levels),
         synthetic=tuple(synthetic),
         sources=tuple(sources),
+        self_registration=self_registration,
     )
 
 

@@ -118,11 +118,12 @@ def database_url(settings: Settings) -> str:
     return _required(configured_or_demo_database(settings), "CITYOPS_DATABASE_URL", "database", settings)
 
 
-def mqtt_url(settings: Settings) -> str:
-    """The broker to use: CITYOPS_MQTT_URL, else the running demo's embedded one."""
+def mqtt_url(settings: Settings, account: str) -> str:
+    """The broker to use: CITYOPS_MQTT_URL, else the running demo's embedded one, signed in as the
+    demo's ``account`` (``ingest`` or ``simulator``) when its broker has accounts."""
     from cityops.embedded import configured_or_demo_broker
 
-    return _required(configured_or_demo_broker(settings), "CITYOPS_MQTT_URL", "broker", settings)
+    return _required(configured_or_demo_broker(settings, account), "CITYOPS_MQTT_URL", "broker", settings)
 
 
 def _required(url: str | None, variable: str, what: str, settings: Settings) -> str:
@@ -159,7 +160,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> None:
     options = IngestOptions(
         city=settings.city,
         database_url=database_url(settings),
-        mqtt_url=mqtt_url(settings),
+        mqtt_url=mqtt_url(settings, "ingest"),
         workers=args.workers,
         protocol=args.protocol,
     )
@@ -205,7 +206,7 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    counts = publish_live(options, mqtt_url(settings), stop, say=say)
+    counts = publish_live(options, mqtt_url(settings, "simulator"), stop, say=say)
     say(f"simulate: published {counts['readings']:,} readings, {counts['events']:,} events, "
         f"{counts['unit_positions']:,} unit positions")
 
@@ -270,7 +271,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> None:
     from datetime import UTC, datetime
 
     import store
-    from reports.build import ReportContext, write_report
+    from reports.build import ExportNotAudited, ReportContext, write_report
     from reports.spec import parse_spec
 
     started = time.monotonic()
@@ -296,11 +297,14 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> None:
             f"{spec.unit_count(ctx.units):,} units × {len(spec.domain_list)} domains (up to "
             f"{spec.estimated_rows(ctx.units):,} trend rows) …")
         with open(partial, "wb") as file:
-            if args.format in ("html", "pdf"):  # the whole printable report; --table does not apply
-                _write_printable(conn, spec, ctx, args.format, args.language, file, now)
-            else:
-                write_report(conn, spec, ctx, args.format, args.table, file, user=_cli_actor(), now=now,
-                             progress=_report_progress())
+            try:
+                if args.format in ("html", "pdf"):  # the whole printable report; --table does not apply
+                    _write_printable(conn, spec, ctx, args.format, args.language, file, now)
+                else:
+                    write_report(conn, spec, ctx, args.format, args.table, file, user=_cli_actor(), now=now,
+                                 progress=_report_progress())
+            except ExportNotAudited as error:  # refused before a byte was written; the partial file goes
+                raise CommandError(str(error)) from None
         os.replace(partial, out)
     finally:
         partial.unlink(missing_ok=True)
@@ -406,6 +410,112 @@ def cmd_user_list(args: argparse.Namespace, settings: Settings) -> None:
     for user in users:
         status = "disabled" if user.disabled else "enabled"
         say(f"{user.name:<{width}}  {user.role:<10}  {status:<8}  {user.created_at:%Y-%m-%d %H:%M}")
+
+
+# -- broker accounts of devices (cityops.devices) ------------------------------------------------
+
+
+def _broker_dir(args: argparse.Namespace, settings: Settings) -> Path:
+    return Path(args.broker_dir) if args.broker_dir else settings.broker_dir or settings.data_dir / "broker"
+
+
+def _reload_broker(args: argparse.Namespace, settings: Settings, done: str) -> None:
+    """Make the broker reread its files; a broker that cannot be told is a failure (the change is not in force)."""
+    from cityops.devices import PID_FILE, BrokerNotReloaded, reload_broker
+
+    how = "kill -HUP <mosquitto pid>, or systemctl reload mosquitto"
+    if args.no_reload:
+        say(f"broker not reloaded (--no-reload): the change applies when it rereads its files ({how})")
+        return
+    pid_file = (Path(args.pid_file) if args.pid_file
+                else settings.broker_pid_file or _broker_dir(args, settings) / PID_FILE)
+    try:
+        pid = reload_broker(pid_file)
+    except BrokerNotReloaded as error:
+        raise CommandError(f"{done}, but no broker was reloaded ({error}): until you reload it ({how}), "
+                           "it goes on with the old accounts") from None
+    say(f"broker reloaded (pid {pid})")
+
+
+def cmd_device_add(args: argparse.Namespace, settings: Settings) -> None:
+    from city.model import read_sensors
+    from cityops.devices import KINDS_WITH_ID, Device, DeviceFiles, check_password, generate_password
+
+    folder_of_city = city_folder(args.city or settings.city)
+    city = read_city_config(folder_of_city / "city.toml").id
+    device_id = args.id if args.id is not None or args.kind not in KINDS_WITH_ID else args.name
+    device = Device(args.name, args.kind, city, device_id)
+    device.check()  # before reading a password
+    if args.kind == "sensor" and device_id not in set(read_sensors(folder_of_city / "sensors.csv")["sensor_id"]):
+        say(f"note: {city}'s sensors.csv has no sensor {device_id}: its readings are rejected unless the city "
+            "allows self-registration (then it waits for `cityops sensor accept`)")
+    if args.password_stdin:
+        try:
+            password = sys.stdin.readline(_MAX_PASSWORD_LINE).removesuffix("\n").removesuffix("\r")
+        except UnicodeDecodeError:  # its message would quote bytes of the password
+            raise CommandError("the password on stdin is not text in the locale's encoding") from None
+        check_password(password)
+    else:
+        password = generate_password()
+    folder = _broker_dir(args, settings)
+    outcome = DeviceFiles(folder).add(device, password, update=args.update)
+    rights = ", ".join(f"{access} {topic}" for access, topic in device.topics())
+    say(f"device {device.name} {outcome}: {device.describe()}, may {rights} ({folder})")
+    if not args.password_stdin:
+        say(f"password (shown once; the broker keeps only a hash): {password}")
+    _reload_broker(args, settings, f"device {device.name} {outcome}")
+
+
+def cmd_device_revoke(args: argparse.Namespace, settings: Settings) -> None:
+    from cityops.devices import DeviceFiles
+
+    removed = DeviceFiles(_broker_dir(args, settings)).revoke(args.name)
+    say(f"device {args.name} revoked" + (f" ({removed.describe()})" if removed else " (a password line only)"))
+    _reload_broker(args, settings, f"device {args.name} revoked")
+
+
+def cmd_device_list(args: argparse.Namespace, settings: Settings) -> None:
+    from cityops.devices import DeviceFiles
+
+    files = DeviceFiles(_broker_dir(args, settings))
+    devices = files.devices()
+    hashes = files.password_hashes()
+    rows = [(d.name, d.kind, d.city, d.id or "—", d.added_at[:16].replace("T", " "),
+             "" if d.name in hashes else "no password line: cannot connect") for d in devices]
+    managed = {d.name for d in devices}
+    rows += [(name, "—", "—", "—", "—", "not from cityops device: may connect, may do nothing")
+             for name in sorted(set(hashes) - managed)]
+    if not rows:
+        say(f"no devices in {files.folder}: cityops device add NAME --kind KIND")
+        return
+    table = [("name", "kind", "city", "id", "added (UTC)", ""), *rows]
+    widths = [max(len(row[column]) for row in table) for column in range(5)]
+    for row in table:
+        say("  ".join(f"{value:<{width}}" for value, width in zip(row, [*widths, 0], strict=True)).rstrip())
+
+
+def cmd_sensor_accept(args: argparse.Namespace, settings: Settings) -> None:
+    import store
+
+    with _accounts_database(settings) as conn:
+        accepted = store.accept_sensor(conn, args.sensor_id, actor=_cli_actor())
+    say(f"sensor {args.sensor_id} accepted: the vital signs count it from their next run" if accepted
+        else f"sensor {args.sensor_id} is verified already")
+
+
+def cmd_sensor_pending(args: argparse.Namespace, settings: Settings) -> None:
+    import store
+
+    with _accounts_database(settings) as conn:
+        pending = store.unverified_sensors(conn, limit=1000)
+    if not pending:
+        say("no sensor waits for acceptance")
+        return
+    say("sensor  first seen (UTC)  position  area  metrics")
+    for sensor in pending:
+        first = f"{sensor.first_seen:%Y-%m-%d %H:%M}" if sensor.first_seen else "—"
+        where = f"{sensor.lon:.5f},{sensor.lat:.5f}" if sensor.lon is not None else "—"
+        say(f"{sensor.sensor_id}  {first}  {where}  {sensor.scope_code or '—'}  {';'.join(sensor.metrics)}")
 
 
 def _summarise(city: City) -> None:
@@ -548,6 +658,44 @@ def build_parser() -> argparse.ArgumentParser:
     passwd.set_defaults(handler=cmd_user_passwd)
     listing = user_commands.add_parser("list", help="the accounts: name, role, status, created")
     listing.set_defaults(handler=cmd_user_list)
+
+    from cityops.devices import KINDS
+
+    device = commands.add_parser("device", help="broker accounts of sensors, units and systems: add, list, revoke")
+    device_commands = device.add_subparsers(dest="device_command", required=True, metavar="ACTION")
+    broker_options = argparse.ArgumentParser(add_help=False)
+    broker_options.add_argument("--broker-dir", help="the broker's device files (default: CITYOPS_BROKER_DIR, "
+                                "else the demo's broker folder)")
+    changes = argparse.ArgumentParser(add_help=False, parents=[broker_options])
+    changes.add_argument("--pid-file", help="pid file of the Mosquitto to reload (default: CITYOPS_BROKER_PID_FILE, "
+                         "else mosquitto.pid in the broker folder)")
+    changes.add_argument("--no-reload", action="store_true", help="only write the files (the broker is not running)")
+    device_add = device_commands.add_parser(
+        "add", parents=[changes],
+        help="an account that may publish only for itself (sensor, unit, integration) or read the city (ingest); "
+             "the password is generated and shown once")
+    device_add.add_argument("name", help="the broker user name")
+    device_add.add_argument("--kind", required=True, choices=KINDS)
+    device_add.add_argument("--id", help="the sensor or unit it speaks for (default: the name)")
+    device_add.add_argument("--city", help="city id or folder (default: CITYOPS_CITY)")
+    device_add.add_argument("--password-stdin", action="store_true",
+                            help="read the password as one line from stdin instead of generating one")
+    device_add.add_argument("--update", action="store_true", help="replace an existing account's rights and password")
+    device_add.set_defaults(handler=cmd_device_add)
+    device_revoke = device_commands.add_parser("revoke", parents=[changes],
+                                               help="remove an account; a reload disconnects it")
+    device_revoke.add_argument("name")
+    device_revoke.set_defaults(handler=cmd_device_revoke)
+    device_list = device_commands.add_parser("list", parents=[broker_options], help="the accounts and their rights")
+    device_list.set_defaults(handler=cmd_device_list)
+
+    sensor = commands.add_parser("sensor", help="self-registered sensors: list those waiting, accept one")
+    sensor_commands = sensor.add_subparsers(dest="sensor_command", required=True, metavar="ACTION")
+    accept = sensor_commands.add_parser("accept", help="count a self-registered sensor in the vital signs (audited)")
+    accept.add_argument("sensor_id")
+    accept.set_defaults(handler=cmd_sensor_accept)
+    pending = sensor_commands.add_parser("pending", help="sensors that registered themselves and wait for acceptance")
+    pending.set_defaults(handler=cmd_sensor_pending)
     return parser
 
 

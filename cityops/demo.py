@@ -4,10 +4,12 @@ Steps, each printed as it happens: the data directory; the database (embedded Po
 unless CITYOPS_DATABASE_URL names one) and its schema; the broker (an embedded Mosquitto,
 or amqtt where Mosquitto is not installed, unless CITYOPS_MQTT_URL names one); a day of
 history on the first run; then the ingest, the simulator and the web app as child processes,
-restarted if they die. The web app's URL and the admin password are printed: the password is
-CITYOPS_ADMIN_PASSWORD when set, else a new one generated for this run (the account ``admin``
-is reset to it). The indicators process computes the vital signs every 30 s. Ctrl-C (or
-SIGTERM) stops the children, then the embedded servers.
+restarted if they die. The web app's URL and the admin password are printed: the first run
+creates the account ``admin`` with CITYOPS_ADMIN_PASSWORD, else with a generated password kept
+in the data directory (``admin-password``, owner-only), and never resets it later. Sessions are
+signed with a key kept there too (``secret-key``), so signed-in screens survive a restart. The
+indicators process computes the vital signs every 30 s. Ctrl-C (or SIGTERM) stops the children,
+then the embedded servers.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -31,7 +33,48 @@ from cityops.embedded import EmbeddedBroker, EmbeddedDatabase, forget_servers, w
 from cityops.settings import Settings
 
 FIRST_RUN_HISTORY = timedelta(days=1)
+# In the data directory, readable by its owner only.
+SECRET_KEY_FILE = "secret-key"
+ADMIN_PASSWORD_FILE = "admin-password"
 
+
+def _kept_secret(path: Path, make: Callable[[], str] = lambda: secrets.token_urlsafe(48)) -> str:
+    """The secret kept in ``path``, made (owner-only) on first use."""
+    if path.is_file():
+        kept = path.read_text(encoding="utf-8").strip()
+        if kept:
+            return kept
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    value = make()
+    path.write_text(value + "\n", encoding="utf-8")
+    return value
+
+
+def _first_admin(database_url: str, configured: str | None, data_dir: Path) -> str:
+    """Create the account admin if there is none; what to tell the person at the terminal about signing in.
+
+    The password is CITYOPS_ADMIN_PASSWORD, else one generated on the first run and kept in the data
+    directory. Like the web app, the demo never resets an existing admin: a password changed since
+    (by an admin, on /users or with `cityops user passwd admin`) stays changed.
+    """
+    from auth.accounts import create_first_admin
+    from auth.passwords import verify_password
+
+    password_file = data_dir / ADMIN_PASSWORD_FILE
+    password = configured or _kept_secret(password_file, generate_password)
+    conn = store.connect(database_url, application_name="cityops-demo")
+    try:
+        created = create_first_admin(conn, password, actor="demo") == "created"
+        admin = store.get_user(conn, "admin")
+    finally:
+        conn.close()
+    where = ("the password in CITYOPS_ADMIN_PASSWORD" if configured
+             else f"password {password}  (kept in {password_file})")
+    if created or (admin is not None and verify_password(admin.password_hash, password)):
+        return f"sign in as admin with {where}"
+    return ("the account admin has another password than the demo's (someone changed it): use that one, or set a "
+            "new one with: cityops user passwd admin")
 
 @dataclass(frozen=True)
 class DemoOptions:
@@ -46,6 +89,7 @@ class DemoOptions:
 class Child:
     name: str
     command: list[str]
+    env: dict[str, str] = field(default_factory=dict)  # on top of the demo's environment
     process: subprocess.Popen | None = None
     restarts: int = 0
     next_start: float = 0.0
@@ -66,6 +110,7 @@ def run_demo(options: DemoOptions, settings: Settings, stop: threading.Event, sa
 
     database: EmbeddedDatabase | None = None
     broker: EmbeddedBroker | None = None
+    accounts: dict[str, str] = {}  # account → its broker URL (embedded Mosquitto)
     children: list[Child] = []
     try:
         if settings.database_url:
@@ -87,11 +132,21 @@ def run_demo(options: DemoOptions, settings: Settings, stop: threading.Event, sa
             step("broker: CITYOPS_MQTT_URL")
             mqtt_url, protocol = settings.mqtt_url, "auto"
         else:
-            broker = EmbeddedBroker(data_dir)
+            # Mosquitto runs with the device model: the ingest and the simulator sign in with accounts
+            # made for this run, and each may do only its part. amqtt (no Mosquitto on the machine)
+            # has no ACLs: it lets anyone in, on loopback only.
+            broker = EmbeddedBroker(data_dir, device_dir=data_dir / "broker")
             step(f"broker: embedded {broker.kind}")
+            passwords = {}
+            if broker.kind == "mosquitto":
+                from cityops.devices import provision_demo_accounts
+
+                passwords = provision_demo_accounts(data_dir / "broker", city.id)
             mqtt_url, protocol = broker.start(), broker.protocol
-            say(f"    {mqtt_url}")
-        write_servers(data_dir, database_url, mqtt_url)
+            accounts = {name: broker.url_as(name, password) for name, password in passwords.items()}
+            say(f"    {mqtt_url} " + (f"(accounts {', '.join(accounts)}; nobody else gets in)" if accounts
+                                     else "(no accounts: anyone on this machine may publish)"))
+        write_servers(data_dir, database_url, mqtt_url, accounts)
 
         if first_run:
             step(f"history: {FIRST_RUN_HISTORY.days} day of simulated readings (first run only)")
@@ -100,19 +155,20 @@ def run_demo(options: DemoOptions, settings: Settings, stop: threading.Event, sa
             backfill(SimulatorOptions(city=options.city, seed=options.seed, sensors=options.sensors),
                      database_url, FIRST_RUN_HISTORY, say=lambda line: say(f"    {line}"))
 
-        admin_password = settings.admin_password or generate_password()
+        admin_note = _first_admin(database_url, settings.admin_password, data_dir)
         env = {**os.environ, "CITYOPS_CITY": options.city, "CITYOPS_DATABASE_URL": database_url,
                "CITYOPS_MQTT_URL": mqtt_url, "CITYOPS_DATA_DIR": str(data_dir),
-               # One key for this run: a restarted web child keeps accepting the sessions it signed.
-               "CITYOPS_SECRET_KEY": settings.secret_key or secrets.token_urlsafe(32),
-               "CITYOPS_ADMIN_PASSWORD": admin_password}
+               # The same key on every run: wall screens stay signed in across a restart of the demo.
+               "CITYOPS_SECRET_KEY": settings.secret_key or _kept_secret(data_dir / SECRET_KEY_FILE)}
+        env.pop("CITYOPS_ADMIN_PASSWORD", None)  # the demo made the first admin itself (above)
         cityops = [sys.executable, "-m", "cityops"]
         simulate = [*cityops, "simulate", "--seed", str(options.seed), "--protocol", protocol]
         if options.sensors:
             simulate += ["--sensors", str(options.sensors)]
         children = [
-            Child("ingest", [*cityops, "ingest", "--protocol", protocol]),
-            Child("simulate", simulate),
+            Child("ingest", [*cityops, "ingest", "--protocol", protocol],
+                  {"CITYOPS_MQTT_URL": accounts["ingest"]} if "ingest" in accounts else {}),
+            Child("simulate", simulate, {"CITYOPS_MQTT_URL": accounts["simulator"]} if "simulator" in accounts else {}),
             Child("indicators", [*cityops, "indicators", "run"]),
             Child("web", [*cityops, "web", "--host", "127.0.0.1", "--port", str(options.port)]),
         ]
@@ -124,10 +180,7 @@ def run_demo(options: DemoOptions, settings: Settings, stop: threading.Event, sa
             say(f"    the web app did not open port {options.port}; see {data_dir / 'logs' / 'web.log'}")
         say("")
         say(f"cityops demo is running: open {url}")
-        if settings.admin_password:
-            say("    sign in as admin with the password in CITYOPS_ADMIN_PASSWORD")
-        else:
-            say(f"    sign in as admin with password {admin_password}  (new for this run)")
+        say(f"    {admin_note}")
         say(f"    logs in {data_dir / 'logs'}; Ctrl-C stops everything")
         _supervise(children, env, data_dir, database_url, stop, say)
     finally:
@@ -154,8 +207,8 @@ class _Steps:
 
 def _start(child: Child, env: dict[str, str], data_dir: Path) -> None:
     with (data_dir / "logs" / f"{child.name}.log").open("ab") as log:
-        child.process = subprocess.Popen(child.command, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+        child.process = subprocess.Popen(child.command, env={**env, **child.env}, stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def _stop(child: Child) -> None:

@@ -2,7 +2,9 @@
 
 ``cityops demo`` writes ``<data dir>/servers.json`` while it runs (the database and broker
 URLs and its process id) and removes it when it stops. Other commands started while the
-demo runs use these servers when no URL is set.
+demo runs use these servers when no URL is set. The broker URL carries no credentials; where
+the broker has accounts (cityops.devices) the file also holds one URL per account the demo
+made (``ingest``, ``simulator``), so ``cityops ingest`` and ``cityops simulate`` sign in as theirs.
 """
 
 from __future__ import annotations
@@ -34,8 +36,12 @@ def running_database_url(data_dir: Path) -> str | None:
     return url if isinstance(url, str) else None
 
 
-def running_broker_url(data_dir: Path) -> str | None:
+def running_broker_url(data_dir: Path, account: str | None = None) -> str | None:
+    """The running demo's broker, signed in as ``account`` when the demo made one by that name."""
     info = _running(data_dir)
+    accounts = info.get("mqtt_accounts") if info else None
+    if account and isinstance(accounts, dict) and isinstance(accounts.get(account), str):
+        return accounts[account]
     url = info.get("mqtt_url") if info else None
     return url if isinstance(url, str) else None
 
@@ -45,18 +51,19 @@ def configured_or_demo_database(settings: Settings) -> str | None:
     return settings.database_url or running_database_url(settings.data_dir)
 
 
-def configured_or_demo_broker(settings: Settings) -> str | None:
-    """CITYOPS_MQTT_URL, else the running demo's broker, else None."""
-    return settings.mqtt_url or running_broker_url(settings.data_dir)
+def configured_or_demo_broker(settings: Settings, account: str | None = None) -> str | None:
+    """CITYOPS_MQTT_URL, else the running demo's broker (as ``account``, see running_broker_url), else None."""
+    return settings.mqtt_url or running_broker_url(settings.data_dir, account)
 
 
-def write_servers(data_dir: Path, database_url: str, mqtt_url: str) -> None:
+def write_servers(data_dir: Path, database_url: str, mqtt_url: str,
+                  mqtt_accounts: dict[str, str] | None = None) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / SERVERS_FILE
-    path.write_text(
-        json.dumps({"pid": os.getpid(), "database_url": database_url, "mqtt_url": mqtt_url}), encoding="utf-8"
-    )
-    path.chmod(0o600)  # the URLs may carry passwords
+    path.touch(mode=0o600)  # private before the URLs, which carry passwords, are in it
+    path.chmod(0o600)
+    path.write_text(json.dumps({"pid": os.getpid(), "database_url": database_url, "mqtt_url": mqtt_url,
+                                "mqtt_accounts": mqtt_accounts or {}}), encoding="utf-8")
 
 
 def forget_servers(data_dir: Path) -> None:
@@ -140,7 +147,10 @@ class EmbeddedBroker:
     """Mosquitto with deploy/mosquitto/cityops.conf when it is installed, else amqtt (MQTT 3.1.1 only).
 
     ``extra_config`` is appended to Mosquitto's configuration (the tests add a TLS listener
-    and a password file); ``anonymous`` lets clients in without credentials.
+    and a password file); ``anonymous`` lets clients in without credentials. ``device_dir``
+    (Mosquitto only) holds the device model's password and ACL files (cityops.devices): then
+    only those accounts get in, each with its rights. Mosquitto writes its pid to
+    :attr:`pid_file`, where ``cityops device`` finds it to reload the files.
     """
 
     def __init__(
@@ -151,13 +161,15 @@ class EmbeddedBroker:
         extra_config: str = "",
         anonymous: bool = True,
         require_mosquitto: bool = False,
+        device_dir: Path | None = None,
     ) -> None:
         import shutil
 
         self.folder = data_dir / "broker"
         self.preferred_port = preferred_port
         self.extra_config = extra_config
-        self.anonymous = anonymous
+        self.anonymous = anonymous and device_dir is None
+        self.device_dir = device_dir
         self.mosquitto = shutil.which("mosquitto") or (
             "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
         )
@@ -176,13 +188,21 @@ class EmbeddedBroker:
         port = free_port(self.preferred_port)
         log = self.log_path.open("ab")
         if self.mosquitto:
+            from cityops.devices import DeviceFiles
+
+            accounts = ""
+            if self.device_dir is not None:
+                files = DeviceFiles(self.device_dir)
+                accounts = f"password_file {files.password_file}\nacl_file {files.acl_file}\n"
             config = self.folder / "mosquitto.conf"
             config.write_text(
                 BROKER_CONFIG.read_text(encoding="utf-8")
                 + f"\npersistence_location {self.folder}/\n"
                 # Started as root, mosquitto would switch to its own user and lose access to our files.
                 + f"user {getpass.getuser()}\n"
+                + f"pid_file {self.pid_file}\n"
                 + f"listener {port} 127.0.0.1\nallow_anonymous {'true' if self.anonymous else 'false'}\n"
+                + accounts
                 + self.extra_config,
                 encoding="utf-8",
             )
@@ -210,6 +230,16 @@ class EmbeddedBroker:
     @property
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
+
+    def url_as(self, name: str, password: str) -> str:
+        """The URL signed in as the account ``name`` (device names and generated passwords need no escaping)."""
+        return f"mqtt://{name}:{password}@127.0.0.1:{self.port}"
+
+    @property
+    def pid_file(self) -> Path:
+        from cityops.devices import PID_FILE
+
+        return self.folder / PID_FILE
 
     @property
     def log_path(self) -> Path:

@@ -49,15 +49,29 @@ class Settings:
     mqtt_url: str | None = None
     # Where the demo keeps its embedded database and broker between runs.
     data_dir: Path = DEFAULT_DATA_DIR
-    # Signs the web app's session cookies; every web worker must share it (CITYOPS_SECRET_KEY).
+    # The broker's device files (password file, ACL; `cityops device`), CITYOPS_BROKER_DIR; None:
+    # the demo's, <data_dir>/broker.
+    broker_dir: Path | None = None
+    # The pid file of the Mosquitto to reload after a device change (CITYOPS_BROKER_PID_FILE);
+    # None: mosquitto.pid in the broker folder, where the demo's broker writes it.
+    broker_pid_file: Path | None = None
+    # Signs the web app's session cookies; every web worker must share it (CITYOPS_SECRET_KEY,
+    # at least 32 characters).
     secret_key: str | None = None
-    # When set, the web app makes ``admin`` an enabled admin with this password on start.
+    # When set and there is no account ``admin`` yet, the web app creates it with this password.
     admin_password: str | None = None
     # Overrides the city's time zone for display and day boundaries (an IANA name, CITYOPS_TZ).
     timezone: str | None = None
     # How many reverse proxies in front of the web app set X-Forwarded-For/-Proto/-Host
     # (CITYOPS_TRUSTED_PROXIES; 0 = none, the headers are ignored and cannot be spoofed).
     trusted_proxies: int = 0
+    # A browser session ends after this many minutes without a request (CITYOPS_SESSION_IDLE_MINUTES)
+    # and this many hours after sign-in (CITYOPS_SESSION_HOURS).
+    session_idle_minutes: int = 30
+    session_hours: int = 12
+    # When set, /metrics answers a request carrying "Authorization: Bearer <token>" from anywhere
+    # (CITYOPS_METRICS_TOKEN); without it, only direct requests from loopback.
+    metrics_token: str | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
@@ -69,16 +83,23 @@ class Settings:
             database_url=merged.get("CITYOPS_DATABASE_URL") or None,
             mqtt_url=merged.get("CITYOPS_MQTT_URL") or None,
             data_dir=Path(merged["CITYOPS_DATA_DIR"]) if merged.get("CITYOPS_DATA_DIR") else DEFAULT_DATA_DIR,
+            broker_dir=Path(merged["CITYOPS_BROKER_DIR"]) if merged.get("CITYOPS_BROKER_DIR") else None,
+            broker_pid_file=(Path(merged["CITYOPS_BROKER_PID_FILE"]) if merged.get("CITYOPS_BROKER_PID_FILE")
+                             else None),
             secret_key=merged.get("CITYOPS_SECRET_KEY") or None,
             admin_password=merged.get("CITYOPS_ADMIN_PASSWORD") or None,
             timezone=merged.get("CITYOPS_TZ") or None,
-            trusted_proxies=_count("CITYOPS_TRUSTED_PROXIES", merged.get("CITYOPS_TRUSTED_PROXIES")),
+            trusted_proxies=_count("CITYOPS_TRUSTED_PROXIES", merged.get("CITYOPS_TRUSTED_PROXIES"), 0, 10),
+            session_idle_minutes=_count("CITYOPS_SESSION_IDLE_MINUTES", merged.get("CITYOPS_SESSION_IDLE_MINUTES"),
+                                        1, 24 * 60, default=30),
+            session_hours=_count("CITYOPS_SESSION_HOURS", merged.get("CITYOPS_SESSION_HOURS"), 1, 7 * 24, default=12),
+            metrics_token=merged.get("CITYOPS_METRICS_TOKEN") or None,
         )
 
 
-def _count(name: str, text: str | None) -> int:
+def _count(name: str, text: str | None, low: int, high: int, *, default: int = 0) -> int:
     if not text:
-        return 0
-    if not text.strip().isdigit() or int(text) > 10:
-        raise ValueError(f"{name} must be a whole number from 0 to 10, not {text!r}")
+        return default
+    if not text.strip().isdigit() or not low <= int(text) <= high:
+        raise ValueError(f"{name} must be a whole number from {low} to {high}, not {text!r}")
     return int(text)

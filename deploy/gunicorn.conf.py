@@ -8,8 +8,17 @@ Settings given on the command line override these.
 """
 
 import os
+import sys
 
-bind = os.environ.get("CITYOPS_BIND", "0.0.0.0:8050")
+# Behind a reverse proxy (CITYOPS_TRUSTED_PROXIES set) the app believes X-Forwarded-For: a client
+# that reached the port directly could then claim any address (127.0.0.1 for /metrics, another
+# address to dodge sign-in delays, a forged address in the audit log). So listen on loopback
+# only, where the proxy on the same host reaches it, unless CITYOPS_BIND says otherwise.
+_proxied = os.environ.get("CITYOPS_TRUSTED_PROXIES", "0").strip() not in ("", "0")
+bind = os.environ.get("CITYOPS_BIND", "127.0.0.1:8050" if _proxied else "0.0.0.0:8050")
+if _proxied and not bind.startswith(("127.", "[::1]", "localhost", "unix:")):
+    print(f"cityops: CITYOPS_TRUSTED_PROXIES is set and gunicorn listens on {bind}: make sure only the proxy can "
+          "reach that address, or anyone can forge X-Forwarded-For", file=sys.stderr)
 workers = int(os.environ.get("CITYOPS_WEB_WORKERS", "4"))
 worker_class = "gthread"
 threads = 8

@@ -141,6 +141,7 @@ class MqttClient:
         self._pending: deque[paho.MQTTMessageInfo] = deque()
         self._refused: str | None = None
         self._generation = 0
+        self._answered: set[int] = set()  # message ids of UNSUBSCRIBEs the broker acknowledged
         self._lock = threading.Lock()
         self._client: paho.Client | None = None
         self.version: str | None = None
@@ -192,6 +193,7 @@ class MqttClient:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_unsubscribe = self._on_unsubscribe
         if self.consumer:
             # Declaring an "external event loop" makes paho queue acks for the next poll instead of
             # writing each one to the socket at once: one send per batch, not per message.
@@ -266,6 +268,9 @@ class MqttClient:
             self._attempt_failed.set()  # closed before CONNACK: e.g. a broker without MQTT 5
         self._connected.clear()
 
+    def _on_unsubscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        self._answered.add(mid)
+
     def _on_message(self, client, userdata, message) -> None:
         self._inbox.append(
             Message(message.topic, message.payload, message.qos, message.mid, datetime.now(UTC), self._generation)
@@ -312,6 +317,25 @@ class MqttClient:
             self._pump(timeout_s)
         messages, self._inbox = self._inbox, []
         return messages
+
+    def round_trip(self, timeout_s: float = 10.0) -> bool:
+        """Wait for the broker to answer a request (unsubscribing a topic never subscribed); False on timeout.
+
+        One connection delivers in order, so everything the broker sent this consumer before has
+        then arrived in the inbox: what has not, was not sent. The tests prove with it that a
+        message was withheld, without waiting and hoping.
+        """
+        self._require_consumer()
+        client = self._client
+        if client is None or not self.connected:
+            return False
+        _, mid = client.unsubscribe("cityops/round-trip")
+        deadline = time.monotonic() + timeout_s
+        while mid not in self._answered and time.monotonic() < deadline:
+            self._pump(0.05)
+        answered = mid in self._answered
+        self._answered.discard(mid)
+        return answered
 
     def _require_consumer(self) -> None:
         if not self.consumer:

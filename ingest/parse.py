@@ -42,18 +42,25 @@ record a bad metric (unknown name, non-number, non-finite) rejects only that met
 time or bad coordinates reject the whole record. JSON duplicate keys: the last one wins
 (as in Python, JavaScript and PostgreSQL ``jsonb``).
 
-Sensors: a known sensor's records are kept; an unknown sensor's are kept only when the
-message gives a valid position inside the city (any record's ``lon``/``lat``, or SenML
-``lon``/``lat`` records), otherwise each record is ``unknown sensor without coordinates``.
-A record's coordinates must be valid (``bad coordinates``) and inside the city
-(``coordinates outside city``). When readings are kept and the message carried a
-position, one :class:`SensorSightingRow` (the latest positioned record) is emitted so the
-store can register or update the sensor.
+Sensors: a known sensor's records are kept. An unknown sensor's are kept only when the city
+allows self-registration (``ctx.self_registration``; the store then registers the sensor
+unverified, left out of the vital signs until an admin accepts it) and the message gives a
+valid position inside the city (any record's ``lon``/``lat``, or SenML ``lon``/``lat``
+records). Otherwise each record is ``unknown sensor without coordinates`` when no record
+has a position, else ``unknown sensor: self-registration is off``: a device must not add
+itself to the city's sensors unnoticed. A record's coordinates must be valid (``bad
+coordinates``) and inside the city (``coordinates outside city``). When readings are kept
+and the message carried a position, one :class:`SensorSightingRow` (the latest positioned
+record) is emitted so the store can register the sensor.
 
 Reject rows carry ``received_at``, the topic cut to 512 characters and the first 2 KiB
-of the payload decoded as UTF-8 with replacement; NUL becomes the four characters ``\\x00``
-(PostgreSQL text cannot hold NUL) and lone surrogates become U+FFFD. Event titles and
-details are cleaned the same way.
+of the payload (or of the bad record's JSON) decoded as UTF-8 with replacement; NUL becomes
+the four characters ``\\x00`` (PostgreSQL text cannot hold NUL) and lone surrogates become
+U+FFFD; event titles and details are cleaned the same way. Personal data is masked before
+that (``incidents.privacy``): the values of ``reporter_phone`` and any other phone field at
+any depth, and phone-like digit runs in text; JSON that had something masked is stored
+re-serialised, anything that is not JSON has the same masking applied to its raw text.
+Reasons quoting a value mask it the same way.
 
 Measured parse rate (CPython 3.11.7, one core of the 2-core dev box, ``timeit``, known
 sensor, RFC 3339 times, trivial ``locate``): about 180,000 messages/s for a 1-reading
@@ -72,6 +79,7 @@ from typing import Any
 
 import numpy as np
 
+from incidents.privacy import mask_personal, mask_personal_text, mask_phones_in_text
 from indicators.domains import EVENT_SOURCES, METRICS, SEVERITIES, UNIT_KINDS, UNIT_STATUSES
 from store.ingest import EventRow, ReadingRow, RejectRow, SensorSightingRow, UnitPositionRow
 
@@ -123,6 +131,7 @@ class IngestContext:
     degrees), per point None when outside the city or {level: code} at every level, top →
     bottom (the lowest level's code is the last value). ``retention``: readings older than
     ``received_at - retention`` are rejected; ``max_payload_bytes`` caps the raw payload.
+    ``self_registration``: the city's ``self_registration`` (may unknown sensors register?).
     """
 
     city_id: str
@@ -133,6 +142,7 @@ class IngestContext:
     retention: timedelta
     max_future: timedelta = timedelta(minutes=5)
     max_payload_bytes: int = 64 * 1024
+    self_registration: bool = False
 
     def __post_init__(self) -> None:
         # The context owns its copy of the registry so register_sensor can grow it.
@@ -163,6 +173,7 @@ TIME_TOO_OLD = "time too old"
 BAD_COORDINATES = "bad coordinates"
 OUTSIDE_CITY = "coordinates outside city"
 UNKNOWN_SENSOR = "unknown sensor without coordinates"
+UNREGISTERED_SENSOR = "unknown sensor"
 UNKNOWN_CATEGORY = "unknown category"
 UNKNOWN_SOURCE = "unknown source"
 UNKNOWN_SEVERITY = "unknown severity"
@@ -177,6 +188,7 @@ REASONS: tuple[str, ...] = (
     UNKNOWN_METRIC, NOT_A_NUMBER, NON_FINITE, BAD_TIME, TIME_IN_FUTURE, TIME_TOO_OLD,
     BAD_COORDINATES, OUTSIDE_CITY, UNKNOWN_SENSOR, UNKNOWN_CATEGORY, UNKNOWN_SOURCE,
     UNKNOWN_SEVERITY, UNKNOWN_KIND, UNKNOWN_STATUS, MISSING_FIELD, FIELD_TOO_LONG, BAD_PHONE,
+    UNREGISTERED_SENSOR,
 )
 
 MAX_DEPTH = 32  # JSON nesting; our payloads need 3
@@ -186,6 +198,9 @@ MAX_DETAIL = 4000
 MAX_EVENT_ID = 128
 MAX_PHONE = 32
 REJECT_PAYLOAD_BYTES = 2048
+# A rejected payload up to this size is decoded again to mask its personal data by structure;
+# a bigger one (oversize) is masked in its raw first 2 KiB.
+_MAX_DECODED = 64 * 1024
 REJECT_TOPIC_CHARS = 512
 _DETAIL_CHARS = 64  # of a bad name or value quoted in a reason
 
@@ -233,24 +248,50 @@ def _clean(text: str) -> str:
 
 
 def payload_text(payload: bytes) -> str:
-    """The first 2 KiB of a raw payload as storable text, for a reject row."""
+    """The first 2 KiB of a raw payload as storable text for a reject row, personal data masked.
+
+    JSON is masked by its structure (and re-serialised only if something was masked, so the
+    common reject keeps the bytes as sent); anything else by searching its first 2 KiB.
+    """
+    data = _decoded(payload)
+    if data is _MISSING:
+        return _clean(mask_personal_text(payload[:REJECT_PAYLOAD_BYTES].decode("utf-8", "replace")))
+    masked, changed = mask_personal(data)
+    if changed:
+        return _serialised(masked)
     return _clean(payload[:REJECT_PAYLOAD_BYTES].decode("utf-8", "replace"))
 
 
-def _record_text(record: Any) -> str:
+def _decoded(payload: bytes) -> Any:
+    """``payload`` as JSON, or _MISSING when it is not JSON within the default limits."""
+    if len(payload) > _MAX_DECODED or _too_deep(payload):
+        return _MISSING
     try:
-        text = json.dumps(record, ensure_ascii=False)
+        return _DECODER.decode(payload.decode("utf-8").removeprefix("\ufeff"))
+    except (ValueError, RecursionError):  # not UTF-8 (UnicodeDecodeError is one), not JSON, too deep
+        return _MISSING
+
+
+def _record_text(record: Any) -> str:
+    return _serialised(mask_personal(record)[0])
+
+
+def _serialised(value: Any) -> str:
+    """Decoded JSON back as text, cut to 2 KiB and storable."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
     except (ValueError, TypeError, RecursionError):  # cannot happen for decoded JSON of bounded depth
-        text = repr(record)
-    return payload_text(text.encode("utf-8", "surrogatepass"))
+        text = repr(value)
+    return _clean(text.encode("utf-8", "surrogatepass")[:REJECT_PAYLOAD_BYTES].decode("utf-8", "replace"))
 
 
 def _detail(value: Any) -> str:
-    """A bad name or value, short and storable, to quote in a reason."""
+    """A bad name or value, short and storable, to quote in a reason (phone-like numbers masked)."""
     try:
         text = value if type(value) is str else repr(value)
     except ValueError:  # an integer beyond Python's digit limit (a SenML sum of two huge ones)
         text = f"<{type(value).__name__}>"
+    text = mask_phones_in_text(text)  # before the cut, which could leave half a number unmasked
     if len(text) > _DETAIL_CHARS:
         text = text[:_DETAIL_CHARS] + "…"
     return _clean(text)
@@ -564,6 +605,11 @@ def _keep(sensor_id: str, entries: list[list[Any]], single: bool, payload: bytes
         for entry in entries:
             reason = UNKNOWN_SENSOR if entry[3] is None else OUTSIDE_CITY
             rejects.add(reason, payload_text(payload) if single else _record_text(entry[0]))
+        return Parsed(rejects=tuple(rejects.rows))
+    if sensor_id not in ctx.sensors and not ctx.self_registration:
+        for entry in entries:
+            rejects.add(f"{UNREGISTERED_SENSOR}: self-registration is off",
+                        payload_text(payload) if single else _record_text(entry[0]))
         return Parsed(rejects=tuple(rejects.rows))
 
     metrics = ctx.metrics

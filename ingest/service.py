@@ -133,6 +133,7 @@ def prepare(options: IngestOptions) -> tuple[City, IngestContext]:
         categories=frozenset(city.categories),
         locate=locate_function(city),
         retention=timedelta(days=keep_days),
+        self_registration=city.config.self_registration,
     )
     return city, context
 

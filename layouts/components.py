@@ -1,11 +1,21 @@
-"""Small building blocks shared by the pages: headings, pending notes, tables."""
+"""Small building blocks shared by the pages: headings, pending notes, tables, text for Plotly."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from html import escape
 
 from dash import html
 from dash.development.base_component import Component
+
+
+def plot_text(value: object) -> str:
+    """``value`` as Plotly shows it, character for character, in a hover label, legend, title or tick.
+
+    Plotly reads a subset of HTML there (``<b>``, ``<br>``, ``<a href>``, ``<span style>``…) and
+    decodes entities, so text from outside (incident titles, unit, kind and category names) must
+    have ``&``, ``<`` and ``>`` escaped, or a title could restyle the label or draw a link."""
+    return escape(str(value), quote=False)
 
 
 def page_heading(title: str, *extra: Component) -> html.Div:

@@ -30,8 +30,19 @@ def layout(**_query: str) -> html.Div:
         html.Div([
             html.Label([html.Span(text("users.name", language)),
                         dcc.Input(id="users-new-name", type="text", maxLength=64)], className="filter"),
+            html.Label([html.Span(text("users.new_role", language)),
+                        dcc.Dropdown(id="users-new-role", options=roles, value="viewer", clearable=False,
+                                     className="dropdown")], className="filter"),
             html.Button(text("users.add", language), id="users-add", className="button"),
         ], className="filters"),
         html.P(id="users-message", className="message", role="status"),
         html.Div(id="users-table"),
+        html.H2(text("users.throttles", language)),
+        html.P(text("users.throttles_help", language), className="help"),
+        html.Div([
+            html.Label([html.Span(text("users.throttle", language)),
+                        dcc.Dropdown(id="users-throttle", className="dropdown")], className="filter"),
+            html.Button(text("users.unlock", language), id="users-unlock", className="button"),
+        ], className="filters"),
+        html.Div(id="users-throttles"),
     ])

@@ -1,9 +1,10 @@
 """Reports from the database: the one module of ``reports/`` that reads it (through ``store``).
 
 It moves data between ``store`` (hours, incidents, freshness), the pure tables and the writers,
-and writes the audit row of every export. The command line (``cityops report``), the API
-(``web.api_reports``) and the reports page use it, so all three give the same numbers for the
-same choice.
+and writes the audit row of every export *before* its first byte: an export that cannot be
+audited is refused (:class:`ExportNotAudited`), so no data leaves unrecorded. The command line
+(``cityops report``), the API (``web.api_reports``) and the reports page use it, so all three
+give the same numbers for the same choice.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ from reports.tables import (
 
 log = logging.getLogger(__name__)
 
-AUDIT_ACTION = "report.export"
+AUDIT_ACTION = "report.export"  # who exports what, written before the first byte
+AUDIT_END_ACTION = "report.export.end"  # the rows a streamed export wrote, when it ends
 # The tables of one XLSX file: the indicator report (with the closure KPIs of the period and
 # the method), or the incidents with their KPIs.
 XLSX_INDICATOR_SHEETS: tuple[str, ...] = (*INDICATOR_TABLES, "kpis", "method")
@@ -54,6 +56,11 @@ Connecting = store.Connection | Callable[[], store.Connection]
 
 def _conn(conn: Connecting) -> store.Connection:
     return conn() if callable(conn) else conn
+
+
+class ExportNotAudited(Exception):
+    """The audit row of an export could not be written, so the export is refused before any data
+    is sent (the message says what to do; the database's reason is logged)."""
 
 
 @dataclass(frozen=True)
@@ -168,24 +175,40 @@ def export_tables(conn: Connecting, spec: ReportSpec, ctx: ReportContext, fmt: s
 def export_stream(conn: Connecting, spec: ReportSpec, ctx: ReportContext, fmt: str, table: str, *,
                   user: str, now: datetime | None = None, address: str | None = None,
                   progress: Progress | None = None, tables: list[ExportTable] | None = None) -> Iterator[bytes]:
-    """The export file piece by piece; when it ends (finished or abandoned) one audit row says who
-    exported what and how many rows (``complete`` false when it was cut short)."""
+    """The export file piece by piece. Its audit row (who, what, which choice) is written and committed
+    when this is called, before the first piece exists; :class:`ExportNotAudited` when it cannot be.
+    When the file ends (finished, or abandoned after it started) a second row, ``report.export.end``,
+    says how many rows were written (``complete`` false when it was cut short)."""
     now = now or datetime.now(UTC)
     tables = tables if tables is not None else export_tables(conn, spec, ctx, fmt, table, now)
     watermark = Watermark(user=user, at=now.astimezone(spec.zone), spec=spec.describe())
+    export_id = audit_export(_conn(conn), user, fmt, table, spec, address=address)
+    return _stream(conn, spec, fmt, table, tables, watermark, export_id=export_id, address=address,
+                   progress=progress)
+
+
+def _stream(conn: Connecting, spec: ReportSpec, fmt: str, table: str, tables: list[ExportTable],
+            watermark: Watermark, *, export_id: int, address: str | None,
+            progress: Progress | None) -> Iterator[bytes]:
     counts: dict[str, int] = {}
     complete = False
     try:
         yield from export_bytes(fmt, tables, watermark, counts, progress)
         complete = True
     finally:
-        audit_export(_conn(conn), user, fmt, table, spec, counts, complete=complete, address=address)
+        try:
+            audit_export(_conn(conn), watermark.user, fmt, table, spec, address=address, action=AUDIT_END_ACTION,
+                         details={"export": export_id, "rows": dict(counts), "row_count": sum(counts.values()),
+                                  "complete": complete})
+        except ExportNotAudited as error:  # the export itself is on record; its end is only logged
+            log.warning("the end of export %s by %s was not audited: %s", export_id, watermark.user, error)
 
 
 def write_report(conn: store.Connection, spec: ReportSpec, ctx: ReportContext, fmt: str, table: str,
                  out: BinaryIO, *, user: str, now: datetime | None = None, address: str | None = None,
                  progress: Progress | None = None) -> int:
-    """Write the export to ``out`` (audited); the number of bytes written."""
+    """Write the export to ``out`` (audited first: :class:`ExportNotAudited`, nothing written, when it
+    cannot be); the number of bytes written."""
     written = 0
     for piece in export_stream(conn, spec, ctx, fmt, table, user=user, now=now, address=address,
                                progress=progress):
@@ -194,26 +217,31 @@ def write_report(conn: store.Connection, spec: ReportSpec, ctx: ReportContext, f
     return written
 
 
-def audit_export(conn: store.Connection, user: str, fmt: str, table: str, spec: ReportSpec,
-                 counts: Mapping[str, int], *, complete: bool = True, address: str | None = None) -> None:
-    """The audit row of one export: user, format, table(s), the choice and the rows written."""
-    if conn.closed:
-        log.warning("export by %s not audited: the database connection is closed", user)
-        return
+def audit_export(conn: store.Connection, user: str, fmt: str, table: str, spec: ReportSpec, *,
+                 details: Mapping[str, Any] | None = None, address: str | None = None,
+                 action: str = AUDIT_ACTION) -> int:
+    """Write and commit one audit row of an export (user, format, table(s), the choice and ``details``);
+    its id. :class:`ExportNotAudited` when the database cannot take it."""
     try:
+        if conn.closed:
+            raise store.StoreUnavailable("the database connection is closed")
         conn.rollback()  # a failed read may have left the transaction aborted
-        store.write_audit(conn, user, AUDIT_ACTION, f"{table}.{fmt}", None,
-                          {"format": fmt, "table": table, "spec": spec.describe(), "rows": dict(counts),
-                           "row_count": sum(counts.values()), "complete": complete}, address)
+        return store.write_audit(conn, user, action, f"{table}.{fmt}", None,
+                                 {"format": fmt, "table": table, "spec": spec.describe(), **(details or {})},
+                                 address)
     except (store.StoreUnavailable, store.DatabaseError) as error:
-        log.warning("export by %s not audited: %s", user, error)
+        log.error("%s of %s.%s by %s not audited: %s", action, table, fmt, user, error)
+        # The database's words stay in the log: the person exporting learns only what to do.
+        raise ExportNotAudited("export refused: the audit log cannot be written just now (every export is "
+                               "recorded before it is sent); try again later or tell the administrator") from error
 
 
 def build_report(conn: store.Connection, spec: ReportSpec, ctx: ReportContext, *, user: str,
                  now: datetime | None = None, audit_format: str | None = None,
                  address: str | None = None) -> Report:
     """The whole report in memory (screens, the printable HTML and PDF). ``audit_format`` (e.g. ``pdf``):
-    this report is being exported, so write its audit row."""
+    this report is being exported, so write its audit row (:class:`ExportNotAudited` when it cannot be:
+    then nothing may be sent)."""
     now = now or datetime.now(UTC)
     freshness = store.data_freshness(conn, spec.start, spec.end)
     report = assemble(
@@ -223,7 +251,8 @@ def build_report(conn: store.Connection, spec: ReportSpec, ctx: ReportContext, *
         freshness={"computed_at": freshness.computed_at, "newest_in_period": freshness.newest_in_period,
                    "rolled_up_to": freshness.rolled_up_to},
         generated_by=user, generated_at=now, now=now)
-    if audit_format is not None:
-        audit_export(conn, user, audit_format, "report", spec,
-                     {name: len(report.table(name)) for name in TABLES}, address=address)
+    if audit_format is not None:  # the whole report is in memory: its one row has the rows and comes first
+        rows = {name: len(report.table(name)) for name in TABLES}
+        audit_export(conn, user, audit_format, "report", spec, address=address,
+                     details={"rows": rows, "row_count": sum(rows.values()), "complete": True})
     return report

@@ -6,10 +6,11 @@ when known) and writes bytes to a binary file-like (:func:`write_export`), or yi
 write-only mode keeps sheets in temporary files; Parquet: one row group). Times are shown in the
 city's zone (the tables hold them so).
 
-- **CSV**: one table, UTF-8 *with* a byte-order mark — Excel reads a CSV without one in the
-  machine's ANSI code page and garbles Chinese names; pandas and Python's ``utf-8-sig`` read it
-  as is. The first line is the watermark comment ``# cityops export by <user> at <time> …``
-  (read with ``skiprows=1``). Times ISO 8601 with their offset.
+- **CSV**: one table, CRLF line ends (RFC 4180), UTF-8 *with* a byte-order mark — Excel reads a
+  CSV without one in the machine's ANSI code page and garbles Chinese names; pandas and Python's
+  ``utf-8-sig`` read it as is. The first line is the watermark comment
+  ``# cityops export by <user> at <time> …`` (read with ``skiprows=1``). Times ISO 8601 with
+  their offset.
 - **XLSX**: a sheet per table; row 1 the watermark line, row 2 the header (both frozen); real
   numbers with formats (scores ``0.0``, hours ``0.00``, rates ``0.0%``), times as city-time dates,
   levels and colour names filled with the level colours (the ranking's scores too, by band).
@@ -18,12 +19,21 @@ city's zone (the tables hold them so).
 - **Parquet**: one table, row groups of :data:`PARQUET_ROW_GROUP` rows, the watermark as JSON in
   the key-value metadata ``cityops.watermark`` (user, time, spec); times as timestamps with zone.
 - **JSON**: one table: ``{"watermark", "spec", "table", "columns", "rows": [...], "row_count"}``.
+
+Text reaches these files from outside (incident titles from MQTT, the API and the dispatch form;
+unit and category names from the city folder), so CSV and XLSX, which people open in a
+spreadsheet, pass every text cell through :func:`spreadsheet_text`: one starting with a formula
+character gets a leading ``'`` and shows as typed instead of running (``=HYPERLINK(…)`` would
+otherwise be a live link that can leak the sheet). XLSX text cells are also written as strings,
+so the file holds no formula at all. Numbers stay numbers. Parquet and JSON are data formats read
+by programs, not spreadsheets: they keep every value exactly as stored.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -130,6 +140,39 @@ class _Sink(io.RawIOBase):
         return data
 
 
+# The OWASP rule for CSV injection: a cell starting with = + - @, tab or carriage return is a formula
+# (or becomes one) in Excel, LibreOffice and Google Sheets. Also caught: those signs after leading
+# blanks or line breaks (" =1+1", "\n=1+1"; spreadsheets may trim them), and their full-width forms
+# ＝ ＋ － ＠, which East Asian input methods type and which Excel may take as the ASCII ones. A title
+# that merely starts with such a sign only gains a visible quote.
+FORMULA_START = re.compile(r"[\t\r]|\s*[=+\-@\uff1d\uff0b\uff0d\uff20]")
+
+
+def spreadsheet_text(value: Any) -> Any:
+    """``value`` as a spreadsheet shows it as text and never runs: a string starting with a formula
+    character (:data:`FORMULA_START`) gets a leading ``'``; anything else (numbers included) is returned
+    unchanged."""
+    if isinstance(value, str) and FORMULA_START.match(value):
+        return "'" + value
+    return value
+
+
+def _spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with :func:`spreadsheet_text` applied to every text column (each distinct value once:
+    a trend column repeats a few names many times)."""
+    changed = {}
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype != object and not isinstance(values.dtype, pd.StringDtype):
+            continue  # numbers, levels and times are never text
+        codes, uniques = pd.factorize(values)
+        safe = [spreadsheet_text(value) for value in uniques]
+        if safe != list(uniques):
+            shown = np.array([*safe, None], dtype=object)
+            changed[column] = pd.Series(shown[codes], index=values.index, dtype=object)  # code -1 (missing): None
+    return frame.assign(**changed) if changed else frame
+
+
 def _plain(values: pd.Series) -> list[Any]:
     """A column as Python values, None for every missing one."""
     return values.astype(object).where(values.notna(), None).tolist()
@@ -151,10 +194,12 @@ def _text_times(frame: pd.DataFrame) -> pd.DataFrame:
 
 def csv_bytes(table: ExportTable, watermark: Watermark, counts: dict[str, int],
               progress: Progress | None = None) -> Iterator[bytes]:
-    yield ("\ufeff# " + watermark.line() + "\n").encode("utf-8")
+    yield ("\ufeff# " + watermark.line() + "\r\n").encode("utf-8")
     rows = 0
     for chunk in table.frames():
-        text = _text_times(chunk).to_csv(index=False, header=rows == 0, lineterminator="\n")
+        # CRLF line ends (RFC 4180) also make Python's writer quote a field holding a bare CR, which
+        # spreadsheets take as a line break: "x\r=1+1" would otherwise start a row with a formula.
+        text = _text_times(_spreadsheet_safe(chunk)).to_csv(index=False, header=rows == 0, lineterminator="\r\n")
         rows += len(chunk)
         counts[table.name] = rows
         if progress:
@@ -264,8 +309,10 @@ def _xlsx_cells(ws: Any, chunk: pd.DataFrame, styles: _XlsxStyles, colour_scores
     """The rows of ``chunk`` as lists of values and styled write-only cells.
 
     A write-only sheet writes each row as it is appended, so one styled cell per column and
-    colour serves every row (only its value changes): styling a new cell per value is slow."""
+    colour serves every row (only its value changes): styling a new cell per value is slow.
+    Text (already passed through :func:`spreadsheet_text`) is always a string cell."""
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     def template(kind: str, level: Any, coloured: bool) -> Any:
         cell = WriteOnlyCell(ws)
@@ -277,6 +324,7 @@ def _xlsx_cells(ws: Any, chunk: pd.DataFrame, styles: _XlsxStyles, colour_scores
         return cell
 
     columns: list[list[Any]] = []
+    chunk = _spreadsheet_safe(chunk)
     for column in chunk.columns:
         kind = column_kind(str(column))
         values = chunk[column]
@@ -284,7 +332,8 @@ def _xlsx_cells(ws: Any, chunk: pd.DataFrame, styles: _XlsxStyles, colour_scores
             values = values.dt.tz_localize(None)  # Excel has no zones: city time, named in the watermark
         plain = _plain(values)
         if kind == "text":
-            columns.append(plain)
+            cell = WriteOnlyCell(ws)  # unstyled: only its value changes, and it is written as a string
+            columns.append([None if value is None else (cell, value) for value in plain])
             continue
         levels: list[Any] | None = None
         if kind == "level":
@@ -310,7 +359,11 @@ def _xlsx_cells(ws: Any, chunk: pd.DataFrame, styles: _XlsxStyles, colour_scores
         for item in row:
             if isinstance(item, tuple):
                 cell, item = item
-                cell.value = item
+                if isinstance(item, str):
+                    cell.value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", item)  # XML cannot hold most control characters
+                    cell.data_type = "s"  # openpyxl makes "=…" a formula and "#N/A" an error: text stays text
+                else:
+                    cell.value = item
                 item = cell
             shown.append(item)
         yield shown

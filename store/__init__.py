@@ -10,13 +10,20 @@ from store.accounts import (
     AccountError,
     AccountExists,
     AccountMissing,
+    FailureRun,
+    SessionInfo,
     UserRow,
     create_user,
+    end_session,
+    failure_runs,
     get_user,
     last_sign_ins,
     list_users,
-    recent_failures,
+    open_session,
     record_login,
+    session_info,
+    touch_session,
+    unlock_sign_in,
     update_user,
 )
 from store.audit import AuditRow, audit_actions, read_audit, write_audit
@@ -75,7 +82,17 @@ from store.ingest import (
 )
 from store.metrics import LatencySeries, add_request_latency, read_request_latency
 from store.queries import COUNTABLE_TABLES, count_rows, latest_readings, server_info
-from store.registry import SensorRow, UnitRow, known_sensors, sync_sensors, sync_units
+from store.registry import (
+    SensorMissing,
+    SensorRow,
+    UnitRow,
+    UnverifiedSensor,
+    accept_sensor,
+    known_sensors,
+    sync_sensors,
+    sync_units,
+    unverified_sensors,
+)
 from store.reports import INCIDENT_EXPORT_COLUMNS, DataFreshness, count_incidents, data_freshness, incident_rows
 from store.retention import apply_retention
 from store.rollups import rebuild_rollups, refresh_rollups
@@ -182,8 +199,15 @@ __all__ = [
     "read_audit",
     "read_settings",
     "read_status",
-    "recent_failures",
     "record_login",
+    "FailureRun",
+    "SessionInfo",
+    "end_session",
+    "failure_runs",
+    "open_session",
+    "session_info",
+    "touch_session",
+    "unlock_sign_in",
     "report_status",
     "require_schema",
     "retention_days",
@@ -196,4 +220,8 @@ __all__ = [
     "LevelChange",
     "level_changes",
     "score_history",
+    "SensorMissing",
+    "UnverifiedSensor",
+    "accept_sensor",
+    "unverified_sensors",
 ]

@@ -1,4 +1,6 @@
-"""Accounts (``users``) and sign-in attempts (``login_attempts``): SQL only, no hashing (see :mod:`auth`).
+"""Accounts (``users``), their sessions (``web_sessions``) and sign-in attempts (``login_attempts``).
+
+SQL only, no hashing and no policy (see :mod:`auth` and :mod:`web.guard`).
 
 Every change to ``users`` writes its audit row in the same transaction, so a change is never
 stored without its trace. Audit states hold the role, the disabled flag and when the password
@@ -60,7 +62,7 @@ def list_users(conn: psycopg2.extensions.connection) -> list[UserRow]:
 def last_sign_ins(conn: psycopg2.extensions.connection) -> dict[str, datetime]:
     """The time of each account's newest successful sign-in (accounts that never signed in are absent)."""
     with transaction(conn) as cur:
-        cur.execute("SELECT name, max(time) FROM login_attempts WHERE success GROUP BY name")
+        cur.execute("SELECT name, max(time) FROM login_attempts WHERE outcome = 'success' GROUP BY name")
         return dict(cur.fetchall())
 
 
@@ -126,39 +128,141 @@ def update_user(
         after = UserRow(*cur.fetchone())
         action = _action(role=role is not None, password=password_hash is not None, disabled=disabled)
         write_audit(cur, actor, action, name, _state(before), _state(after), address)
+        # A new password or a disable ends every session of the account, wherever its cookie lives.
+        if password_hash is not None:
+            _end_sessions_of(cur, name, "password")
+        elif disabled:
+            _end_sessions_of(cur, name, "disabled")
+
+
+SIGN_IN_OUTCOMES = ("success", "failure", "throttled", "unlocked")
 
 
 def record_login(
     conn: psycopg2.extensions.connection,
     name: str,
     address: str | None,
-    success: bool,
+    outcome: str,
     *,
     time: datetime | None = None,
 ) -> None:
-    """Record one sign-in attempt at ``time`` (default: now), committed."""
+    """Record one sign-in attempt (``outcome``: one of :data:`SIGN_IN_OUTCOMES`) at ``time`` (default: now)."""
+    if outcome not in SIGN_IN_OUTCOMES:
+        raise ValueError(f"unknown sign-in outcome {outcome!r}")
     with transaction(conn) as cur:
         cur.execute(
-            "INSERT INTO login_attempts (time, name, address, success) VALUES (coalesce(%s, now()), %s, %s, %s)",
-            (time, name, address, success),
+            "INSERT INTO login_attempts (time, name, address, success, outcome)"
+            " VALUES (coalesce(%s, now()), %s, %s, %s, %s)",
+            (time, name, address, outcome == "success", outcome),
         )
 
 
-def recent_failures(
-    conn: psycopg2.extensions.connection, *, name: str | None = None, address: str | None = None, since: datetime
-) -> int:
-    """Failed sign-in attempts from ``since`` on, for ``name`` and/or from ``address`` (at least one)."""
-    if name is None and address is None:
-        raise ValueError("recent_failures: give a name, an address or both")
-    conditions = ["NOT success", "time >= %s"]
-    params: list[Any] = [since]
-    for column, value in (("name", name), ("address", address)):
-        if value is not None:
-            conditions.append(f"{column} = %s")
-            params.append(value)
+class FailureRun(NamedTuple):
+    """Failed sign-ins of one name from one address (``name`` None: of every name from the address)."""
+
+    name: str | None
+    address: str | None
+    failures: int
+    last_failure: datetime
+
+
+def failure_runs(
+    conn: psycopg2.extensions.connection,
+    *,
+    since: datetime,
+    whole_address: bool,
+    at_least: int = 1,
+    name: str | None = None,
+    address: str | None = None,
+) -> list[FailureRun]:
+    """Runs of failed sign-ins from ``since`` on that have ``at_least`` failures.
+
+    Per (name, address) a run restarts after a success or an admin's unlock of that pair; with
+    ``whole_address``, failures of every name from one address, restarting only at an unlock of
+    the address (a row with an empty name) — an attacker's own successful sign-in does not
+    clear it. ``name`` / ``address`` keep one pair or address.
+    """
+    if whole_address:
+        group, scope = "NULL::text, a.address", "a.address IS NOT NULL"
+        clear = "c.outcome = 'unlocked' AND c.name = '' AND c.address = a.address"
+    else:
+        group, scope = "a.name, a.address", "true"
+        clear = "c.outcome IN ('success', 'unlocked') AND c.name = a.name AND c.address IS NOT DISTINCT FROM a.address"
+    filters, params = [], {"since": since, "at_least": at_least}
+    if name is not None:
+        filters.append("a.name = %(name)s")
+        params["name"] = name
+    if address is not None:
+        filters.append("a.address = %(address)s")
+        params["address"] = address
+    scope += "".join(f" AND {condition}" for condition in filters)
     with transaction(conn) as cur:
-        cur.execute(f"SELECT count(*) FROM login_attempts WHERE {' AND '.join(conditions)}", params)
-        return cur.fetchone()[0]
+        cur.execute(
+            f"SELECT {group}, count(*), max(a.time) FROM login_attempts a"
+            f" WHERE a.outcome = 'failure' AND a.time >= %(since)s AND {scope}"
+            f" AND a.time > coalesce((SELECT max(c.time) FROM login_attempts c WHERE {clear}"
+            "                          AND c.time >= %(since)s), '-infinity')"
+            f" GROUP BY {group} HAVING count(*) >= %(at_least)s ORDER BY max(a.time) DESC",
+            params,
+        )
+        return [FailureRun(*row) for row in cur.fetchall()]
+
+
+def unlock_sign_in(
+    conn: psycopg2.extensions.connection, name: str, address: str | None, *, actor: str, actor_address: str | None
+) -> None:
+    """Clear the sign-in delay of ``name`` from ``address`` (``name`` "": of the whole address), audited."""
+    with transaction(conn) as cur:
+        cur.execute("INSERT INTO login_attempts (name, address, success, outcome) VALUES (%s, %s, false, 'unlocked')",
+                    (name, address))
+        write_audit(cur, actor, "login.unlock", name or None, None, {"name": name or None, "address": address},
+                    actor_address)
+
+
+class SessionInfo(NamedTuple):
+    """An open session and its account, as the guard checks it on every request."""
+
+    user: UserRow
+    created_at: datetime
+    last_seen_at: datetime
+
+
+def open_session(conn: psycopg2.extensions.connection, id_hash: str, user_name: str, address: str | None) -> None:
+    """Store a new session of ``user_name``, known by the hash of its id."""
+    with transaction(conn) as cur:
+        cur.execute("INSERT INTO web_sessions (id_hash, user_name, address) VALUES (%s, %s, %s)",
+                    (id_hash, user_name, address))
+
+
+def session_info(conn: psycopg2.extensions.connection, id_hash: str) -> SessionInfo | None:
+    """The open session with this id hash and its account; None if there is none or it has ended."""
+    columns = ", ".join(f"u.{column}" for column in UserRow._fields)
+    with transaction(conn) as cur:
+        cur.execute(f"SELECT {columns}, s.created_at, s.last_seen_at FROM web_sessions s"
+                    " JOIN users u ON u.name = s.user_name WHERE s.id_hash = %s AND s.ended_at IS NULL", (id_hash,))
+        row = cur.fetchone()
+    if row is None:
+        return None
+    width = len(UserRow._fields)
+    return SessionInfo(UserRow(*row[:width]), *row[width:])
+
+
+def touch_session(conn: psycopg2.extensions.connection, id_hash: str) -> None:
+    """Note that the session was used now."""
+    with transaction(conn) as cur:
+        cur.execute("UPDATE web_sessions SET last_seen_at = now() WHERE id_hash = %s", (id_hash,))
+
+
+def end_session(conn: psycopg2.extensions.connection, id_hash: str, reason: str) -> None:
+    """End one session (it stays in the table, with when and why)."""
+    with transaction(conn) as cur:
+        cur.execute("UPDATE web_sessions SET ended_at = now(), end_reason = %s WHERE id_hash = %s"
+                    " AND ended_at IS NULL", (reason, id_hash))
+
+
+def _end_sessions_of(cur: psycopg2.extensions.cursor, user_name: str, reason: str) -> None:
+    cur.execute("UPDATE web_sessions SET ended_at = now(), end_reason = %s WHERE user_name = %s AND ended_at IS NULL",
+                (reason, user_name))
 
 
 def _state(row: UserRow) -> dict[str, Any]:

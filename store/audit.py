@@ -39,8 +39,8 @@ def write_audit(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     address: str | None = None,
-) -> None:
-    """Write one audit row.
+) -> int:
+    """Write one audit row; its id.
 
     Given a cursor, the row joins that cursor's transaction (so it commits or rolls back with
     the change it describes); given a connection, it is written and committed on its own.
@@ -50,12 +50,14 @@ def write_audit(
         if state is not None and _SECRET_KEYS & set(state):
             raise ValueError(f"audit rows must not hold secrets ({', '.join(sorted(_SECRET_KEYS & set(state)))})")
     values = (user, action, target, _json(before), _json(after), address)
-    query = 'INSERT INTO audit_log ("user", action, target, before, after, address) VALUES (%s, %s, %s, %s, %s, %s)'
+    query = ('INSERT INTO audit_log ("user", action, target, before, after, address) VALUES (%s, %s, %s, %s, %s, %s)'
+             " RETURNING id")
     if isinstance(cur_or_conn, psycopg2.extensions.cursor):
         cur_or_conn.execute(query, values)
-        return
+        return int(cur_or_conn.fetchone()[0])
     with transaction(cur_or_conn) as cur:
         cur.execute(query, values)
+        return int(cur.fetchone()[0])
 
 
 def read_audit(

@@ -31,11 +31,12 @@ WINDOWED = ("sum", "mean", "max")
 
 
 def read_sensor_registry(conn: psycopg2.extensions.connection) -> list[dict[str, Any]]:
-    """Every located sensor: id, kind, metrics (``a;b``), expected interval, noise zone, lowest unit, maintenance."""
+    """Every located, verified sensor: id, kind, metrics (``a;b``), expected interval, noise zone, lowest unit,
+    maintenance. A self-registered sensor no admin has accepted yet is left out: nobody vouched for it."""
     with transaction(conn) as cur:
         cur.execute(
             "SELECT sensor_id, kind, array_to_string(metrics, ';'), expected_interval_s, noise_zone, scope_code,"
-            " in_maintenance FROM sensors WHERE scope_code IS NOT NULL ORDER BY sensor_id"
+            " in_maintenance FROM sensors WHERE scope_code IS NOT NULL AND verified ORDER BY sensor_id"
         )
         names = ("sensor_id", "kind", "metrics", "expected_interval_s", "noise_zone", "unit_code", "maintenance")
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]

@@ -170,12 +170,16 @@ FROM locked
 WHERE s.sensor_id = locked.sensor_id
 """
 
+# A sighting of an unknown sensor reaches the store only when the city allows self-registration
+# (ingest.parse rejects it otherwise); the sensor is then unverified: left out of the vital signs
+# until an admin accepts it.
 _REGISTER_SENSORS = """
-INSERT INTO sensors (sensor_id, kind, metrics, lon, lat, scope_code, scopes, registered_by, first_seen, last_seen)
+INSERT INTO sensors (sensor_id, kind, metrics, lon, lat, scope_code, scopes, registered_by, verified, first_seen,
+                     last_seen)
 VALUES %s
 ON CONFLICT (sensor_id) DO NOTHING
 """
-_REGISTER_SENSORS_ROW = "(%s, 'unknown', %s::text[], %s, %s, %s, %s, 'ingest', %s, %s)"
+_REGISTER_SENSORS_ROW = "(%s, 'unknown', %s::text[], %s, %s, %s, %s, 'ingest', false, %s, %s)"
 
 _INSERT_EVENTS = """
 INSERT INTO events (source, id, time, category, severity, lon, lat, title, detail, reporter_phone, scope_code, scopes)

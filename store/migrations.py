@@ -647,6 +647,58 @@ COMMENT ON COLUMN indicator_hourly.minutes_red IS 'Minutes red, counted as minut
 COMMENT ON COLUMN indicator_hourly.minutes_grey IS 'Minutes grey (no fresh data), counted as minutes_green.';
 """
 
+# A sensor the ingest registers by itself (the city allows self-registration) is unverified until
+# an admin accepts it: its readings are stored but the vital signs leave it out, so a device
+# nobody vouched for cannot colour the city. Ingest-registered sensors from before this
+# migration were never vouched for either. Rejects stored before personal data was masked at
+# ingest keep reporters' phones: their values are masked here (wholly: "****").
+_SENSOR_VERIFICATION = r"""
+ALTER TABLE sensors ADD COLUMN verified boolean NOT NULL DEFAULT true;
+UPDATE sensors SET verified = false WHERE registered_by = 'ingest';
+CREATE INDEX sensors_unverified_idx ON sensors (sensor_id) WHERE NOT verified;
+COMMENT ON COLUMN sensors.verified IS 'False for a sensor the ingest registered by itself, until an admin '
+    'accepts it (cityops sensor accept); the vital signs leave unverified sensors out.';
+
+UPDATE rejects
+SET payload = regexp_replace(payload, '("[^"]*(phone|mobile)[^"]*"\s*:\s*)("([^"\\]|\\.)*"?|[-+0-9][-+0-9 ().]*)',
+                             '\1"****"', 'gi')
+WHERE payload ~* '(phone|mobile)[^"]*"\s*:';
+UPDATE rejects SET reason = 'bad phone' WHERE reason LIKE 'bad phone:%';
+"""
+
+# Sessions live on the server: the cookie carries only a random id (its SHA-256 is stored), so
+# signing out, a disable or a new password ends a session even where a copy of the cookie lives
+# on, and an idle or old session can be refused. Sign-in attempts say how they ended, so that an
+# attempt refused while throttled does not prolong the delay and an admin's unlock is recorded.
+_SESSIONS_AND_SIGN_IN_OUTCOMES = """
+CREATE TABLE web_sessions (
+    id_hash text PRIMARY KEY,
+    user_name text NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    last_seen_at timestamptz NOT NULL DEFAULT now(),
+    ended_at timestamptz,
+    end_reason text,
+    address text
+);
+CREATE INDEX web_sessions_open_user_idx ON web_sessions (user_name) WHERE ended_at IS NULL;
+COMMENT ON TABLE web_sessions IS 'Signed-in browser sessions of the web app; the cookie names one by a random id.';
+COMMENT ON COLUMN web_sessions.id_hash IS 'SHA-256 (hex) of the session id in the cookie; never the id itself.';
+COMMENT ON COLUMN web_sessions.user_name IS 'Whose session it is.';
+COMMENT ON COLUMN web_sessions.created_at IS 'When the user signed in (UTC).';
+COMMENT ON COLUMN web_sessions.last_seen_at IS 'The newest request of the session (UTC, to the minute).';
+COMMENT ON COLUMN web_sessions.ended_at IS 'When it ended (UTC); null while it is open.';
+COMMENT ON COLUMN web_sessions.end_reason IS 'sign-out, idle, expired, disabled, password, role or replaced.';
+COMMENT ON COLUMN web_sessions.address IS 'Client IP address at sign-in.';
+
+ALTER TABLE login_attempts ADD COLUMN outcome text NOT NULL DEFAULT 'failure'
+    CHECK (outcome IN ('success', 'failure', 'throttled', 'unlocked'));
+UPDATE login_attempts SET outcome = 'success' WHERE success;
+CREATE INDEX login_attempts_name_address_time_idx ON login_attempts (name, address, time);
+COMMENT ON COLUMN login_attempts.outcome IS 'success; failure (wrong name or password, disabled);'
+    ' throttled (refused unchecked while a delay runs: not counted);'
+    ' unlocked (an admin cleared the delay; an empty name: of the whole address).';
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core", sql=_CORE),
     Migration(2, "readings", sql=_READINGS, plain=_READINGS_PLAIN, timescale=_READINGS_TIMESCALE),
@@ -689,4 +741,6 @@ MIGRATIONS: tuple[Migration, ...] = (
         "indicator_changes_index",
         sql="CREATE INDEX indicator_values_changes_idx ON indicator_values (time) WHERE level_changed AND level >= 1;",
     ),
+    Migration(12, "unverified_sensors_and_masked_rejects", sql=_SENSOR_VERIFICATION),
+    Migration(13, "sessions_and_sign_in_outcomes", sql=_SESSIONS_AND_SIGN_IN_OUTCOMES),
 )

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from datetime import datetime
 from typing import NamedTuple
 
 import psycopg2.extensions
 from psycopg2.extras import Json, execute_values
 
+from store.audit import write_audit
 from store.connection import transaction
 
 _PAGE_SIZE = 10_000
@@ -41,10 +43,10 @@ class UnitRow(NamedTuple):
 
 
 # first_seen, last_seen and in_maintenance are live state: an upsert leaves them alone. A sensor
-# the ingest registered first becomes a registry sensor.
+# the ingest registered first becomes a registry sensor, verified: the city's own list vouches for it.
 _UPSERT_SENSORS = """
 INSERT INTO sensors (sensor_id, kind, metrics, lon, lat, expected_interval_s, noise_zone, scope_code, scopes,
-                     registered_by)
+                     registered_by, verified)
 VALUES %s
 ON CONFLICT (sensor_id) DO UPDATE SET
     kind = excluded.kind,
@@ -55,9 +57,10 @@ ON CONFLICT (sensor_id) DO UPDATE SET
     noise_zone = excluded.noise_zone,
     scope_code = excluded.scope_code,
     scopes = excluded.scopes,
-    registered_by = 'registry'
+    registered_by = 'registry',
+    verified = true
 """
-_SENSOR_VALUES = "(%s, %s, %s::text[], %s, %s, %s, %s, %s, %s, 'registry')"
+_SENSOR_VALUES = "(%s, %s, %s::text[], %s, %s, %s, %s, %s, %s, 'registry', true)"
 
 # A new unit starts at home. For a known unit only the registry's fields change; its position,
 # status and district follow the home only while it has never reported a position.
@@ -113,6 +116,53 @@ def known_sensors(conn: psycopg2.extensions.connection) -> dict[str, tuple[float
     with transaction(conn) as cur:
         cur.execute("SELECT sensor_id, lon, lat FROM sensors")
         return {sensor_id: (lon, lat) for sensor_id, lon, lat in cur.fetchall()}
+
+
+class UnverifiedSensor(NamedTuple):
+    """A sensor the ingest registered by itself, waiting for an admin to accept it."""
+
+    sensor_id: str
+    metrics: tuple[str, ...]
+    lon: float | None
+    lat: float | None
+    scope_code: str | None
+    first_seen: datetime | None
+    last_seen: datetime | None
+
+
+class SensorMissing(ValueError):
+    """No sensor has this id."""
+
+
+def unverified_sensors(conn: psycopg2.extensions.connection, limit: int = 100) -> list[UnverifiedSensor]:
+    """Sensors waiting for acceptance, newest first, at most ``limit``."""
+    with transaction(conn) as cur:
+        cur.execute(
+            "SELECT sensor_id, metrics, lon, lat, scope_code, first_seen, last_seen FROM sensors WHERE NOT verified"
+            " ORDER BY first_seen DESC NULLS LAST, sensor_id LIMIT %s",
+            (limit,),
+        )
+        return [UnverifiedSensor(sensor_id, tuple(metrics), lon, lat, scope, first, last)
+                for sensor_id, metrics, lon, lat, scope, first, last in cur.fetchall()]
+
+
+def accept_sensor(conn: psycopg2.extensions.connection, sensor_id: str, *, actor: str) -> bool:
+    """Mark a self-registered sensor verified (its readings count in the vital signs from the next run),
+    audited in the same transaction; False if it was verified already. Raises :class:`SensorMissing`."""
+    with transaction(conn) as cur:
+        cur.execute("SELECT verified, lon, lat, scope_code FROM sensors WHERE sensor_id = %s FOR UPDATE",
+                    (sensor_id,))
+        row = cur.fetchone()
+        if row is None:
+            raise SensorMissing(f"no sensor {sensor_id!r}")
+        verified, lon, lat, scope_code = row
+        if verified:
+            return False
+        cur.execute("UPDATE sensors SET verified = true WHERE sensor_id = %s", (sensor_id,))
+        where = {"lon": lon, "lat": lat, "scope_code": scope_code}
+        write_audit(cur, actor, "sensor.accept", sensor_id, before={"verified": False, **where},
+                    after={"verified": True, **where})
+    return True
 
 
 def _check_unique(ids: list[str], what: str) -> None:

@@ -34,6 +34,9 @@ from ingest.parse import parse_message
 from web import citydata, db, guard
 
 MAX_BODY_BYTES = 64 * 1024
+# KPIs are computed in memory from the period's incidents: a year at most, from a sane start.
+MAX_KPI_PERIOD = timedelta(days=366)
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_LIST = 1000
 UNIT_STALE_AFTER_S = 600.0  # a unit that has not reported for 10 minutes: its position is not current
 
@@ -100,9 +103,12 @@ def list_incidents() -> Response:
 
 def create_incident() -> Response:
     request = flask.request
+    # Werkzeug refuses a body announced as larger (413, web.hardening) before reading it, and stops
+    # reading a streamed one one byte past the limit, so that it can be told from one that fits.
+    request.max_content_length = MAX_BODY_BYTES + 1
     payload = request.get_data(cache=False)
     if len(payload) > MAX_BODY_BYTES:
-        return _error(413, "too large", f"the body is larger than {MAX_BODY_BYTES // 1024} KiB")
+        return _error(413, "too large", f"the request body is larger than {MAX_BODY_BYTES // 1024} KiB")
     city = citydata.current_city()
     parsed = parse_message(f"cityops/{city.id}/events", payload, datetime.now(UTC), citydata.event_context())
     if parsed.rejects or not parsed.events:
@@ -197,10 +203,15 @@ def kpis() -> Response:
     try:
         end = datetime.fromisoformat(args["to"]) if args.get("to") else now
         start = datetime.fromisoformat(args["from"]) if args.get("from") else end - timedelta(days=7)
-    except ValueError:
+    except (ValueError, OverflowError):
         return _error(400, "bad request", "from and to must be ISO 8601 times with offset")
     if start.tzinfo is None or end.tzinfo is None or start >= end:
         return _error(400, "bad request", "from and to need offsets, and from must come before to")
+    if start < EARLIEST or end > now + timedelta(days=1):
+        return _error(400, "bad request", f"from and to must lie between {EARLIEST.date()} and tomorrow")
+    if end - start > MAX_KPI_PERIOD:
+        return _error(400, "bad request", f"the period is longer than {MAX_KPI_PERIOD.days} days: ask for shorter "
+                                          "periods, or export incidents (/api/v1/reports/incidents) for longer ones")
     by = args.get("by", "district")
     if by not in ("district", "category"):
         return _error(400, "bad request", "by must be district or category")

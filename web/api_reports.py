@@ -16,8 +16,9 @@
 The choice is read by :func:`reports.spec.parse_spec` (``unit`` and ``domain`` repeat or take
 commas). ``format``: csv, xlsx, parquet or json (default). The answer streams (a year of
 hourly rows for every street never sits in memory) with a ``Content-Disposition`` file name;
-every export is watermarked with the signed-in user and written to the audit log. A choice that
-cannot be made answers 400 with the reason, before anything is streamed.
+every export is watermarked with the signed-in user and written to the audit log before its first
+byte. A choice that cannot be made answers 400 with the reason, an export whose audit row the
+database will not take 503, both before anything is streamed.
 """
 
 from __future__ import annotations
@@ -32,7 +33,14 @@ import flask
 from werkzeug.wrappers import Response
 
 from layouts.i18n import LANGUAGES
-from reports.build import ReportContext, build_report, count_trend_rows, export_stream, export_tables
+from reports.build import (
+    ExportNotAudited,
+    ReportContext,
+    build_report,
+    count_trend_rows,
+    export_stream,
+    export_tables,
+)
 from reports.exports import EXPORT_FORMATS, MEDIA_TYPES
 from reports.printable import render_html, render_pdf
 from reports.printed import printable_report
@@ -82,9 +90,13 @@ def _export(tables: tuple[str, ...], kind: str) -> Response:
     user = guard.current_user()
     assert user is not None  # the guard let only an analyst or admin through
     # The answer streams after this view returns and the request's connection is closed: the stream
-    # asks db.connection() for the one of its own context when it reads.
-    stream = export_stream(db.connection, spec, ctx, fmt, table, user=user.name, now=now,
-                           address=request.remote_addr, tables=chosen)
+    # asks db.connection() for the one of its own context when it reads. Its audit row is committed
+    # here, before the status line: an export that cannot be recorded is not sent.
+    try:
+        stream = export_stream(db.connection, spec, ctx, fmt, table, user=user.name, now=now,
+                               address=request.remote_addr, tables=chosen)
+    except ExportNotAudited as error:
+        return _error(503, str(error))
     name = table if fmt != "xlsx" else kind
     filename = f"cityops-{name}-{spec.start.astimezone(spec.zone):%Y%m%d%H}-{spec.end.astimezone(spec.zone):%Y%m%d%H}"
     response = Response(flask.stream_with_context(stream), content_type=MEDIA_TYPES[fmt])
@@ -133,7 +145,10 @@ def printable() -> Response:
         return _plain(400, str(error))
     user = guard.current_user()
     assert user is not None  # the guard let only an analyst or admin through
-    report = build_report(conn, spec, ctx, user=user.name, now=now, audit_format=fmt, address=request.remote_addr)
+    try:
+        report = build_report(conn, spec, ctx, user=user.name, now=now, audit_format=fmt, address=request.remote_addr)
+    except ExportNotAudited as error:
+        return _plain(503, str(error))
     page = printable_report(report, language)
     if fmt == "html":
         response = Response(render_html(page), content_type="text/html; charset=utf-8")

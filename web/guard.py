@@ -12,22 +12,26 @@ The user comes from the signed session cookie or, on API routes, HTTP Basic; eit
 is read again from the database on every request, so a disabled account or a changed role or
 password takes effect at once and no worker keeps users in memory.
 
-Dash serves every page's content through one callback (``_dash-update-component`` with the
-page location as input), so that callback is checked against the rule of the page it would
-render: a viewer cannot fetch ``/feeds`` content by posting its path. Every other callback is
-checked by the ids of its outputs: ids start with the prefix of the page they belong to
-(:data:`CALLBACK_PAGES`), and a callback needs the permission of that page. A test checks that
-every registered callback's outputs carry a known prefix. Callback posts must be JSON, which a
-form on another site cannot send without a CORS preflight.
+Dash callbacks (``/_dash-update-component``) are judged by what Dash will actually run: the
+callback the request's ``output`` key names in the app's own callback map
+(:mod:`web.callback_requests`). A request whose declared outputs, inputs or state are not that
+callback's registered ones, or that names no server callback, is refused. The callback then
+needs the permission of the page its *registered* outputs belong to (id prefix → page,
+:data:`CALLBACK_PAGES`); Dash's page router needs the rule of the page its registered pathname
+input asks for. A test forges requests for every registered callback and role. Callback posts
+must be JSON, which a form on another site cannot send without a CORS preflight. Callbacks that
+change state or show personal data check the permission again themselves (:func:`require`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import math
 import re
-from collections.abc import Iterator
+import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -39,17 +43,30 @@ from auth import accounts
 from auth.roles import ADMINISTER, DISPATCH, EXPORT, VIEW, allowed
 from layouts.i18n import text
 from web import db
+from web.callback_requests import CallbackCall, ForgedCallback, resolve
 from web.locale import request_language
 
 log = logging.getLogger(__name__)
 
 Kind = Literal["open", "page", "api", "internal"]
-# The session keys: the user's name, and when their password last changed (a new password
-# ends every older session).
-SESSION_USER = "user"
-SESSION_PASSWORD_CHANGED = "pw"
-# Dash's page router: its location input carries the path of the page it renders.
+# The session cookie holds only this: the random id of a session kept in the database (web_sessions).
+SESSION_ID = "sid"
+# A session's last use is written at most this often (not on every wall-screen refresh).
+TOUCH_EVERY = timedelta(minutes=1)
+_SESSION_POLICY = "CITYOPS_SESSION_POLICY"
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    """How long a browser session lives: ``idle`` without a request, ``lifetime`` after sign-in."""
+
+    idle: timedelta = timedelta(minutes=30)
+    lifetime: timedelta = timedelta(hours=12)
+# Dash's page router: its outputs' ids start with this; its location input carries the path it renders.
+_ROUTER_PREFIX = "_pages_"
 _PAGES_LOCATION = "_pages_location"
+CALLBACK_ROUTE = "/_dash-update-component"
+_DASH_APP = "cityops_dash"
 
 
 @dataclass(frozen=True)
@@ -144,28 +161,59 @@ def current_user() -> store.UserRow | None:
     return flask.g.get("cityops_user") if flask.has_app_context() else None
 
 
+def session_hash(session_id: str) -> str:
+    """What the database keeps of a session id: its SHA-256, so a copy of the table opens no session."""
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def new_session(conn: store.Connection, user_name: str, address: str | None) -> str:
+    """Store a new session of ``user_name``; its id, for the cookie."""
+    session_id = secrets.token_urlsafe(32)
+    store.open_session(conn, session_hash(session_id), user_name, address)
+    return session_id
+
+
 def sign_in(user: store.UserRow) -> None:
     """Start a fresh session for ``user`` (after :func:`auth.accounts.authenticate` said yes)."""
+    session_id = new_session(db.connection(), user.name, flask.request.remote_addr)
     flask.session.clear()  # nothing from before sign-in carries over
     flask.session.permanent = True
-    flask.session[SESSION_USER] = user.name
-    flask.session[SESSION_PASSWORD_CHANGED] = user.password_changed_at.isoformat()
+    flask.session[SESSION_ID] = session_id
 
 
 def sign_out() -> None:
+    """End this browser's session on the server (a copy of the cookie opens nothing after this)."""
+    session_id = flask.session.get(SESSION_ID)
+    if isinstance(session_id, str):
+        store.end_session(db.connection(), session_hash(session_id), "sign-out")
     flask.session.clear()
 
 
 def _session_user() -> store.UserRow | None:
-    name = flask.session.get(SESSION_USER)
-    if not isinstance(name, str):
+    session_id = flask.session.get(SESSION_ID)
+    if not isinstance(session_id, str):
         return None
-    user = store.get_user(db.connection(), name)
-    if (user is None or user.disabled
-            or flask.session.get(SESSION_PASSWORD_CHANGED) != user.password_changed_at.isoformat()):
-        flask.session.clear()  # disabled, removed or password changed since: this session is over
+    conn = db.connection()
+    id_hash = session_hash(session_id)
+    found = store.session_info(conn, id_hash)
+    if found is None:
+        flask.session.clear()
         return None
-    return user
+    policy: SessionPolicy = flask.current_app.config[_SESSION_POLICY]
+    now = datetime.now(UTC)
+    # update_user ends the sessions of a disabled account or a new password at once; these
+    # checks also catch changes made to the table by hand.
+    ended = ("disabled" if found.user.disabled
+             else "expired" if now - found.created_at > policy.lifetime
+             else "idle" if now - found.last_seen_at > policy.idle
+             else "password" if found.created_at < found.user.password_changed_at else None)
+    if ended is not None:
+        store.end_session(conn, id_hash, ended)
+        flask.session.clear()
+        return None
+    if now - found.last_seen_at > TOUCH_EVERY:
+        store.touch_session(conn, id_hash)
+    return found.user
 
 
 def _basic_user() -> store.UserRow | None:
@@ -174,6 +222,15 @@ def _basic_user() -> store.UserRow | None:
         return None
     return accounts.authenticate(db.connection(), credentials.username or "", credentials.password or "",
                                  flask.request.remote_addr, now=datetime.now(UTC))
+
+
+def _throttled(refusal: accounts.SignInThrottled) -> Response:
+    minutes = math.ceil(refusal.retry_after_s / 60)
+    response = flask.jsonify({"error": "too many attempts",
+                              "message": f"too many failed sign-ins: try again in {minutes} min"})
+    response.status_code = 429
+    response.headers["Retry-After"] = str(refusal.retry_after_s)
+    return response
 
 
 def _refuse(rule: Rule, status: Literal[401, 403]) -> Response:
@@ -196,46 +253,37 @@ def _refuse(rule: Rule, status: Literal[401, 403]) -> Response:
     return response
 
 
-def output_ids(payload: Any) -> Iterator[str]:
-    """The component ids a Dash callback request writes (a pattern-matching id gives its ``type``)."""
-    if not isinstance(payload, dict):
-        return
-    outputs = payload.get("outputs")
-    stack = [outputs] if isinstance(outputs, dict) else list(outputs) if isinstance(outputs, list) else []
-    while stack:
-        item = stack.pop()
-        if isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, dict):
-            component = item.get("id")
-            if isinstance(component, dict):
-                component = component.get("type")
-            if isinstance(component, str):
-                yield component
+def callback_pages(call: CallbackCall) -> list[str] | None:
+    """The page paths whose rules a user must pass to run ``call`` (None: it belongs to no known page).
+
+    Judged by the callback's *registered* outputs: an output id's prefix names its page
+    (:data:`CALLBACK_PAGES`); the shell's callbacks need only a signed-in user; Dash's page router
+    renders the page its registered pathname input asks for.
+    """
+    pages: list[str] = []
+    for output in call.outputs:
+        name = output.name
+        if name.startswith(_ROUTER_PREFIX):
+            path = call.value_of(_PAGES_LOCATION, "pathname")
+            if not isinstance(path, str):
+                return None
+            pages.append(path)
+        elif name.startswith(SHELL_PREFIX):
+            continue
+        else:
+            page = page_of_output(name)
+            if page is None:
+                return None
+            pages.append(page)
+    return pages
 
 
 def page_of_output(component_id: str) -> str | None:
-    """The page path whose rule guards callbacks writing ``component_id`` (None: shell or router)."""
+    """The page path whose rule guards callbacks writing ``component_id`` (None: no page's prefix)."""
     for prefix, page in CALLBACK_PAGES.items():
         if component_id.startswith(prefix):
             return page
     return None
-
-
-def _router_paths(payload: Any) -> Iterator[str]:
-    """The page paths a Dash callback request asks the page router to render."""
-    if not isinstance(payload, dict):
-        return
-    for group in ("inputs", "state"):
-        items = payload.get(group)
-        stack = list(items) if isinstance(items, list) else []
-        while stack:
-            item = stack.pop()
-            if isinstance(item, list):
-                stack.extend(item)
-            elif (isinstance(item, dict) and item.get("id") == _PAGES_LOCATION
-                  and item.get("property") == "pathname" and isinstance(item.get("value"), str)):
-                yield item["value"]
 
 
 def check_request() -> Response | None:
@@ -248,6 +296,8 @@ def check_request() -> Response | None:
         user = _session_user()
         if user is None and rule.kind == "api":
             user = _basic_user()
+    except accounts.SignInThrottled as refusal:
+        return _throttled(refusal)
     except store.StoreUnavailable:
         log.warning("refusing %s %s: the database does not answer", request.method, request.path)
         return Response("the database does not answer; try again shortly", status=503, content_type="text/plain")
@@ -261,18 +311,60 @@ def check_request() -> Response | None:
         response = flask.jsonify({"error": "unsupported media type", "message": "send JSON (application/json)"})
         response.status_code = 415
         return response
-    if normalise(request.path) == "/_dash-update-component":
-        if request.method != "POST" or not request.is_json:
-            return _refuse(rule, 403)
-        payload = request.get_json(silent=True)
-        pages = [*_router_paths(payload), *filter(None, map(page_of_output, output_ids(payload)))]
-        for path in pages:
-            page = rule_for(path)
-            if page.permission is not None and not allowed(user.role, page.permission):
-                return _refuse(rule, 403)
+    if normalise(request.path) == CALLBACK_ROUTE and (request.method != "POST" or not request.is_json):
+        return _refuse(rule, 403)
     return None
 
 
-def init_app(server: flask.Flask) -> None:
+def check_callback() -> Response | None:
+    """The second ``before_request`` hook: a Dash callback request runs only what the user's role may.
+
+    It runs after Dash's own first-request set-up (which registers the page router), and only
+    on requests :func:`check_request` let through, so the user is known here.
+    """
+    request = flask.request
+    if normalise(request.path) != CALLBACK_ROUTE:
+        return None
+    rule = rule_for(request.path, request.method)
+    user = current_user()
+    if user is None:
+        return _refuse(rule, 401)
+    dash_app = flask.current_app.extensions[_DASH_APP]
+    try:
+        call = resolve(dash_app.callback_map, request.get_json(silent=True))
+    except ForgedCallback as refusal:
+        log.warning("refused a callback request of %s from %s: %s", user.name, request.remote_addr, refusal)
+        return _refuse(rule, 403)
+    pages = callback_pages(call)
+    if pages is None:
+        log.error("refused callback %s: its outputs belong to no page in CALLBACK_PAGES", call.key[:200])
+        return _refuse(rule, 403)
+    if not all(may_open(user, page) for page in pages):
+        return _refuse(rule, 403)
+    return None
+
+
+def require(permission: str) -> store.UserRow:
+    """The signed-in user when their role has ``permission``; else the request ends with 403.
+
+    Defence in depth for callbacks and endpoints that change state or show personal data: the
+    guard already judged the request, and this says so again where the action happens.
+    """
+    user = current_user()
+    if user is None or not allowed(user.role, permission):
+        log.warning("refused %s to %s: needs %s", flask.request.path if flask.has_request_context() else "?",
+                    user.name if user else "nobody", permission)
+        flask.abort(403)
+    return user
+
+
+def init_app(server: flask.Flask, sessions: SessionPolicy) -> None:
     """Guard every request of ``server`` (register before any other ``before_request`` hook)."""
+    server.config[_SESSION_POLICY] = sessions
     server.before_request(check_request)
+
+
+def init_dash(app: Any) -> None:
+    """Judge callback requests against ``app``'s callback map (call after the Dash app is built on the server)."""
+    app.server.extensions[_DASH_APP] = app
+    app.server.before_request(check_callback)

@@ -1,7 +1,9 @@
 """``/login`` and ``/logout``: a small self-contained form (no scripts, no external assets).
 
 A failed sign-in says the same thing for every reason (unknown name, wrong password,
-disabled account, too many attempts), so the form reveals nothing about accounts. After
+disabled account), so the form reveals nothing about accounts. After too many failures from
+this address the form says how long to wait (:mod:`auth.accounts`: the delay counts attempts
+whether or not the name exists, so this reveals nothing either). After
 signing in the browser goes to ``next`` when that is a path on this site, else to ``/``.
 
 The form carries a CSRF token that is also kept in the signed session cookie: a form posted
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import hmac
 import html
+import math
 import secrets
 from datetime import UTC, datetime
 from urllib.parse import quote
@@ -83,9 +86,10 @@ def _language_links(language: str, next_path: str) -> str:
     return "".join(links)
 
 
-def _form(next_path: str, error_key: str | None = None, status: int = 200) -> Response:
+def _form(next_path: str, error_key: str | None = None, status: int = 200, **values: object) -> Response:
     language = request_language()
-    shown = f'<p class="error" role="alert">{html.escape(text(error_key, language))}</p>\n' if error_key else ""
+    shown = (f'<p class="error" role="alert">{html.escape(text(error_key, language, **values))}</p>\n'
+             if error_key else "")
     body = _PAGE.format(
         lang=language, title=html.escape(text("login.title", language)), app=html.escape(text("app.name", language)),
         city=html.escape(city_name(language)), error=shown, next=html.escape(next_path, quote=True),
@@ -111,6 +115,10 @@ def login() -> Response:
     password = request.form.get("password", "")[:_MAX_FIELD_CHARS]
     try:
         user = accounts.authenticate(db.connection(), name, password, request.remote_addr, now=datetime.now(UTC))
+    except accounts.SignInThrottled as refusal:
+        response = _form(next_path, "login.throttled", status=429, minutes=math.ceil(refusal.retry_after_s / 60))
+        response.headers["Retry-After"] = str(refusal.retry_after_s)
+        return response
     except store.StoreUnavailable:
         return _form(next_path, "login.database_down", status=503)
     if user is None:

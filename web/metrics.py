@@ -1,4 +1,10 @@
-"""``/metrics``: Prometheus text for the monitoring system, on loopback only.
+"""``/metrics``: Prometheus text for the monitoring system.
+
+Who may read it (:func:`may_scrape`): a request with ``Authorization: Bearer <token>`` when
+CITYOPS_METRICS_TOKEN is set, from anywhere; else only a request made directly from loopback —
+judged by the connection's own address, and never when it came through a proxy (it carries
+X-Forwarded-For or Forwarded), so neither a spoofed header nor a local reverse proxy relaying
+outside clients opens it.
 
 Request latency is timed here for every request (refused ones too) and labelled by the
 access rule the path matched, so the label set stays small whatever paths clients try.
@@ -10,6 +16,7 @@ few seconds other workers have not flushed yet.
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import logging
 import math
@@ -30,6 +37,7 @@ log = logging.getLogger(__name__)
 BOUNDS: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, math.inf)
 FLUSH_EVERY_S = 10.0
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_TOKEN = "CITYOPS_METRICS_TOKEN"
 
 _lock = threading.Lock()
 _pending: dict[store.metrics.SeriesKey, store.LatencySeries] = {}
@@ -170,14 +178,26 @@ def _processes(out: _Text, statuses: list[store.ProcessStatus], now: datetime) -
     out.family("cityops_process_run_seconds", "gauge", "Duration of the newest run (indicator computation).", runs)
 
 
-def metrics() -> Response:
-    address = flask.request.remote_addr or ""
+def may_scrape(request: flask.Request, token: str | None) -> bool:
+    """True if ``request`` may read the metrics (see the module's docstring)."""
+    given = request.headers.get("Authorization", "")
+    if token and hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        return True
+    # ProxyFix (CITYOPS_TRUSTED_PROXIES) rewrites REMOTE_ADDR from X-Forwarded-For; judge the socket's.
+    peer = request.environ.get("werkzeug.proxy_fix.orig", {}).get("REMOTE_ADDR") or request.environ.get(
+        "REMOTE_ADDR", "")
+    if "X-Forwarded-For" in request.headers or "Forwarded" in request.headers:
+        return False
     try:
-        loopback = ipaddress.ip_address(address).is_loopback
+        return ipaddress.ip_address(peer).is_loopback
     except ValueError:
-        loopback = False
-    if not loopback:
-        return Response("metrics are served on loopback only\n", status=403, content_type="text/plain")
+        return False
+
+
+def metrics() -> Response:
+    if not may_scrape(flask.request, flask.current_app.config.get(_TOKEN)):
+        return Response("metrics: send the token of CITYOPS_METRICS_TOKEN as a Bearer token, or ask directly "
+                        "from loopback\n", status=403, content_type="text/plain")
     flush(flask.current_app.config[db.DATABASE_URL])
     now = datetime.now(UTC)
     out = _Text()
@@ -204,8 +224,10 @@ def metrics() -> Response:
     return response
 
 
-def init_app(server: flask.Flask) -> None:
-    """Time every request (register before the guard so refused requests are timed too) and serve /metrics."""
+def init_app(server: flask.Flask, token: str | None = None) -> None:
+    """Time every request (register before the guard so refused requests are timed too) and serve /metrics
+    (``token``: CITYOPS_METRICS_TOKEN)."""
+    server.config[_TOKEN] = token
     server.before_request(_start_timer)
     server.after_request(_stop_timer)
     server.add_url_rule("/metrics", "cityops_metrics", metrics)

@@ -180,16 +180,14 @@ def users(db) -> dict[str, store.UserRow]:
 
 
 @pytest.fixture
-def client_for(web, users) -> Callable:
+def client_for(web, users, db) -> Callable:
     """Makes a test client of ``web`` signed in as a role ("anonymous": nobody)."""
-    from web.guard import SESSION_PASSWORD_CHANGED, SESSION_USER
+    from tests.integration.webclient import open_session
 
     def make(role: str):
         client = web.server.test_client()
         if role != "anonymous":
-            with client.session_transaction() as session:
-                session[SESSION_USER] = role
-                session[SESSION_PASSWORD_CHANGED] = users[role].password_changed_at.isoformat()
+            open_session(client, db, users[role].name)
         return client
 
     return make

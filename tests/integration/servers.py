@@ -12,10 +12,12 @@ __all__ = ["free_port", "mosquitto", "wait_for_port"]
 
 
 @contextmanager
-def mosquitto(folder: Path, *, extra: str = "", anonymous: bool = True) -> Iterator[EmbeddedBroker]:
-    """Mosquitto on a free loopback port with deploy/mosquitto/cityops.conf (+ ``extra``), stopped afterwards."""
+def mosquitto(folder: Path, *, extra: str = "", anonymous: bool = True,
+              device_dir: Path | None = None) -> Iterator[EmbeddedBroker]:
+    """Mosquitto on a free loopback port with deploy/mosquitto/cityops.conf (+ ``extra``), stopped afterwards;
+    with ``device_dir``, only the accounts of the device files there get in (cityops.devices)."""
     broker = EmbeddedBroker(folder, preferred_port=None, extra_config=extra, anonymous=anonymous,
-                            require_mosquitto=True)
+                            require_mosquitto=True, device_dir=device_dir)
     broker.start()
     try:
         yield broker

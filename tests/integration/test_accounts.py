@@ -15,14 +15,17 @@ import pytest
 
 import store
 from auth.accounts import (
-    MAX_FAILURES_PER_ADDRESS,
-    MAX_FAILURES_PER_NAME,
+    FREE_FAILURES_PER_ADDRESS,
+    FREE_FAILURES_PER_NAME,
+    SignInThrottled,
     add_user,
     authenticate,
+    create_first_admin,
+    delay_after,
     disable_user,
-    ensure_admin,
     set_password,
-    throttled,
+    throttles,
+    unlock,
 )
 from cityops.cli import main
 
@@ -37,7 +40,7 @@ def audit(conn, **filters) -> list[store.AuditRow]:
 
 def attempts(conn) -> list[tuple]:
     with conn.cursor() as cur:
-        cur.execute("SELECT name, address, success FROM login_attempts ORDER BY time")
+        cur.execute("SELECT name, address, outcome FROM login_attempts ORDER BY time")
         rows = cur.fetchall()
     conn.commit()
     return rows
@@ -195,28 +198,26 @@ def test_update_with_nothing_to_change_is_refused(db) -> None:
         store.update_user(db, "alice", actor=ACTOR)
 
 
-# -- ensure_admin ---------------------------------------------------------------------------
+# -- the first admin --------------------------------------------------------------------------
 
 
-def test_ensure_admin_creates_then_leaves_alone_then_resets_and_enables(db) -> None:
-    assert ensure_admin(db, PW) == "created"
-    assert ensure_admin(db, PW) == "unchanged"  # every start calls it: no audit row, no new password time
+def test_the_admin_password_setting_creates_the_first_admin_and_never_undoes_an_admins_changes(db) -> None:
+    assert create_first_admin(db, PW) == "created"
+    assert create_first_admin(db, PW) == "exists"  # every start calls it: no audit row, no new password time
     assert [(row.user, row.action) for row in audit(db)] == [("settings", "user.add")]
-    disable_user(db, "admin")
-    store.update_user(db, "admin", role="viewer", actor="test")
-    assert ensure_admin(db, PW2) == "reset"
+    # An admin disables the account and rotates its password; a restart with the old setting undoes nothing.
+    set_password(db, "admin", PW2, actor="another-admin")
+    disable_user(db, "admin", actor="another-admin")
+    assert create_first_admin(db, PW) == "exists"
     admin = store.get_user(db, "admin")
-    assert (admin.role, admin.disabled) == ("admin", False)
-    assert authenticate(db, "admin", PW2, None, now=datetime.now(UTC)) == admin
-    row = audit(db)[0]
-    assert (row.user, row.action, row.target) == ("settings", "user.update", "admin")
-    assert state(row, "before") == {"role": "viewer", "disabled": True}
-    assert state(row, "after") == {"role": "admin", "disabled": False}
+    assert admin.disabled
+    assert authenticate(db, "admin", PW, None, now=datetime.now(UTC)) is None
+    assert [row.action for row in audit(db)] == ["user.disable", "user.passwd", "user.add"]
 
 
-def test_ensure_admin_refuses_a_weak_password(db) -> None:
+def test_the_first_admin_needs_a_strong_password(db) -> None:
     with pytest.raises(ValueError, match="at least 12"):
-        ensure_admin(db, "admin")
+        create_first_admin(db, "admin")
     assert store.get_user(db, "admin") is None
 
 
@@ -234,8 +235,8 @@ def test_authenticate_accepts_only_the_right_password_of_an_enabled_account(db) 
     disable_user(db, "alice")
     assert authenticate(db, "alice", PW, "10.0.0.1", now=now) is None
     assert sorted(attempts(db)) == sorted([
-        ("alice", "10.0.0.1", True), ("alice", "10.0.0.1", True), ("alice", "10.0.0.1", False),
-        ("nobody", "10.0.0.1", False), ("alice", "10.0.0.1", False),
+        ("alice", "10.0.0.1", "success"), ("alice", "10.0.0.1", "success"), ("alice", "10.0.0.1", "failure"),
+        ("nobody", "10.0.0.1", "failure"), ("alice", "10.0.0.1", "failure"),
     ])
 
 
@@ -254,39 +255,100 @@ def test_authenticate_accepts_only_the_right_password_of_an_enabled_account(db) 
 def test_hostile_sign_in_input_is_refused_and_recorded_safely(db, name: str, password: str) -> None:
     add_user(db, "alice", "viewer", PW)
     assert authenticate(db, name, password, "10.0.0.9\x00\ud800", now=datetime.now(UTC)) is None
-    [(recorded, address, success)] = attempts(db)
-    assert not success and len(recorded) <= 64 and "\x00" not in recorded and "\x00" not in address
+    [(recorded, address, outcome)] = attempts(db)
+    assert outcome == "failure" and len(recorded) <= 64 and "\x00" not in recorded and "\x00" not in address
 
 
-def test_after_5_failures_for_a_name_even_the_right_password_is_refused_for_15_minutes(db) -> None:
+def fail(db, name: str, address: str | None, times: int, now: datetime) -> None:
+    for number in range(times):
+        assert authenticate(db, name, f"wrong guess {number:04d}", address, now=now) is None
+
+
+def test_delays_grow_from_one_minute_and_stop_at_thirty() -> None:
+    free = FREE_FAILURES_PER_NAME
+    assert [delay_after(n, free).total_seconds() / 60 for n in range(free - 1, free + 7)] == [
+        0, 1, 2, 4, 8, 16, 30, 30]
+    assert delay_after(10_000, free) == timedelta(minutes=30)
+
+
+def test_an_attacker_elsewhere_cannot_lock_the_owner_out(db) -> None:
+    # The attack: hammer a known name (admin) with wrong passwords from another address.
     add_user(db, "alice", "viewer", PW)
     now = datetime.now(UTC)
-    for number in range(MAX_FAILURES_PER_NAME):
-        assert authenticate(db, "alice", f"wrong guess {number:04d}", f"10.0.1.{number}", now=now) is None
-    assert throttled(db, "alice", "10.9.9.9", now=now)
-    assert authenticate(db, "alice", PW, "10.9.9.9", now=now) is None  # from anywhere
-    assert ("alice", "10.9.9.9", False) in attempts(db)  # the refused attempt is recorded too
-    assert authenticate(db, "bob-unrelated", PW, "10.9.9.9", now=now) is None  # other names are not locked
-    assert not throttled(db, "bob-unrelated", "10.9.9.9", now=now)
-    later = now + timedelta(minutes=16)
-    assert authenticate(db, "alice", PW, "10.9.9.9", now=later) is not None
+    fail(db, "alice", "203.0.113.66", FREE_FAILURES_PER_NAME, now)
+    with pytest.raises(SignInThrottled):
+        authenticate(db, "alice", PW, "203.0.113.66", now=now)  # the attacker's address waits
+    assert authenticate(db, "alice", PW, "10.0.0.7", now=now) is not None  # the owner at her desk does not
 
 
-def test_the_name_limit_applies_alike_to_unknown_names_revealing_nothing(db) -> None:
-    now = datetime.now(UTC)
-    for number in range(MAX_FAILURES_PER_NAME):
-        authenticate(db, "ghost", f"wrong guess {number:04d}", None, now=now)
-    assert throttled(db, "ghost", None, now=now)
-
-
-def test_after_20_failures_from_an_address_every_name_is_refused_from_it(db) -> None:
+def test_tries_during_a_delay_do_not_prolong_it(db) -> None:
+    # The attack: keep trying during the lock so that it never ends (the old rule extended it each time).
     add_user(db, "alice", "viewer", PW)
     now = datetime.now(UTC)
-    for number in range(MAX_FAILURES_PER_ADDRESS):  # one try per name: the name limit never trips
+    fail(db, "alice", "10.0.0.5", FREE_FAILURES_PER_NAME, now)  # the 5th failure: wait 1 minute
+    for second in range(0, 60, 5):
+        with pytest.raises(SignInThrottled) as refusal:
+            authenticate(db, "alice", PW, "10.0.0.5", now=now + timedelta(seconds=second))
+        assert refusal.value.until == now + timedelta(minutes=1)
+    assert ("alice", "10.0.0.5", "throttled") in attempts(db)
+    assert authenticate(db, "alice", PW, "10.0.0.5", now=now + timedelta(seconds=61)) is not None
+
+
+def test_each_failure_after_the_free_ones_doubles_the_wait_and_a_success_starts_afresh(db) -> None:
+    add_user(db, "alice", "viewer", PW)
+    now = datetime.now(UTC)
+    fail(db, "alice", "10.0.0.5", FREE_FAILURES_PER_NAME, now)
+    waits = []
+    for _ in range(3):
+        [throttle] = throttles(db, now=now, name="alice", address="10.0.0.5")
+        waits.append(round((throttle.until - now).total_seconds() / 60))
+        now = throttle.until + timedelta(seconds=1)
+        fail(db, "alice", "10.0.0.5", 1, now)
+    assert waits == [1, 2, 4]
+    now += timedelta(minutes=8, seconds=1)
+    assert authenticate(db, "alice", PW, "10.0.0.5", now=now) is not None
+    assert throttles(db, now=now, name="alice", address="10.0.0.5") == []
+    fail(db, "alice", "10.0.0.5", FREE_FAILURES_PER_NAME - 1, now)  # the free failures are free again
+    assert throttles(db, now=now, name="alice", address="10.0.0.5") == []
+
+
+def test_unknown_names_are_delayed_alike_revealing_nothing(db) -> None:
+    now = datetime.now(UTC)
+    fail(db, "ghost", None, FREE_FAILURES_PER_NAME, now)
+    with pytest.raises(SignInThrottled):
+        authenticate(db, "ghost", PW, None, now=now)
+
+
+def test_many_names_tried_from_one_address_delay_that_address(db) -> None:
+    add_user(db, "alice", "viewer", PW)
+    now = datetime.now(UTC)
+    for number in range(FREE_FAILURES_PER_ADDRESS):  # one try per name: no name's own delay starts
         assert authenticate(db, f"user{number}", PW, "203.0.113.5", now=now) is None
-    assert authenticate(db, "alice", PW, "203.0.113.5", now=now) is None
+    with pytest.raises(SignInThrottled):
+        authenticate(db, "alice", PW, "203.0.113.5", now=now)
     assert authenticate(db, "alice", PW, "198.51.100.1", now=now) is not None  # another address is fine
-    assert store.recent_failures(db, address="203.0.113.5", since=now - timedelta(minutes=15)) == 21
+    # The attacker's own success does not clear the address.
+    add_user(db, "mallory", "viewer", PW2)
+    with pytest.raises(SignInThrottled):
+        authenticate(db, "mallory", PW2, "203.0.113.5", now=now)
+
+
+def test_an_admins_unlock_ends_a_delay_and_is_audited(db) -> None:
+    add_user(db, "alice", "viewer", PW)
+    now = datetime.now(UTC)
+    fail(db, "alice", "10.0.0.5", FREE_FAILURES_PER_NAME, now)
+    for number in range(FREE_FAILURES_PER_ADDRESS):
+        authenticate(db, f"user{number}", PW, "203.0.113.5", now=now)
+    running = throttles(db, now=now)
+    assert {(t.name, t.address) for t in running} == {("alice", "10.0.0.5"), (None, "203.0.113.5")}
+    unlock(db, "alice", "10.0.0.5", actor="boss", actor_address="10.0.0.1")
+    unlock(db, None, "203.0.113.5", actor="boss", actor_address="10.0.0.1")
+    later = datetime.now(UTC)
+    assert throttles(db, now=later) == []
+    assert authenticate(db, "alice", PW, "10.0.0.5", now=later) is not None
+    assert [(row.user, row.action, row.after) for row in audit(db, action="login.unlock")] == [
+        ("boss", "login.unlock", {"name": None, "address": "203.0.113.5"}),
+        ("boss", "login.unlock", {"name": "alice", "address": "10.0.0.5"})]
 
 
 def test_unknown_names_cost_a_hash_check_like_known_ones(db) -> None:

@@ -69,6 +69,7 @@ def test_tls_with_a_password_carries_messages(secure_broker) -> None:
     consumer = MqttClient(address, "secure-consumer", consumer=True)
     consumer.subscribe("cityops/nyc/#")
     consumer.connect()
+    assert consumer.round_trip()  # the subscription is in place before the producer publishes
     producer = MqttClient(address, "secure-producer", persistent=False)
     producer.connect()
     body = json.dumps({"ts": datetime.now(UTC).isoformat(), "values": {"noise_dba": 50}})

@@ -40,9 +40,10 @@ def publisher(url: str, name: str = "test-publisher") -> MqttClient:
 
 
 @contextmanager
-def running_worker(database_url: str, mqtt_url: str, *, index: int = 0, workers: int = 1) -> Iterator[None]:
+def running_worker(database_url: str, mqtt_url: str, *, index: int = 0, workers: int = 1,
+                   city: str = CITY) -> Iterator[None]:
     options = IngestOptions(
-        city=CITY,
+        city=city,
         database_url=database_url,
         mqtt_url=mqtt_url,
         workers=workers,
@@ -227,18 +228,17 @@ def test_bad_records_in_a_batch_are_rejected_and_the_good_ones_kept(ingest_db, b
     pub.close()
 
 
-def test_an_unknown_sensor_with_coordinates_is_registered_and_located(ingest_db, broker, nyc) -> None:
+def test_an_unknown_sensor_with_coordinates_is_rejected_not_registered(ingest_db, broker, nyc) -> None:
+    # The city allows no self-registration (the default); test_ingest_security covers a city that does.
     pub = publisher(broker.url)
     lon, lat = float(nyc.sensors["lon"].iloc[0]), float(nyc.sensors["lat"].iloc[0])
     body = {"ts": now().isoformat(), "values": {"temperature_c": 21.5}, "lon": lon, "lat": lat}
     with running_worker(ingest_db, broker.url):
         pub.publish(f"cityops/{CITY}/readings/NEW-SENSOR-1", json.dumps(body))
-        wait_for(lambda: count(ingest_db, "readings") == 1, what="the reading")
-    ((registered_by, scope, scopes),) = query(
-        ingest_db, "SELECT registered_by, scope_code, scopes FROM sensors WHERE sensor_id = 'NEW-SENSOR-1'"
-    )
-    assert registered_by == "ingest"
-    assert scopes == dict(zip(nyc.levels, [c for _, c in nyc.lineage(scope)], strict=True))
+        wait_for(lambda: count(ingest_db, "rejects") == 1, what="the reject")
+    assert query(ingest_db, "SELECT reason FROM rejects") == [("unknown sensor: self-registration is off",)]
+    assert count(ingest_db, "readings") == 0
+    assert query(ingest_db, "SELECT 1 FROM sensors WHERE sensor_id = 'NEW-SENSOR-1'") == []
     pub.close()
 
 
@@ -354,7 +354,13 @@ def test_workers_on_a_shared_subscription_store_each_message_once(ingest_db, bro
     ):
         publish_numbered(broker.url, sensors, total, now() - timedelta(hours=3))
         wait_for(lambda: count(ingest_db, "readings") == total, what=f"{total} readings", timeout_s=60)
-        per_worker = query(ingest_db, "SELECT process_id, messages_total FROM process_status ORDER BY 1")
+
+        def reported() -> list[tuple]:
+            return query(ingest_db, "SELECT process_id, messages_total FROM process_status ORDER BY 1")
+
+        # Workers report their totals on their heartbeat, after the rows are in: wait for both reports.
+        wait_for(lambda: sum(messages for _, messages in reported()) == total, what="both workers' totals")
+        per_worker = reported()
     assert count(ingest_db, "readings") == total
     assert len(per_worker) == 2 and all(messages > 0 for _, messages in per_worker), per_worker
 

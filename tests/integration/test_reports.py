@@ -372,10 +372,11 @@ def test_every_export_is_audited_with_user_choice_and_rows(client_for, db, seede
     response = api_get(client_for("analyst"), "/api/v1/reports/indicators", format="csv", unit="MN0502",
                        domain="air", bucket="hour")
     response.get_data()
-    [row] = store.read_audit(db, action="report.export")
+    [row] = store.read_audit(db, action="report.export")  # written before the first byte
     assert (row.user, row.target) == ("analyst", "trend.csv")
-    assert row.after["row_count"] == HOURS and row.after["complete"] is True
     assert row.after["spec"]["units"] == ["MN0502"] and row.after["spec"]["domains"] == ["air"]
+    [end] = store.read_audit(db, action="report.export.end")  # written when the file ended
+    assert end.after["export"] == row.id and end.after["row_count"] == HOURS and end.after["complete"] is True
 
 
 # -- who may, and bad choices ----------------------------------------------------------------------

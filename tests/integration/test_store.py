@@ -38,7 +38,7 @@ TABLES = {
                     "value_avg"],
     "rejects": ["time", "topic", "reason", "payload"],
     "sensors": ["sensor_id", "kind", "metrics", "lon", "lat", "expected_interval_s", "noise_zone", "scope_code",
-                "scopes", "registered_by", "in_maintenance", "first_seen", "last_seen"],
+                "scopes", "registered_by", "in_maintenance", "first_seen", "last_seen", "verified"],
     "units": ["unit_id", "kind", "name", "home_lon", "home_lat", "lon", "lat", "status", "position_time",
               "scope_code", "scopes"],
     "unit_positions": ["time", "unit_id", "lon", "lat", "status", "kind"],
@@ -49,7 +49,8 @@ TABLES = {
     "rollup_queue": ["minute", "writer"],
     "users": ["name", "role", "password_hash", "disabled", "created_at", "password_changed_at"],
     "audit_log": ["id", "time", "user", "action", "target", "before", "after", "address"],
-    "login_attempts": ["time", "name", "address", "success"],
+    "login_attempts": ["time", "name", "address", "success", "outcome"],
+    "web_sessions": ["id_hash", "user_name", "created_at", "last_seen_at", "ended_at", "end_reason", "address"],
     "schema_migrations": ["version", "name", "applied_at"],
     "store_settings": ["key", "value"],
     "request_latency": ["route", "method", "status_class", "le", "requests"],
@@ -428,7 +429,7 @@ def test_apply_retention_deletes_only_old_rows(db) -> None:
     ))
 
     for age in ages_days:
-        store.record_login(db, "someone", "127.0.0.1", False, time=now - timedelta(days=age))
+        store.record_login(db, "someone", "127.0.0.1", "failure", time=now - timedelta(days=age))
     store.refresh_rollups(db)
 
     deleted = store.apply_retention(db, now)

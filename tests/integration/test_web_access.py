@@ -164,6 +164,94 @@ def test_new_password_ends_older_sessions(client_for, db) -> None:
     assert status(client, "GET", "/") == 302
 
 
+COOKIE = "cityops_session"
+
+
+def copied(web, client):
+    """Another browser holding a copy of ``client``'s session cookie (a stolen or left-behind cookie)."""
+    thief = web.server.test_client()
+    thief.set_cookie(COOKIE, client.get_cookie(COOKIE).value)
+    return thief
+
+
+def signed_in_client(client_for, role: str = "viewer"):
+    client = client_for("anonymous")
+    assert sign_in(client, role, PASSWORDS[role]).status_code == 303
+    return client
+
+
+def test_a_copied_cookie_stops_working_at_sign_out(web, client_for) -> None:
+    client = signed_in_client(client_for)
+    thief = copied(web, client)
+    assert status(thief, "GET", "/") == 200
+    assert status(client, "GET", "/logout") == 303
+    assert status(thief, "GET", "/") == 302
+    assert status(thief, "GET", "/api/v1/vitals") == 401
+
+
+@pytest.mark.parametrize("change", ["disable", "password"])
+def test_a_copied_cookie_stops_working_when_the_account_is_disabled_or_gets_a_new_password(
+        web, client_for, db, change: str) -> None:
+    client = signed_in_client(client_for)
+    thief = copied(web, client)
+    if change == "disable":
+        disable_user(db, "viewer", actor="tests")
+        store.update_user(db, "viewer", disabled=False, actor="tests")  # enabled again: the old session stays over
+    else:
+        set_password(db, "viewer", "Brand new words 55", actor="tests")
+    assert status(thief, "GET", "/") == 302
+    assert status(client, "GET", "/") == 302
+    with db.cursor() as cur:
+        cur.execute("SELECT end_reason FROM web_sessions WHERE user_name = 'viewer'")
+        assert [reason for (reason,) in cur.fetchall()] == ["disabled" if change == "disable" else "password"]
+    db.commit()
+
+
+@pytest.mark.parametrize(("column", "age", "reason"), [("last_seen_at", "31 minutes", "idle"),
+                                                       ("created_at", "13 hours", "expired")])
+def test_an_idle_or_old_session_ends(client_for, db, column: str, age: str, reason: str) -> None:
+    client = signed_in_client(client_for)
+    assert status(client, "GET", "/") == 200
+    with db.cursor() as cur:
+        cur.execute(f"UPDATE web_sessions SET {column} = now() - interval '{age}'")
+    db.commit()
+    assert status(client, "GET", "/") == 302
+    with db.cursor() as cur:
+        cur.execute("SELECT end_reason FROM web_sessions")
+        assert cur.fetchall() == [(reason,)]
+    db.commit()
+
+
+def test_the_database_keeps_only_a_hash_of_the_session_id(web, client_for, db) -> None:
+    from flask.sessions import SecureCookieSessionInterface
+
+    client = signed_in_client(client_for)
+    serializer = SecureCookieSessionInterface().get_signing_serializer(web.server)
+    session_id = serializer.loads(client.get_cookie(COOKIE).value)["sid"]
+    with db.cursor() as cur:
+        cur.execute("SELECT id_hash FROM web_sessions")
+        [(stored,)] = cur.fetchall()
+    db.commit()
+    assert session_id not in stored and len(stored) == 64
+
+
+def test_a_forged_cookie_naming_a_user_opens_nothing(web, client_for) -> None:
+    # The cookie once named its user: a cookie signed with the key but naming only a user must not work.
+    from flask.sessions import SecureCookieSessionInterface
+
+    serializer = SecureCookieSessionInterface().get_signing_serializer(web.server)
+    client = web.server.test_client()
+    for forged in ({"user": "admin"}, {"sid": "guessed"}, {"sid": ["x"]}, {"sid": None}):
+        client.set_cookie(COOKIE, serializer.dumps(forged))
+        assert status(client, "GET", "/feeds") == 302, forged
+
+
+@pytest.mark.parametrize("key", ["short", "x" * 31, "密钥" * 5])
+def test_a_secret_key_shorter_than_32_bytes_is_refused(database_url: str, key: str) -> None:
+    with pytest.raises(ConfigurationError, match="shorter than 32 bytes"):
+        create_app(Settings(database_url=database_url, secret_key=key, mqtt_url="mqtt://127.0.0.1:1"))
+
+
 def test_changed_role_takes_effect_at_once(client_for, db) -> None:
     client = client_for("viewer")
     assert status(client, "GET", "/dispatch") == 403
@@ -247,11 +335,21 @@ def test_no_secret_key_refuses_to_start(database_url: str) -> None:
         create_app(Settings(database_url=database_url))
 
 
-def test_admin_password_setting_creates_admin(database_url: str, db) -> None:
-    create_app(Settings(database_url=database_url, secret_key=SECRET, admin_password="Start me up 2026",
-                        mqtt_url="mqtt://127.0.0.1:1"))
+def test_admin_password_setting_creates_admin_once_and_a_restart_undoes_no_admin_change(database_url: str,
+                                                                                          db) -> None:
+    settings = Settings(database_url=database_url, secret_key=SECRET, admin_password="Start me up 2026",
+                        mqtt_url="mqtt://127.0.0.1:1")
+    create_app(settings)
     admin = store.get_user(db, "admin")
     assert admin is not None and admin.role == "admin" and not admin.disabled
+    # The attack on the old rule: an admin disables the account (or rotates its password); a restart
+    # with the setting still in the service file silently re-enabled and reset it.
+    disable_user(db, "admin", actor="another-admin")
+    set_password(db, "admin", "Rotated words 2027", actor="another-admin")
+    create_app(settings)
+    after = store.get_user(db, "admin")
+    assert after.disabled and after.password_changed_at > admin.password_changed_at
+    assert [row.user for row in store.read_audit(db, user="settings")] == ["settings"]  # the creation only
 
 
 def test_shell_shows_the_user_and_only_links_the_role_may_open(client_for) -> None:

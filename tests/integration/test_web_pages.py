@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import store
 from app import create_app
 from cityops.settings import Settings
-from tests.integration.webclient import PASSWORDS, SECRET, sign_in
-from web.guard import CALLBACK_PAGES, SESSION_PASSWORD_CHANGED, SESSION_USER, SHELL_PREFIX
+from tests.integration.webclient import PASSWORDS, SECRET, open_session, sign_in
+from web.guard import CALLBACK_PAGES, SHELL_PREFIX
 
 
 def callback(client, outputs: list[tuple[str, str]], inputs: list[tuple[str, str, object]],
@@ -85,9 +85,7 @@ def test_feeds_times_are_in_the_city_zone(database_url: str, module_broker, user
         web = create_app(Settings(database_url=database_url, mqtt_url=module_broker.url, secret_key=SECRET,
                                   timezone=zone))
         client = web.server.test_client()
-        with client.session_transaction() as session:
-            session[SESSION_USER] = "admin"
-            session[SESSION_PASSWORD_CHANGED] = users["admin"].password_changed_at.isoformat()
+        open_session(client, db, "admin")
         as_of = callback(client, FEEDS_OUTPUTS, FEEDS_INPUTS).get_json()["response"]["feeds-as-of"]["children"]
         assert as_of.split()[-1] in abbreviations, as_of
 
@@ -143,20 +141,25 @@ def test_audit_page_says_what_is_wrong_with_a_bad_time(client_for, db) -> None:
 
 # -- users ---------------------------------------------------------------------------------------
 
-USERS_OUTPUTS = [("users-message", "children"), ("users-table", "children"), ("users-selected", "options")]
-USER_BUTTONS = ("users-add", "users-set-role", "users-disable", "users-enable", "users-new-password")
+USERS_OUTPUTS = [("users-message", "children"), ("users-table", "children"), ("users-selected", "options"),
+                 ("users-new-name", "value"), ("users-throttles", "children"), ("users-throttle", "options")]
+USER_BUTTONS = ("users-add", "users-set-role", "users-disable", "users-enable", "users-new-password", "users-unlock")
 
 
-def _users(client, button: str | None, selected=None, role="viewer", new_name=None):
+def _users(client, button: str | None, selected=None, role="viewer", new_name=None, new_role="viewer",
+           throttle=None):
     inputs = [(name, "n_clicks", 1 if name == button else None) for name in USER_BUTTONS]
     state = [("users-selected", "value", selected), ("users-role", "value", role),
-             ("users-new-name", "value", new_name)]
+             ("users-new-name", "value", new_name), ("users-new-role", "value", new_role),
+             ("users-throttle", "value", throttle)]
     return callback(client, USERS_OUTPUTS, inputs, state, changed=f"{button}.n_clicks" if button else None)
 
 
 def test_admin_adds_a_user_and_sees_the_password_once(client_for, db) -> None:
     client = client_for("admin")
-    reply = _users(client, "users-add", role="dispatcher", new_name="Duty.Officer").get_json()["response"]
+    reply = _users(client, "users-add", role="admin", new_role="dispatcher",
+                   new_name="Duty.Officer").get_json()["response"]
+    assert reply["users-new-name"]["value"] == ""  # cleared for the next one
     message = reply["users-message"]["children"]
     assert message.startswith("Added duty.officer. Their password, shown once: ")
     password = message.rsplit(" ", 1)[1]
@@ -190,6 +193,26 @@ def test_admin_cannot_disable_themselves_and_bad_input_is_explained(client_for, 
     assert "Choose a user first" in rendered(_users(client, "users-disable"))
 
 
+def test_admin_sees_a_sign_in_delay_and_unlocks_it_audited(client_for, db) -> None:
+    from auth.accounts import FREE_FAILURES_PER_NAME, authenticate, throttles
+    from callbacks.users import throttle_value
+
+    now = datetime.now(UTC)
+    for number in range(FREE_FAILURES_PER_NAME):
+        authenticate(db, "viewer", f"wrong guess {number:04d}", "192.0.2.44", now=now)
+    client = client_for("admin")
+    reply = _users(client, None).get_json()["response"]
+    assert "192.0.2.44" in json.dumps(reply["users-throttles"]["children"])
+    [option] = reply["users-throttle"]["options"]
+    [throttle] = throttles(db, now=datetime.now(UTC))
+    assert option["value"] == throttle_value(throttle)
+    assert "Unlocked viewer from 192.0.2.44" in rendered(_users(client, "users-unlock", throttle=option["value"]))
+    assert throttles(db, now=datetime.now(UTC)) == []
+    [row] = store.read_audit(db, action="login.unlock")
+    assert (row.user, row.target, row.after) == ("admin", "viewer", {"name": "viewer", "address": "192.0.2.44"})
+    assert "Choose a user first" in rendered(_users(client, "users-unlock", throttle='{"hostile": 1}'))
+
+
 def test_user_admin_callback_is_refused_to_other_roles(client_for, db) -> None:
     for role in ("viewer", "dispatcher", "analyst"):
         response = _users(client_for(role), "users-set-role", selected=role, role="admin")
@@ -199,7 +222,13 @@ def test_user_admin_callback_is_refused_to_other_roles(client_for, db) -> None:
 
 # -- /metrics ------------------------------------------------------------------------------------
 
-def test_metrics_on_loopback_has_latency_histogram_and_ingest_figures(client_for, db) -> None:
+def test_metrics_on_loopback_has_latency_histogram_and_ingest_figures(client_for, db, database_url) -> None:
+    from web import metrics
+
+    metrics.flush(database_url)  # what earlier tests in this process left pending: counted, then cleared
+    with db.cursor() as cur:
+        cur.execute("TRUNCATE request_latency, request_latency_totals")
+    db.commit()
     _seed_feeds(db)
     client = client_for("viewer")
     for _ in range(3):

