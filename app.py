@@ -32,6 +32,7 @@ from web import (
     api_reports,
     citydata,
     db,
+    displays,
     guard,
     hardening,
     health,
@@ -45,7 +46,7 @@ log = logging.getLogger(__name__)
 MIN_SECRET_KEY_BYTES = 32
 # The navigation: path and message key; a link shows only to users who may open it.
 NAVIGATION = (("/", "nav.command_view"), ("/dispatch", "nav.dispatch"), ("/reports", "nav.reports"),
-              ("/feeds", "nav.feeds"), ("/audit", "nav.audit"), ("/users", "nav.users"))
+              ("/feeds", "nav.feeds"), ("/audit", "nav.audit"), ("/users", "nav.users"), ("/displays", "nav.displays"))
 
 
 class ConfigurationError(ValueError):
@@ -82,8 +83,8 @@ def _categories(settings: Settings) -> list[store.CategoryRow]:
     return store.CategoryRow.from_categories(categories)
 
 
-def _city(settings: Settings) -> tuple[ZoneInfo, dict[str, str]]:
-    """The zone for displayed times (CITYOPS_TZ, else the city's) and the city's name per language."""
+def _city(settings: Settings) -> tuple[ZoneInfo, dict[str, str], str]:
+    """The zone for displayed times (CITYOPS_TZ, else the city's), the city's name per language, its own zone."""
     try:
         config = read_city_config(city_folder(settings.city) / "city.toml")
     except CityError as error:
@@ -93,7 +94,7 @@ def _city(settings: Settings) -> tuple[ZoneInfo, dict[str, str]]:
         zone = ZoneInfo(zone_name)
     except (ZoneInfoNotFoundError, ValueError) as error:
         raise ConfigurationError(f"unknown time zone {zone_name!r} (CITYOPS_TZ or the city's timezone)") from error
-    return zone, {"en": config.name, "zh-CN": config.name_zh or config.name}
+    return zone, {"en": config.name, "zh-CN": config.name_zh or config.name}, config.timezone
 
 
 def _check_database(database_url: str, admin_password: str | None, categories: list[store.CategoryRow]) -> None:
@@ -142,7 +143,7 @@ def create_app(settings: Settings, *, demo: bool = False) -> dash.Dash:
     sessions = guard.SessionPolicy(idle=timedelta(minutes=settings.session_idle_minutes),
                                    lifetime=timedelta(hours=settings.session_hours))
     database_url = _database_url(settings)
-    zone, city_names = _city(settings)
+    zone, city_names, own_zone = _city(settings)
     _check_database(database_url, settings.admin_password, _categories(settings))
 
     server = flask.Flask(__name__, static_folder=None)  # Dash serves assets/; no other static folder
@@ -165,8 +166,9 @@ def create_app(settings: Settings, *, demo: bool = False) -> dash.Dash:
     hardening.init_app(server)
     metrics.init_app(server, settings.metrics_token)  # times every request, so its hook runs before the guard's
     guard.init_app(server, sessions)  # nothing else runs for a refused request
-    locale.init_app(server, zone, city_names)
+    locale.init_app(server, zone, city_names, own_zone)
     login.init_app(server)
+    displays.init_app(server)
     health.init_app(server, _broker_url(settings))
     citydata.init_app(server, settings.city)
     api_incidents.init_app(server)
@@ -210,13 +212,12 @@ def shell() -> html.Div:
     who = [html.Span(f"{user.name} · {text('role.' + user.role, language)}", className="nav-user", id="shell-user"),
            html.A(text("nav.sign_out", language), href="/logout", className="nav-link", id="shell-sign-out")
            ] if user is not None else []
-    zone = locale.city_zone()
     return html.Div(
         [
             html.Nav([html.Span(text("app.name", language), className="nav-brand"),
                       html.Span(locale.city_name(language), className="nav-city"), *links,
                       html.Span(className="nav-gap"),
-                      html.Span(text("nav.time_zone", language, zone=zone.key), className="nav-zone"),
+                      html.Span(locale.zone_words(language), className="nav-zone"),
                       html.Span(switch, className="nav-langs", title=text("nav.language", language)), *who],
                      className="nav", lang=language),
             html.Main(dash.page_container, className="page", lang=language),

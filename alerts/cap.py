@@ -4,7 +4,7 @@ Pure code: it gets the rows of ``indicator_current`` (anything shaped like
 :class:`CurrentRow`), the time, the city's names and zone and a way to look up a unit's
 :class:`Area`; it returns XML. Other agencies' systems poll ``/api/v1/alerts.cap``.
 
-What goes in (INDICATORS.md levels; the vital-sign index is left out, it repeats its worst domain):
+What goes in (docs/vital-signs.md levels; the vital-sign index is left out, it repeats its worst domain):
 
 - every unit and domain that is amber or red now ("observed"), and every one the trend
   forecasts to turn worse within the hour ("forecast": amber → red, green → amber or red);

@@ -3,6 +3,7 @@
    - watch: marks the page "connection lost since hh:mm:ss" when no refresh has answered for a
      while, and clears it when one does (the refresh interval keeps firing while the server is
      down, so the page recovers by itself);
+   - scale: marks and their outlines grow with the wall's width (3840 px: twice 1920 px);
    - keepUrl: the level and domain shown stay in the address (shareable, survive a reload).
    A click anywhere on the map reaches the server as lon/lat (assets/map_click.js), which finds the unit there. */
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
@@ -34,6 +35,15 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         since = new Date(window.cityopsLastAnswer).toLocaleTimeString("en-GB");
       }
       return options.lost_text.replace("{time}", since);
+    },
+    scale: function () {
+      // Marks are drawn in pixels: on a wall wider than 1920 px they grow with it, in quarter steps.
+      const scale = Math.min(3, Math.max(1, Math.round(window.innerWidth / 1920 * 4) / 4));
+      if (scale === window.cityopsScale) {
+        return window.dash_clientside.no_update;
+      }
+      window.cityopsScale = scale;
+      return scale;
     },
     keepUrl: function (domain, level, options) {
       if (!options || options.kiosk) {

@@ -1,4 +1,4 @@
-"""The roles and what each may do: the one place permissions are decided (CONTRACT.md "HTTP").
+"""The roles and what each may do: the one place permissions are decided (docs/contract.md "HTTP").
 
 viewer may look; dispatcher = viewer + incident actions; analyst = viewer + exports;
 admin = everything, including users and feeds. Pages and endpoints ask :func:`allowed` with a

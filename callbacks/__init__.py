@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import dash
 
-from callbacks import audit, command_view, dispatch, district, feeds, reports, users
+from callbacks import audit, command_view, dispatch, displays, district, feeds, reports, users
 
 
 def register(app: dash.Dash) -> None:
-    for module in (feeds, audit, users, dispatch, command_view, district, reports):
+    for module in (feeds, audit, users, displays, dispatch, command_view, district, reports):
         module.register(app)

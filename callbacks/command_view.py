@@ -32,12 +32,12 @@ from plotly.io.json import to_json_plotly
 import store
 from callbacks.dispatch import category_name, responder_traces
 from indicators.domains import DOMAINS, INDEX
-from indicators.levels import LEVEL_BANDS, LEVEL_COLOURS, LEVEL_NAMES
+from indicators.levels import AMBER, LEVEL_BANDS, LEVEL_COLOURS, LEVEL_NAMES, RED
 from indicators.rules import HistoryRule
 from layouts.command_options import default_level
 from layouts.components import plot_text
 from layouts.i18n import format_duration, format_time, text
-from layouts.markers import SEVERITY_MARK, SEVERITY_STYLE
+from layouts.markers import LEVEL_MARK, MARK_OUTLINE, SEVERITY_MARK, SEVERITY_STYLE
 from store.screens import incidents_open_at, units_at, values_as_of
 from web import citydata, db, locale
 from web.api import STALE_AFTER_S
@@ -53,8 +53,8 @@ TICKER_PERIOD = timedelta(hours=24)
 TICKER_LENGTH = 8
 # A shape per level beside the colour, on the map and on every tile (colour-blind staff read it too).
 LEVEL_GLYPH: dict[int | None, str] = {0: "●", 1: "▲", 2: "■", None: "○"}
-LEVEL_SYMBOL: dict[int | None, str] = {0: "circle", 1: "triangle-up", 2: "square", None: "circle-open"}
-MARK_SIZE: dict[int | None, int] = {0: 9, 1: 17, 2: 17, None: 10}  # amber and red stand out
+MARK_SIZE: dict[int | None, int] = {0: 10, 1: 17, 2: 17, None: 10}  # amber and red stand out
+MAX_SCALE = 3.0  # marks grow with the wall's width (1920 px: 1), up to this
 STALE_FILL = "#3a434c"
 BACKGROUND = "#101418"
 TREND_STEADY_PER_HOUR = 1.0  # score points per hour under which a trend shows as steady
@@ -207,19 +207,20 @@ def unit_map(units: Sequence[MapUnit], shapes: dict[str, UnitShape], *, language
     figure = command_figure(drawn, shapes, fill_colours(drawn, stale=stale), outlines, marks, live,
                             citydata.current_city().config.center[1])
     figure["layout"].update(
-        uirevision=uirevision, showlegend=True,
-        legend={"bgcolor": "rgba(16,20,24,0.85)", "x": 0.01, "y": 0.99, "font": {"size": 18},
-                "bordercolor": "#2e3a46", "borderwidth": 1})
+        # The legend goes under the map, where it hides no part of the unit.
+        uirevision=uirevision, showlegend=True, margin={"l": 0, "r": 0, "t": 0, "b": 36},
+        legend={"orientation": "h", "x": 0, "y": 0, "yanchor": "top", "font": {"size": 18},
+                "bgcolor": "rgba(16,20,24,0)"})
     return figure
 
 
-def clicked_unit(click_data: dict | None) -> str | None:
-    """The unit code of a click on a unit's mark (None for anything else)."""
-    for point in (click_data or {}).get("points", []):
-        custom = point.get("customdata")
-        if isinstance(custom, list) and len(custom) == 2 and custom[0] == "unit":
-            return str(custom[1])
-    return None
+def clicked_point(click: dict[str, Any] | None) -> tuple[float, float] | None:
+    """Where a click on a map landed (``assets/map_click.js``: lon/lat from the axes), or None if malformed."""
+    try:
+        lon, lat = float((click or {})["lon"]), float((click or {})["lat"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return (lon, lat) if math.isfinite(lon) and math.isfinite(lat) else None
 
 
 # -- score and colour -----------------------------------------------------------------------------
@@ -237,11 +238,12 @@ def contradicts(score: float | None, level: int | None) -> bool:
 
 
 def colour_note(domain: str, score: float | None, level: int | None, worst: Sequence[str], language: str) -> str:
-    """Why a value's colour is not its score's band: the index's worst domains, or "held"; else ''."""
+    """What gives a value its colour when that is worth saying: an amber or red index names its worst
+    domains; a value whose score lies outside its colour's band is "held" (hysteresis); else ''."""
+    if domain == INDEX and worst and level in (AMBER, RED):
+        return text("command.colour_from", language, domains=", ".join(domain_word(d, language) for d in worst))
     if not contradicts(score, level):
         return ""
-    if domain == INDEX and worst:
-        return text("command.colour_from", language, domains=", ".join(domain_word(d, language) for d in worst))
     return text("command.held", language)
 
 
@@ -292,19 +294,27 @@ def fill_colours(units: Sequence[MapUnit], *, stale: bool) -> list[str]:
     return [STALE_FILL if stale else LEVEL_COLOURS[unit.level] for unit in units]
 
 
+def mark_scale(scale: Any) -> float:
+    """The browser's mark scale (its width over 1920 px), bounded; anything else is 1."""
+    if isinstance(scale, bool) or not isinstance(scale, int | float) or not math.isfinite(scale):
+        return 1.0
+    return min(max(float(scale), 1.0), MAX_SCALE)
+
+
 def mark_traces(units: Sequence[MapUnit], shapes: dict[str, UnitShape], *, language: str,
-                stale: bool) -> list[dict[str, Any]]:
+                stale: bool, scale: float = 1.0) -> list[dict[str, Any]]:
     """One trace of clickable marks per level (red, amber, green, grey), empty ones included."""
     traces = []
     for level in MARK_LEVELS:
         chosen = [unit for unit in units if unit.level == level]
-        colour = "#9aa7b3" if stale else LEVEL_COLOURS[level]
+        symbol, _, tint = LEVEL_MARK[level]
+        colour = "#9aa7b3" if stale else tint
         traces.append({
             "type": "scatter", "mode": "markers", "name": LEVEL_NAMES[level], "showlegend": False,
             "x": [shapes[u.code].point[0] for u in chosen], "y": [shapes[u.code].point[1] for u in chosen],
-            "marker": {"size": MARK_SIZE[level], "symbol": LEVEL_SYMBOL[level], "color": colour,
-                       "line": {"width": 1 if level in (0, None) else 2,
-                                "color": "#ffffff" if level is not None else "#d5dce2"}},
+            "marker": {"size": round(MARK_SIZE[level] * scale, 1), "symbol": symbol, "color": colour,
+                       "line": {"width": round(1.5 * scale, 1),
+                                "color": MARK_OUTLINE if level is not None else tint}},
             "text": [plot_text(f"{unit_label(u.code, language)} · {score_text(u.score)} · "
                                f"{level_label(level, language)}" + (f" ({u.note})" if u.note else ""))
                      for u in chosen],
@@ -312,7 +322,7 @@ def mark_traces(units: Sequence[MapUnit], shapes: dict[str, UnitShape], *, langu
     return traces
 
 
-def incident_traces(incidents: Sequence[dict[str, Any]], language: str) -> list[dict[str, Any]]:
+def incident_traces(incidents: Sequence[dict[str, Any]], language: str, scale: float = 1.0) -> list[dict[str, Any]]:
     """One trace per severity (critical, major, minor), empty ones included; the category in the hover."""
     traces = []
     for severity in ("critical", "major", "minor"):
@@ -322,7 +332,8 @@ def incident_traces(incidents: Sequence[dict[str, Any]], language: str) -> list[
             "type": "scattergl" if len(chosen) > WEBGL_MARKERS_ABOVE else "scatter", "mode": "markers",
             "name": text(f"severity.{severity}", language), "showlegend": False,
             "x": [i["lon"] for i in chosen], "y": [i["lat"] for i in chosen],
-            "marker": {"size": 13, "color": colour, "symbol": symbol, "line": {"width": 1, "color": "#ffffff"}},
+            "marker": {"size": round(13 * scale, 1), "color": colour, "symbol": symbol,
+                       "line": {"width": round(1.5 * scale, 1), "color": MARK_OUTLINE}},
             "text": [plot_text(f"#{i['id']} {category_name(i['category'], language)} · {i['title']}") for i in chosen],
             "hoverinfo": "text", "customdata": [["incident", str(i["id"])] for i in chosen]})
     return traces
@@ -569,7 +580,7 @@ def _showing(domain: str, options: dict[str, Any] | None, language: str) -> list
 
 
 def refresh(_tick: int | None, domain: str | None, level: str | None, replay: dict[str, Any] | None,
-            drawn: dict[str, Any] | None, options: dict[str, Any] | None) -> tuple[Any, ...]:
+            drawn: dict[str, Any] | None, options: dict[str, Any] | None, scale: Any = None) -> tuple[Any, ...]:
     """Everything on the command view, live or as of the replayed time, sending only what changed
     since ``drawn`` (what this browser shows). Always answers a heartbeat: the page's watchdog
     shows "connection lost" when those stop."""
@@ -612,13 +623,14 @@ def refresh(_tick: int | None, domain: str | None, level: str | None, replay: di
                              colour_note(domain, score, unit_level, worst_domains(values, unit_level), language)))
     outlines = [citydata.outlines(city.levels[0])] if level != city.levels[0] else []
     fills = fill_colours(units, stale=fresh.stale)
-    marks = mark_traces(units, shapes, language=language, stale=fresh.stale)
+    scale = mark_scale(scale)
+    marks = mark_traces(units, shapes, language=language, stale=fresh.stale, scale=scale)
     # Incidents and the response units are the map's live layer, patched together.
-    incident_marks = incident_traces(incidents, language) + [
-        trace.to_plotly_json() for trace in responder_traces(responders, language, size=RESPONDER_SIZE)]
+    incident_marks = incident_traces(incidents, language, scale) + [
+        trace.to_plotly_json() for trace in responder_traces(responders, language, size=RESPONDER_SIZE * scale)]
     lat0 = city.config.center[1]
     figure, now_drawn = map_update(
-        drawn, f"{level}|{language}", fills, len(fills) + len(outlines), marks, incident_marks,
+        drawn, f"{level}|{language}|{scale:g}", fills, len(fills) + len(outlines), marks, incident_marks,
         lambda: command_figure(units, shapes, fills, outlines, marks, incident_marks, lat0))
     index_row = city_rows.get(INDEX)
     worst = worst_domains(city_rows, None if index_row is None else index_row.level)
@@ -648,19 +660,10 @@ def refresh(_tick: int | None, domain: str | None, level: str | None, replay: di
 
 def open_clicked(click: dict[str, Any] | None, level: str | None) -> str:
     """A click anywhere on the command view's map opens the drill-down of the unit under it."""
-    try:
-        lon, lat = float((click or {})["lon"]), float((click or {})["lat"])
-    except (KeyError, TypeError, ValueError):
+    point = clicked_point(click)
+    if point is None:
         return dash.no_update
-    if not (math.isfinite(lon) and math.isfinite(lat)):
-        return dash.no_update
-    code = citydata.current_city().locator.locate_one(lon, lat).get(map_level(level))
-    return dash.no_update if code is None else f"/district/{code}"
-
-
-def open_unit(click_data: dict | None) -> str:
-    """A click on a unit's mark opens its drill-down (the drill-down's map)."""
-    code = clicked_unit(click_data)
+    code = citydata.current_city().locator.locate_one(*point).get(map_level(level))
     return dash.no_update if code is None else f"/district/{code}"
 
 
@@ -671,7 +674,7 @@ REFRESH_OUTPUTS = (("command-map", "figure"), ("command-drawn", "data"), ("comma
                    ("command-showing", "children"), ("command-mode", "children"))
 REFRESH_INPUTS = (("command-refresh", "n_intervals"), ("command-domain", "value"), ("command-level", "value"),
                   ("command-replay", "data"))
-REFRESH_STATE = (("command-drawn", "data"), ("command-options", "data"))
+REFRESH_STATE = (("command-drawn", "data"), ("command-options", "data"), ("command-scale", "data"))
 
 
 def register(app: dash.Dash) -> None:
@@ -694,6 +697,8 @@ def register(app: dash.Dash) -> None:
     app.clientside_callback(ClientsideFunction("cityops_command", "watch"), Output("command-lost", "children"),
                             Input("command-refresh", "n_intervals"), Input("command-heartbeat", "data"),
                             State("command-options", "data"))
+    app.clientside_callback(ClientsideFunction("cityops_command", "scale"), Output("command-scale", "data"),
+                            Input("command-refresh", "n_intervals"))
     app.clientside_callback(ClientsideFunction("cityops_command", "keepUrl"), Output("command-url", "data"),
                             Input("command-domain", "value"), Input("command-level", "value"),
                             State("command-options", "data"))

@@ -14,25 +14,25 @@ import dash
 import flask
 import pandas as pd
 import plotly.graph_objects as go
-from dash import ALL, Input, Output, State, ctx, dcc, html
+from dash import ALL, Input, Output, State, ctx, html
 from dash.development.base_component import Component
 
 import store
 from auth.roles import DISPATCH
 from geo.nearest import nearest_units
-from incidents.lifecycle import Conflict, next_status
+from incidents.lifecycle import DISPATCH as DISPATCH_ACTION
+from incidents.lifecycle import Conflict, allowed_actions, next_status
 from incidents.privacy import mask_phone
 from incidents.responders import unit_kinds_for
 from indicators.kpis import closed_loop_kpis, incident_frame, rank_districts
 from ingest.parse import parse_message
 from layouts.components import data_table, plot_text
 from layouts.i18n import MESSAGES, format_duration, format_time, text
-from layouts.markers import SEVERITY_MARK, SEVERITY_STYLE, UNIT_COLOUR, UNIT_SYMBOL
+from layouts.markers import MARK_OUTLINE, SEVERITY_MARK, SEVERITY_STYLE, UNIT_COLOUR, UNIT_SYMBOL
 from web import citydata, db, guard, locale
 
 SEVERITY_RANK = {"minor": 0, "major": 1, "critical": 2}
 RANKING_PERIOD = timedelta(days=7)
-_ACTIONS = ("ack", "arrive", "resolve", "reopen")
 
 
 def _sorted(incidents: list[dict[str, Any]], sort: str) -> list[dict[str, Any]]:
@@ -87,7 +87,7 @@ def unit_kind_name(kind: str, language: str) -> str:
     return text(key, language) if key in MESSAGES else kind
 
 
-def responder_traces(units: list[dict[str, Any]], language: str, *, size: int = 9) -> list[go.Scatter]:
+def responder_traces(units: list[dict[str, Any]], language: str, *, size: float = 10) -> list[go.Scatter]:
     """Response units, one trace per status (colour) with a symbol per kind, always the same
     three traces (empty ones hidden from the legend) so a refresh can replace them one by one."""
     traces = []
@@ -98,7 +98,7 @@ def responder_traces(units: list[dict[str, Any]], language: str, *, size: int = 
             name=text(f"unit_status.{status}", language), showlegend=bool(chosen),
             marker={"size": size, "color": UNIT_COLOUR[status], "symbol": [UNIT_SYMBOL.get(u["kind"], "circle")
                                                                          for u in chosen],
-                    "line": {"width": 0.5, "color": "#101418"}},
+                    "line": {"width": max(1.0, size / 8), "color": MARK_OUTLINE}},
             text=[plot_text(f"{u['unit_id']} · {unit_kind_name(u['kind'], language)} · "
                             f"{text('unit_status.' + status, language)}") for u in chosen],
             hoverinfo="text", customdata=[["responder", u["unit_id"]] for u in chosen]))
@@ -116,8 +116,9 @@ def _map_traces(incidents: list[dict[str, Any]], units: list[dict[str, Any]], se
             x=[i["lon"] for i in chosen], y=[i["lat"] for i in chosen], mode="markers",
             name=text(f"severity.{severity}", language), showlegend=bool(chosen),
             marker={"size": [22 if str(i["id"]) == selected else 15 for i in chosen], "color": colour,
-                    "symbol": symbol, "line": {"width": [3 if str(i["id"]) == selected else 1 for i in chosen],
-                                               "color": "#ffffff"}},
+                    "symbol": symbol, "line": {"width": [3 if str(i["id"]) == selected else 1.5 for i in chosen],
+                                               "color": ["#ffffff" if str(i["id"]) == selected else MARK_OUTLINE
+                                                         for i in chosen]}},
             text=[plot_text(f"#{i['id']} {i['title']}") for i in chosen], hoverinfo="text",
             customdata=[["incident", str(i["id"])] for i in chosen]))
     return traces
@@ -245,25 +246,42 @@ def pick(_clicks: list[int | None], click_data: dict | None, current: str | None
     return dash.no_update if current is not None else None
 
 
-def _detail(incident: dict[str, Any], language: str, now: datetime) -> list[Component]:
-    zone = locale.city_zone()
-    is_open = incident["status"] != "resolved"
+def _sla_text(incident: dict[str, Any], now: datetime, language: str) -> Component | str:
+    if incident["status"] == "resolved":
+        return "—"
     left = (incident["due_at"] - now).total_seconds()
+    if left < 0:
+        return html.Span(text("dispatch.overdue", language, time=format_duration(-left, language)), className="overdue")
+    return format_duration(left, language)
+
+
+def _waiting(incident: dict[str, Any], now: datetime, language: str) -> Component:
+    """How long the case has been waiting (until it was resolved), with the clock time it came in."""
+    resolved = [step["time"] for step in incident["steps"] if step["action"] == "resolve"]
+    until = resolved[-1] if incident["status"] == "resolved" and resolved else now
+    zone = locale.city_zone()
+    return html.Span(format_duration((until - incident["received_at"]).total_seconds(), language),
+                     title=format_time(incident["received_at"], zone))
+
+
+def _facts(incident: dict[str, Any], language: str, now: datetime) -> list[Component]:
+    """What the officer reads about the case: refreshed every few seconds (no control lives here)."""
+    zone = locale.city_zone()
     facts = [
         (text("dispatch.category", language), category_name(incident["category"], language)),
         (text("dispatch.severity", language), text(f"severity.{incident['severity']}", language)),
         (text("dispatch.status", language), text(f"status.{incident['status']}", language)),
         (text("dispatch.area", language), citydata.unit_name(incident["scope_code"], language)),
-        (text("dispatch.age", language), format_time(incident["received_at"], zone)),
-        (text("dispatch.sla_left", language),
-         (text("dispatch.overdue", language, time=format_duration(-left, language)) if left < 0
-          else format_duration(left, language)) if is_open else "—"),
+        (text("dispatch.resolved_after" if incident["status"] == "resolved" else "dispatch.age", language),
+         _waiting(incident, now, language)),
+        (text("dispatch.sla_left", language), _sla_text(incident, now, language)),
         (text("dispatch.events", language), str(incident["events_count"])),
         (text("dispatch.reporter", language), mask_phone(incident["reporter_phone"]) or "—"),
     ]
     parts: list[Component] = [
-        html.H2(f"#{incident['id']} · {incident['title']}"),
-        html.Table(html.Tbody([html.Tr([html.Th(k), html.Td(v)]) for k, v in facts]), className="data-table"),
+        html.H2(f"#{incident['id']} · {incident['title']}", className="incident-title"),
+        html.Table(html.Tbody([html.Tr([html.Th(k), html.Td(v, className="nowrap")]) for k, v in facts]),
+                   className="data-table facts"),
     ]
     if len(incident["events"]) > 1:  # an alarm storm or many calls: one case, its members listed
         parts.append(html.H3(text("dispatch.members", language, n=len(incident["events"]))))
@@ -273,73 +291,139 @@ def _detail(incident: dict[str, Any], language: str, now: datetime) -> list[Comp
             [[format_time(event["time"], zone), event["source"], text(f"severity.{event['severity']}", language),
               event["title"]] for event in incident["events"][-20:]],
             empty="", class_name="data-table members"))
-    buttons = [html.Button(text(f"dispatch.{action}", language), className="button",
-                           id={"type": "dispatch-action", "action": action})
-               for action in _ACTIONS]
-    if incident["reporter_phone"]:
-        buttons.append(html.Button(text("dispatch.show_phone", language), className="button",
-                                   id={"type": "dispatch-action", "action": "phone"}))
-    buttons.append(dcc.Input(id={"type": "dispatch-note", "index": 0}, type="text", maxLength=4000,
-                             placeholder=text("dispatch.note", language)))
-    parts.append(html.Div(buttons, className="actions"))
-    if is_open:
-        parts.append(html.H3(text("dispatch.nearest", language)))
-        parts.append(_nearest(incident, language))
+    if incident["dispatches"]:
+        kinds = {unit["unit_id"]: unit["kind"] for unit in store.list_units(db.connection())}
+        parts.append(html.H3(text("dispatch.units_sent", language)))
+        parts.append(data_table(
+            [text(f"dispatch.{key}", language) for key in ("unit", "kind", "sent_at", "by", "released")],
+            [[d["unit_id"], unit_kind_name(kinds.get(d["unit_id"], ""), language),
+              format_time(d["dispatched_at"], zone), d["dispatched_by"], format_time(d["released_at"], zone)]
+             for d in incident["dispatches"]],
+            empty="", class_name="data-table dispatches"))
+    parts.append(html.H3(text("dispatch.history", language)))
+    parts.append(data_table(
+        [text(f"dispatch.{key}", language) for key in ("when", "by", "step", "step_note")],
+        [[format_time(step["time"], zone), step["user"], _step_words(step, language), step["note"] or ""]
+         for step in incident["steps"]],
+        empty=text("dispatch.no_steps", language), class_name="data-table history"))
     return parts
 
 
-def _nearest(incident: dict[str, Any], language: str) -> Component:
-    units = pd.DataFrame(store.list_units(db.connection()))
+def _step_words(step: dict[str, Any], language: str) -> str:
+    words = text(f"dispatch.step.{step['action']}", language)
+    return f"{words} · {step['unit_id']}" if step.get("unit_id") else words
+
+
+def _actions(incident: dict[str, Any], language: str) -> list[Component]:
+    """The buttons that fit the case's status now (never one the lifecycle would refuse)."""
+    buttons = [html.Button(text(f"dispatch.{action}", language), className="button",
+                           id={"type": "dispatch-action", "action": action})
+               for action in allowed_actions(incident["status"]) if action != DISPATCH_ACTION]
+    if incident["reporter_phone"]:
+        buttons.append(html.Button(text("dispatch.show_phone", language), className="button",
+                                   id={"type": "dispatch-action", "action": "phone"}))
+    return buttons
+
+
+def available_units(units: list[dict[str, Any]]) -> pd.DataFrame:
+    """The units that may be sent now: reporting "available", placed, and not already sent to a case.
+
+    A unit's own status comes over MQTT; a dispatch made here counts at once, before the unit reports.
+    """
+    frame = pd.DataFrame(units, columns=["unit_id", "kind", "name", "status", "lon", "lat", "incident_id"])
+    frame = frame[frame["incident_id"].isna() & (frame["status"] == "available")
+                  & frame["lon"].notna() & frame["lat"].notna()]
+    return frame.astype({"lon": float, "lat": float})
+
+
+def _nearest(incident: dict[str, Any], language: str) -> tuple[list[str], list[Component]]:
+    """The nearest units that may be sent (their ids, and the table with a Dispatch button each)."""
     category = citydata.current_city().categories.get(incident["category"])
     kinds = unit_kinds_for(incident["category"], category.domain if category else None)
-    if units.empty:
-        return html.P(text("dispatch.no_units", language), className="empty")
-    units = units[units["lon"].notna() & units["lat"].notna()].astype({"lon": float, "lat": float})
-    nearest = nearest_units(incident["lon"], incident["lat"], units, kinds=kinds, limit=5)
-    rows = [[row.unit_id, row.kind, f"{row.distance_m / 1000:.1f} km", f"{row.eta_min:.0f} min",
+    nearest = nearest_units(incident["lon"], incident["lat"], available_units(store.list_units(db.connection())),
+                            kinds=kinds, limit=5)
+    rows = [[row.unit_id, unit_kind_name(row.kind, language), f"{row.distance_m / 1000:.1f} km",
+             format_duration(row.eta_min * 60, language),
              html.Button(text("dispatch.send", language), className="button",
                          id={"type": "dispatch-unit", "unit": row.unit_id})]
             for row in nearest.itertuples(index=False)]
     headers = [text(f"dispatch.{key}", language) for key in ("unit", "kind", "distance", "eta", "send")]
-    return data_table(headers, rows, empty=text("dispatch.no_units", language))
+    return list(nearest["unit_id"]), [html.H3(text("dispatch.nearest", language)),
+                                      data_table(headers, rows, empty=text("dispatch.no_units", language))]
 
 
-def show_detail(selected: str | None, _tick: int | None, _message: Any) -> list[Component] | Component:
+_HIDDEN = {"display": "none"}
+_SHOWN: dict[str, str] = {}
+
+
+def show_detail(selected: str | None, _tick: int | None, _done: Any, shown: dict[str, Any] | None
+                ) -> tuple[Any, ...]:
+    """The selected case. Its facts are redrawn every refresh; its buttons and the units offered only
+    when they change, so nothing moves under the officer's pointer; the note box is never redrawn
+    (what is typed there survives every refresh)."""
     language = locale.request_language()
-    if not selected or not selected.isdigit():
-        return html.P(text("dispatch.pick", language), className="empty")
-    try:
-        incident = store.get_incident(db.connection(), int(selected))
-    except store.IncidentMissing:
-        return html.P(text("dispatch.pick", language), className="empty")
-    return _detail(incident, language, datetime.now(UTC))
+    incident = None
+    if selected and selected.isdigit():
+        try:
+            incident = store.get_incident(db.connection(), int(selected))
+        except store.IncidentMissing:
+            incident = None
+    if incident is None:
+        nothing = html.P(text("dispatch.pick", language), className="empty")
+        return nothing, [], [], _HIDDEN, None
+    is_open = incident["status"] != "resolved"
+    unit_ids, nearest = _nearest(incident, language) if is_open else ([], [])
+    now_shown = {"id": str(incident["id"]), "language": language,
+                 "actions": list(allowed_actions(incident["status"])), "phone": bool(incident["reporter_phone"]),
+                 "units": unit_ids}
+    same = shown or {}
+    actions = (dash.no_update if {k: same.get(k) for k in ("id", "language", "actions", "phone")}
+               == {k: now_shown[k] for k in ("id", "language", "actions", "phone")} else _actions(incident, language))
+    offered = (dash.no_update if (same.get("id"), same.get("language"), same.get("units"))
+               == (now_shown["id"], language, unit_ids) else nearest)
+    return (_facts(incident, language, datetime.now(UTC)), actions, offered, _SHOWN if is_open else _HIDDEN,
+            now_shown)
 
 
-def act(_actions: list[int | None], _units: list[int | None], selected: str | None, notes: list[str | None]
-        ) -> str:
+def act(_actions: list[int | None], _units: list[int | None], selected: str | None, note: str | None
+        ) -> tuple[str, dict[str, Any]]:
     user = guard.require(DISPATCH)
     trigger = ctx.triggered_id
     if not isinstance(trigger, dict) or not selected or not ctx.triggered or not ctx.triggered[0]["value"]:
-        return dash.no_update
+        return dash.no_update, dash.no_update
     language = locale.request_language()
     conn = db.connection()
     address = flask.request.remote_addr
     incident_id = int(selected)
+    action = "dispatch" if trigger["type"] == "dispatch-unit" else str(trigger["action"])
+    done = {"incident": selected, "action": action, "ok": False, "at": datetime.now(UTC).isoformat()}
     try:
-        if trigger["type"] == "dispatch-unit":
+        if action == "dispatch":
             unit = str(trigger["unit"])
             store.act_on_incident(conn, incident_id, "dispatch", next_status, user=user.name, address=address,
                                   unit_id=unit)
-            return text("dispatch.sent", language, unit=unit, id=selected)
-        action = str(trigger["action"])
-        if action == "phone":
+            message = text("dispatch.sent", language, unit=unit, id=selected)
+        elif action == "phone":
             phone = store.reporter_phone(conn, incident_id, user=user.name, address=address)
-            return text("dispatch.phone_shown", language, phone=phone or "—")
-        note = next((n for n in notes if n), None) if action == "resolve" else None
-        store.act_on_incident(conn, incident_id, action, next_status, user=user.name, address=address, note=note)
-        return text("dispatch.done", language, id=selected, action=text(f"dispatch.{action}", language))
+            message = text("dispatch.phone_shown", language, phone=phone or "—")
+        else:
+            written = (note or "").strip() or None if action == "resolve" else None
+            store.act_on_incident(conn, incident_id, action, next_status, user=user.name, address=address,
+                                  note=written)
+            message = text("dispatch.done", language, id=selected, action=text(f"dispatch.{action}", language))
     except (Conflict, store.IncidentConflict, store.IncidentMissing) as refusal:
-        return text("dispatch.refused", language, reason=str(refusal))
+        return text("dispatch.refused", language, reason=str(refusal)), done
+    return message, {**done, "ok": True}
+
+
+def keep_note(selected: str | None, done: dict[str, Any] | None) -> str:
+    """The note box is emptied when another case is picked and once a case is resolved with it; else kept."""
+    if ctx.triggered_id == "dispatch-selected":
+        return ""
+    resolved_here = isinstance(done, dict) and done.get("ok") and done.get("action") == "resolve"
+    if resolved_here and done.get("incident") == selected:
+        return ""
+    return dash.no_update
 
 
 def register(app: dash.Dash) -> None:
@@ -348,14 +432,18 @@ def register(app: dash.Dash) -> None:
                  Output("dispatch-map-drawn", "data"),
                  Input("dispatch-refresh", "n_intervals"), Input("dispatch-sort", "value"),
                  Input("dispatch-show", "value"), Input("dispatch-selected", "data"),
-                 Input("dispatch-message", "children"), Input("dispatch-new-message", "children"),
+                 Input("dispatch-done", "data"), Input("dispatch-new-message", "children"),
                  State("dispatch-map-drawn", "data"))(refresh)
     app.callback(Output("dispatch-selected", "data"),
                  Input({"type": "dispatch-pick", "index": ALL}, "n_clicks"), Input("dispatch-map", "clickData"),
                  State("dispatch-selected", "data"))(pick)
-    app.callback(Output("dispatch-detail", "children"),
+    app.callback(Output("dispatch-facts", "children"), Output("dispatch-actions", "children"),
+                 Output("dispatch-nearest", "children"), Output("dispatch-note-box", "style"),
+                 Output("dispatch-detail-shown", "data"),
                  Input("dispatch-selected", "data"), Input("dispatch-refresh", "n_intervals"),
-                 Input("dispatch-message", "children"))(show_detail)
+                 Input("dispatch-done", "data"), State("dispatch-detail-shown", "data"))(show_detail)
+    app.callback(Output("dispatch-note", "value"), Input("dispatch-selected", "data"),
+                 Input("dispatch-done", "data"), prevent_initial_call=True)(keep_note)
     app.callback(Output("dispatch-new-lon", "value"), Output("dispatch-new-lat", "value"),
                  Input("dispatch-map-click", "data"), prevent_initial_call=True)(place)
     app.callback(Output("dispatch-new-message", "children"),
@@ -363,7 +451,7 @@ def register(app: dash.Dash) -> None:
                  State("dispatch-new-severity", "value"), State("dispatch-new-source", "value"),
                  State("dispatch-new-title", "value"), State("dispatch-new-lon", "value"),
                  State("dispatch-new-lat", "value"), prevent_initial_call=True)(create)
-    app.callback(Output("dispatch-message", "children"),
+    app.callback(Output("dispatch-message", "children"), Output("dispatch-done", "data"),
                  Input({"type": "dispatch-action", "action": ALL}, "n_clicks"),
                  Input({"type": "dispatch-unit", "unit": ALL}, "n_clicks"),
-                 State("dispatch-selected", "data"), State({"type": "dispatch-note", "index": ALL}, "value"))(act)
+                 State("dispatch-selected", "data"), State("dispatch-note", "value"))(act)

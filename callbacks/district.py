@@ -10,7 +10,7 @@ from typing import Any
 
 import dash
 import plotly.graph_objects as go
-from dash import Input, Output, dcc, html
+from dash import Input, Output, State, dcc, html
 from dash.development.base_component import Component
 from plotly.subplots import make_subplots
 
@@ -19,11 +19,11 @@ from callbacks.command_view import (
     BACKGROUND,
     OPEN_STATUSES,
     MapUnit,
+    clicked_point,
     domain_word,
     freshness,
     level_label,
     level_word,
-    open_unit,
     score_text,
     stale_note,
     trend_parts,
@@ -168,6 +168,33 @@ def _empty_figure() -> dict[str, Any]:
                        "yaxis": {"visible": False}}}
 
 
+def child_level_of(level: str | None) -> str | None:
+    """The level of a unit's children (``level`` None: the city's); None for the lowest level."""
+    levels = citydata.current_city().levels
+    if level is None:
+        return levels[0]
+    position = levels.index(level)
+    return levels[position + 1] if position + 1 < len(levels) else None
+
+
+def open_child(click: dict[str, Any] | None, code: str | None) -> str:
+    """A click anywhere inside one of the shown children (not only on its mark) opens that child."""
+    point = clicked_point(click)
+    city = citydata.current_city()
+    if point is None or not code:
+        return dash.no_update
+    try:
+        level = None if code == city.id else city.level_of(code)
+    except KeyError:
+        return dash.no_update
+    child_level = child_level_of(level)
+    located = city.locator.locate_one(*point)
+    child = located.get(child_level) if child_level else None
+    if child is None or (level is not None and located.get(level) != code):
+        return dash.no_update  # outside this unit: its neighbours are not on this map
+    return f"/district/{child}"
+
+
 def refresh(_tick: int | None, code: str | None) -> tuple[Any, ...]:
     language = locale.request_language()
     city = citydata.current_city()
@@ -181,14 +208,13 @@ def refresh(_tick: int | None, code: str | None) -> tuple[Any, ...]:
         return heading, _empty_figure(), [], _empty_figure(), [], "", "district-live is-hidden"
     now = datetime.now(UTC)
     conn = db.connection()
-    if level is None:
-        child_level: str | None = city.levels[0]
+    child_level = child_level_of(level)
+    if child_level is None:
+        children: list[str] = []
+    elif level is None:
         children = [str(c) for c in city.boundaries[child_level].index]
-    elif level != city.lowest_level:
-        child_level = city.levels[city.levels.index(level) + 1]
-        children = [str(c) for c in city.children(code).index]
     else:
-        child_level, children = None, []
+        children = [str(c) for c in city.children(code).index]
     own = {row.domain: row for row in store.read_current(conn, [code])}
     fresh = freshness(own.values(), now)
     if child_level is not None:
@@ -239,6 +265,6 @@ def register(app: dash.Dash) -> None:
                  Output("district-incidents", "children"), Output("district-stale", "children"),
                  Output("district-live", "className"),
                  Input("district-refresh", "n_intervals"), Input("district-code", "data"))(refresh)
-    app.callback(Output("district-location", "pathname"), Input("district-map", "clickData"),
-                 prevent_initial_call=True)(open_unit)
+    app.callback(Output("district-location", "pathname"), Input("district-map-click", "data"),
+                 State("district-code", "data"), prevent_initial_call=True)(open_child)
 

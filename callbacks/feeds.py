@@ -11,12 +11,18 @@ from dash.development.base_component import Component
 import store
 from auth.roles import ADMINISTER
 from layouts.components import data_table
-from layouts.i18n import format_duration, format_time, text
+from layouts.i18n import MESSAGES, format_duration, format_time, text
 from web import db, guard, locale
 from web.health import HEARTBEAT_TIMEOUT_S, process_working
 
 _FEED_NAMES = {"readings": "feeds.readings", "events": "feeds.events", "units": "feeds.units"}
 _PAYLOAD_SHOWN = 160  # characters of a rejected payload on screen (the table keeps 2 KiB)
+
+
+def process_state(state: str, language: str) -> str:
+    """A process's reported state in words of ``language`` (a state without words shows as reported)."""
+    key = f"process_state.{state}"
+    return text(key, language) if key in MESSAGES else state
 
 
 def _lag(seconds: float | None, language: str) -> str:
@@ -50,8 +56,8 @@ def feeds_page(conn: store.Connection, now: datetime, language: str) -> list[Com
     process_rows, process_classes = [], []
     for status in statuses:
         age = (now - status.heartbeat_at).total_seconds()
-        state = status.state if age <= HEARTBEAT_TIMEOUT_S else text("feeds.silent_process", language,
-                                                                       age=format_duration(age, language))
+        state = (process_state(status.state, language) if age <= HEARTBEAT_TIMEOUT_S
+                 else text("feeds.silent_process", language, age=format_duration(age, language)))
         totals = " / ".join(f"{value:,}" if value is not None else "—"
                             for value in (status.messages_total, status.readings_total, status.rejects_total))
         process_rows.append([f"{status.kind} · {status.process_id}", state, when(status.heartbeat_at),

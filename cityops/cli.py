@@ -49,6 +49,18 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _speed(text: str) -> float:
+    from ingest.simulation import MAX_SPEED
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (0 < value <= MAX_SPEED):
+        raise argparse.ArgumentTypeError(f"must be above 0 and at most {MAX_SPEED:g}")
+    return value
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -194,14 +206,17 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> None:
     import signal
     import threading
 
-    from ingest.simulator import SimulatorOptions, backfill, parse_duration, publish_live
+    from cityops.backfill import backfill_history
+    from ingest.simulator import SimulatorOptions, parse_duration, publish_live
 
     options = SimulatorOptions(
         city=settings.city, seed=args.seed, sensors=args.sensors, rate=args.rate, scenario=args.scenario,
+        speed=args.speed,
         duration_s=parse_duration(args.duration).total_seconds() if args.duration else None, protocol=args.protocol,
     )
     if args.backfill:
-        backfill(options, database_url(settings), parse_duration(args.backfill), say=say)
+        backfill_history(options, database_url(settings), parse_duration(args.backfill), say=say,
+                         time_zone=settings.timezone)
         return
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -596,6 +611,8 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--sensors", type=_positive, help="simulate this many of the registry's sensors")
     simulate.add_argument("--rate", type=float, default=1.0, help="report R times as often as the registry says")
     simulate.add_argument("--scenario", choices=SCENARIOS)
+    simulate.add_argument("--speed", type=_speed, default=1.0,
+                          help="a scenario builds up this many times as fast (e.g. 12: a storm's 2 h in 10 min)")
     simulate.add_argument("--duration", help="stop after this long, e.g. 10m (default: until Ctrl-C)")
     simulate.add_argument("--seed", type=int, default=1)
     simulate.add_argument("--backfill", metavar="PERIOD", help="write PERIOD (e.g. 30d) of history into the store")

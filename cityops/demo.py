@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import store
@@ -33,6 +33,9 @@ from cityops.embedded import EmbeddedBroker, EmbeddedDatabase, forget_servers, w
 from cityops.settings import Settings
 
 FIRST_RUN_HISTORY = timedelta(days=1)
+# Readings older than this are deleted (the vital-sign history keeps its own, longer retention):
+# a demo left running for weeks stays within a few GB.
+DEMO_RETENTION_DAYS = 7
 # In the data directory, readable by its owner only.
 SECRET_KEY_FILE = "secret-key"
 ADMIN_PASSWORD_FILE = "admin-password"
@@ -112,6 +115,7 @@ def run_demo(options: DemoOptions, settings: Settings, stop: threading.Event, sa
     broker: EmbeddedBroker | None = None
     accounts: dict[str, str] = {}  # account → its broker URL (embedded Mosquitto)
     children: list[Child] = []
+    history: threading.Thread | None = None
     try:
         if settings.database_url:
             step("database: CITYOPS_DATABASE_URL")
@@ -122,7 +126,7 @@ def run_demo(options: DemoOptions, settings: Settings, stop: threading.Event, sa
             database_url = database.start()
         conn = store.connect(database_url, application_name="cityops-demo")
         try:
-            report = store.init_schema(conn)
+            report = store.init_schema(conn, store.SchemaOptions(retention_days=DEMO_RETENTION_DAYS))
             say(f"    schema version {report.version} ({'TimescaleDB' if report.timescale else 'plain PostgreSQL'})")
             first_run = store.count_rows(conn, "readings") == 0
         finally:
@@ -148,12 +152,17 @@ def run_demo(options: DemoOptions, settings: Settings, stop: threading.Event, sa
                                      else "(no accounts: anyone on this machine may publish)"))
         write_servers(data_dir, database_url, mqtt_url, accounts)
 
+        history_period = None
         if first_run:
-            step(f"history: {FIRST_RUN_HISTORY.days} day of simulated readings (first run only)")
-            from ingest.simulator import SimulatorOptions, backfill
+            step(f"history: {FIRST_RUN_HISTORY.days} day of simulated readings (first run only); "
+                 "its vital signs follow while the demo runs")
+            from cityops.backfill import backfill_readings
+            from ingest.simulator import SimulatorOptions
 
-            backfill(SimulatorOptions(city=options.city, seed=options.seed, sensors=options.sensors),
-                     database_url, FIRST_RUN_HISTORY, say=lambda line: say(f"    {line}"))
+            start, end, _ = backfill_readings(
+                SimulatorOptions(city=options.city, seed=options.seed, sensors=options.sensors), database_url,
+                FIRST_RUN_HISTORY, say=lambda line: say(f"    {line}"))
+            history_period = (start, end)
 
         admin_note = _first_admin(database_url, settings.admin_password, data_dir)
         env = {**os.environ, "CITYOPS_CITY": options.city, "CITYOPS_DATABASE_URL": database_url,
@@ -182,9 +191,15 @@ def run_demo(options: DemoOptions, settings: Settings, stop: threading.Event, sa
         say(f"cityops demo is running: open {url}")
         say(f"    {admin_note}")
         say(f"    logs in {data_dir / 'logs'}; Ctrl-C stops everything")
+        if history_period is not None:
+            history = threading.Thread(target=_vital_signs_of_the_past, name="history", daemon=True,
+                                       args=(options.city, database_url, history_period, settings.timezone, stop, say))
+            history.start()
         _supervise(children, env, data_dir, database_url, stop, say)
     finally:
         say("stopping …")
+        if history is not None:
+            history.join(timeout=30)
         for child in children:
             _stop(child)
         forget_servers(data_dir)
@@ -221,6 +236,20 @@ def _stop(child: Child) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def _vital_signs_of_the_past(city: str, database_url: str, period: tuple[datetime, datetime], time_zone: str | None,
+                             stop: threading.Event, say: Callable[[str], None]) -> None:
+    """The first day's vital-sign history, computed beside the live processes (it writes history only)."""
+    from cityops.backfill import backfill_vital_signs
+
+    try:
+        runs = backfill_vital_signs(city, database_url, *period, say=lambda line: say(f"    history: {line}"),
+                                    time_zone=time_zone, stop=stop)
+        if not stop.is_set():
+            say(f"    history: the first day's vital signs are in ({runs:,} runs): charts, replay and reports")
+    except Exception as error:  # the demo goes on without the past; say why
+        say(f"    history: the vital signs of the first day could not be computed: {error}")
 
 
 def _supervise(children: list[Child], env: dict[str, str], data_dir: Path, database_url: str,

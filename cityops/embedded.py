@@ -10,6 +10,7 @@ made (``ingest``, ``simulator``), so ``cityops ingest`` and ``cityops simulate``
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,7 +18,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from cityops.settings import Settings
 
+log = logging.getLogger(__name__)
+
 SERVERS_FILE = "servers.json"
+START_ATTEMPTS = 2  # of the embedded PostgreSQL
+DEMO_MAX_WAL = "192MB"
 
 
 def _running(data_dir: Path) -> dict[str, object] | None:
@@ -126,15 +131,24 @@ class EmbeddedDatabase:
             import pgserver
         except ImportError:
             raise EmbeddedError("the embedded database needs pgserver: pip install -e '.[demo]'") from None
-        try:
-            # "stop": the server stops with this process (or with stop()); the data stays,
-            # and a server left behind by a killed demo is found and reused next time.
-            self._server = pgserver.get_server(self.folder, cleanup_mode="stop")
-        except Exception as error:  # pgserver raises assorted errors from initdb/pg_ctl
-            raise EmbeddedError(f"embedded PostgreSQL did not start: {error}") from None
+        for attempt in range(START_ATTEMPTS):
+            try:
+                # "stop": the server stops with this process (or with stop()); the data stays,
+                # and a server left behind by a killed demo is found and reused next time.
+                self._server = pgserver.get_server(self.folder, cleanup_mode="stop")
+                break
+            except Exception as error:  # pgserver raises assorted errors from initdb/pg_ctl
+                # pgserver gives pg_ctl 10 s; a machine busy with other work can need longer once.
+                if attempt + 1 == START_ATTEMPTS:
+                    raise EmbeddedError(f"embedded PostgreSQL did not start: {error}") from None
+                log.warning("embedded PostgreSQL did not start (%s); trying again", error)
         exists = self._server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
         if "1 row" not in exists:
             self._server.psql(f"CREATE DATABASE {DATABASE_NAME};")
+        # PostgreSQL keeps up to max_wal_size (1 GB by default) of write-ahead log: most of the demo's
+        # disk after half an hour. A demo needs far less; checkpoints just come more often.
+        self._server.psql(f"ALTER SYSTEM SET max_wal_size = '{DEMO_MAX_WAL}'; ALTER SYSTEM SET min_wal_size = '32MB';"
+                          " SELECT pg_reload_conf();")
         return self._server.get_uri(DATABASE_NAME)
 
     def stop(self) -> None:

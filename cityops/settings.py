@@ -38,7 +38,7 @@ def read_dotenv(path: Path) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Settings:
-    """What the environment says; see CONTRACT.md "Settings".
+    """What the environment says; see docs/contract.md "Settings".
 
     ``database_url`` and ``mqtt_url`` are None when unset: the demo then runs embedded
     servers, and other commands use the demo's (see :mod:`cityops.embedded`).

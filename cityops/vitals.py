@@ -212,18 +212,25 @@ def _public_safety(conn: store.Connection, ctx: VitalsContext, lowest: set[str],
     return public_safety_level(frame, now, unit_codes=sorted(lowest), rule=rule)
 
 
-def run_once(conn: store.Connection, ctx: VitalsContext, now: datetime | None = None) -> RunResult:
-    """Compute and store the vital signs as of ``now`` (default: the current time)."""
+@dataclass
+class _Computed:
+    registry: pd.DataFrame
+    shown: pd.DataFrame  # the sensors' values after hysteresis
+    states: dict[tuple[str, str], HysteresisState]
+    result: Aggregation
+    clock: _StageClock
+
+
+def _compute(conn: store.Connection, ctx: VitalsContext, now: datetime,
+             states: dict[tuple[str, str], HysteresisState]) -> _Computed:
+    """The vital signs as of ``now`` from the readings and the hysteresis ``states`` (read only)."""
     clock = _StageClock()
-    now = now or datetime.now(UTC)
     registry = pd.DataFrame(store.read_sensor_registry(conn),
                             columns=["sensor_id", "kind", "metrics", "expected_interval_s", "noise_zone", "unit_code",
                                      "maintenance"])
     lowest = set(ctx.units.loc[ctx.units["level_name"] == ctx.city.lowest_level, "code"])
     registry = registry[registry["unit_code"].isin(lowest)].reset_index(drop=True)  # located in this city
     windows = window_frame(conn, registry, ctx, now)
-    stored_states = store.read_hysteresis(conn)
-    states = {key: _state_from_json(data) for key, data in stored_states.items()}
     clock.mark("read")
     scored = score_sensors(windows, registry, ctx.rules, now, ctx.zone, ctx.city.config.aqi_standard)
     clock.mark("score")
@@ -232,6 +239,16 @@ def run_once(conn: store.Connection, ctx: VitalsContext, now: datetime | None = 
     result = aggregate(shown, ctx.units, root_code=ctx.city.id, root_name=ctx.city.config.name,
                        weights=ctx.rules.weights, given=_public_safety(conn, ctx, lowest, now))
     clock.mark("aggregate")
+    return _Computed(registry, shown, new_states, result, clock)
+
+
+def run_once(conn: store.Connection, ctx: VitalsContext, now: datetime | None = None) -> RunResult:
+    """Compute and store the vital signs as of ``now`` (default: the current time)."""
+    now = now or datetime.now(UTC)
+    stored_states = store.read_hysteresis(conn)
+    computed = _compute(conn, ctx, now, {key: _state_from_json(data) for key, data in stored_states.items()})
+    registry, shown, new_states, result, clock = (computed.registry, computed.shown, computed.states,
+                                                  computed.result, computed.clock)
     current_frame = pd.concat([
         result.domains[["scope_code", "domain", "score"]],
         result.index[["scope_code", "index"]].rename(columns={"index": "score"}).assign(domain=INDEX),
@@ -256,6 +273,64 @@ def run_once(conn: store.Connection, ctx: VitalsContext, now: datetime | None = 
     clock.mark("write")
     return RunResult(computed_at=now, seconds=clock.total(), sensors=len(registry), written=written,
                      aggregation=result, stages=clock.stages)
+
+
+def backfill_vitals(conn: store.Connection, ctx: VitalsContext, start: datetime, end: datetime, *,
+                    say: Callable[[str], None] = log.info, stop: threading.Event | None = None) -> int:
+    """The vital-sign history of ``start`` … ``end`` (docs/vital-signs.md §4.8), as the indicators process
+    would have written it: a run every history cadence (5 min) with its own hysteresis carried
+    from run to run, then the closed hours rolled up for reports.
+
+    It writes history rows only — not the current state, the stored hysteresis, forecasts or
+    alarms (a threshold crossed yesterday files no incident now) — so it may run while the live
+    process runs, and the wall never shows the past as current. A period that already has
+    vital-sign history is left as it is (it was computed live). ``stop`` ends it between runs.
+    The number of runs.
+    """
+    cadence = timedelta(seconds=ctx.rules.history.cadence_s)
+    if store.has_indicator_history(conn, start, end):
+        say("vital signs: this period has its history already; not recomputed")
+        return 0
+    store.refresh_rollups(conn)  # the runs read the readings' minute and hour rollups
+    step = cadence.total_seconds()
+    moment = datetime.fromtimestamp((start.timestamp() // step + 1) * step, UTC)
+    moments = []
+    while moment <= end:
+        moments.append(moment)
+        moment += cadence
+    states: dict[tuple[str, str], HysteresisState] = {}
+    levels: dict[tuple[str, str], int | None] = {}
+    started = last_said = time.monotonic()
+    runs = 0
+    for moment in moments:
+        if stop is not None and stop.is_set():
+            say(f"vital signs: stopped after {runs:,} of {len(moments):,} runs")
+            break
+        computed = _compute(conn, ctx, moment, states)
+        states = computed.states
+        store.write_history(conn, history_rows(_current_values(computed.result, {}, moment), levels, moment))
+        runs += 1
+        if time.monotonic() - last_said >= 15 or runs == len(moments):
+            last_said = time.monotonic()
+            say(f"vital signs: {runs:,} of {len(moments):,} runs (to {moment:%Y-%m-%d %H:%M} UTC), "
+                f"{(last_said - started) / runs:.2f} s each")
+    hours = int((end - start).total_seconds() // 3600) + 2
+    store.rollup_hours(conn, end, ctx.rules.history.cadence_s, max_hours=hours)
+    return runs
+
+
+def history_rows(values: list[store.CurrentValue], levels: dict[tuple[str, str], int | None],
+                 now: datetime) -> list[store.HistoryRow]:
+    """One history row per value, as a run at the history cadence writes it: the explanation only
+    where the level changed since ``levels`` (the previous run's, updated here)."""
+    rows = []
+    for value in values:
+        key = (value.scope_code, value.domain)
+        changed = key not in levels or levels[key] != value.level
+        rows.append(store.HistoryRow(now, value.scope_code, value.level_name, value.domain, value.score, value.level,
+                                     changed and key in levels, value.explanation if changed else None))
+        levels[key] = value.level
+    return rows
 
 
 def _changed_states(stored: dict[tuple[str, str], dict[str, Any]], states: dict[tuple[str, str], HysteresisState]

@@ -57,6 +57,11 @@ def next_status(action: str, current: str) -> str:
     return move.to
 
 
+def allowed_actions(current: str) -> tuple[str, ...]:
+    """The actions that fit an incident that is ``current``, in :data:`ACTIONS` order."""
+    return tuple(action for action in ACTIONS if current in MOVES[action].allowed_from)
+
+
 def due_at(received_at: datetime, sla_minutes: int) -> datetime:
     """The SLA deadline: resolved within ``sla_minutes`` of receipt (categories.toml)."""
     return received_at + timedelta(minutes=sla_minutes)

@@ -12,13 +12,14 @@ import re
 from typing import Any
 
 
-def mask_phone(phone: str | None) -> str | None:
+def mask_phone(phone: object) -> str | None:
     """The number with all but its first 3 and last 4 digits hidden; short numbers keep only 2 digits.
 
     Separators (spaces, dashes, a leading +) are dropped so the mask reveals no digit count
-    beyond what the shown ones say.
+    beyond what the shown ones say. No number — None, an empty text, or the NaN / NA a data
+    frame holds for a missing one (every sensor alarm has no reporter) — is None.
     """
-    if phone is None:
+    if not isinstance(phone, str) or not phone:
         return None
     digits = [char for char in phone if char.isdigit()]
     if len(digits) >= 9:

@@ -1,4 +1,4 @@
-"""Vital signs up the hierarchy, with their explanations (INDICATORS.md §4.2–4.4 and §4.7).
+"""Vital signs up the hierarchy, with their explanations (docs/vital-signs.md §4.2–4.4 and §4.7).
 
 Inputs
 ------
@@ -44,10 +44,11 @@ Rules
   (NaN) population is replaced by the mean known population of its siblings, or 1 when no
   sibling's is known (all of them then weigh the same). When the non-grey children of a
   unit weigh 0 in total, they get equal weights instead (``"weighting": "equal"``).
-* Index of a unit = weighted mean of its non-grey domain scores (``weights``, default equal;
-  NaN when those weigh 0); colour = its worst domain level; grey when every domain is grey.
-  The index is not clipped into the colour's band: it measures overall health while the
-  colour flags the worst domain ("one red makes it red").
+* Index of a unit = weighted mean of its non-grey domain scores (``weights``, default equal),
+  clipped into the band of its colour (docs/vital-signs.md §4.4: a number and its colour never
+  contradict, an amber index reads at most 70); colour = its worst domain level ("one red
+  makes it red"); grey, with no number, when every domain is grey (never "100 green"), and
+  also when nothing but a green public_safety (no incident overdue: not a measurement) is known.
 
 Outputs
 -------
@@ -75,7 +76,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from indicators.domains import DOMAINS
+from indicators.domains import DOMAINS, MEASURED_DOMAINS
 from indicators.levels import AMBER, GREEN, LEVEL_BANDS, RED
 
 ROOT_LEVEL = "city"
@@ -572,7 +573,7 @@ def _roll_up(children: pd.DataFrame, tree: _Tree, level_name: str) -> pd.DataFra
 
 
 def _index(domains: pd.DataFrame, tree: _Tree, domain_weights: pd.Series) -> pd.DataFrame:
-    """Per scope: weighted mean of non-grey domain scores; colour = worst domain level."""
+    """Per scope: weighted mean of non-grey domain scores clipped into the band of the colour = worst domain level."""
     level = domains["level"].astype(float).to_numpy()
     non_grey = ~np.isnan(level)
     weight = np.where(non_grey, domains["domain"].map(domain_weights).to_numpy(float), 0.0)
@@ -611,15 +612,20 @@ def _index(domains: pd.DataFrame, tree: _Tree, domain_weights: pd.Series) -> pd.
     _, first_row = np.unique(scope_of_row, return_index=True)  # of each scope, in scope order
     parent = pd.Series(domains["parent"].to_numpy(object)[first_row], dtype=object)
     names = tree.units["name"].astype(object).to_dict()
+    # With nothing measured (every sensor domain grey, as before the first readings) the index is grey:
+    # "no incident open" alone must not read "100 green" on the wall (an overdue incident still colours it).
+    measured = by_scope.count(non_grey & domains["domain"].isin(MEASURED_DOMAINS).to_numpy()) > 0
+    judged = measured | (np.nan_to_num(scope_level, nan=-1.0) >= AMBER)
     with np.errstate(invalid="ignore", divide="ignore"):
-        index = np.where(total > 0, weighted / total, np.nan)
+        index = np.where((total > 0) & judged, weighted / total, np.nan)
+        scope_level = np.where(judged, scope_level, np.nan)
     return pd.DataFrame(
         {
             "scope_code": scopes,
             "level_name": domains["level_name"].array.take(first_row),
             "parent": parent.where(parent.notna(), None),
             "name": [tree.root_name if code == tree.root_code else names.get(code) for code in scopes],
-            "index": index,
+            "index": _clip_to_bands(index, scope_level),
             "level": pd.Series(scope_level).astype("Int64"),
             "n_domains_green": by_scope.count(level == GREEN),
             "n_domains_amber": by_scope.count(level == AMBER),

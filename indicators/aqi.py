@@ -1,4 +1,4 @@
-"""Air quality index (INDICATORS.md §3): HJ 633-2012 (China) and the US EPA AQI (2024).
+"""Air quality index (docs/vital-signs.md §3): HJ 633-2012 (China) and the US EPA AQI (2024).
 
 The numbers of each standard (breakpoints, categories, rounding, truncation, fall-back tables,
 molar masses) live in versioned tables, ``indicators/standards/*.toml``; this module is the
@@ -48,7 +48,7 @@ import pandas as pd
 
 from indicators.levels import AMBER, GREEN, RED
 
-# The input keys, in the order results list them (API: INDICATORS.md §3).
+# The input keys, in the order results list them (API: docs/vital-signs.md §3).
 AQI_KEYS: tuple[str, ...] = ("pm25", "pm10", "so2", "no2", "co", "o3_1h", "o3_8h")
 AVERAGINGS: tuple[str, ...] = ("24h", "1h")
 DEFAULT_STANDARD = "HJ633-2012"
@@ -69,7 +69,7 @@ _MIXING_UNITS_PPB: dict[str, float] = {"ppb": 1.0, "ppm": 1000.0}  # ppb per uni
 _UNITS = (*_MASS_UNITS_UG, *_MIXING_UNITS_PPB)
 
 AQI_MAX = 500
-# AQI → level, INDICATORS.md §2 (air: amber at ≥ 101, red at ≥ 201).
+# AQI → level, docs/vital-signs.md §2 (air: amber at ≥ 101, red at ≥ 201).
 AQI_AMBER_FROM = 101
 AQI_RED_FROM = 201
 # §3: a primary pollutant is named only when the AQI is above 50.
@@ -459,7 +459,7 @@ def _level(value: int) -> int:
 
 
 def aqi(concentrations: Mapping[str, float], standard: str = DEFAULT_STANDARD, averaging: str = "24h") -> AqiResult:
-    """The air quality index of one set of concentrations (INDICATORS.md §3).
+    """The air quality index of one set of concentrations (docs/vital-signs.md §3).
 
     ``concentrations`` maps keys of ``AQI_KEYS`` to mass concentrations: µg/m³ for ``pm25``,
     ``pm10``, ``so2``, ``no2``, ``o3_1h``, ``o3_8h``; mg/m³ for ``co``. ``standard`` is

@@ -1,6 +1,6 @@
 """The fixed vocabulary: domain ids, metric names, severities, event sources, unit kinds and statuses.
 
-These words are API, MQTT and configuration keys (INDICATORS.md §2, CONTRACT.md "MQTT");
+These words are API, MQTT and configuration keys (docs/vital-signs.md §2, docs/contract.md "MQTT");
 never rename one. Every module that checks or produces them imports them from here.
 """
 
@@ -20,7 +20,10 @@ DOMAINS: tuple[str, ...] = (
     "public_safety",
 )
 
-# Where domain values are stored or served, a unit's vital-sign index (INDICATORS.md §4.4)
+# The domains sensors measure (every one but public_safety, which counts open incidents).
+MEASURED_DOMAINS: frozenset[str] = frozenset(DOMAINS) - {"public_safety"}
+
+# Where domain values are stored or served, a unit's vital-sign index (docs/vital-signs.md §4.4)
 # sits beside them under this key; it is never a domain id.
 INDEX = "index"
 
@@ -49,7 +52,7 @@ METRICS: tuple[str, ...] = tuple(METRIC_DOMAINS)
 
 SEVERITIES: tuple[str, ...] = ("minor", "major", "critical")
 
-# Where an event comes from (MQTT events, CONTRACT.md).
+# Where an event comes from (MQTT events, docs/contract.md).
 EVENT_SOURCES: tuple[str, ...] = ("hotline", "sensor", "patrol", "camera", "external")
 # Response units.
 UNIT_KINDS: tuple[str, ...] = ("fire", "police", "ambulance", "city_management", "utility")

@@ -1,4 +1,4 @@
-"""Hysteresis of levels (INDICATORS.md §4.5): a noisy signal does not flap.
+"""Hysteresis of levels (docs/vital-signs.md §4.5): a noisy signal does not flap.
 
 A level rises at once. It falls only after the value has stayed on the better side of
 (threshold − dead band) for the dwell time; the dead band is ``rule.dead_band_fraction`` of

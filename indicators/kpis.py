@@ -1,4 +1,4 @@
-"""Closed-loop KPIs over incidents (INDICATORS.md §5, 感知-分析-处置-评价), the ranking table
+"""Closed-loop KPIs over incidents (docs/vital-signs.md §5, 感知-分析-处置-评价), the ranking table
 (一表亮晒) and the ``public_safety`` domain rule (§2).
 
 The incidents frame, one row per incident::
@@ -80,7 +80,7 @@ DEFAULT_COLOUR_RULE = KpiColourRule()
 
 @dataclass(frozen=True)
 class PublicSafetyRule:
-    """Open overdue incidents → score and level (INDICATORS.md §2; defaults, not a standard).
+    """Open overdue incidents → score and level (docs/vital-signs.md §2; defaults, not a standard).
 
     Score: piecewise-linear in the number of open overdue incidents, 100 at 0, 70 at
     ``amber_overdue``, 40 at ``red_overdue``, 0 at ``worst_overdue`` and beyond. Level: red

@@ -1,4 +1,4 @@
-"""The three colours and grey (INDICATORS.md §1): level numbers, score bands, worst-of.
+"""The three colours and grey (docs/vital-signs.md §1): level numbers, score bands, worst-of.
 
 A level is ``0`` (green), ``1`` (amber), ``2`` (red) or ``None`` (grey: no fresh data).
 Grey is never counted as green: ``worst_level`` ignores it unless everything is grey.

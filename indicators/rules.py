@@ -1,4 +1,4 @@
-"""The indicator rules (INDICATORS.md §1, §2, §4): thresholds, windows, weights, as checked config.
+"""The indicator rules (docs/vital-signs.md §1, §2, §4): thresholds, windows, weights, as checked config.
 
 The numbers live in ``data/indicators.toml`` (:data:`DEFAULT_RULES_PATH`); a city folder may
 carry its own ``indicators.toml`` that overrides some keys. :func:`load_rules` reads both,
@@ -84,7 +84,7 @@ def _dead_band_problem(amber: float, red: float, fraction: float, higher_is_wors
 class MetricRule:
     """How one quantity is judged: four numbers, a direction and the window they apply to.
 
-    ``best`` scores 100, ``amber`` 70, ``red`` 40 and ``worst`` 0 (INDICATORS.md §1), in the
+    ``best`` scores 100, ``amber`` 70, ``red`` 40 and ``worst`` 0 (docs/vital-signs.md §1), in the
     metric's ``unit``. A value at or beyond a threshold is in that level (``inclusive``;
     strictly beyond when ``inclusive`` is false, as GB 3096 noise limits are). ``statistic``
     and ``window_s`` say what is compared: the latest reading, the day's maximum, or a sum,
@@ -229,7 +229,7 @@ class AirRule:
 
 @dataclass(frozen=True)
 class PublicSafetyThresholds:
-    """Public safety from the unit's open incidents, as counts (INDICATORS.md §2, default):
+    """Public safety from the unit's open incidents, as counts (docs/vital-signs.md §2, default):
     amber at ``amber_overdue`` overdue, red at ``red_overdue`` overdue or any open critical
     incident; the score falls from 100 (none overdue) through 70 and 40 to 0 at
     ``worst_overdue``. ``indicators.kpis.PublicSafetyRule`` takes the same three numbers."""

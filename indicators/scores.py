@@ -1,4 +1,4 @@
-"""Scores and levels of metric values (INDICATORS.md §1, §2).
+"""Scores and levels of metric values (docs/vital-signs.md §1, §2).
 
 ``score``: 100 (healthy) … 0, piecewise-linear through (best, 100), (amber, 70), (red, 40),
 (worst, 0), clipped beyond best and worst. ``level``: 0 green, 1 amber, 2 red; a value at a

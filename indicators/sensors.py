@@ -1,4 +1,4 @@
-"""Per-sensor scores and levels (INDICATORS.md §2, §4.1): the input of the roll-up.
+"""Per-sensor scores and levels (docs/vital-signs.md §2, §4.1): the input of the roll-up.
 
 :func:`score_sensors` turns the window values of every sensor (``indicators.windows``) into
 one row per (sensor, metric judged), in the schema ``indicators.aggregate`` consumes

@@ -1,4 +1,4 @@
-"""Short-term trend and early warning per unit and domain (INDICATORS.md §4.6, 趋势预判).
+"""Short-term trend and early warning per unit and domain (docs/vital-signs.md §4.6, 趋势预判).
 
 Method: Holt's linear trend (double exponential smoothing) on a regular grid.
 

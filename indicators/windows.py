@@ -5,7 +5,7 @@ any zone; one row per reading). Readings stamped after ``now`` are ignored, so a
 reproduces what was known then.
 
 - Latest value per (sensor, metric): the newest reading at or before ``now``; *fresh* while
-  its age is at most ``freshness.factor × expected_interval_s`` (INDICATORS.md §4.1).
+  its age is at most ``freshness.factor × expected_interval_s`` (docs/vital-signs.md §4.1).
 - Rolling windows ``(now − window, now]``: sums (rain 3 h / 6 h), means (PM 24 h, O3 8 h,
   the 1 h means of the real-time AQI), maxima.
 - Daily maximum: the highest reading since local midnight in the city's zone (heat).

@@ -1,6 +1,6 @@
 """One MQTT message → rows to store and rejects: the pure core of the ingest.
 
-``parse_message(topic, payload, received_at, ctx)`` implements CONTRACT.md "MQTT". It does
+``parse_message(topic, payload, received_at, ctx)`` implements docs/contract.md "MQTT". It does
 no I/O and reads no clock or environment: the caller passes the receive time and an
 :class:`IngestContext` (the city id, known sensors, allowed names, a ``locate`` function).
 It never raises on bad input; anything invalid becomes a :class:`RejectRow` whose reason is

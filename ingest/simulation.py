@@ -7,7 +7,7 @@ times give identical output. Calls must go forward in time; an earlier time is a
 ``ValueError``. The latent state (weather, air mass, ponding, congestion) advances by the
 time passed between calls, in exact steps of at most five minutes.
 
-Models (units as in INDICATORS.md §2; hours are local hours of the city's time zone):
+Models (units as in docs/vital-signs.md §2; hours are local hours of the city's time zone):
 
 - **traffic** — ``tpi`` (0–10) = a weekday or weekend hourly profile (peaks 07–09 and
   17–19 on weekdays, ~0.5 at night) × a per-segment busyness + a per-segment AR(1)
@@ -60,6 +60,7 @@ import pandas as pd
 from indicators.domains import SEVERITIES
 
 SCENARIOS: tuple[str, ...] = ("rainstorm", "gas-leak", "pollution-episode", "crowd-surge", "sensor-outage")
+MAX_SPEED = 60.0  # an hour a minute
 
 DEFAULT_DURATIONS: dict[str, timedelta] = {
     "rainstorm": timedelta(hours=2, minutes=30),
@@ -664,13 +665,18 @@ class CitySimulation:
     # -- scenarios ---------------------------------------------------------------------------
 
     def start_scenario(
-        self, name: str, at: datetime, *, duration: timedelta | None = None, area: tuple[float, float] | None = None
+        self, name: str, at: datetime, *, duration: timedelta | None = None, area: tuple[float, float] | None = None,
+        speed: float = 1.0,
     ) -> ScenarioRun:
         """Start (or schedule) scenario ``name`` at ``at``; see :data:`SCENARIOS`.
 
         ``duration`` defaults per scenario (:data:`DEFAULT_DURATIONS`); ``area`` is the
         (lon, lat) of its core or spot, by default a seeded random sensor's position.
+        ``speed``: the scenario's accumulating quantities build up this many times as fast (a
+        rainstorm's rate), so a storm shown in minutes reaches the rain sums of hours.
         """
+        if not (math.isfinite(speed) and 0 < speed <= MAX_SPEED):
+            raise ValueError(f"speed must be above 0 and at most {MAX_SPEED:g}, got {speed!r}")
         if name not in SCENARIOS:
             raise ValueError(f"unknown scenario {name!r}; valid: {', '.join(SCENARIOS)}")
         t = _seconds(at, "at")
@@ -699,7 +705,7 @@ class CitySimulation:
         singled: np.ndarray
         if name == "rainstorm":
             spatial = _STORM_FLOOR + (1 - _STORM_FLOOR) * np.exp(-0.5 * (distance / _STORM_RADIUS_M) ** 2)
-            weights = _STORM_CORE_MM_PER_H * spatial
+            weights = _STORM_CORE_MM_PER_H * speed * spatial
             water = self._members["water_level"]
             site[water] = spatial[water] * np.where(self._low[water], 4.0, 1.0)
             singled = water[self._low[water]]
@@ -918,7 +924,7 @@ class CitySimulation:
                 if not gone and i in readings]
 
     def payload_for(self, sensor_id: str, values: Mapping[str, float], now: datetime) -> dict:
-        """The CONTRACT.md reading object ``{"ts": RFC 3339, "values": {...}}``."""
+        """The docs/contract.md reading object ``{"ts": RFC 3339, "values": {...}}``."""
         if sensor_id not in self._index:
             raise ValueError(f"unknown sensor {sensor_id!r}")
         return {"ts": _rfc3339(_seconds(now, "now")), "values": dict(values)}
@@ -1027,7 +1033,7 @@ class CitySimulation:
     # -- events ------------------------------------------------------------------------------
 
     def events_between(self, start: datetime, end: datetime) -> list[dict]:
-        """Hotline, patrol and camera reports in ``[start, end)`` as CONTRACT.md event dicts.
+        """Hotline, patrol and camera reports in ``[start, end)`` as docs/contract.md event dicts.
 
         A Poisson process: ``events_per_hour`` on average, more by day, category mix by
         typical frequencies (rain brings waterlogging reports, heat brings heat
@@ -1226,7 +1232,7 @@ class CitySimulation:
                 self._make_available(u, when, here)
 
     def unit_updates_at(self, now: datetime) -> list[tuple[str, dict]]:
-        """Position reports due at ``now``: (unit_id, CONTRACT.md unit payload).
+        """Position reports due at ``now``: (unit_id, docs/contract.md unit payload).
 
         Each unit reports every 10–30 s. Available units wait near home (fire, ambulance,
         utility) or patrol within 1.5 km of it (police, city management); now and then one

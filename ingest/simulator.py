@@ -1,7 +1,7 @@
 """``cityops simulate``: publish the city's simulated feeds over MQTT, or backfill history.
 
 The models live in :mod:`ingest.simulation` (pure); this module runs them against the
-clock, publishes each reading, event and unit position as CONTRACT.md describes, and for
+clock, publishes each reading, event and unit position as docs/contract.md describes, and for
 ``--backfill`` writes history straight into the store.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -38,6 +39,9 @@ class SimulatorOptions:
     scenario: str | None = None
     duration_s: float | None = None  # stop after this long (default: run until stopped)
     protocol: str = "auto"
+    # A scenario's hours pass in minutes: with a duration the scenario fills the run, and its
+    # rain falls this many times as fast (a 2-hour storm's 100 mm in 10 minutes at 12).
+    speed: float = 1.0
 
 
 def parse_duration(text: str) -> timedelta:
@@ -84,15 +88,18 @@ def publish_live(
     """Publish readings, events and unit positions in real time until ``stop`` or the duration."""
     city = load_city(city_folder(options.city))
     simulation = build_simulation(city, options)
-    client = MqttClient(BrokerAddress.from_url(mqtt_url), f"cityops-simulator-{city.id}-{options.seed}",
+    # One client id per process: a scenario run beside the demo's simulator must not push it off the broker.
+    client = MqttClient(BrokerAddress.from_url(mqtt_url), f"cityops-simulator-{city.id}-{os.getpid()}",
                         persistent=False, protocol=options.protocol)
     client.connect()
     prefix = f"cityops/{city.id}"
     counts = {"readings": 0, "events": 0, "unit_positions": 0}
     started = datetime.now(UTC)
     if options.scenario:
-        simulation.start_scenario(options.scenario, started)
-        say(f"scenario {options.scenario} started")
+        length = timedelta(seconds=options.duration_s) if options.duration_s else None
+        run = simulation.start_scenario(options.scenario, started, duration=length, speed=options.speed)
+        say(f"scenario {options.scenario} started at {run.area[1]:.4f}, {run.area[0]:.4f} (lat, lon), "
+            f"until {run.end:%H:%M:%S} UTC" + (f", {options.speed:g}× as fast" if options.speed != 1 else ""))
     last = started
     last_said = time.monotonic()
     try:

@@ -15,9 +15,10 @@ import dash
 from dash import dcc, html
 
 from indicators.domains import DOMAINS, INDEX
+from indicators.levels import LEVEL_COLOURS
 from layouts.command_options import command_options, default_level, level_title
 from layouts.i18n import text
-from layouts.markers import UNIT_COLOUR, UNIT_MARK
+from layouts.markers import LEVEL_MARK, SEVERITY_MARK, SEVERITY_STYLE, UNIT_COLOUR, UNIT_MARK
 from web import citydata
 from web.locale import city_zone, request_language
 
@@ -30,24 +31,30 @@ REPLAY_HOURS = (1, 3, 6, 12, 24)
 REPLAY_STEPS_MIN = (5, 15, 30)
 _DARK = {"paper_bgcolor": "#101418", "plot_bgcolor": "#101418", "xaxis": {"visible": False},
          "yaxis": {"visible": False}, "margin": {"l": 0, "r": 0, "t": 0, "b": 0}}
-# The map's legend is HTML, not Plotly's: it then scales with the page's font on a 4K wall.
-_LEVEL_KEYS = (("■", "red"), ("▲", "amber"), ("●", "green"), ("○", "grey"))
-_SEVERITY_KEYS = (("✖", "critical"), ("◆", "major"), ("●", "minor"))
+# The map's legend is HTML, not Plotly's: it then scales with the page's font on a 4K wall. It
+# sits under the map, never over a part of the city.
+_LEVEL_KEYS = ((2, "red"), (1, "amber"), (0, "green"), (None, "grey"))
 
 
 def domain_options(language: str) -> list[dict[str, str]]:
     return [{"label": text(f"vitals.domain.{domain}", language), "value": domain} for domain in (INDEX, *DOMAINS)]
 
 
+def _swatch(glyph: str, colour: str, fill: str = "#101418") -> html.Span:
+    """A mark as the map draws it: its shape and colour on the fill it sits on."""
+    return html.Span(glyph, className="cv-swatch", style={"color": colour, "background": fill})
+
+
 def _legend(language: str) -> html.Div:
-    levels = [html.Span([html.Span(glyph, className=f"cv-text-{name}"),
+    levels = [html.Span([_swatch(LEVEL_MARK[level][1], LEVEL_MARK[level][2], LEVEL_COLOURS[level]),
                          " " + text("vitals.legend_grey" if name == "grey" else f"vitals.level.{name}", language)],
-                        className="cv-legend-item") for glyph, name in _LEVEL_KEYS]
-    incidents = [html.Span([html.Span(glyph, className=f"severity-{name}"), " " + text(f"severity.{name}", language)],
-                           className="cv-legend-item") for glyph, name in _SEVERITY_KEYS]
+                        className="cv-legend-item") for level, name in _LEVEL_KEYS]
+    incidents = [html.Span([_swatch(SEVERITY_MARK[name], SEVERITY_STYLE[name][0]),
+                            " " + text(f"severity.{name}", language)], className="cv-legend-item")
+                 for name in ("critical", "major", "minor")]
     kinds = [html.Span(f"{glyph} {text(f'unit_kind.{kind}', language)}", className="cv-legend-item")
              for kind, glyph in UNIT_MARK.items()]
-    statuses = [html.Span([html.Span("●", style={"color": colour}), " " + text(f"unit_status.{status}", language)],
+    statuses = [html.Span([_swatch("●", colour), " " + text(f"unit_status.{status}", language)],
                           className="cv-legend-item") for status, colour in UNIT_COLOUR.items()]
     return html.Div([html.Div(levels, className="cv-legend-row"),
                      html.Div([html.Span(text("command.incidents", language) + ":", className="cv-legend-title"),
@@ -105,6 +112,7 @@ def layout(**query: str) -> html.Div:
         dcc.Store(id="command-replay"),  # None: live; else the replayed time
         dcc.Store(id="command-map-click"),  # lon/lat of a click on the map (assets/map_click.js)
         dcc.Store(id="command-url"),
+        dcc.Store(id="command-scale"),  # the wall's width over 1920 px: marks grow with it (assets/command_view.js)
         html.Div([
             html.H1(text("page.command_view.title", language)),
             html.Div([html.Span(text("command.show", language), className="command-show"),

@@ -61,6 +61,8 @@ def layout(**_query: str) -> html.Div:
         page_heading(text("page.dispatch.title", language), html.Span(id="dispatch-as-of", className="as-of")),
         dcc.Interval(id="dispatch-refresh", interval=REFRESH_MS),
         dcc.Store(id="dispatch-selected"),
+        dcc.Store(id="dispatch-done"),  # the officer's last action here: refreshes the queue, may clear the note
+        dcc.Store(id="dispatch-detail-shown"),  # which buttons and units the detail shows now
         dcc.Store(id="dispatch-map-drawn"),  # which map the browser holds: refreshes patch it
         dcc.Store(id="dispatch-map-click"),  # a click on empty ground (assets/map_click.js)
         html.Div([
@@ -80,7 +82,16 @@ def layout(**_query: str) -> html.Div:
                 dcc.Graph(id="dispatch-map", className="dispatch-map map-clickable", config={"displayModeBar": False},
                           figure={"layout": {"paper_bgcolor": "#101418", "plot_bgcolor": "#101418"}}),
                 html.P(id="dispatch-message", className="message", role="status"),
-                html.Div(id="dispatch-detail", className="dispatch-detail"),
+                html.Div([
+                    html.Div(id="dispatch-facts"),
+                    html.Div(id="dispatch-actions", className="actions"),
+                    # Never redrawn by a refresh: what the officer types here stays.
+                    html.Label([html.Span(text("dispatch.note", language)),
+                                dcc.Textarea(id="dispatch-note", maxLength=4000, rows=3,
+                                             placeholder=text("dispatch.note_hint", language))],
+                               id="dispatch-note-box", className="note", style={"display": "none"}),
+                    html.Div(id="dispatch-nearest"),
+                ], id="dispatch-detail", className="dispatch-detail"),
                 _new_incident_form(language),
             ], className="dispatch-right", **{"aria-label": text("dispatch.map", language)}),
         ], className="dispatch-grid"),

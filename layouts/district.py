@@ -22,6 +22,7 @@ def layout(code: str | None = None, **_query: str) -> html.Div:
     language = request_language()
     return html.Div([
         dcc.Store(id="district-code", data=code or ""),
+        dcc.Store(id="district-map-click"),  # lon/lat of a click on the map (assets/map_click.js)
         dcc.Location(id="district-location", refresh="callback-nav"),
         dcc.Interval(id="district-refresh", interval=REFRESH_MS),
         html.Div(id="district-heading", className="district-heading"),
@@ -30,7 +31,7 @@ def layout(code: str | None = None, **_query: str) -> html.Div:
             html.Div([
                 html.Section([
                     html.H2(text("district.children", language)),
-                    dcc.Graph(id="district-map", className="district-map", figure={"layout": _DARK},
+                    dcc.Graph(id="district-map", className="district-map map-clickable", figure={"layout": _DARK},
                               config={"displayModeBar": False, "scrollZoom": False, "responsive": True}),
                 ], className="district-map-panel"),
                 html.Section([html.H2(text("district.domains", language)),

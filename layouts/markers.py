@@ -1,10 +1,18 @@
-"""How incidents and response units look on every map and in every legend: a colour and a shape
-each, so they read without colour too (colour-blind staff, black-and-white print)."""
+"""How vital-sign levels, incidents and response units look on every map and in every legend: a
+colour and a shape each, so they read without colour too (colour-blind staff, black-and-white
+print). Marks are drawn over units filled with their level's colour, so a mark's own colour is a
+light tint with a dark outline: it stands out on any fill (a green dot on a green fill once
+vanished and read as the open circle of "no data")."""
 
+# level → (Plotly symbol, the same shape as text, mark colour)
+LEVEL_MARK = {2: ("square", "■", "#ffcdd2"), 1: ("triangle-up", "▲", "#fff59d"), 0: ("circle", "●", "#c8e6c9"),
+              None: ("circle-open", "○", "#d5dce2")}
+MARK_OUTLINE = "#101418"
 SEVERITY_STYLE = {  # Plotly marker colour and symbol
-    "minor": ("#4fc3f7", "circle"), "major": ("#ffb74d", "diamond"), "critical": ("#ef5350", "x")}
+    "minor": ("#4fc3f7", "circle"), "major": ("#ffab40", "diamond"), "critical": ("#ff5252", "x")}
 SEVERITY_MARK = {"minor": "●", "major": "◆", "critical": "✖"}  # the same shapes as text
 UNIT_SYMBOL = {"fire": "triangle-up", "police": "square", "ambulance": "cross", "city_management": "pentagon",
                "utility": "star"}
 UNIT_MARK = {"fire": "▲", "police": "■", "ambulance": "✚", "city_management": "⬟", "utility": "★"}
-UNIT_COLOUR = {"available": "#66bb6a", "busy": "#ffa726", "offline": "#757575"}
+# Not the levels' green and amber: a unit must not vanish on a unit filled green or amber.
+UNIT_COLOUR = {"available": "#ffffff", "busy": "#e040fb", "offline": "#757575"}

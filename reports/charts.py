@@ -1,7 +1,7 @@
 """Charts for printable reports as self-contained inline SVG: no JavaScript, no external resources.
 
 - :func:`line_chart`: a time series per column of a DataFrame (scores over time per domain or
-  unit), over the green/amber/red bands of the score scale (INDICATORS.md: 100 healthy, amber
+  unit), over the green/amber/red bands of the score scale (docs/vital-signs.md: 100 healthy, amber
   below 70, red below 40).
 - :func:`bar_chart`: a horizontal bar per row, stacked by column (hours in amber and in red per unit).
 

@@ -45,7 +45,7 @@ import pandas as pd
 
 from indicators.levels import LEVEL_COLOURS, LEVEL_NAMES
 from reports.spec import XLSX_MAX_DATA_ROWS, XLSX_MAX_ROWS, SpecError
-from reports.tables import column_kind, score_level
+from reports.tables import column_kind, rounded, score_level
 
 EXPORT_FORMATS: tuple[str, ...] = ("csv", "xlsx", "parquet", "json")
 MEDIA_TYPES: Mapping[str, str] = {
@@ -108,7 +108,7 @@ class ExportTable:
         for chunk in source:
             if len(chunk):
                 found = True
-                yield chunk
+                yield rounded(chunk)
             elif len(chunk.columns):
                 empty = chunk
         if not found:

@@ -5,7 +5,7 @@ Times: ``from``/``to`` are ISO 8601 times with an offset (``2025-03-01T08:00:00+
 times without one (read in the city's zone), or dates (``2025-03-01``: a whole day in the
 city's zone; ``to`` includes that day). The period is widened to whole hours: reports read the
 hourly rollup. Buckets (hour, day, week from Monday, month) are whole ones in the city's zone
-(CONTRACT.md: day boundaries in the city's zone).
+(docs/contract.md: day boundaries in the city's zone).
 
 Units: explicit codes at any level (the city's id for the whole city), or none: then every unit
 of ``level`` (default: the lowest level). Domains: ids of ``indicators.domains.DOMAINS`` and

@@ -91,8 +91,21 @@ def column_kind(column: str) -> str:
     return "score"  # the ranking's domain columns: mean score of that domain
 
 
+# Decimals an exported value keeps, by kind: what the measurement supports. A score is read to a
+# tenth (its thresholds are whole numbers), hours to 36 s (the history's cadence is 5 min), a
+# rate to a tenth of a percent, a duration to 6 s. Coordinates and thresholds stay as given.
+DECIMALS: Mapping[str, int] = {"score": 1, "hours": 2, "rate": 3, "minutes": 1}
+
+
+def rounded(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each float column rounded to the :data:`DECIMALS` of its kind (others unchanged)."""
+    places = {column: DECIMALS[kind] for column in frame.columns
+              if (kind := column_kind(str(column))) in DECIMALS and pd.api.types.is_float_dtype(frame[column])}
+    return frame.round(places) if places else frame
+
+
 def score_level(scores: pd.Series) -> pd.Series:
-    """The level whose score band holds each score (INDICATORS.md §1): ≥ 70 green, ≥ 40 amber, else red."""
+    """The level whose score band holds each score (docs/vital-signs.md §1): ≥ 70 green, ≥ 40 amber, else red."""
     values = pd.to_numeric(scores).astype(float)
     level = np.where(values >= AMBER_SCORE, GREEN, np.where(values >= RED_SCORE, AMBER, RED)).astype(float)
     return pd.Series(pd.array(np.where(values.isna(), np.nan, level), dtype="Int64"), index=scores.index)
@@ -290,7 +303,7 @@ def _merge_worst(parts: Sequence[pd.DataFrame], n: int) -> pd.DataFrame:
 
 def closure_kpis(incidents: Iterable[Mapping[str, Any]], spec: ReportSpec, now: datetime,
                  units: CityUnits | None = None) -> pd.DataFrame:
-    """The closed-loop KPIs (INDICATORS.md §5) of the incidents received in the period, per district
+    """The closed-loop KPIs (docs/vital-signs.md §5) of the incidents received in the period, per district
     at the spec's level (only the spec's units when it names them; the city: one row), ranked by
     closure rate (``indicators.kpis.rank_districts``), with the ranking's colour names.
 
@@ -361,7 +374,7 @@ def method_notes(rules: IndicatorRules, aqi_standard: str) -> tuple[str, ...]:
     cadence_min = rules.history.cadence_s / 60
     return (
         "Scores run from 100 (healthy) to 0: 100 at best, 70 at the amber threshold, 40 at the red one, "
-        "0 at worst, linear between (INDICATORS.md §1). Grey: no fresh data, never counted as green.",
+        "0 at worst, linear between (docs/vital-signs.md §1). Grey: no fresh data, never counted as green.",
         f"Air quality: the AQI of {aqi_standard}.",
         "A lowest-level unit takes its worst fresh sensor's level and the mean of their scores; a higher unit "
         "the worst level of its children and their population-weighted mean score; a unit's index is the "
@@ -373,7 +386,7 @@ def method_notes(rules: IndicatorRules, aqi_standard: str) -> tuple[str, ...]:
         "(the indicators process stopped) is counted in no level.",
         "Buckets: hour, day, week (from Monday) and month in the city's time zone; a bucket's mean score is "
         "the mean of its values.",
-        "Closure KPIs (INDICATORS.md §5): incidents received in the period; closure rate = resolved ÷ "
+        "Closure KPIs (docs/vital-signs.md §5): incidents received in the period; closure rate = resolved ÷ "
         "received, on-time rate = resolved within SLA ÷ resolved, judged as at the end of the period.",
     )
 

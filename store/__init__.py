@@ -29,6 +29,16 @@ from store.accounts import (
 from store.audit import AuditRow, audit_actions, read_audit, write_audit
 from store.backfill import backfill_readings
 from store.connection import DatabaseError, StoreUnavailable, connect, is_disconnect
+from store.displays import (
+    DisplayLink,
+    DisplayLinkMissing,
+    display_link_by_token,
+    display_links,
+    issue_display_link,
+    record_display_open,
+    revoke_display_link,
+    touch_display_link,
+)
 from store.feeds import (
     FeedRate,
     RejectSample,
@@ -40,7 +50,15 @@ from store.feeds import (
     sensor_counts,
     stale_sensors,
 )
-from store.hourly import HOURLY_COLUMNS, HourlyQuery, count_buckets, hourly_rows, rolled_up_to, rollup_hours
+from store.hourly import (
+    HOURLY_COLUMNS,
+    HourlyQuery,
+    count_buckets,
+    has_indicator_history,
+    hourly_rows,
+    rolled_up_to,
+    rollup_hours,
+)
 from store.incidents import (
     STORM_WINDOW,
     CategoryRow,
@@ -59,6 +77,7 @@ from store.incidents import (
 from store.indicators import (
     AlarmEvent,
     CurrentValue,
+    HistoryRow,
     children_of,
     delete_indicator_history,
     newest_readings,
@@ -68,6 +87,7 @@ from store.indicators import (
     read_sensor_registry,
     recent_scores,
     window_statistics,
+    write_history,
     write_run,
 )
 from store.ingest import (
@@ -114,6 +134,7 @@ __all__ = [
     "HourlyQuery",
     "count_buckets",
     "hourly_rows",
+    "has_indicator_history",
     "rollup_hours",
     "rolled_up_to",
     "INCIDENT_EXPORT_COLUMNS",
@@ -149,6 +170,8 @@ __all__ = [
     "recent_scores",
     "window_statistics",
     "write_run",
+    "HistoryRow",
+    "write_history",
     "AuditRow",
     "COUNTABLE_TABLES",
     "Connection",
@@ -208,6 +231,14 @@ __all__ = [
     "session_info",
     "touch_session",
     "unlock_sign_in",
+    "DisplayLink",
+    "DisplayLinkMissing",
+    "display_link_by_token",
+    "display_links",
+    "issue_display_link",
+    "record_display_open",
+    "revoke_display_link",
+    "touch_display_link",
     "report_status",
     "require_schema",
     "retention_days",

@@ -91,7 +91,7 @@ def feed_rates(conn: psycopg2.extensions.connection, now: datetime) -> list[Feed
 
 
 # A sensor is stale when its newest reading is older than this many expected intervals
-# (INDICATORS.md §4.1 freshness window); sensors without an interval use the default.
+# (docs/vital-signs.md §4.1 freshness window); sensors without an interval use the default.
 STALE_INTERVALS = 3
 DEFAULT_INTERVAL_S = 300
 _STALE = (

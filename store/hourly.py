@@ -110,6 +110,13 @@ def rollup_hours(conn: psycopg2.extensions.connection, now: datetime, cadence_s:
     return int((hi - lo) / _HOUR)
 
 
+def has_indicator_history(conn: psycopg2.extensions.connection, start: datetime, end: datetime) -> bool:
+    """True if ``indicator_values`` holds a row between ``start`` and ``end`` (one index probe)."""
+    with transaction(conn) as cur:
+        cur.execute("SELECT EXISTS (SELECT 1 FROM indicator_values WHERE time >= %s AND time <= %s)", (start, end))
+        return bool(cur.fetchone()[0])
+
+
 def rolled_up_to(conn: psycopg2.extensions.connection) -> datetime | None:
     """The end of the newest hour in ``indicator_hourly`` (None when empty): hours before it are read from there."""
     with transaction(conn) as cur:

@@ -1,4 +1,4 @@
-"""Reads and writes of the indicators process and the vitals API (INDICATORS.md §4).
+"""Reads and writes of the indicators process and the vitals API (docs/vital-signs.md §4).
 
 The process reads the sensor registry, the window statistics of the readings (from the
 minute and hour rollups, so its cost does not grow with the history kept), its hysteresis
@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg2.extensions
 from psycopg2.extras import Json, execute_values
@@ -24,7 +24,7 @@ from store.connection import transaction
 from store.hourly import delete_hourly
 from store.incidents import incidents_for_events
 
-# Statistics the database computes over a window ending now (INDICATORS.md §4; rules "statistic").
+# Statistics the database computes over a window ending now (docs/vital-signs.md §4; rules "statistic").
 LATEST = "latest"
 DAILY_MAX = "daily_max"
 WINDOWED = ("sum", "mean", "max")
@@ -128,6 +128,32 @@ _CURRENT_COLUMNS = ("scope_code", "domain", "level_name", "parent", "score", "le
                     "newest_input", "oldest_input", "forecast", "explanation")
 
 
+class HistoryRow(NamedTuple):
+    """One row of ``indicator_values``; ``explanation`` only where the level changed (None otherwise)."""
+
+    time: datetime
+    scope_code: str
+    level_name: str
+    domain: str
+    score: float | None
+    level: int | None
+    level_changed: bool
+    explanation: dict[str, Any] | None
+
+
+def _insert_history(cur: psycopg2.extensions.cursor, rows: Sequence[HistoryRow]) -> None:
+    execute_values(cur, "INSERT INTO indicator_values (time, scope_code, level_name, domain, score, level,"
+                        " level_changed, explanation) VALUES %s",
+                   [(*row[:-1], None if row.explanation is None else Json(row.explanation)) for row in rows],
+                   page_size=1000)
+
+
+def write_history(conn: psycopg2.extensions.connection, rows: Sequence[HistoryRow]) -> None:
+    """Add vital-sign history rows (a backfill of the past), committed."""
+    with transaction(conn) as cur:
+        _insert_history(cur, rows)
+
+
 @dataclass(frozen=True)
 class AlarmEvent:
     """What an opened alarm becomes in ``events`` (source ``sensor``)."""
@@ -175,13 +201,13 @@ def write_run(
                          None if value.forecast is None else json.dumps(value.forecast),
                          json.dumps(value.explanation)))
             if changed or key not in recent:
-                history.append((now, value.scope_code, value.level_name, value.domain, value.score, value.level,
-                                changed and key in before, Json(value.explanation) if changed else None))
+                history.append(HistoryRow(now, value.scope_code, value.level_name, value.domain, value.score,
+                                          value.level, changed and key in before,
+                                          value.explanation if changed else None))
         _upsert_current(cur, rows)
         counts["current"] = len(rows)
         if history:
-            execute_values(cur, "INSERT INTO indicator_values (time, scope_code, level_name, domain, score, level,"
-                                " level_changed, explanation) VALUES %s", history, page_size=1000)
+            _insert_history(cur, history)
         counts["history"] = len(history)
 
         if hysteresis:

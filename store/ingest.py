@@ -55,7 +55,7 @@ class RejectRow(NamedTuple):
 
 
 class EventRow(NamedTuple):
-    """An event as received on ``cityops/<city>/events`` (CONTRACT.md "MQTT")."""
+    """An event as received on ``cityops/<city>/events`` (docs/contract.md "MQTT")."""
 
     source: str
     id: str

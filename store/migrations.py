@@ -2,7 +2,7 @@
 
 Each migration runs in its own transaction: first its ``sql`` (both paths), then the part
 for the path the database was set up with — ``plain`` PostgreSQL or ``timescale``. Table
-and column names are a public contract for analysts (CONTRACT.md "Database"): add columns
+and column names are a public contract for analysts (docs/contract.md "Database"): add columns
 and tables in new migrations, never rename silently, and document everything with
 ``COMMENT ON``. Policies that depend on settings (retention, compression, refresh) are not
 here but in :mod:`store.schema`, which reconciles them with the stored settings.
@@ -65,7 +65,7 @@ CREATE TABLE sensors (
 COMMENT ON TABLE sensors IS 'Sensor registry: the city''s sensors.csv plus sensors first seen by the ingest.';
 COMMENT ON COLUMN sensors.sensor_id IS 'Sensor id, as in the MQTT topic cityops/<city>/readings/<sensor_id>.';
 COMMENT ON COLUMN sensors.kind IS 'Sensor kind (air_quality, noise, …); unknown for sensors registered by the ingest.';
-COMMENT ON COLUMN sensors.metrics IS 'Metric names the sensor reports (INDICATORS.md).';
+COMMENT ON COLUMN sensors.metrics IS 'Metric names the sensor reports (docs/vital-signs.md).';
 COMMENT ON COLUMN sensors.lon IS 'Longitude, WGS 84 degrees.';
 COMMENT ON COLUMN sensors.lat IS 'Latitude, WGS 84 degrees.';
 COMMENT ON COLUMN sensors.expected_interval_s IS 'Expected seconds between readings; later means stale.';
@@ -194,8 +194,8 @@ CREATE TABLE readings (
 COMMENT ON TABLE readings IS 'One row per sensor reading; a redelivered reading is stored once.';
 COMMENT ON COLUMN readings.time IS 'Time of the measurement (UTC).';
 COMMENT ON COLUMN readings.sensor_id IS 'Sensor id (sensors.sensor_id).';
-COMMENT ON COLUMN readings.metric IS 'Metric name (INDICATORS.md), e.g. pm25.';
-COMMENT ON COLUMN readings.value IS 'Measured value in the metric''s unit (INDICATORS.md).';
+COMMENT ON COLUMN readings.metric IS 'Metric name (docs/vital-signs.md), e.g. pm25.';
+COMMENT ON COLUMN readings.value IS 'Measured value in the metric''s unit (docs/vital-signs.md).';
 """
 
 # Both rollups have the same name and columns on both paths; only their nature differs.
@@ -203,7 +203,7 @@ _ROLLUP_COMMENTS = """
 COMMENT ON {kind} readings_{width} IS 'Readings per sensor, metric and {span} (UTC buckets).';
 COMMENT ON COLUMN readings_{width}.bucket IS 'Start of the {span} (UTC).';
 COMMENT ON COLUMN readings_{width}.sensor_id IS 'Sensor id (sensors.sensor_id).';
-COMMENT ON COLUMN readings_{width}.metric IS 'Metric name (INDICATORS.md).';
+COMMENT ON COLUMN readings_{width}.metric IS 'Metric name (docs/vital-signs.md).';
 COMMENT ON COLUMN readings_{width}.readings_count IS 'Number of readings in the bucket.';
 COMMENT ON COLUMN readings_{width}.value_sum IS 'Sum of the values.';
 COMMENT ON COLUMN readings_{width}.value_min IS 'Smallest value.';
@@ -302,7 +302,7 @@ COMMENT ON COLUMN rollup_queue.writer IS 'Backend process id of the session that
 """
 
 # Accounts (auth/ hashes the passwords; only users.password_hash ever holds one), the audit
-# trail, and sign-in attempts for rate limiting. CONTRACT.md "HTTP" names the roles.
+# trail, and sign-in attempts for rate limiting. docs/contract.md "HTTP" names the roles.
 _ACCOUNTS = """
 CREATE TABLE users (
     name text PRIMARY KEY CHECK (name ~ '^[a-z0-9._-]{1,64}$'),
@@ -314,7 +314,7 @@ CREATE TABLE users (
 );
 COMMENT ON TABLE users IS 'Accounts of the web app and API (cityops user add|disable|passwd).';
 COMMENT ON COLUMN users.name IS 'Sign-in name: 1-64 of a-z 0-9 . _ -';
-COMMENT ON COLUMN users.role IS 'viewer, dispatcher, analyst or admin (CONTRACT.md "HTTP").';
+COMMENT ON COLUMN users.role IS 'viewer, dispatcher, analyst or admin (docs/contract.md "HTTP").';
 COMMENT ON COLUMN users.password_hash IS 'Salted password hash (werkzeug scrypt format); never the password.';
 COMMENT ON COLUMN users.disabled IS 'True: the account cannot sign in.';
 COMMENT ON COLUMN users.created_at IS 'When the account was created (UTC).';
@@ -391,7 +391,7 @@ COMMENT ON COLUMN request_latency_totals.requests IS 'Number of requests.';
 COMMENT ON COLUMN request_latency_totals.seconds IS 'Sum of their latencies in seconds.';
 """
 
-# The vital signs (INDICATORS.md §4): the current state (small, what screens and the API
+# The vital signs (docs/vital-signs.md §4): the current state (small, what screens and the API
 # read), the history (a row per unit and domain at most every 5 minutes and at every level
 # change), the hysteresis state per sensor and metric, and the sensors' open alarms.
 _INDICATORS = """
@@ -478,7 +478,7 @@ COMMENT ON COLUMN sensor_alarms.value IS 'The value that raised it, in the metri
 COMMENT ON COLUMN sensor_alarms.event_id IS 'The id of the event written for it (events.source = sensor).';
 """
 
-# Incidents (CONTRACT.md "Database"): managed cases made of one or more events, their
+# Incidents (docs/contract.md "Database"): managed cases made of one or more events, their
 # lifecycle, the units dispatched to them; the categories with their SLAs (categories.toml).
 _INCIDENTS = """
 CREATE TABLE incident_categories (
@@ -699,6 +699,39 @@ COMMENT ON COLUMN login_attempts.outcome IS 'success; failure (wrong name or pas
     ' unlocked (an admin cleared the delay; an empty name: of the whole address).';
 """
 
+# A wall screen is not a person: an admin issues it a display link (viewer rights, no keyboard),
+# which the browser keeps as a cookie of its own and which works until it is revoked — across
+# restarts, and across a change of the session key when the admin chose so.
+_DISPLAY_LINKS = """
+CREATE TABLE display_links (
+    id serial PRIMARY KEY,
+    name text NOT NULL CHECK (length(name) BETWEEN 1 AND 100),
+    token_hash text NOT NULL UNIQUE,
+    path text NOT NULL CHECK (path LIKE '/%' AND length(path) <= 500),
+    survives_key_change boolean NOT NULL,
+    key_fingerprint text NOT NULL,
+    created_by text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    revoked_at timestamptz,
+    revoked_by text,
+    last_used_at timestamptz,
+    last_address text
+);
+COMMENT ON TABLE display_links IS 'Links that sign a wall screen in with viewer rights, no keyboard (/displays).';
+COMMENT ON COLUMN display_links.id IS 'Number of the link; its display acts as display-<id>.';
+COMMENT ON COLUMN display_links.name IS 'Which screen it is for, as the admin named it (e.g. Wall A, main hall).';
+COMMENT ON COLUMN display_links.token_hash IS 'SHA-256 (hex) of the secret in the link; never the secret itself.';
+COMMENT ON COLUMN display_links.path IS 'The page the screen opens, with its query (e.g. /?kiosk=1&domains=index,air).';
+COMMENT ON COLUMN display_links.survives_key_change IS 'False: the link stops working when CITYOPS_SECRET_KEY changes.';
+COMMENT ON COLUMN display_links.key_fingerprint IS 'A short digest of the session key the link was issued under.';
+COMMENT ON COLUMN display_links.created_by IS 'The admin who issued it.';
+COMMENT ON COLUMN display_links.created_at IS 'When it was issued (UTC).';
+COMMENT ON COLUMN display_links.revoked_at IS 'When it was revoked (UTC); null while it works.';
+COMMENT ON COLUMN display_links.revoked_by IS 'The admin who revoked it.';
+COMMENT ON COLUMN display_links.last_used_at IS 'The newest request of a screen using it (UTC, to the minute).';
+COMMENT ON COLUMN display_links.last_address IS 'Client IP address of that request.';
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core", sql=_CORE),
     Migration(2, "readings", sql=_READINGS, plain=_READINGS_PLAIN, timescale=_READINGS_TIMESCALE),
@@ -743,4 +776,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(12, "unverified_sensors_and_masked_rejects", sql=_SENSOR_VERIFICATION),
     Migration(13, "sessions_and_sign_in_outcomes", sql=_SESSIONS_AND_SIGN_IN_OUTCOMES),
+    Migration(14, "display_links", sql=_DISPLAY_LINKS),
 )

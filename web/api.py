@@ -1,4 +1,4 @@
-"""``/api/v1/…``: the JSON API (CONTRACT.md "HTTP"). Access is decided by :mod:`web.guard`.
+"""``/api/v1/…``: the JSON API (docs/contract.md "HTTP"). Access is decided by :mod:`web.guard`.
 
 - ``GET /api/v1/vitals``: the city and every unit — index, colour, domain scores, freshness.
   ``?level=<name>`` keeps one level (``city`` for the city alone).

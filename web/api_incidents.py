@@ -2,7 +2,7 @@
 
 - ``GET /api/v1/incidents?status=&district=&category=&since=&limit=`` (viewer+): the list,
   newest first, with SLA left and overdue; reporters' phones masked.
-- ``POST /api/v1/incidents`` (dispatcher): body as an MQTT event (CONTRACT.md), checked by the
+- ``POST /api/v1/incidents`` (dispatcher): body as an MQTT event (docs/contract.md), checked by the
   same parser; answers ``{"id": …}`` — 201 when created, 200 when that (source, id) was
   already stored (the idempotency key).
 - ``GET /api/v1/incidents/<id>`` (viewer+): one incident with its events, steps, dispatches.
@@ -12,7 +12,7 @@
 - ``GET /api/v1/incidents/<id>/phone`` (dispatcher): the full number; the view is audited.
 - ``GET /api/v1/units`` (viewer+): response units with kind, status, position, freshness.
 - ``GET /api/v1/kpis?from=&to=&level=&by=district|category`` (viewer+): closure KPIs
-  (INDICATORS.md §5) and the ranking (一表亮晒).
+  (docs/vital-signs.md §5) and the ranking (一表亮晒).
 """
 
 from __future__ import annotations

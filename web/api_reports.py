@@ -10,7 +10,7 @@
 - ``GET /reports/print?from&to&unit&level&domain&bucket&format=html|pdf[&lang=en|zh-CN]``: the
   printable report (charts, period, freshness, method; tables capped at 200 rows each), in the
   visitor's language unless ``lang`` says otherwise. HTML shows in the browser, PDF downloads.
-  It is a page route (``/reports``' rule: analysts and admins), not part of the API: CONTRACT.md
+  It is a page route (``/reports``' rule: analysts and admins), not part of the API: docs/contract.md
   keeps the API to csv, xlsx, parquet and json, and the printable report is for people.
 
 The choice is read by :func:`reports.spec.parse_spec` (``unit`` and ``domain`` repeat or take

@@ -1,4 +1,4 @@
-"""Who may open what: THE one place the web app decides access (CONTRACT.md "HTTP").
+"""Who may open what: THE one place the web app decides access (docs/contract.md "HTTP").
 
 :data:`RULES` maps path patterns to the permission they need (see :mod:`auth.roles`) and to
 how a refusal looks. A ``before_request`` hook (:func:`init_app`) applies it to every request:
@@ -8,9 +8,11 @@ how a refusal looks. A ``before_request`` hook (:func:`init_app`) applies it to 
 - a user whose role lacks the permission: 403;
 - paths no rule names need a signed-in user (deny by default, never open by default).
 
-The user comes from the signed session cookie or, on API routes, HTTP Basic; either way it
-is read again from the database on every request, so a disabled account or a changed role or
-password takes effect at once and no worker keeps users in memory.
+The user comes from the session (a random id in the signed cookie, the session kept in the
+database), from a wall screen's display link (:mod:`web.displays`: a viewer), or, on API
+routes, HTTP Basic; either way it is read again from the database on every request, so a
+disabled account, a changed role or password, or a revoked display link takes effect at once
+and no worker keeps users in memory.
 
 Dash callbacks (``/_dash-update-component``) are judged by what Dash will actually run: the
 callback the request's ``output`` key names in the app's own callback map
@@ -42,7 +44,7 @@ import store
 from auth import accounts
 from auth.roles import ADMINISTER, DISPATCH, EXPORT, VIEW, allowed
 from layouts.i18n import text
-from web import db
+from web import db, displays
 from web.callback_requests import CallbackCall, ForgedCallback, resolve
 from web.locale import request_language
 
@@ -94,6 +96,7 @@ RULES: tuple[Rule, ...] = (
     _rule(r"/assets/.+", "open"),  # our own stylesheet and images: nothing secret
     _rule(r"/_favicon\.ico", "open"),
     _rule(r"/lang/[^/]+", "open"),  # remembers a language in this browser; nothing else
+    _rule(r"/display/[^/]+", "open"),  # a wall screen's display link: the secret in the path is the credential
     _rule(r"/metrics", "open"),  # answers on loopback only (web.metrics decides)
     # pages
     _rule(r"/", "page", VIEW),
@@ -104,6 +107,7 @@ RULES: tuple[Rule, ...] = (
     _rule(r"/feeds", "page", ADMINISTER),
     _rule(r"/audit", "page", ADMINISTER),
     _rule(r"/users", "page", ADMINISTER),
+    _rule(r"/displays", "page", ADMINISTER),
     # the API: reading needs a signed-in user; acting on incidents needs a dispatcher
     _rule(r"/api/v1/incidents(/[^/]+/[a-z_]+)?", "api", DISPATCH, methods=("POST", "PUT", "PATCH", "DELETE")),
     _rule(r"/api/v1/incidents/[^/]+/phone", "api", DISPATCH),  # the unmasked number (audited)
@@ -130,6 +134,7 @@ CALLBACK_PAGES: dict[str, str] = {
     "feeds-": "/feeds",
     "audit-": "/audit",
     "users-": "/users",
+    "displays-": "/displays",
 }
 SHELL_PREFIX = "shell-"
 
@@ -293,7 +298,7 @@ def check_request() -> Response | None:
     if rule.permission is None:
         return None
     try:
-        user = _session_user()
+        user = _session_user() or displays.display_user()
         if user is None and rule.kind == "api":
             user = _basic_user()
     except accounts.SignInThrottled as refusal:

@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 BROKER_URL = "CITYOPS_BROKER_URL"  # Flask config key: the broker's URL, or None if none is known
 HEARTBEAT_TIMEOUT_S = 60.0
+# Processes not heard of for this long belong to an earlier run (a restart gives new ids): not listed.
+LISTED_FOR_S = 15 * 60.0
 PROBE_TIMEOUT_S = 1.0
 BROKER_DOWN_STATE = "broker unavailable"  # what an ingest worker reports while disconnected
 
@@ -83,7 +85,7 @@ def healthz() -> Response:
         {"kind": status.kind, "id": status.process_id, "state": status.state,
          "heartbeat_at": status.heartbeat_at.isoformat(),
          "heartbeat_age_s": round((now - status.heartbeat_at).total_seconds(), 1)}
-        for status in statuses
+        for status in statuses if (now - status.heartbeat_at).total_seconds() <= LISTED_FOR_S
     ]
     response = flask.jsonify(body)
     response.status_code = 200 if body["broker"]["state"] == "ok" else 503  # type: ignore[index]

@@ -13,12 +13,13 @@ from zoneinfo import ZoneInfo
 import flask
 from werkzeug.wrappers import Response
 
-from layouts.i18n import CHINESE, DEFAULT_LANGUAGE, ENGLISH, LANGUAGES, language_or_default
+from layouts.i18n import CHINESE, DEFAULT_LANGUAGE, ENGLISH, LANGUAGES, language_or_default, text
 from web.redirects import safe_next
 
 LANGUAGE_COOKIE = "cityops_lang"
 _COOKIE_AGE_S = 365 * 24 * 3600
 TIME_ZONE = "CITYOPS_TIME_ZONE"  # Flask config key: the ZoneInfo every displayed time is shown in
+OWN_ZONE = "CITYOPS_OWN_ZONE"  # Flask config key: the name of the city's own zone (city.toml)
 CITY_NAMES = "CITYOPS_CITY_NAMES"  # Flask config key: {language: the city's name}
 
 
@@ -36,6 +37,15 @@ def request_language() -> str:
 def city_zone() -> ZoneInfo:
     """The zone displayed times are shown in (the city's, or CITYOPS_TZ)."""
     return flask.current_app.config[TIME_ZONE]
+
+
+def zone_words(language: str) -> str:
+    """"Times in …" for the navigation: the zone's name, or in Chinese the city's local time when it is
+    the city's own zone (IANA names are English words)."""
+    zone = city_zone()
+    if flask.current_app.config[OWN_ZONE] == zone.key:
+        return text("nav.city_time", language, zone=zone.key, city=city_name(language))
+    return text("nav.time_zone", language, zone=zone.key)
 
 
 def city_name(language: str) -> str:
@@ -62,7 +72,9 @@ def set_language(code: str) -> Response:
     return response
 
 
-def init_app(server: flask.Flask, zone: ZoneInfo, names: dict[str, str]) -> None:
+def init_app(server: flask.Flask, zone: ZoneInfo, names: dict[str, str], own_zone: str) -> None:
+    """``zone``: where times are shown; ``own_zone``: the city's own (they differ when CITYOPS_TZ is set)."""
     server.config[TIME_ZONE] = zone
+    server.config[OWN_ZONE] = own_zone
     server.config[CITY_NAMES] = names
     server.add_url_rule("/lang/<code>", "cityops_language", set_language, methods=["GET"])

@@ -26,7 +26,7 @@ from werkzeug.wrappers import Response
 import store
 from auth import accounts
 from layouts.i18n import LANGUAGE_NAMES, LANGUAGES, text
-from web import db, guard
+from web import db, displays, guard
 from web.locale import city_name, request_language
 from web.redirects import safe_next
 
@@ -105,7 +105,7 @@ def _form(next_path: str, error_key: str | None = None, status: int = 200, **val
 def login() -> Response:
     request = flask.request
     if request.method == "GET":
-        return _form(safe_next(request.args.get("next")))
+        return _form(safe_next(request.args.get("next")), "login.ended" if request.args.get("ended") else None)
     next_path = safe_next(request.form.get("next"))
     expected = flask.session.get(_SESSION_CSRF)
     given = request.form.get(CSRF_FIELD, "")
@@ -129,7 +129,7 @@ def login() -> Response:
 
 def logout() -> Response:
     guard.sign_out()
-    return flask.redirect("/login", code=303)
+    return displays.forget(flask.redirect("/login", code=303))
 
 
 def init_app(server: flask.Flask) -> None:

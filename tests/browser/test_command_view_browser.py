@@ -16,7 +16,7 @@ from auth.accounts import add_user
 from city import city_folder, load_city
 from cityops.vitals import VitalsContext, run_once
 from ingest.service import sync_registry
-from tests.browser.conftest import chromium
+from tests.browser.conftest import SECRET, chromium
 from tests.browser.test_shell import WAIT_S, _no_console_errors, _only_local_requests, _wait_text
 
 pytestmark = pytest.mark.browser
@@ -242,3 +242,26 @@ def test_a_4k_wall_is_as_legible_as_a_full_hd_one(live_app, db, city_vitals: str
         wall.save_screenshot(str(screenshots / f"command-11-kiosk-{name}.png"))
     finally:
         wall.quit()
+
+
+def test_a_wall_signed_in_by_a_display_link_needs_no_keyboard_and_says_so_when_the_link_is_revoked(
+        live_app, browser, db, city_vitals: str, screenshots: Path) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from web import displays
+
+    link, token = displays.issue(db, name="Wall A", path="/?kiosk=1&domains=index,gas&every=10",
+                                 survives_key_change=False, actor="tests", address=None,
+                                 secret_key=SECRET)
+    browser.get(f"{live_app.url}/display/{token}")  # the screen's start page: nothing is typed
+    WebDriverWait(browser, WAIT_S).until(lambda b: _fill_traces(b) > 0)
+    _wait_text(browser, "#command-showing", "Showing")
+    assert "/login" not in browser.current_url and "kiosk=1" in browser.current_url
+    browser.save_screenshot(str(screenshots / "display-link-wall.png"))
+
+    store.revoke_display_link(db, link.id, actor="tests", address=None)
+    _wait_text(browser, ".session-ended", "This session has ended")
+    browser.save_screenshot(str(screenshots / "display-link-revoked.png"))
+    WebDriverWait(browser, WAIT_S).until(lambda b: "/login" in b.current_url)
+    _wait_text(browser, ".error", "Your session has ended")
+    _only_local_requests(browser, live_app.url)

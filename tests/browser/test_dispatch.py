@@ -54,8 +54,8 @@ def test_an_officer_picks_an_incident_on_the_map_and_dispatches_the_nearest_unit
     assert "13812345678" not in browser.find_element("id", "dispatch-detail").text  # masked
     browser.save_screenshot(str(screenshots / "dispatch-1-selected.png"))
 
-    first_unit = browser.find_element("css selector", "#dispatch-detail table:last-of-type tbody tr td").text
-    browser.find_element("css selector", "#dispatch-detail table:last-of-type tbody tr button").click()
+    first_unit = browser.find_element("css selector", "#dispatch-nearest tbody tr td").text
+    browser.find_element("css selector", "#dispatch-nearest tbody tr button").click()
     _wait_text(browser, "#dispatch-message", f"Unit {first_unit} dispatched to incident {incident}")
     _wait_text(browser, "#dispatch-queue", "dispatched")
     browser.save_screenshot(str(screenshots / "dispatch-2-dispatched.png"))
@@ -77,4 +77,71 @@ def test_an_officer_picks_an_incident_on_the_map_and_dispatches_the_nearest_unit
         "return [l.xaxis.range, l.yaxis.range];")
     assert west < lon < west + (east - west) * 0.05 and north - (north - south) * 0.05 < lat < north, (lon, lat)
     _only_local_requests(browser, base)
+    _no_console_errors(browser)
+
+
+def _refreshes(browser, count: int) -> None:
+    """Wait until the page has refreshed ``count`` more times (its "as of" time changes on each)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    for _ in range(count):
+        before = browser.find_element("id", "dispatch-as-of").text
+        WebDriverWait(browser, WAIT_S).until(lambda b, shown=before: b.find_element("id", "dispatch-as-of").text
+                                             not in ("", shown))
+
+
+def _buttons(browser) -> list[str]:
+    return [button.text for button in browser.find_elements("css selector", "#dispatch-actions button")]
+
+
+def test_an_officer_works_a_case_through_and_what_is_typed_survives_every_refresh(
+    live_app, browser, db, incident: int, screenshots: Path
+) -> None:
+    browser.set_window_size(1920, 1080)
+    browser.get(f"{live_app.url}/login?next=/dispatch")
+    browser.find_element("id", "name").send_keys("officer")
+    browser.find_element("id", "password").send_keys(PASSWORD)
+    browser.find_element("css selector", "button[type=submit]").click()
+    _wait_text(browser, "#dispatch-queue", str(incident))
+    browser.find_element("xpath", f"//div[@id='dispatch-queue']//button[text()='{incident}']").click()
+    _wait_text(browser, "#dispatch-facts", f"#{incident}")
+    _wait_text(browser, "#dispatch-actions", "Acknowledge")
+    assert _buttons(browser) == ["Acknowledge", "Resolve", "Show number"]  # only what the lifecycle allows now
+
+    browser.find_element("xpath", "//div[@id='dispatch-actions']/button[text()='Acknowledge']").click()
+    _wait_text(browser, "#dispatch-message", f"Incident {incident}: Acknowledge done")
+    _wait_text(browser, "#dispatch-facts", "acknowledged")
+    assert "Acknowledge" not in _buttons(browser)
+
+    unit = browser.find_element("css selector", "#dispatch-nearest tbody tr td").text
+    browser.find_element("css selector", "#dispatch-nearest tbody tr button").click()
+    _wait_text(browser, "#dispatch-message", f"Unit {unit} dispatched to incident {incident}")
+    _wait_text(browser, "#dispatch-facts", "Units sent")
+    _refreshes(browser, 1)
+    offered = browser.find_element("id", "dispatch-nearest").text
+    assert unit not in offered, "a unit just sent is offered again"
+    _wait_text(browser, "#dispatch-actions", "On scene")
+    browser.find_element("xpath", "//div[@id='dispatch-actions']/button[text()='On scene']").click()
+    _wait_text(browser, "#dispatch-facts", "on scene")
+
+    # The resolution note, typed slowly while the page refreshes around it; the buttons stay the same elements.
+    resolve = browser.find_element("xpath", "//div[@id='dispatch-actions']/button[text()='Resolve']")
+    note = browser.find_element("id", "dispatch-note")
+    typed = ""
+    for word in ("Fire", "out;", "shop", "owner", "informed", "— 火已扑灭"):
+        note.send_keys(word + " ")
+        typed += word + " "
+        _refreshes(browser, 1)
+        assert note.get_attribute("value") == typed
+    assert resolve.is_displayed()  # not replaced under the pointer (a stale element would raise here)
+    browser.save_screenshot(str(screenshots / "dispatch-3-note-typed.png"))
+    resolve.click()
+    _wait_text(browser, "#dispatch-message", f"Incident {incident}: Resolve done")
+    _wait_text(browser, "#dispatch-facts", typed.strip())  # the note is in the history
+    history = browser.find_element("css selector", "#dispatch-facts .history").text
+    for step in ("acknowledged", "dispatched", "on scene", "resolved", "officer"):
+        assert step in history, step
+    assert _buttons(browser) == ["Reopen", "Show number"]
+    assert not browser.find_element("id", "dispatch-note-box").is_displayed()
+    browser.save_screenshot(str(screenshots / "dispatch-4-resolved.png"))
     _no_console_errors(browser)

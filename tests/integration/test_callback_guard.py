@@ -183,25 +183,28 @@ def test_a_viewer_cannot_acknowledge_an_incident_through_the_dispatch_action_cal
         web, client_for, db, an_incident) -> None:
     # The attack as it was found: the dispatch page's action callback named by its output key, with
     # the command view's outputs declared so that a guard reading "outputs" took it for the wall's.
-    key = next(key for key in server_callbacks(web) if key == "dispatch-message.children")
+    key = next(key for key in server_callbacks(web) if key.startswith("..dispatch-message.children..."))
     action = {"action": "ack", "type": "dispatch-action"}
     body = {
         "output": key,
-        "outputs": {"id": "command-as-of", "property": "children"},
+        "outputs": [{"id": "command-as-of", "property": "children"}],
         "inputs": [[{"id": action, "property": "n_clicks", "value": 1}], []],
-        "state": [{"id": "dispatch-selected", "property": "data", "value": an_incident}, []],
+        "state": [{"id": "dispatch-selected", "property": "data", "value": an_incident},
+                  {"id": "dispatch-note", "property": "value", "value": None}],
         "changedPropIds": [json.dumps(action, separators=(",", ":"), sort_keys=True) + ".n_clicks"],
     }
     before = fingerprint(db)
     viewer = client_for("viewer")
-    for outputs in ({"id": "command-as-of", "property": "children"}, None, []):
+    for outputs in ([{"id": "command-as-of", "property": "children"}, {"id": "command-ticker", "property": "children"}],
+                    {"id": "command-as-of", "property": "children"}, None, []):
         forged = {**body, "outputs": outputs} if outputs is not None else {k: v for k, v in body.items()
                                                                            if k != "outputs"}
         assert viewer.post("/_dash-update-component", json=forged).status_code == 403
     assert fingerprint(db) == before
     assert store.get_incident(db, int(an_incident))["status"] == "new"
     # The same request with the registered output, from a dispatcher, does acknowledge it.
-    honest = {**body, "outputs": {"id": "dispatch-message", "property": "children"}}
+    honest = {**body, "outputs": [{"id": "dispatch-message", "property": "children"},
+                                  {"id": "dispatch-done", "property": "data"}]}
     response = client_for("dispatcher").post("/_dash-update-component", json=honest)
     assert response.status_code == 200, response.data
     assert store.get_incident(db, int(an_incident))["status"] == "acknowledged"

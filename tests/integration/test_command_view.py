@@ -59,12 +59,13 @@ def citydata_name(code: str) -> str:
 
 
 def command(client, domain: str = "index", *, level: str | None = None, replay: dict | None = None,
-            drawn: dict | None = None, kiosk: dict | None = None):
+            drawn: dict | None = None, kiosk: dict | None = None, scale: float | None = None):
     """Post the command view's refresh as the browser does (``drawn``: what its map holds)."""
     return callback(client, COMMAND_OUTPUTS,
                     [("command-refresh", "n_intervals", 1), ("command-domain", "value", domain),
                      ("command-level", "value", level), ("command-replay", "data", replay)],
-                    [("command-drawn", "data", drawn), ("command-options", "data", kiosk)])
+                    [("command-drawn", "data", drawn), ("command-options", "data", kiosk),
+                     ("command-scale", "data", scale)])
 
 
 def district(client, code: str):
@@ -250,17 +251,29 @@ def test_a_click_anywhere_inside_a_unit_opens_its_drill_down(client_for, vitals,
     for lon, lat in ((-60.0, 10.0), (float("nan"), 40.7)):  # outside the city, or nonsense: nothing happens
         response = click_at(viewer, lon, lat, None)
         assert response.status_code in (200, 204) and b"/district/" not in response.data
-    response = callback(client_for("viewer"), [("district-location", "pathname")],
-                        [("district-map", "clickData", {"points": [{"customdata": ["unit", vitals["nta"]]}]})],
-                        changed="district-map.clickData")
-    assert answer(response)["district-location"]["pathname"] == f"/district/{vitals['nta']}"
 
 
-def test_clicking_a_child_mark_on_the_drill_down_opens_it(client_for, vitals) -> None:
-    response = callback(client_for("viewer"), [("district-location", "pathname")],
-                        [("district-map", "clickData", {"points": [{"customdata": ["unit", vitals["nta"]]}]})],
-                        changed="district-map.clickData")
-    assert answer(response)["district-location"]["pathname"] == f"/district/{vitals['nta']}"
+def district_click(client, code: str, lon: float, lat: float):
+    return callback(client, [("district-location", "pathname")],
+                    [("district-map-click", "data", {"lon": lon, "lat": lat, "on_point": False})],
+                    [("district-code", "data", code)], changed="district-map-click.data")
+
+
+def test_a_click_anywhere_inside_a_child_on_the_drill_down_opens_it(client_for, vitals, nyc) -> None:
+    viewer = client_for("viewer")
+    child = nyc.boundaries["nta"].geometry[vitals["nta"]]
+    inside = inside_far_from_mark(child, 0.0005)
+    assert answer(district_click(viewer, vitals["cdta"], inside.x, inside.y))["district-location"]["pathname"] == \
+        f"/district/{vitals['nta']}"
+    city = nyc.boundaries["borough"].geometry[vitals["borough"]].representative_point()
+    assert answer(district_click(viewer, "nyc", city.x, city.y))["district-location"]["pathname"] == \
+        f"/district/{vitals['borough']}"
+    elsewhere = nyc.boundaries["cdta"].drop(vitals["cdta"]).geometry.iloc[0].representative_point()
+    for code, lon, lat in ((vitals["cdta"], elsewhere.x, elsewhere.y),  # a neighbour, not shown on this map
+                           (vitals["nta"], inside.x, inside.y),  # the lowest level has no children
+                           ("NO-SUCH", inside.x, inside.y), (vitals["cdta"], float("nan"), 1.0)):
+        response = district_click(viewer, code, lon, lat)
+        assert response.status_code in (200, 204) and b"/district/" not in response.data, code
 
 
 def test_every_role_may_look_and_anonymous_may_not(client_for, vitals) -> None:
@@ -361,7 +374,7 @@ def test_a_refresh_sends_the_geometry_once_then_only_what_changed(client_for, vi
     first = command(viewer)
     drawn = answer(first)["command-drawn"]["data"]
     again = command(viewer, drawn=drawn)
-    changed_colour = command(viewer, "gas", drawn=drawn)  # another domain: colours change, geometry stays
+    changed_colour = command(viewer, "public_safety", drawn=drawn)  # another domain: colours change, geometry stays
     other_level = command(viewer, level="nta", drawn=drawn)
     sizes = {name: len(response.data) for name, response in
              (("first", first), ("nothing changed", again), ("domain", changed_colour), ("level", other_level))}
@@ -373,6 +386,22 @@ def test_a_refresh_sends_the_geometry_once_then_only_what_changed(client_for, vi
     assert patch["__dash_patch_update"] == "__dash_patch_update"
     assert sizes["domain"] < 30_000
     assert {op["location"][-1] for op in patch["operations"] if op["location"][-1] == "fillcolor"} == {"fillcolor"}
+
+
+def test_marks_grow_with_a_wide_wall_and_a_new_scale_redraws_the_map(client_for, vitals) -> None:
+    viewer = client_for("viewer")
+
+    def sizes(response) -> list[float]:
+        figure = answer(response)["command-map"]["figure"]
+        return [trace["marker"]["size"] for trace in figure["data"]
+                if trace.get("customdata") and isinstance(trace["marker"]["size"], int | float)]
+
+    normal = command(viewer)
+    wall = command(viewer, scale=2, drawn=answer(normal)["command-drawn"]["data"])
+    assert "data" in answer(wall)["command-map"]["figure"]  # not a patch: every mark changes size
+    assert sizes(wall) == [size * 2 for size in sizes(normal)]
+    for hostile in (0.1, 50, float("nan"), "2", True, [2]):
+        assert sizes(command(viewer, scale=hostile)) in (sizes(normal), [s * 3 for s in sizes(normal)]), hostile
 
 
 def test_a_level_change_of_one_unit_patches_its_fill_colour_only(client_for, vitals, db) -> None:
@@ -395,11 +424,11 @@ def test_the_level_switch_draws_the_chosen_level(client_for, vitals) -> None:
         assert len(fills(figure)) == count, level
 
 
-def test_the_city_index_says_why_its_colour_is_not_its_score(client_for, vitals) -> None:
+def test_the_city_index_agrees_with_its_colour_and_names_the_domain_behind_it(client_for, vitals) -> None:
     city = answer(command(client_for("viewer")))["command-city"]["children"]
     note = find(city, "command-index-note")["children"]
     score = float(find(city, "command-index")["children"])
-    assert score > 40 and note == "colour of its worst: Gas"  # a mean above the red band, red by its gas
+    assert score <= 40 and note == "colour of its worst: Gas"  # red by its gas: a red index reads at most 40
 
 
 def test_kiosk_says_which_domain_is_on(client_for, vitals) -> None:

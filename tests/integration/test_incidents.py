@@ -385,7 +385,7 @@ def _refresh(client, drawn: str | None):
 
     inputs = [("dispatch-refresh", "n_intervals", 3), ("dispatch-sort", "value", "sla"),
               ("dispatch-show", "value", "open"), ("dispatch-selected", "data", None),
-              ("dispatch-message", "children", None), ("dispatch-new-message", "children", None)]
+              ("dispatch-done", "data", None), ("dispatch-new-message", "children", None)]
     response = callback(client, REFRESH_OUTPUTS, inputs, [("dispatch-map-drawn", "data", drawn)],
                         changed="dispatch-refresh.n_intervals")
     assert response.status_code == 200, response.get_data(as_text=True)[:300]
@@ -420,6 +420,10 @@ def test_a_malformed_map_click_fills_nothing(client_for, registry, click) -> Non
     assert response.status_code == 204 or response.get_json()["response"] == {}  # nothing to update
 
 
+DETAIL_OUTPUTS = [("dispatch-facts", "children"), ("dispatch-actions", "children"), ("dispatch-nearest", "children"),
+                  ("dispatch-note-box", "style"), ("dispatch-detail-shown", "data")]
+
+
 def test_the_selected_storm_shows_its_members(client_for, db, registry) -> None:
     from tests.integration.test_web_pages import callback
 
@@ -429,9 +433,10 @@ def test_the_selected_storm_shows_its_members(client_for, db, registry) -> None:
                            {"borough": "MN", "cdta": "MN05", "nta": "MN0502"}) for n in range(3)]
     store.write_ingest_batch(db, store.IngestBatch(events=rows))
     [incident] = store.list_incidents(db)
-    shown = callback(client_for("dispatcher"), [("dispatch-detail", "children")],
+    shown = callback(client_for("dispatcher"), DETAIL_OUTPUTS,
                      [("dispatch-selected", "data", str(incident["id"])), ("dispatch-refresh", "n_intervals", 1),
-                      ("dispatch-message", "children", None)], changed="dispatch-selected.data")
+                      ("dispatch-done", "data", None)], [("dispatch-detail-shown", "data", None)],
+                     changed="dispatch-selected.data")
     text = json.dumps(shown.get_json())
     assert "3 reports grouped in this incident" in text
     assert all(f"methane alarm {n}" in text for n in range(3))

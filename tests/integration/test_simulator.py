@@ -91,3 +91,24 @@ def test_durations_are_read_with_units(text: str, seconds: int) -> None:
 def test_bad_durations_are_refused(bad: str) -> None:
     with pytest.raises(ValueError):
         parse_duration(bad)
+
+
+def test_a_backfill_computes_the_vital_signs_of_its_period_too(db, database_url, monkeypatch) -> None:
+    # docs/vital-signs.md §4.8: a first run of the demo has its 24 h charts, replay and reports.
+    from city import city_folder, load_city
+    from cityops.backfill import backfill_history
+    from ingest.service import sync_registry
+
+    sync_registry(db, load_city(city_folder("nyc")))
+    said: list[str] = []
+    options = SimulatorOptions(city="nyc", seed=9, sensors=60)
+    readings, runs = backfill_history(options, database_url, timedelta(hours=2), say=said.append)
+    assert readings > 0 and runs == 24  # one run every 5 minutes of the 2 hours
+    times = query(database_url, "SELECT count(DISTINCT time), min(time), max(time) FROM indicator_values")[0]
+    assert times[0] >= 24 and times[2] - times[1] >= timedelta(minutes=110)
+    assert query(database_url, "SELECT count(*) FROM indicator_hourly")[0][0] > 0  # closed hours, for reports
+    assert query(database_url, "SELECT count(*) FROM sensor_alarms")[0][0] == 0  # the past files no incidents now
+    assert query(database_url, "SELECT count(*) FROM incidents")[0][0] == 0
+    assert any("vital signs: 24 of 24 runs" in line for line in said)
+    _, again = backfill_history(options, database_url, timedelta(hours=2), say=said.append)
+    assert again == 0 and "not recomputed" in said[-1]  # computed already: left as it is

@@ -29,7 +29,7 @@ from store.migrations import MIGRATIONS
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 SCOPES = {"borough": "MN", "nta": "MN0101"}
 
-# The public tables and their columns, in order (CONTRACT.md "Database" and the store brief).
+# The public tables and their columns, in order (docs/contract.md "Database" and the store brief).
 TABLES = {
     "readings": ["time", "sensor_id", "metric", "value"],
     "readings_1m": ["bucket", "sensor_id", "metric", "readings_count", "value_sum", "value_min", "value_max",
@@ -51,6 +51,8 @@ TABLES = {
     "audit_log": ["id", "time", "user", "action", "target", "before", "after", "address"],
     "login_attempts": ["time", "name", "address", "success", "outcome"],
     "web_sessions": ["id_hash", "user_name", "created_at", "last_seen_at", "ended_at", "end_reason", "address"],
+    "display_links": ["id", "name", "token_hash", "path", "survives_key_change", "key_fingerprint", "created_by",
+                      "created_at", "revoked_at", "revoked_by", "last_used_at", "last_address"],
     "schema_migrations": ["version", "name", "applied_at"],
     "store_settings": ["key", "value"],
     "request_latency": ["route", "method", "status_class", "le", "requests"],

@@ -28,6 +28,7 @@ PAGES = {  # path → the roles that may open it
     "/feeds": {"admin"},
     "/audit": {"admin"},
     "/users": {"admin"},
+    "/displays": {"admin"},
 }
 SIGNED_IN = {"viewer", "dispatcher", "analyst", "admin"}
 API = {  # path → the roles that may call it (GET)

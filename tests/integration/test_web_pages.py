@@ -271,6 +271,15 @@ def test_healthz_follows_the_ingest_report_of_the_broker(client_for, db) -> None
     assert client_for("anonymous").get("/healthz").status_code == 200
 
 
+def test_healthz_lists_the_processes_of_this_run_not_of_earlier_ones(client_for, db) -> None:
+    now = datetime.now(UTC)
+    for process_id, age in (("ingest-0@host:101", 5), ("ingest-0@host:77", 3 * 3600), ("vitals@host:78", 16 * 60)):
+        store.report_status(db, store.ProcessStatus(process_id=process_id, kind="ingest", state="running",
+                                                    heartbeat_at=now - timedelta(seconds=age)))
+    listed = [process["id"] for process in client_for("anonymous").get("/healthz").get_json()["processes"]]
+    assert listed == ["ingest-0@host:101"]
+
+
 def test_healthz_probes_the_broker_when_no_ingest_reports(database_url: str, db) -> None:
     web = create_app(Settings(database_url=database_url, mqtt_url="mqtt://127.0.0.1:1", secret_key=SECRET))
     response = web.server.test_client().get("/healthz")

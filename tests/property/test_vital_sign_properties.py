@@ -1,4 +1,4 @@
-"""Vital-sign invariants the issue asks for (INDICATORS.md §1, §2, §4.2–4.4), beyond the ones in
+"""Vital-sign invariants the issue asks for (docs/vital-signs.md §1, §2, §4.2–4.4), beyond the ones in
 ``test_score_properties.py`` (random rules) and ``test_aggregate_properties.py`` (two levels,
 parent = worst child, order-free):
 
@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from indicators.aggregate import SENSOR_COLUMNS, Aggregation, aggregate
 from indicators.domains import DOMAINS
 from indicators.kpis import INCIDENT_COLUMNS, PublicSafetyRule, public_safety_level
-from indicators.levels import AMBER, GREEN, LEVEL_BANDS, RED
+from indicators.levels import AMBER, GREEN, LEVEL_BANDS, RED, clip_to_band
 from indicators.rules import JUDGED_METRICS, MetricRule, load_rules
 from indicators.scores import level, score, score_and_level_by_row, tpi_from_speed
 
@@ -391,8 +391,9 @@ def test_a_domain_score_lies_within_its_inputs_and_the_city_index_within_its_top
     fresh sensors' (bands touch, so clipping into the worst input's band stays within the inputs).
 
     What holds of the city index in general: it is a weighted mean of city domain scores, each
-    within the top-level units' scores in that domain, so it lies within all the top-level units'
-    non-grey domain scores (of domains weighing > 0), though not within their indexes (below)."""
+    within the top-level units' scores in that domain, clipped into the band of its colour
+    (§4.4); clipping is monotone, so it lies within those scores' clipped extremes (a domain
+    weighing 0 still sets the colour). Not within the top-level indexes (below)."""
     result = run(city)
     scores, levels = by_scope_and_domain(result, "score"), by_scope_and_domain(result, "level")
     used: dict[tuple[str, str], list[float]] = {}
@@ -414,7 +415,9 @@ def test_a_domain_score_lies_within_its_inputs_and_the_city_index_within_its_top
     inputs = [scores[(top, d)] for top in city.children[ROOT] for d in DOMAINS
               if known(levels[(top, d)]) and weights.get(d, 1.0) > 0]
     if inputs:
-        assert within(city_index, inputs), (city_index, inputs)
+        colour = by_scope(result, "level")[ROOT]
+        assert within(city_index, [clip_to_band(min(inputs), int(colour)), clip_to_band(max(inputs), int(colour))]), \
+            (city_index, colour, inputs)
     else:
         assert math.isnan(city_index)
 
@@ -424,7 +427,8 @@ def test_a_domain_score_lies_within_its_inputs_and_the_city_index_within_its_top
 def test_the_city_index_lies_within_its_top_units_indices_when_they_share_domains_and_levels(city: City) -> None:
     """Holds when every top-level unit is non-grey in the same domains and, per domain, at the same
     level: then no city domain score is clipped and every domain weighs the top-level units alike,
-    so the city index is their population-weighted mean index."""
+    so the city's unclipped index is their weighted mean unclipped index; clipping both into the
+    band of their common colour keeps it between them (clipping is monotone)."""
     result = run(city)
     indexes = by_scope(result, "index")
     tops = [indexes[top] for top in city.children[ROOT]]
@@ -432,7 +436,6 @@ def test_the_city_index_lies_within_its_top_units_indices_when_they_share_domain
         assert math.isnan(indexes[ROOT])
         return
     assert within(indexes[ROOT], tops), (indexes[ROOT], tops)
-    # Exactly: the mean of the top-level indexes under the children's shares, alike in every domain.
     shares = {
         domain: {child["code"]: child["weight"] for child in result.explain(ROOT, domain)["explanation"]["children"]}
         for domain in SENSOR_DOMAINS
@@ -440,7 +443,20 @@ def test_the_city_index_lies_within_its_top_units_indices_when_they_share_domain
     }
     first = next(iter(shares.values()))
     assert all(share == pytest.approx(first, abs=EPS) for share in shares.values())
-    assert indexes[ROOT] == pytest.approx(sum(first[top] * indexes[top] for top in city.children[ROOT]), abs=1e-6)
+
+
+@ROLL_UP
+@given(cities())
+def test_every_index_lies_in_the_band_of_its_colour_and_all_grey_is_grey(city: City) -> None:
+    """docs/vital-signs.md §4.4: a number and its colour never contradict; no colour, no number."""
+    frame = run(city).index
+    for row in frame.itertuples(index=False):
+        if pd.isna(row.level):
+            assert math.isnan(row.index), row.scope_code
+            assert row.n_domains_grey == len(DOMAINS) or math.isnan(row.index)
+        elif not math.isnan(row.index):
+            low, high = LEVEL_BANDS[int(row.level)]
+            assert low - EPS <= row.index <= high + EPS, (row.scope_code, row.index, row.level)
 
 
 def _two_boroughs(a: dict[str, float], b: dict[str, float], populations: tuple[float, float]) -> Aggregation:
@@ -465,28 +481,18 @@ def test_the_city_index_can_leave_the_range_of_its_top_units_indices() -> None:
     """Why "the city index lies within [min, max] of its top-level units' indexes" fails in general.
 
     The city's domain scores are population means over the children non-grey *in that domain*,
-    clipped into the worst child's band (§4.3); the indexes are unclipped means over each unit's own
-    non-grey domains (§4.4). Two ways out, both found by Hypothesis over the ``cities()`` generator:
-
-    1. Different non-grey domains, no clipping at all (smallest found, equal populations): A air 40
-       (amber), index 40; B air 0 (red) and water_supply 70 (green), index 35. City air 20 (red),
-       water_supply 70 (only B has it): city index 45 > 40.
-    2. Band clipping, even with the same non-grey domains: A air 100, noise 0 (index 50); B the mirror
-       image (index 50). Each city domain is red, its mean 50 clipped to 40: city index 40 < 50.
-       (Hypothesis, 3 levels: air 35 red in T0 and 70 green in T1 → city air 52.5 clipped to 40.)
+    clipped into the worst child's band (§4.3), and each index is clipped into its own colour's
+    band (§4.4). With different non-grey domains: A air 60 (amber), index 60; B air 100 (green)
+    and water_supply 45 (amber), mean 72.5 clipped to amber's 70. City air is amber (A), its mean
+    80 clipped to 70; water_supply 45 (only B has it): city index 57.5 < 60.
 
     It holds when every top-level unit is non-grey in the same domains (among those weighing > 0)
-    and no city domain score is clipped, e.g. when per domain all top-level units share one level:
-    the city index is then their population-weighted mean index, see
+    and per domain all top-level units share one level, see
     ``test_the_city_index_lies_within_its_top_units_indices_when_they_share_domains_and_levels``.
-    In general only the weaker bound holds: within the top-level units' non-grey domain scores.
+    In general only the weaker bound holds: within the top-level units' non-grey domain scores,
+    clipped into the city's colour.
     """
-    uneven = _two_boroughs({"air": 40.0}, {"air": 0.0, "water_supply": 70.0}, (1.0, 1.0))
+    uneven = _two_boroughs({"air": 60.0}, {"air": 100.0, "water_supply": 45.0}, (1.0, 1.0))
     indexes = by_scope(uneven, "index")
-    assert (indexes["A"], indexes["B"]) == (40.0, 35.0)
-    assert indexes[ROOT] == 45.0
-
-    clipped = _two_boroughs({"air": 100.0, "noise": 0.0}, {"air": 0.0, "noise": 100.0}, (1.0, 1.0))
-    indexes = by_scope(clipped, "index")
-    assert indexes["A"] == indexes["B"] == 50.0
-    assert indexes[ROOT] == 40.0
+    assert (indexes["A"], indexes["B"]) == (60.0, 70.0)
+    assert indexes[ROOT] == 57.5

@@ -1,4 +1,4 @@
-"""Vital signs up the hierarchy (INDICATORS.md §4.2–4.4, §4.7): worst-of, bands, weights, grey, explanations."""
+"""Vital signs up the hierarchy (docs/vital-signs.md §4.2–4.4, §4.7): worst-of, bands, weights, grey, explanations."""
 
 from __future__ import annotations
 
@@ -251,19 +251,31 @@ def test_a_three_level_city_rolls_up_level_by_level() -> None:
 
 
 def test_index_is_the_weighted_mean_of_non_grey_domains_and_colour_the_worst() -> None:
-    rows = (sensor("A1", 90.0, domain="air"), sensor("A1", 50.0, domain="traffic"))
+    rows = (sensor("A1", 75.0, domain="air"), sensor("A1", 45.0, domain="traffic"))
     equal = index_row(run(*rows), "A1")
-    assert equal["index"] == pytest.approx(70.0)
+    assert equal["index"] == pytest.approx(60.0)
     assert equal["level"] == AMBER
     assert (equal["n_domains_green"], equal["n_domains_amber"], equal["n_domains_red"]) == (1, 1, 0)
     assert equal["n_domains_grey"] == len(DOMAINS) - 2
 
-    weighted = index_row(run(*rows, weights={"air": 3.0}), "A1")
-    assert weighted["index"] == pytest.approx((3 * 90 + 50) / 4)
+    weighted = index_row(run(*rows, weights={"traffic": 3.0}), "A1")
+    assert weighted["index"] == pytest.approx((75 + 3 * 45) / 4)
     assert weighted["level"] == AMBER  # one amber makes it amber, whatever the weights
     shares = {d["domain"]: d["weight"] for d in weighted["explanation"]["domains"]}
-    assert shares["air"] == pytest.approx(0.75) and shares["noise"] == 0.0
+    assert shares["traffic"] == pytest.approx(0.75) and shares["noise"] == 0.0
     assert weighted["explanation"]["worst"] == ["traffic"]
+
+
+@pytest.mark.parametrize(("scores", "level", "index"), [
+    ((90.0, 50.0), AMBER, 70.0),  # the mean 70 is the top of amber's band
+    ((100.0, 100.0, 50.0), AMBER, 70.0),  # the mean 83.3 would read green beside an amber colour
+    ((100.0, 100.0, 100.0, 10.0), RED, 40.0),  # "93 red" never: a red index reads at most 40
+    ((35.0, 5.0), RED, 20.0),  # inside the band: the mean itself
+])
+def test_index_is_clipped_into_the_band_of_its_colour(scores: tuple[float, ...], level: int, index: float) -> None:
+    domains = ("air", "traffic", "noise", "heat")[:len(scores)]
+    row = index_row(run(*(sensor("A1", s, domain=d) for s, d in zip(scores, domains, strict=True))), "A1")
+    assert row["level"] == level and row["index"] == pytest.approx(index)
 
 
 def test_index_is_grey_when_every_domain_is_grey() -> None:
@@ -303,6 +315,18 @@ def test_given_domains_are_used_as_is_and_rolled_up() -> None:
     assert row(result, "A", "public_safety")["level"] == AMBER
     assert pd.isna(row(result, "B1", "public_safety")["level"])  # no row: grey
     assert index_row(result, "A1")["n_domains_grey"] == len(DOMAINS) - 2
+
+
+def test_no_incident_open_alone_does_not_make_an_index_but_an_overdue_one_does() -> None:
+    # Before the first readings every sensor domain is grey: the wall once read "100 green" then.
+    quiet = run(given=given_frame(("A1", 100.0, GREEN), ("B1", 100.0, GREEN)))
+    for scope in ("A1", "A", "toy"):
+        assert math.isnan(index_row(quiet, scope)["index"]) and pd.isna(index_row(quiet, scope)["level"])
+    overdue = run(given=given_frame(("A1", 55.0, AMBER), ("B1", 100.0, GREEN)))
+    assert index_row(overdue, "A1")["level"] == AMBER and index_row(overdue, "A1")["index"] == 55.0
+    assert pd.isna(index_row(overdue, "B1")["level"])  # nothing measured, nothing wrong: grey
+    measured = run(sensor("B1", 90.0), given=given_frame(("B1", 100.0, GREEN)))
+    assert index_row(measured, "B1")["index"] == pytest.approx(95.0)
 
 
 def test_a_given_score_is_clipped_into_its_level() -> None:

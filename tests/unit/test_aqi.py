@@ -1,4 +1,4 @@
-"""The air quality index, exactly per INDICATORS.md §3 (HJ 633-2012) and EPA-454/B-24-002.
+"""The air quality index, exactly per docs/vital-signs.md §3 (HJ 633-2012) and EPA-454/B-24-002.
 
 The expected tables below are written out by hand from the standards, independently of
 indicators/standards/*.toml, so a wrong number in a TOML file fails here.

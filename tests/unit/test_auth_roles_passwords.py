@@ -1,4 +1,4 @@
-"""The permission matrix (CONTRACT.md "HTTP"), password hashing and the password rules, hostile input included."""
+"""The permission matrix (docs/contract.md "HTTP"), password hashing and the password rules, hostile input included."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from auth.roles import PERMISSIONS, ROLE_PERMISSIONS, ROLES, allowed
 
 GOOD = "Harbour lights 42"
 
-# Written out from CONTRACT.md, not derived from the code: viewer may look; dispatcher = viewer +
+# Written out from docs/contract.md, not derived from the code: viewer may look; dispatcher = viewer +
 # incident actions; analyst = viewer + exports; admin = everything + users + feeds.
 CONTRACT = {
     "viewer": {"view"},

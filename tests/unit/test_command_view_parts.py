@@ -207,7 +207,8 @@ def test_the_index_names_the_domains_that_set_its_colour_and_a_held_domain_says_
     assert worst_domains(rows, 2) == ["air", "gas"]
     assert colour_note("index", 70.0, 2, ["air", "gas"], "en") == "colour of its worst: Air quality, Gas"
     assert colour_note("index", 70.0, 2, ["gas"], "zh-CN") == "颜色取最差领域：燃气"
-    assert colour_note("index", 30.0, 2, ["gas"], "en") == ""
+    assert colour_note("index", 30.0, 2, ["gas"], "en") == "colour of its worst: Gas"  # always named
+    assert colour_note("index", 80.0, 0, ["gas"], "en") == ""  # green: nothing to explain
     assert colour_note("gas", 75.0, 1, [], "en") == "held"
 
 

@@ -1,4 +1,4 @@
-"""Hysteresis (INDICATORS.md §4.5): rise at once, fall after the dwell beyond the dead band, grey gaps."""
+"""Hysteresis (docs/vital-signs.md §4.5): rise at once, fall after the dwell beyond the dead band, grey gaps."""
 
 from __future__ import annotations
 

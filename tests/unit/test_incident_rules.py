@@ -49,7 +49,7 @@ def test_deadline_and_severity() -> None:
 
 @pytest.mark.parametrize(("phone", "shown"), [
     ("13812345678", "138****5678"), ("+1 212-555-0100", "121****0100"), ("5550100", "5****0"), ("12", "****"),
-    (None, None),
+    (None, None), (float("nan"), None), ("", None),
 ])
 def test_phones_are_masked_keeping_few_digits(phone: str | None, shown: str | None) -> None:
     assert mask_phone(phone) == shown

@@ -1,4 +1,4 @@
-"""The indicator rules: the shipped config says what INDICATORS.md says, and bad config names its key."""
+"""The indicator rules: the shipped config says what docs/vital-signs.md says, and bad config names its key."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def test_the_default_path_is_the_repository_config() -> None:
     assert DEFAULT_RULES_PATH.is_file()
 
 
-# metric → (direction higher is worse, best, amber, red, worst, statistic, window_s), INDICATORS.md §2.
+# metric → (direction higher is worse, best, amber, red, worst, statistic, window_s), docs/vital-signs.md §2.
 SPEC_TABLE = {
     "aqi": (True, 0, 101, 201, 500, "latest", 0),
     "tpi": (True, 0, 6, 8, 10, "latest", 0),

@@ -1,4 +1,4 @@
-"""Closed-loop KPIs (INDICATORS.md §5), the ranking table and the public_safety rule (§2)."""
+"""Closed-loop KPIs (docs/vital-signs.md §5), the ranking table and the public_safety rule (§2)."""
 
 from __future__ import annotations
 

@@ -64,6 +64,27 @@ def test_csv_has_a_bom_a_watermark_comment_and_every_chunk_under_one_header() ->
     assert pd.isna(frame["worst_level"].iloc[3]) and frame["score_mean"].tolist() == [55.5 + n for n in range(5)]
 
 
+@pytest.mark.parametrize("fmt", ["csv", "json", "parquet", "xlsx"])
+def test_exported_values_keep_the_decimals_the_measurement_supports(fmt: str) -> None:
+    frame = pd.DataFrame({"unit": ["U1"], "score_mean": [95.20054670831935], "hours_amber": [1.2345678],
+                          "share_amber_red": [0.95347], "ack_median_min": [12.3456], "lon": [-73.98765432],
+                          "samples": [12]})
+    data, _ = export(fmt, [ExportTable("trend", [frame])])
+    text = data.decode("utf-8", "replace") if fmt in ("csv", "json") else ""
+    if fmt in ("csv", "json"):
+        assert "95.20054670831935" not in text and "1.2345678" not in text
+        for shown in ("95.2", "1.23", "0.953", "12.3", "-73.98765432"):
+            assert shown in text, shown
+    elif fmt == "parquet":
+        row = pq.read_table(io.BytesIO(data)).to_pandas().iloc[0]
+        assert (row["score_mean"], row["hours_amber"], row["share_amber_red"], row["lon"]) == (
+            95.2, 1.23, 0.953, -73.98765432)
+    else:
+        sheet = openpyxl.load_workbook(io.BytesIO(data), read_only=True)["trend"]
+        values = [[cell.value for cell in row] for row in sheet.iter_rows()]
+        assert values[2][1:4] == [95.2, 1.23, 0.953]
+
+
 def test_an_empty_table_still_has_its_header() -> None:
     data, counts = export("csv", [ExportTable("trend", [], columns=("unit", "score_mean"))])
     assert data.decode("utf-8-sig").splitlines()[1] == "unit,score_mean" and counts == {"trend": 0}

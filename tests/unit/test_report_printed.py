@@ -75,7 +75,7 @@ def test_the_printed_report_has_title_period_watermark_freshness_and_every_secti
     assert list(ranking.columns)[:4] == ["排名", "单元", "指数均值", "等级"] and "空气质量" in ranking.columns
     assert "等级" in printed.sections[0].level_columns
     assert any("US-EPA-2024" in section.note for section in printed.sections)
-    assert any("INDICATORS.md" in paragraph for paragraph in printed.method)
+    assert any("docs/vital-signs.md" in paragraph for paragraph in printed.method)
 
 
 def test_charts_draw_at_most_eight_units_the_lowest_ranked_and_the_chosen_ones_when_few() -> None:

@@ -345,6 +345,20 @@ def test_rainstorm_ponds_low_lying_sensors_past_15_then_30_cm_and_drains_after()
     assert rain[rain.index >= run_info.end + timedelta(minutes=5)].max() * 60 < 10
 
 
+def test_a_storm_shown_in_minutes_reaches_the_rain_and_ponding_of_hours() -> None:
+    # `cityops simulate --scenario rainstorm --duration 10m --speed 15`: visible on the wall in minutes.
+    sim = toy(low_lying={"WL-1"})
+    info = sim.start_scenario("rainstorm", T0, area=SPOT, duration=timedelta(minutes=10), speed=15)
+    table = run(sim, T0, hours=0.25)
+    rain = series(table, "WX-1", "rain_mm")
+    assert rain[rain.index <= info.end].sum() >= 100  # the red rain sum (100 mm / 3 h), in 10 minutes
+    depth = series(table, "WL-1", "water_depth_cm")
+    assert depth[depth.index <= info.end].max() > 30  # red ponding too
+    for bad in (0, -1, float("nan"), 61):
+        with pytest.raises(ValueError, match="speed"):
+            toy().start_scenario("rainstorm", T0, speed=bad)
+
+
 def test_rainstorm_brings_waterlogging_events_near_water_level_sensors() -> None:
     sim = toy(low_lying={"WL-1"}, events_per_hour=0)
     sim.start_scenario("rainstorm", T0, area=SPOT)

@@ -1,4 +1,4 @@
-"""Trend and early warning (INDICATORS.md §4.6): Holt forecast on a regular grid, threshold crossings."""
+"""Trend and early warning (docs/vital-signs.md §4.6): Holt forecast on a regular grid, threshold crossings."""
 
 from __future__ import annotations
 
