@@ -18,7 +18,8 @@ Inputs
 
 ``units``, one row per unit of the city (every level; see :func:`units_frame`)::
 
-    code, level_name, parent (None/NaN on the top level), population (persons, may be NaN), name
+    code, level_name, parent (None/NaN on the top level), population (persons, may be NaN), name,
+    and optionally area_km2 (the weight of units whose siblings' population is all unknown)
 
 The city itself is the root above the top level: ``root_code`` (e.g. the city id) with
 level name ``"city"``.
@@ -29,6 +30,9 @@ level name ``"city"``.
     unit_code, domain, score (float), level (0/1/2 or <NA>), explanation (JSON-serialisable
     dict or None), and optionally time (tz-aware)
 
+``sensors`` may carry a ``held`` column (``indicators.hysteresis.apply_hysteresis``): a JSON-ready
+dict when the sensor's level is held by hysteresis, copied into its explanation (§4.7).
+
 A unit without a row for such a domain is grey in it.
 
 Rules
@@ -36,14 +40,21 @@ Rules
 * Lowest units, per domain: the worst fresh sensor sets the level; the score is the mean of
   the fresh sensors' scores clipped into that level's band; no fresh sensor → grey.
   Sensors in maintenance are left out (neither grey nor green) but counted and listed.
-* Higher units and the city, per domain: level = worst child level; score = population-
-  weighted mean of the non-grey children's scores, clipped into the band; grey only when
-  every child is grey.
-* Population weights: a unit's own population when known (0 counts: nobody lives there,
-  so its score weighs nothing, although its level still counts for worst-of). An unknown
-  (NaN) population is replaced by the mean known population of its siblings, or 1 when no
-  sibling's is known (all of them then weigh the same). When the non-grey children of a
-  unit weigh 0 in total, they get equal weights instead (``"weighting": "equal"``).
+* Higher units and the city, per domain, by the domain's roll-up policy (``rollup``,
+  docs/vital-signs.md §4.3): ``worst``: the worst child level; ``share``: the worst level L
+  whose children at L or worse hold at least ``rollup.share`` of the weight of the children
+  with data (red also when the red children hold at least half of that; grey children are not
+  counted as green). Score = weighted mean of the non-grey
+  children's scores, clipped into the level's band; grey only when every child is grey;
+  ``partial`` when grey children hold more than half the weight. Every higher unit also
+  counts what is below it: children and lowest-level units at amber and at red, and their
+  shares of the population (``below``).
+* Weights: a unit's own population when known (0 counts: nobody lives there, so its score
+  and share weigh nothing, although its level still counts for worst-of). An unknown (NaN)
+  population is replaced by the mean known population of its siblings; when no sibling's
+  is known, by its area (``area_km2``, siblings' mean where unknown), else 1 (all weigh the
+  same). When the non-grey children of a unit weigh 0 in total, they get equal weights for
+  the score (``"weighting": "equal"``); when all its children weigh 0, for the share too.
 * Index of a unit = weighted mean of its non-grey domain scores (``weights``, default equal),
   clipped into the band of its colour (docs/vital-signs.md §4.4: a number and its colour never
   contradict, an amber index reads at most 70); colour = its worst domain level ("one red
@@ -60,9 +71,18 @@ the row's level) and all inputs, worst first:
 * ``{"rule": "worst_fresh_sensor", "worst": [sensor_id…], "sensors": [{sensor_id, metric,
   value, time, age_s, fresh, maintenance, score, level}…]}`` for lowest units;
 * ``{"rule": "given", "given": <the caller's explanation>}`` for ``given`` domains;
-* ``{"rule": "worst_child", "weighting": "population" | "equal", "worst": [code…],
-  "children": [{code, score, level, population, weight}…]}`` for higher units, ``weight``
-  being the child's share of the score (0 for grey children);
+* ``{"rule": "worst_child" | "population_share", "policy": "worst" | "share", "weighting":
+  "population" | "area" | "equal", "worst": [code…], "children": [{code, score, level,
+  population, weight}…], "partial": bool, "grey_share": float, "below": {...}}`` for
+  higher units; ``weight`` is the child's share of the score and of a share rule (0 for grey
+  children), ``grey_share`` the share of the unit's weight under grey children; ``worst`` names
+  the children that set the level (under ``share``: those at the level or worse, which make the
+  share). ``population_share`` adds
+  ``share`` (the configured fraction) and ``held`` ({"amber": f, "red": f}: the shares of the
+  children with data at amber or worse and at red). ``below`` = {"children": {n, amber, red,
+  amber_share, red_share}, "lowest": {level_name, n, amber, red, amber_share, red_share}}: the
+  children and lowest-level units exactly at amber and at red and their shares of the unit's
+  whole weight (None when nobody lives there);
 * ``{"rule": "weighted_domains", "worst": [domain…], "domains": [{domain, score, level,
   weight}…]}`` for the index.
 """
@@ -78,6 +98,7 @@ import pandas as pd
 
 from indicators.domains import DOMAINS, MEASURED_DOMAINS
 from indicators.levels import AMBER, GREEN, LEVEL_BANDS, RED
+from indicators.rules import SHARE, WORST, RollupRule
 
 ROOT_LEVEL = "city"
 
@@ -90,8 +111,9 @@ GIVEN_COLUMNS: tuple[str, ...] = ("unit_code", "domain", "score", "level", "expl
 # Output columns. Sensor counts are over the unit's whole subtree; children counts are 0 on
 # the lowest level. Times are the newest and oldest reading that fed the value.
 DOMAIN_COLUMNS: tuple[str, ...] = (
-    "scope_code", "level_name", "parent", "domain", "score", "level", "source",
+    "scope_code", "level_name", "parent", "domain", "score", "level", "source", "policy", "partial",
     "n_sensors_fresh", "n_sensors_stale", "n_sensors_maintenance", "n_children", "n_children_grey",
+    "n_children_amber", "n_children_red", "n_lowest", "n_lowest_amber", "n_lowest_red",
     "newest_time", "oldest_time", "explanation",
 )
 INDEX_COLUMNS: tuple[str, ...] = (
@@ -99,7 +121,12 @@ INDEX_COLUMNS: tuple[str, ...] = (
     "n_domains_green", "n_domains_amber", "n_domains_red", "n_domains_grey",
     "newest_time", "oldest_time", "explanation",
 )
-_COUNT_COLUMNS = ("n_sensors_fresh", "n_sensors_stale", "n_sensors_maintenance", "n_children", "n_children_grey")
+_COUNT_COLUMNS = ("n_sensors_fresh", "n_sensors_stale", "n_sensors_maintenance", "n_children", "n_children_grey",
+                  "n_children_amber", "n_children_red", "n_lowest", "n_lowest_amber", "n_lowest_red")
+# Carried up from level to level for the lowest-level shares of ``below``, then dropped.
+_LOWEST_WEIGHTS = ("weight_lowest", "weight_lowest_amber", "weight_lowest_red")
+# Shares are compared with this slack: 1 of 10 equal children holds 0.1 even when a float sum says 0.0999….
+_SHARE_SLACK = 1e-9
 _BAND_LOW = np.array([LEVEL_BANDS[level][0] for level in (GREEN, AMBER, RED)])
 _BAND_HIGH = np.array([LEVEL_BANDS[level][1] for level in (GREEN, AMBER, RED)])
 _UTC = pd.DatetimeTZDtype("ns", "UTC")
@@ -137,7 +164,8 @@ def units_frame(levels: Sequence[tuple[str, pd.DataFrame]]) -> pd.DataFrame:
     """The ``units`` input from ``(level_name, frame)`` pairs, top level first.
 
     Each frame is indexed by unit code (like ``City.boundaries[level]``) and may have
-    ``parent``, ``population`` and ``name`` columns; missing ones become None/NaN/the code.
+    ``parent``, ``population``, ``name`` and ``area_km2`` columns; missing ones become
+    None/NaN/the code/NaN.
     """
     parts = []
     for level_name, frame in levels:
@@ -152,6 +180,9 @@ def units_frame(levels: Sequence[tuple[str, pd.DataFrame]]) -> pd.DataFrame:
                     if "population" in frame.columns
                     else np.nan,
                     "name": frame["name"].to_numpy(object) if "name" in frame.columns else codes,
+                    "area_km2": pd.to_numeric(frame["area_km2"], errors="coerce").to_numpy(float)
+                    if "area_km2" in frame.columns
+                    else np.nan,
                 }
             )
         )
@@ -168,10 +199,12 @@ def aggregate(
     root_name: str | None = None,
     weights: Mapping[str, float] | None = None,
     given: pd.DataFrame | None = None,
+    rollup: RollupRule | None = None,
 ) -> Aggregation:
     """Per-sensor scores → per-unit domain values, indexes and explanations, up to the city.
 
     ``weights``: domain → index weight (≥ 0); domains not named weigh 1 (default equal).
+    ``rollup``: the roll-up policy per domain (default: ``RollupRule()``, the documented defaults).
     Every domain in ``DOMAINS`` gets a row for every unit (grey when nothing feeds it).
     Raises ``ValueError`` for missing columns, an inconsistent hierarchy, a sensor whose
     ``unit_code`` is not a lowest-level unit, an unknown domain or negative weights.
@@ -181,13 +214,15 @@ def aggregate(
     sensor_rows = _checked_sensors(sensors, tree)
     given_rows = _checked_given(given, tree, sensor_rows)
 
+    rollup = rollup or RollupRule()
     level_frames = [_lowest_level(sensor_rows, given_rows, tree)]
     for depth in range(len(tree.level_names) - 1, -1, -1):
         parent_level = tree.level_names[depth - 1] if depth > 0 else ROOT_LEVEL
-        level_frames.append(_roll_up(level_frames[-1], tree, parent_level))
+        level_frames.append(_roll_up(level_frames[-1], tree, parent_level, rollup))
 
     domains = pd.concat(level_frames[::-1], ignore_index=True)
     domains["level"] = domains["level"].astype("Int64")
+    domains["partial"] = domains["partial"].astype(bool)
     for column in _COUNT_COLUMNS:
         domains[column] = domains[column].astype("int64")
     domains = domains.loc[:, list(DOMAIN_COLUMNS)]
@@ -202,6 +237,7 @@ class _Tree:
         if missing:
             raise ValueError(f"units: missing columns {missing}")
         frame = units.loc[:, list(UNIT_COLUMNS)].copy()
+        frame["area_km2"] = pd.to_numeric(units["area_km2"], errors="coerce") if "area_km2" in units else np.nan
         frame["code"] = frame["code"].astype(str)
         frame["parent"] = frame["parent"].astype(object).where(frame["parent"].notna(), None)
         frame["population"] = pd.to_numeric(frame["population"], errors="coerce").astype(float)
@@ -218,7 +254,7 @@ class _Tree:
             raise ValueError(f"units: negative population for {_some(frame['code'][frame['population'] < 0].tolist())}")
 
         self.level_names = self._level_order(frame)
-        frame["weight"] = _imputed_population(frame)
+        frame["weight"], frame["weighting"] = _unit_weights(frame)
         self.units = frame.set_index("code")
         self.root_code = root_code
         self.root_name = root_name if root_name is not None else root_code
@@ -260,11 +296,16 @@ class _Tree:
         return codes.map(self.units["parent"]).fillna(self.root_code)
 
 
-def _imputed_population(frame: pd.DataFrame) -> pd.Series:
-    """Unknown population → mean known population of the siblings, else 1 (equal weights)."""
+def _unit_weights(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Each unit's weight among its siblings and what it is ("population", "area" or "equal"):
+    its population, an unknown one the siblings' mean known population; when no sibling's
+    population is known, its area likewise; else 1."""
     siblings = frame["parent"].fillna("\0root")
-    sibling_mean = frame.groupby(siblings, sort=False)["population"].transform("mean")
-    return frame["population"].fillna(sibling_mean).fillna(1.0)
+    grouped = frame.groupby(siblings, sort=False)
+    population = frame["population"].fillna(grouped["population"].transform("mean"))
+    area = frame["area_km2"].fillna(grouped["area_km2"].transform("mean"))
+    weighting = np.where(population.notna(), "population", np.where(area.notna(), "area", "equal"))
+    return population.fillna(area).fillna(1.0), pd.Series(weighting, index=frame.index)
 
 
 def _domain_weights(weights: Mapping[str, float] | None) -> pd.Series:
@@ -283,6 +324,7 @@ def _checked_sensors(sensors: pd.DataFrame, tree: _Tree) -> pd.DataFrame:
     if missing:
         raise ValueError(f"sensors: missing columns {missing}")
     frame = sensors.loc[:, list(SENSOR_COLUMNS)].copy()
+    frame["held"] = sensors["held"].to_numpy(object) if "held" in sensors.columns else None
     lowest = tree.codes(tree.level_names[-1])
     orphan = ~frame["unit_code"].isin(lowest)
     if orphan.any():
@@ -438,6 +480,18 @@ def _lowest_level(sensors: pd.DataFrame, given: pd.DataFrame, tree: _Tree) -> pd
 
     frame["score"] = _clip_to_bands(frame["score"].to_numpy(float), frame["level"].to_numpy(float))
     frame["level_name"] = level_name
+    frame["policy"] = None
+    frame["partial"] = False
+    # What is below a unit, counted from the lowest level up: here each unit is one of them.
+    level = frame["level"].to_numpy(float)
+    weight = np.repeat(codes.to_series().map(tree.units["weight"]).to_numpy(float), len(DOMAINS))
+    frame["n_children_amber"] = frame["n_children_red"] = 0
+    frame["n_lowest"] = 1
+    frame["n_lowest_amber"] = (level == AMBER).astype(np.int64)
+    frame["n_lowest_red"] = (level == RED).astype(np.int64)
+    frame["weight_lowest"] = weight
+    frame["weight_lowest_amber"] = np.where(level == AMBER, weight, 0.0)
+    frame["weight_lowest_red"] = np.where(level == RED, weight, 0.0)
     frame["parent"] = np.repeat(tree.parents(codes.to_series()).to_numpy(object), len(DOMAINS))
 
     sensor_explanations = _sensor_explanations(sensors, cells, frame["level"].to_numpy(float))
@@ -475,6 +529,7 @@ def _sensor_explanations(sensors: pd.DataFrame, cells: np.ndarray, cell_level: n
             "maintenance": sensors["maintenance"],
             "score": sensors["score"],
             "level": sensors["level"],
+            "held": sensors["held"],
             "sort_score": sensors["score"].where(sensors["used"]),
         }
     ).sort_values(
@@ -483,7 +538,7 @@ def _sensor_explanations(sensors: pd.DataFrame, cells: np.ndarray, cell_level: n
         na_position="last",
         kind="stable",
     )
-    fields = ["sensor_id", "metric", "value", "time", "age_s", "fresh", "maintenance", "score", "level"]
+    fields = ["sensor_id", "metric", "value", "time", "age_s", "fresh", "maintenance", "score", "level", "held"]
     return _group_explanations(
         inputs["cell"].tolist(),
         inputs["decisive"].tolist(),
@@ -494,8 +549,9 @@ def _sensor_explanations(sensors: pd.DataFrame, cells: np.ndarray, cell_level: n
     )
 
 
-def _roll_up(children: pd.DataFrame, tree: _Tree, level_name: str) -> pd.DataFrame:
-    """One level up: worst child level, population-weighted mean of non-grey child scores."""
+def _roll_up(children: pd.DataFrame, tree: _Tree, level_name: str, rollup: RollupRule) -> pd.DataFrame:
+    """One level up, per domain by its roll-up policy (§4.3): the worst child's level, or the worst
+    level held by ``rollup.share`` of the weight; population-weighted mean of non-grey child scores."""
     codes = tree.codes(level_name)
     child_codes = children["scope_code"]
     cells = _cells(codes, tree.parents(child_codes), children["domain"])
@@ -504,28 +560,53 @@ def _roll_up(children: pd.DataFrame, tree: _Tree, level_name: str) -> pd.DataFra
     level = children["level"].to_numpy(float)
     non_grey = ~np.isnan(level)
     population = child_codes.map(tree.units["population"]).to_numpy(float)
-    weight = np.where(non_grey, child_codes.map(tree.units["weight"]).to_numpy(float), 0.0)
+    unit_weight = child_codes.map(tree.units["weight"]).to_numpy(float)
+    # The children with data share the unit between them: the score is their weighted mean and a
+    # share rule counts among them (grey is never counted as green). When they all weigh nothing
+    # (nobody lives there), each counts one.
+    weight = np.where(non_grey, unit_weight, 0.0)
+    equal = (by_cell.sum(weight) <= 0) & (by_cell.count(non_grey) > 0)
+    weight = np.where(equal[cells], non_grey.astype(float), weight)
+    cell_weight = by_cell.sum(weight)
+    # The whole unit, grey children too: how much of it has no data (partial), and the shares below.
+    all_weight = np.where(by_cell.sum(unit_weight)[cells] > 0, unit_weight, 1.0)
+
+    def held(where: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Per cell: the share of ``weights`` where ``where`` holds."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return by_cell.sum(np.where(where, weights, 0.0)) / by_cell.sum(weights)
+
+    amber_or_worse, red = held(level >= AMBER, weight), held(level == RED, weight)
+    grey = held(~non_grey, all_weight)
+    worst = by_cell.max(level)
+    by_share = np.where(red >= rollup.share / 2 - _SHARE_SLACK, RED,
+                        np.where(amber_or_worse >= rollup.share - _SHARE_SLACK, AMBER, GREEN))
+    policies = np.tile(np.array([rollup.policy_of(domain) for domain in DOMAINS], dtype=object), len(codes))
+    cell_level = np.where(np.isnan(worst), np.nan, np.where(policies == SHARE, by_share, worst))
+
     score = children["score"].to_numpy(float)
     child_score = np.where(non_grey, score, np.nan)
-    cell_level = by_cell.max(level)
-    cell_weight = by_cell.sum(weight)
-    weighted_score = by_cell.sum(np.where(non_grey, weight * np.nan_to_num(score), 0.0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = by_cell.sum(weight * np.nan_to_num(score)) / cell_weight
     n_children = by_cell.count(np.ones(len(children), dtype=np.int64))
     n_children_grey = by_cell.count(~non_grey)
-    # Non-grey children that weigh nothing in total (all zero population): equal weights.
-    equal = (cell_weight <= 0) & ~np.isnan(cell_level)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(equal, by_cell.mean(child_score), weighted_score / cell_weight)
     parents = None if level_name == ROOT_LEVEL else tree.parents(codes.to_series()).to_numpy(object)
     frame = _grid(
         codes,
         level=cell_level,
         score=_clip_to_bands(mean, cell_level),
+        policy=policies,
+        partial=grey > 0.5,
         n_sensors_fresh=by_cell.count(children["n_sensors_fresh"].to_numpy(np.int64)),
         n_sensors_stale=by_cell.count(children["n_sensors_stale"].to_numpy(np.int64)),
         n_sensors_maintenance=by_cell.count(children["n_sensors_maintenance"].to_numpy(np.int64)),
         n_children=n_children,
         n_children_grey=n_children_grey,
+        n_children_amber=by_cell.count(level == AMBER),
+        n_children_red=by_cell.count(level == RED),
+        **{column: by_cell.count(children[column].to_numpy(np.int64))
+           for column in ("n_lowest", "n_lowest_amber", "n_lowest_red")},
+        **{column: by_cell.sum(children[column].to_numpy(float)) for column in _LOWEST_WEIGHTS},
         newest_time=by_cell.newest(children["newest_time"]),
         oldest_time=by_cell.oldest(children["oldest_time"]),
         source="children",
@@ -533,22 +614,21 @@ def _roll_up(children: pd.DataFrame, tree: _Tree, level_name: str) -> pd.DataFra
         parent=None if parents is None else np.repeat(parents, len(DOMAINS)),
     )
 
-    # Each child's share of its parent's score, for the explanation.
-    parent_weight = cell_weight[cells]
-    parent_non_grey = (n_children - n_children_grey).astype(float)[cells]
+    # Each child's share of its parent's score (and of a share rule), for the explanation.
     with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(parent_weight > 0, weight / parent_weight, 1.0 / parent_non_grey)
+        child_share = np.where(non_grey, weight / cell_weight[cells], 0.0)
     inputs = pd.DataFrame(
         {
             "cell": cells,
-            "decisive": non_grey & (level == cell_level[cells]),
+            # The children that set the level: at it or worse (under share, those that make the share).
+            "decisive": non_grey & (level >= cell_level[cells]),
             "sort_level": level,
             "sort_score": child_score,
             "code": child_codes.to_numpy(object),
             "score": score,
             "level": children["level"].astype("Int64").array,
             "population": population,
-            "weight": np.where(non_grey, share, 0.0),
+            "weight": child_share,
         }
     ).sort_values(
         ["sort_level", "sort_score", "code"],
@@ -556,20 +636,60 @@ def _roll_up(children: pd.DataFrame, tree: _Tree, level_name: str) -> pd.DataFra
         na_position="last",
         kind="stable",
     )
-    weighting = np.where(equal, "equal", "population").tolist()
+    basis = codes.to_series().map(
+        tree.units.groupby("parent")["weighting"].first() if level_name != ROOT_LEVEL
+        else pd.Series({tree.root_code: tree.units.loc[tree.units["parent"].isna(), "weighting"].iloc[0]})
+    ).to_numpy(object)
+    below = _below(frame, tree, held(level == AMBER, all_weight), held(level == RED, all_weight))
+    shares = np.column_stack([amber_or_worse, red, grey])
+
+    def new(cell: int) -> dict[str, Any]:
+        policy = policies[cell]
+        explanation: dict[str, Any] = {
+            "rule": "worst_child" if policy == WORST else "population_share", "policy": policy,
+            "weighting": "equal" if equal[cell] else basis[cell // len(DOMAINS)], "worst": [], "children": [],
+        }
+        if policy == SHARE:
+            explanation["share"] = rollup.share
+            explanation["held"] = {"amber": _fraction(shares[cell, 0]), "red": _fraction(shares[cell, 1])}
+        explanation["partial"] = bool(shares[cell, 2] > 0.5)
+        explanation["grey_share"] = _fraction(shares[cell, 2])
+        explanation["below"] = below[cell]
+        return explanation
+
     explanations = _group_explanations(
         inputs["cell"].tolist(),
         inputs["decisive"].tolist(),
         _json_rows(inputs, ["code", "score", "level", "population", "weight"]),
-        lambda cell: {"rule": "worst_child", "weighting": weighting[cell], "worst": [], "children": []},
+        new,
         inputs_field="children",
         id_field="code",
     )
-    frame["explanation"] = [
-        explanations.get(cell) or {"rule": "worst_child", "weighting": "population", "worst": [], "children": []}
-        for cell in range(len(frame))
-    ]
+    frame["explanation"] = [explanations.get(cell) or new(cell) for cell in range(len(frame))]
     return frame
+
+
+def _fraction(value: float) -> float | None:
+    return None if np.isnan(value) else round(float(value), 4)
+
+
+def _below(frame: pd.DataFrame, tree: _Tree, amber: np.ndarray, red: np.ndarray) -> list[dict[str, Any]]:
+    """Per cell of ``frame`` (one level's rows): what is below it (§4.3), for its explanation.
+    ``amber``/``red``: the children's weight shares at exactly amber and at red."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lowest_amber = frame["weight_lowest_amber"].to_numpy(float) / frame["weight_lowest"].to_numpy(float)
+        lowest_red = frame["weight_lowest_red"].to_numpy(float) / frame["weight_lowest"].to_numpy(float)
+    columns = zip(frame["n_children"].tolist(), frame["n_children_amber"].tolist(), frame["n_children_red"].tolist(),
+                  amber.tolist(), red.tolist(), frame["n_lowest"].tolist(), frame["n_lowest_amber"].tolist(),
+                  frame["n_lowest_red"].tolist(), lowest_amber.tolist(), lowest_red.tolist(), strict=True)
+    lowest_name = tree.level_names[-1]
+    return [
+        {"children": {"n": n, "amber": n_amber, "red": n_red, "amber_share": _fraction(s_amber),
+                      "red_share": _fraction(s_red)},
+         "lowest": {"level_name": lowest_name, "n": n_low, "amber": low_amber, "red": low_red,
+                    "amber_share": _fraction(l_amber), "red_share": _fraction(l_red)}}
+        for n, n_amber, n_red, s_amber, s_red, n_low, low_amber, low_red, l_amber, l_red in columns
+    ]
 
 
 def _index(domains: pd.DataFrame, tree: _Tree, domain_weights: pd.Series) -> pd.DataFrame:

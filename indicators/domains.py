@@ -23,6 +23,11 @@ DOMAINS: tuple[str, ...] = (
 # The domains sensors measure (every one but public_safety, which counts open incidents).
 MEASURED_DOMAINS: frozenset[str] = frozenset(DOMAINS) - {"public_safety"}
 
+# The safety domains: one place in trouble is the whole city's business, so their higher units take
+# the worst child's level by default (docs/vital-signs.md §4.3, roll-up policy "worst"), and a run
+# judges the worst reading since the previous run, not only the latest (§4.1).
+SAFETY_DOMAINS: frozenset[str] = frozenset({"gas", "waterlogging", "crowd", "public_safety"})
+
 # Where domain values are stored or served, a unit's vital-sign index (docs/vital-signs.md §4.4)
 # sits beside them under this key; it is never a domain id.
 INDEX = "index"

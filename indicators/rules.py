@@ -22,7 +22,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from indicators.domains import DOMAINS, METRIC_DOMAINS
+from indicators.domains import DOMAINS, METRIC_DOMAINS, SAFETY_DOMAINS
 
 DEFAULT_RULES_PATH: Path = Path(__file__).resolve().parent.parent / "data" / "indicators.toml"
 
@@ -249,6 +249,43 @@ class HistoryRule:
     retention_days: int = 365
 
 
+# Roll-up policies of a domain (docs/vital-signs.md §4.3): how a higher unit's level comes from its children's.
+WORST = "worst"  # the worst child's level
+SHARE = "share"  # the worst level held by at least `share` of the population (red: half of that)
+ROLLUP_POLICIES: tuple[str, ...] = (WORST, SHARE)
+DEFAULT_ROLLUP_POLICY: Mapping[str, str] = MappingProxyType(
+    {domain: WORST if domain in SAFETY_DOMAINS else SHARE for domain in DOMAINS})
+
+
+@dataclass(frozen=True)
+class RollupRule:
+    """How higher units (districts, boroughs, the city) take their level from their children (§4.3).
+
+    ``policy``: domain → :data:`WORST` or :data:`SHARE`. Under ``share`` a unit is at the worst
+    level L whose children at L or worse hold at least ``share`` of its population (0 < share ≤ 1),
+    and red also when its red children hold at least ``share / 2``. The defaults (worst for the
+    safety domains, share 0.10 for the others) are ``data/indicators.toml``'s.
+    """
+
+    share: float = 0.10
+    policy: Mapping[str, str] = field(default_factory=lambda: DEFAULT_ROLLUP_POLICY)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.share <= 1:
+            raise ValueError(f"rollup.share: must lie in (0, 1], got {self.share!r}")
+        for domain in DOMAINS:
+            if self.policy.get(domain) not in ROLLUP_POLICIES:
+                raise ValueError(f"rollup.policy.{domain}: expected one of {', '.join(ROLLUP_POLICIES)}")
+
+    def policy_of(self, domain: str) -> str:
+        return self.policy[domain]
+
+    @property
+    def worst_domains(self) -> frozenset[str]:
+        """The domains rolled up by the worst child: a run judges their worst reading since the last run (§4.1)."""
+        return frozenset(domain for domain, policy in self.policy.items() if policy == WORST)
+
+
 @dataclass(frozen=True)
 class IndicatorRules:
     """All indicator rules of a city, checked.
@@ -270,6 +307,7 @@ class IndicatorRules:
     dead_band_fraction: float = 0.05
     dwell_s: float = 600.0
     history: HistoryRule = field(default_factory=HistoryRule)
+    rollup: RollupRule = field(default_factory=RollupRule)
 
 
 # --- parsing -------------------------------------------------------------------------------------
@@ -563,8 +601,21 @@ def _weights(table: _Table) -> dict[str, float]:
     return weights
 
 
+def _rollup(table: _Table) -> RollupRule:
+    table.check_keys({"share", "policy"})
+    share = table.number("share")
+    if not 0 < share <= 1:
+        raise ValueError(f"{table.key('share')}: must lie in (0, 1] (a fraction of the population), got {share:g}")
+    policies = table.table("policy")
+    for domain in policies.raw:
+        if domain not in DOMAINS:
+            raise ValueError(f"{policies.key(domain)}: unknown domain (known: {', '.join(DOMAINS)})")
+    policy = {domain: policies.choice(domain, ROLLUP_POLICIES) for domain in DOMAINS}
+    return RollupRule(share=share, policy=MappingProxyType(policy))
+
+
 _TOP_KEYS = frozenset({"freshness", "hysteresis", "history", "weights", "metrics", "air", "traffic", "noise",
-                       "public_safety"})
+                       "public_safety", "rollup"})
 
 
 def parse_rules(config: Mapping[str, Any]) -> IndicatorRules:
@@ -625,6 +676,7 @@ def parse_rules(config: Mapping[str, Any]) -> IndicatorRules:
         dead_band_fraction=dead_band,
         dwell_s=dwell_s,
         history=HistoryRule(cadence_s, retention_days),
+        rollup=_rollup(root.table("rollup")),
     )
 
 

@@ -372,13 +372,17 @@ def method_table(rules: IndicatorRules) -> pd.DataFrame:
 def method_notes(rules: IndicatorRules, aqi_standard: str) -> tuple[str, ...]:
     """How the numbers are made, in short sentences for the printable report and the XLSX."""
     cadence_min = rules.history.cadence_s / 60
+    worst, share = rules.rollup.worst_domains, rules.rollup.share
     return (
         "Scores run from 100 (healthy) to 0: 100 at best, 70 at the amber threshold, 40 at the red one, "
         "0 at worst, linear between (docs/vital-signs.md §1). Grey: no fresh data, never counted as green.",
         f"Air quality: the AQI of {aqi_standard}.",
-        "A lowest-level unit takes its worst fresh sensor's level and the mean of their scores; a higher unit "
-        "the worst level of its children and their population-weighted mean score; a unit's index is the "
-        "weighted mean of its domain scores and its colour the worst domain.",
+        "A lowest-level unit takes its worst fresh sensor's level and the mean of their scores. A higher unit "
+        f"takes, in {', '.join(sorted(worst))}, the worst level of its children; in the other domains the worst "
+        f"level held by at least {share:.0%} of the people in its children with data (red also from "
+        f"{share / 2:.0%} in red children); its score is their population-weighted mean, clipped into its "
+        "level's band (docs/vital-signs.md §4.3). A unit's index is the weighted mean of its domain scores and "
+        "its colour the worst domain.",
         f"Levels rise at once and fall only after {rules.dwell_s / 60:g} minutes beyond the threshold minus a "
         f"{rules.dead_band_fraction:.0%} dead band.",
         f"History: a value per unit and domain every {cadence_min:g} minutes and at every level change. "

@@ -5,12 +5,17 @@ parent = worst child, order-free):
 1. every rule of the *shipped* config (each metric, each rainfall window, noise per zone and
    day/night, lower-is-worse water pressure), speed → TPI, and public safety: a worse value never
    scores higher nor shows a greener level;
-2. at every level (2 or 3 below the city), a domain's colour is the worst fresh, not-in-maintenance
-   sensor of the subtree, and a unit's colour is its worst non-grey domain;
+2. under the ``worst`` roll-up policy, at every level (2 or 3 below the city), a domain's colour is
+   the worst fresh, not-in-maintenance sensor of the subtree, and a unit's colour is its worst
+   non-grey domain;
 3. a stale sensor, or one in maintenance, changes no colour, score, index or time anywhere;
 4. a parent's domain score lies within its non-grey children's scores (and a lowest unit's within
    its fresh sensors'); the city index lies within its top-level units' indices only under the
-   conditions documented at ``test_the_city_index_can_leave_the_range_of_its_top_units_indices``.
+   conditions documented at ``test_the_city_index_can_leave_the_range_of_its_top_units_indices``;
+5. the roll-up policies (§4.3), for any tree, child levels, share and policy per domain: ``share``
+   never shows a level held by less than ``share`` of the population with data (red: half of it)
+   and always shows the worst level that is, ``worst`` is the maximum, the counts below add up,
+   no score contradicts its colour, and all grey is grey.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from indicators.aggregate import SENSOR_COLUMNS, Aggregation, aggregate
 from indicators.domains import DOMAINS
 from indicators.kpis import INCIDENT_COLUMNS, PublicSafetyRule, public_safety_level
 from indicators.levels import AMBER, GREEN, LEVEL_BANDS, RED, clip_to_band
-from indicators.rules import JUDGED_METRICS, MetricRule, load_rules
+from indicators.rules import JUDGED_METRICS, SHARE, WORST, MetricRule, RollupRule, load_rules
 from indicators.scores import level, score, score_and_level_by_row, tpi_from_speed
 
 FEW = settings(max_examples=60, deadline=None)
@@ -281,9 +286,14 @@ def cities(draw: st.DrawFn, *, shared: bool = False) -> City:
     return city
 
 
-def run(city: City, sensors: list[dict] | None = None) -> Aggregation:
+# Version 1's roll-up, the worst child everywhere: what sections 2 and 4 prove their invariants of
+# (section 5 proves those of the policies themselves).
+ALL_WORST = RollupRule(policy=dict.fromkeys(DOMAINS, WORST))
+
+
+def run(city: City, sensors: list[dict] | None = None, rollup: RollupRule = ALL_WORST) -> Aggregation:
     rows = city.sensors if sensors is None else sensors
-    return aggregate(sensors_frame(rows), city.units, root_code=ROOT, weights=city.weights)
+    return aggregate(sensors_frame(rows), city.units, root_code=ROOT, weights=city.weights, rollup=rollup)
 
 
 def by_scope_and_domain(result: Aggregation, column: str) -> dict[tuple[str, str], object]:
@@ -496,3 +506,115 @@ def test_the_city_index_can_leave_the_range_of_its_top_units_indices() -> None:
     indexes = by_scope(uneven, "index")
     assert (indexes["A"], indexes["B"]) == (60.0, 70.0)
     assert indexes[ROOT] == 57.5
+
+
+# ---- 5. roll-up policies (§4.3) ---------------------------------------------------------------------
+
+rollups = st.builds(
+    RollupRule,
+    share=st.one_of(st.sampled_from([0.05, 0.10, 0.25, 0.5, 1.0]), st.floats(min_value=0.01, max_value=1.0)),
+    policy=st.fixed_dictionaries({domain: st.sampled_from([WORST, SHARE]) for domain in DOMAINS}),
+)
+
+
+def child_weights(city: City, scope: str) -> dict[str, float]:
+    """Each child's weight, computed here independently: its population, an unknown one the mean of
+    its siblings' known populations, 1 when none is known."""
+    population = city.units.set_index("code")["population"]
+    children = city.children[scope]
+    known_ = [population[c] for c in children if not math.isnan(population[c])]
+    fill = sum(known_) / len(known_) if known_ else 1.0
+    return {c: fill if math.isnan(population[c]) else population[c] for c in children}
+
+
+def share_held(weights: dict[str, float], levels: dict[str, int], at_least: int) -> float:
+    """The share of the children with data (``levels``) at ``at_least`` or worse; equal weights when
+    they all weigh nothing."""
+    with_data = {c: weights[c] for c in levels}
+    if sum(with_data.values()) <= 0:
+        with_data = dict.fromkeys(levels, 1.0)
+    return sum(w for c, w in with_data.items() if levels[c] >= at_least) / sum(with_data.values())
+
+
+@ROLL_UP
+@given(cities(), rollups)
+def test_share_and_worst_roll_ups_show_exactly_the_level_their_rule_gives(city: City, rollup: RollupRule) -> None:
+    result = run(city, rollup=rollup)
+    levels = by_scope_and_domain(result, "level")
+    slack = 1e-9
+    for scope in city.children:
+        weights = child_weights(city, scope)
+        for domain in SENSOR_DOMAINS:
+            child_levels = {c: int(levels[(c, domain)]) for c in city.children[scope] if known(levels[(c, domain)])}
+            shown = levels[(scope, domain)]
+            if not child_levels:
+                assert not known(shown), (scope, domain)  # grey only when every child is grey
+                continue
+            if rollup.policy_of(domain) == WORST:
+                assert shown == max(child_levels.values()), (scope, domain)
+                continue
+            red = share_held(weights, child_levels, RED)
+            amber = share_held(weights, child_levels, AMBER)
+            # Never a level fewer than `share` hold (red: half of it) …
+            if shown == RED:
+                assert red >= rollup.share / 2 - slack, (scope, domain, red)
+            elif shown == AMBER:
+                assert amber >= rollup.share - slack, (scope, domain, amber)
+            # … and always the worst level that enough hold.
+            expected = RED if red >= rollup.share / 2 - slack else AMBER if amber >= rollup.share - slack else GREEN
+            assert shown == expected, (scope, domain, shown, expected, amber, red)
+            assert shown <= max(child_levels.values())
+
+
+@ROLL_UP
+@given(cities(), rollups)
+def test_the_counts_below_a_unit_add_up(city: City, rollup: RollupRule) -> None:
+    result = run(city, rollup=rollup)
+    levels = by_scope_and_domain(result, "level")
+    lowest_below: dict[str, list[str]] = {}
+    for code in city.lowest:
+        for scope in city.ancestors[code][1:]:
+            lowest_below.setdefault(scope, []).append(code)
+    for scope, children in city.children.items():
+        for domain in DOMAINS:
+            below = result.explain(scope, domain)["explanation"]["below"]
+            child_levels = [levels[(c, domain)] for c in children]
+            lowest_levels = [levels[(c, domain)] for c in lowest_below[scope]]
+            assert below["children"]["n"] == len(children)
+            assert below["lowest"]["n"] == len(lowest_below[scope])
+            for word, level_ in (("amber", AMBER), ("red", RED)):
+                assert below["children"][word] == sum(known(lv) and lv == level_ for lv in child_levels)
+                assert below["lowest"][word] == sum(known(lv) and lv == level_ for lv in lowest_levels)
+                # A unit's lowest-level counts are its children's, added up.
+                from_children = sum(
+                    result.explain(c, domain)["explanation"]["below"]["lowest"][word] if c in city.children
+                    else int(known(levels[(c, domain)]) and levels[(c, domain)] == level_)
+                    for c in children
+                )
+                assert below["lowest"][word] == from_children
+            shares = [below[part][f"{word}_share"] for part in ("children", "lowest") for word in ("amber", "red")]
+            assert all(share is None or -EPS <= share <= 1 + EPS for share in shares)
+
+
+@ROLL_UP
+@given(cities(), rollups)
+def test_no_score_or_index_contradicts_its_colour_and_all_grey_is_grey_under_any_roll_up(
+    city: City, rollup: RollupRule
+) -> None:
+    result = run(city, rollup=rollup)
+    for row in result.domains.itertuples(index=False):
+        if pd.isna(row.level):
+            assert math.isnan(row.score), (row.scope_code, row.domain)
+        else:
+            low, high = LEVEL_BANDS[int(row.level)]
+            assert low - EPS <= row.score <= high + EPS, (row.scope_code, row.domain, row.score, row.level)
+    levels = by_scope_and_domain(result, "level")
+    for row in result.index.itertuples(index=False):
+        domain_levels = [levels[(row.scope_code, d)] for d in DOMAINS if known(levels[(row.scope_code, d)])]
+        if not domain_levels:
+            assert pd.isna(row.level) and math.isnan(row.index), row.scope_code
+            continue
+        assert row.level == max(domain_levels)
+        if not math.isnan(row.index):
+            low, high = LEVEL_BANDS[int(row.level)]
+            assert low - EPS <= row.index <= high + EPS, (row.scope_code, row.index, row.level)

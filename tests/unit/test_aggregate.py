@@ -13,6 +13,7 @@ import pytest
 from indicators.aggregate import DOMAIN_COLUMNS, INDEX_COLUMNS, ROOT_LEVEL, aggregate, units_frame
 from indicators.domains import DOMAINS
 from indicators.levels import AMBER, GREEN, RED
+from indicators.rules import RollupRule
 
 NOW = pd.Timestamp("2024-06-01 12:00", tz="UTC")
 _ids = itertools.count()
@@ -160,8 +161,8 @@ def test_parent_score_is_the_population_weighted_mean_of_its_children() -> None:
 
 
 def test_parent_level_is_the_worst_child_and_its_score_is_clipped_into_that_band() -> None:
-    result = run(sensor("B1", 95.0), sensor("B2", 30.0))  # B2 weighs 10 %
-    b = row(result, "B")
+    result = run(sensor("B1", 95.0, domain="gas"), sensor("B2", 30.0, domain="gas"))  # B2 weighs 10 %
+    b = row(result, "B", "gas")
     assert b["level"] == RED
     assert b["score"] == 40.0  # weighted mean 88.5 clipped into red
     assert b["explanation"]["worst"] == ["B2"]
@@ -339,6 +340,77 @@ def test_a_given_level_without_a_score_is_rejected() -> None:
         run(given=given_frame(("A1", math.nan, AMBER)))
 
 
+# ---- roll-up policies (docs/vital-signs.md §4.3) ------------------------------------------
+
+
+# Ten equal blocks in one region: each holds 10 % of its people.
+TEN_BLOCKS = units(("R", "region", None, 10_000.0), *[(f"R{k}", "block", "R", 1000.0) for k in range(10)])
+
+
+def test_share_one_amber_block_in_twenty_leaves_the_region_green_and_says_what_is_below() -> None:
+    twenty = units(("R", "region", None, 1.0), *[(f"R{k}", "block", "R", 1000.0) for k in range(20)])
+    result = run(sensor("R0", 60.0, domain="noise"), *[sensor(f"R{k}", 90.0, domain="noise") for k in range(1, 20)],
+                 hierarchy=twenty)
+    region = row(result, "R", "noise")
+    assert region["level"] == GREEN and region["policy"] == "share"
+    assert 70.0 <= region["score"] <= 100.0
+    assert (region["n_children_amber"], region["n_children_red"], region["n_lowest_amber"]) == (1, 0, 1)
+    explanation = region["explanation"]
+    assert explanation["rule"] == "population_share" and explanation["held"] == {"amber": 0.05, "red": 0.0}
+    assert explanation["below"]["children"] == {"n": 20, "amber": 1, "red": 0, "amber_share": 0.05, "red_share": 0.0}
+    # The city, two levels up, still knows the amber block below it.
+    assert row(result, "toy", "noise")["explanation"]["below"]["lowest"]["amber"] == 1
+
+
+def test_share_amber_when_a_tenth_of_the_people_are_amber_and_red_at_half_of_that() -> None:
+    amber = run(sensor("R0", 60.0), *[sensor(f"R{k}", 90.0) for k in range(1, 10)], hierarchy=TEN_BLOCKS)
+    assert row(amber, "R")["level"] == AMBER
+    assert row(amber, "R")["explanation"]["worst"] == ["R0"]  # the children that make the share
+    half = units(("R", "region", None, 1.0), ("R0", "block", "R", 500.0), ("R1", "block", "R", 9500.0))
+    red = run(sensor("R0", 20.0), sensor("R1", 90.0), hierarchy=half)  # red holds 5 %: share / 2
+    assert row(red, "R")["level"] == RED and row(red, "R")["score"] <= 40.0
+    less = units(("R", "region", None, 1.0), ("R0", "block", "R", 400.0), ("R1", "block", "R", 9600.0))
+    assert row(run(sensor("R0", 20.0), sensor("R1", 90.0), hierarchy=less), "R")["level"] == GREEN
+
+
+def test_worst_policy_domains_take_the_worst_child_whatever_its_share() -> None:
+    twenty = units(("R", "region", None, 1.0), *[(f"R{k}", "block", "R", 1000.0) for k in range(20)])
+    result = run(sensor("R0", 20.0, domain="gas"), *[sensor(f"R{k}", 95.0, domain="gas") for k in range(1, 20)],
+                 hierarchy=twenty)
+    assert row(result, "R", "gas")["level"] == RED and row(result, "R", "gas")["policy"] == "worst"
+    assert row(result, "toy", "gas")["level"] == RED
+    assert row(result, "toy", "gas")["explanation"]["rule"] == "worst_child"
+
+
+def test_a_city_may_make_every_domain_worst_of() -> None:
+    everything_worst = RollupRule(policy=dict.fromkeys(DOMAINS, "worst"))
+    twenty = units(("R", "region", None, 1.0), *[(f"R{k}", "block", "R", 1000.0) for k in range(20)])
+    result = run(sensor("R0", 60.0), *[sensor(f"R{k}", 90.0) for k in range(1, 20)], hierarchy=twenty,
+                 rollup=everything_worst)
+    assert row(result, "R")["level"] == AMBER
+
+
+def test_share_counts_among_children_with_data_and_marks_mostly_grey_units_partial() -> None:
+    # Six of ten blocks silent: the four with data decide (grey is never counted as green).
+    result = run(sensor("R0", 60.0), *[sensor(f"R{k}", 90.0) for k in range(1, 4)],
+                 *[sensor(f"R{k}", None, fresh=False) for k in range(4, 10)], hierarchy=TEN_BLOCKS)
+    region = row(result, "R")
+    assert region["level"] == AMBER and bool(region["partial"])
+    assert region["explanation"]["partial"] is True and region["explanation"]["grey_share"] == 0.6
+    assert not bool(row(run(sensor("R0", 90.0), hierarchy=units(("R", "region", None, 1.0),
+                                                               ("R0", "block", "R", 1.0))), "R")["partial"])
+
+
+def test_area_weighs_the_children_when_no_population_is_known() -> None:
+    hierarchy = units(("R", "region", None, np.nan), ("R0", "block", "R", np.nan), ("R1", "block", "R", np.nan))
+    hierarchy["area_km2"] = [10.0, 1.0, 9.0]
+    result = run(sensor("R0", 60.0), sensor("R1", 90.0), hierarchy=hierarchy)
+    region = row(result, "R")
+    assert region["level"] == AMBER  # R0 holds 10 % of the area
+    assert region["score"] == pytest.approx(70.0)  # (1 × 60 + 9 × 90) / 10 = 87 clipped into amber
+    assert region["explanation"]["weighting"] == "area"
+
+
 def test_given_rows_must_not_overlap_sensor_domains() -> None:
     given = given_frame(("A1", 90.0, GREEN)).assign(domain="air")
     with pytest.raises(ValueError, match="fed by sensors too"):
@@ -358,7 +430,7 @@ def test_explanations_carry_the_sensor_inputs_and_are_json() -> None:
     good = explanation["sensors"][1]
     assert good == {
         "sensor_id": "GOOD", "metric": "aqi", "value": 42.0, "time": "2024-06-01T11:59:00+00:00", "age_s": 60.0,
-        "fresh": True, "maintenance": False, "score": 90.0, "level": GREEN,
+        "fresh": True, "maintenance": False, "score": 90.0, "level": GREEN, "held": None,
     }
     assert explanation["sensors"][2]["value"] is None and explanation["sensors"][2]["level"] is None
     json.dumps(result.domains["explanation"].tolist(), allow_nan=False)
@@ -443,8 +515,9 @@ def test_units_frame_reads_level_frames_indexed_by_code() -> None:
     regions = pd.DataFrame({"name": ["West"], "population": [3000]}, index=pd.Index(["A"], name="code"))
     blocks = pd.DataFrame({"name": ["W1"], "parent": ["A"]}, index=pd.Index(["A1"], name="code"))
     frame = units_frame([("region", regions), ("block", blocks)])
-    assert frame.to_dict("records")[0] == {"code": "A", "level_name": "region", "parent": None, "population": 3000.0,
-                                           "name": "West"}
+    first = frame.to_dict("records")[0]
+    assert math.isnan(first.pop("area_km2"))
+    assert first == {"code": "A", "level_name": "region", "parent": None, "population": 3000.0, "name": "West"}
     assert frame.loc[1, "parent"] == "A" and math.isnan(frame.loc[1, "population"])
     result = aggregate(sensors_frame(sensor("A1", 50.0)), frame, root_code="toy")
     assert row(result, "toy")["level"] == AMBER

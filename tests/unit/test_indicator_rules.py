@@ -18,6 +18,7 @@ from indicators.rules import (
     DEFAULT_RULES_PATH,
     JUDGED_METRICS,
     MetricRule,
+    RollupRule,
     format_duration,
     load_rules,
     merge_config,
@@ -140,6 +141,19 @@ def test_a_city_override_changes_only_its_keys(tmp_path: Path) -> None:
     assert rules.weights["noise"] == 2 and rules.weights["air"] == 1
     assert rules.noise.limits["4b"] == (70, 60) and rules.noise.limits["1"] == (55, 45)
     assert rules.metrics["aqi"] == load_rules().metrics["aqi"]
+
+
+def test_roll_up_defaults_worst_for_safety_domains_share_of_a_tenth_for_the_rest(tmp_path: Path) -> None:
+    rollup = load_rules().rollup
+    assert rollup.share == 0.10
+    assert rollup.worst_domains == {"gas", "waterlogging", "crowd", "public_safety"}
+    assert {rollup.policy_of(d) for d in ("air", "traffic", "rainfall", "water_supply", "power", "noise", "heat")} == \
+        {"share"}
+    assert rollup == RollupRule()  # the code's default is the shipped config's
+    override = tmp_path / "indicators.toml"
+    override.write_text('[rollup]\nshare = 0.2\n[rollup.policy]\nnoise = "worst"\n', encoding="utf-8")
+    city = load_rules(override_path=override).rollup
+    assert city.share == 0.2 and city.policy_of("noise") == "worst" and city.policy_of("air") == "share"
 
 
 def test_an_override_that_breaks_the_order_names_the_key(tmp_path: Path) -> None:
@@ -271,6 +285,13 @@ MALFORMED: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
      r"public_safety\.red_overdue: must be greater than amber_overdue"),
     ("public safety count", _set("public_safety.amber_overdue", -1),
      r"public_safety\.amber_overdue: expected a whole number"),
+    ("rollup share zero", _set("rollup.share", 0), r"^rollup\.share: must lie in \(0, 1\]"),
+    ("rollup share above one", _set("rollup.share", 1.5), r"^rollup\.share: must lie in \(0, 1\]"),
+    ("rollup policy unknown", _set("rollup.policy.noise", "mean"),
+     r"^rollup\.policy\.noise: expected one of worst, share, got 'mean'"),
+    ("rollup policy domain", _set("rollup.policy.smell", "worst"), r"^rollup\.policy\.smell: unknown domain"),
+    ("rollup policy missing", _delete("rollup.policy.gas"), r"^rollup\.policy\.gas: missing"),
+    ("rollup key unknown", _set("rollup.shares", 0.2), r"^rollup\.shares: unknown key"),
 ]
 
 
