@@ -29,6 +29,7 @@ import pandas as pd
 
 import store
 from city import City, city_folder, load_city
+from geo import area_km2
 from indicators.aggregate import Aggregation, aggregate, units_frame
 from indicators.domains import INDEX, METRIC_DOMAINS
 from indicators.hysteresis import HysteresisState, apply_hysteresis
@@ -36,7 +37,13 @@ from indicators.kpis import PublicSafetyRule, incident_frame, public_safety_leve
 from indicators.rules import DAILY_MAX, LATEST, IndicatorRules, load_rules
 from indicators.sensors import score_sensors
 from indicators.trend import forecast_frame
-from indicators.windows import assemble_windows, local_midnight, required_windows, statistic_groups
+from indicators.windows import (
+    assemble_windows,
+    local_midnight,
+    required_windows,
+    statistic_groups,
+    worst_since_last_run,
+)
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +73,9 @@ class VitalsContext:
         categories: dict[str, str] = {}
         for key, category in city.categories.items():
             categories.setdefault(category.domain, key)
-        levels = [(level, city.boundaries[level]) for level in city.levels]
+        # Area weighs units in a share roll-up where no population is known (§4.3).
+        levels = [(level, city.boundaries[level].assign(area_km2=area_km2(city.boundaries[level])))
+                  for level in city.levels]
         return cls(city=city, rules=rules, zone=ZoneInfo(time_zone or city.config.timezone),
                    units=units_frame(levels), category_of_domain=categories)
 
@@ -90,10 +99,14 @@ def _freshness_lookback(registry: pd.DataFrame, rules: IndicatorRules) -> timede
     return timedelta(seconds=rules.freshness_factor * longest + 60)
 
 
-def window_frame(conn: store.Connection, registry: pd.DataFrame, ctx: VitalsContext, now: datetime) -> pd.DataFrame:
-    """The windows of ``indicators.windows`` for every sensor, computed by the database from its rollups."""
+def window_frame(conn: store.Connection, registry: pd.DataFrame, ctx: VitalsContext, now: datetime,
+                 since: datetime | None = None) -> pd.DataFrame:
+    """The windows of ``indicators.windows`` for every sensor, computed by the database from its rollups.
+    ``since``: the previous run; the worst-of domains' latest value is their worst reading after it (§4.1)."""
     needed = required_windows(ctx.rules)
-    newest = pd.DataFrame(store.newest_readings(conn, sorted(needed), now, _freshness_lookback(registry, ctx.rules)),
+    highest, lowest = worst_since_last_run(ctx.rules)
+    newest = pd.DataFrame(store.newest_readings(conn, sorted(needed), now, _freshness_lookback(registry, ctx.rules),
+                                                worst_since=since, highest=highest, lowest=lowest),
                           columns=["sensor_id", "metric", "value", "time"])
     newest["time"] = pd.to_datetime(newest["time"], utc=True)
     pieces = []
@@ -124,7 +137,8 @@ def _state_from_json(data: dict[str, Any]) -> HysteresisState:
 
     since = data.get("better_since") or [None, None]
     return HysteresisState(level=data.get("level"), held=data.get("held"),
-                           better_since=(stamp(since[0]), stamp(since[1])))
+                           better_since=(stamp(since[0]), stamp(since[1])), since=stamp(data.get("since")),
+                           since_value=data.get("since_value"))
 
 
 def _state_to_json(state: HysteresisState) -> dict[str, Any]:
@@ -134,7 +148,8 @@ def _state_to_json(state: HysteresisState) -> dict[str, Any]:
         return None if value is None else value.isoformat()
 
     return {"level": state.level, "held": state.held,
-            "better_since": [iso(state.better_since[0]), iso(state.better_since[1])]}
+            "better_since": [iso(state.better_since[0]), iso(state.better_since[1])],
+            "since": iso(state.since), "since_value": state.since_value}
 
 
 # -- one run -------------------------------------------------------------------------------
@@ -222,22 +237,24 @@ class _Computed:
 
 
 def _compute(conn: store.Connection, ctx: VitalsContext, now: datetime,
-             states: dict[tuple[str, str], HysteresisState]) -> _Computed:
-    """The vital signs as of ``now`` from the readings and the hysteresis ``states`` (read only)."""
+             states: dict[tuple[str, str], HysteresisState], since: datetime | None) -> _Computed:
+    """The vital signs as of ``now`` from the readings and the hysteresis ``states`` (read only);
+    ``since``: the previous run's time."""
     clock = _StageClock()
     registry = pd.DataFrame(store.read_sensor_registry(conn),
                             columns=["sensor_id", "kind", "metrics", "expected_interval_s", "noise_zone", "unit_code",
                                      "maintenance"])
     lowest = set(ctx.units.loc[ctx.units["level_name"] == ctx.city.lowest_level, "code"])
     registry = registry[registry["unit_code"].isin(lowest)].reset_index(drop=True)  # located in this city
-    windows = window_frame(conn, registry, ctx, now)
+    windows = window_frame(conn, registry, ctx, now, since)
     clock.mark("read")
     scored = score_sensors(windows, registry, ctx.rules, now, ctx.zone, ctx.city.config.aqi_standard)
     clock.mark("score")
     shown, new_states = apply_hysteresis(scored, states, now)
     clock.mark("hysteresis")
     result = aggregate(shown, ctx.units, root_code=ctx.city.id, root_name=ctx.city.config.name,
-                       weights=ctx.rules.weights, given=_public_safety(conn, ctx, lowest, now))
+                       weights=ctx.rules.weights, given=_public_safety(conn, ctx, lowest, now),
+                       rollup=ctx.rules.rollup)
     clock.mark("aggregate")
     return _Computed(registry, shown, new_states, result, clock)
 
@@ -246,7 +263,8 @@ def run_once(conn: store.Connection, ctx: VitalsContext, now: datetime | None = 
     """Compute and store the vital signs as of ``now`` (default: the current time)."""
     now = now or datetime.now(UTC)
     stored_states = store.read_hysteresis(conn)
-    computed = _compute(conn, ctx, now, {key: _state_from_json(data) for key, data in stored_states.items()})
+    computed = _compute(conn, ctx, now, {key: _state_from_json(data) for key, data in stored_states.items()},
+                        store.last_run_time(conn))
     registry, shown, new_states, result, clock = (computed.registry, computed.shown, computed.states,
                                                   computed.result, computed.clock)
     current_frame = pd.concat([
@@ -302,11 +320,13 @@ def backfill_vitals(conn: store.Connection, ctx: VitalsContext, start: datetime,
     levels: dict[tuple[str, str], int | None] = {}
     started = last_said = time.monotonic()
     runs = 0
+    previous: datetime | None = None
     for moment in moments:
         if stop is not None and stop.is_set():
             say(f"vital signs: stopped after {runs:,} of {len(moments):,} runs")
             break
-        computed = _compute(conn, ctx, moment, states)
+        computed = _compute(conn, ctx, moment, states, previous)
+        previous = moment
         states = computed.states
         store.write_history(conn, history_rows(_current_values(computed.result, {}, moment), levels, moment))
         runs += 1

@@ -27,6 +27,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,27 +46,38 @@ class HysteresisState:
     last step). ``held``: the level kept through a grey gap (equal to ``level`` otherwise).
     ``better_since``: for k = 0 (green) and 1 (amber), the time since which the value has stayed
     on the better side of the release point of level k + 1, or ``None``. ``time``: the last step.
+    ``since`` and ``since_value``: when the held level began and the value then (§4.7: "held
+    amber since 21:30 (58.7 dB(A))").
     """
 
     level: int | None = None
     held: int | None = None
     better_since: tuple[pd.Timestamp | None, pd.Timestamp | None] = (None, None)
     time: pd.Timestamp | None = None
+    since: pd.Timestamp | None = None
+    since_value: float | None = None
 
 
 _START = HysteresisState()  # of a (sensor, metric) seen for the first time
 
 
+def release_point(rule: MetricRule, level: int) -> float:
+    """The value ``level`` (1 amber, 2 red) is released beyond: its threshold moved toward the
+    better side by the dead band (``rule.dead_band_fraction × |threshold|``), in ``rule.unit``."""
+    threshold = rule.thresholds[level - 1]
+    sign = 1.0 if rule.higher_is_worse else -1.0
+    return threshold - sign * rule.dead_band_fraction * abs(threshold)
+
+
 def release_level(rule: MetricRule, value: float) -> int | None:
-    """The level ``value`` has with each threshold moved toward the better side by its dead band
-    (``rule.dead_band_fraction × |threshold|``): the lowest level the value allows a fall to.
-    ``None`` for NaN."""
+    """The level ``value`` has with each threshold moved toward the better side by its dead band:
+    the lowest level the value allows a fall to. ``None`` for NaN."""
     if value is None or math.isnan(value):
         return None
     sign = 1.0 if rule.higher_is_worse else -1.0
     release = 0
-    for threshold in rule.thresholds:
-        point = threshold - sign * rule.dead_band_fraction * abs(threshold)
+    for level_ in range(1, len(rule.thresholds) + 1):
+        point = release_point(rule, level_)
         oriented_value, oriented_point = sign * value, sign * point
         still_in = oriented_value >= oriented_point if rule.inclusive else oriented_value > oriented_point
         release += int(still_in)
@@ -87,17 +99,19 @@ def advance(state: HysteresisState, raw_value: float | None, time: datetime, rul
     raw = level_of(rule, float(raw_value))
     release = release_level(rule, float(raw_value))
     assert raw is not None and release is not None
-    return _step(state, raw, release, stamp, rule.dwell_s)
+    return _step(state, raw, release, stamp, rule.dwell_s, float(raw_value))
 
 
 def _grey(state: HysteresisState, stamp: pd.Timestamp) -> HysteresisState:
     """No fresh value at ``stamp``: keep the held level, forget the timers (the value was not seen
     staying low)."""
-    return HysteresisState(level=None, held=state.held, better_since=(None, None), time=stamp)
+    return HysteresisState(level=None, held=state.held, better_since=(None, None), time=stamp, since=state.since,
+                           since_value=state.since_value)
 
 
-def _step(state: HysteresisState, raw: int, release: int, stamp: pd.Timestamp, dwell_s: float) -> HysteresisState:
-    """:func:`advance` for a fresh value whose level is ``raw`` and release level ``release``,
+def _step(state: HysteresisState, raw: int, release: int, stamp: pd.Timestamp, dwell_s: float,
+          value: float) -> HysteresisState:
+    """:func:`advance` for a fresh ``value`` whose level is ``raw`` and release level ``release``,
     at ``stamp`` (UTC, checked)."""
     since = tuple(
         (previous if previous is not None else stamp) if release <= k else None
@@ -114,7 +128,25 @@ def _step(state: HysteresisState, raw: int, release: int, stamp: pd.Timestamp, d
             if started is not None and stamp - started >= dwell:
                 new_level = k
                 break
-    return HysteresisState(level=new_level, held=new_level, better_since=(since[0], since[1]), time=stamp)
+    began = new_level != held or state.since is None
+    return HysteresisState(level=new_level, held=new_level, better_since=(since[0], since[1]), time=stamp,
+                           since=stamp if began else state.since, since_value=value if began else state.since_value)
+
+
+def held_explanation(state: HysteresisState, raw: int, value: float, rule: MetricRule) -> dict[str, Any] | None:
+    """Why a level is shown that the value alone would not give (§4.7), JSON-ready, or None when it
+    is not held: the level held, since when and the value then, the value it clears beyond
+    (``release``) after ``dwell_s`` seconds, since when the value has been there (None: not yet),
+    and the value now (in ``unit``)."""
+    if state.level is None or state.level <= raw:
+        return None
+    below = state.better_since[state.level - 1]
+    return {
+        "level": state.level, "since": None if state.since is None else state.since.isoformat(),
+        "since_value": state.since_value, "release": round(release_point(rule, state.level), 6),
+        "higher_is_worse": rule.higher_is_worse, "dwell_s": rule.dwell_s,
+        "clearing_since": None if below is None else below.isoformat(), "value": value, "unit": rule.unit,
+    }
 
 
 def levels_with_hysteresis(
@@ -170,6 +202,7 @@ def apply_hysteresis(
     )
     shown: list[float] = []
     scores: list[float] = []
+    held: list[dict[str, Any] | None] = []
     new_states: dict[tuple[str, str], HysteresisState] = {}
     for sensor_id, metric, value, is_usable, raw, score, rule in zip(
         result["sensor_id"].tolist(), result["metric"].tolist(), values.tolist(), usable,
@@ -178,18 +211,22 @@ def apply_hysteresis(
         key = (str(sensor_id), str(metric))
         state = states.get(key, _START)
         if state.time is not None and stamp < state.time:
-            state = HysteresisState(held=state.held)  # a clock step back: start the timers again
+            # A clock step back: start the timers again.
+            state = HysteresisState(held=state.held, since=state.since, since_value=state.since_value)
         if is_usable:
-            state = _step(state, int(raw), release_level(rule, value), utc, rule.dwell_s)
+            state = _step(state, int(raw), release_level(rule, value), utc, rule.dwell_s, value)
         else:
             state = _grey(state, utc)
         new_states[key] = state
         if state.level is None or not is_usable:
             shown.append(math.nan)
             scores.append(math.nan)
+            held.append(None)
         else:
             shown.append(float(state.level))
             scores.append(clip_to_band(float(score), state.level))
+            held.append(held_explanation(state, int(raw), value, rule))
     result["level"] = pd.array(np.array(shown, dtype=float), dtype="Int64") if len(result) else result["level"]
     result["score"] = np.array(scores, dtype=float) if len(result) else result["score"]
+    result["held"] = pd.Series(held, index=result.index, dtype=object)
     return result, new_states

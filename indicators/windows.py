@@ -239,6 +239,26 @@ def required_windows(rules: IndicatorRules) -> dict[str, set[tuple[str, float]]]
     return needed
 
 
+def worst_since_last_run(rules: IndicatorRules) -> tuple[list[str], list[str]]:
+    """(metrics whose highest, metrics whose lowest reading since the previous run is judged):
+    the metrics judged on their latest reading in a domain rolled up by the worst child
+    (gas, waterlogging, crowd by default). A detector that reads 65 % LEL for ten seconds
+    between two runs must still raise the level, the alarm and the incident (§4.1); hysteresis
+    then holds it."""
+    worst_domains = rules.rollup.worst_domains
+    judged: list[tuple[str, bool, str]] = [
+        (metric, metric_rules[0].higher_is_worse, metric_rules[0].domain)
+        for metric, metric_rules in rules.metrics.items()
+        if all(rule.statistic == LATEST for rule in metric_rules)
+    ]
+    if rules.noise.statistic == LATEST:
+        judged.append(("noise_dba", True, "noise"))
+    higher = sorted(metric for metric, higher_is_worse, domain in judged if domain in worst_domains and higher_is_worse)
+    lower = sorted(metric for metric, higher_is_worse, domain in judged if domain in worst_domains
+                   and not higher_is_worse)
+    return higher, lower
+
+
 def window_values(
     readings: pd.DataFrame,
     sensors: pd.DataFrame,

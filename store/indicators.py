@@ -43,16 +43,32 @@ def read_sensor_registry(conn: psycopg2.extensions.connection) -> list[dict[str,
 
 
 def newest_readings(
-    conn: psycopg2.extensions.connection, metrics: Sequence[str], now: datetime, lookback: timedelta
+    conn: psycopg2.extensions.connection, metrics: Sequence[str], now: datetime, lookback: timedelta, *,
+    worst_since: datetime | None = None, highest: Sequence[str] = (), lowest: Sequence[str] = (),
 ) -> list[tuple[str, str, float, datetime]]:
-    """(sensor_id, metric, value, time) of the newest reading per pair in ``(now − lookback, now]``."""
+    """(sensor_id, metric, value, time) of the newest reading per pair in ``(now − lookback, now]``;
+    for the metrics in ``highest`` (``lowest``) the highest (lowest) reading after ``worst_since``
+    (the previous run) instead, when there is one, so that a spike between two runs is not lost
+    (docs/vital-signs.md §4.1). One pass over the same rows: the sort puts that reading first."""
     with transaction(conn) as cur:
         cur.execute(
             "SELECT DISTINCT ON (sensor_id, metric) sensor_id, metric, value, time FROM readings"
-            " WHERE metric = ANY(%s) AND time > %s AND time <= %s ORDER BY sensor_id, metric, time DESC",
-            (list(metrics), now - lookback, now),
+            " WHERE metric = ANY(%(metrics)s) AND time > %(start)s AND time <= %(now)s"
+            " ORDER BY sensor_id, metric,"
+            "  CASE WHEN time > %(since)s THEN CASE WHEN metric = ANY(%(highest)s) THEN value"
+            "   WHEN metric = ANY(%(lowest)s) THEN -value END END DESC NULLS LAST,"
+            "  time DESC",
+            {"metrics": list(metrics), "start": now - lookback, "now": now,
+             "since": now if worst_since is None else worst_since, "highest": list(highest), "lowest": list(lowest)},
         )
         return cur.fetchall()
+
+
+def last_run_time(conn: psycopg2.extensions.connection) -> datetime | None:
+    """When the indicators process last wrote the current state (None before its first run)."""
+    with transaction(conn) as cur:
+        cur.execute("SELECT max(computed_at) FROM indicator_current")
+        return cur.fetchone()[0]
 
 
 def _floor_hour(moment: datetime) -> datetime:
@@ -277,11 +293,20 @@ def _write_alarms(cur, now: datetime, alarm_levels: Mapping[tuple[str, str], tup
     return {"alarms_opened": opened, "alarms_cleared": len(to_clear)}
 
 
+# What of an explanation a list shows (docs/vital-signs.md §4.3): the roll-up policy, partial data and
+# what is below a higher unit; a few hundred bytes, where the whole explanation lists every child.
+_SUMMARY = ("jsonb_strip_nulls(jsonb_build_object('policy', explanation->'policy', 'partial', explanation->'partial',"
+            " 'below', explanation->'below'))")
+
+
 def read_current(
-    conn: psycopg2.extensions.connection, scope_codes: Iterable[str] | None = None, *, explanations: bool = True
+    conn: psycopg2.extensions.connection, scope_codes: Iterable[str] | None = None, *, explanations: bool = True,
+    summary: bool = False,
 ) -> list[CurrentValue]:
-    """The current vital signs, of every unit or of ``scope_codes``; without ``explanations`` those are ``{}``."""
-    columns = [name if name != "explanation" or explanations else "'{}'::jsonb" for name in _CURRENT_COLUMNS]
+    """The current vital signs, of every unit or of ``scope_codes``; without ``explanations`` those are
+    ``{}``, or with ``summary`` only their policy, partial and below keys (where they have them)."""
+    brief = _SUMMARY if summary else "'{}'::jsonb"
+    columns = [name if name != "explanation" or explanations else brief for name in _CURRENT_COLUMNS]
     where, params = "", []
     if scope_codes is not None:
         where, params = "WHERE scope_code = ANY(%s)", [list(scope_codes)]

@@ -8,9 +8,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from indicators.hysteresis import HysteresisState, advance, levels_with_hysteresis, release_level
+from indicators.hysteresis import (
+    HysteresisState,
+    advance,
+    apply_hysteresis,
+    held_explanation,
+    levels_with_hysteresis,
+    release_level,
+)
 from indicators.levels import AMBER, GREEN, RED
 from indicators.rules import MetricRule, load_rules
+from indicators.scores import level as level_of
+from indicators.scores import score as score_of
 
 RULES = load_rules()
 (AQI,) = RULES.metrics["aqi"]  # amber 101 (released below 95.95), red 201 (released below 190.95)
@@ -208,3 +217,42 @@ def test_apply_hysteresis_holds_a_falling_level_for_the_dwell_and_clips_the_scor
     shown, states = apply_hysteresis(row(10.0), states, start + pd.Timedelta(minutes=17))
     assert shown["level"].tolist() == [0]
     assert shown["score"].iloc[0] == pytest.approx(float(score(gas, 10.0)))
+
+
+def _noise_row(value: float, rule: MetricRule) -> pd.DataFrame:
+    return pd.DataFrame({
+        "sensor_id": ["NS-1"], "metric": ["noise_dba"], "value": [value], "fresh": [True],
+        "score": [float(score_of(rule, value))], "level": pd.array([level_of(rule, value)], dtype="Int64"),
+        "rule": [rule],
+    })
+
+
+def test_a_level_held_by_hysteresis_says_so_with_its_numbers() -> None:
+    """docs/vital-signs.md §4.7: "held amber since 21:30 (58.7 dB(A)); clears after 10 min below 52.25 — now 40.1"."""
+    night = RULES.noise.rule("3", daytime=False)  # amber above 55 dB(A), released at or below 52.25
+    start = pd.Timestamp("2026-11-23T02:30:00Z")  # 21:30 in New York
+    shown, states = apply_hysteresis(_noise_row(58.7, night), {}, start)
+    assert shown["level"].tolist() == [AMBER] and shown["held"].tolist() == [None]  # amber by value: not held
+    shown, states = apply_hysteresis(_noise_row(40.1, night), states, start + pd.Timedelta(minutes=3))
+    assert shown["level"].tolist() == [AMBER]
+    assert shown["held"].iloc[0] == {
+        "level": AMBER, "since": "2026-11-23T02:30:00+00:00", "since_value": 58.7, "release": 52.25,
+        "higher_is_worse": True, "dwell_s": 600.0, "clearing_since": "2026-11-23T02:33:00+00:00", "value": 40.1,
+        "unit": "dB(A)",
+    }
+    # Still above the release point: held, but the clock towards clearing has not started.
+    shown, states = apply_hysteresis(_noise_row(53.0, night), states, start + pd.Timedelta(minutes=4))
+    assert shown["held"].iloc[0]["clearing_since"] is None
+    # Worse again: the level began anew.
+    shown, states = apply_hysteresis(_noise_row(66.0, night), states, start + pd.Timedelta(minutes=5))
+    assert shown["level"].tolist() == [RED] and shown["held"].tolist() == [None]
+    assert states[("NS-1", "noise_dba")].since == start + pd.Timedelta(minutes=5)
+    assert states[("NS-1", "noise_dba")].since_value == 66.0
+
+
+def test_a_held_lower_is_worse_level_clears_above_its_release_point() -> None:
+    state = advance(HysteresisState(), 130.0, T0, PRESSURE)  # red at or below 140 kPa
+    state = advance(state, 300.0, T0 + timedelta(minutes=1), PRESSURE)
+    held = held_explanation(state, GREEN, 300.0, PRESSURE)
+    assert held is not None and held["level"] == RED and held["since_value"] == 130.0
+    assert held["release"] == pytest.approx(147.0) and held["higher_is_worse"] is False
