@@ -8,8 +8,10 @@ What goes in (docs/vital-signs.md levels; the vital-sign index is left out, it r
 
 - every unit and domain that is amber or red now ("observed"), and every one the trend
   forecasts to turn worse within the hour ("forecast": amber → red, green → amber or red);
-- only the most specific units: a district is red because one of its streets is, so when a
-  unit and a unit below it are both listed for a domain, only the lower one is kept;
+- one warning per cause, named by the most specific unit (docs/vital-signs.md §4.9): a district
+  is red because one of its streets is, so when a unit and a unit below it are both listed for
+  a domain at that level or worse, only the lower one is kept (``area`` names it with the units
+  it lies in: "Arden Heights (South Shore, Staten Island)");
 - one ``<info>`` per (domain, level, observed|forecast) and language (``en-US`` then
   ``zh-CN``), with one ``<area>`` per unit: its name, its boundary as CAP polygons (outer
   rings, simplified to at most :data:`MAX_POLYGON_POINTS` points each, the
@@ -58,6 +60,7 @@ from zoneinfo import ZoneInfo
 
 import shapely
 
+from indicators.causes import one_per_cause
 from indicators.domains import DOMAINS, INDEX
 from indicators.levels import AMBER, LEVEL_NAMES, RED
 from layouts.i18n import CHINESE, ENGLISH, format_time, text
@@ -166,9 +169,11 @@ def _predicted(row: CurrentRow) -> int | None:
 
 
 def _most_specific(warnings: list[Condition], parents: Mapping[str, str | None]) -> list[Condition]:
-    """Drop a unit when a unit below it is listed for the same domain (the lower one says where)."""
-    listed_parents = {(parents.get(w.code), w.domain) for w in warnings}
-    return [w for w in warnings if (w.code, w.domain) not in listed_parents]
+    """One warning per cause (docs/vital-signs.md §4.9): drop a unit when a unit below it is listed for
+    the same domain at its level or worse (its level came from there; the lower one says where)."""
+    kept = one_per_cause(warnings, unit=lambda w: w.code, level=lambda w: w.level, together=lambda w: w.domain,
+                         parents=parents)
+    return [warning for warning, _ in kept]
 
 
 def situation(rows: Iterable[CurrentRow], now: datetime, *, stale_after_s: float) -> Situation:

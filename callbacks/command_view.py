@@ -31,6 +31,7 @@ from plotly.io.json import to_json_plotly
 
 import store
 from callbacks.dispatch import category_name, responder_traces
+from indicators.causes import one_per_cause
 from indicators.domains import DOMAINS, INDEX
 from indicators.levels import AMBER, LEVEL_BANDS, LEVEL_COLOURS, LEVEL_NAMES, RED
 from indicators.rules import HistoryRule
@@ -94,10 +95,10 @@ def score_text(score: float | None) -> str:
     return "—" if score is None else f"{score:.0f}"
 
 
-def clock(moment: datetime | None) -> str:
+def clock(moment: datetime | None, *, seconds: bool = True) -> str:
     """A time in the city's zone: the time of day alone when it is today there, else date and time."""
     zone = locale.city_zone()
-    shown = format_time(moment, zone)
+    shown = format_time(moment, zone, seconds=seconds)
     if moment is not None and moment.astimezone(zone).date() == datetime.now(UTC).astimezone(zone).date():
         return shown.split(" ", 1)[1]
     return shown
@@ -508,8 +509,17 @@ def _city_card(row: Shown | None, worst: Sequence[str], stale: bool, language: s
     ], className=classes, title=text("command.index_help", language))
 
 
+def below_text(explanation: dict[str, Any] | None, language: str) -> str:
+    """What is amber and red below a higher unit, compactly ("▲ 3 · ■ 1 below", docs/vital-signs.md
+    §4.3): lowest-level units, so a worst-case street is never hidden by a share rule. '' when none."""
+    lowest = ((explanation or {}).get("below") or {}).get("lowest") or {}
+    amber, red = int(lowest.get("amber") or 0), int(lowest.get("red") or 0)
+    return text("vitals.below", language, amber=amber, red=red) if amber or red else ""
+
+
 def domain_tile(domain: str, row: Shown | store.CurrentValue | None, stale: bool, selected: bool, language: str,
-                prefix: str) -> Component:
+                prefix: str, below: str = "") -> Component:
+    """One domain's tile: name, score and trend, level, a forecast and ``below`` (:func:`below_text`)."""
     level = None if row is None else row.level
     score = None if row is None else row.score
     arrow, arrow_word, predicted = trend_parts(None if row is None else row.forecast, language)
@@ -526,6 +536,7 @@ def domain_tile(domain: str, row: Shown | store.CurrentValue | None, stale: bool
         html.Div(level_label(level, language) + (f" ({note})" if note else ""), className="cv-tile-level"),
         html.Div(predicted or (text("vitals.no_data", language) if level is None else ""),
                  className="cv-tile-predicted"),
+        html.Div(below, className="cv-tile-below", id=f"{prefix}-below-{domain}"),
     ], className=" ".join(classes), id=f"{prefix}-tile-{domain}",
         title=text("command.held_help", language) if note else arrow_word)
 
@@ -546,17 +557,31 @@ def ticker_order(changes: Iterable[store.LevelChange]) -> list[store.LevelChange
     return sorted(changes, key=lambda c: (-c.time.timestamp(), -(c.level or 0), c.scope_code, c.domain))
 
 
-def _ticker(changes: list[store.LevelChange], language: str) -> list[Component]:
-    if not changes:
+TickerWarning = tuple[store.LevelChange, tuple[str, ...]]  # a change and the units above it turned too
+
+
+def one_warning_per_cause(changes: Iterable[store.LevelChange], parents: dict[str, str | None]) -> list[TickerWarning]:
+    """The changes in ticker order, one per cause (docs/vital-signs.md §4.9): a change that a change
+    below it in the same run explains is left out and listed with that one instead."""
+    return one_per_cause(ticker_order(changes), unit=lambda c: c.scope_code, level=lambda c: c.level or 0,
+                         together=lambda c: (c.domain, c.time), parents=parents)
+
+
+def warning_items(warnings: Sequence[TickerWarning], language: str) -> list[Component]:
+    """The warnings as list items: when, the level's shape, and "where it began: domain level",
+    linking to that unit; what it turned above it in the hover."""
+    if not warnings:
         return [html.Li(text("command.ticker_empty", language), className="empty")]
     items = []
-    for change in ticker_order(changes):
+    for change, reached in warnings:
+        above = text("list.separator", language).join(unit_label(code, language) for code in reached)
         items.append(html.Li([
             html.Span(clock(change.time), className="cv-ticker-time"),
             html.Span(LEVEL_GLYPH[change.level], className=f"cv-glyph cv-text-{LEVEL_NAMES[change.level]}"),
-            dcc.Link(text("command.ticker_item", language, unit=unit_label(change.scope_code, language),
+            dcc.Link(text("command.ticker_item", language, unit=citydata.place_name(change.scope_code, language),
                           domain=domain_word(change.domain, language), level=level_word(change.level, language)),
-                     href=f"/district/{change.scope_code}"),
+                     href=f"/district/{change.scope_code}",
+                     title=text("command.ticker_reached", language, units=above) if above else None),
         ], className=f"cv-ticker-item cv-ticker-{LEVEL_NAMES[change.level]}"))
     return items
 
@@ -598,7 +623,7 @@ def refresh(_tick: int | None, domain: str | None, level: str | None, replay: di
         fresh = freshness(rows, now)
         incidents = store.list_incidents(conn, statuses=OPEN_STATUSES, limit=MAP_INCIDENTS)
         responders = store.list_units(conn)
-        changes = store.level_changes(conn, since=now - TICKER_PERIOD, domains=DOMAINS, limit=TICKER_LENGTH)
+        changes = store.level_changes(conn, since=now - TICKER_PERIOD, domains=DOMAINS, runs=TICKER_LENGTH)
         note = stale_note(fresh, language)
     else:
         # Replay: the units' chosen domain (all of them for the index, to say why its colour) and the city's.
@@ -608,12 +633,15 @@ def refresh(_tick: int | None, domain: str | None, level: str | None, replay: di
         fresh = Freshness(computed, None if computed is None else (at - computed).total_seconds(), False)
         incidents = incidents_open_at(conn, at, limit=MAP_INCIDENTS)
         responders = units_at(conn, at)
-        changes = store.level_changes(conn, since=at - TICKER_PERIOD, until=at, domains=DOMAINS, limit=TICKER_LENGTH)
+        changes = store.level_changes(conn, since=at - TICKER_PERIOD, until=at, domains=DOMAINS, runs=TICKER_LENGTH)
         note = "" if rows else text("command.replay_none", language)
     by_unit: dict[str, dict[str, Shown]] = defaultdict(dict)
     for row in rows:
         by_unit[row.scope_code][row.domain] = row
     city_rows = by_unit.get(city.id, {})
+    # What is below the city, for its tiles: only live values keep their explanation.
+    city_explanations = {} if at is not None else {
+        row.domain: row.explanation for row in store.read_current(conn, [city.id])}
     units = []
     for code in codes:  # never computed (or not at the replayed time): grey
         values = by_unit.get(code, {})
@@ -643,9 +671,10 @@ def refresh(_tick: int | None, domain: str | None, level: str | None, replay: di
                                  step=text("time.minutes", language, n=replay.get("step_min")))
     panels, now_drawn["panels"] = only_changed(drawn, {
         "city": _city_card(index_row, worst, fresh.stale, language),
-        "tiles": [domain_tile(d, city_rows.get(d), fresh.stale, d == domain, language, "command") for d in DOMAINS],
+        "tiles": [domain_tile(d, city_rows.get(d), fresh.stale, d == domain, language, "command",
+                              below_text(city_explanations.get(d), language)) for d in DOMAINS],
         "incidents": _incident_counts(incidents, note, language),
-        "ticker": _ticker(changes, language),
+        "ticker": warning_items(one_warning_per_cause(changes, citydata.parent_codes())[:TICKER_LENGTH], language),
         "ticker_title": text("command.replay_ticker" if at is not None else "command.ticker", language),
         "as_of": as_of(fresh, language),
         "stale": note,

@@ -19,20 +19,24 @@ from callbacks.command_view import (
     BACKGROUND,
     OPEN_STATUSES,
     MapUnit,
+    below_text,
     clicked_point,
+    clock,
     domain_word,
     freshness,
     level_label,
     level_word,
+    one_warning_per_cause,
     score_text,
     stale_note,
     trend_parts,
     unit_label,
     unit_map,
     unit_shapes,
+    warning_items,
 )
 from indicators.domains import DOMAINS, INDEX
-from indicators.levels import AMBER_SCORE, LEVEL_COLOURS, LEVEL_NAMES, RED_SCORE
+from indicators.levels import AMBER, AMBER_SCORE, LEVEL_COLOURS, LEVEL_NAMES, RED, RED_SCORE
 from layouts.command_options import level_title
 from layouts.components import data_table
 from layouts.i18n import format_duration, format_time, text
@@ -41,6 +45,7 @@ from web import citydata, db, locale
 
 HISTORY_PERIOD = timedelta(hours=24)
 WHY_SHOWN = 4  # inputs listed per value; the API has them all
+WARNINGS_SHOWN = 12
 
 
 def _category(key: str, language: str) -> str:
@@ -54,8 +59,51 @@ def _number(value: Any) -> str:
     return "—" if value is None else f"{float(value):.4g}"
 
 
-def why(explanation: dict[str, Any] | None, language: str) -> list[str]:
-    """The inputs that set a value's colour, worst first, as short lines."""
+def _percent(share: float | None) -> str:
+    return "—" if share is None else f"{100 * share:.0f} %"
+
+
+def held_line(sensor: dict[str, Any], language: str) -> str:
+    """A sensor whose level hysteresis holds, with the numbers (§4.7): "… held amber since 21:30
+    (58.7 dB(A)); clears after 10 min below 52.3 — now 40.1"."""
+    held = sensor["held"]
+    since = None if held.get("since") is None else datetime.fromisoformat(held["since"])
+    return text("why.held", language, sensor=sensor.get("sensor_id"), metric=sensor.get("metric"),
+                level=level_word(held.get("level"), language), since=clock(since, seconds=False),
+                since_value=_number(held.get("since_value")), unit=held.get("unit") or "",
+                dwell=format_duration(held.get("dwell_s"), language),
+                beyond=text("why.beyond.below" if held.get("higher_is_worse", True) else "why.beyond.above", language),
+                release=_number(held.get("release")), value=_number(held.get("value"))).replace(" )", ")")
+
+
+def _roll_up_lines(explanation: dict[str, Any], level: int | None, language: str) -> list[str]:
+    """How a higher unit's level came from its children (§4.3): the rule, partial data, what is below."""
+    lines = []
+    if explanation.get("rule") == "population_share":
+        held = explanation.get("held") or {}
+        share = float(explanation.get("share") or 0.0)
+        if level == RED:
+            lines.append(text("why.share", language, level=level_word(level, language), held=_percent(held.get("red")),
+                              share=_percent(share / 2)))
+        elif level == AMBER:
+            lines.append(text("why.share", language, level=level_word(level, language),
+                              held=_percent(held.get("amber")), share=_percent(share)))
+        elif level is not None:
+            lines.append(text("why.share_green", language, held=_percent(held.get("amber")), share=_percent(share)))
+    elif level is not None:
+        lines.append(text("why.worst_child", language, level=level_word(level, language)))
+    if explanation.get("partial"):
+        lines.append(text("why.partial", language, grey=_percent(explanation.get("grey_share"))))
+    lowest = (explanation.get("below") or {}).get("lowest")
+    if lowest:
+        lines.append(text("why.below", language, units=level_title(lowest.get("level_name", ""), language),
+                          amber=lowest.get("amber", 0), amber_share=_percent(lowest.get("amber_share")),
+                          red=lowest.get("red", 0), red_share=_percent(lowest.get("red_share")), n=lowest.get("n", 0)))
+    return lines
+
+
+def why(explanation: dict[str, Any] | None, language: str, level: int | None = None) -> list[str]:
+    """The inputs that set a value's colour, worst first, as short lines; ``level``: the value's."""
     explanation = explanation or {}
     rule = explanation.get("rule")
     worst = list(explanation.get("worst") or [])
@@ -64,12 +112,17 @@ def why(explanation: dict[str, Any] | None, language: str) -> list[str]:
         sensors = explanation.get("sensors") or []
         chosen = [s for s in sensors if s.get("sensor_id") in worst] or sensors
         for sensor in chosen[:WHY_SHOWN]:
+            if sensor.get("held"):
+                lines.append(held_line(sensor, language))
+                continue
             age = format_duration(sensor.get("age_s"), language)
             key = "why.sensor" if sensor.get("fresh") else "why.sensor_stale"
             lines.append(text(key, language, sensor=sensor.get("sensor_id"), metric=sensor.get("metric"),
                               value=_number(sensor.get("value")), age=age))
-    elif rule == "worst_child":
+    elif rule in ("worst_child", "population_share"):
+        lines.extend(_roll_up_lines(explanation, level, language))
         children = explanation.get("children") or []
+        # The children that set the level (under a share rule: those that make the share).
         chosen = [c for c in children if c.get("code") in worst] or children
         for child in chosen[:WHY_SHOWN]:
             lines.append(text("why.child", language, unit=unit_label(str(child.get("code")), language),
@@ -108,11 +161,13 @@ def _domains_table(rows: dict[str, store.CurrentValue], stale: bool, language: s
         trend = html.Span([html.Span(arrow, title=arrow_word, className="cv-tile-trend"),
                            html.Span(f" {predicted}" if predicted else "", className="cv-predicted")])
         # Grey: nothing fresh below, and listing every silent input says no more than that.
-        reasons = why(row.explanation, language) if row is not None and level is not None else \
+        reasons = why(row.explanation, language, level) if row is not None and level is not None else \
             [text("why.nothing", language)]
+        below = below_text(None if row is None else row.explanation, language)
         body.append([domain_word(domain, language), html.Span(score_text(None if row is None else row.score),
                                                                className="district-score"),
-                     html.Span(level_label(level, language), className=f"cv-text-{LEVEL_NAMES[level]}"), trend,
+                     html.Span([html.Span(level_label(level, language), className=f"cv-text-{LEVEL_NAMES[level]}"),
+                                html.Span(f" {below}" if below else "", className="district-below")]), trend,
                      html.Ul([html.Li(line) for line in reasons], className="why")])
         classes.append(f"cv-row cv-row-{LEVEL_NAMES[level]}" + (" is-stale" if stale else ""))
     headers = [text(f"district.{key}", language) for key in ("domain", "score", "colour", "trend", "why")]
@@ -146,6 +201,29 @@ def _history(code: str, now: datetime, language: str) -> go.Figure:
                          margin={"l": 40, "r": 10, "t": 30, "b": 30}, height=560, uirevision=f"district-history-{code}")
     figure.update_annotations(font={"size": 16})
     return figure
+
+
+def within(code: str, parents: dict[str, str | None]) -> list[str]:
+    """``code`` and every unit below it."""
+    below = {code}
+    for unit in parents:
+        chain, above = [], unit
+        while above is not None and above not in below and above not in chain:
+            chain.append(above)
+            above = parents.get(above)
+        if above in below:
+            below.update(chain)
+    return sorted(below)
+
+
+def _warnings(code: str, now: datetime, language: str) -> Component:
+    """The warnings of the last 24 h that began in this unit or below it, one per cause (§4.9)."""
+    parents = citydata.parent_codes()
+    scope = None if code == citydata.current_city().id else within(code, parents)
+    changes = store.level_changes(db.connection(), since=now - HISTORY_PERIOD, domains=DOMAINS, scope_codes=scope,
+                                  runs=WARNINGS_SHOWN)
+    warnings = one_warning_per_cause(changes, parents)[:WARNINGS_SHOWN]
+    return html.Ul(warning_items(warnings, language), className="cv-ticker district-warnings-list")
 
 
 def _incidents(incidents: list[dict[str, Any]], language: str) -> Component:
@@ -205,7 +283,7 @@ def refresh(_tick: int | None, code: str | None) -> tuple[Any, ...]:
         heading = html.Div([
             html.Nav(dcc.Link(text("district.back", language), href="/"), className="breadcrumb"),
             html.H1(text("district.unknown", language, code=code), id="district-unknown")])
-        return heading, _empty_figure(), [], _empty_figure(), [], "", "district-live is-hidden"
+        return heading, _empty_figure(), [], [], _empty_figure(), [], "", "district-live is-hidden"
     now = datetime.now(UTC)
     conn = db.connection()
     child_level = child_level_of(level)
@@ -255,13 +333,14 @@ def refresh(_tick: int | None, code: str | None) -> tuple[Any, ...]:
         heading.children.append(html.P(text("district.no_children", language), className="empty"))
     live_class = "district-live is-stale" if fresh.stale else "district-live"
     glyph_note = stale_note(fresh, language) if own else text("district.no_values", language)
-    return (heading, figure, _domains_table(own, fresh.stale, language), _history(code, now, language),
-            _incidents(incidents, language), glyph_note, live_class)
+    return (heading, figure, _domains_table(own, fresh.stale, language), _warnings(code, now, language),
+            _history(code, now, language), _incidents(incidents, language), glyph_note, live_class)
 
 
 def register(app: dash.Dash) -> None:
     app.callback(Output("district-heading", "children"), Output("district-map", "figure"),
-                 Output("district-domains", "children"), Output("district-history", "figure"),
+                 Output("district-domains", "children"), Output("district-warnings", "children"),
+                 Output("district-history", "figure"),
                  Output("district-incidents", "children"), Output("district-stale", "children"),
                  Output("district-live", "className"),
                  Input("district-refresh", "n_intervals"), Input("district-code", "data"))(refresh)

@@ -37,6 +37,8 @@ def layout(code: str | None = None, **_query: str) -> html.Div:
                 html.Section([html.H2(text("district.domains", language)),
                               html.Div(id="district-domains")], className="district-domains"),
             ], className="district-grid"),
+            html.H2(text("district.warnings", language)),
+            html.Div(id="district-warnings"),
             html.H2(text("district.history", language)),
             dcc.Graph(id="district-history", className="district-history", figure={"layout": _DARK},
                       config={"displayModeBar": False, "responsive": True}),

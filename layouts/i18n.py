@@ -344,6 +344,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "command.ticker_empty": {ENGLISH: "No change to amber or red in the last 24 hours.",
                              CHINESE: "近 24 小时没有转为黄色或红色的变化。"},
     "command.ticker_item": {ENGLISH: "{unit}: {domain} turned {level}", CHINESE: "{unit}：{domain}转为{level}"},
+    "command.ticker_reached": {ENGLISH: "and, because of it, {units}", CHINESE: "并因此波及：{units}"},
     "command.map": {ENGLISH: "Map of the city's units coloured by vital-sign level; click a unit to open it",
                     CHINESE: "按运行体征等级着色的城市区域地图；点击区域查看详情"},
     "command.open_unit": {ENGLISH: "Open {unit}", CHINESE: "查看 {unit}"},
@@ -391,6 +392,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "district.trend": {ENGLISH: "Trend", CHINESE: "趋势"},
     "district.why": {ENGLISH: "Why this colour", CHINESE: "颜色原因"},
     "district.history": {ENGLISH: "Scores over the last 24 hours", CHINESE: "近 24 小时评分"},
+    "district.warnings": {ENGLISH: "Warnings that began here (24 h)", CHINESE: "源于本区域的预警（24 小时）"},
     "district.no_history": {ENGLISH: "No history in the last 24 hours yet.", CHINESE: "近 24 小时尚无历史数据。"},
     "district.incidents": {ENGLISH: "Open incidents here", CHINESE: "本区域未结事件"},
     "district.no_incidents": {ENGLISH: "No open incident here.", CHINESE: "本区域没有未结事件。"},
@@ -404,6 +406,27 @@ MESSAGES: dict[str, dict[str, str]] = {
     "why.incidents": {ENGLISH: "{open} open, {overdue} overdue, {critical} critical",
                       CHINESE: "未结 {open} 起，超时 {overdue} 起，重大 {critical} 起"},
     "why.nothing": {ENGLISH: "no fresh input", CHINESE: "无最新数据"},
+    # version 2 of the vital signs: roll-up policies, what is below, hysteresis explained (§4.3, §4.7)
+    "why.held": {ENGLISH: "sensor {sensor}: {metric} held {level} since {since} ({since_value} {unit}); clears after "
+                          "{dwell} {beyond} {release} — now {value}",
+                 CHINESE: "传感器 {sensor}：{metric} 自 {since} 起保持{level}（{since_value} {unit}）；"
+                          "{beyond} {release} 持续 {dwell}后解除 — 当前 {value}"},
+    "why.beyond.below": {ENGLISH: "below", CHINESE: "低于"},
+    "why.beyond.above": {ENGLISH: "above", CHINESE: "高于"},
+    "why.share": {ENGLISH: "{level} by population share: units at {level} or worse hold {held} of the people with "
+                           "data (from {share})",
+                  CHINESE: "按人口占比为{level}：{level}及更差的区域占有数据人口的 {held}（{share} 起）"},
+    "why.share_green": {ENGLISH: "green by population share: units at amber or worse hold {held} of the people with "
+                                 "data (amber from {share})",
+                        CHINESE: "按人口占比为绿色：黄色及更差的区域占有数据人口的 {held}（{share} 起为黄色）"},
+    "why.worst_child": {ENGLISH: "{level}: the worst unit within sets it", CHINESE: "{level}：取下级最差区域"},
+    "why.partial": {ENGLISH: "partial: {grey} of the people live in units without fresh data",
+                    CHINESE: "数据不全：{grey} 的人口所在区域无最新数据"},
+    "why.below": {ENGLISH: "below: {units} ▲ {amber} ({amber_share}) · ■ {red} ({red_share}) of {n}",
+                  CHINESE: "下辖{units}：▲ {amber}（{amber_share}）· ■ {red}（{red_share}），共 {n} 个"},
+    "vitals.below": {ENGLISH: "▲ {amber} · ■ {red} below", CHINESE: "下辖 ▲ {amber} · ■ {red}"},
+    "unit.within": {ENGLISH: "{unit} ({above})", CHINESE: "{unit}（{above}）"},
+    "list.separator": {ENGLISH: ", ", CHINESE: "，"},
     # CAP 1.2 alerts for other agencies (alerts/cap.py)
     "cap.sender_name": {ENGLISH: "{city} operations centre (cityops)",
                         CHINESE: "{city}城市运行管理中心（cityops）"},

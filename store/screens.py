@@ -30,12 +30,15 @@ class LevelChange:
 
 def level_changes(
     conn: psycopg2.extensions.connection, *, since: datetime, until: datetime | None = None, min_level: int = 1,
-    level_names: Iterable[str] | None = None, domains: Iterable[str] | None = None, limit: int = 12,
+    level_names: Iterable[str] | None = None, domains: Iterable[str] | None = None,
+    scope_codes: Iterable[str] | None = None, runs: int = 12,
 ) -> list[LevelChange]:
-    """The newest level changes from ``since`` to ``until`` (default: now) to ``min_level`` or worse
-    (amber/red), newest first and red before amber at the same time; only of units of
-    ``level_names`` (``city`` names the city itself) and of ``domains`` when given."""
-    where, params = "", {"since": since, "min_level": min_level, "limit": limit}
+    """Every level change to ``min_level`` or worse (amber/red) of the newest ``runs`` moments that
+    have one, from ``since`` to ``until`` (default: now), newest first and red before amber at the
+    same time; only of units of ``level_names`` (``city`` names the city itself), of ``domains``
+    and of ``scope_codes`` when given. Whole runs, never part of one: a change and the changes it
+    caused above it (one run writes them at one time) are read together (§4.9)."""
+    where, params = "", {"since": since, "min_level": min_level, "runs": runs}
     if until is not None:
         where += " AND time <= %(until)s"
         params["until"] = until
@@ -45,11 +48,16 @@ def level_changes(
     if domains is not None:
         where += " AND domain = ANY(%(domains)s)"
         params["domains"] = list(domains)
+    if scope_codes is not None:
+        where += " AND scope_code = ANY(%(scope_codes)s)"
+        params["scope_codes"] = list(scope_codes)
+    changed = "level_changed AND level >= %(min_level)s"
     with transaction(conn) as cur:
         cur.execute(
             "SELECT time, scope_code, level_name, domain, score, level FROM indicator_values"
-            " WHERE time >= %(since)s AND level_changed AND level >= %(min_level)s" + where +
-            " ORDER BY time DESC, level DESC, scope_code, domain LIMIT %(limit)s",
+            f" WHERE {changed}{where} AND time IN (SELECT DISTINCT time FROM indicator_values"
+            f"  WHERE time >= %(since)s AND {changed}{where} ORDER BY time DESC LIMIT %(runs)s)"
+            " ORDER BY time DESC, level DESC, scope_code, domain",
             params,
         )
         return [LevelChange(*row) for row in cur.fetchall()]

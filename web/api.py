@@ -1,9 +1,12 @@
 """``/api/v1/…``: the JSON API (docs/contract.md "HTTP"). Access is decided by :mod:`web.guard`.
 
-- ``GET /api/v1/vitals``: the city and every unit — index, colour, domain scores, freshness.
+- ``GET /api/v1/vitals``: the city and every unit — index, colour, domain scores, freshness;
+  for a higher unit's domains also the roll-up ``policy``, ``partial`` and ``below`` (how many
+  children and lowest-level units are amber and red, and their population shares).
   ``?level=<name>`` keeps one level (``city`` for the city alone).
 - ``GET /api/v1/vitals/<code>``: one unit with its domains, their trend and their inputs
-  ("why this colour"), its parent and children.
+  ("why this colour": sensors, or children and the roll-up used; a level held by hysteresis
+  with its numbers), its parent and children.
 
 Every answer says when the values were computed (``computed_at``) and whether that is too
 long ago to be shown as current (``stale``: the indicators process has not run for
@@ -57,6 +60,8 @@ def _value(row: store.CurrentValue, now: datetime, *, detail: bool) -> dict[str,
         value["forecast"] = row.forecast
     if detail:
         value["explanation"] = row.explanation
+    else:  # a higher unit's roll-up policy, partial data and what is below it (§4.3)
+        value.update({key: row.explanation[key] for key in ("policy", "partial", "below") if key in row.explanation})
     return value
 
 
@@ -82,7 +87,7 @@ def _freshness(rows: list[store.CurrentValue], now: datetime) -> dict[str, Any]:
 
 def vitals() -> Response:
     now = datetime.now(UTC)
-    rows = store.read_current(db.connection(), explanations=False)
+    rows = store.read_current(db.connection(), explanations=False, summary=True)
     level = flask.request.args.get("level")
     by_unit: dict[str, list[store.CurrentValue]] = defaultdict(list)
     for row in rows:

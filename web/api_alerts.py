@@ -36,11 +36,9 @@ def _make_area(city: City, code: str) -> cap.Area:
         level = city.level_of(code)
     except KeyError:  # a unit the city folder no longer has: name it by its code, without a shape
         return cap.Area(code, "unknown", {ENGLISH: code})
-    row = city.boundaries[level].loc[code]
-    name = str(row.get("name") or code)
-    name_zh = row.get("name_zh")
-    names = {ENGLISH: name, CHINESE: name_zh if isinstance(name_zh, str) and name_zh else name}
-    return cap.Area(code, level, names, cap.cap_polygons(row.geometry))
+    # Named with the units it lies in: a warning names the street where it began (docs/vital-signs.md §4.9).
+    names = {language: citydata.place_name(code, language) for language in (ENGLISH, CHINESE)}
+    return cap.Area(code, level, names, cap.cap_polygons(city.boundaries[level].at[code, "geometry"]))
 
 
 def _area(code: str) -> cap.Area:

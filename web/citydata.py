@@ -18,6 +18,7 @@ from city import City, city_folder, load_city
 from geo.outlines import outline_coordinates
 from ingest.parse import IngestContext
 from ingest.service import locate_function
+from layouts.i18n import text
 
 CITY_FOLDER = "CITYOPS_CITY_FOLDER"  # Flask config key
 _lock = threading.Lock()
@@ -61,6 +62,26 @@ def outlines(level: str) -> tuple[list[float | None], list[float | None]]:
         return _outlines(folder, level)
 
 
+@cache
+def _parent_codes(folder: Path) -> dict[str, str | None]:
+    city = _load(folder)
+    parents: dict[str, str | None] = {city.id: None}
+    for level in city.levels:
+        frame = city.boundaries[level]
+        column = frame["parent"] if "parent" in frame.columns else None
+        for code in frame.index:
+            parent = None if column is None else column.get(code)
+            parents[str(code)] = str(parent) if isinstance(parent, str) and parent else city.id
+    return parents
+
+
+def parent_codes() -> dict[str, str | None]:
+    """Every unit's parent (the city's id for the top level, None for the city itself)."""
+    folder = flask.current_app.config[CITY_FOLDER]
+    with _lock:
+        return _parent_codes(folder)
+
+
 def unit_name(code: str | None, language: str) -> str:
     """The name of an administrative unit (Chinese where the city has one), or the code."""
     if not code:
@@ -73,6 +94,21 @@ def unit_name(code: str | None, language: str) -> str:
             name_zh = row.get("name_zh") if language == "zh-CN" else None
             return str(name_zh if isinstance(name_zh, str) and name_zh else row.get("name") or code)
     return code
+
+
+def place_name(code: str, language: str) -> str:
+    """A unit named with the units it lies in, the city left out, as warnings name where a change
+    began (docs/vital-signs.md §4.9): "Arden Heights (South Shore, Staten Island)"."""
+    city = current_city()
+    try:
+        chain = city.lineage(code)
+    except KeyError:  # the city itself, or a unit the folder no longer has
+        return unit_name(code, language)
+    above = [unit_name(unit, language) for _, unit in reversed(chain[:-1])]
+    if not above:
+        return unit_name(code, language)
+    return text("unit.within", language, unit=unit_name(code, language),
+                above=text("list.separator", language).join(above))
 
 
 def init_app(server: flask.Flask, city: str) -> None:

@@ -73,7 +73,9 @@ def test_every_role_gets_the_red_and_amber_units_as_cap(db, client_for, role: st
         ("Traffic: red expected", "Severe", "Expected", ["MN0401"]),
     ]
     greenpoint = _infos(alert)[0].find("cap:area", NS)
-    assert greenpoint.findtext("cap:areaDesc", namespaces=NS) == "Greenpoint"
+    # Named with the units it lies in: the warning says where it began (docs/vital-signs.md §4.9).
+    assert greenpoint.findtext("cap:areaDesc", namespaces=NS) == \
+        "Greenpoint (Williamsburg-Greenpoint (CD 1 Equivalent), Brooklyn)"
     assert greenpoint.findtext("cap:geocode/cap:valueName", namespaces=NS) == "cityops:nyc:nta"
     polygon = greenpoint.findtext("cap:polygon", namespaces=NS).split(" ")
     assert 4 <= len(polygon) <= 100 and polygon[0] == polygon[-1]

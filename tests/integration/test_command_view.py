@@ -22,8 +22,8 @@ from web.locale import LANGUAGE_COOKIE
 
 COMMAND_OUTPUTS = list(REFRESH_OUTPUTS)
 DISTRICT_OUTPUTS = [("district-heading", "children"), ("district-map", "figure"), ("district-domains", "children"),
-                    ("district-history", "figure"), ("district-incidents", "children"),
-                    ("district-stale", "children"), ("district-live", "className")]
+                    ("district-warnings", "children"), ("district-history", "figure"),
+                    ("district-incidents", "children"), ("district-stale", "children"), ("district-live", "className")]
 RED = "#c62828"
 GREY = "#9e9e9e"
 
@@ -119,6 +119,13 @@ def test_command_view_shows_the_city_index_tiles_a_red_unit_and_the_ticker(clien
     assert sum(len(codes) for codes in marked_units(figure).values()) == 71
     ticker = json.dumps(result["command-ticker"]["children"], ensure_ascii=False)
     assert "Gas turned red" in ticker and f"/district/{vitals['nta']}" in ticker
+    # One cause, one warning (§4.9): the street where it began, named with the units it lies in; not
+    # one more line for each of its district, borough and city.
+    place = f"{citydata_name(vitals['nta'])} ({citydata_name(vitals['cdta'])}, {citydata_name(vitals['borough'])})"
+    assert ticker.count("Gas turned red") == 1 and f"{place}: Gas turned red" in ticker
+    # What is below the city (§4.3), on its gas tile.
+    assert find(tiles, "command-below-gas")["children"] == "▲ 0 · ■ 1 below"
+    assert find(tiles, "command-below-air")["children"] == ""
     assert result["command-as-of"]["children"].startswith("Data as of ")
     assert result["command-stale"]["children"] == "" and "is-stale" not in result["command-live"]["className"]
     incidents = json.dumps(result["command-incidents"]["children"], ensure_ascii=False)
@@ -196,6 +203,10 @@ def test_drill_down_shows_breadcrumb_children_and_why(client_for, vitals, level:
         child = {"city": vitals["borough"], "borough": vitals["cdta"], "cdta": vitals["nta"]}[level]
         assert re.search(re.escape(citydata_name(child)) + r": \d+ \(red\)", domains), domains
     assert re.search(r"Gas: \d+ \(red\)", domains)  # the index names its worst domain
+    if level != "nta":
+        assert "▲ 0 · ■ 1 below" in domains and "the worst unit within sets it" in domains
+    warnings = json.dumps(result["district-warnings"]["children"], ensure_ascii=False)
+    assert warnings.count("Gas turned red") == 1 and f"/district/{vitals['nta']}" in warnings
     history = result["district-history"]["figure"]
     assert any(any(y is not None for y in trace.get("y", [])) for trace in history["data"])
     assert "is-hidden" not in result["district-live"]["className"]

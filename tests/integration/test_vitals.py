@@ -14,6 +14,7 @@ import pytest
 import store
 from app import create_app
 from auth.accounts import add_user
+from callbacks.command_view import one_warning_per_cause
 from city import city_folder, load_city
 from cityops.settings import Settings
 from cityops.vitals import VitalsContext, run_once
@@ -170,6 +171,10 @@ def test_vitals_api_lists_every_unit_with_freshness(api) -> None:
     assert body["stale"] is False and body["computed_at"]
     assert body["units"][0]["code"] == "nyc" and body["units"][0]["colour"] == "amber"
     assert set(body["units"][0]["domains"]) == set(DOMAINS)
+    # What is below the city, and how it rolls up (§4.3): the amber gas street counted, the policy named.
+    city_gas = body["units"][0]["domains"]["gas"]
+    assert city_gas["policy"] == "worst" and city_gas["below"]["lowest"]["amber"] == 1
+    assert body["units"][0]["domains"]["noise"]["policy"] == "share"
     boroughs = client.get("/api/v1/vitals?level=borough", auth=("viewer", "Lamp post 2024!")).get_json()["units"]
     assert sorted(unit["code"] for unit in boroughs) == ["BK", "BX", "MN", "QN", "SI"]
 
@@ -240,3 +245,118 @@ def test_readings_published_through_the_broker_become_colours_in_the_api(
     assert city["domains"]["gas"]["colour"] == "red"
     assert city["domains"]["noise"]["colour"] == "green"  # 40 dB(A) is quiet in any zone
     assert city["domains"]["air"]["colour"] == "grey"  # no air readings: grey, never green
+
+
+# ---- version 2: roll-up policies, no spike lost, one cause one warning (docs/vital-signs.md §4) --------
+
+NIGHT = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)  # 23:00 in New York: night for noise
+
+
+def write_all(db, readings: list[store.ReadingRow]) -> None:
+    store.write_ingest_batch(db, store.IngestBatch(readings=readings))
+    store.refresh_rollups(db)
+
+
+def normal_everywhere(nyc, kind: str, metric: str, value_of, at: datetime) -> list[store.ReadingRow]:
+    """A normal reading of every sensor of ``kind`` each minute of the ten before ``at``."""
+    sensors = nyc.sensors[nyc.sensors["kind"] == kind]
+    return [store.ReadingRow(at - timedelta(minutes=m), str(row.sensor_id), metric, value_of(row))
+            for row in sensors.itertuples() for m in range(10)]
+
+
+def test_one_loud_street_at_night_turns_its_district_amber_while_the_city_stays_green_and_says_so(
+    db, registry, nyc, ctx
+) -> None:
+    registry_rows = {row["sensor_id"]: row for row in store.read_sensor_registry(db)}
+    noise = nyc.sensors[nyc.sensors["kind"] == "noise"]
+    nta, cdta = nyc.boundaries["nta"], nyc.boundaries["cdta"]
+    borough_people = cdta.groupby("parent")["population"].sum()
+    cdta_people = nta.groupby("parent")["population"].sum()
+    chosen = None
+    for sensor_id in noise["sensor_id"]:
+        street = registry_rows[sensor_id]["unit_code"]
+        [(_, borough), (_, district), _] = nyc.lineage(street)
+        if (nta.at[street, "population"] >= 0.2 * cdta_people[district]
+                and cdta.at[district, "population"] < 0.05 * borough_people[borough]):
+            chosen = sensor_id, street, district, borough
+            break
+    assert chosen is not None, "the bundled city has a street that fits"
+    loud, street, district, borough = chosen
+    noise_rule = ctx.rules.noise
+
+    def quiet(row) -> float:
+        return noise_rule.limit(registry_rows[row.sensor_id]["noise_zone"], daytime=False) - 10
+
+    readings = normal_everywhere(nyc, "noise", "noise_dba", quiet, NIGHT)
+    # The loud street: above its night limit, within 10 dB(A) of it (amber, not red).
+    loud_value = noise_rule.limit(registry_rows[loud]["noise_zone"], daytime=False) + 5
+    readings = [r for r in readings if r.sensor_id != loud] + [
+        store.ReadingRow(NIGHT - timedelta(minutes=m), loud, "noise_dba", loud_value) for m in range(10)]
+    write_all(db, readings)
+    run_once(db, ctx, NIGHT)
+
+    assert current(db, street, "noise").level == 1
+    assert current(db, district, "noise").level == 1  # it holds ≥ 10 % of its district's people
+    assert current(db, borough, "noise").level == 0  # its district holds < 10 % of the borough's
+    city = current(db, "nyc", "noise")
+    assert city.level == 0 and city.explanation["rule"] == "population_share"
+    assert city.explanation["below"]["lowest"] | {"amber_share": None} == {
+        "level_name": "nta", "n": 262, "amber": 1, "red": 0, "amber_share": None, "red_share": 0.0}
+    assert 0 < city.explanation["below"]["lowest"]["amber_share"] < 0.01
+
+    # A gas leak in one street is the city's business: worst of, whatever its share.
+    gas = sensor_of(nyc, "gas")
+    leak = NIGHT + timedelta(minutes=1)
+    readings = normal_everywhere(nyc, "gas", "methane_lel", lambda row: 2.0, leak)
+    readings = [r for r in readings if r.sensor_id != gas] + [store.ReadingRow(leak, gas, "methane_lel", 62.0)]
+    write_all(db, readings)
+    run_once(db, ctx, leak)
+    assert current(db, unit_of(db, gas), "gas").level == 2
+    city_gas = current(db, "nyc", "gas")
+    assert city_gas.level == 2 and city_gas.explanation["rule"] == "worst_child"
+    assert city_gas.explanation["below"]["lowest"]["red"] == 1
+    assert current(db, "nyc", "noise").level == 0  # the noise is unchanged
+
+
+def test_a_gas_spike_between_two_runs_still_turns_its_street_red_and_opens_the_alarm(db, registry, nyc, ctx) -> None:
+    """docs/vital-signs.md §4.1: seen on the demo, a detector read 65 % LEL for seconds between two runs
+    and a normal reading came last before the next run: no alarm. The worst reading since the
+    previous run is judged, and hysteresis holds it."""
+    gas = sensor_of(nyc, "gas")
+    write(db, gas, "methane_lel", [(NOW - timedelta(seconds=s), 3.0) for s in (60, 30, 5)])
+    run_once(db, ctx, NOW)
+    street = unit_of(db, gas)
+    assert current(db, street, "gas").level == 0
+    write(db, gas, "methane_lel", [(NOW + timedelta(seconds=5), 65.0), (NOW + timedelta(seconds=10), 65.0),
+                                   (NOW + timedelta(seconds=20), 4.0)])  # normal again before the next run
+    run_once(db, ctx, NOW + timedelta(seconds=30))
+    value = current(db, street, "gas")
+    assert value.level == 2
+    [sensor] = [s for s in value.explanation["sensors"] if s["sensor_id"] == gas]
+    assert sensor["value"] == 65.0
+    assert current(db, "nyc", "gas").level == 2
+    assert {(sensor_id, level) for sensor_id, _, level, _, _ in store.open_alarms(db)} >= {(gas, 1), (gas, 2)}
+    # The next run sees only normal readings: red is held (hysteresis), and says why.
+    write(db, gas, "methane_lel", [(NOW + timedelta(seconds=50), 4.0)])
+    run_once(db, ctx, NOW + timedelta(seconds=60))
+    held = current(db, street, "gas")
+    assert held.level == 2
+    [sensor] = [s for s in held.explanation["sensors"] if s["sensor_id"] == gas]
+    assert sensor["held"]["level"] == 2 and sensor["held"]["since_value"] == 65.0 and sensor["value"] == 4.0
+    assert sensor["held"]["release"] == pytest.approx(47.5)
+
+
+def test_a_change_that_propagates_upward_is_one_warning_named_by_its_street(db, registry, nyc, ctx) -> None:
+    gas = sensor_of(nyc, "gas")
+    write(db, gas, "methane_lel", every_minute(NOW - timedelta(minutes=10), 5, 5.0))
+    run_once(db, ctx, NOW - timedelta(minutes=5))
+    write(db, gas, "methane_lel", every_minute(NOW - timedelta(minutes=4), 5, 60.0))
+    run_once(db, ctx, NOW)
+    changes = store.level_changes(db, since=NOW - timedelta(hours=1), domains=DOMAINS)
+    street = unit_of(db, gas)
+    [(_, borough), (_, district), _] = nyc.lineage(street)
+    assert {c.scope_code for c in changes if c.domain == "gas"} == {street, district, borough, "nyc"}
+    parents = {street: district, district: borough, borough: "nyc", "nyc": None}
+    warnings = one_warning_per_cause(changes, parents)
+    assert [(w.scope_code, w.domain, w.level, reached) for w, reached in warnings] == [
+        (street, "gas", 2, (district, borough, "nyc"))]
