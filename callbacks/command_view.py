@@ -30,7 +30,7 @@ from dash.development.base_component import Component
 from plotly.io.json import to_json_plotly
 
 import store
-from callbacks.dispatch import category_name, responder_traces
+from callbacks.dispatch import category_name, incident_title, responder_traces
 from indicators.causes import one_per_cause
 from indicators.domains import DOMAINS, INDEX
 from indicators.levels import AMBER, LEVEL_BANDS, LEVEL_COLOURS, LEVEL_NAMES, RED
@@ -335,7 +335,8 @@ def incident_traces(incidents: Sequence[dict[str, Any]], language: str, scale: f
             "x": [i["lon"] for i in chosen], "y": [i["lat"] for i in chosen],
             "marker": {"size": round(13 * scale, 1), "color": colour, "symbol": symbol,
                        "line": {"width": round(1.5 * scale, 1), "color": MARK_OUTLINE}},
-            "text": [plot_text(f"#{i['id']} {category_name(i['category'], language)} · {i['title']}") for i in chosen],
+            "text": [plot_text(f"#{i['id']} {category_name(i['category'], language)} · {incident_title(i, language)}")
+                     for i in chosen],
             "hoverinfo": "text", "customdata": [["incident", str(i["id"])] for i in chosen]})
     return traces
 

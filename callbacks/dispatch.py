@@ -27,9 +27,10 @@ from incidents.responders import unit_kinds_for
 from indicators.kpis import closed_loop_kpis, incident_frame, rank_districts
 from ingest.parse import parse_message
 from layouts.components import data_table, plot_text
-from layouts.i18n import MESSAGES, format_duration, format_time, text
+from layouts.i18n import CHINESE, MESSAGES, format_duration, format_time, text
 from layouts.markers import MARK_OUTLINE, SEVERITY_MARK, SEVERITY_STYLE, UNIT_COLOUR, UNIT_SYMBOL
 from web import citydata, db, guard, locale
+from web.citydata import category_name
 
 SEVERITY_RANK = {"minor": 0, "major": 1, "critical": 2}
 RANKING_PERIOD = timedelta(days=7)
@@ -54,7 +55,7 @@ def _queue(incidents: list[dict[str, Any]], selected: str | None, now: datetime,
         severity = incident["severity"]
         rows.append([
             html.Button(str(incident["id"]), id={"type": "dispatch-pick", "index": str(incident["id"])},
-                        className="pick", title=incident["title"]),
+                        className="pick", title=incident_title(incident, language)),
             category_name(incident["category"], language),
             html.Span(f"{SEVERITY_MARK[severity]} {text('severity.' + severity, language)}",
                       className=f"severity-{severity}"),
@@ -74,11 +75,10 @@ def _queue(incidents: list[dict[str, Any]], selected: str | None, now: datetime,
 MAP_STATIC_TRACES = 2  # the city's outlines: drawn once per page, then left alone
 
 
-def category_name(key: str, language: str) -> str:
-    category = citydata.current_city().categories.get(key)
-    if category is None:
-        return key
-    return (category.name_zh if language == "zh-CN" and category.name_zh else category.name) or key
+def incident_title(item: dict[str, Any], language: str) -> str:
+    """An incident's or event's title in ``language``: a sensor alarm has one in each
+    (``title_zh``); a person's report has the words they used, in whatever language."""
+    return (item.get("title_zh") if language == CHINESE else None) or item["title"]
 
 
 def unit_kind_name(kind: str, language: str) -> str:
@@ -119,7 +119,7 @@ def _map_traces(incidents: list[dict[str, Any]], units: list[dict[str, Any]], se
                     "symbol": symbol, "line": {"width": [3 if str(i["id"]) == selected else 1.5 for i in chosen],
                                                "color": ["#ffffff" if str(i["id"]) == selected else MARK_OUTLINE
                                                          for i in chosen]}},
-            text=[plot_text(f"#{i['id']} {i['title']}") for i in chosen], hoverinfo="text",
+            text=[plot_text(f"#{i['id']} {incident_title(i, language)}") for i in chosen], hoverinfo="text",
             customdata=[["incident", str(i["id"])] for i in chosen]))
     return traces
 
@@ -279,7 +279,7 @@ def _facts(incident: dict[str, Any], language: str, now: datetime) -> list[Compo
         (text("dispatch.reporter", language), mask_phone(incident["reporter_phone"]) or "—"),
     ]
     parts: list[Component] = [
-        html.H2(f"#{incident['id']} · {incident['title']}", className="incident-title"),
+        html.H2(f"#{incident['id']} · {incident_title(incident, language)}", className="incident-title"),
         html.Table(html.Tbody([html.Tr([html.Th(k), html.Td(v, className="nowrap")]) for k, v in facts]),
                    className="data-table facts"),
     ]
@@ -289,7 +289,7 @@ def _facts(incident: dict[str, Any], language: str, now: datetime) -> list[Compo
             [text("feeds.time", language), text("dispatch.source", language), text("dispatch.severity", language),
              text("dispatch.title", language)],
             [[format_time(event["time"], zone), event["source"], text(f"severity.{event['severity']}", language),
-              event["title"]] for event in incident["events"][-20:]],
+              incident_title(event, language)] for event in incident["events"][-20:]],
             empty="", class_name="data-table members"))
     if incident["dispatches"]:
         kinds = {unit["unit_id"]: unit["kind"] for unit in store.list_units(db.connection())}

@@ -35,6 +35,7 @@ from callbacks.command_view import (
     unit_shapes,
     warning_items,
 )
+from callbacks.dispatch import category_name, incident_title
 from indicators.domains import DOMAINS, INDEX
 from indicators.levels import AMBER, AMBER_SCORE, LEVEL_COLOURS, LEVEL_NAMES, RED, RED_SCORE
 from layouts.command_options import level_title
@@ -46,13 +47,6 @@ from web import citydata, db, locale
 HISTORY_PERIOD = timedelta(hours=24)
 WHY_SHOWN = 4  # inputs listed per value; the API has them all
 WARNINGS_SHOWN = 12
-
-
-def _category(key: str, language: str) -> str:
-    category = citydata.current_city().categories.get(key)
-    if category is None:
-        return key
-    return (category.name_zh if language == "zh-CN" and category.name_zh else category.name) or key
 
 
 def _number(value: Any) -> str:
@@ -229,7 +223,7 @@ def _warnings(code: str, now: datetime, language: str) -> Component:
 def _incidents(incidents: list[dict[str, Any]], language: str) -> Component:
     zone = locale.city_zone()
     now = datetime.now(UTC)
-    rows = [[f"#{i['id']} {i['title']}", _category(i["category"], language),
+    rows = [[f"#{i['id']} {incident_title(i, language)}", category_name(i["category"], language),
              html.Span(f"{SEVERITY_MARK[i['severity']]} {text('severity.' + i['severity'], language)}",
                        className=f"severity-{i['severity']}"),
              text(f"status.{i['status']}", language), citydata.unit_name(i["scope_code"], language),

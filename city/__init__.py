@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from city.model import City, CityConfig, CityError, load_city, read_categories, read_city_config
+from city.model import (
+    City,
+    CityConfig,
+    CityError,
+    alarm_categories,
+    load_city,
+    read_categories,
+    read_city_config,
+    report_categories,
+)
 
 # data/cities/ of this checkout: cityops is installed in editable mode (pip install -e .).
 BUNDLED_CITIES_DIR = Path(__file__).resolve().parent.parent / "data" / "cities"
@@ -22,5 +31,5 @@ def city_folder(city: str, cities_dir: Path = BUNDLED_CITIES_DIR) -> Path:
     return cities_dir / city
 
 
-__all__ = ["BUNDLED_CITIES_DIR", "City", "CityConfig", "CityError", "city_folder", "load_city", "read_categories",
-           "read_city_config"]
+__all__ = ["BUNDLED_CITIES_DIR", "City", "CityConfig", "CityError", "alarm_categories", "city_folder", "load_city",
+           "read_categories", "read_city_config", "report_categories"]

@@ -24,7 +24,7 @@ import pandas as pd
 from geo.boundaries import BoundaryError, prepare_level
 from geo.locate import Locator
 from geo.placement import NOISE_ZONES, SENSOR_COLUMNS, UNIT_COLUMNS
-from indicators.domains import DOMAINS, SEVERITIES, UNIT_KINDS
+from indicators.domains import DOMAINS, MEASURED_DOMAINS, SEVERITIES, UNIT_KINDS
 
 AQI_STANDARDS = ("US-EPA-2024", "HJ633-2012")
 SYNTHETIC_PARTS = ("sensors", "units")
@@ -52,6 +52,9 @@ class Category:
     name_zh: str | None
     domain: str
     sla_minutes: dict[str, int]
+    # True: the category of the alarms the indicators raise in its domain (docs/vital-signs.md
+    # §4.10), never offered for a person's report; false: a hotline/patrol category.
+    sensor_alarm: bool = False
 
 
 @dataclass(frozen=True)
@@ -220,11 +223,30 @@ def read_categories(path: Path) -> dict[str, Category]:
             raise CityError(f"{where}: sla_minutes needs exactly {', '.join(SEVERITIES)}")
         if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in sla.values()):
             raise CityError(f"{where}: sla_minutes must be positive whole minutes")
+        sensor_alarm = table.get("sensor_alarm", False)
+        if not isinstance(sensor_alarm, bool):
+            raise CityError(f"{where}: sensor_alarm must be true or false")
+        if sensor_alarm and table["domain"] not in MEASURED_DOMAINS:
+            raise CityError(f"{where}: sensor_alarm needs a domain that sensors measure, not {table['domain']!r}")
+        if sensor_alarm and (twin := alarm_categories(categories).get(table["domain"])):
+            # One alarm category per domain: which one an alarm files under must not depend on order.
+            raise CityError(f"{where}: {twin!r} is already the sensor_alarm category of domain {table['domain']!r}")
         name_zh = table.get("name_zh")
         categories[key] = Category(
-            key, table["name"], name_zh if isinstance(name_zh, str) else None, table["domain"], dict(sla)
+            key, table["name"], name_zh if isinstance(name_zh, str) else None, table["domain"], dict(sla),
+            sensor_alarm,
         )
     return categories
+
+
+def alarm_categories(categories: dict[str, Category]) -> dict[str, str]:
+    """Domain → the key of its ``sensor_alarm`` category: where a sensor's alarm in that domain is filed."""
+    return {category.domain: key for key, category in categories.items() if category.sensor_alarm}
+
+
+def report_categories(categories: dict[str, Category]) -> dict[str, Category]:
+    """The categories a person's report may take (hotline, patrol, the dispatch form): all but sensor alarms."""
+    return {key: category for key, category in categories.items() if not category.sensor_alarm}
 
 
 def read_boundaries(

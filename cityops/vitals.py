@@ -28,8 +28,9 @@ import numpy as np
 import pandas as pd
 
 import store
-from city import City, city_folder, load_city
+from city import City, alarm_categories, city_folder, load_city
 from geo import area_km2
+from incidents.alarms import AlarmFacts, alarm_titles
 from indicators.aggregate import Aggregation, aggregate, units_frame
 from indicators.domains import INDEX, METRIC_DOMAINS
 from indicators.hysteresis import HysteresisState, apply_hysteresis
@@ -39,11 +40,13 @@ from indicators.sensors import score_sensors
 from indicators.trend import forecast_frame
 from indicators.windows import (
     assemble_windows,
+    is_daytime,
     local_midnight,
     required_windows,
     statistic_groups,
     worst_since_last_run,
 )
+from layouts.i18n import CHINESE, ENGLISH
 
 log = logging.getLogger(__name__)
 
@@ -63,21 +66,18 @@ class VitalsContext:
     rules: IndicatorRules
     zone: ZoneInfo
     units: pd.DataFrame
-    category_of_domain: dict[str, str]
+    category_of_domain: dict[str, str]  # domain → its sensor-alarm category (never a hotline one)
 
     @classmethod
     def for_city(cls, city: City, *, time_zone: str | None = None) -> VitalsContext:
         """The context of ``city``; its folder's ``indicators.toml``, if any, overrides the defaults."""
         override = city.folder / "indicators.toml"
         rules = load_rules(override_path=override if override.is_file() else None)
-        categories: dict[str, str] = {}
-        for key, category in city.categories.items():
-            categories.setdefault(category.domain, key)
         # Area weighs units in a share roll-up where no population is known (§4.3).
         levels = [(level, city.boundaries[level].assign(area_km2=area_km2(city.boundaries[level])))
                   for level in city.levels]
         return cls(city=city, rules=rules, zone=ZoneInfo(time_zone or city.config.timezone),
-                   units=units_frame(levels), category_of_domain=categories)
+                   units=units_frame(levels), category_of_domain=alarm_categories(city.categories))
 
 
 @dataclass(frozen=True)
@@ -204,16 +204,43 @@ def _current_values(result: Aggregation, forecasts: dict[tuple[str, str], dict],
     return values
 
 
-def _alarm_event(ctx: VitalsContext) -> Callable[[str, str, str, int, float | None], store.AlarmEvent | None]:
+def _alarm_event(ctx: VitalsContext, shown: pd.DataFrame
+                 ) -> Callable[[str, str, str, int, float | None], store.AlarmEvent | None]:
+    """What an opened alarm becomes: an event of the domain's sensor-alarm category, titled in words
+    (``incidents.alarms``) from the rule that judged the sensor (``shown``: after hysteresis)."""
+    judged: dict[tuple[str, str], Any] = {}
+    lowest = ctx.city.boundaries[ctx.city.lowest_level]
+
     def make(_event_id: str, sensor_id: str, metric: str, level: int, value: float | None) -> store.AlarmEvent | None:
-        domain = METRIC_DOMAINS.get(metric)
-        category = ctx.category_of_domain.get(domain or "")
+        category = ctx.category_of_domain.get(METRIC_DOMAINS.get(metric) or "")
         if category is None:
-            return None  # the city has no incident category for this domain: the alarm row alone records it
-        shown = "—" if value is None else f"{value:.4g}"
-        colour = "red" if level == 2 else "amber"
-        return store.AlarmEvent(category=category, severity=ALARM_SEVERITY[level],
-                                title=f"{metric} {shown} at sensor {sensor_id}: {colour}")
+            return None  # the city has no sensor-alarm category for this domain: the alarm row alone records it
+        if not judged:  # indexed at the first alarm only: most runs open none
+            judged.update(((row.sensor_id, row.metric), row) for row in shown.itertuples(index=False))
+        row = judged.get((sensor_id, metric))
+        rule = getattr(row, "rule", None)
+        unit_code = getattr(row, "unit_code", None)
+        daytime = None
+        if metric == "noise_dba" and row is not None and not pd.isna(row.time):
+            # The GB 3096 limit is the day's or the night's, by the reading's local time.
+            noise = ctx.rules.noise
+            daytime = bool(is_daytime(row.time, ctx.zone, noise.day_start, noise.day_end))
+        place = lowest.loc[unit_code] if unit_code in lowest.index else None
+        facts = AlarmFacts(
+            metric=metric, level=level, value=value,
+            threshold=None if rule is None else (rule.red if level >= 2 else rule.amber),
+            unit="" if rule is None else rule.unit, higher_is_worse=True if rule is None else rule.higher_is_worse,
+            window_s=0.0 if rule is None else rule.window_s, daytime=daytime,
+            place=None if place is None else _plain(place["name"]),
+            place_zh=None if place is None else _plain(place.get("name_zh")),
+        )
+        titles = alarm_titles(facts)
+        # The ids stay in the detail, for whoever checks the device; the title is for the officer.
+        detail = f"sensor {sensor_id}, metric {metric}, unit {unit_code or '—'}"
+        if rule is not None:
+            detail += f"; threshold source: {rule.source}"
+        return store.AlarmEvent(category=category, severity=ALARM_SEVERITY[level], title=titles[ENGLISH],
+                                title_zh=titles[CHINESE], detail=detail)
     return make
 
 
@@ -286,7 +313,7 @@ def run_once(conn: store.Connection, ctx: VitalsContext, now: datetime | None = 
         conn, now=now, current=_current_values(result, forecasts, now),
         history_every=timedelta(seconds=ctx.rules.history.cadence_s),
         hysteresis=_changed_states(stored_states, new_states),
-        alarm_levels=alarm_levels, alarm_event=_alarm_event(ctx),
+        alarm_levels=alarm_levels, alarm_event=_alarm_event(ctx, shown),
     )
     clock.mark("write")
     return RunResult(computed_at=now, seconds=clock.total(), sensors=len(registry), written=written,

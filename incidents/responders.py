@@ -20,6 +20,18 @@ BY_CATEGORY: dict[str, tuple[str, ...]] = {
     "power_outage": ("utility",),
     "illegal_dumping": ("city_management",),
     "road_damage": ("city_management",),
+    # Sensor alarms (docs/vital-signs.md §4.10): who goes to look at what a sensor measured. A noise
+    # or air reading is an inspector's job, not the police's as a neighbour's complaint may be.
+    "air_alarm": ("city_management",),
+    "traffic_alarm": ("police",),
+    "waterlogging_alarm": ("city_management", "utility"),
+    "rainfall_alarm": ("city_management",),
+    "gas_alarm": ("utility", "fire"),
+    "water_supply_alarm": ("utility",),
+    "power_alarm": ("utility",),
+    "crowd_alarm": ("police",),
+    "noise_alarm": ("city_management",),
+    "heat_alarm": ("city_management", "ambulance"),
 }
 BY_DOMAIN: dict[str, tuple[str, ...]] = {
     "waterlogging": ("city_management", "utility"),

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from city import City, city_folder, load_city
+from city import City, city_folder, load_city, report_categories
 from ingest.mqtt import BrokerAddress, MqttClient
 from ingest.simulation import CitySimulation
 from store import backfill_readings, connect
@@ -71,7 +71,8 @@ def build_simulation(city: City, options: SimulatorOptions) -> CitySimulation:
     return CitySimulation(
         sensors,
         city.units,
-        {key: category.domain for key, category in city.categories.items()},
+        # Simulated people report; the alarms come from the indicators, in their own categories.
+        {key: category.domain for key, category in report_categories(city.categories).items()},
         city.config.timezone,
         options.seed,
         contains=contains,

@@ -8,6 +8,7 @@ import dash
 from dash import dcc, html
 from dash.development.base_component import Component
 
+from city import report_categories
 from indicators.domains import EVENT_SOURCES, SEVERITIES
 from layouts.components import page_heading
 from layouts.i18n import text
@@ -22,8 +23,9 @@ REFRESH_MS = 5_000
 def _new_incident_form(language: str) -> html.Details:
     """An officer's own report: where (a click on the map fills it), what, how bad."""
     city = citydata.current_city()
+    # A person's report: the sensor-alarm categories are the indicators' alone (as source "sensor" is).
     categories = [{"label": (c.name_zh if language == "zh-CN" and c.name_zh else c.name), "value": key}
-                  for key, c in city.categories.items()]
+                  for key, c in report_categories(city.categories).items()]
     severities = [{"label": text(f"severity.{s}", language), "value": s} for s in SEVERITIES]
     sources = [{"label": source, "value": source} for source in EVENT_SOURCES if source != "sensor"]
 

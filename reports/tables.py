@@ -67,7 +67,8 @@ DEFAULT_WORST_HOURS = 20
 # means the same in every table.
 COLUMN_KINDS: Mapping[str, str] = {
     **dict.fromkeys(("unit", "unit_name", "level_name", "domain", "district", "district_name", "category",
-                     "severity", "status", "title", "reporter_phone", "scope_code", "id", "quantity",
+                     "category_name", "category_name_zh", "severity", "status", "title", "title_zh",
+                     "reporter_phone", "scope_code", "id", "quantity",
                      "unit_of_measure", "direction", "source"), "text"),
     **dict.fromkeys(("worst_colour", "colour"), "colour"),
     **dict.fromkeys(("worst_level", "level"), "level"),

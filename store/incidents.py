@@ -92,18 +92,18 @@ def incidents_for_events(
     if not keys:
         return {}
     cur.execute(
-        "SELECT e.source, e.id, e.time, e.received_at, e.category, e.severity, e.lon, e.lat, e.title, e.detail,"
-        " e.reporter_phone, e.scope_code, e.scopes, m.incident_id FROM events e"
+        "SELECT e.source, e.id, e.time, e.received_at, e.category, e.severity, e.lon, e.lat, e.title, e.title_zh,"
+        " e.detail, e.reporter_phone, e.scope_code, e.scopes, m.incident_id FROM events e"
         " LEFT JOIN incident_events m ON m.source = e.source AND m.event_id = e.id"
         " WHERE (e.source, e.id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
         ([key[0] for key in keys], [key[1] for key in keys]),
     )
     events = cur.fetchall()
     # One lock order for every transaction (by group, then time): concurrent writers never deadlock.
-    events.sort(key=lambda e: (e[4], e[11] or "", e[2], e[0], e[1]))
+    events.sort(key=lambda e: (e[4], e[12] or "", e[2], e[0], e[1]))
     result: dict[tuple[str, str], int] = {}
-    for (source, event_id, time, received_at, category, severity, lon, lat, title, detail, phone, scope_code,
-         scopes, member_of) in events:
+    for (source, event_id, time, received_at, category, severity, lon, lat, title, title_zh, detail, phone,
+         scope_code, scopes, member_of) in events:
         if member_of is not None:
             result[(source, event_id)] = member_of
             continue
@@ -118,12 +118,13 @@ def incidents_for_events(
         params = {"severity": severity, "category": category}
         if found is None:
             cur.execute(
-                "INSERT INTO incidents (category, severity, title, detail, reporter_phone, lon, lat, scope_code,"
-                " scopes, received_at, last_event_at, due_at, created_by) VALUES (%(category)s, %(severity)s,"
-                " %(title)s, %(detail)s, %(phone)s, %(lon)s, %(lat)s, %(scope_code)s, %(scopes)s, %(received)s,"
+                "INSERT INTO incidents (category, severity, title, title_zh, detail, reporter_phone, lon, lat,"
+                " scope_code, scopes, received_at, last_event_at, due_at, created_by) VALUES (%(category)s,"
+                " %(severity)s, %(title)s, %(title_zh)s, %(detail)s, %(phone)s, %(lon)s, %(lat)s, %(scope_code)s,"
+                " %(scopes)s, %(received)s,"
                 f" %(time)s, %(received)s + coalesce({_SLA}, interval '24 hours'), 'event') RETURNING id",
-                {**params, "title": title, "detail": detail, "phone": phone, "lon": lon, "lat": lat,
-                 "scope_code": scope_code, "scopes": Json(scopes) if scopes is not None else None,
+                {**params, "title": title, "title_zh": title_zh, "detail": detail, "phone": phone, "lon": lon,
+                 "lat": lat, "scope_code": scope_code, "scopes": Json(scopes) if scopes is not None else None,
                  "received": received_at, "time": time},
             )
             incident_id = cur.fetchone()[0]
@@ -149,8 +150,8 @@ def incidents_for_events(
     return result
 
 
-_INCIDENT_COLUMNS = ("id", "category", "severity", "status", "title", "detail", "reporter_phone", "lon", "lat",
-                     "scope_code", "scopes", "received_at", "last_event_at", "events_count", "acknowledged_at",
+_INCIDENT_COLUMNS = ("id", "category", "severity", "status", "title", "title_zh", "detail", "reporter_phone", "lon",
+                     "lat", "scope_code", "scopes", "received_at", "last_event_at", "events_count", "acknowledged_at",
                      "dispatched_at", "arrived_at", "resolved_at", "due_at", "reopened_count", "resolution_note",
                      "created_by")
 
@@ -283,11 +284,11 @@ def get_incident(conn: psycopg2.extensions.connection, incident_id: int) -> dict
         if row is None:
             raise IncidentMissing(f"no incident {incident_id}")
         incident = _incident(row)
-        cur.execute("SELECT e.source, e.id, e.time, e.severity, e.title, e.reporter_phone FROM incident_events m"
-                    " JOIN events e ON e.source = m.source AND e.id = m.event_id WHERE m.incident_id = %s"
-                    " ORDER BY e.time, e.source, e.id", (incident_id,))
-        incident["events"] = [dict(zip(("source", "id", "time", "severity", "title", "reporter_phone"), event,
-                                       strict=True)) for event in cur.fetchall()]
+        cur.execute("SELECT e.source, e.id, e.time, e.severity, e.title, e.title_zh, e.reporter_phone"
+                    " FROM incident_events m JOIN events e ON e.source = m.source AND e.id = m.event_id"
+                    " WHERE m.incident_id = %s ORDER BY e.time, e.source, e.id", (incident_id,))
+        incident["events"] = [dict(zip(("source", "id", "time", "severity", "title", "title_zh", "reporter_phone"),
+                                       event, strict=True)) for event in cur.fetchall()]
         cur.execute("SELECT time, \"user\", action, from_status, to_status, unit_id, note FROM incident_transitions"
                     " WHERE incident_id = %s ORDER BY time, id", (incident_id,))
         incident["steps"] = [dict(zip(("time", "user", "action", "from_status", "to_status", "unit_id", "note"), step,

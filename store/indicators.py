@@ -177,6 +177,8 @@ class AlarmEvent:
     category: str
     severity: str
     title: str
+    title_zh: str | None = None
+    detail: str | None = None
 
 
 def write_run(
@@ -266,7 +268,9 @@ def _write_alarms(cur, now: datetime, alarm_levels: Mapping[tuple[str, str], tup
         cur.execute("UPDATE sensor_alarms SET cleared_at = %s WHERE id = ANY(%s)", (now, to_clear))
     opened = 0
     for (sensor, metric), (level, value) in sorted(alarm_levels.items()):
-        for alarm_level in range(1, (level or 0) + 1):
+        # Highest level first: a jump to red opens the incident with the red alarm's severity and
+        # title (the red threshold); the amber alarm of the same run joins it.
+        for alarm_level in range(level or 0, 0, -1):
             if (sensor, metric, alarm_level) in open_alarms:
                 continue
             cur.execute(
@@ -282,11 +286,14 @@ def _write_alarms(cur, now: datetime, alarm_levels: Mapping[tuple[str, str], tup
             event = alarm_event(event_id, sensor, metric, alarm_level, value)
             if event is not None:
                 cur.execute(
-                    "INSERT INTO events (source, id, time, category, severity, lon, lat, title, scope_code, scopes)"
-                    " SELECT 'sensor', %s, %s, %s, %s, lon, lat, %s, scope_code, scopes FROM sensors"
+                    "INSERT INTO events (source, id, time, category, severity, lon, lat, title, title_zh, detail,"
+                    " scope_code, scopes)"
+                    " SELECT 'sensor', %s, %s, %s, %s, lon, lat, %s, %s, %s, scope_code, scopes FROM sensors"
                     " WHERE sensor_id = %s AND lon IS NOT NULL"
                     " ON CONFLICT (source, id) DO NOTHING RETURNING source, id",
-                    (event_id, now, event.category, event.severity, event.title[:200], sensor),
+                    (event_id, now, event.category, event.severity, event.title[:200],
+                     None if event.title_zh is None else event.title_zh[:200],
+                     None if event.detail is None else event.detail[:4000], sensor),
                 )
                 incidents_for_events(cur, cur.fetchall())  # the alarm's event becomes (or joins) an incident
             opened += 1

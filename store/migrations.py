@@ -732,6 +732,17 @@ COMMENT ON COLUMN display_links.last_used_at IS 'The newest request of a screen 
 COMMENT ON COLUMN display_links.last_address IS 'Client IP address of that request.';
 """
 
+# A sensor's alarm is titled in words in both languages (docs/vital-signs.md §4.10): the English
+# title stays in ``title``, the Chinese one goes here, so each page shows its own language.
+# Events from people have one title, in the words they used: their title_zh stays null.
+_CHINESE_TITLES = """
+ALTER TABLE events ADD COLUMN title_zh text;
+ALTER TABLE incidents ADD COLUMN title_zh text;
+COMMENT ON COLUMN events.title_zh IS 'The title in Chinese, where the source wrote one in both languages '
+    '(sensor alarms); null otherwise: title is then the only one.';
+COMMENT ON COLUMN incidents.title_zh IS 'Chinese title of its first event, if it had one.';
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core", sql=_CORE),
     Migration(2, "readings", sql=_READINGS, plain=_READINGS_PLAIN, timescale=_READINGS_TIMESCALE),
@@ -777,4 +788,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(12, "unverified_sensors_and_masked_rejects", sql=_SENSOR_VERIFICATION),
     Migration(13, "sessions_and_sign_in_outcomes", sql=_SESSIONS_AND_SIGN_IN_OUTCOMES),
     Migration(14, "display_links", sql=_DISPLAY_LINKS),
+    Migration(15, "chinese_titles", sql=_CHINESE_TITLES),
 )

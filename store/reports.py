@@ -15,7 +15,8 @@ import psycopg2.extensions
 from store.connection import transaction
 
 INCIDENT_EXPORT_COLUMNS: tuple[str, ...] = (
-    "id", "category", "severity", "status", "title", "reporter_phone", "district", "scope_code", "lon", "lat",
+    "id", "category", "category_name", "category_name_zh", "severity", "status", "title", "title_zh", "reporter_phone",
+    "district", "scope_code", "lon", "lat",
     "received_at", "acknowledged_at", "dispatched_at", "arrived_at", "resolved_at", "due_at", "events_count",
     "reopened_count",
 )
@@ -42,8 +43,12 @@ def incident_rows(
         where = (" AND (scope_code = ANY(%(units)s) OR EXISTS (SELECT 1 FROM jsonb_each_text(scopes) AS s"
                  " WHERE s.value = ANY(%(units)s)))")
         params["units"] = list(units)
-    columns = ["CASE WHEN %(level)s::text IS NULL THEN scope_code ELSE scopes ->> %(level)s END" if name == "district"
-               else name for name in INCIDENT_EXPORT_COLUMNS]
+    # The category's names in both languages sit beside its key, so a sheet reads without a lookup
+    # (a key the city has dropped since: no names, the key stays).
+    computed = {"district": "CASE WHEN %(level)s::text IS NULL THEN scope_code ELSE scopes ->> %(level)s END",
+                "category_name": "(SELECT name FROM incident_categories c WHERE c.key = incidents.category)",
+                "category_name_zh": "(SELECT name_zh FROM incident_categories c WHERE c.key = incidents.category)"}
+    columns = [computed.get(name, name) for name in INCIDENT_EXPORT_COLUMNS]
     try:
         with conn.cursor(name="cityops_incident_rows") as cur:
             cur.itersize = chunk_rows

@@ -31,7 +31,7 @@ from incidents.lifecycle import ACTIONS, STATUSES, Conflict, next_status
 from incidents.privacy import mask_phone
 from indicators.kpis import closed_loop_kpis, incident_frame, rank_districts
 from ingest.parse import parse_message
-from web import citydata, db, guard
+from web import citydata, db, guard, locale
 
 MAX_BODY_BYTES = 64 * 1024
 # KPIs are computed in memory from the period's incidents: a year at most, from a sane start.
@@ -56,9 +56,11 @@ def _plain(value: Any) -> Any:
 
 
 def incident_json(incident: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """An incident as the API and the screens show it: id as text, phone masked, SLA left."""
+    """An incident as the API and the screens show it: id as text, phone masked, SLA left, the
+    category's name in the caller's language (Accept-Language or the language cookie)."""
     shown = {key: _plain(value) for key, value in incident.items() if key not in ("events", "steps", "dispatches")}
     shown["id"] = str(incident["id"])
+    shown["category_name"] = citydata.category_name(incident["category"], locale.request_language())
     shown["reporter_phone"] = mask_phone(incident.get("reporter_phone"))
     is_open = incident["status"] != "resolved"
     left = (incident["due_at"] - now).total_seconds() / 60

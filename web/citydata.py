@@ -82,6 +82,14 @@ def parent_codes() -> dict[str, str | None]:
         return _parent_codes(folder)
 
 
+def category_name(key: str, language: str) -> str:
+    """The incident category's name in ``language``; a key the city no longer has shows as the key."""
+    category = current_city().categories.get(key)
+    if category is None:
+        return key
+    return (category.name_zh if language == "zh-CN" and category.name_zh else category.name) or key
+
+
 def unit_name(code: str | None, language: str) -> str:
     """The name of an administrative unit (Chinese where the city has one), or the code."""
     if not code:

@@ -215,7 +215,9 @@ def test_drill_down_shows_breadcrumb_children_and_why(client_for, vitals, level:
 def test_drill_down_lists_the_units_open_incidents(client_for, vitals) -> None:
     result = answer(district(client_for("viewer"), vitals["nta"]))
     incidents = json.dumps(result["district-incidents"]["children"], ensure_ascii=False)
-    assert f"methane_lel 60 at sensor {vitals['sensor']}" in incidents
+    # The alarm's incident: its own category, titled in words with the place (docs/vital-signs.md §4.10).
+    assert f"Methane 60 % LEL at {citydata_name(vitals['nta'])}, red limit 50" in incidents
+    assert "Methane above 20 % LEL" in incidents and vitals["sensor"] not in incidents
     elsewhere = next(code for code in ("BX", "SI", "QN", "MN", "BK") if code != vitals["borough"])
     other = answer(district(client_for("viewer"), elsewhere))
     assert "No open incident here." in json.dumps(other["district-incidents"]["children"])

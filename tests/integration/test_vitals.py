@@ -110,7 +110,7 @@ def test_red_alarm_opens_once_holds_through_the_dwell_and_clears(db, registry, n
         cur.execute("SELECT source, category, severity, scope_code FROM events ORDER BY id")
         events = cur.fetchall()
     db.commit()
-    assert [(source, category) for source, category, _, _ in events] == [("sensor", "gas_leak")] * 2
+    assert [(source, category) for source, category, _, _ in events] == [("sensor", "gas_alarm")] * 2
     assert sorted(severity for _, _, severity, _ in events) == ["major", "minor"]
 
     # The gas clears: green by value at once, but red is held for the 10-minute dwell.
