@@ -9,7 +9,7 @@ CITY_SOURCES := $(wildcard geo/*.py city/*.py city/packs/*.py)
 # The integration tests create throw-away databases on this server (see tests/integration/conftest.py).
 export CITYOPS_TEST_PG ?= postgresql://cityops_test:cityops_test@127.0.0.1:5432/postgres
 
-.PHONY: demo test lint bench bench-ingest bench-vitals bench-command-view bench-reports cities services clean
+.PHONY: demo test lint bench bench-ingest bench-vitals bench-command-view bench-reports bench-render cities services clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "cityops needs Python 3.11 or newer"; exit 1; }
@@ -47,8 +47,9 @@ lint: $(INSTALLED)
 services:
 	bash scripts/ensure-services.sh
 
+# The journeys run beside the rest of the suite (scripts/run-tests.sh); README "Tests" says how long each layer takes.
 test: $(INSTALLED) cities lint services
-	$(BIN)/python -m pytest
+	bash scripts/run-tests.sh
 
 bench: $(INSTALLED) cities services
 	$(BIN)/python -m benchmarks
@@ -65,6 +66,10 @@ bench-command-view: $(INSTALLED) cities services
 # A year of hourly rows for every lowest-level unit × domain, exported as CSV and Parquet (peak memory).
 bench-reports: $(INSTALLED) cities services
 	$(BIN)/python -m benchmarks reports
+
+# Seconds the browser takes to draw tables of 50-500 rows returned by a callback (Dash's renderer).
+bench-render: $(INSTALLED) services
+	$(BIN)/python -m benchmarks render
 
 clean:
 	rm -rf $(VENV) data/cities/*/.built

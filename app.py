@@ -7,6 +7,7 @@ module and call the factory with their own settings.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import secrets
 from datetime import timedelta
@@ -122,6 +123,11 @@ def _check_database(database_url: str, admin_password: str | None, categories: l
         conn.close()
 
 
+# Dash's MCP server (Dash 4.2 and later, turned on by DASH_MCP_ENABLED) would run any callback
+# outside the guard; versions without it take no such argument.
+_NO_MCP = {"enable_mcp": False} if "enable_mcp" in inspect.signature(dash.Dash).parameters else {}
+
+
 def create_app(settings: Settings, *, demo: bool = False) -> dash.Dash:
     """The Dash app (its Flask server is ``.server``) for ``settings``.
 
@@ -190,8 +196,7 @@ def create_app(settings: Settings, *, demo: bool = False) -> dash.Dash:
         # Without this Dash builds a "validation layout" of every page and sends it to any
         # browser in the page shell; pages then check nothing. The guard decides instead.
         suppress_callback_exceptions=True,
-        # Dash's MCP server (turned on by DASH_MCP_ENABLED) would run any callback outside the guard.
-        enable_mcp=False,
+        **_NO_MCP,
     )
     app.layout = shell
     callbacks.register(app)

@@ -1,4 +1,5 @@
-"""Run benchmarks: ``python -m benchmarks [geo|store|ingest|vitals|command-view|reports] [options]`` (all by default).
+"""Run benchmarks: ``python -m benchmarks [NAME] [options]``, all of them without a name; the names
+are geo, store, ingest, vitals, command-view, reports and render.
 
 ``make bench`` runs them all; ``make bench-ingest`` the ingest one. They print numbers;
 nothing here asserts a speed (these machines are shared and noisy).
@@ -8,11 +9,19 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import command_view_bench, geo_bench, ingest_bench, reports_bench, store_bench, vitals_bench
+from benchmarks import (
+    command_view_bench,
+    geo_bench,
+    ingest_bench,
+    render_bench,
+    reports_bench,
+    store_bench,
+    vitals_bench,
+)
 
 SUITES = {"geo": geo_bench.main, "store": store_bench.main, "ingest": ingest_bench.main,
           "vitals": vitals_bench.main, "command-view": command_view_bench.main,
-          "reports": reports_bench.main}
+          "reports": reports_bench.main, "render": render_bench.main}
 
 if __name__ == "__main__":
     chosen = sys.argv[1:2]

@@ -48,7 +48,7 @@ from reports.printed import (
     shown_table,
     trend_lines,
 )
-from reports.spec import ALL_DOMAINS, CITY_LEVEL, ReportSpec, SpecError, check_size, parse_spec
+from reports.spec import ALL_DOMAINS, CITY_LEVEL, PRESETS, ReportSpec, SpecError, check_size, parse_spec
 from reports.tables import Report
 from web import api_reports, db, guard, locale
 from web.api import STALE_AFTER_S
@@ -301,6 +301,7 @@ def update(search: str | None, preset: str | None, start: str | None, end: str |
             period = preset_period(preset, now, ctx.zone) if trigger == "reports-preset" else None
             if period is not None:
                 start, end = local_text(period[0], ctx.zone), local_text(period[1], ctx.zone)
+                bucket = PRESETS[preset]
             args = choice_args(start, end, level, [] if trigger == "reports-level" else units, domains, bucket)
         spec = parse_spec(args, ctx.units, ctx.zone, now)
     except SpecError as error:

@@ -11,13 +11,11 @@ from dash.development.base_component import Component
 from indicators.domains import DOMAINS, INDEX
 from layouts.components import page_heading
 from layouts.i18n import text
-from reports.spec import BUCKETS
+from reports.spec import BUCKETS, PRESETS
 from web.locale import request_language
 
 dash.register_page(__name__, path="/reports", title="cityops", name="Reports")
 
-# The period presets (callbacks.reports.preset_period turns one into a period).
-PRESETS = ("last_24h", "last_7d", "last_30d", "this_month", "last_month")
 
 
 def layout(**_query: str) -> html.Div:

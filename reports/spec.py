@@ -25,6 +25,10 @@ from zoneinfo import ZoneInfo
 from indicators.domains import DOMAINS, INDEX
 
 BUCKETS: tuple[str, ...] = ("hour", "day", "week", "month")
+# The period presets of the report page (``callbacks.reports.preset_period`` turns one into a period)
+# and the bucket each brings with it: a day by the hour, anything longer by the day.
+PRESETS: Mapping[str, str] = MappingProxyType(
+    {"last_24h": "hour", "last_7d": "day", "last_30d": "day", "this_month": "day", "last_month": "day"})
 ALL_DOMAINS: tuple[str, ...] = (*DOMAINS, INDEX)
 CITY_LEVEL = "city"  # the level name of the whole city in the vital-sign tables
 # Formats of the files; html and pdf are the printable report.

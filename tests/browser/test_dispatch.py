@@ -32,6 +32,7 @@ def incident(db) -> int:
 def test_an_officer_picks_an_incident_on_the_map_and_dispatches_the_nearest_unit(
     live_app, browser, db, incident: int, screenshots: Path
 ) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
@@ -46,10 +47,21 @@ def test_an_officer_picks_an_incident_on_the_map_and_dispatches_the_nearest_unit
 
     # The incident's marker: the one critical incident, drawn as an "x" on the map.
     wait = WebDriverWait(browser, WAIT_S)
-    marker = wait.until(expected_conditions.presence_of_element_located(
-        ("css selector", "#dispatch-map .scatterlayer .trace:last-child .points path")))
-    ActionChains(browser).move_to_element(marker).click().perform()
-    _wait_text(browser, "#dispatch-detail", f"#{incident}")
+    marker_css = "#dispatch-map .scatterlayer .trace:last-child .points path"
+    wait.until(expected_conditions.presence_of_element_located(("css selector", marker_css)))
+
+    def picked(driver) -> bool:
+        # A click while Plotly redraws the map (every refresh, slow on a busy machine) may land on
+        # nothing; a person clicks again, so does this.
+        ActionChains(driver).move_to_element(driver.find_element("css selector", marker_css)).click().perform()
+        try:
+            WebDriverWait(driver, 10).until(
+                expected_conditions.text_to_be_present_in_element(("id", "dispatch-detail"), f"#{incident}"))
+        except TimeoutException:
+            return False
+        return True
+
+    WebDriverWait(browser, WAIT_S, ignored_exceptions=(StaleElementReferenceException,)).until(picked)
     _wait_text(browser, "#dispatch-detail", "Nearest available units")
     assert "13812345678" not in browser.find_element("id", "dispatch-detail").text  # masked
     browser.save_screenshot(str(screenshots / "dispatch-1-selected.png"))

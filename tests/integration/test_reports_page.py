@@ -115,6 +115,9 @@ def test_changing_a_control_pushes_the_choice_into_the_url_and_the_url_reproduce
 
     preset = outputs(page(analyst, search, changed="reports-preset.value", preset="last_7d", bucket="day"))
     assert preset["reports-preset.value"] == "last_7d" and "from=" in preset["reports-url.search"]
+    # "Last 24 h" by the day would be one point per chart: the preset brings the hour with it.
+    day = outputs(page(analyst, search, changed="reports-preset.value", preset="last_24h", bucket="day"))
+    assert day["reports-bucket.value"] == "hour" and "bucket=hour" in day["reports-url.search"]
 
 
 @pytest.mark.parametrize("search", [
