@@ -71,7 +71,7 @@ def test_a_wall_screen_runs_unattended_through_a_restart(demo: Demo, browser, sc
                          f"{browser.find_element('id', 'command-index').text!r}, note "
                          f"{browser.find_element('id', 'command-index-note').text!r}")
         try:  # a number: that hour's vital signs are there
-            wait_until(lambda: browser.find_element("id", "command-index").text.isdigit(), 60,
+            wait_until(lambda: browser.find_element("id", "command-index").text.isdigit(), 120,
                        "the city index of 20 hours ago", shown)
         finally:
             browser.save_screenshot(str(screenshots / "journey-wall-2-replay-20h-ago.png"))
