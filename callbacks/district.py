@@ -4,6 +4,7 @@ An unknown code says so. A click on a child's mark opens that child's drill-down
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,6 +37,7 @@ from callbacks.command_view import (
     warning_items,
 )
 from callbacks.dispatch import category_name, incident_title
+from incidents.alarms import DECIMALS, metric_name
 from indicators.domains import DOMAINS, INDEX
 from indicators.levels import AMBER, AMBER_SCORE, LEVEL_COLOURS, LEVEL_NAMES, RED, RED_SCORE
 from layouts.command_options import level_title
@@ -49,25 +51,33 @@ WHY_SHOWN = 4  # inputs listed per value; the API has them all
 WARNINGS_SHOWN = 12
 
 
-def _number(value: Any) -> str:
-    return "—" if value is None else f"{float(value):.4g}"
-
-
 def _percent(share: float | None) -> str:
     return "—" if share is None else f"{100 * share:.0f} %"
+
+
+def metric_value(metric: str, value: Any) -> str:
+    """A reading as the alarm titles write the same metric: its decimals, "—" when missing."""
+    if value is None or not math.isfinite(float(value)):
+        return "—"
+    return f"{float(value):.{DECIMALS.get(metric, 1)}f}"
 
 
 def held_line(sensor: dict[str, Any], language: str) -> str:
     """A sensor whose level hysteresis holds, with the numbers (§4.7): "… held amber since 21:30
     (58.7 dB(A)); clears after 10 min below 52.3 — now 40.1"."""
     held = sensor["held"]
+    metric = str(sensor.get("metric") or "")
+
+    def number(value: Any) -> str:
+        return metric_value(metric, value)
+
     since = None if held.get("since") is None else datetime.fromisoformat(held["since"])
-    return text("why.held", language, sensor=sensor.get("sensor_id"), metric=sensor.get("metric"),
+    return text("why.held", language, sensor=sensor.get("sensor_id"), metric=metric_name(metric, language),
                 level=level_word(held.get("level"), language), since=clock(since, seconds=False),
-                since_value=_number(held.get("since_value")), unit=held.get("unit") or "",
+                since_value=number(held.get("since_value")), unit=held.get("unit") or "",
                 dwell=format_duration(held.get("dwell_s"), language),
                 beyond=text("why.beyond.below" if held.get("higher_is_worse", True) else "why.beyond.above", language),
-                release=_number(held.get("release")), value=_number(held.get("value"))).replace(" )", ")")
+                release=number(held.get("release")), value=number(held.get("value"))).replace(" )", ")")
 
 
 def _roll_up_lines(explanation: dict[str, Any], level: int | None, language: str) -> list[str]:
@@ -111,8 +121,9 @@ def why(explanation: dict[str, Any] | None, language: str, level: int | None = N
                 continue
             age = format_duration(sensor.get("age_s"), language)
             key = "why.sensor" if sensor.get("fresh") else "why.sensor_stale"
-            lines.append(text(key, language, sensor=sensor.get("sensor_id"), metric=sensor.get("metric"),
-                              value=_number(sensor.get("value")), age=age))
+            metric = str(sensor.get("metric") or "")
+            lines.append(text(key, language, sensor=sensor.get("sensor_id"), metric=metric_name(metric, language),
+                              value=metric_value(metric, sensor.get("value")), age=age))
     elif rule in ("worst_child", "population_share"):
         lines.extend(_roll_up_lines(explanation, level, language))
         children = explanation.get("children") or []

@@ -197,7 +197,7 @@ def test_drill_down_shows_breadcrumb_children_and_why(client_for, vitals, level:
         assert sum(len(codes) for codes in marks.values()) > 5  # every CDTA of the borough
     domains = json.dumps(result["district-domains"]["children"], ensure_ascii=False)
     if level == "nta":
-        assert f"sensor {vitals['sensor']}: methane_lel 60" in domains  # the sensor that set the colour
+        assert f"sensor {vitals['sensor']}: Methane 60" in domains  # the sensor that set the colour, in words
         assert "This is the lowest level" in heading
     else:  # the child that set the colour, by name
         child = {"city": vitals["borough"], "borough": vitals["cdta"], "cdta": vitals["nta"]}[level]

@@ -40,11 +40,11 @@ def test_a_held_level_says_since_when_and_what_clears_it_in_english_and_chinese(
     explanation = {"rule": "worst_fresh_sensor", "worst": ["NS-1"], "sensors": [_held_sensor()]}
     zone = datetime.now(NEW_YORK).strftime("%Z")
     [english] = why(explanation, "en", AMBER)
-    assert english == (f"sensor NS-1: noise_dba held amber since 21:30 {zone} (58.7 dB(A)); clears after 10 min "
-                       "below 52.25 — now 40.1")
+    assert english == (f"sensor NS-1: Noise held amber since 21:30 {zone} (58.7 dB(A)); clears after 10 min "
+                       "below 52.2 — now 40.1")  # the metric in words, with its decimals
     [chinese] = why(explanation, "zh-CN", AMBER)
-    assert chinese == (f"传感器 NS-1：noise_dba 自 21:30 {zone} 起保持黄色（58.7 dB(A)）；"
-                       "低于 52.25 持续 10 分钟后解除 — 当前 40.1")
+    assert chinese == (f"传感器 NS-1：噪声 自 21:30 {zone} 起保持黄色（58.7 dB(A)）；"
+                       "低于 52.2 持续 10 分钟后解除 — 当前 40.1")
 
 
 def test_a_held_level_of_lower_is_worse_clears_above(city_time: None) -> None:
