@@ -7,6 +7,7 @@ process, so every worker answers alike.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -39,12 +40,20 @@ def city_zone() -> ZoneInfo:
     return flask.current_app.config[TIME_ZONE]
 
 
+def utc_offset(zone: ZoneInfo, at: datetime | None = None) -> str:
+    """``UTC−05:00``: the zone's offset now (or ``at``), for readers to whom an IANA name means nothing."""
+    offset = (at or datetime.now(UTC)).astimezone(zone).utcoffset() or timedelta(0)
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "−"
+    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
 def zone_words(language: str) -> str:
-    """"Times in …" for the navigation: the zone's name, or in Chinese the city's local time when it is
-    the city's own zone (IANA names are English words)."""
+    """"Times in …" for the navigation: the zone's name, or in Chinese the city's local time and its
+    UTC offset when it is the city's own zone (IANA names are English words)."""
     zone = city_zone()
     if flask.current_app.config[OWN_ZONE] == zone.key:
-        return text("nav.city_time", language, zone=zone.key, city=city_name(language))
+        return text("nav.city_time", language, zone=zone.key, city=city_name(language), offset=utc_offset(zone))
     return text("nav.time_zone", language, zone=zone.key)
 
 

@@ -92,6 +92,7 @@ def test_sign_in_english_shell_switch_to_chinese_and_sign_out(live_app, browser,
     nav = browser.find_element("css selector", "nav").text
     for label in ("指挥大屏", "派单调度", "分析报表", "数据接入", "退出登录", "管理员", "纽约"):
         assert label in nav, label
+    assert "America/New_York" not in nav and ("UTC−05:00" in nav or "UTC−04:00" in nav)  # no English zone id
     assert "超时传感器" in browser.find_element("css selector", ".feeds").text
     browser.save_screenshot(str(screenshots / "shell-3-feeds-zh.png"))
 
