@@ -96,3 +96,11 @@ def toy_city(tmp_path: Path, regions: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame
     write_geojson(folder / "boundaries" / "region.geojson", regions)
     write_geojson(folder / "boundaries" / "block.geojson", blocks)
     return folder
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The browser tests run last: `make test` starts the journeys' demo beside this run, and its
+    # first minutes (a day of readings written, then its vital signs) are the machine's busiest;
+    # the browser tests are the ones most sensitive to a busy machine.
+    items.sort(key=lambda item: item.path.parent.name == "browser")

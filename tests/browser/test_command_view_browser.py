@@ -144,12 +144,12 @@ def test_kiosk_mode_hides_the_controls_and_the_cursor_and_rotates(live_app, brow
         assert browser.execute_script("return getComputedStyle(document.querySelector(arguments[0])).cursor",
                                       css) == "none", css
     browser.save_screenshot(str(screenshots / "command-5-kiosk-index.png"))
-    WebDriverWait(browser, 25).until(lambda b: "Showing: Gas" in b.find_element("id", "command-showing").text)
-    WebDriverWait(browser, 10).until(
+    WebDriverWait(browser, WAIT_S).until(lambda b: "Showing: Gas" in b.find_element("id", "command-showing").text)
+    WebDriverWait(browser, WAIT_S).until(
         lambda b: "is-selected" in b.find_element("id", "command-tile-gas").get_attribute("class"))
     assert "2 of 2" in browser.find_element("id", "command-showing").text
     browser.save_screenshot(str(screenshots / "command-6-kiosk-gas.png"))
-    WebDriverWait(browser, 25).until(
+    WebDriverWait(browser, WAIT_S).until(
         lambda b: "Showing: Vital-sign index" in b.find_element("id", "command-showing").text)
 
     browser.get(f"{base}/?kiosk=1&domains=%3Cb%3E&every=abc&level=planet")  # nonsense: the defaults, no error
@@ -169,14 +169,14 @@ def test_a_lost_connection_is_shown_and_recovers_by_itself(restartable_app, brow
     index = browser.find_element("id", "command-index").text
     assert browser.find_element("id", "command-lost").text == ""
     restartable_app.stop()
-    WebDriverWait(browser, 30).until(lambda b: "CONNECTION LOST since" in b.find_element("id", "command-lost").text)
+    WebDriverWait(browser, WAIT_S).until(lambda b: "CONNECTION LOST since" in b.find_element("id", "command-lost").text)
     # The last values stay on the wall, greyed, under the banner.
     assert browser.find_element("id", "command-index").text == index
     assert "grayscale" in browser.execute_script(
         "return getComputedStyle(document.querySelector('#command-live')).filter")
     browser.save_screenshot(str(screenshots / "command-7-connection-lost.png"))
     restartable_app.start()
-    WebDriverWait(browser, 30).until(lambda b: b.find_element("id", "command-lost").text == "")
+    WebDriverWait(browser, WAIT_S).until(lambda b: b.find_element("id", "command-lost").text == "")
     _wait_text(browser, "#command-city", "red")
     assert browser.execute_script("return getComputedStyle(document.querySelector('#command-live')).filter") == "none"
     browser.save_screenshot(str(screenshots / "command-8-reconnected.png"))
@@ -212,7 +212,7 @@ def test_time_travel_shows_the_past_labelled_as_replay_and_plays(live_app, brows
 
     browser.find_element("id", "command-play").click()  # the last 6 hours in 15-minute steps
     _wait_text(browser, "#command-mode", "playing")
-    WebDriverWait(browser, 60).until(lambda b: "playing" not in b.find_element("id", "command-mode").text)
+    WebDriverWait(browser, WAIT_S).until(lambda b: "playing" not in b.find_element("id", "command-mode").text)
     _wait_text(browser, "#command-city", "red")  # played up to now
     browser.find_element("id", "command-live-button").click()
     WebDriverWait(browser, WAIT_S).until(lambda b: b.find_element("id", "command-mode").text == "")
