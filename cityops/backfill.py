@@ -12,13 +12,19 @@ from datetime import UTC, datetime, timedelta
 
 import store
 from cityops.vitals import backfill_vitals, context_for
-from ingest.simulator import SimulatorOptions, backfill
+from ingest.simulator import BACKFILL_STEP, SimulatorOptions, backfill
 
 
 def backfill_readings(options: SimulatorOptions, database_url: str, period: timedelta, *,
                       say: Callable[[str], None]) -> tuple[datetime, datetime, int]:
-    """``period`` of simulated readings up to now: the period (start, end) and the readings written."""
-    end = datetime.now(UTC).replace(second=0, microsecond=0)
+    """``period`` of simulated readings up to now: the period (start, end) and the readings written.
+
+    The period ends on a whole step (5 min), so the readings fall on the instants the vital-sign
+    backfill computes (multiples of the history cadence): a run then sees each sensor's reading of
+    that very instant. Ending at an odd minute left the newest reading up to 4 min old at every run,
+    older than a one-minute sensor's freshness window, and whole hours of the first day grey."""
+    step = BACKFILL_STEP.total_seconds()
+    end = datetime.fromtimestamp(datetime.now(UTC).timestamp() // step * step, UTC)
     written = backfill(options, database_url, period, say=say, end=end)
     return end - period, end, written
 

@@ -14,6 +14,7 @@ pure steps live in ``indicators/``; this module only moves data between them and
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import threading
@@ -338,9 +339,11 @@ def backfill_vitals(conn: store.Connection, ctx: VitalsContext, start: datetime,
         return 0
     store.refresh_rollups(conn)  # the runs read the readings' minute and hour rollups
     step = cadence.total_seconds()
-    moment = datetime.fromtimestamp((start.timestamp() // step + 1) * step, UTC)
+    # Runs at the cadence's instants within [start, end), as the readings of a backfill are: each run
+    # then has every sensor's reading of that instant (none is written at ``end`` itself).
+    moment = datetime.fromtimestamp(math.ceil(start.timestamp() / step) * step, UTC)
     moments = []
-    while moment <= end:
+    while moment < end:
         moments.append(moment)
         moment += cadence
     states: dict[tuple[str, str], HysteresisState] = {}

@@ -106,6 +106,10 @@ def test_a_backfill_computes_the_vital_signs_of_its_period_too(db, database_url,
     assert readings > 0 and runs == 24  # one run every 5 minutes of the 2 hours
     times = query(database_url, "SELECT count(DISTINCT time), min(time), max(time) FROM indicator_values")[0]
     assert times[0] >= 24 and times[2] - times[1] >= timedelta(minutes=110)
+    # Every run saw fresh readings: the city's index was measured at each one, never grey.
+    grey = query(database_url, "SELECT time, explanation FROM indicator_values WHERE scope_code = 'nyc'"
+                               " AND domain = 'index' AND level IS NULL")
+    assert not grey, [row[0] for row in grey]  # the run times that saw nothing fresh
     assert query(database_url, "SELECT count(*) FROM indicator_hourly")[0][0] > 0  # closed hours, for reports
     assert query(database_url, "SELECT count(*) FROM sensor_alarms")[0][0] == 0  # the past files no incidents now
     assert query(database_url, "SELECT count(*) FROM incidents")[0][0] == 0
