@@ -33,7 +33,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "nav.sign_out": {ENGLISH: "Sign out", CHINESE: "退出登录"},
     "nav.language": {ENGLISH: "Language", CHINESE: "语言"},
     "nav.time_zone": {ENGLISH: "Times in {zone}", CHINESE: "时间为 {zone}"},
-    "nav.city_time": {ENGLISH: "Times in {zone} ({city})", CHINESE: "时间为{city}当地时间（{offset}）"},
+    "nav.city_time": {ENGLISH: "Times in {zone} ({city})", CHINESE: "时间为{city}当地时间（{zone}）"},
     "role.viewer": {ENGLISH: "viewer", CHINESE: "查看员"},
     "role.dispatcher": {ENGLISH: "dispatcher", CHINESE: "调度员"},
     "role.analyst": {ENGLISH: "analyst", CHINESE: "分析员"},

@@ -53,7 +53,9 @@ def zone_words(language: str) -> str:
     UTC offset when it is the city's own zone (IANA names are English words)."""
     zone = city_zone()
     if flask.current_app.config[OWN_ZONE] == zone.key:
-        return text("nav.city_time", language, zone=zone.key, city=city_name(language), offset=utc_offset(zone))
+        # An IANA id is English words: a Chinese reader gets the offset from UTC instead.
+        shown = utc_offset(zone) if language == CHINESE else zone.key
+        return text("nav.city_time", language, zone=shown, city=city_name(language))
     return text("nav.time_zone", language, zone=zone.key)
 
 
