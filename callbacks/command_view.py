@@ -36,7 +36,7 @@ from indicators.domains import DOMAINS, INDEX
 from indicators.levels import AMBER, LEVEL_BANDS, LEVEL_COLOURS, LEVEL_NAMES, RED
 from indicators.rules import HistoryRule
 from layouts.command_options import default_level
-from layouts.components import plot_text
+from layouts.components import LEVEL_GLYPH, domain_word, level_label, level_word, plot_text, score_text
 from layouts.i18n import format_duration, format_time, text
 from layouts.markers import LEVEL_MARK, MARK_OUTLINE, SEVERITY_MARK, SEVERITY_STYLE
 from store.screens import incidents_open_at, units_at, values_as_of
@@ -52,8 +52,6 @@ MAP_INCIDENTS = 20_000
 OPEN_STATUSES = ("new", "acknowledged", "dispatched", "on_scene")
 TICKER_PERIOD = timedelta(hours=24)
 TICKER_LENGTH = 8
-# A shape per level beside the colour, on the map and on every tile (colour-blind staff read it too).
-LEVEL_GLYPH: dict[int | None, str] = {0: "●", 1: "▲", 2: "■", None: "○"}
 MARK_SIZE: dict[int | None, int] = {0: 10, 1: 17, 2: 17, None: 10}  # amber and red stand out
 MAX_SCALE = 3.0  # marks grow with the wall's width (1920 px: 1), up to this
 STALE_FILL = "#3a434c"
@@ -76,23 +74,6 @@ def freshness(rows: Iterable[Shown | store.CurrentValue], now: datetime) -> Fres
     computed = max((row.computed_at for row in rows), default=None)
     age = None if computed is None else (now - computed).total_seconds()
     return Freshness(computed, age, age is None or age > STALE_AFTER_S)
-
-
-def level_word(level: int | None, language: str) -> str:
-    return text(f"vitals.level.{LEVEL_NAMES[level]}", language)
-
-
-def level_label(level: int | None, language: str) -> str:
-    """The level's shape and word, e.g. ``▲ amber``."""
-    return f"{LEVEL_GLYPH[level]} {level_word(level, language)}"
-
-
-def domain_word(domain: str, language: str) -> str:
-    return text(f"vitals.domain.{domain}", language)
-
-
-def score_text(score: float | None) -> str:
-    return "—" if score is None else f"{score:.0f}"
 
 
 def clock(moment: datetime | None, *, seconds: bool = True) -> str:
@@ -587,6 +568,16 @@ def warning_items(warnings: Sequence[TickerWarning], language: str) -> list[Comp
     return items
 
 
+def lowest_counts(rows: Sequence[Shown]) -> dict[str, dict[str, Any]]:
+    """Per domain, the lowest-level units of ``rows`` at amber and at red, in the shape of an
+    explanation's ``below`` (what :func:`below_text` reads): a replayed city tile's counts."""
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: {"amber": 0, "red": 0})
+    for row in rows:
+        if row.level in (AMBER, RED):
+            counts[row.domain]["amber" if row.level == AMBER else "red"] += 1
+    return {domain: {"below": {"lowest": dict(numbers)}} for domain, numbers in counts.items()}
+
+
 def map_level(level: str | None = None) -> str:
     """``level`` if the city has it, else the default (the second level, or the only one)."""
     levels = citydata.current_city().levels
@@ -640,9 +631,14 @@ def refresh(_tick: int | None, domain: str | None, level: str | None, replay: di
     for row in rows:
         by_unit[row.scope_code][row.domain] = row
     city_rows = by_unit.get(city.id, {})
-    # What is below the city, for its tiles: only live values keep their explanation.
-    city_explanations = {} if at is not None else {
-        row.domain: row.explanation for row in store.read_current(conn, [city.id])}
+    # What is below the city, for its tiles: live from its explanation; replayed, counted from the
+    # lowest-level units' values then (the history keeps explanations only at level changes).
+    if at is None:
+        city_explanations = {row.domain: row.explanation
+                             for row in store.read_current(conn, [city.id], explanations=False, summary=True)}
+    else:
+        lowest = list(city.boundaries[city.lowest_level].index)
+        city_explanations = lowest_counts(past_values(lowest, DOMAINS, at))
     units = []
     for code in codes:  # never computed (or not at the replayed time): grey
         values = by_unit.get(code, {})

@@ -24,9 +24,11 @@ from incidents.lifecycle import DISPATCH as DISPATCH_ACTION
 from incidents.lifecycle import Conflict, allowed_actions, next_status
 from incidents.privacy import mask_phone
 from incidents.responders import unit_kinds_for
+from indicators.domains import INDEX
 from indicators.kpis import closed_loop_kpis, incident_frame, rank_districts
+from indicators.levels import LEVEL_NAMES
 from ingest.parse import parse_message
-from layouts.components import data_table, plot_text
+from layouts.components import data_table, level_label, plot_text, score_text
 from layouts.i18n import CHINESE, MESSAGES, format_duration, format_time, text
 from layouts.markers import MARK_OUTLINE, SEVERITY_MARK, SEVERITY_STYLE, UNIT_COLOUR, UNIT_SYMBOL
 from web import citydata, db, guard, locale
@@ -196,6 +198,13 @@ def _ranking(language: str, now: datetime) -> Component:
     if frame.empty:
         return html.P(text("dispatch.no_ranking", language), className="empty")
     table = rank_districts(closed_loop_kpis(frame, now=now, by=("district",)))
+    # Sensor alarms are incidents too (docs/vital-signs.md §4.10) but not citizens' reports: say how many.
+    alarm_keys = {key for key, category in city.categories.items() if category.sensor_alarm}
+    alarms = frame[frame["category"].isin(alarm_keys)].groupby("district").size()
+    # Each district's vital-sign index now, its colour and number in one band (§4.4), beside its KPIs.
+    districts = [code for code in table["district"] if isinstance(code, str)]
+    index = {row.scope_code: row for row in store.read_current(db.connection(), districts, explanations=False)
+             if row.domain == INDEX}
 
     def rate(value: float) -> str:
         return "—" if pd.isna(value) else f"{value:.0%}"
@@ -203,14 +212,19 @@ def _ranking(language: str, now: datetime) -> Component:
     rows, classes = [], []
     for row in table.itertuples(index=False):
         resolve = getattr(row, "resolve_median_min", float("nan"))
+        vital = index.get(row.district)
+        vital_level = None if vital is None else vital.level
         rows.append([
             "—" if pd.isna(row.rank) else str(row.rank), citydata.unit_name(row.district, language), str(row.received),
-            rate(row.closure_rate), rate(row.on_time_rate),
+            str(int(alarms.get(row.district, 0))), rate(row.closure_rate), rate(row.on_time_rate),
             "—" if pd.isna(resolve) else format_duration(resolve * 60, language), str(row.open_overdue),
+            html.Span(f"{score_text(None if vital is None else vital.score)} {level_label(vital_level, language)}",
+                      className=f"cv-text-{LEVEL_NAMES[vital_level]}"),
         ])
         classes.append("" if pd.isna(row.level) else f"level-{int(row.level)}")
     headers = [text(f"dispatch.{key}", language) for key in
-               ("rank", "area", "received", "closure_rate", "on_time_rate", "median_resolve", "open_overdue")]
+               ("rank", "area", "received", "sensor_alarms", "closure_rate", "on_time_rate", "median_resolve",
+                "open_overdue", "vital_signs")]
     return data_table(headers, rows, row_classes=classes, empty=text("dispatch.no_ranking", language))
 
 

@@ -23,12 +23,8 @@ from callbacks.command_view import (
     below_text,
     clicked_point,
     clock,
-    domain_word,
     freshness,
-    level_label,
-    level_word,
     one_warning_per_cause,
-    score_text,
     stale_note,
     trend_parts,
     unit_label,
@@ -41,7 +37,7 @@ from incidents.alarms import DECIMALS, metric_name
 from indicators.domains import DOMAINS, INDEX
 from indicators.levels import AMBER, AMBER_SCORE, LEVEL_COLOURS, LEVEL_NAMES, RED, RED_SCORE
 from layouts.command_options import level_title
-from layouts.components import data_table
+from layouts.components import data_table, domain_word, level_label, level_word, score_text
 from layouts.i18n import format_duration, format_time, text
 from layouts.markers import SEVERITY_MARK
 from web import citydata, db, locale

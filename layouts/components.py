@@ -8,6 +8,29 @@ from html import escape
 from dash import html
 from dash.development.base_component import Component
 
+from indicators.levels import LEVEL_NAMES
+from layouts.i18n import text
+
+# A shape per level beside the colour, on the map, on every tile and in tables (colour-blind staff read it too).
+LEVEL_GLYPH: dict[int | None, str] = {0: "●", 1: "▲", 2: "■", None: "○"}
+
+
+def level_word(level: int | None, language: str) -> str:
+    return text(f"vitals.level.{LEVEL_NAMES[level]}", language)
+
+
+def level_label(level: int | None, language: str) -> str:
+    """The level's shape and word, e.g. ``▲ amber``."""
+    return f"{LEVEL_GLYPH[level]} {level_word(level, language)}"
+
+
+def domain_word(domain: str, language: str) -> str:
+    return text(f"vitals.domain.{domain}", language)
+
+
+def score_text(score: float | None) -> str:
+    return "—" if score is None else f"{score:.0f}"
+
 
 def plot_text(value: object) -> str:
     """``value`` as Plotly shows it, character for character, in a hover label, legend, title or tick.

@@ -262,6 +262,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "dispatch.ranking": {ENGLISH: "District ranking, last 7 days (一表亮晒)", CHINESE: "一表亮晒：近 7 天各区排名"},
     "dispatch.rank": {ENGLISH: "Rank", CHINESE: "排名"},
     "dispatch.received": {ENGLISH: "Received", CHINESE: "接报"},
+    "dispatch.sensor_alarms": {ENGLISH: "of which sensor alarms", CHINESE: "其中传感器告警"},
+    "dispatch.vital_signs": {ENGLISH: "Vital signs now", CHINESE: "当前体征"},
     "dispatch.closure_rate": {ENGLISH: "Closure rate", CHINESE: "办结率"},
     "dispatch.on_time_rate": {ENGLISH: "On-time rate", CHINESE: "按时办结率"},
     "dispatch.median_resolve": {ENGLISH: "Median time to resolve", CHINESE: "办结时长中位数"},

@@ -376,10 +376,14 @@ def test_replay_shows_the_past_state_labelled_as_replay(client_for, vitals, db) 
     assert live["command-mode"]["children"] == "" and "is-replay" not in live["command-live"]["className"]
 
 
-def test_the_ticker_in_replay_lists_the_changes_before_the_time(client_for, vitals, db) -> None:
+def test_the_ticker_and_the_tiles_in_replay_show_the_state_at_the_time(client_for, vitals, db) -> None:
     after_the_leak = datetime.now(UTC) + timedelta(minutes=1)
-    ticker = json.dumps(answer(command(client_for("viewer"), replay=replay_at(after_the_leak)))["command-ticker"])
-    assert "Gas turned red" in ticker
+    result = answer(command(client_for("viewer"), replay=replay_at(after_the_leak)))
+    assert "Gas turned red" in json.dumps(result["command-ticker"])
+    # What was below the city then (§4.3), counted from the streets' history: the replayed tile says it too.
+    assert find(result["command-tiles"]["children"], "command-below-gas")["children"] == "▲ 0 · ■ 1 below"
+    before = answer(command(client_for("viewer"), replay=replay_at(after_the_leak - timedelta(minutes=6))))
+    assert find(before["command-tiles"]["children"], "command-below-gas")["children"] == ""
 
 
 def test_a_refresh_sends_the_geometry_once_then_only_what_changed(client_for, vitals, db) -> None:

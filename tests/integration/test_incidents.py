@@ -5,6 +5,7 @@ the role matrix of every incident endpoint, KPIs, and public safety in the vital
 from __future__ import annotations
 
 import json
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -406,6 +407,27 @@ def test_the_dispatch_map_is_sent_whole_once_then_only_its_live_traces(client_fo
     assert len(tick.get_data()) < len(first.get_data()) / 4
     # The browser lost the first answer (or the language changed): it gets the whole map again.
     assert "data" in _refresh(officer, "nyc:zh-CN").get_json()["response"]["dispatch-map"]["figure"]
+
+
+def test_the_ranking_counts_sensor_alarms_apart_and_shows_each_districts_vital_signs(client_for, db, registry) -> None:
+    now = datetime.now(UTC)
+    scopes = {"borough": "MN", "cdta": "MN05", "nta": "MN0502"}
+    rows = [store.EventRow(source, f"rank-{n}", now - timedelta(minutes=n), category, "minor", -73.9857, 40.7484,
+                           f"ranking {n}", None, None, "MN0502", scopes)
+            for n, (source, category) in enumerate([("sensor", "gas_alarm"), ("sensor", "noise_alarm"),
+                                                    ("hotline", "fire")])]
+    store.write_ingest_batch(db, store.IngestBatch(events=rows))
+    with db.cursor() as cur:  # Manhattan's index: amber, its number inside the amber band (§4.4)
+        cur.execute("INSERT INTO indicator_current (scope_code, domain, level_name, parent, score, level,"
+                    " computed_at, explanation) VALUES ('MN', 'index', 'borough', 'nyc', 64.6, 1, %s, '{}')", (now,))
+    db.commit()
+    ranking = json.dumps(_refresh(client_for("dispatcher"), None).get_json()["response"]["dispatch-ranking"],
+                         ensure_ascii=False)
+    assert "of which sensor alarms" in ranking and "Vital signs now" in ranking
+    manhattan = ranking[ranking.index("Manhattan"):]
+    cells = re.findall(r'"children": "([^"]*)"', manhattan)[:7]
+    assert cells[:2] == ["3", "2"]  # received, of which sensor alarms
+    assert cells[-1] == "65 ▲ amber" and "cv-text-amber" in manhattan
 
 
 @pytest.mark.parametrize("click", [None, {}, {"lon": "west", "lat": 40.7}, {"lon": float("nan"), "lat": 1},
