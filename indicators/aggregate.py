@@ -42,19 +42,22 @@ Rules
   Sensors in maintenance are left out (neither grey nor green) but counted and listed.
 * Higher units and the city, per domain, by the domain's roll-up policy (``rollup``,
   docs/vital-signs.md §4.3): ``worst``: the worst child level; ``share``: the worst level L
-  whose children at L or worse hold at least ``rollup.share`` of the weight of the children
-  with data (red also when the red children hold at least half of that; grey children are not
-  counted as green). Score = weighted mean of the non-grey
-  children's scores, clipped into the level's band; grey only when every child is grey;
-  ``partial`` when grey children hold more than half the weight. Every higher unit also
-  counts what is below it: children and lowest-level units at amber and at red, and their
+  such that the lowest-level units below at L or worse hold at least ``rollup.share`` of the
+  weight of the lowest-level units with data (red also when the red ones hold at least half of
+  that; grey units are not counted as green). Shares are of the people (the lowest units),
+  never of the children's colours: an amber district holding a tenth of a borough, itself a
+  tenth of the city, must not turn the city amber when one street in a hundred is amber.
+  Score = weighted mean of the non-grey children's scores, clipped into the level's band;
+  grey only when every child is grey; ``partial`` when grey children hold more than half the
+  weight. Every higher unit also counts what is below it: children and lowest-level units at amber and at red, and their
   shares of the population (``below``).
 * Weights: a unit's own population when known (0 counts: nobody lives there, so its score
   and share weigh nothing, although its level still counts for worst-of). An unknown (NaN)
   population is replaced by the mean known population of its siblings; when no sibling's
   is known, by its area (``area_km2``, siblings' mean where unknown), else 1 (all weigh the
   same). When the non-grey children of a unit weigh 0 in total, they get equal weights for
-  the score (``"weighting": "equal"``); when all its children weigh 0, for the share too.
+  the score (``"weighting": "equal"``); when the lowest units with data below it weigh 0, each
+  counts one for the share.
 * Index of a unit = weighted mean of its non-grey domain scores (``weights``, default equal),
   clipped into the band of its colour (docs/vital-signs.md §4.4: a number and its colour never
   contradict, an amber index reads at most 70); colour = its worst domain level ("one red
@@ -123,8 +126,9 @@ INDEX_COLUMNS: tuple[str, ...] = (
 )
 _COUNT_COLUMNS = ("n_sensors_fresh", "n_sensors_stale", "n_sensors_maintenance", "n_children", "n_children_grey",
                   "n_children_amber", "n_children_red", "n_lowest", "n_lowest_amber", "n_lowest_red")
-# Carried up from level to level for the lowest-level shares of ``below``, then dropped.
-_LOWEST_WEIGHTS = ("weight_lowest", "weight_lowest_amber", "weight_lowest_red")
+# Carried up from level to level for the share rule and the lowest-level shares of ``below``, then dropped.
+_LOWEST_COUNTS = ("n_lowest", "n_lowest_amber", "n_lowest_red", "n_lowest_known")
+_LOWEST_WEIGHTS = ("weight_lowest", "weight_lowest_amber", "weight_lowest_red", "weight_lowest_known")
 # Shares are compared with this slack: 1 of 10 equal children holds 0.1 even when a float sum says 0.0999….
 _SHARE_SLACK = 1e-9
 _BAND_LOW = np.array([LEVEL_BANDS[level][0] for level in (GREEN, AMBER, RED)])
@@ -489,7 +493,9 @@ def _lowest_level(sensors: pd.DataFrame, given: pd.DataFrame, tree: _Tree) -> pd
     frame["n_lowest"] = 1
     frame["n_lowest_amber"] = (level == AMBER).astype(np.int64)
     frame["n_lowest_red"] = (level == RED).astype(np.int64)
+    frame["n_lowest_known"] = (~np.isnan(level)).astype(np.int64)
     frame["weight_lowest"] = weight
+    frame["weight_lowest_known"] = np.where(~np.isnan(level), weight, 0.0)
     frame["weight_lowest_amber"] = np.where(level == AMBER, weight, 0.0)
     frame["weight_lowest_red"] = np.where(level == RED, weight, 0.0)
     frame["parent"] = np.repeat(tree.parents(codes.to_series()).to_numpy(object), len(DOMAINS))
@@ -576,7 +582,17 @@ def _roll_up(children: pd.DataFrame, tree: _Tree, level_name: str, rollup: Rollu
         with np.errstate(invalid="ignore", divide="ignore"):
             return by_cell.sum(np.where(where, weights, 0.0)) / by_cell.sum(weights)
 
-    amber_or_worse, red = held(level >= AMBER, weight), held(level == RED, weight)
+    # The share rule counts people, i.e. the lowest-level units below, not the children's colours
+    # (a tenth of a tenth is not a tenth); by count where those with data weigh nothing.
+    def lowest(column: str) -> np.ndarray:
+        return by_cell.sum(children[column].to_numpy(float))
+
+    known_weight, known_count = lowest("weight_lowest_known"), lowest("n_lowest_known")
+    by_count = known_weight <= 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        red = np.where(by_count, lowest("n_lowest_red") / known_count, lowest("weight_lowest_red") / known_weight)
+        amber_or_worse = np.where(by_count, (lowest("n_lowest_amber") + lowest("n_lowest_red")) / known_count,
+                                  (lowest("weight_lowest_amber") + lowest("weight_lowest_red")) / known_weight)
     grey = held(~non_grey, all_weight)
     worst = by_cell.max(level)
     by_share = np.where(red >= rollup.share / 2 - _SHARE_SLACK, RED,
@@ -604,8 +620,7 @@ def _roll_up(children: pd.DataFrame, tree: _Tree, level_name: str, rollup: Rollu
         n_children_grey=n_children_grey,
         n_children_amber=by_cell.count(level == AMBER),
         n_children_red=by_cell.count(level == RED),
-        **{column: by_cell.count(children[column].to_numpy(np.int64))
-           for column in ("n_lowest", "n_lowest_amber", "n_lowest_red")},
+        **{column: by_cell.count(children[column].to_numpy(np.int64)) for column in _LOWEST_COUNTS},
         **{column: by_cell.sum(children[column].to_numpy(float)) for column in _LOWEST_WEIGHTS},
         newest_time=by_cell.newest(children["newest_time"]),
         oldest_time=by_cell.oldest(children["oldest_time"]),
@@ -617,11 +632,16 @@ def _roll_up(children: pd.DataFrame, tree: _Tree, level_name: str, rollup: Rollu
     # Each child's share of its parent's score (and of a share rule), for the explanation.
     with np.errstate(invalid="ignore", divide="ignore"):
         child_share = np.where(non_grey, weight / cell_weight[cells], 0.0)
+    # The worst lowest-level unit within each child: under share, the children holding people at the
+    # parent's level or worse are those that make the share.
+    reaches = np.where(children["n_lowest_red"].to_numpy(np.int64) > 0, RED,
+                       np.where(children["n_lowest_amber"].to_numpy(np.int64) > 0, AMBER, GREEN))
+    sets_level = np.where(policies[cells] == SHARE, reaches, level) >= cell_level[cells]
     inputs = pd.DataFrame(
         {
             "cell": cells,
             # The children that set the level: at it or worse (under share, those that make the share).
-            "decisive": non_grey & (level >= cell_level[cells]),
+            "decisive": non_grey & sets_level,
             "sort_level": level,
             "sort_score": child_score,
             "code": child_codes.to_numpy(object),

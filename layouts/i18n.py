@@ -437,12 +437,13 @@ MESSAGES: dict[str, dict[str, str]] = {
                           "{beyond} {release} 持续 {dwell}后解除 — 当前 {value}"},
     "why.beyond.below": {ENGLISH: "below", CHINESE: "低于"},
     "why.beyond.above": {ENGLISH: "above", CHINESE: "高于"},
-    "why.share": {ENGLISH: "{level} by population share: units at {level} or worse hold {held} of the people with "
-                           "data (from {share})",
-                  CHINESE: "按人口占比为{level}：{level}及更差的区域占有数据人口的 {held}（{share} 起）"},
-    "why.share_green": {ENGLISH: "green by population share: units at amber or worse hold {held} of the people with "
-                                 "data (amber from {share})",
-                        CHINESE: "按人口占比为绿色：黄色及更差的区域占有数据人口的 {held}（{share} 起为黄色）"},
+    "why.share": {ENGLISH: "{level} by population share: {held} of the people with data live in lowest-level units "
+                           "at {level} or worse (from {share})",
+                  CHINESE: "按人口占比为{level}：有数据人口中 {held} 居住在{level}及更差的基层区域（{share} 起）"},
+    "why.share_green": {ENGLISH: "green by population share: {held} of the people with data live in lowest-level "
+                                 "units at amber or worse (amber from {share})",
+                        CHINESE: "按人口占比为绿色：有数据人口中 {held} 居住在黄色及更差的基层区域"
+                                 "（{share} 起为黄色）"},
     "why.worst_child": {ENGLISH: "{level}: the worst unit within sets it", CHINESE: "{level}：取下级最差区域"},
     "why.partial": {ENGLISH: "partial: {grey} of the people live in units without fresh data",
                     CHINESE: "数据不全：{grey} 的人口所在区域无最新数据"},

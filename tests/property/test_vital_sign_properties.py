@@ -527,8 +527,14 @@ def child_weights(city: City, scope: str) -> dict[str, float]:
     return {c: fill if math.isnan(population[c]) else population[c] for c in children}
 
 
+def lowest_weights(city: City, scope: str) -> dict[str, float]:
+    """Each lowest-level unit below ``scope`` with its weight among its siblings (as ``child_weights``)."""
+    below = [code for code in city.lowest if scope in city.ancestors[code][1:]]
+    return {code: child_weights(city, city.ancestors[code][1])[code] for code in below}
+
+
 def share_held(weights: dict[str, float], levels: dict[str, int], at_least: int) -> float:
-    """The share of the children with data (``levels``) at ``at_least`` or worse; equal weights when
+    """The share of the units with data (``levels``) at ``at_least`` or worse; equal weights when
     they all weigh nothing."""
     with_data = {c: weights[c] for c in levels}
     if sum(with_data.values()) <= 0:
@@ -543,9 +549,11 @@ def test_share_and_worst_roll_ups_show_exactly_the_level_their_rule_gives(city: 
     levels = by_scope_and_domain(result, "level")
     slack = 1e-9
     for scope in city.children:
-        weights = child_weights(city, scope)
+        # The share rule counts the people: the lowest-level units below, not the children's colours.
+        weights = lowest_weights(city, scope)
         for domain in SENSOR_DOMAINS:
             child_levels = {c: int(levels[(c, domain)]) for c in city.children[scope] if known(levels[(c, domain)])}
+            lowest_levels = {c: int(levels[(c, domain)]) for c in weights if known(levels[(c, domain)])}
             shown = levels[(scope, domain)]
             if not child_levels:
                 assert not known(shown), (scope, domain)  # grey only when every child is grey
@@ -553,8 +561,8 @@ def test_share_and_worst_roll_ups_show_exactly_the_level_their_rule_gives(city: 
             if rollup.policy_of(domain) == WORST:
                 assert shown == max(child_levels.values()), (scope, domain)
                 continue
-            red = share_held(weights, child_levels, RED)
-            amber = share_held(weights, child_levels, AMBER)
+            red = share_held(weights, lowest_levels, RED)
+            amber = share_held(weights, lowest_levels, AMBER)
             # Never a level fewer than `share` hold (red: half of it) …
             if shown == RED:
                 assert red >= rollup.share / 2 - slack, (scope, domain, red)

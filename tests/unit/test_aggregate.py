@@ -373,6 +373,30 @@ def test_share_amber_when_a_tenth_of_the_people_are_amber_and_red_at_half_of_tha
     assert row(run(sensor("R0", 20.0), sensor("R1", 90.0), hierarchy=less), "R")["level"] == GREEN
 
 
+def test_share_counts_the_people_below_not_the_childrens_colours() -> None:
+    # Ten districts of ten equal streets; one amber street turns its district amber (a tenth of
+    # it), but that is a hundredth of the city's people: the city stays green, saying what is below.
+    streets = units(("C", "region", None, np.nan),
+                    *[(f"D{d}", "district", "C", np.nan) for d in range(10)],
+                    *[(f"D{d}S{k}", "street", f"D{d}", 1000.0) for d in range(10) for k in range(10)])
+    readings = [sensor(f"D{d}S{k}", 60.0 if (d, k) == (0, 0) else 90.0, domain="noise")
+                for d in range(10) for k in range(10)]
+    result = run(*readings, hierarchy=streets)
+    assert row(result, "D0", "noise")["level"] == AMBER
+    region = row(result, "C", "noise")
+    assert region["level"] == GREEN
+    assert region["explanation"]["held"] == {"amber": 0.01, "red": 0.0}
+    assert region["explanation"]["below"]["children"]["amber"] == 1
+    assert region["explanation"]["below"]["lowest"]["amber"] == 1
+    # Eleven amber streets, at least one in every district, hold a tenth of the people: amber.
+    spread = [sensor(f"D{d}S{k}", 60.0 if k == 0 or (d, k) == (1, 1) else 90.0, domain="noise")
+              for d in range(10) for k in range(10)]
+    result = run(*spread, hierarchy=streets)
+    assert row(result, "C", "noise")["level"] == AMBER
+    # The children that make the share: every district holding an amber street.
+    assert len(row(result, "C", "noise")["explanation"]["worst"]) == 10
+
+
 def test_worst_policy_domains_take_the_worst_child_whatever_its_share() -> None:
     twenty = units(("R", "region", None, 1.0), *[(f"R{k}", "block", "R", 1000.0) for k in range(20)])
     result = run(sensor("R0", 20.0, domain="gas"), *[sensor(f"R{k}", 95.0, domain="gas") for k in range(1, 20)],

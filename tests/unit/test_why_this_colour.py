@@ -74,11 +74,12 @@ def test_a_share_level_names_its_share_the_units_that_make_it_and_what_is_below(
     monkeypatch.setattr("callbacks.district.unit_label", lambda code, language: f"Unit {code}")
     lines = why(_share_explanation(), "en", AMBER)
     assert lines == [
-        "amber by population share: units at amber or worse hold 14 % of the people with data (from 10 %)",
+        "amber by population share: 14 % of the people with data live in lowest-level units at amber or worse "
+        "(from 10 %)",
         "partial: 55 % of the people live in units without fresh data",
         "below: block ▲ 2 (6 %) · ■ 0 (0 %) of 3",
         "Unit B1: 55 (amber)", "Unit B2: 60 (amber)",
     ]
     chinese = why(_share_explanation(), "zh-CN", AMBER)
-    assert chinese[0] == "按人口占比为黄色：黄色及更差的区域占有数据人口的 14 %（10 % 起）"
+    assert chinese[0] == "按人口占比为黄色：有数据人口中 14 % 居住在黄色及更差的基层区域（10 % 起）"
     assert chinese[2] == "下辖block：▲ 2（6 %）· ■ 0（0 %），共 3 个"
