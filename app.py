@@ -1,4 +1,5 @@
-"""The web app: a Flask server guarded by :mod:`web.guard`, the Dash app on top, pages in ``layouts/``.
+"""The web app: a Flask server guarded by :mod:`web.guard`, the Dash app on top, pages in ``layouts/``
+(each declares its path, permission, id prefix and link: :mod:`web.pages`).
 
 ``create_app(settings)`` builds it; ``app`` and ``server`` at module level are built from the
 environment on first use, so ``gunicorn app:server`` serves it and tests can import this
@@ -40,14 +41,12 @@ from web import (
     locale,
     login,
     metrics,
+    pages,
 )
 
 log = logging.getLogger(__name__)
 
 MIN_SECRET_KEY_BYTES = 32
-# The navigation: path and message key; a link shows only to users who may open it.
-NAVIGATION = (("/", "nav.command_view"), ("/dispatch", "nav.dispatch"), ("/reports", "nav.reports"),
-              ("/feeds", "nav.feeds"), ("/audit", "nav.audit"), ("/users", "nav.users"), ("/displays", "nav.displays"))
 
 
 class ConfigurationError(ValueError):
@@ -209,8 +208,9 @@ def shell() -> html.Div:
     """The navigation shell around every page: links the user may open, the city, language, who, sign out."""
     language = locale.request_language()
     user = guard.current_user()
-    links = [dcc.Link(text(key, language), href=path, className="nav-link") for path, key in NAVIGATION
-             if guard.may_open(user, path)]
+    # The pages that declared a link (web.pages), in their order; each shows only to users who may open it.
+    links = [dcc.Link(text(page.nav, language), href=page.path, className="nav-link") for page in pages.declared()
+             if page.nav and guard.may_open(user, page.path)]
     switch = [html.A(LANGUAGE_NAMES[code], href=f"/lang/{code}", lang=code, id=f"shell-lang-{code}",
                      className="nav-lang nav-lang-current" if code == language else "nav-lang")
               for code in LANGUAGES]

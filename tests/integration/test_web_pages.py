@@ -10,7 +10,8 @@ import store
 from app import create_app
 from cityops.settings import Settings
 from tests.integration.webclient import PASSWORDS, SECRET, open_session, sign_in
-from web.guard import CALLBACK_PAGES, SHELL_PREFIX
+from web.guard import SHELL_PREFIX
+from web.pages import declared
 
 
 def callback(client, outputs: list[tuple[str, str]], inputs: list[tuple[str, str, object]],
@@ -97,7 +98,8 @@ def test_every_callback_output_belongs_to_a_known_page(web) -> None:
     for key in web.callback_map:
         for part in key.strip(".").split("..."):
             ids.add(part.rsplit(".", 1)[0].strip("."))
-    unknown = {cid for cid in ids if not cid.startswith((*CALLBACK_PAGES, SHELL_PREFIX, "_pages"))}
+    prefixes = tuple(page.id_prefix for page in declared() if page.id_prefix)
+    unknown = {cid for cid in ids if not cid.startswith((*prefixes, SHELL_PREFIX, "_pages"))}
     assert ids and not unknown, unknown
 
 
