@@ -23,6 +23,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import callbacks
 import store
+import web
 from auth import accounts
 from city import CityError, city_folder, read_categories, read_city_config
 from cityops.settings import Settings
@@ -151,7 +152,8 @@ def create_app(settings: Settings, *, demo: bool = False) -> dash.Dash:
     zone, city_names, own_zone = _city(settings)
     _check_database(database_url, settings.admin_password, _categories(settings))
 
-    server = flask.Flask(__name__, static_folder=None)  # Dash serves assets/; no other static folder
+    # Dash serves assets/; no other static folder. The sign-in and 403 pages are web/templates/ (Jinja2, autoescaped).
+    server = flask.Flask(__name__, static_folder=None, template_folder=web.TEMPLATES)
     server.session_interface = _SessionInterface()
     server.config.update(
         SECRET_KEY=secret_key,

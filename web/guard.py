@@ -243,11 +243,8 @@ def _refuse(rule: Rule, status: Literal[401, 403]) -> Response:
         return flask.redirect(f"/login?next={quote(path, safe='/')}", code=302)
     if rule.kind == "page":
         language = request_language()
-        body = (f"<!doctype html><html lang='{language}'><meta charset=utf-8>"
-                f"<title>{text('forbidden.title', language)}</title>"
-                "<body style='background:#101418;color:#e6e9ec;font-family:sans-serif;font-size:1.2rem'>"
-                f"<h1>{text('forbidden.title', language)}</h1><p>{text('forbidden.body', language)} "
-                f"<a href='/' style='color:#6cb6ff'>{text('forbidden.back', language)}</a></p></body></html>")
+        body = flask.render_template("forbidden.html", lang=language, title=text("forbidden.title", language),
+                                     body=text("forbidden.body", language), back=text("forbidden.back", language))
         return Response(body, status=403, content_type="text/html; charset=utf-8")
     message = "sign in first" if status == 401 else "your role may not do this"
     response = flask.jsonify({"error": "unauthorized" if status == 401 else "forbidden", "message": message})
