@@ -1,4 +1,5 @@
-"""The web app: a Flask server guarded by :mod:`web.guard`, the Dash app on top, pages in ``layouts/``.
+"""The web app: a Flask server guarded by :mod:`web.guard`, the Dash app on top, pages in ``layouts/``
+(each declares its path, permission, id prefix and link: :mod:`web.pages`).
 
 ``create_app(settings)`` builds it; ``app`` and ``server`` at module level are built from the
 environment on first use, so ``gunicorn app:server`` serves it and tests can import this
@@ -22,6 +23,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import callbacks
 import store
+import web
 from auth import accounts
 from city import CityError, city_folder, read_categories, read_city_config
 from cityops.settings import Settings
@@ -40,14 +42,12 @@ from web import (
     locale,
     login,
     metrics,
+    pages,
 )
 
 log = logging.getLogger(__name__)
 
 MIN_SECRET_KEY_BYTES = 32
-# The navigation: path and message key; a link shows only to users who may open it.
-NAVIGATION = (("/", "nav.command_view"), ("/dispatch", "nav.dispatch"), ("/reports", "nav.reports"),
-              ("/feeds", "nav.feeds"), ("/audit", "nav.audit"), ("/users", "nav.users"), ("/displays", "nav.displays"))
 
 
 class ConfigurationError(ValueError):
@@ -152,7 +152,8 @@ def create_app(settings: Settings, *, demo: bool = False) -> dash.Dash:
     zone, city_names, own_zone = _city(settings)
     _check_database(database_url, settings.admin_password, _categories(settings))
 
-    server = flask.Flask(__name__, static_folder=None)  # Dash serves assets/; no other static folder
+    # Dash serves assets/; no other static folder. The sign-in and 403 pages are web/templates/ (Jinja2, autoescaped).
+    server = flask.Flask(__name__, static_folder=None, template_folder=web.TEMPLATES)
     server.session_interface = _SessionInterface()
     server.config.update(
         SECRET_KEY=secret_key,
@@ -209,8 +210,9 @@ def shell() -> html.Div:
     """The navigation shell around every page: links the user may open, the city, language, who, sign out."""
     language = locale.request_language()
     user = guard.current_user()
-    links = [dcc.Link(text(key, language), href=path, className="nav-link") for path, key in NAVIGATION
-             if guard.may_open(user, path)]
+    # The pages that declared a link (web.pages), in their order; each shows only to users who may open it.
+    links = [dcc.Link(text(page.nav, language), href=page.path, className="nav-link") for page in pages.declared()
+             if page.nav and guard.may_open(user, page.path)]
     switch = [html.A(LANGUAGE_NAMES[code], href=f"/lang/{code}", lang=code, id=f"shell-lang-{code}",
                      className="nav-lang nav-lang-current" if code == language else "nav-lang")
               for code in LANGUAGES]

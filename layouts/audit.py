@@ -4,11 +4,13 @@ import dash
 from dash import dcc, html
 from dash.development.base_component import Component
 
+from auth.roles import ADMINISTER
 from layouts.components import page_heading
 from layouts.i18n import text
 from web.locale import request_language
 
-dash.register_page(__name__, path="/audit", title="cityops", name="Audit")
+dash.register_page(__name__, path="/audit", title="cityops", name="Audit",
+                   permission=ADMINISTER, id_prefix="audit-", nav="nav.audit", order=4)
 
 
 def layout(**_query: str) -> html.Div:

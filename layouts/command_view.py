@@ -14,6 +14,7 @@ time (any moment within retention) and plays the last hours forward.
 import dash
 from dash import dcc, html
 
+from auth.roles import VIEW
 from indicators.domains import DOMAINS, INDEX
 from indicators.levels import LEVEL_COLOURS
 from layouts.command_options import command_options, default_level, level_title
@@ -22,7 +23,8 @@ from layouts.markers import LEVEL_MARK, SEVERITY_MARK, SEVERITY_STYLE, UNIT_COLO
 from web import citydata
 from web.locale import city_zone, request_language
 
-dash.register_page(__name__, path="/", title="cityops", name="Command view")
+dash.register_page(__name__, path="/", title="cityops", name="Command view",
+                   permission=VIEW, id_prefix="command-", nav="nav.command_view", order=0)
 
 REFRESH_MS = 5_000
 REPLAY_TICK_MS = 1_000  # one replay step per second

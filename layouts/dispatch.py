@@ -8,6 +8,7 @@ import dash
 from dash import dcc, html
 from dash.development.base_component import Component
 
+from auth.roles import DISPATCH
 from city import report_categories
 from indicators.domains import EVENT_SOURCES, SEVERITIES
 from layouts.components import page_heading
@@ -15,7 +16,8 @@ from layouts.i18n import text
 from web import citydata
 from web.locale import request_language
 
-dash.register_page(__name__, path="/dispatch", title="cityops", name="Dispatch")
+dash.register_page(__name__, path="/dispatch", title="cityops", name="Dispatch",
+                   permission=DISPATCH, id_prefix="dispatch-", nav="nav.dispatch", order=1)
 
 REFRESH_MS = 5_000
 

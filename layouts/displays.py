@@ -3,11 +3,13 @@
 import dash
 from dash import dcc, html
 
+from auth.roles import ADMINISTER
 from layouts.components import page_heading
 from layouts.i18n import text
 from web.locale import request_language
 
-dash.register_page(__name__, path="/displays", title="cityops", name="Displays")
+dash.register_page(__name__, path="/displays", title="cityops", name="Displays",
+                   permission=ADMINISTER, id_prefix="displays-", nav="nav.displays", order=6)
 
 
 def layout(**_query: str) -> html.Div:

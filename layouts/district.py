@@ -8,10 +8,12 @@ Nothing here reads data: the code travels to the callbacks in ``district-code``.
 import dash
 from dash import dcc, html
 
+from auth.roles import VIEW
 from layouts.i18n import text
 from web.locale import request_language
 
-dash.register_page(__name__, path_template="/district/<code>", title="cityops", name="District")
+dash.register_page(__name__, path_template="/district/<code>", title="cityops", name="District",
+                   permission=VIEW, id_prefix="district-")
 
 REFRESH_MS = 10_000
 _DARK = {"paper_bgcolor": "#101418", "plot_bgcolor": "#101418", "xaxis": {"visible": False},

@@ -6,11 +6,13 @@ The figures are filled by ``callbacks.feeds`` on load and every few seconds.
 import dash
 from dash import dcc, html
 
+from auth.roles import ADMINISTER
 from layouts.components import page_heading
 from layouts.i18n import text
 from web.locale import request_language
 
-dash.register_page(__name__, path="/feeds", title="cityops", name="Feeds")
+dash.register_page(__name__, path="/feeds", title="cityops", name="Feeds",
+                   permission=ADMINISTER, id_prefix="feeds-", nav="nav.feeds", order=3)
 
 REFRESH_MS = 5_000
 

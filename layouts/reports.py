@@ -8,13 +8,15 @@ import dash
 from dash import dcc, html
 from dash.development.base_component import Component
 
+from auth.roles import EXPORT
 from indicators.domains import DOMAINS, INDEX
 from layouts.components import page_heading
 from layouts.i18n import text
 from reports.spec import BUCKETS, PRESETS
 from web.locale import request_language
 
-dash.register_page(__name__, path="/reports", title="cityops", name="Reports")
+dash.register_page(__name__, path="/reports", title="cityops", name="Reports",
+                   permission=EXPORT, id_prefix="reports-", nav="nav.reports", order=2)
 
 
 

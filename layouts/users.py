@@ -3,12 +3,13 @@
 import dash
 from dash import dcc, html
 
-from auth.roles import ROLES
+from auth.roles import ADMINISTER, ROLES
 from layouts.components import page_heading
 from layouts.i18n import text
 from web.locale import request_language
 
-dash.register_page(__name__, path="/users", title="cityops", name="Users")
+dash.register_page(__name__, path="/users", title="cityops", name="Users",
+                   permission=ADMINISTER, id_prefix="users-", nav="nav.users", order=5)
 
 
 def layout(**_query: str) -> html.Div:

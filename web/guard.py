@@ -1,7 +1,8 @@
 """Who may open what: THE one place the web app decides access (docs/contract.md "HTTP").
 
-:data:`RULES` maps path patterns to the permission they need (see :mod:`auth.roles`) and to
-how a refusal looks. A ``before_request`` hook (:func:`init_app`) applies it to every request:
+:func:`rules` maps path patterns to the permission they need (see :mod:`auth.roles`) and to
+how a refusal looks: the fixed routes' rules are here, each page's comes from its own
+declaration (:mod:`web.pages`). A ``before_request`` hook (:func:`init_app`) applies it to every request:
 
 - no user: pages answer 302 to ``/login?next=<path>``; the API and Dash's own routes answer
   401 with a JSON body;
@@ -18,8 +19,8 @@ Dash callbacks (``/_dash-update-component``) are judged by what Dash will actual
 callback the request's ``output`` key names in the app's own callback map
 (:mod:`web.callback_requests`). A request whose declared outputs, inputs or state are not that
 callback's registered ones, or that names no server callback, is refused. The callback then
-needs the permission of the page its *registered* outputs belong to (id prefix → page,
-:data:`CALLBACK_PAGES`); Dash's page router needs the rule of the page its registered pathname
+needs the permission of the page its *registered* outputs belong to (the page's declared
+``id_prefix``); Dash's page router needs the rule of the page its registered pathname
 input asks for. A test forges requests for every registered callback and role. Callback posts
 must be JSON, which a form on another site cannot send without a CORS preflight. Callbacks that
 change state or show personal data check the permission again themselves (:func:`require`).
@@ -42,11 +43,12 @@ from werkzeug.wrappers import Response
 
 import store
 from auth import accounts
-from auth.roles import ADMINISTER, DISPATCH, EXPORT, VIEW, allowed
+from auth.roles import DISPATCH, EXPORT, VIEW, allowed
 from layouts.i18n import text
-from web import db, displays
+from web import db, displays, pages
 from web.callback_requests import CallbackCall, ForgedCallback, resolve
 from web.locale import request_language
+from web.pages import NOBODY, Page, PageDeclarationError
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +88,9 @@ def _rule(pattern: str, kind: Kind, permission: str | None = None, methods: tupl
     return Rule(re.compile(pattern), kind, permission, frozenset(methods) if methods else None)
 
 
-# First match wins. Paths are compared after trailing slashes are removed (Dash serves
-# "/dispatch/" as "/dispatch").
-RULES: tuple[Rule, ...] = (
-    # open to anyone
+# First match wins: these, then the pages (:mod:`web.pages`, in Dash's order), then ROUTE_RULES.
+# Paths are compared after trailing slashes are removed (Dash serves "/dispatch/" as "/dispatch").
+OPEN_RULES: tuple[Rule, ...] = (
     _rule(r"/login", "open"),
     _rule(r"/logout", "open"),
     _rule(r"/healthz", "open"),
@@ -98,16 +99,10 @@ RULES: tuple[Rule, ...] = (
     _rule(r"/lang/[^/]+", "open"),  # remembers a language in this browser; nothing else
     _rule(r"/display/[^/]+", "open"),  # a wall screen's display link: the secret in the path is the credential
     _rule(r"/metrics", "open"),  # answers on loopback only (web.metrics decides)
-    # pages
-    _rule(r"/", "page", VIEW),
-    _rule(r"/district/[^/]+", "page", VIEW),
-    _rule(r"/dispatch", "page", DISPATCH),
-    _rule(r"/reports", "page", EXPORT),
+)
+# Routes that are not Dash pages.
+ROUTE_RULES: tuple[Rule, ...] = (
     _rule(r"/reports/print", "page", EXPORT),  # the printable report, HTML or PDF (audited)
-    _rule(r"/feeds", "page", ADMINISTER),
-    _rule(r"/audit", "page", ADMINISTER),
-    _rule(r"/users", "page", ADMINISTER),
-    _rule(r"/displays", "page", ADMINISTER),
     # the API: reading needs a signed-in user; acting on incidents needs a dispatcher
     _rule(r"/api/v1/incidents(/[^/]+/[a-z_]+)?", "api", DISPATCH, methods=("POST", "PUT", "PATCH", "DELETE")),
     _rule(r"/api/v1/incidents/[^/]+/phone", "api", DISPATCH),  # the unmasked number (audited)
@@ -124,19 +119,19 @@ RULES: tuple[Rule, ...] = (
 # Anything else (Dash answers unknown paths with its page shell and a "not found" page).
 DEFAULT_RULE = _rule(r".*", "page", VIEW)
 
-# Component-id prefix → the page whose rule a callback writing such an output must pass.
-# Ids without one of these prefixes belong to the shell (``shell-``) or to Dash's router.
-CALLBACK_PAGES: dict[str, str] = {
-    "command-": "/",
-    "district-": "/district/any",
-    "dispatch-": "/dispatch",
-    "reports-": "/reports",
-    "feeds-": "/feeds",
-    "audit-": "/audit",
-    "users-": "/users",
-    "displays-": "/displays",
-}
+# Ids starting with this belong to the shell (any signed-in user); Dash's router's start with _ROUTER_PREFIX.
+# Every other callback output id starts with the ``id_prefix`` of the page it belongs to.
 SHELL_PREFIX = "shell-"
+
+
+def page_rule(page: Page) -> Rule:
+    """The rule of a declared page (a page that declared no permission opens to nobody)."""
+    return Rule(page.pattern, "page", page.permission)
+
+
+def rules() -> tuple[Rule, ...]:
+    """Every rule in the order they are tried: the open ones, the declared pages, the other routes."""
+    return (*OPEN_RULES, *(page_rule(page) for page in pages.declared()), *ROUTE_RULES)
 
 
 def normalise(path: str) -> str:
@@ -147,7 +142,7 @@ def normalise(path: str) -> str:
 def rule_for(path: str, method: str = "GET") -> Rule:
     """The rule that decides ``method`` on ``path``."""
     path = normalise(path)
-    for rule in RULES:
+    for rule in rules():
         if (rule.methods is None or method in rule.methods) and rule.pattern.fullmatch(path):
             return rule
     return DEFAULT_RULE
@@ -155,10 +150,14 @@ def rule_for(path: str, method: str = "GET") -> Rule:
 
 def may_open(user: store.UserRow | None, path: str) -> bool:
     """True if ``user`` (None: nobody signed in) may open ``path`` — for links in the navigation."""
-    rule = rule_for(path)
+    return permits(user, rule_for(path))
+
+
+def permits(user: store.UserRow | None, rule: Rule) -> bool:
+    """True if ``user`` passes ``rule`` (a rule needing NOBODY passes nobody)."""
     if rule.permission is None:
         return True
-    return user is not None and allowed(user.role, rule.permission)
+    return user is not None and rule.permission != NOBODY and allowed(user.role, rule.permission)
 
 
 def current_user() -> store.UserRow | None:
@@ -244,11 +243,8 @@ def _refuse(rule: Rule, status: Literal[401, 403]) -> Response:
         return flask.redirect(f"/login?next={quote(path, safe='/')}", code=302)
     if rule.kind == "page":
         language = request_language()
-        body = (f"<!doctype html><html lang='{language}'><meta charset=utf-8>"
-                f"<title>{text('forbidden.title', language)}</title>"
-                "<body style='background:#101418;color:#e6e9ec;font-family:sans-serif;font-size:1.2rem'>"
-                f"<h1>{text('forbidden.title', language)}</h1><p>{text('forbidden.body', language)} "
-                f"<a href='/' style='color:#6cb6ff'>{text('forbidden.back', language)}</a></p></body></html>")
+        body = flask.render_template("forbidden.html", lang=language, title=text("forbidden.title", language),
+                                     body=text("forbidden.body", language), back=text("forbidden.back", language))
         return Response(body, status=403, content_type="text/html; charset=utf-8")
     message = "sign in first" if status == 401 else "your role may not do this"
     response = flask.jsonify({"error": "unauthorized" if status == 401 else "forbidden", "message": message})
@@ -258,37 +254,41 @@ def _refuse(rule: Rule, status: Literal[401, 403]) -> Response:
     return response
 
 
-def callback_pages(call: CallbackCall) -> list[str] | None:
-    """The page paths whose rules a user must pass to run ``call`` (None: it belongs to no known page).
+def callback_rules(call: CallbackCall) -> list[Rule] | None:
+    """The rules a user must pass to run ``call`` (None: it belongs to no declared page).
 
-    Judged by the callback's *registered* outputs: an output id's prefix names its page
-    (:data:`CALLBACK_PAGES`); the shell's callbacks need only a signed-in user; Dash's page router
-    renders the page its registered pathname input asks for.
+    Judged by the callback's *registered* outputs: an output id's prefix names its page (the
+    page's declared ``id_prefix``); the shell's callbacks need only a signed-in user; Dash's page
+    router needs the rule of the path its registered pathname input asks for.
     """
-    pages: list[str] = []
+    judged: list[Rule] = []
     for output in call.outputs:
         name = output.name
         if name.startswith(_ROUTER_PREFIX):
             path = call.value_of(_PAGES_LOCATION, "pathname")
             if not isinstance(path, str):
                 return None
-            pages.append(path)
+            judged.append(rule_for(path))
         elif name.startswith(SHELL_PREFIX):
             continue
         else:
-            page = page_of_output(name)
+            page = output_page(name)
             if page is None:
                 return None
-            pages.append(page)
-    return pages
+            judged.append(page_rule(page))
+    return judged
+
+
+def output_page(component_id: str) -> Page | None:
+    """The declared page whose ``id_prefix`` starts ``component_id`` (None: no page's)."""
+    return next((page for page in pages.declared() if page.id_prefix and component_id.startswith(page.id_prefix)),
+                None)
 
 
 def page_of_output(component_id: str) -> str | None:
-    """The page path whose rule guards callbacks writing ``component_id`` (None: no page's prefix)."""
-    for prefix, page in CALLBACK_PAGES.items():
-        if component_id.startswith(prefix):
-            return page
-    return None
+    """The path of the page whose rule guards callbacks writing ``component_id`` (None: no page's prefix)."""
+    page = output_page(component_id)
+    return page.path if page is not None else None
 
 
 def check_request() -> Response | None:
@@ -309,7 +309,7 @@ def check_request() -> Response | None:
     if user is None:
         return _refuse(rule, 401)
     flask.g.cityops_user = user
-    if not allowed(user.role, rule.permission):
+    if not permits(user, rule):
         return _refuse(rule, 403)
     if rule.kind == "api" and request.method not in ("GET", "HEAD", "OPTIONS") and not request.is_json:
         # A form on another site cannot post JSON without a CORS preflight: no cross-site writes.
@@ -340,11 +340,11 @@ def check_callback() -> Response | None:
     except ForgedCallback as refusal:
         log.warning("refused a callback request of %s from %s: %s", user.name, request.remote_addr, refusal)
         return _refuse(rule, 403)
-    pages = callback_pages(call)
-    if pages is None:
-        log.error("refused callback %s: its outputs belong to no page in CALLBACK_PAGES", call.key[:200])
+    judged = callback_rules(call)
+    if judged is None:
+        log.error("refused callback %s: its outputs belong to no declared page's id_prefix", call.key[:200])
         return _refuse(rule, 403)
-    if not all(may_open(user, page) for page in pages):
+    if not all(permits(user, page) for page in judged):
         return _refuse(rule, 403)
     return None
 
@@ -369,7 +369,23 @@ def init_app(server: flask.Flask, sessions: SessionPolicy) -> None:
     server.before_request(check_request)
 
 
+def check_pages(declared: list[Page]) -> None:
+    """Refuse (:class:`PageDeclarationError`) pages the guard could not judge safely: overlapping id
+    prefixes, a path another route's rule decides; log pages that open to nobody (no permission)."""
+    found = pages.problems(declared, reserved=(SHELL_PREFIX, _ROUTER_PREFIX))
+    for page in declared:
+        taken = next((rule for rule in (*OPEN_RULES, *ROUTE_RULES) if rule.pattern.fullmatch(normalise(page.path))),
+                     None)
+        if taken is not None:
+            found.append(f"{page.module}: the path {page.path!r} is the route {taken.pattern.pattern!r}")
+        if page.permission == NOBODY:
+            log.error("page %s declares no known permission: it opens to nobody", page.module)
+    if found:
+        raise PageDeclarationError("; ".join(found))
+
+
 def init_dash(app: Any) -> None:
     """Judge callback requests against ``app``'s callback map (call after the Dash app is built on the server)."""
+    check_pages(pages.declared())
     app.server.extensions[_DASH_APP] = app
     app.server.before_request(check_callback)

@@ -1,4 +1,5 @@
-"""``/login`` and ``/logout``: a small self-contained form (no scripts, no external assets).
+"""``/login`` and ``/logout``: a small self-contained form (``templates/login.html``: no scripts, no
+external assets).
 
 A failed sign-in says the same thing for every reason (unknown name, wrong password,
 disabled account), so the form reveals nothing about accounts. After too many failures from
@@ -14,7 +15,6 @@ SameSite=Lax already keeps the cookie off cross-site posts; the token does not r
 from __future__ import annotations
 
 import hmac
-import html
 import math
 import secrets
 from datetime import UTC, datetime
@@ -35,40 +35,6 @@ _MAX_FIELD_CHARS = 1024
 CSRF_FIELD = "csrf_token"
 _SESSION_CSRF = "login_csrf"
 
-_PAGE = """<!doctype html>
-<html lang="{lang}"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} · cityops</title>
-<style>
-body {{ margin: 0; min-height: 100vh; display: flex; align-items: center; justify-content: center;
-  background: #101418; color: #e6e9ec; font-family: system-ui, "Noto Sans CJK SC", sans-serif; }}
-form {{ background: #182028; padding: 2rem 2.5rem; border-radius: 8px; min-width: 20rem; }}
-h1 {{ font-size: 1.4rem; margin: 0 0 0.3rem; }}
-.city {{ color: #9aa7b3; margin: 0 0 1.2rem; }}
-label {{ display: block; margin: 0.8rem 0 0.3rem; color: #9aa7b3; }}
-input {{ width: 100%; box-sizing: border-box; padding: 0.5rem; border: 1px solid #2e3a46; border-radius: 4px;
-  background: #0c1014; color: #e6e9ec; font-size: 1.1rem; }}
-button {{ margin-top: 1.4rem; width: 100%; padding: 0.6rem; border: 0; border-radius: 4px;
-  background: #2f6fb0; color: #fff; font-size: 1.1rem; cursor: pointer; }}
-.error {{ color: #ff8a80; margin: 0 0 0.5rem; }}
-.languages {{ margin-top: 1.2rem; text-align: center; }}
-.languages a {{ color: #6cb6ff; margin: 0 0.5rem; }}
-.languages a[aria-current] {{ color: #e6e9ec; text-decoration: none; font-weight: 600; }}
-</style></head>
-<body><form method="post" action="/login">
-<h1>{app} · {title}</h1>
-<p class="city">{city}</p>
-{error}<input type="hidden" name="next" value="{next}">
-<input type="hidden" name="{csrf_field}" value="{csrf}">
-<label for="name">{name_label}</label><input id="name" name="name" autocomplete="username" required autofocus>
-<label for="password">{password_label}</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required>
-<button type="submit">{submit}</button>
-<p class="languages">{languages}</p>
-</form></body></html>
-"""
-
-
 def _csrf_token() -> str:
     token = flask.session.get(_SESSION_CSRF)
     if not isinstance(token, str):
@@ -77,25 +43,21 @@ def _csrf_token() -> str:
     return token
 
 
-def _language_links(language: str, next_path: str) -> str:
+def _language_links(language: str, next_path: str) -> list[dict[str, object]]:
     back = quote(f"/login?next={quote(next_path, safe='')}", safe="")
-    links = []
-    for code in LANGUAGES:
-        current = ' aria-current="true"' if code == language else ""
-        links.append(f'<a href="/lang/{code}?next={back}" lang="{code}"{current}>{LANGUAGE_NAMES[code]}</a>')
-    return "".join(links)
+    return [{"code": code, "name": LANGUAGE_NAMES[code], "back": back, "current": code == language}
+            for code in LANGUAGES]
 
 
 def _form(next_path: str, error_key: str | None = None, status: int = 200, **values: object) -> Response:
+    """The sign-in form (``templates/login.html``; Jinja2 escapes every value)."""
     language = request_language()
-    shown = (f'<p class="error" role="alert">{html.escape(text(error_key, language, **values))}</p>\n'
-             if error_key else "")
-    body = _PAGE.format(
-        lang=language, title=html.escape(text("login.title", language)), app=html.escape(text("app.name", language)),
-        city=html.escape(city_name(language)), error=shown, next=html.escape(next_path, quote=True),
-        csrf_field=CSRF_FIELD, csrf=_csrf_token(), name_label=html.escape(text("login.name", language)),
-        password_label=html.escape(text("login.password", language)),
-        submit=html.escape(text("login.submit", language)), languages=_language_links(language, next_path),
+    body = flask.render_template(
+        "login.html", lang=language, title=text("login.title", language), app_name=text("app.name", language),
+        city=city_name(language), error=text(error_key, language, **values) if error_key else None, next=next_path,
+        csrf_field=CSRF_FIELD, csrf=_csrf_token(), name_label=text("login.name", language),
+        password_label=text("login.password", language), submit=text("login.submit", language),
+        languages=_language_links(language, next_path),
     )
     response = Response(body, status=status, content_type="text/html; charset=utf-8")
     response.headers["Cache-Control"] = "no-store"

@@ -1,4 +1,4 @@
-"""``/metrics``: Prometheus text for the monitoring system.
+"""``/metrics``: Prometheus text for the monitoring system, written by ``prometheus_client``.
 
 Who may read it (:func:`may_scrape`): a request with ``Authorization: Bearer <token>`` when
 CITYOPS_METRICS_TOKEN is set, from anywhere; else only a request made directly from loopback —
@@ -11,7 +11,9 @@ access rule the path matched, so the label set stays small whatever paths client
 Each worker adds its counts to the database every :data:`FLUSH_EVERY_S` seconds (after
 the response is sent) and before it answers ``/metrics``; the other figures come from the
 process-status table and the feed tables. Any worker therefore answers alike, up to the
-few seconds other workers have not flushed yet.
+few seconds other workers have not flushed yet. That is why the figures are a custom collector
+over the database (:class:`DatabaseCollector`) rather than prometheus_client's own in-process
+metrics: gunicorn's workers share nothing but the database.
 """
 
 from __future__ import annotations
@@ -22,10 +24,13 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import flask
+from prometheus_client import generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from werkzeug.wrappers import Response
 
 import store
@@ -98,67 +103,43 @@ def _stop_timer(response: Response) -> Response:
     return response
 
 
-def _label(value: object) -> str:
-    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+def _bound(bound: float) -> str:
+    """A bucket's ``le`` label: "0.005", "1", "+Inf" (as this endpoint has always written them)."""
+    return "+Inf" if math.isinf(bound) else f"{bound:g}"
 
 
-def _number(value: float) -> str:
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(float(value)) if not float(value).is_integer() else str(int(value))
-
-
-class _Text:
-    """Prometheus exposition text, one metric family after the other."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def family(self, name: str, kind: str, help_text: str, samples: Iterable[tuple[dict[str, object], float]],
-               suffix: str = "") -> None:
-        self.lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
-        self.samples(name + suffix, samples)
-
-    def samples(self, name: str, samples: Iterable[tuple[dict[str, object], float]]) -> None:
-        for labels, value in samples:
-            shown = ",".join(f'{key}="{_label(label)}"' for key, label in labels.items())
-            self.lines.append(f"{name}{{{shown}}} {_number(value)}" if shown else f"{name} {_number(value)}")
-
-    def render(self) -> str:
-        return "\n".join(self.lines) + "\n"
-
-
-def _latency(out: _Text, series: dict[store.metrics.SeriesKey, store.LatencySeries]) -> None:
-    name = "cityops_http_request_duration_seconds"
-    out.lines += [f"# HELP {name} Web request latency by access rule, method and status class (all workers).",
-                  f"# TYPE {name} histogram"]
+def _latency(series: dict[store.metrics.SeriesKey, store.LatencySeries]) -> HistogramMetricFamily:
+    family = HistogramMetricFamily("cityops_http_request_duration_seconds",
+                                   "Web request latency by access rule, method and status class (all workers).",
+                                   labels=("route", "method", "status"))
     for (route, method, status), one in sorted(series.items()):
-        labels = {"route": route, "method": method, "status": status}
-        cumulative = 0
+        cumulative, buckets = 0, []
         for bound in BOUNDS:
             cumulative += one.buckets.get(bound, 0)
-            out.samples(f"{name}_bucket", [({**labels, "le": _number(bound)}, cumulative)])
-        out.samples(f"{name}_sum", [(labels, one.seconds)])
-        out.samples(f"{name}_count", [(labels, one.requests)])
+            buckets.append((_bound(bound), cumulative))
+        family.add_metric([route, method, status], buckets, one.seconds)
+    return family
 
 
-def _processes(out: _Text, statuses: list[store.ProcessStatus], now: datetime) -> None:
-    def labelled(value_of) -> list[tuple[dict[str, object], float]]:
-        rows = []
-        for status in statuses:
-            value = value_of(status)
-            if value is not None:
-                rows.append(({"process": status.process_id, "kind": status.kind}, value))
-        return rows
+def _labelled(family: CounterMetricFamily | GaugeMetricFamily,
+              samples: Iterable[tuple[tuple[str, ...], float | None]]) -> CounterMetricFamily | GaugeMetricFamily:
+    for labels, value in samples:
+        if value is not None:
+            family.add_metric(labels, value)
+    return family
 
-    def age(status: store.ProcessStatus) -> float:
-        return (now - status.heartbeat_at).total_seconds()
 
-    out.family("cityops_process_up", "gauge", "1 if the process reported within 60 s and is working, else 0.",
-               labelled(lambda s: float(health.process_working(s, now))))
-    out.family("cityops_process_heartbeat_age_seconds", "gauge", "Seconds since the process last reported.",
-               labelled(age))
+def _processes(statuses: list[store.ProcessStatus], now: datetime) -> list[Metric]:
+    by_process_and_kind = ("process", "kind")
     ingest = [s for s in statuses if s.kind == "ingest"]
+    families: list[Metric] = [
+        _labelled(GaugeMetricFamily("cityops_process_up", "1 if the process reported within 60 s and is working, "
+                                    "else 0.", labels=by_process_and_kind),
+                  (((s.process_id, s.kind), float(health.process_working(s, now))) for s in statuses)),
+        _labelled(GaugeMetricFamily("cityops_process_heartbeat_age_seconds", "Seconds since the process last "
+                                    "reported.", labels=by_process_and_kind),
+                  (((s.process_id, s.kind), (now - s.heartbeat_at).total_seconds()) for s in statuses)),
+    ]
     for name, help_text, value_of in (
         ("cityops_ingest_messages_total", "MQTT messages handled by the worker since it started.",
          lambda s: s.messages_total),
@@ -167,15 +148,73 @@ def _processes(out: _Text, statuses: list[store.ProcessStatus], now: datetime) -
         ("cityops_ingest_rejects_total", "Messages or records refused by the worker since it started.",
          lambda s: s.rejects_total),
     ):
-        out.family(name, "counter", help_text,
-                   [({"process": s.process_id}, value_of(s)) for s in ingest if value_of(s) is not None])
-    out.family("cityops_ingest_readings_per_second", "gauge", "Readings stored per second (recent average).",
-               [({"process": s.process_id}, s.rate_per_s) for s in ingest if s.rate_per_s is not None])
-    out.family("cityops_ingest_lag_seconds", "gauge", "Receive time minus reading time of the newest message.",
-               [({"process": s.process_id}, s.lag_s) for s in ingest if s.lag_s is not None])
-    runs = [({"process": s.process_id, "kind": s.kind}, float(s.detail["run_seconds"])) for s in statuses
-            if isinstance(s.detail, dict) and isinstance(s.detail.get("run_seconds"), int | float)]
-    out.family("cityops_process_run_seconds", "gauge", "Duration of the newest run (indicator computation).", runs)
+        families.append(_labelled(CounterMetricFamily(name, help_text, labels=("process",)),
+                                  (((s.process_id,), value_of(s)) for s in ingest)))
+    families += [
+        _labelled(GaugeMetricFamily("cityops_ingest_readings_per_second", "Readings stored per second (recent "
+                                    "average).", labels=("process",)),
+                  (((s.process_id,), s.rate_per_s) for s in ingest)),
+        _labelled(GaugeMetricFamily("cityops_ingest_lag_seconds", "Receive time minus reading time of the newest "
+                                    "message.", labels=("process",)),
+                  (((s.process_id,), s.lag_s) for s in ingest)),
+        _labelled(GaugeMetricFamily("cityops_process_run_seconds", "Duration of the newest run (indicator "
+                                    "computation).", labels=by_process_and_kind),
+                  (((s.process_id, s.kind), float(s.detail["run_seconds"])) for s in statuses
+                   if isinstance(s.detail, dict) and isinstance(s.detail.get("run_seconds"), int | float))),
+    ]
+    return families
+
+
+def _database_up(up: bool) -> GaugeMetricFamily:
+    return GaugeMetricFamily("cityops_database_up", "1 if the database answered this scrape.", value=float(up))
+
+
+def families(totals: DatabaseTotals, now: datetime) -> list[Metric]:
+    """Every metric family of a scrape, from what the database held at ``now`` (pure)."""
+    sensors = totals.sensors
+    return [
+        _database_up(True),
+        *_processes(totals.statuses, now),
+        _labelled(GaugeMetricFamily("cityops_rejects_last_hour", "Rejected messages in the last hour by reason.",
+                                    labels=("reason",)),
+                  (((reason,), count) for reason, count in totals.rejects_by_reason.items())),
+        _labelled(GaugeMetricFamily("cityops_sensors", "Registered sensors by freshness.", labels=("state",)),
+                  ((("fresh",), sensors.fresh), (("stale",), sensors.stale), (("silent",), sensors.silent),
+                   (("maintenance",), sensors.maintenance))),
+        _latency(totals.latency),
+    ]
+
+
+@dataclass(frozen=True)
+class DatabaseTotals:
+    """What a scrape reads from the database: the same for every worker."""
+
+    statuses: list[store.ProcessStatus]
+    rejects_by_reason: dict[str, int]
+    sensors: store.SensorCounts
+    latency: dict[store.metrics.SeriesKey, store.LatencySeries]
+
+    @classmethod
+    def read(cls, conn: store.Connection, now: datetime) -> DatabaseTotals:
+        return cls(statuses=store.read_status(conn), rejects_by_reason=store.rejects_by_reason(conn, now - timedelta(
+            hours=1)), sensors=store.sensor_counts(conn, now), latency=store.read_request_latency(conn, BOUNDS))
+
+
+class DatabaseCollector:
+    """A prometheus_client collector: the figures every worker shares, read from the database when scraped."""
+
+    def __init__(self, connection: Callable[[], store.Connection]) -> None:
+        self.connection = connection
+
+    def collect(self) -> Iterator[Metric]:
+        now = datetime.now(UTC)
+        try:
+            totals = DatabaseTotals.read(self.connection(), now)
+        except (store.StoreUnavailable, store.DatabaseError) as error:
+            log.warning("metrics: the database does not answer: %s", error)
+            yield _database_up(False)
+            return
+        yield from families(totals, now)
 
 
 def may_scrape(request: flask.Request, token: str | None) -> bool:
@@ -199,27 +238,7 @@ def metrics() -> Response:
         return Response("metrics: send the token of CITYOPS_METRICS_TOKEN as a Bearer token, or ask directly "
                         "from loopback\n", status=403, content_type="text/plain")
     flush(flask.current_app.config[db.DATABASE_URL])
-    now = datetime.now(UTC)
-    out = _Text()
-    try:
-        conn = db.connection()
-        statuses = store.read_status(conn)
-        reasons = store.rejects_by_reason(conn, now - timedelta(hours=1))
-        sensors = store.sensor_counts(conn, now)
-        latency = store.read_request_latency(conn, BOUNDS)
-    except (store.StoreUnavailable, store.DatabaseError) as error:
-        log.warning("metrics: the database does not answer: %s", error)
-        out.family("cityops_database_up", "gauge", "1 if the database answered this scrape.", [({}, 0)])
-        return Response(out.render(), status=200, content_type=CONTENT_TYPE)
-    out.family("cityops_database_up", "gauge", "1 if the database answered this scrape.", [({}, 1)])
-    _processes(out, statuses, now)
-    out.family("cityops_rejects_last_hour", "gauge", "Rejected messages in the last hour by reason.",
-               [({"reason": reason}, count) for reason, count in reasons.items()])
-    out.family("cityops_sensors", "gauge", "Registered sensors by freshness.",
-               [({"state": "fresh"}, sensors.fresh), ({"state": "stale"}, sensors.stale),
-                ({"state": "silent"}, sensors.silent), ({"state": "maintenance"}, sensors.maintenance)])
-    _latency(out, latency)
-    response = Response(out.render(), status=200, content_type=CONTENT_TYPE)
+    response = Response(generate_latest(DatabaseCollector(db.connection)), status=200, content_type=CONTENT_TYPE)
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import store
 from app import create_app
 from cityops.settings import Settings
 from tests.integration.webclient import PASSWORDS, SECRET, open_session, sign_in
-from web.guard import CALLBACK_PAGES, SHELL_PREFIX
+from web.guard import SHELL_PREFIX
+from web.pages import declared
 
 
 def callback(client, outputs: list[tuple[str, str]], inputs: list[tuple[str, str, object]],
@@ -97,7 +99,8 @@ def test_every_callback_output_belongs_to_a_known_page(web) -> None:
     for key in web.callback_map:
         for part in key.strip(".").split("..."):
             ids.add(part.rsplit(".", 1)[0].strip("."))
-    unknown = {cid for cid in ids if not cid.startswith((*CALLBACK_PAGES, SHELL_PREFIX, "_pages"))}
+    prefixes = tuple(page.id_prefix for page in declared() if page.id_prefix)
+    unknown = {cid for cid in ids if not cid.startswith((*prefixes, SHELL_PREFIX, "_pages"))}
     assert ids and not unknown, unknown
 
 
@@ -238,17 +241,67 @@ def test_metrics_on_loopback_has_latency_histogram_and_ingest_figures(client_for
     assert response.status_code == 200
     assert response.content_type.startswith("text/plain; version=0.0.4")
     body = response.get_data(as_text=True)
-    assert 'cityops_http_request_duration_seconds_count{route="/",method="GET",status="2xx"} 3' in body
+    samples = scraped(body)  # prometheus_client writes labels in name order; their order means nothing
+    assert samples['cityops_http_request_duration_seconds_count{method="GET",route="/",status="2xx"}'] == 3
     histogram = "cityops_http_request_duration_seconds"
-    assert f'{histogram}_bucket{{route="/dispatch",method="GET",status="3xx",le="+Inf"}} 1' in body
-    assert 'cityops_ingest_readings_total{process="ingest-0"} 5678' in body
-    assert 'cityops_ingest_lag_seconds{process="ingest-0"} 0.8' in body
-    assert 'cityops_process_up{process="ingest-0",kind="ingest"} 1' in body
-    assert 'cityops_rejects_last_hour{reason="unknown metric"} 1' in body
-    assert 'cityops_sensors{state="stale"} 1' in body
+    assert samples[f'{histogram}_bucket{{le="+Inf",method="GET",route="/dispatch",status="3xx"}}'] == 1
+    assert samples['cityops_ingest_readings_total{process="ingest-0"}'] == 5678
+    assert samples['cityops_ingest_lag_seconds{process="ingest-0"}'] == 0.8
+    assert samples['cityops_process_up{kind="ingest",process="ingest-0"}'] == 1
+    assert samples['cityops_rejects_last_hour{reason="unknown metric"}'] == 1
+    assert samples['cityops_sensors{state="stale"}'] == 1
     for line in body.splitlines():  # every sample line is "name{labels} number"
         if line and not line.startswith("#"):
             float(line.rsplit(" ", 1)[1].replace("+Inf", "inf"))
+
+
+def scraped(body: str) -> dict[str, float]:
+    """Every sample of a scrape as parsed by prometheus_client: 'name{label="value",…}' (labels in name order)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    samples = {}
+    for family in text_string_to_metric_families(body):
+        for sample in family.samples:
+            labels = ",".join(f'{key}="{value}"' for key, value in sorted(sample.labels.items()))
+            samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
+    return samples
+
+
+def test_metrics_parse_and_keep_every_family_name_and_label(client_for, db) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    _seed_feeds(db)
+    client_for("viewer").get("/").close()
+    body = client_for("anonymous").get("/metrics").get_data(as_text=True)
+    labels = {family.name: {tuple(sorted(sample.labels)) for sample in family.samples}
+              for family in text_string_to_metric_families(body)}
+    by_process, by_process_kind = {("process",)}, {("kind", "process")}
+    assert labels == {
+        "cityops_database_up": {()},
+        "cityops_process_up": by_process_kind,
+        "cityops_process_heartbeat_age_seconds": by_process_kind,
+        "cityops_ingest_messages": by_process,
+        "cityops_ingest_readings": by_process,
+        "cityops_ingest_rejects": by_process,
+        "cityops_ingest_readings_per_second": by_process,
+        "cityops_ingest_lag_seconds": by_process,
+        "cityops_process_run_seconds": labels["cityops_process_run_seconds"] & by_process_kind,
+        "cityops_rejects_last_hour": {("reason",)},
+        "cityops_sensors": {("state",)},
+        "cityops_http_request_duration_seconds": {("le", "method", "route", "status"), ("method", "route", "status")},
+    }
+    types = dict(re.findall(r"^# TYPE (\S+) (\S+)$", body, re.M))
+    assert types["cityops_ingest_messages_total"] == "counter"
+    assert types["cityops_http_request_duration_seconds"] == "histogram"
+    assert types["cityops_sensors"] == "gauge"
+
+
+def test_metrics_say_the_database_is_down_when_it_does_not_answer() -> None:
+    web = create_app(Settings(database_url="postgresql://nobody@127.0.0.1:1/none", mqtt_url="mqtt://127.0.0.1:1",
+                              secret_key=SECRET))
+    response = web.server.test_client().get("/metrics")
+    assert response.status_code == 200
+    assert scraped(response.get_data(as_text=True)) == {"cityops_database_up": 0}
 
 
 def test_metrics_refused_off_loopback(client_for) -> None:
