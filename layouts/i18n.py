@@ -577,6 +577,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     "reports.col.closure_rate": {ENGLISH: "Closure %", CHINESE: "办结率 %"},
     "reports.col.on_time_rate": {ENGLISH: "On time %", CHINESE: "按时办结率 %"},
     "reports.col.resolve_median_min": {ENGLISH: "Median to resolve (min)", CHINESE: "办结时长中位数（分钟）"},
+    # Notifications (notifications/messages.py): the frame around what a rule says.
+    "notify.storm": {ENGLISH: " (×{n}, one cause)", CHINESE: "（同一原因，共 {n} 条）"},
+    "notify.more_lines": {ENGLISH: "… and {n} more", CHINESE: "……另有 {n} 条"},
+    "notify.at": {ENGLISH: "At {time}", CHINESE: "时间：{time}"},
+    "notify.open": {ENGLISH: "Open in cityops: {url}", CHINESE: "在 cityops 中查看：{url}"},
+    "notify.ack": {ENGLISH: "Acknowledge (stops the escalation): {url}", CHINESE: "确认收到（停止逐级上报）：{url}"},
     "reports.col.open_overdue": {ENGLISH: "Open overdue", CHINESE: "超时未结"},
     "reports.col.quantity": {ENGLISH: "Quantity", CHINESE: "指标"},
     "reports.col.unit_of_measure": {ENGLISH: "Unit of measure", CHINESE: "计量单位"},
