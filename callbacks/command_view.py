@@ -32,8 +32,9 @@ from plotly.io.json import to_json_plotly
 import store
 from callbacks.dispatch import category_name, incident_title, responder_traces
 from indicators.causes import one_per_cause
-from indicators.domains import DOMAINS, INDEX
+from indicators.domains import INDEX
 from indicators.levels import AMBER, LEVEL_BANDS, LEVEL_COLOURS, LEVEL_NAMES, RED
+from indicators.registry import domain_ids
 from indicators.rules import HistoryRule
 from layouts.command_options import default_level
 from layouts.components import LEVEL_GLYPH, domain_word, level_label, level_word, plot_text, score_text
@@ -231,7 +232,7 @@ def colour_note(domain: str, score: float | None, level: int | None, worst: Sequ
 
 def worst_domains(rows: dict[str, Shown], level: int | None) -> list[str]:
     """The domains at ``level`` (those that gave the index its colour), in the domains' order."""
-    return [] if level is None else [d for d in DOMAINS if d in rows and rows[d].level == level]
+    return [] if level is None else [d for d in domain_ids() if d in rows and rows[d].level == level]
 
 
 # -- the values shown: live, or replayed from the history -----------------------------------------
@@ -602,7 +603,7 @@ def refresh(_tick: int | None, domain: str | None, level: str | None, replay: di
     since ``drawn`` (what this browser shows). Always answers a heartbeat: the page's watchdog
     shows "connection lost" when those stop."""
     language = locale.request_language()
-    domain = domain if domain in (INDEX, *DOMAINS) else INDEX
+    domain = domain if domain in (INDEX, *domain_ids()) else INDEX
     now = datetime.now(UTC)
     conn = db.connection()
     city = citydata.current_city()
@@ -615,17 +616,18 @@ def refresh(_tick: int | None, domain: str | None, level: str | None, replay: di
         fresh = freshness(rows, now)
         incidents = store.list_incidents(conn, statuses=OPEN_STATUSES, limit=MAP_INCIDENTS)
         responders = store.list_units(conn)
-        changes = store.level_changes(conn, since=now - TICKER_PERIOD, domains=DOMAINS, runs=TICKER_LENGTH)
+        changes = store.level_changes(conn, since=now - TICKER_PERIOD, domains=domain_ids(), runs=TICKER_LENGTH)
         note = stale_note(fresh, language)
     else:
         # Replay: the units' chosen domain (all of them for the index, to say why its colour) and the city's.
-        unit_domains = (INDEX, *DOMAINS) if domain == INDEX else (domain,)
-        rows = past_values([city.id], (INDEX, *DOMAINS), at) + past_values(codes, unit_domains, at)
+        unit_domains = (INDEX, *domain_ids()) if domain == INDEX else (domain,)
+        rows = past_values([city.id], (INDEX, *domain_ids()), at) + past_values(codes, unit_domains, at)
         computed = max((row.computed_at for row in rows), default=None)
         fresh = Freshness(computed, None if computed is None else (at - computed).total_seconds(), False)
         incidents = incidents_open_at(conn, at, limit=MAP_INCIDENTS)
         responders = units_at(conn, at)
-        changes = store.level_changes(conn, since=at - TICKER_PERIOD, until=at, domains=DOMAINS, runs=TICKER_LENGTH)
+        changes = store.level_changes(conn, since=at - TICKER_PERIOD, until=at, domains=domain_ids(),
+                                      runs=TICKER_LENGTH)
         note = "" if rows else text("command.replay_none", language)
     by_unit: dict[str, dict[str, Shown]] = defaultdict(dict)
     for row in rows:
@@ -669,7 +671,7 @@ def refresh(_tick: int | None, domain: str | None, level: str | None, replay: di
     panels, now_drawn["panels"] = only_changed(drawn, {
         "city": _city_card(index_row, worst, fresh.stale, language),
         "tiles": [domain_tile(d, city_rows.get(d), fresh.stale, d == domain, language, "command",
-                              below_text(city_explanations.get(d), language)) for d in DOMAINS],
+                              below_text(city_explanations.get(d), language)) for d in domain_ids()],
         "incidents": _incident_counts(incidents, note, language),
         "ticker": warning_items(one_warning_per_cause(changes, citydata.parent_codes())[:TICKER_LENGTH], language),
         "ticker_title": text("command.replay_ticker" if at is not None else "command.ticker", language),

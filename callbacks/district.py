@@ -33,9 +33,10 @@ from callbacks.command_view import (
     warning_items,
 )
 from callbacks.dispatch import category_name, incident_title
-from incidents.alarms import DECIMALS, metric_name
-from indicators.domains import DOMAINS, INDEX
+from incidents.alarms import decimals, metric_name
+from indicators.domains import INDEX
 from indicators.levels import AMBER, AMBER_SCORE, LEVEL_COLOURS, LEVEL_NAMES, RED, RED_SCORE
+from indicators.registry import domain_ids
 from layouts.command_options import level_title
 from layouts.components import data_table, domain_word, level_label, level_word, score_text
 from layouts.i18n import format_duration, format_time, text
@@ -55,7 +56,7 @@ def metric_value(metric: str, value: Any) -> str:
     """A reading as the alarm titles write the same metric: its decimals, "—" when missing."""
     if value is None or not math.isfinite(float(value)):
         return "—"
-    return f"{float(value):.{DECIMALS.get(metric, 1)}f}"
+    return f"{float(value):.{decimals(metric)}f}"
 
 
 def held_line(sensor: dict[str, Any], language: str) -> str:
@@ -155,7 +156,7 @@ def _breadcrumb(code: str, language: str) -> Component:
 
 def _domains_table(rows: dict[str, store.CurrentValue], stale: bool, language: str) -> Component:
     body, classes = [], []
-    for domain in (INDEX, *DOMAINS):
+    for domain in (INDEX, *domain_ids()):
         row = rows.get(domain)
         level = None if row is None else row.level
         arrow, arrow_word, predicted = trend_parts(None if row is None else row.forecast, language)
@@ -181,7 +182,7 @@ def _history(code: str, now: datetime, language: str) -> go.Figure:
     series: dict[str, list[tuple[datetime, float | None, int | None]]] = defaultdict(list)
     for domain, time, score, level in store.score_history(db.connection(), code, now - HISTORY_PERIOD):
         series[domain].append((time.astimezone(zone).replace(tzinfo=None), score, level))
-    order = (INDEX, *DOMAINS)
+    order = (INDEX, *domain_ids())
     figure = make_subplots(rows=3, cols=4, shared_xaxes=True, shared_yaxes=True, vertical_spacing=0.12,
                            horizontal_spacing=0.03, subplot_titles=[domain_word(d, language) for d in order])
     for position, domain in enumerate(order):
@@ -221,7 +222,7 @@ def _warnings(code: str, now: datetime, language: str) -> Component:
     """The warnings of the last 24 h that began in this unit or below it, one per cause (§4.9)."""
     parents = citydata.parent_codes()
     scope = None if code == citydata.current_city().id else within(code, parents)
-    changes = store.level_changes(db.connection(), since=now - HISTORY_PERIOD, domains=DOMAINS, scope_codes=scope,
+    changes = store.level_changes(db.connection(), since=now - HISTORY_PERIOD, domains=domain_ids(), scope_codes=scope,
                                   runs=WARNINGS_SHOWN)
     warnings = one_warning_per_cause(changes, parents)[:WARNINGS_SHOWN]
     return html.Ul(warning_items(warnings, language), className="cv-ticker district-warnings-list")

@@ -48,7 +48,7 @@ from reports.printed import (
     shown_table,
     trend_lines,
 )
-from reports.spec import ALL_DOMAINS, CITY_LEVEL, PRESETS, ReportSpec, SpecError, check_size, parse_spec
+from reports.spec import CITY_LEVEL, PRESETS, ReportSpec, SpecError, all_domains, check_size, parse_spec
 from reports.tables import Report
 from web import api_reports, db, guard, locale
 from web.api import STALE_AFTER_S
@@ -97,7 +97,7 @@ def choice_args(start: str | None, end: str | None, level: str | None, units: Se
         args["unit"] = [str(code) for code in units]
     elif level:
         args["level"] = [level]
-    if domains and set(domains) != set(ALL_DOMAINS):
+    if domains and set(domains) != set(all_domains()):
         args["domain"] = [str(domain) for domain in domains]
     return args
 

@@ -73,14 +73,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 
 from incidents.privacy import mask_personal, mask_personal_text, mask_phones_in_text
-from indicators.domains import EVENT_SOURCES, METRICS, SEVERITIES, UNIT_KINDS, UNIT_STATUSES
+from indicators.domains import EVENT_SOURCES, SEVERITIES, UNIT_KINDS, UNIT_STATUSES
+from indicators.registry import metric_domains
 from store.ingest import EventRow, ReadingRow, RejectRow, SensorSightingRow, UnitPositionRow
 
 # The rows are the store's own types: the ingest hands them to it unchanged.
@@ -136,7 +137,7 @@ class IngestContext:
 
     city_id: str
     sensors: Mapping[str, tuple[float, float]]
-    metrics: frozenset[str] = frozenset(METRICS)
+    metrics: frozenset[str] = field(default_factory=lambda: frozenset(metric_domains()))
     categories: frozenset[str]
     locate: Locate
     retention: timedelta

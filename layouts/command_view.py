@@ -15,8 +15,9 @@ import dash
 from dash import dcc, html
 
 from auth.roles import VIEW
-from indicators.domains import DOMAINS, INDEX
+from indicators.domains import INDEX
 from indicators.levels import LEVEL_COLOURS
+from indicators.registry import domain_ids
 from layouts.command_options import command_options, default_level, level_title
 from layouts.i18n import text
 from layouts.markers import LEVEL_MARK, SEVERITY_MARK, SEVERITY_STYLE, UNIT_COLOUR, UNIT_MARK
@@ -39,7 +40,7 @@ _LEVEL_KEYS = ((2, "red"), (1, "amber"), (0, "green"), (None, "grey"))
 
 
 def domain_options(language: str) -> list[dict[str, str]]:
-    return [{"label": text(f"vitals.domain.{domain}", language), "value": domain} for domain in (INDEX, *DOMAINS)]
+    return [{"label": text(f"vitals.domain.{domain}", language), "value": domain} for domain in (INDEX, *domain_ids())]
 
 
 def _swatch(glyph: str, colour: str, fill: str = "#101418") -> html.Span:

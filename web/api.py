@@ -23,8 +23,9 @@ import flask
 from werkzeug.wrappers import Response
 
 import store
-from indicators.domains import DOMAINS, INDEX
+from indicators.domains import INDEX
 from indicators.levels import LEVEL_COLOURS, LEVEL_NAMES
+from indicators.registry import domain_ids
 from web import db
 
 # The indicators process runs every 30 s; values older than this are not current.
@@ -71,7 +72,7 @@ def _unit(rows: list[store.CurrentValue], now: datetime, *, detail: bool) -> dic
     unit = {"code": index.scope_code, "level_name": index.level_name, "parent": index.parent,
             **{key: value for key, value in _value(index, now, detail=detail).items() if key != "explanation"},
             "index": _round(index.score),
-            "domains": {domain: domains[domain] for domain in DOMAINS if domain in domains}}
+            "domains": {domain: domains[domain] for domain in domain_ids() if domain in domains}}
     del unit["score"]
     if detail:
         unit["explanation"] = index.explanation

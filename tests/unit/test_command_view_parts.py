@@ -23,7 +23,7 @@ from callbacks.command_view import (
     worst_domains,
 )
 from callbacks.dispatch import _map_traces
-from indicators.domains import DOMAINS
+from indicators.registry import domain_ids
 from layouts.command_options import ROTATE_DEFAULT_S, CommandOptions, command_options, default_level, level_title
 from layouts.components import plot_text
 from store.screens import LevelChange
@@ -60,7 +60,7 @@ def test_kiosk_domains_keep_known_ones_in_order_without_repeats() -> None:
 
 
 def test_kiosk_without_a_known_domain_rotates_through_all() -> None:
-    assert command_options({"kiosk": "1", "domains": "nope"}, LEVELS).domains == ("index", *DOMAINS)
+    assert command_options({"kiosk": "1", "domains": "nope"}, LEVELS).domains == ("index", *domain_ids())
 
 
 def test_outside_kiosk_the_first_domain_is_the_one_shown() -> None:

@@ -12,7 +12,7 @@ import hashlib
 import json
 from datetime import timedelta
 
-from ingest.simulation import SCENARIOS, CitySimulation
+from ingest.synthetic_city import SCENARIOS, CitySimulation
 from tests.unit.test_simulation import CATEGORIES, SEED, T0, toy_sensors, toy_units
 
 EXPECTED: dict[str, str] = {
