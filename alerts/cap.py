@@ -353,7 +353,7 @@ def _status_info(alert: ET.Element, context: _Context, cap_language: str, langua
 def _warning_info(alert: ET.Element, context: _Context, cap_language: str, language: str, domain: str, level: int,
                   observed: bool, warnings: list[Condition]) -> None:
     city = context.city(language)
-    domain_name = text(f"vitals.domain.{domain}", language)
+    domain_name = text(registry().domain(domain).name_key, language)
     level_word = text(f"vitals.level.{LEVEL_NAMES[level]}", language)
     kind = "observed" if observed else "forecast"
     info = _info_head(alert, cap_language, registry().domain(domain).cap_categories,
