@@ -152,13 +152,7 @@ def added(scenarios: list[Scenario], name: str, t: np.ndarray, sensors: np.ndarr
 
 def storm_rate(scenarios: list[Scenario], t: np.ndarray, sensors: np.ndarray) -> np.ndarray | None:
     """Rainstorm rate (mm/h) at times ``t`` for ``sensors``, (T, n), or None."""
-    storms = [s for s in scenarios if s.name == "rainstorm" and s.end > t[0] and s.start < t[-1] + 1]
-    if not storms:
-        return None
-    rate = np.zeros((len(t), len(sensors)))
-    for storm in storms:
-        rate += storm.shape(t)[:, None] * storm.weights[sensors][None, :]
-    return rate
+    return added(scenarios, "rainstorm", t, sensors)
 
 
 def intensity(scenarios: list[Scenario], name: str, t: np.ndarray) -> np.ndarray:
