@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 # Roll-up policies (docs/vital-signs.md §4.3): "worst" takes the worst child's level (one place in
@@ -97,7 +97,7 @@ class SensorKind:
 
     ``prefix`` starts its sensors' ids in a bundled city; ``extra_share`` is its share of the
     sensors placed beyond one of each kind per lowest-level unit (``geo.placement``). ``model``
-    names its simulator model (``ingest.sim_models.MODELS``).
+    names its simulator model (``ingest.sensor_models.MODELS``).
     """
 
     kind: str
@@ -114,7 +114,6 @@ class Registry:
 
     domains: tuple[Domain, ...]
     sensor_kinds: tuple[SensorKind, ...]
-    _checked: bool = field(default=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         ids = [domain.id for domain in self.domains]
@@ -126,6 +125,9 @@ class Registry:
         for domain in self.domains:
             if domain.rollup not in (WORST, SHARE):
                 raise ValueError(f"{domain.id}: rollup must be {WORST!r} or {SHARE!r}, got {domain.rollup!r}")
+        kinds = [kind.kind for kind in self.sensor_kinds]
+        if len(set(kinds)) != len(kinds):
+            raise ValueError(f"sensor kinds must be unique: {kinds}")
         for kind in self.sensor_kinds:
             unknown = [metric for metric in kind.metrics if metric not in names]
             if unknown:
