@@ -44,7 +44,7 @@ from ingest.sensor_models import MODELS, NOISE_LIMITS, Clock, Latent, Sites, Ste
 __all__ = ["DEFAULT_DURATIONS", "MAX_SPEED", "SCENARIOS", "CitySimulation", "ScenarioRun", "bounds"]
 
 
-def _families() -> dict[str, tuple[str, ...]]:
+def _simulated_kinds() -> dict[str, tuple[str, ...]]:
     """Sensor kind → its metrics, the kinds in the order their models draw noise (ingest.sensor_models)."""
     kinds = registry().sensor_kinds
     missing = [kind.kind for kind in kinds if kind.model not in MODELS]
@@ -57,7 +57,7 @@ def _families() -> dict[str, tuple[str, ...]]:
 def bounds() -> dict[str, tuple[float, float]]:
     """The physical bounds of every simulated metric (rain_mm per reading is only bounded below)."""
     declared = registry().metrics
-    return {metric: declared[metric].bounds for metrics in _families().values() for metric in metrics}
+    return {metric: declared[metric].bounds for metrics in _simulated_kinds().values() for metric in metrics}
 
 
 # The sources simulated events come from (sensor alarms come from the indicators process).
@@ -284,19 +284,19 @@ class CitySimulation:
         self._members: dict[str, np.ndarray] = {}
         self._position: dict[str, np.ndarray] = {}
         self._full: dict[str, np.ndarray] = {}
-        self._families = _families()
+        self._simulated_kinds = _simulated_kinds()
         self._bounds = bounds()
         self._metric_dtype = pd.CategoricalDtype(list(self._bounds))
         declared = registry().metrics
         self._decimals = {metric: declared[metric].resolution for metric in self._bounds}
         self._models = {kind.kind: MODELS[kind.model] for kind in registry().sensor_kinds}
-        for family, metrics in self._families.items():
+        for kind, metrics in self._simulated_kinds.items():
             members = np.array([i for i in range(n) if listed[i] & set(metrics)], dtype=np.intp)
-            self._members[family] = members
+            self._members[kind] = members
             position = np.full(n, -1, dtype=np.intp)
             position[members] = np.arange(len(members))
-            self._position[family] = position
-            self._full[family] = np.array([set(metrics) <= listed[i] for i in members], dtype=bool)
+            self._position[kind] = position
+            self._full[kind] = np.array([set(metrics) <= listed[i] for i in members], dtype=bool)
         self._active = np.zeros(n, dtype=bool)
         for members in self._members.values():
             self._active[members] = True
@@ -558,12 +558,12 @@ class CitySimulation:
         """
         step = Step(t, lat, clock, self._sites, self._rng_noise, self._scenarios, self._rain_city(lat.wet)[:, None])
         out = []
-        for family in self._families:
-            position = self._position[family][g]
+        for kind in self._simulated_kinds:
+            position = self._position[kind][g]
             gf = g[position >= 0]
             if len(gf) == 0:
                 continue
-            out.append((family, gf, self._models[family](step, gf, self._position[family][gf])))
+            out.append((kind, gf, self._models[kind](step, gf, self._position[kind][gf])))
         return out
 
     def _as_read(self, metric: str, values: np.ndarray) -> np.ndarray:
@@ -609,15 +609,15 @@ class CitySimulation:
         latent = self._advance(times)
         clock = self._local(times)
         readings: dict[int, dict[str, float]] = {}
-        for family, gf, values in self._compute(times, latent, clock, g):
-            if family == "weather":
+        for kind, gf, values in self._compute(times, latent, clock, g):
+            if kind == "weather":
                 k = self._position["weather"][gf]
                 total = values["rain_mm"][0]
                 values["rain_mm"] = np.maximum(0.0, total - self._rain_prev[k])[None, :]
                 self._rain_prev[k] = total
             names = list(values)
             table = np.column_stack([self._as_read(m, values[m][0]) for m in names]).tolist()
-            full = self._full[family][self._position[family][gf]]
+            full = self._full[kind][self._position[kind][gf]]
             for i, row, whole in zip(gf.tolist(), table, full.tolist(), strict=True):
                 pairs = zip(names, row, strict=True)
                 if not whole:
@@ -702,8 +702,8 @@ class CitySimulation:
             blocks: list[np.ndarray] = []
             col_sensor: list[np.ndarray] = []
             col_metric: list[np.ndarray] = []
-            for family, gf, values in self._compute(t, latent, clock, g_all):
-                if family == "weather":
+            for kind, gf, values in self._compute(t, latent, clock, g_all):
+                if kind == "weather":
                     values["rain_mm"] = self._rain_since_report(values["rain_mm"], report[:, gf], gf)
                 for metric, array in values.items():
                     lists = np.fromiter((metric in self._listed[i] for i in gf), dtype=bool, count=len(gf))
