@@ -640,7 +640,7 @@ def refresh(_tick: int | None, domain: str | None, level: str | None, replay: di
                              for row in store.read_current(conn, [city.id], explanations=False, summary=True)}
     else:
         lowest = list(city.boundaries[city.lowest_level].index)
-        city_explanations = lowest_counts(past_values(lowest, DOMAINS, at))
+        city_explanations = lowest_counts(past_values(lowest, domain_ids(), at))
     units = []
     for code in codes:  # never computed (or not at the replayed time): grey
         values = by_unit.get(code, {})

@@ -9,7 +9,7 @@ What is *not* here: the thresholds and windows, which are configuration a city m
 (``data/indicators.toml``, table ``metrics.<metric>``), and the words, which live in the message
 catalogue under the keys each entry names (``vitals.domain.<id>``, ``alarm.metric.<metric>``).
 
-Adding a domain is one :class:`Domain` in :data:`DOMAINS` (plus, when sensors measure it, a
+Adding a domain is one :class:`Domain` in :data:`DEFAULT_REGISTRY` (plus, when sensors measure it, a
 :class:`SensorKind`), its thresholds in ``data/indicators.toml`` and its names in the catalogue.
 Tests that need another registry install one with :func:`using`.
 """
