@@ -50,7 +50,7 @@ def _positive_seconds(text: str) -> float:
 
 
 def _speed(text: str) -> float:
-    from ingest.synthetic_city import MAX_SPEED
+    from ingest.scenarios import MAX_SPEED
 
     try:
         value = float(text)
@@ -605,7 +605,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="seconds between runs (default: 30)")
     indicators_run.set_defaults(handler=cmd_indicators_run)
 
-    from ingest.synthetic_city import SCENARIOS
+    from ingest.scenarios import SCENARIOS
 
     simulate = commands.add_parser("simulate", help="publish realistic feeds for the city, or backfill history")
     simulate.add_argument("--sensors", type=_positive, help="simulate this many of the registry's sensors")

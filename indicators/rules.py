@@ -49,7 +49,6 @@ AQI_INPUT_METRICS: dict[str, str] = {
 AQI_AVERAGINGS: tuple[str, ...] = ("24h", "1h")
 
 
-
 def judged_metrics() -> tuple[str, ...]:
     """The metrics that must have a [metrics.<name>] table (the others are judged through another rule)."""
     return tuple(metric.name for metric in registry().metrics.values() if metric.judged)

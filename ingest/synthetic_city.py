@@ -40,9 +40,6 @@ from ingest import scenarios
 from ingest.scenarios import DEFAULT_DURATIONS, MAX_SPEED, POOLS, SCENARIO_EVENTS, SCENARIOS, Scenario, ScenarioRun
 from ingest.sensor_models import MODELS, NOISE_LIMITS, Clock, Latent, Sites, Step, profile, seasonal_temperature
 
-# Re-exported: the scenarios are started through CitySimulation.start_scenario.
-__all__ = ["DEFAULT_DURATIONS", "MAX_SPEED", "SCENARIOS", "CitySimulation", "ScenarioRun", "bounds"]
-
 
 def _simulated_kinds() -> dict[str, tuple[str, ...]]:
     """Sensor kind → its metrics, the kinds in the order their models draw noise (ingest.sensor_models)."""

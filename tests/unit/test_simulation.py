@@ -13,13 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ingest.synthetic_city import (
-    DEFAULT_DURATIONS,
-    SCENARIOS,
-    SEVERITIES,
-    CitySimulation,
-    bounds,
-)
+from indicators.domains import SEVERITIES
+from ingest.scenarios import DEFAULT_DURATIONS, SCENARIOS
+from ingest.synthetic_city import CitySimulation, bounds
 
 NYC = Path(__file__).resolve().parents[2] / "data" / "cities" / "nyc"
 NEW_YORK = ZoneInfo("America/New_York")

@@ -12,7 +12,8 @@ import hashlib
 import json
 from datetime import timedelta
 
-from ingest.synthetic_city import SCENARIOS, CitySimulation
+from ingest.scenarios import SCENARIOS
+from ingest.synthetic_city import CitySimulation
 from tests.unit.test_simulation import CATEGORIES, SEED, T0, toy_sensors, toy_units
 
 EXPECTED: dict[str, str] = {
