@@ -42,11 +42,11 @@ Rules
   Sensors in maintenance are left out (neither grey nor green) but counted and listed.
 * Higher units and the city, per domain, by the domain's roll-up policy (``rollup``,
   docs/vital-signs.md §4.3): ``worst``: the worst child level; ``share``: the worst level L
-  such that the lowest-level units below at L or worse hold at least ``rollup.share`` of the
-  weight of the lowest-level units with data (red also when the red ones hold at least half of
-  that; grey units are not counted as green). Shares are of the people (the lowest units),
-  never of the children's colours: an amber district holding a tenth of a borough, itself a
-  tenth of the city, must not turn the city amber when one street in a hundred is amber.
+  such that at least ``rollup.share`` of its people with data live in lowest-level units at L or
+  worse (red also at half of that; grey units are not counted as green): each child brings its
+  own share of people, weighted like its score. Shares are of the people, never of the
+  children's colours: an amber district holding a tenth of a borough, itself a tenth of the
+  city, must not turn the city amber when one street in a hundred is amber.
   Score = weighted mean of the non-grey children's scores, clipped into the level's band;
   grey only when every child is grey; ``partial`` when grey children hold more than half the
   weight. Every higher unit also counts what is below it: children and lowest-level units at amber and at red, and their
@@ -128,8 +128,8 @@ INDEX_COLUMNS: tuple[str, ...] = (
 _COUNT_COLUMNS = ("n_sensors_fresh", "n_sensors_stale", "n_sensors_maintenance", "n_children", "n_children_grey",
                   "n_children_amber", "n_children_red", "n_lowest", "n_lowest_amber", "n_lowest_red")
 # Carried up from level to level for the share rule and the lowest-level shares of ``below``, then dropped.
-_LOWEST_COUNTS = ("n_lowest", "n_lowest_amber", "n_lowest_red", "n_lowest_known")
-_LOWEST_WEIGHTS = ("weight_lowest", "weight_lowest_amber", "weight_lowest_red", "weight_lowest_known")
+_LOWEST_COUNTS = ("n_lowest", "n_lowest_amber", "n_lowest_red")
+_LOWEST_WEIGHTS = ("weight_lowest", "weight_lowest_amber", "weight_lowest_red")
 # Shares are compared with this slack: 1 of 10 equal children holds 0.1 even when a float sum says 0.0999….
 _SHARE_SLACK = 1e-9
 _BAND_LOW = np.array([LEVEL_BANDS[level][0] for level in (GREEN, AMBER, RED)])
@@ -500,9 +500,10 @@ def _lowest_level(sensors: pd.DataFrame, given: pd.DataFrame, tree: _Tree) -> pd
     frame["n_lowest"] = 1
     frame["n_lowest_amber"] = (level == AMBER).astype(np.int64)
     frame["n_lowest_red"] = (level == RED).astype(np.int64)
-    frame["n_lowest_known"] = (~np.isnan(level)).astype(np.int64)
     frame["weight_lowest"] = weight
-    frame["weight_lowest_known"] = np.where(~np.isnan(level), weight, 0.0)
+    # The share of its people at amber or worse and at red (§4.3): all or nothing here, NaN when grey.
+    frame["people_amber_or_worse"] = np.where(np.isnan(level), np.nan, (level >= AMBER).astype(float))
+    frame["people_red"] = np.where(np.isnan(level), np.nan, (level == RED).astype(float))
     frame["weight_lowest_amber"] = np.where(level == AMBER, weight, 0.0)
     frame["weight_lowest_red"] = np.where(level == RED, weight, 0.0)
     frame["parent"] = np.repeat(tree.parents(codes.to_series()).to_numpy(object), len(domain_ids()))
@@ -589,17 +590,15 @@ def _roll_up(children: pd.DataFrame, tree: _Tree, level_name: str, rollup: Rollu
         with np.errstate(invalid="ignore", divide="ignore"):
             return by_cell.sum(np.where(where, weights, 0.0)) / by_cell.sum(weights)
 
-    # The share rule counts people, i.e. the lowest-level units below, not the children's colours
-    # (a tenth of a tenth is not a tenth); by count where those with data weigh nothing.
-    def lowest(column: str) -> np.ndarray:
-        return by_cell.sum(children[column].to_numpy(float))
+    # The share rule counts people, not the children's colours (a tenth of a tenth is not a tenth):
+    # the children's own shares of people at the level, weighted like their scores. Each child's
+    # weight is its own (population, or imputed among its siblings), so adding a green street to
+    # one district can only lower what its parents hold.
+    def people_share(column: str) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return by_cell.sum(weight * np.nan_to_num(children[column].to_numpy(float))) / cell_weight
 
-    known_weight, known_count = lowest("weight_lowest_known"), lowest("n_lowest_known")
-    by_count = known_weight <= 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        red = np.where(by_count, lowest("n_lowest_red") / known_count, lowest("weight_lowest_red") / known_weight)
-        amber_or_worse = np.where(by_count, (lowest("n_lowest_amber") + lowest("n_lowest_red")) / known_count,
-                                  (lowest("weight_lowest_amber") + lowest("weight_lowest_red")) / known_weight)
+    amber_or_worse, red = people_share("people_amber_or_worse"), people_share("people_red")
     grey = held(~non_grey, all_weight)
     worst = by_cell.max(level)
     by_share = np.where(red >= rollup.share / 2 - _SHARE_SLACK, RED,
@@ -627,6 +626,8 @@ def _roll_up(children: pd.DataFrame, tree: _Tree, level_name: str, rollup: Rollu
         n_children_grey=n_children_grey,
         n_children_amber=by_cell.count(level == AMBER),
         n_children_red=by_cell.count(level == RED),
+        people_amber_or_worse=np.where(np.isnan(worst), np.nan, amber_or_worse),
+        people_red=np.where(np.isnan(worst), np.nan, red),
         **{column: by_cell.count(children[column].to_numpy(np.int64)) for column in _LOWEST_COUNTS},
         **{column: by_cell.sum(children[column].to_numpy(float)) for column in _LOWEST_WEIGHTS},
         newest_time=by_cell.newest(children["newest_time"]),

@@ -527,19 +527,21 @@ def child_weights(city: City, scope: str) -> dict[str, float]:
     return {c: fill if math.isnan(population[c]) else population[c] for c in children}
 
 
-def lowest_weights(city: City, scope: str) -> dict[str, float]:
-    """Each lowest-level unit below ``scope`` with its weight among its siblings (as ``child_weights``)."""
-    below = [code for code in city.lowest if scope in city.ancestors[code][1:]]
-    return {code: child_weights(city, city.ancestors[code][1])[code] for code in below}
-
-
-def share_held(weights: dict[str, float], levels: dict[str, int], at_least: int) -> float:
-    """The share of the units with data (``levels``) at ``at_least`` or worse; equal weights when
-    they all weigh nothing."""
-    with_data = {c: weights[c] for c in levels}
+def people_held(city: City, levels: dict[tuple[str, str], float], scope: str, domain: str, at_least: int) -> float:
+    """The share of ``scope``'s people with data who live in lowest-level units at ``at_least`` or
+    worse: 1 or 0 for a lowest unit; above, its children's shares weighted by their weights among
+    the children with data (equal when those all weigh nothing). NaN when nothing has data."""
+    if scope not in city.children:
+        level = levels[(scope, domain)]
+        return float(level >= at_least) if known(level) else math.nan
+    weights = child_weights(city, scope)
+    shares = {c: people_held(city, levels, c, domain, at_least) for c in city.children[scope]}
+    with_data = {c: weights[c] for c, share in shares.items() if not math.isnan(share)}
+    if not with_data:
+        return math.nan
     if sum(with_data.values()) <= 0:
-        with_data = dict.fromkeys(levels, 1.0)
-    return sum(w for c, w in with_data.items() if levels[c] >= at_least) / sum(with_data.values())
+        with_data = dict.fromkeys(with_data, 1.0)
+    return sum(w * shares[c] for c, w in with_data.items()) / sum(with_data.values())
 
 
 @ROLL_UP
@@ -549,11 +551,8 @@ def test_share_and_worst_roll_ups_show_exactly_the_level_their_rule_gives(city: 
     levels = by_scope_and_domain(result, "level")
     slack = 1e-9
     for scope in city.children:
-        # The share rule counts the people: the lowest-level units below, not the children's colours.
-        weights = lowest_weights(city, scope)
         for domain in SENSOR_DOMAINS:
             child_levels = {c: int(levels[(c, domain)]) for c in city.children[scope] if known(levels[(c, domain)])}
-            lowest_levels = {c: int(levels[(c, domain)]) for c in weights if known(levels[(c, domain)])}
             shown = levels[(scope, domain)]
             if not child_levels:
                 assert not known(shown), (scope, domain)  # grey only when every child is grey
@@ -561,8 +560,9 @@ def test_share_and_worst_roll_ups_show_exactly_the_level_their_rule_gives(city: 
             if rollup.policy_of(domain) == WORST:
                 assert shown == max(child_levels.values()), (scope, domain)
                 continue
-            red = share_held(weights, lowest_levels, RED)
-            amber = share_held(weights, lowest_levels, AMBER)
+            # The share rule counts the people in the lowest-level units below, not the children's colours.
+            red = people_held(city, levels, scope, domain, RED)
+            amber = people_held(city, levels, scope, domain, AMBER)
             # Never a level fewer than `share` hold (red: half of it) …
             if shown == RED:
                 assert red >= rollup.share / 2 - slack, (scope, domain, red)
