@@ -30,7 +30,7 @@ from dash.development.base_component import Component
 from plotly.io.json import to_json_plotly
 
 import store
-from callbacks.dispatch import category_name, incident_title, responder_traces
+from callbacks.dispatch import incident_title, responder_traces
 from indicators.causes import one_per_cause
 from indicators.domains import DOMAINS, INDEX
 from indicators.levels import AMBER, LEVEL_BANDS, LEVEL_COLOURS, LEVEL_NAMES, RED
@@ -39,9 +39,12 @@ from layouts.command_options import default_level
 from layouts.components import LEVEL_GLYPH, domain_word, level_label, level_word, plot_text, score_text
 from layouts.i18n import format_duration, format_time, text
 from layouts.markers import LEVEL_MARK, MARK_OUTLINE, SEVERITY_MARK, SEVERITY_STYLE
+from layouts.theme import BACKGROUND
 from store.screens import incidents_open_at, units_at, values_as_of
+from vocabulary.terms import OPEN_STATUSES
 from web import citydata, db, locale
 from web.api import STALE_AFTER_S
+from web.citydata import category_name
 
 # Thousands of SVG markers take a third of a second to redraw on every refresh; WebGL draws them
 # in milliseconds. Few markers stay SVG, which every browser draws (WebGL may be off on a wall PC).
@@ -49,13 +52,11 @@ WEBGL_MARKERS_ABOVE = 500
 RESPONDER_SIZE = 11
 # Every open incident is drawn and counted (a storm day has thousands; benchmarks draw 5,000).
 MAP_INCIDENTS = 20_000
-OPEN_STATUSES = ("new", "acknowledged", "dispatched", "on_scene")
 TICKER_PERIOD = timedelta(hours=24)
 TICKER_LENGTH = 8
 MARK_SIZE: dict[int | None, int] = {0: 10, 1: 17, 2: 17, None: 10}  # amber and red stand out
 MAX_SCALE = 3.0  # marks grow with the wall's width (1920 px: 1), up to this
 STALE_FILL = "#3a434c"
-BACKGROUND = "#101418"
 TREND_STEADY_PER_HOUR = 1.0  # score points per hour under which a trend shows as steady
 _SIMPLIFY_DEG = 0.0003
 

@@ -24,17 +24,18 @@ from incidents.lifecycle import DISPATCH as DISPATCH_ACTION
 from incidents.lifecycle import Conflict, allowed_actions, next_status
 from incidents.privacy import mask_phone
 from incidents.responders import unit_kinds_for
+from incidents.service import ReportRefused, report_incident
 from indicators.domains import INDEX
 from indicators.kpis import closed_loop_kpis, incident_frame, rank_districts
 from indicators.levels import LEVEL_NAMES
-from ingest.parse import parse_message
 from layouts.components import data_table, level_label, plot_text, score_text
 from layouts.i18n import CHINESE, MESSAGES, format_duration, format_time, text
 from layouts.markers import MARK_OUTLINE, SEVERITY_MARK, SEVERITY_STYLE, UNIT_COLOUR, UNIT_SYMBOL
+from layouts.theme import BACKGROUND, translucent
+from vocabulary.terms import OPEN_STATUSES, RESOLVED, SEVERITY_RANK
 from web import citydata, db, guard, locale
 from web.citydata import category_name
 
-SEVERITY_RANK = {"minor": 0, "major": 1, "critical": 2}
 RANKING_PERIOD = timedelta(days=7)
 
 
@@ -43,7 +44,7 @@ def _sorted(incidents: list[dict[str, Any]], sort: str) -> list[dict[str, Any]]:
         return sorted(incidents, key=lambda i: (-SEVERITY_RANK[i["severity"]], i["due_at"]))
     if sort == "age":
         return sorted(incidents, key=lambda i: i["received_at"])
-    return sorted(incidents, key=lambda i: (i["status"] == "resolved", i["due_at"]))
+    return sorted(incidents, key=lambda i: (i["status"] == RESOLVED, i["due_at"]))
 
 
 def _queue(incidents: list[dict[str, Any]], selected: str | None, now: datetime, language: str) -> Component:
@@ -51,7 +52,7 @@ def _queue(incidents: list[dict[str, Any]], selected: str | None, now: datetime,
     rows, classes = [], []
     for incident in incidents:
         left = (incident["due_at"] - now).total_seconds()
-        is_open = incident["status"] != "resolved"
+        is_open = incident["status"] != RESOLVED
         sla = (html.Span(text("dispatch.overdue", language, time=format_duration(-left, language)), className="overdue")
                if is_open and left < 0 else format_duration(left, language) if is_open else "—")
         severity = incident["severity"]
@@ -113,7 +114,7 @@ def _map_traces(incidents: list[dict[str, Any]], units: list[dict[str, Any]], se
     severity; empty ones hidden from the legend), so a refresh can replace them one by one."""
     traces = responder_traces(units, language)
     for severity, (colour, symbol) in SEVERITY_STYLE.items():
-        chosen = [i for i in incidents if i["severity"] == severity and i["status"] != "resolved"]
+        chosen = [i for i in incidents if i["severity"] == severity and i["status"] != RESOLVED]
         traces.append(go.Scatter(
             x=[i["lon"] for i in chosen], y=[i["lat"] for i in chosen], mode="markers",
             name=text(f"severity.{severity}", language), showlegend=bool(chosen),
@@ -137,9 +138,9 @@ def _map(traces: list[go.Scatter]) -> go.Figure:
     figure.add_traces(traces)
     lat0 = city.config.center[1]
     figure.update_layout(
-        paper_bgcolor="#101418", plot_bgcolor="#101418", font={"color": "#e6e9ec", "size": 14},
+        paper_bgcolor=BACKGROUND, plot_bgcolor=BACKGROUND, font={"color": "#e6e9ec", "size": 14},
         margin={"l": 0, "r": 0, "t": 0, "b": 0}, uirevision="dispatch-map", clickmode="event",
-        legend={"bgcolor": "rgba(16,20,24,0.8)", "x": 0.01, "y": 0.99},
+        legend={"bgcolor": translucent(BACKGROUND, 0.8), "x": 0.01, "y": 0.99},
         # Degrees of longitude shrink with latitude: this keeps the city's shape without a projection.
         xaxis={"visible": False}, yaxis={"visible": False, "scaleanchor": "x",
                                          "scaleratio": 1 / math.cos(math.radians(lat0))},
@@ -171,24 +172,20 @@ def place(click: dict | None) -> tuple[float, float]:
 
 def create(_clicks: int | None, category: str | None, severity: str | None, source: str | None,
            title: str | None, lon: float | None, lat: float | None) -> str:
-    """The officer's report goes through the same checks as an MQTT event, then into an incident."""
+    """The officer's report, as the API takes one (``incidents.service``): checked as an MQTT event is."""
     user = guard.require(DISPATCH)
     if not _clicks:
         return dash.no_update
     language = locale.request_language()
-    body = {"id": f"{user.name}-{uuid.uuid4().hex[:12]}", "ts": datetime.now(UTC).isoformat(), "source": source,
+    now = datetime.now(UTC)
+    body = {"id": f"{user.name}-{uuid.uuid4().hex[:12]}", "ts": now.isoformat(), "source": source,
             "category": category, "severity": severity, "lon": lon, "lat": lat, "title": (title or "").strip()}
-    city = citydata.current_city()
-    parsed = parse_message(f"cityops/{city.id}/events", json.dumps(body).encode(), datetime.now(UTC),
-                           citydata.event_context())
-    if parsed.rejects or not parsed.events:
-        reason = parsed.rejects[0].reason if parsed.rejects else "not an event"
-        return text("dispatch.refused", language, reason=reason)
-    incident_id, _ = store.create_from_event(db.connection(), parsed.events[0], user=user.name,
-                                             address=flask.request.remote_addr)
-    incident = store.get_incident(db.connection(), incident_id)
-    joined = incident["events_count"] > 1
-    return text("dispatch.joined" if joined else "dispatch.created", language, id=incident_id)
+    try:
+        reported = report_incident(db.connection(), json.dumps(body).encode(), context=citydata.event_context(),
+                                   user=user.name, address=flask.request.remote_addr, received_at=now)
+    except ReportRefused as refusal:
+        return text("dispatch.refused", language, reason=str(refusal))
+    return text("dispatch.joined" if reported.joined else "dispatch.created", language, id=reported.incident_id)
 
 
 def _ranking(language: str, now: datetime) -> Component:
@@ -238,7 +235,7 @@ def refresh(_tick: int | None, sort: str, show: str, selected: str | None, _mess
     if show == "all":
         incidents = store.list_incidents(conn, since=now - timedelta(days=7))
     else:
-        incidents = store.list_incidents(conn, statuses=["new", "acknowledged", "dispatched", "on_scene"])
+        incidents = store.list_incidents(conn, statuses=OPEN_STATUSES)
     traces = _map_traces(incidents, store.list_units(conn), selected, language)
     map_key = f"{citydata.current_city().id}:{language}"
     figure = _map_patch(traces) if drawn == map_key else _map(traces)
@@ -261,7 +258,7 @@ def pick(_clicks: list[int | None], click_data: dict | None, current: str | None
 
 
 def _sla_text(incident: dict[str, Any], now: datetime, language: str) -> Component | str:
-    if incident["status"] == "resolved":
+    if incident["status"] == RESOLVED:
         return "—"
     left = (incident["due_at"] - now).total_seconds()
     if left < 0:
@@ -272,7 +269,7 @@ def _sla_text(incident: dict[str, Any], now: datetime, language: str) -> Compone
 def _waiting(incident: dict[str, Any], now: datetime, language: str) -> Component:
     """How long the case has been waiting (until it was resolved), with the clock time it came in."""
     resolved = [step["time"] for step in incident["steps"] if step["action"] == "resolve"]
-    until = resolved[-1] if incident["status"] == "resolved" and resolved else now
+    until = resolved[-1] if incident["status"] == RESOLVED and resolved else now
     zone = locale.city_zone()
     return html.Span(format_duration((until - incident["received_at"]).total_seconds(), language),
                      title=format_time(incident["received_at"], zone))
@@ -286,7 +283,7 @@ def _facts(incident: dict[str, Any], language: str, now: datetime) -> list[Compo
         (text("dispatch.severity", language), text(f"severity.{incident['severity']}", language)),
         (text("dispatch.status", language), text(f"status.{incident['status']}", language)),
         (text("dispatch.area", language), citydata.unit_name(incident["scope_code"], language)),
-        (text("dispatch.resolved_after" if incident["status"] == "resolved" else "dispatch.age", language),
+        (text("dispatch.resolved_after" if incident["status"] == RESOLVED else "dispatch.age", language),
          _waiting(incident, now, language)),
         (text("dispatch.sla_left", language), _sla_text(incident, now, language)),
         (text("dispatch.events", language), str(incident["events_count"])),
@@ -385,7 +382,7 @@ def show_detail(selected: str | None, _tick: int | None, _done: Any, shown: dict
     if incident is None:
         nothing = html.P(text("dispatch.pick", language), className="empty")
         return nothing, [], [], _HIDDEN, None
-    is_open = incident["status"] != "resolved"
+    is_open = incident["status"] != RESOLVED
     unit_ids, nearest = _nearest(incident, language) if is_open else ([], [])
     now_shown = {"id": str(incident["id"]), "language": language,
                  "actions": list(allowed_actions(incident["status"])), "phone": bool(incident["reporter_phone"]),

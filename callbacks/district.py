@@ -17,8 +17,6 @@ from plotly.subplots import make_subplots
 
 import store
 from callbacks.command_view import (
-    BACKGROUND,
-    OPEN_STATUSES,
     MapUnit,
     below_text,
     clicked_point,
@@ -32,7 +30,7 @@ from callbacks.command_view import (
     unit_shapes,
     warning_items,
 )
-from callbacks.dispatch import category_name, incident_title
+from callbacks.dispatch import incident_title
 from incidents.alarms import DECIMALS, metric_name
 from indicators.domains import DOMAINS, INDEX
 from indicators.levels import AMBER, AMBER_SCORE, LEVEL_COLOURS, LEVEL_NAMES, RED, RED_SCORE
@@ -40,7 +38,10 @@ from layouts.command_options import level_title
 from layouts.components import data_table, domain_word, level_label, level_word, score_text
 from layouts.i18n import format_duration, format_time, text
 from layouts.markers import SEVERITY_MARK
+from layouts.theme import BACKGROUND
+from vocabulary.terms import OPEN_STATUSES
 from web import citydata, db, locale
+from web.citydata import category_name
 
 HISTORY_PERIOD = timedelta(hours=24)
 WHY_SHOWN = 4  # inputs listed per value; the API has them all

@@ -1,4 +1,5 @@
-"""The fixed vocabulary: domain ids, metric names, severities, event sources, unit kinds and statuses.
+"""The fixed vocabulary of the vital signs: domain ids and metric names (severities, event sources
+and the words of incidents and response units are in ``vocabulary.terms``).
 
 These words are API, MQTT and configuration keys (docs/vital-signs.md §2, docs/contract.md "MQTT");
 never rename one. Every module that checks or produces them imports them from here.
@@ -54,11 +55,3 @@ METRIC_DOMAINS: dict[str, str] = {
     "temperature_c": "heat",
 }
 METRICS: tuple[str, ...] = tuple(METRIC_DOMAINS)
-
-SEVERITIES: tuple[str, ...] = ("minor", "major", "critical")
-
-# Where an event comes from (MQTT events, docs/contract.md).
-EVENT_SOURCES: tuple[str, ...] = ("hotline", "sensor", "patrol", "camera", "external")
-# Response units.
-UNIT_KINDS: tuple[str, ...] = ("fire", "police", "ambulance", "city_management", "utility")
-UNIT_STATUSES: tuple[str, ...] = ("available", "busy", "offline")

@@ -57,7 +57,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
-from indicators.domains import SEVERITIES
+from vocabulary.terms import SEVERITIES
 
 SCENARIOS: tuple[str, ...] = ("rainstorm", "gas-leak", "pollution-episode", "crowd-surge", "sensor-outage")
 MAX_SPEED = 60.0  # an hour a minute

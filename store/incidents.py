@@ -26,6 +26,7 @@ from psycopg2.extras import Json, execute_values
 
 from store.audit import write_audit
 from store.connection import transaction
+from vocabulary.terms import SEVERITIES
 
 # Events of one category in one lowest-level unit within this long of the incident's newest
 # event are the same situation (an alarm storm, a flood of hotline calls about one fire).
@@ -45,7 +46,8 @@ DISPATCH = "dispatch"
 RESOLVE = "resolve"
 REOPEN = "reopen"
 _TIME_COLUMN = {"ack": "acknowledged_at", DISPATCH: "dispatched_at", "arrive": "arrived_at", RESOLVE: "resolved_at"}
-_SEVERITY_RANK = "array_position(ARRAY['minor', 'major', 'critical'], {})"
+# A severity's rank: its place in vocabulary.terms.SEVERITIES, passed as %(severities)s.
+_SEVERITY_RANK = "array_position(%(severities)s::text[], {})"
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,9 @@ def sync_categories(conn: psycopg2.extensions.connection, categories: Iterable[C
         cur.execute("DELETE FROM incident_categories WHERE NOT key = ANY(%s)", ([row[0] for row in rows],))
 
 
+# The SLA deadline rule, kept here only: an incident is due its category's minutes for its severity
+# (categories.toml, synced into incident_categories) after it was received; 24 hours when the city no
+# longer has the category. A worse member of a storm can only bring the deadline sooner.
 _SLA = ("(SELECT make_interval(mins => CASE %(severity)s WHEN 'minor' THEN sla_minor_min"
         " WHEN 'major' THEN sla_major_min ELSE sla_critical_min END) FROM incident_categories"
         " WHERE key = %(category)s)")
@@ -138,7 +143,8 @@ def incidents_for_events(
                 "UPDATE incidents SET events_count = events_count + 1, last_event_at = greatest(last_event_at,"
                 f" %(time)s), severity = {worse}, due_at = least(due_at, received_at + coalesce({_SLA},"
                 " interval '24 hours')) WHERE id = %(id)s",
-                {"time": time, "severity": severity, "category": category, "id": incident_id},
+                {"time": time, "severity": severity, "category": category, "id": incident_id,
+                 "severities": list(SEVERITIES)},
             )
             action, note = "group", f"{source}:{event_id}"
         cur.execute("INSERT INTO incident_events (source, event_id, incident_id) VALUES (%s, %s, %s)",

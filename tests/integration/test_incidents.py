@@ -100,6 +100,25 @@ def test_an_alarm_storm_from_two_writers_at_once_is_one_incident_with_every_memb
     assert len(store.get_incident(db, incident["id"])["events"]) == 50
 
 
+def test_the_deadline_is_the_categorys_minutes_for_the_worst_severity_so_far(db, registry, nyc) -> None:
+    # The SLA rule and the severity ranking live in SQL only (store.incidents): a storm's incident takes
+    # its worst member's severity, never a milder one's, and its deadline can only come sooner.
+    sla = nyc.categories["fire"].sla_minutes
+    assert sla["minor"] > sla["major"] > sla["critical"]
+    now = datetime.now(UTC)
+    scopes = {"borough": "MN", "cdta": "MN05", "nta": "MN0502"}
+    seen = []
+    for n, severity in enumerate(["minor", "major", "minor", "critical", "major"]):
+        row = store.EventRow("hotline", f"sla-{n}", now + timedelta(seconds=n), "fire", severity, -73.98, 40.75,
+                             f"call {n}", None, None, "MN0502", scopes)
+        store.write_ingest_batch(db, store.IngestBatch(events=[row]))
+        [incident] = store.list_incidents(db)
+        seen.append((incident["severity"], incident["due_at"] - incident["received_at"]))
+    assert seen == [("minor", timedelta(minutes=sla["minor"])), ("major", timedelta(minutes=sla["major"])),
+                    ("major", timedelta(minutes=sla["major"])), ("critical", timedelta(minutes=sla["critical"])),
+                    ("critical", timedelta(minutes=sla["critical"]))]
+
+
 def test_events_outside_the_storm_window_or_in_another_unit_are_separate(db, registry) -> None:
     now = datetime.now(UTC)
     scopes = {"borough": "MN", "cdta": "MN05", "nta": "MN0502"}
