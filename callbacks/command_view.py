@@ -40,7 +40,7 @@ from layouts.components import LEVEL_GLYPH, domain_word, level_label, level_word
 from layouts.i18n import format_duration, format_time, text
 from layouts.markers import LEVEL_MARK, MARK_OUTLINE, SEVERITY_MARK, SEVERITY_STYLE
 from layouts.theme import BACKGROUND
-from store.screens import incidents_open_at, units_at, values_as_of
+from store.screens import PastIncident, incidents_open_at, units_at, values_as_of
 from vocabulary.terms import OPEN_STATUSES
 from web import citydata, db, locale
 from web.api import STALE_AFTER_S
@@ -305,21 +305,22 @@ def mark_traces(units: Sequence[MapUnit], shapes: dict[str, UnitShape], *, langu
     return traces
 
 
-def incident_traces(incidents: Sequence[dict[str, Any]], language: str, scale: float = 1.0) -> list[dict[str, Any]]:
+def incident_traces(incidents: Sequence[store.IncidentRow | PastIncident], language: str,
+                    scale: float = 1.0) -> list[dict[str, Any]]:
     """One trace per severity (critical, major, minor), empty ones included; the category in the hover."""
     traces = []
     for severity in ("critical", "major", "minor"):
         colour, symbol = SEVERITY_STYLE[severity]
-        chosen = [i for i in incidents if i["severity"] == severity and i.get("lon") is not None]
+        chosen = [i for i in incidents if i.severity == severity and i.lon is not None]
         traces.append({
             "type": "scattergl" if len(chosen) > WEBGL_MARKERS_ABOVE else "scatter", "mode": "markers",
             "name": text(f"severity.{severity}", language), "showlegend": False,
-            "x": [i["lon"] for i in chosen], "y": [i["lat"] for i in chosen],
+            "x": [i.lon for i in chosen], "y": [i.lat for i in chosen],
             "marker": {"size": round(13 * scale, 1), "color": colour, "symbol": symbol,
                        "line": {"width": round(1.5 * scale, 1), "color": MARK_OUTLINE}},
-            "text": [plot_text(f"#{i['id']} {category_name(i['category'], language)} · {incident_title(i, language)}")
+            "text": [plot_text(f"#{i.id} {category_name(i.category, language)} · {incident_title(i, language)}")
                      for i in chosen],
-            "hoverinfo": "text", "customdata": [["incident", str(i["id"])] for i in chosen]})
+            "hoverinfo": "text", "customdata": [["incident", str(i.id)] for i in chosen]})
     return traces
 
 
@@ -524,8 +525,9 @@ def domain_tile(domain: str, row: Shown | store.CurrentValue | None, stale: bool
         title=text("command.held_help", language) if note else arrow_word)
 
 
-def _incident_counts(incidents: list[dict[str, Any]], stale_note_text: str, language: str) -> Component:
-    counts = {severity: sum(1 for i in incidents if i["severity"] == severity) for severity in SEVERITY_STYLE}
+def _incident_counts(incidents: Sequence[store.IncidentRow | PastIncident], stale_note_text: str,
+                     language: str) -> Component:
+    counts = {severity: sum(1 for i in incidents if i.severity == severity) for severity in SEVERITY_STYLE}
     return html.Div([
         html.Div([html.Span(f"{SEVERITY_MARK[severity]}", className=f"severity-{severity} cv-count-mark"),
                   html.Span(str(counts[severity]), className="cv-count"),

@@ -228,15 +228,15 @@ def _warnings(code: str, now: datetime, language: str) -> Component:
     return html.Ul(warning_items(warnings, language), className="cv-ticker district-warnings-list")
 
 
-def _incidents(incidents: list[dict[str, Any]], language: str) -> Component:
+def _incidents(incidents: list[store.IncidentRow], language: str) -> Component:
     zone = locale.city_zone()
     now = datetime.now(UTC)
-    rows = [[f"#{i['id']} {incident_title(i, language)}", category_name(i["category"], language),
-             html.Span(f"{SEVERITY_MARK[i['severity']]} {text('severity.' + i['severity'], language)}",
-                       className=f"severity-{i['severity']}"),
-             text(f"status.{i['status']}", language), citydata.unit_name(i["scope_code"], language),
-             html.Span(format_duration((now - i["received_at"]).total_seconds(), language),
-                       title=format_time(i["received_at"], zone))]
+    rows = [[f"#{i.id} {incident_title(i, language)}", category_name(i.category, language),
+             html.Span(f"{SEVERITY_MARK[i.severity]} {text('severity.' + i.severity, language)}",
+                       className=f"severity-{i.severity}"),
+             text(f"status.{i.status}", language), citydata.unit_name(i.scope_code, language),
+             html.Span(format_duration((now - i.received_at).total_seconds(), language),
+                       title=format_time(i.received_at, zone))]
             for i in incidents]
     headers = [text(f"dispatch.{key}", language) for key in
                ("incident", "category", "severity", "status", "area", "age")]

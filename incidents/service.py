@@ -39,5 +39,5 @@ def report_incident(conn: store.Connection, payload: bytes, *, context: IngestCo
     if isinstance(event, str):
         raise ReportRefused(event)
     incident_id, created = store.create_from_event(conn, event, user=user, address=address)
-    joined = store.get_incident(conn, incident_id)["events_count"] > 1
+    joined = store.get_incident(conn, incident_id).events_count > 1
     return Reported(incident_id, created, joined)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -51,21 +52,27 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def incident_json(incident: dict[str, Any], now: datetime) -> dict[str, Any]:
+def _shown(row: Any) -> dict[str, Any]:
+    """A row's fields as JSON values, a reporter's phone masked."""
+    return {field.name: (mask_phone(getattr(row, field.name)) if field.name == "reporter_phone"
+                         else _plain(getattr(row, field.name))) for field in fields(row)}
+
+
+def incident_json(incident: store.IncidentRow, now: datetime) -> dict[str, Any]:
     """An incident as the API and the screens show it: id as text, phone masked, SLA left, the
-    category's name in the caller's language (Accept-Language or the language cookie)."""
-    shown = {key: _plain(value) for key, value in incident.items() if key not in ("events", "steps", "dispatches")}
-    shown["id"] = str(incident["id"])
-    shown["category_name"] = citydata.category_name(incident["category"], locale.request_language())
-    shown["reporter_phone"] = mask_phone(incident.get("reporter_phone"))
-    is_open = incident["status"] != RESOLVED
-    left = (incident["due_at"] - now).total_seconds() / 60
+    category's name in the caller's language (Accept-Language or the language cookie); with its
+    events, steps and dispatches when it is a :class:`store.IncidentDetail`."""
+    shown = _shown(incident)
+    for part in ("events", "steps", "dispatches"):
+        shown.pop(part, None)
+        if isinstance(incident, store.IncidentDetail):
+            shown[part] = [_shown(item) for item in getattr(incident, part)]
+    shown["id"] = str(incident.id)
+    shown["category_name"] = citydata.category_name(incident.category, locale.request_language())
+    is_open = incident.status != RESOLVED
+    left = (incident.due_at - now).total_seconds() / 60
     shown["sla_left_min"] = round(left, 1) if is_open else None
     shown["overdue"] = bool(is_open and left < 0)
-    for part in ("events", "steps", "dispatches"):
-        if part in incident:
-            shown[part] = [{key: (mask_phone(value) if key == "reporter_phone" else _plain(value))
-                            for key, value in item.items()} for item in incident[part]]
     return shown
 
 
@@ -179,9 +186,8 @@ def units() -> Response:
     rows = store.list_units(db.connection())
     shown = []
     for row in rows:
-        age = None if row["position_time"] is None else (now - row["position_time"]).total_seconds()
-        shown.append({**{key: _plain(value) for key, value in row.items()},
-                      "incident_id": None if row["incident_id"] is None else str(row["incident_id"]),
+        age = None if row.position_time is None else (now - row.position_time).total_seconds()
+        shown.append({**_shown(row), "incident_id": None if row.incident_id is None else str(row.incident_id),
                       "position_age_s": None if age is None else round(age, 1),
                       "position_stale": age is None or age > UNIT_STALE_AFTER_S})
     return flask.jsonify({"units": shown})
