@@ -46,7 +46,18 @@ def test_the_vocabulary_imports_nothing_of_cityops() -> None:
     assert not {name for name in loaded if name.split(".")[0] in ours}
 
 
-def test_the_background_is_written_once_in_the_stylesheets_and_matches_the_figures() -> None:
+def test_the_background_is_written_once_in_python_and_once_in_the_stylesheets() -> None:
+    folders = [folder for folder in ROOT.iterdir()
+               if folder.is_dir() and not folder.name.startswith(".") and folder.name not in ("data", "tests")]
+    sources = [path for folder in folders for path in folder.rglob("*")
+               if path.suffix in (".py", ".css", ".html", ".js")]
+    sources += list(ROOT.glob("*.py"))
+    written = sorted(str(path.relative_to(ROOT)) for path in sources
+                     if BACKGROUND.lower() in path.read_text(encoding="utf-8").lower())
+    assert written == ["assets/cityops.css", "layouts/theme.py"]
+
+
+def test_the_stylesheets_background_matches_the_figures() -> None:
     sheets = {path.name: path.read_text(encoding="utf-8") for path in (ROOT / "assets").glob("*.css")}
     written = {name: len(re.findall(re.escape(BACKGROUND), text, re.IGNORECASE)) for name, text in sheets.items()}
     assert written == {name: 1 if name == "cityops.css" else 0 for name in sheets}
