@@ -17,8 +17,6 @@ from plotly.subplots import make_subplots
 
 import store
 from callbacks.command_view import (
-    BACKGROUND,
-    OPEN_STATUSES,
     MapUnit,
     below_text,
     clicked_point,
@@ -32,7 +30,7 @@ from callbacks.command_view import (
     unit_shapes,
     warning_items,
 )
-from callbacks.dispatch import category_name, incident_title
+from callbacks.dispatch import incident_title
 from incidents.alarms import decimals, metric_name
 from indicators.domains import INDEX
 from indicators.levels import AMBER, AMBER_SCORE, LEVEL_COLOURS, LEVEL_NAMES, RED, RED_SCORE
@@ -41,7 +39,10 @@ from layouts.command_options import level_title
 from layouts.components import data_table, domain_word, level_label, level_word, score_text
 from layouts.i18n import format_duration, format_time, text
 from layouts.markers import SEVERITY_MARK
+from layouts.theme import BACKGROUND
+from vocabulary.terms import OPEN_STATUSES
 from web import citydata, db, locale
+from web.citydata import category_name
 
 HISTORY_PERIOD = timedelta(hours=24)
 WHY_SHOWN = 4  # inputs listed per value; the API has them all
@@ -228,15 +229,15 @@ def _warnings(code: str, now: datetime, language: str) -> Component:
     return html.Ul(warning_items(warnings, language), className="cv-ticker district-warnings-list")
 
 
-def _incidents(incidents: list[dict[str, Any]], language: str) -> Component:
+def _incidents(incidents: list[store.IncidentRow], language: str) -> Component:
     zone = locale.city_zone()
     now = datetime.now(UTC)
-    rows = [[f"#{i['id']} {incident_title(i, language)}", category_name(i["category"], language),
-             html.Span(f"{SEVERITY_MARK[i['severity']]} {text('severity.' + i['severity'], language)}",
-                       className=f"severity-{i['severity']}"),
-             text(f"status.{i['status']}", language), citydata.unit_name(i["scope_code"], language),
-             html.Span(format_duration((now - i["received_at"]).total_seconds(), language),
-                       title=format_time(i["received_at"], zone))]
+    rows = [[f"#{i.id} {incident_title(i, language)}", category_name(i.category, language),
+             html.Span(f"{SEVERITY_MARK[i.severity]} {text('severity.' + i.severity, language)}",
+                       className=f"severity-{i.severity}"),
+             text(f"status.{i.status}", language), citydata.unit_name(i.scope_code, language),
+             html.Span(format_duration((now - i.received_at).total_seconds(), language),
+                       title=format_time(i.received_at, zone))]
             for i in incidents]
     headers = [text(f"dispatch.{key}", language) for key in
                ("incident", "category", "severity", "status", "area", "age")]

@@ -31,6 +31,7 @@ from indicators.levels import AMBER_SCORE, LEVEL_COLOURS, LEVEL_NAMES, RED_SCORE
 from layouts.command_options import level_title
 from layouts.components import data_table, plot_text
 from layouts.i18n import format_time, text
+from layouts.theme import BACKGROUND
 from reports.build import ReportContext, build_report, count_trend_rows
 from reports.printable import LEVEL_SHAPES
 from reports.printed import (
@@ -53,7 +54,6 @@ from reports.tables import Report
 from web import api_reports, db, guard, locale
 from web.api import STALE_AFTER_S
 
-BACKGROUND = "#101418"
 SCREEN_RANKING_ROWS = 500
 INDICATORS_EXPORT = "/api/v1/reports/indicators"
 INCIDENTS_EXPORT = "/api/v1/reports/incidents"

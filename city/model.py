@@ -24,8 +24,8 @@ import pandas as pd
 from geo.boundaries import BoundaryError, prepare_level
 from geo.locate import Locator
 from geo.placement import NOISE_ZONES, SENSOR_COLUMNS, UNIT_COLUMNS
-from indicators.domains import SEVERITIES, UNIT_KINDS
 from indicators.registry import domain_ids, registry
+from vocabulary.terms import SEVERITIES, UNIT_KINDS
 
 AQI_STANDARDS = ("US-EPA-2024", "HJ633-2012")
 SYNTHETIC_PARTS = ("sensors", "units")

@@ -7,8 +7,8 @@ the defaults for the bundled categories, and for any category through its domain
 
 from __future__ import annotations
 
-from indicators.domains import UNIT_KINDS
 from indicators.registry import registry
+from vocabulary.terms import UNIT_KINDS
 
 BY_CATEGORY: dict[str, tuple[str, ...]] = {
     "fire": ("fire",),

@@ -1,15 +1,10 @@
 """City vital signs: pure computation over numbers and pandas objects (no I/O)."""
 
 from indicators.aqi import AQI_KEYS, AqiResult, aqi, aqi_frame
-from indicators.domains import EVENT_SOURCES, SEVERITIES, UNIT_KINDS, UNIT_STATUSES
 from indicators.registry import Domain, Metric, Registry, SensorKind, domain_ids, metric_domains, registry
 
 __all__ = [
     "AQI_KEYS",
-    "EVENT_SOURCES",
-    "SEVERITIES",
-    "UNIT_KINDS",
-    "UNIT_STATUSES",
     "AqiResult",
     "Domain",
     "Metric",

@@ -34,11 +34,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
-from indicators.domains import SEVERITIES
 from indicators.registry import registry
 from ingest import scenarios
 from ingest.scenarios import DEFAULT_DURATIONS, MAX_SPEED, POOLS, SCENARIO_EVENTS, SCENARIOS, Scenario, ScenarioRun
 from ingest.sensor_models import MODELS, NOISE_LIMITS, Clock, Latent, Sites, Step, profile, seasonal_temperature
+from vocabulary.terms import SEVERITIES
 
 
 def _simulated_kinds() -> dict[str, tuple[str, ...]]:

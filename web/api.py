@@ -27,19 +27,14 @@ from indicators.domains import INDEX
 from indicators.levels import LEVEL_COLOURS, LEVEL_NAMES
 from indicators.registry import domain_ids
 from web import db
+from web.errors import json_error
 
 # The indicators process runs every 30 s; values older than this are not current.
 STALE_AFTER_S = 120.0
 
 
-def _error(status: int, error: str, message: str) -> Response:
-    response = flask.jsonify({"error": error, "message": message})
-    response.status_code = status
-    return response
-
-
 def not_found(rest: str = "") -> Response:
-    return _error(404, "not found", "no such API endpoint")
+    return json_error(404, "not found", "no such API endpoint")
 
 
 def _time(moment: datetime | None) -> str | None:
@@ -110,7 +105,7 @@ def vitals_of(code: str) -> Response:
     conn = db.connection()
     rows = store.read_current(conn, [code])
     if not rows:
-        return _error(404, "not found", f"no vital signs for unit {code!r}")
+        return json_error(404, "not found", f"no vital signs for unit {code!r}")
     unit = _unit(rows, now, detail=True)
     children = store.children_of(conn, code)
     response = flask.jsonify({**_freshness(rows, now), "unit": unit, "children": children})

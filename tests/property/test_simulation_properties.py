@@ -10,9 +10,9 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from indicators.domains import SEVERITIES
 from ingest.scenarios import SCENARIOS
 from ingest.synthetic_city import CitySimulation, bounds
+from vocabulary.terms import SEVERITIES
 
 FEW = settings(max_examples=50, deadline=None)
 SOME = settings(max_examples=20, deadline=None)

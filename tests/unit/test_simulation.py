@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from indicators.domains import SEVERITIES
 from ingest.scenarios import DEFAULT_DURATIONS, SCENARIOS
 from ingest.synthetic_city import CitySimulation, bounds
+from vocabulary.terms import SEVERITIES
 
 NYC = Path(__file__).resolve().parents[2] / "data" / "cities" / "nyc"
 NEW_YORK = ZoneInfo("America/New_York")
