@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 
 import store
-from callbacks.command_view import REFRESH_OUTPUTS, STALE_FILL
+from callbacks.command_view import REFRESH_OUTPUTS
 from city import city_folder, load_city
 from cityops.vitals import VitalsContext, run_once
 from indicators.domains import DOMAINS
 from ingest.service import sync_registry
+from layouts.command_map import STALE_FILL
 from tests.integration.test_vitals import every_minute, sensor_of, unit_of, write
 from tests.integration.test_web_pages import callback
 from web.locale import LANGUAGE_COOKIE
