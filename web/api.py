@@ -137,7 +137,8 @@ class _SharedVitals:
     def body(self, now: datetime) -> str:
         parts = [self.pieces[0]]
         for newest_input, piece in zip(self.inputs, self.pieces[1:], strict=True):
-            parts += [json.dumps(_input_age(newest_input, now)), piece]
+            age = _input_age(newest_input, now)  # as json.dumps writes a number, without its cost
+            parts += ["null" if age is None else repr(age), piece]
         head = {**_freshness(self.rows, now)}
         if not self.rows:
             head["message"] = "no vital signs computed yet: is `cityops indicators run` running?"
