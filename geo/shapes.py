@@ -11,20 +11,29 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import geopandas as gpd
+import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
 Coordinates = tuple[list[float | None], list[float | None]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class UnitShape:
-    """One unit: exterior rings (None-separated, as Plotly fills them), a point inside it, its bounds."""
+    """One unit: exterior rings as Plotly fills them, a point inside it, its bounds. The rings are
+    read-only float arrays, NaN between rings (sent as JSON ``null``, where Plotly lifts the pen):
+    a figure of arrays is serialised without visiting every coordinate in Python."""
 
-    xs: tuple[float | None, ...]
-    ys: tuple[float | None, ...]
+    xs: np.ndarray
+    ys: np.ndarray
     point: tuple[float, float]
     bounds: tuple[float, float, float, float]
+
+
+def _frozen(values: list[float | None]) -> np.ndarray:
+    array = np.array(values, dtype=float)  # None → NaN
+    array.flags.writeable = False
+    return array
 
 
 def _rings(rings: Iterable[BaseGeometry]) -> Coordinates:
@@ -48,7 +57,7 @@ def unit_shapes_of(units: gpd.GeoDataFrame) -> dict[str, UnitShape]:
         polygons = [part for part in shapely.get_parts(geometry) if part.geom_type == "Polygon"]
         xs, ys = _rings(polygon.exterior for polygon in polygons)
         point = geometry.representative_point()
-        shapes[str(code)] = UnitShape(tuple(xs), tuple(ys), (point.x, point.y), tuple(geometry.bounds))
+        shapes[str(code)] = UnitShape(_frozen(xs), _frozen(ys), (point.x, point.y), tuple(geometry.bounds))
     return shapes
 
 

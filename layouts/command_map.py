@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import dash
+import numpy as np
 from plotly.io.json import to_json_plotly
 
 from callbacks.dispatch import incident_title
@@ -39,7 +40,7 @@ MARK_LEVELS: tuple[int | None, ...] = (2, 1, 0, None)
 _FILL_CODES = {colour: code for code, colour in (("g", LEVEL_COLOURS[0]), ("a", LEVEL_COLOURS[1]),
                                                   ("r", LEVEL_COLOURS[2]), ("x", LEVEL_COLOURS[None]),
                                                   ("s", STALE_FILL))}
-Lines = tuple[Sequence[float | None], Sequence[float | None]]
+Lines = tuple[Sequence[float | None] | np.ndarray, Sequence[float | None] | np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -115,11 +116,12 @@ def command_figure(units: Sequence[MapUnit], shapes: dict[str, UnitShape], fills
                    lat0: float) -> dict[str, Any]:
     """The whole map: a fill trace per unit, the outlines, the marks and the incidents."""
     data: list[dict[str, Any]] = [
-        {"type": "scatter", "x": list(shapes[u.code].xs), "y": list(shapes[u.code].ys), "mode": "lines",
+        {"type": "scatter", "x": shapes[u.code].xs, "y": shapes[u.code].ys, "mode": "lines",
          "fill": "toself", "fillcolor": colour, "line": {"width": 0.8, "color": BACKGROUND}, "hoverinfo": "skip",
          "showlegend": False, "name": u.code}
         for u, colour in zip(units, fills, strict=True)]
-    data += [{"type": "scatter", "x": list(xs), "y": list(ys), "mode": "lines", "name": "outline",
+    data += [{"type": "scatter", "x": np.asarray(xs, dtype=float), "y": np.asarray(ys, dtype=float),
+              "mode": "lines", "name": "outline",
               "line": {"width": 1.6, "color": "#e6e9ec"}, "hoverinfo": "skip", "showlegend": False}
              for xs, ys in outlines]
     layout = {

@@ -20,6 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
+from plotly.io.json import to_json_plotly
+
 import store
 from callbacks.dispatch import responder_traces
 from city import City
@@ -105,6 +108,12 @@ def _past(conn: store.Connection, city: City, codes: list[str], at: datetime) ->
 
 # -- what a screen draws of it ----------------------------------------------------------------------
 
+def sent_as_is(value: Any) -> orjson.Fragment:
+    """``value`` serialised once: Dash writes it into every answer as it is (Plotly hands an
+    orjson ``Fragment`` through untouched), instead of serialising the same map for each screen."""
+    return orjson.Fragment(to_json_plotly(value))
+
+
 @dataclass
 class View:
     """A snapshot drawn for one domain, language, mark scale and freshness: the map's parts, the
@@ -116,18 +125,18 @@ class View:
     live_layer: list[dict[str, Any]]  # incidents and response units, patched together
     first_mark: int
     state: dict[str, Any]  # map_state: what a browser's map holds after drawing this
-    panels: dict[str, Any]
+    panels: dict[str, orjson.Fragment]  # serialised once, sent to every screen that lacks them
     digests: dict[str, str]
     counts: dict[str, int]
     whole: Callable[[], dict[str, Any]]
-    _figure: dict[str, Any] | None = None
+    _figure: orjson.Fragment | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def figure(self) -> dict[str, Any]:
-        """The whole figure, built on the first screen that needs it."""
+    def figure(self) -> orjson.Fragment:
+        """The whole figure, built and serialised on the first screen that needs it."""
         with self._lock:
             if self._figure is None:
-                self._figure = self.whole()
+                self._figure = sent_as_is(self.whole())
             return self._figure
 
 
@@ -164,7 +173,8 @@ def _view(snapshot: Snapshot, city: City, level: str, shapes: dict[str, UnitShap
     }
     lat0 = city.config.center[1]
     return View(key, fills, marks, live_layer, len(fills) + len(outlines), map_state(key, fills, marks, live_layer),
-                panels, {name: digest(value) for name, value in panels.items()},
+                {name: sent_as_is(value) for name, value in panels.items()},
+                {name: digest(value) for name, value in panels.items()},
                 severity_counts(snapshot.incidents),
                 lambda: command_figure(units, shapes, fills, outlines, marks, live_layer, lat0))
 
