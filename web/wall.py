@@ -241,11 +241,6 @@ class Wall:
                                                 fresh, at is not None)
         return view, entry.snapshot, fresh
 
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
 
 def panel_digests(view: View, extra: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """The view's panels and the per-screen ``extra`` ones, with all their fingerprints."""
