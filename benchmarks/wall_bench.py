@@ -28,6 +28,7 @@ import json
 import os
 import random
 import re
+import subprocess
 import sys
 import threading
 import time
@@ -59,7 +60,6 @@ from cityops.vitals import VitalsContext, run_once
 from store.scratch import scratch_database
 
 ROOT = Path(__file__).resolve().parent.parent
-INDICATORS_EVERY_S = 30.0  # as `cityops indicators run`
 _loaded = threading.Event()  # the workers have served a first load
 
 
@@ -138,25 +138,17 @@ def at_once(base: str, cookies: dict[str, str], payload: dict[str, Any], screens
 
 @contextmanager
 def indicators_running(url: str, city_id: str) -> Iterator[None]:
-    """The indicators process's work every 30 s (new values: every screen's shared state is rebuilt)."""
-    stop = threading.Event()
-    ctx = VitalsContext.for_city(load_city(city_folder(city_id)))
-
-    def run() -> None:
-        conn = store.connect(url, application_name="cityops-bench-indicators")
-        try:
-            while not stop.wait(INDICATORS_EVERY_S):
-                run_once(conn, ctx, datetime.now().astimezone())
-        finally:
-            conn.close()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
+    """``cityops indicators run`` beside the server, as in the demo: new values every 30 s, each
+    rebuilding every screen's shared state. Its own process, so the clients' clocks keep running."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CITYOPS_")}
+    env.update(CITYOPS_DATABASE_URL=url, CITYOPS_CITY=city_id)
+    process = subprocess.Popen([sys.executable, "-m", "cityops", "indicators", "run"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         yield
     finally:
-        stop.set()
-        thread.join()
+        process.terminate()
+        process.wait(timeout=60)
 
 
 def steady(base: str, cookies: dict[str, str], payload: dict[str, Any], screens: int, period: float,
