@@ -10,7 +10,7 @@ CITY_SOURCES := $(wildcard geo/*.py city/*.py city/packs/*.py) indicators/regist
 # The integration tests create throw-away databases on this server (see tests/integration/conftest.py).
 export CITYOPS_TEST_PG ?= postgresql://cityops_test:cityops_test@127.0.0.1:5432/postgres
 
-.PHONY: demo test lint bench bench-ingest bench-vitals bench-command-view bench-reports bench-render cities services clean
+.PHONY: demo test lint bench bench-ingest bench-vitals bench-command-view bench-wall bench-reports bench-render cities services clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "cityops needs Python 3.11 or newer"; exit 1; }
@@ -63,6 +63,10 @@ bench-vitals: $(INSTALLED) cities services
 
 bench-command-view: $(INSTALLED) cities services
 	$(BIN)/python -m benchmarks command-view
+
+# 500 wall screens refreshing every 5 s, 100 loading at once and GET /api/v1/vitals, against gunicorn.
+bench-wall: $(INSTALLED) cities services
+	$(BIN)/python -m benchmarks wall
 
 # A year of hourly rows for every lowest-level unit × domain, exported as CSV and Parquet (peak memory).
 bench-reports: $(INSTALLED) cities services

@@ -30,8 +30,9 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import store
@@ -71,10 +72,9 @@ def add_history(conn, start: datetime, end: datetime) -> int:
 
 # -- 1, 2: server time ------------------------------------------------------------------------------
 
-def refresh_request(client) -> tuple[dict[str, Any], str]:
-    """The command view's refresh callback as the browser posts it (read from the app's own
-    dependency list, so the benchmark follows the callback's inputs), and its output key."""
-    dependencies = client.get("/_dash-dependencies").get_json()
+def refresh_request(dependencies: list[dict[str, Any]]) -> dict[str, Any]:
+    """The command view's refresh callback as the browser posts it, from the app's dependency list
+    (``/_dash-dependencies``), so the benchmarks follow the callback's inputs."""
     chosen = next(d for d in dependencies if "command-map.figure" in d["output"])
     known = {("command-domain", "value"): "index", ("command-refresh", "n_intervals"): 1}
 
@@ -83,9 +83,8 @@ def refresh_request(client) -> tuple[dict[str, Any], str]:
 
     outputs = [{"id": part.split(".")[0], "property": part.split(".")[1]}
                for part in chosen["output"].strip(".").split("...")]
-    payload = {"output": chosen["output"], "outputs": outputs, "inputs": values(chosen["inputs"]),
-               "state": values(chosen.get("state", [])), "changedPropIds": ["command-refresh.n_intervals"]}
-    return payload, chosen["output"]
+    return {"output": chosen["output"], "outputs": outputs, "inputs": values(chosen["inputs"]),
+            "state": values(chosen.get("state", [])), "changedPropIds": ["command-refresh.n_intervals"]}
 
 
 def time_refreshes(client, payload: dict[str, Any], requests: int) -> tuple[list[float], list[int]]:
@@ -102,10 +101,9 @@ def time_refreshes(client, payload: dict[str, Any], requests: int) -> tuple[list
     return seconds, sizes
 
 
-def steady(payload: dict[str, Any], client) -> dict[str, Any]:
-    """The request of a steady tick: every state the callback reads back (what the browser's map
-    holds, for a callback that patches it) as the first answer left it."""
-    answered = client.post("/_dash-update-component", json=payload).get_json()["response"]
+def steady_request(payload: dict[str, Any], answered: dict[str, Any]) -> dict[str, Any]:
+    """The request of the next tick: every state the callback reads back (what the browser's map
+    holds, for a callback that patches it) as the answer ``answered`` left it."""
     state = [{**item, "value": answered[item["id"]][item["property"]]}
              if item["property"] in answered.get(item["id"], {}) else item for item in payload["state"]]
     return {**payload, "state": state}
@@ -137,34 +135,42 @@ def server_times(url: str, requests: int, label: str) -> float:
     client = app.server.test_client()
     with client.session_transaction() as session:
         session[SESSION_ID] = session_id
-    payload, _ = refresh_request(client)
+    payload = refresh_request(client.get("/_dash-dependencies").get_json())
     seconds, sizes = time_refreshes(client, payload, requests)
     report_server(f"{label}, first load", seconds, sizes)
-    seconds, sizes = time_refreshes(client, steady(payload, client), requests)
+    answered = client.post("/_dash-update-component", json=payload).get_json()["response"]
+    seconds, sizes = time_refreshes(client, steady_request(payload, answered), requests)
     return report_server(f"{label}, steady tick", seconds, sizes)
 
 
 # -- 3, 4: the browser ---------------------------------------------------------------------------
 
 @contextmanager
-def web_server(url: str) -> Iterator[str]:
+def serving(url: str, command: list[str], *, cwd: Path | None = None) -> Iterator[str]:
+    """The web app started by ``command`` (given ``{port}`` to listen on) on the database ``url``:
+    its address once it listens; stopped at the end."""
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("CITYOPS_")}
-    env.update(CITYOPS_DATABASE_URL=url, CITYOPS_MQTT_URL="mqtt://127.0.0.1:1", CITYOPS_SECRET_KEY=SECRET)
+    env.update(CITYOPS_DATABASE_URL=url, CITYOPS_MQTT_URL="mqtt://127.0.0.1:1", CITYOPS_SECRET_KEY=SECRET,
+               CITYOPS_BIND=f"127.0.0.1:{port}")
     with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen([sys.executable, "-m", "cityops", "web", "--port", str(port)], env=env,
+        process = subprocess.Popen([part.format(port=port) for part in command], cwd=cwd, env=env,
                                    stdout=log, stderr=subprocess.STDOUT)
         try:
-            for _ in range(120):
+            for _ in range(240):
                 if wait_for_port(port, timeout_s=0.5) or process.poll() is not None:
                     break
             if process.poll() is not None:
                 log.seek(0)
-                raise SystemExit(f"cityops web did not start:\n{log.read().decode(errors='replace')}")
+                raise SystemExit(f"the web app did not start:\n{log.read().decode(errors='replace')}")
             yield f"http://127.0.0.1:{port}"
         finally:
             process.terminate()
-            process.wait(timeout=20)
+            process.wait(timeout=30)
+
+
+def web_server(url: str) -> AbstractContextManager[str]:
+    return serving(url, [sys.executable, "-m", "cityops", "web", "--port", "{port}"])
 
 
 @contextmanager

@@ -16,30 +16,20 @@ from dash.development.base_component import Component
 from plotly.subplots import make_subplots
 
 import store
-from callbacks.command_view import (
-    MapUnit,
-    below_text,
-    clicked_point,
-    clock,
-    freshness,
-    one_warning_per_cause,
-    stale_note,
-    trend_parts,
-    unit_label,
-    unit_map,
-    unit_shapes,
-    warning_items,
-)
 from callbacks.dispatch import incident_title
 from incidents.alarms import decimals, metric_name
+from indicators.causes import one_warning_per_cause
 from indicators.domains import INDEX
+from indicators.freshness import freshness
 from indicators.levels import AMBER, AMBER_SCORE, LEVEL_COLOURS, LEVEL_NAMES, RED, RED_SCORE
 from indicators.registry import domain_ids
+from layouts.command_map import MapUnit, clicked_point, unit_map
 from layouts.command_options import level_title
 from layouts.components import data_table, domain_word, level_label, level_word, score_text
 from layouts.i18n import format_duration, format_time, text
 from layouts.markers import SEVERITY_MARK
 from layouts.theme import BACKGROUND
+from layouts.vitals_components import below_text, clock, stale_note, trend_parts, unit_label, warning_items
 from vocabulary.terms import OPEN_STATUSES
 from web import citydata, db, locale
 from web.citydata import category_name
@@ -299,18 +289,18 @@ def refresh(_tick: int | None, code: str | None) -> tuple[Any, ...]:
     own = {row.domain: row for row in store.read_current(conn, [code])}
     fresh = freshness(own.values(), now)
     if child_level is not None:
-        shapes = unit_shapes(child_level)
+        shapes = citydata.unit_shapes(child_level)
         domain_rows = {row.scope_code: row for row in store.read_current(conn, children, explanations=False)
                        if row.domain == INDEX}
         units = [MapUnit(c, getattr(domain_rows.get(c), "level", None), getattr(domain_rows.get(c), "score", None))
                  for c in children]
     else:  # the lowest level: the unit itself
-        shapes = unit_shapes(level) if level else {}
+        shapes = citydata.unit_shapes(level) if level else {}
         index = own.get(INDEX)
         units = [MapUnit(code, None if index is None else index.level, None if index is None else index.score)]
     outlines = []
     if level is not None:
-        shape = unit_shapes(level).get(code)
+        shape = citydata.unit_shapes(level).get(code)
         if shape is not None:
             outlines.append((shape.xs, shape.ys))
     incidents = store.list_incidents(conn, statuses=OPEN_STATUSES, district=None if level is None else code)

@@ -27,6 +27,7 @@ from dash import Input, Output, dcc, html
 from dash.development.base_component import Component
 
 from auth.roles import EXPORT
+from indicators.freshness import freshness_of
 from indicators.levels import AMBER_SCORE, LEVEL_COLOURS, LEVEL_NAMES, RED_SCORE
 from layouts.command_options import level_title
 from layouts.components import data_table, plot_text
@@ -52,7 +53,6 @@ from reports.printed import (
 from reports.spec import CITY_LEVEL, PRESETS, ReportSpec, SpecError, all_domains, check_size, parse_spec
 from reports.tables import Report
 from web import api_reports, db, guard, locale
-from web.api import STALE_AFTER_S
 
 SCREEN_RANKING_ROWS = 500
 INDICATORS_EXPORT = "/api/v1/reports/indicators"
@@ -241,7 +241,7 @@ def as_of(report: Report, now: datetime, language: str) -> Component:
     fresh = report.freshness
     zone = report.spec.zone
     computed = fresh.get("computed_at")
-    stale = computed is None or (now - computed).total_seconds() > STALE_AFTER_S
+    stale = freshness_of(computed, now).stale
     words = text("reports.as_of", language, computed=format_time(computed, zone, seconds=False),
                  newest=format_time(fresh.get("newest_in_period"), zone, seconds=False))
     if computed is None:

@@ -34,10 +34,12 @@ LEVEL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 METRIC_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 # Sensor and unit ids become MQTT topic levels: no '/', '+', '#', spaces or controls.
 DEVICE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-# Display payload budgets (GeoJSON bytes) for the top level, middle levels and the lowest.
-TOP_LEVEL_BUDGET = 300_000
-MIDDLE_LEVEL_BUDGET = 800_000
-LOWEST_LEVEL_BUDGET = 1_500_000
+# Display payload budgets (GeoJSON bytes) for the top level, middle levels and the lowest: what
+# the maps draw (a fill per unit) and every wall screen loads. About 30 m of detail for NYC,
+# finer than a wall screen shows a city, and what a browser draws in well under a second.
+TOP_LEVEL_BUDGET = 120_000
+MIDDLE_LEVEL_BUDGET = 200_000
+LOWEST_LEVEL_BUDGET = 320_000
 
 
 class CityError(ValueError):

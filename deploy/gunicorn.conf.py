@@ -24,4 +24,4 @@ worker_class = "gthread"
 threads = 8
 timeout = 60  # a worker silent this long (not a long request) is restarted
 graceful_timeout = 30
-keepalive = 5
+keepalive = 15  # a wall screen asks every 5 s: its connection stays open between refreshes

@@ -8,8 +8,11 @@ an item's unit, level and moment, and gives every unit's parent.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from store import LevelChange
 
 T = TypeVar("T")
 
@@ -63,3 +66,16 @@ def _depth(code: str, parents: Mapping[str, str | None]) -> int:
         depth += 1
         above = parents.get(above)
     return depth
+
+
+def ticker_order(changes: Iterable[LevelChange]) -> list[LevelChange]:
+    """Newest first; at the same time red before amber (then by unit and domain, for a steady list)."""
+    return sorted(changes, key=lambda c: (-c.time.timestamp(), -(c.level or 0), c.scope_code, c.domain))
+
+
+def one_warning_per_cause(changes: Iterable[LevelChange],
+                          parents: Mapping[str, str | None]) -> list[tuple[LevelChange, tuple[str, ...]]]:
+    """Level changes in ticker order, one per cause: a change that a change below it in the same
+    run explains is left out and listed with that one instead (the units above it it turned)."""
+    return one_per_cause(ticker_order(changes), unit=lambda c: c.scope_code, level=lambda c: c.level or 0,
+                         together=lambda c: (c.domain, c.time), parents=parents)

@@ -10,12 +10,19 @@
 
 Every answer says when the values were computed (``computed_at``) and whether that is too
 long ago to be shown as current (``stale``: the indicators process has not run for
-:data:`STALE_AFTER_S` seconds). A path under ``/api/`` that names no endpoint is a JSON 404.
+:data:`indicators.freshness.STALE_AFTER_S` seconds). A path under ``/api/`` that names no endpoint is a JSON 404.
+
+``GET /api/v1/vitals`` is built once per change of the vital signs and shared by every caller of
+the process; the ages in it (``age_s``, ``input_age_s``) are still computed at each request.
 """
 
 from __future__ import annotations
 
+import json
+import re
+import threading
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,13 +31,12 @@ from werkzeug.wrappers import Response
 
 import store
 from indicators.domains import INDEX
+from indicators.freshness import freshness
 from indicators.levels import LEVEL_COLOURS, LEVEL_NAMES
 from indicators.registry import domain_ids
+from store.versions import vitals_version
 from web import db
 from web.errors import json_error
-
-# The indicators process runs every 30 s; values older than this are not current.
-STALE_AFTER_S = 120.0
 
 
 def not_found(rest: str = "") -> Response:
@@ -45,12 +51,17 @@ def _round(score: float | None) -> float | None:
     return None if score is None else round(score, 1)
 
 
-def _value(row: store.CurrentValue, now: datetime, *, detail: bool) -> dict[str, Any]:
+def _input_age(newest_input: datetime | None, now: datetime) -> float | None:
+    return None if newest_input is None else round((now - newest_input).total_seconds(), 1)
+
+
+def _value(row: store.CurrentValue, now: datetime | None, *, detail: bool) -> dict[str, Any]:
+    """One value; without ``now`` its ``input_age_s`` is a placeholder (:class:`_SharedVitals`)."""
     value: dict[str, Any] = {
         "score": _round(row.score), "level": row.level, "colour": LEVEL_NAMES[row.level],
         "colour_hex": LEVEL_COLOURS[row.level], "since": _time(row.level_since),
         "newest_input": _time(row.newest_input),
-        "input_age_s": None if row.newest_input is None else round((now - row.newest_input).total_seconds(), 1),
+        "input_age_s": _input_age(row.newest_input, now) if now is not None else _AgeOf(row.newest_input),
     }
     if row.forecast is not None:
         value["forecast"] = row.forecast
@@ -61,7 +72,7 @@ def _value(row: store.CurrentValue, now: datetime, *, detail: bool) -> dict[str,
     return value
 
 
-def _unit(rows: list[store.CurrentValue], now: datetime, *, detail: bool) -> dict[str, Any]:
+def _unit(rows: list[store.CurrentValue], now: datetime | None, *, detail: bool) -> dict[str, Any]:
     index = next((row for row in rows if row.domain == INDEX), rows[0])
     domains = {row.domain: _value(row, now, detail=detail) for row in rows if row.domain != INDEX}
     unit = {"code": index.scope_code, "level_name": index.level_name, "parent": index.parent,
@@ -75,27 +86,89 @@ def _unit(rows: list[store.CurrentValue], now: datetime, *, detail: bool) -> dic
 
 
 def _freshness(rows: list[store.CurrentValue], now: datetime) -> dict[str, Any]:
-    computed = max((row.computed_at for row in rows), default=None)
-    age = None if computed is None else (now - computed).total_seconds()
-    return {"computed_at": _time(computed), "age_s": None if age is None else round(age, 1),
-            "stale": age is None or age > STALE_AFTER_S}
+    fresh = freshness(rows, now)
+    return {"computed_at": _time(fresh.computed_at), "age_s": None if fresh.age_s is None else round(fresh.age_s, 1),
+            "stale": fresh.stale}
+
+
+@dataclass(frozen=True)
+class _AgeOf:
+    """Stands for an ``input_age_s`` until a request says what now is."""
+
+    newest_input: datetime | None
+
+
+_AGE_MARK = re.compile(r'"\\u0000age (\d+)\\u0000"')
+
+
+@dataclass(frozen=True)
+class _SharedVitals:
+    """``GET /api/v1/vitals`` of one level (or all) for one state of the vital signs: its JSON
+    text cut where the request's ages go, and what they are computed from."""
+
+    rows: list[store.CurrentValue]
+    pieces: list[str]  # one more than ``inputs``: the text around each age
+    inputs: list[datetime | None]
+
+    @classmethod
+    def of(cls, rows: list[store.CurrentValue], level: str | None) -> _SharedVitals:
+        by_unit: dict[str, list[store.CurrentValue]] = defaultdict(list)
+        for row in rows:
+            if level is None or row.level_name == level:
+                by_unit[row.scope_code].append(row)
+        units = [_unit(unit_rows, None, detail=False) for unit_rows in by_unit.values()]
+        order = {"city": 0}
+        units.sort(key=lambda unit: (order.get(unit["level_name"], 1), unit["level_name"], unit["code"]))
+        inputs: list[datetime | None] = []
+
+        def mark(value: object) -> str:
+            if not isinstance(value, _AgeOf):
+                raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+            inputs.append(value.newest_input)
+            return f"\x00age {len(inputs) - 1}\x00"
+
+        text = json.dumps(units, default=mark, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return cls(rows, _AGE_MARK.split(text)[::2], inputs)
+
+    def body(self, now: datetime) -> str:
+        parts = [self.pieces[0]]
+        for newest_input, piece in zip(self.inputs, self.pieces[1:], strict=True):
+            age = _input_age(newest_input, now)  # as json.dumps writes a number, without its cost
+            parts += ["null" if age is None else repr(age), piece]
+        head = {**_freshness(self.rows, now)}
+        if not self.rows:
+            head["message"] = "no vital signs computed yet: is `cityops indicators run` running?"
+        return json.dumps(head, sort_keys=True, separators=(",", ":"))[:-1] + ',"units":' + "".join(parts) + "}"
+
+
+class _VitalsCache:
+    """The shared answers by database and level, replaced when the vital signs change (one reader
+    at a time)."""
+
+    def __init__(self) -> None:
+        self._read: dict[str, tuple[str, list[store.CurrentValue], dict[str | None, _SharedVitals]]] = {}
+        self._lock = threading.Lock()
+
+    def answer(self, conn: store.Connection, level: str | None) -> _SharedVitals:
+        version = vitals_version(conn)
+        with self._lock:
+            held, rows, answers = self._read.get(conn.dsn, (None, [], {}))
+            if held != version:
+                rows, answers = store.read_current(conn, explanations=False, summary=True), {}
+                self._read[conn.dsn] = (version, rows, answers)
+            if level not in answers:
+                if len(answers) > 32:  # levels are few; anything else asked is not kept for long
+                    answers.clear()
+                answers[level] = _SharedVitals.of(rows, level)
+            return answers[level]
+
+
+_VITALS = _VitalsCache()
 
 
 def vitals() -> Response:
-    now = datetime.now(UTC)
-    rows = store.read_current(db.connection(), explanations=False, summary=True)
-    level = flask.request.args.get("level")
-    by_unit: dict[str, list[store.CurrentValue]] = defaultdict(list)
-    for row in rows:
-        if level is None or row.level_name == level:
-            by_unit[row.scope_code].append(row)
-    units = [_unit(unit_rows, now, detail=False) for unit_rows in by_unit.values()]
-    order = {"city": 0}
-    units.sort(key=lambda unit: (order.get(unit["level_name"], 1), unit["level_name"], unit["code"]))
-    body = {**_freshness(rows, now), "units": units}
-    if not rows:
-        body["message"] = "no vital signs computed yet: is `cityops indicators run` running?"
-    response = flask.jsonify(body)
+    shared = _VITALS.answer(db.connection(), flask.request.args.get("level"))
+    response = flask.Response(shared.body(datetime.now(UTC)), mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -2,7 +2,7 @@
 
 The document is built by :mod:`alerts.cap` from ``indicator_current``; this module only
 supplies the city (names, zone, the units' boundaries as CAP areas) and answers with
-``application/cap+xml``. Values older than :data:`web.api.STALE_AFTER_S` are not sent as
+``application/cap+xml``. Values older than :data:`indicators.freshness.STALE_AFTER_S` are not sent as
 current (the document then says the situation is unknown).
 """
 
@@ -18,9 +18,9 @@ from werkzeug.wrappers import Response
 import store
 from alerts import cap
 from city import City
+from indicators.freshness import STALE_AFTER_S
 from layouts.i18n import CHINESE, ENGLISH, LANGUAGES
 from web import citydata, db, locale
-from web.api import STALE_AFTER_S
 
 # Areas are static per city folder: simplified once per process, on first use.
 _areas: dict[tuple[str, str], cap.Area] = {}

@@ -13,9 +13,11 @@ from functools import cache
 from pathlib import Path
 
 import flask
+import geopandas as gpd
 
-from city import City, city_folder, load_city
-from geo.outlines import outline_coordinates
+from city import City, CityError, city_folder, load_city
+from city.folder import display_path
+from geo.shapes import Coordinates, UnitShape, outline_coordinates, unit_shapes_of
 from ingest.parse import IngestContext
 from ingest.service import locate_function
 from layouts.i18n import text
@@ -51,12 +53,32 @@ def event_context() -> IngestContext:
 
 
 @cache
-def _outlines(folder: Path, level: str) -> tuple[list[float | None], list[float | None]]:
-    return outline_coordinates(_load(folder).boundaries[level].geometry)
+def _display(folder: Path, level: str) -> gpd.GeoDataFrame:
+    path = display_path(folder, level)
+    if not path.is_file():
+        raise CityError(f"{path}: missing (`cityops city build` writes the display geometries)")
+    return gpd.read_file(path).set_index("code")
 
 
-def outlines(level: str) -> tuple[list[float | None], list[float | None]]:
-    """Lon/lat lines of every boundary of ``level``, for maps drawn without tiles."""
+@cache
+def _unit_shapes(folder: Path, level: str) -> dict[str, UnitShape]:
+    return unit_shapes_of(_display(folder, level))
+
+
+def unit_shapes(level: str) -> dict[str, UnitShape]:
+    """Every unit of ``level`` as the maps fill it, from the city's display geometry."""
+    folder = flask.current_app.config[CITY_FOLDER]
+    with _lock:
+        return _unit_shapes(folder, level)
+
+
+@cache
+def _outlines(folder: Path, level: str) -> Coordinates:
+    return outline_coordinates(_display(folder, level).geometry)
+
+
+def outlines(level: str) -> Coordinates:
+    """Lon/lat lines of every boundary of ``level`` (its display geometry), for maps drawn without tiles."""
     folder = flask.current_app.config[CITY_FOLDER]
     with _lock:
         return _outlines(folder, level)

@@ -9,13 +9,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import shapely
 
 import store
-from callbacks.command_view import REFRESH_OUTPUTS, STALE_FILL
+from callbacks.command_view import REFRESH_OUTPUTS
 from city import city_folder, load_city
 from cityops.vitals import VitalsContext, run_once
 from indicators.registry import domain_ids
 from ingest.service import sync_registry
+from layouts.command_map import STALE_FILL
 from tests.integration.test_vitals import every_minute, sensor_of, unit_of, write
 from tests.integration.test_web_pages import callback
 from web.locale import LANGUAGE_COOKIE
@@ -482,3 +484,117 @@ def test_response_units_are_on_the_map_by_status_live_and_as_they_were(client_fo
                   )["command-map"]["figure"]
     assert responders(then)["busy"] == {"FD-T1"}  # busy at that time; PD-T2 had not reported for hours
     assert not any("PD-T2" in units for units in responders(then).values())
+
+
+# -- one wall, many screens -----------------------------------------------------------------------------
+
+def drawn_units(figure: dict[str, Any]) -> list[shapely.MultiPolygon]:
+    """Each fill trace of a figure as the polygons it fills (its rings are None-separated)."""
+    units = []
+    for trace in figure["data"]:
+        if trace.get("fill") != "toself":
+            continue
+        rings, ring = [], []
+        for x, y in zip(trace["x"], trace["y"], strict=True):
+            if x is None:
+                rings.append(shapely.Polygon(ring))
+                ring = []
+            else:
+                ring.append((x, y))
+        units.append(shapely.MultiPolygon(rings))
+    return units
+
+
+@pytest.mark.parametrize("level", ["borough", "cdta", "nta"])
+def test_neighbouring_units_share_their_borders_on_the_map(client_for, vitals, nyc, level: str) -> None:
+    """No sliver of background between two units: gaps show as tiny holes in the units' union (each
+    polygon simplified on its own, as the map once did, leaves dozens at every level)."""
+    figure = answer(command(client_for("viewer"), level=level))["command-map"]["figure"]
+    drawn = drawn_units(figure)
+    assert len(drawn) == len(nyc.boundaries[level])
+    together = shapely.union_all(drawn)
+    slivers = [ring for part in shapely.get_parts(together) for ring in part.interiors
+               if shapely.Polygon(ring).area < 1e-7]  # about 1,000 m²
+    assert slivers == []
+    assert abs(together.area - shapely.union_all(nyc.boundaries[level].geometry.values).area) < 0.01 * together.area
+
+
+def test_the_drill_down_draws_the_same_borders_as_the_command_view(client_for, vitals) -> None:
+    viewer = client_for("viewer")
+    wall = {trace["name"]: (trace["x"], trace["y"]) for trace in answer(command(viewer, level="nta"))
+            ["command-map"]["figure"]["data"] if trace.get("fill") == "toself"}
+    drill = answer(district(viewer, vitals["cdta"]))["district-map"]["figure"]
+    children = {trace["name"]: (trace["x"], trace["y"]) for trace in drill["data"] if trace.get("fill") == "toself"}
+    assert children and all(wall[code] == shape for code, shape in children.items())
+
+
+def test_screens_share_one_read_and_each_judges_freshness_at_its_own_time(web, vitals) -> None:
+    from callbacks.command_view import WALL, map_level
+    from indicators.freshness import STALE_AFTER_S
+    from web import citydata
+    from web import db as web_db
+
+    now = datetime.now(UTC)
+    with web.server.test_request_context("/"):
+        level = map_level()
+        city, shapes, conn = citydata.current_city(), citydata.unit_shapes(level), web_db.connection()
+
+        def screen(at_time: datetime, language: str = "en"):
+            return WALL.screen(conn, city, level, shapes, domain="index", language=language, scale=1.0, at=None,
+                               now=at_time)
+
+        view, snapshot, fresh = screen(now)
+        other_view, other_snapshot, _ = screen(now)
+        chinese, chinese_snapshot, _ = screen(now, "zh-CN")
+        later, later_snapshot, later_fresh = screen(now + timedelta(seconds=STALE_AFTER_S + 60))
+    assert other_snapshot is snapshot and other_view is view  # the second screen reads and draws nothing
+    assert chinese_snapshot is snapshot and chinese is not view
+    assert not fresh.stale and STALE_FILL not in view.fills
+    # The same values, unchanged in the database, are no longer current two minutes on: grey.
+    assert later_snapshot is snapshot and later_fresh.stale and set(later.fills) == {STALE_FILL}
+
+
+def test_a_new_incident_and_a_busy_unit_show_at_the_next_refresh(client_for, vitals, db, nyc) -> None:
+    viewer = client_for("viewer")
+    drawn = answer(command(viewer))["command-drawn"]["data"]
+    lon, lat = nyc.boundaries["nta"].loc[vitals["nta"]].geometry.representative_point().coords[0]
+    with db.cursor() as cur:
+        cur.execute("INSERT INTO incidents (category, severity, status, title, lon, lat, received_at, last_event_at,"
+                    " due_at, created_by) VALUES ('gas_leak', 'critical', 'new', 'Smell of gas', %s, %s, now(), now(),"
+                    " now() + interval '1 hour', 'tests') RETURNING id", (lon, lat))
+        [incident] = cur.fetchone()
+    db.commit()
+    result = answer(command(viewer, drawn=drawn))
+    traces = [op["params"]["value"] for op in result["command-map"]["figure"]["operations"]
+              if op["location"][-1] != "fillcolor"]
+    assert ["incident", str(incident)] in [custom for trace in traces for custom in trace.get("customdata") or []]
+    assert '"1"' in json.dumps(result["command-incidents"]["children"])  # one critical
+    drawn = result["command-drawn"]["data"]
+    with db.cursor() as cur:
+        cur.execute("UPDATE units SET status = 'busy' WHERE unit_id = (SELECT min(unit_id) FROM units)")
+    db.commit()
+    assert "command-map" in answer(command(viewer, drawn=drawn))  # the response units' traces replaced
+
+
+def test_the_vitals_api_is_shared_yet_its_ages_are_the_requests_own(client_for, vitals, db, nyc, ctx) -> None:
+    viewer = client_for("viewer")
+
+    def ages(body: dict[str, Any]) -> dict[tuple[str, str], tuple[str | None, float | None]]:
+        return {(unit["code"], domain): (value["newest_input"], value["input_age_s"])
+                for unit in body["units"] for domain, value in unit["domains"].items()}
+
+    before = datetime.now(UTC)
+    first = viewer.get("/api/v1/vitals").get_json()
+    after = datetime.now(UTC)
+    timed = [(newest, age) for newest, age in ages(first).values() if newest is not None]
+    assert timed
+    for newest, age in timed:  # as old as the inputs are at the request, to the tenth of a second
+        moment = datetime.fromisoformat(newest)
+        assert (before - moment).total_seconds() - 0.1 <= age <= (after - moment).total_seconds() + 0.1
+    second = viewer.get("/api/v1/vitals").get_json()
+    assert all(age_2 >= age_1 for (_, age_1), (_, age_2) in zip(timed, [v for v in ages(second).values()
+                                                                        if v[0] is not None], strict=True))
+    assert second["computed_at"] == first["computed_at"]
+    assert viewer.get("/api/v1/vitals?level=borough").get_json()["units"][0]["level_name"] == "borough"
+    run_once(db, ctx, datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1))
+    assert viewer.get("/api/v1/vitals").get_json()["computed_at"] != first["computed_at"]  # new values at once

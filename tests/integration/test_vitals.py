@@ -14,10 +14,10 @@ import pytest
 import store
 from app import create_app
 from auth.accounts import add_user
-from callbacks.command_view import one_warning_per_cause
 from city import city_folder, load_city
 from cityops.settings import Settings
 from cityops.vitals import VitalsContext, run_once
+from indicators.causes import one_warning_per_cause
 from indicators.domains import INDEX
 from indicators.registry import domain_ids
 from ingest.service import sync_registry

@@ -32,10 +32,10 @@ def test_hierarchy_helpers_answer_level_children_and_breadcrumb(toy_city: Path) 
 
 
 def test_display_budgets_are_strictest_at_the_top() -> None:
-    assert display_budget(("a", "b", "c"), "a") == 300_000
-    assert display_budget(("a", "b", "c"), "b") == 800_000
-    assert display_budget(("a", "b", "c"), "c") == 1_500_000
-    assert display_budget(("only",), "only") == 300_000
+    assert display_budget(("a", "b", "c"), "a") == 120_000
+    assert display_budget(("a", "b", "c"), "b") == 200_000
+    assert display_budget(("a", "b", "c"), "c") == 320_000
+    assert display_budget(("only",), "only") == 120_000
 
 
 def test_city_folder_resolves_ids_under_data_and_paths_as_given(tmp_path: Path) -> None:

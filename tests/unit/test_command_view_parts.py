@@ -9,23 +9,15 @@ from zoneinfo import ZoneInfo
 import dash
 import pytest
 
-from callbacks.command_view import (
-    RETENTION,
-    Shown,
-    colour_note,
-    contradicts,
-    map_update,
-    next_replay,
-    only_changed,
-    parse_city_time,
-    slider_marks,
-    ticker_order,
-    worst_domains,
-)
 from callbacks.dispatch import _map_traces
+from indicators.causes import ticker_order
 from indicators.registry import domain_ids
+from indicators.replay import RETENTION, next_replay, parse_city_time, slider_marks
+from indicators.shown import Shown, worst_domains
+from layouts.command_map import map_update, only_changed
 from layouts.command_options import ROTATE_DEFAULT_S, CommandOptions, command_options, default_level, level_title
 from layouts.components import plot_text
+from layouts.vitals_components import colour_note, contradicts
 from store.incidents import IncidentRow, ResponseUnit
 from store.screens import LevelChange
 

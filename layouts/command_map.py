@@ -1,0 +1,207 @@
+"""The command view's map, also the drill-down's: a fill per unit, the outlines of the level
+above, a mark trace per level and one per incident severity — and what a refresh sends of it.
+
+The figure holds its traces always in this order and number. The browser keeps in
+``command-drawn`` what its map holds; a refresh then answers with a ``dash.Patch`` of the fill
+colours that changed and of the mark traces whose content changed, or nothing
+(:func:`map_update`). The whole figure goes only on first load or another level.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import dash
+import numpy as np
+from plotly.io.json import to_json_plotly
+
+from callbacks.dispatch import incident_title
+from geo.shapes import UnitShape
+from indicators.levels import LEVEL_COLOURS, LEVEL_NAMES
+from layouts.components import level_label, level_word, plot_text, score_text
+from layouts.i18n import text
+from layouts.markers import LEVEL_MARK, MARK_OUTLINE, SEVERITY_STYLE
+from layouts.theme import BACKGROUND
+from layouts.vitals_components import unit_label
+from web import citydata
+
+# Thousands of SVG markers take a third of a second to redraw on every refresh; WebGL draws them
+# in milliseconds. Few markers stay SVG, which every browser draws (WebGL may be off on a wall PC).
+WEBGL_MARKERS_ABOVE = 500
+RESPONDER_SIZE = 11
+MARK_SIZE: dict[int | None, int] = {0: 10, 1: 17, 2: 17, None: 10}  # amber and red stand out
+MAX_SCALE = 3.0  # marks grow with the wall's width (1920 px: 1), up to this
+STALE_FILL = "#3a434c"
+MARK_LEVELS: tuple[int | None, ...] = (2, 1, 0, None)
+_FILL_CODES = {colour: code for code, colour in (("g", LEVEL_COLOURS[0]), ("a", LEVEL_COLOURS[1]),
+                                                  ("r", LEVEL_COLOURS[2]), ("x", LEVEL_COLOURS[None]),
+                                                  ("s", STALE_FILL))}
+Lines = tuple[Sequence[float | None] | np.ndarray, Sequence[float | None] | np.ndarray]
+
+
+@dataclass(frozen=True)
+class MapUnit:
+    code: str
+    level: int | None
+    score: float | None
+    note: str = ""  # why the colour is not the score's band (layouts.vitals_components.colour_note)
+
+
+def clicked_point(click: dict[str, Any] | None) -> tuple[float, float] | None:
+    """Where a click on a map landed (``assets/map_click.js``: lon/lat from the axes), or None if malformed."""
+    try:
+        lon, lat = float((click or {})["lon"]), float((click or {})["lat"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return (lon, lat) if math.isfinite(lon) and math.isfinite(lat) else None
+
+
+def fill_colours(units: Sequence[MapUnit], *, stale: bool) -> list[str]:
+    """The fill colour of each unit, in order (all grey when stale)."""
+    return [STALE_FILL if stale else LEVEL_COLOURS[unit.level] for unit in units]
+
+
+def mark_scale(scale: Any) -> float:
+    """The browser's mark scale (its width over 1920 px), bounded; anything else is 1."""
+    if isinstance(scale, bool) or not isinstance(scale, int | float) or not math.isfinite(scale):
+        return 1.0
+    return min(max(float(scale), 1.0), MAX_SCALE)
+
+
+def mark_traces(units: Sequence[MapUnit], shapes: dict[str, UnitShape], *, language: str,
+                stale: bool, scale: float = 1.0) -> list[dict[str, Any]]:
+    """One trace of clickable marks per level (red, amber, green, grey), empty ones included."""
+    traces = []
+    for level in MARK_LEVELS:
+        chosen = [unit for unit in units if unit.level == level]
+        symbol, _, tint = LEVEL_MARK[level]
+        colour = "#9aa7b3" if stale else tint
+        traces.append({
+            "type": "scatter", "mode": "markers", "name": LEVEL_NAMES[level], "showlegend": False,
+            "x": [shapes[u.code].point[0] for u in chosen], "y": [shapes[u.code].point[1] for u in chosen],
+            "marker": {"size": round(MARK_SIZE[level] * scale, 1), "symbol": symbol, "color": colour,
+                       "line": {"width": round(1.5 * scale, 1),
+                                "color": MARK_OUTLINE if level is not None else tint}},
+            "text": [plot_text(f"{unit_label(u.code, language)} · {score_text(u.score)} · "
+                               f"{level_label(level, language)}" + (f" ({u.note})" if u.note else ""))
+                     for u in chosen],
+            "hoverinfo": "text", "customdata": [["unit", u.code] for u in chosen]})
+    return traces
+
+
+def incident_traces(incidents: Sequence[dict[str, Any]], language: str, scale: float = 1.0) -> list[dict[str, Any]]:
+    """One trace per severity (critical, major, minor), empty ones included; the category in the hover."""
+    traces = []
+    for severity in ("critical", "major", "minor"):
+        colour, symbol = SEVERITY_STYLE[severity]
+        chosen = [i for i in incidents if i.severity == severity and i.lon is not None]
+        traces.append({
+            "type": "scattergl" if len(chosen) > WEBGL_MARKERS_ABOVE else "scatter", "mode": "markers",
+            "name": text(f"severity.{severity}", language), "showlegend": False,
+            "x": [i.lon for i in chosen], "y": [i.lat for i in chosen],
+            "marker": {"size": round(13 * scale, 1), "color": colour, "symbol": symbol,
+                       "line": {"width": round(1.5 * scale, 1), "color": MARK_OUTLINE}},
+            "text": [plot_text(f"#{i.id} {citydata.category_name(i.category, language)} · "
+                               f"{incident_title(i, language)}") for i in chosen],
+            "hoverinfo": "text", "customdata": [["incident", str(i.id)] for i in chosen]})
+    return traces
+
+
+def command_figure(units: Sequence[MapUnit], shapes: dict[str, UnitShape], fills: Sequence[str],
+                   outlines: Sequence[Lines], marks: list[dict[str, Any]], incidents: list[dict[str, Any]],
+                   lat0: float) -> dict[str, Any]:
+    """The whole map: a fill trace per unit, the outlines, the marks and the incidents."""
+    data: list[dict[str, Any]] = [
+        {"type": "scatter", "x": shapes[u.code].xs, "y": shapes[u.code].ys, "mode": "lines",
+         "fill": "toself", "fillcolor": colour, "line": {"width": 0.8, "color": BACKGROUND}, "hoverinfo": "skip",
+         "showlegend": False, "name": u.code}
+        for u, colour in zip(units, fills, strict=True)]
+    data += [{"type": "scatter", "x": np.asarray(xs, dtype=float), "y": np.asarray(ys, dtype=float),
+              "mode": "lines", "name": "outline",
+              "line": {"width": 1.6, "color": "#e6e9ec"}, "hoverinfo": "skip", "showlegend": False}
+             for xs, ys in outlines]
+    layout = {
+        "paper_bgcolor": BACKGROUND, "plot_bgcolor": BACKGROUND, "font": {"color": "#e6e9ec", "size": 16},
+        "margin": {"l": 0, "r": 0, "t": 0, "b": 0}, "uirevision": "command-map", "clickmode": "event",
+        "dragmode": False, "hoverlabel": {"font": {"size": 18}}, "showlegend": False,
+        # Degrees of longitude shrink with latitude: this keeps the city's shape without a projection.
+        "xaxis": {"visible": False, "fixedrange": True},
+        "yaxis": {"visible": False, "fixedrange": True, "scaleanchor": "x",
+                  "scaleratio": 1 / math.cos(math.radians(lat0))},
+    }
+    return {"data": data + marks + incidents, "layout": layout}
+
+
+def unit_map(units: Sequence[MapUnit], shapes: dict[str, UnitShape], *, language: str, stale: bool,
+             incidents: Sequence[dict[str, Any]] = (), outlines: Sequence[Lines] = (),
+             uirevision: str) -> dict[str, Any]:
+    """The drill-down's map: the command view's figure (:func:`command_figure`) of ``units``, with
+    Plotly's legend of the marks and incidents drawn (the drill-down has no HTML legend) and its
+    own ``uirevision``. ``outlines``: (lons, lats) lines drawn over the fills. Stale: every fill grey."""
+    drawn = [unit for unit in units if unit.code in shapes]
+    marks = mark_traces(drawn, shapes, language=language, stale=stale)
+    for trace, level in zip(marks, MARK_LEVELS, strict=True):
+        trace.update(showlegend=bool(trace["x"]),
+                     name=level_word(level, language) if level is not None else text("vitals.legend_grey", language))
+    live = incident_traces(incidents, language)
+    for trace in live:
+        trace["showlegend"] = bool(trace["x"])
+    figure = command_figure(drawn, shapes, fill_colours(drawn, stale=stale), outlines, marks, live,
+                            citydata.current_city().config.center[1])
+    figure["layout"].update(
+        # The legend goes under the map, where it hides no part of the unit.
+        uirevision=uirevision, showlegend=True, margin={"l": 0, "r": 0, "t": 0, "b": 36},
+        legend={"orientation": "h", "x": 0, "y": 0, "yanchor": "top", "font": {"size": 18},
+                "bgcolor": "rgba(16,20,24,0)"})
+    return figure
+
+
+def digest(value: Any) -> str:
+    """A short fingerprint of anything Dash can send (components, figures, strings)."""
+    return hashlib.blake2b(to_json_plotly(value).encode(), digest_size=8).hexdigest()
+
+
+def map_state(key: str, fills: Sequence[str], marks: list[dict[str, Any]],
+              incidents: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a browser's map holds after it drew these (kept in ``command-drawn``): ``key`` names the
+    geometry (level, language, scale), the fill colours one letter each, the traces as digests."""
+    return {"key": key, "fills": "".join(_FILL_CODES[colour] for colour in fills), "marks": digest(marks),
+            "incidents": digest(incidents)}
+
+
+def map_update(drawn: dict[str, Any] | None, key: str, fills: Sequence[str], first_mark: int,
+               marks: list[dict[str, Any]], incidents: list[dict[str, Any]],
+               whole: Callable[[], dict[str, Any]], *, now: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+    """(what to send for the map, what the map then holds). ``drawn``: what the browser's map holds
+    (None on first load); ``key``: names the geometry (level and language); ``first_mark``: the
+    index of the first mark trace; ``whole()``: the full figure; ``now``: :func:`map_state` of
+    these when already known. The whole figure goes when the geometry differs, else a Patch of
+    the fill colours and mark traces that changed, else no_update."""
+    now = now or map_state(key, fills, marks, incidents)
+    if not drawn or drawn.get("key") != key or len(drawn.get("fills", "")) != len(fills):
+        return whole(), now
+    patch, changed = dash.Patch(), False
+    for index, (old, new) in enumerate(zip(drawn["fills"], now["fills"], strict=True)):
+        if old != new:
+            patch["data"][index]["fillcolor"] = fills[index]
+            changed = True
+    for name, traces, first in (("marks", marks, first_mark), ("incidents", incidents, first_mark + len(marks))):
+        if drawn.get(name) != now[name]:
+            for position, trace in enumerate(traces):
+                patch["data"][first + position] = trace
+            changed = True
+    return (patch if changed else dash.no_update), now
+
+
+def only_changed(drawn: dict[str, Any] | None, panels: dict[str, Any],
+                 digests: dict[str, str] | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+    """``panels`` with the ones the browser already shows replaced by no_update, and their digests
+    (given when already known)."""
+    held = (drawn or {}).get("panels", {})
+    digests = digests or {name: digest(value) for name, value in panels.items()}
+    return {name: dash.no_update if held.get(name) == digests[name] else value
+            for name, value in panels.items()}, digests
