@@ -18,7 +18,6 @@ import pytest
 import shapely
 
 from alerts import cap
-from callbacks.command_view import domain_tile, domain_word
 from geo.placement import place_sensors
 from incidents.alarms import AlarmFacts, alarm_title, decimals
 from incidents.responders import unit_kinds_for
@@ -43,6 +42,8 @@ from ingest.sensor_models import Step
 from ingest.synthetic_city import CitySimulation, bounds
 from layouts import i18n
 from layouts.command_options import command_options
+from layouts.components import domain_word
+from layouts.vitals_components import domain_tile
 from reports.spec import CityUnits, parse_spec
 from reports.tables import trend_table
 from tests.unit.test_report_tables import hour_row, hourly
