@@ -51,7 +51,7 @@ def acknowledge_page(token: str) -> Response:
     if found.expires_at <= now:
         return _page(language, 410, message=text("ack.expired", language))
     alert = view.title.get(language) or view.title.get("en")
-    if flask.request.method == "GET":
+    if flask.request.method != "POST":  # GET, and HEAD (link scanners): look, never act
         if view.token_used_at is not None:
             return _page(language, 409, message=text("ack.used", language))
         if view.acknowledged_at is not None:

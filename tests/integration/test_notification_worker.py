@@ -241,3 +241,84 @@ def test_a_restarted_worker_sends_nothing_twice_and_skips_nothing(db, nyc, ctx, 
     finally:
         third.close()
     assert len(mailbox.messages) == 2 and len(receiver.received) == 2
+
+
+INCIDENT_RULES = """
+[[rule]]
+id = "gas-leaks"
+when = "incident_created"
+categories = ["gas_leak"]
+severities = ["major", "critical"]
+people = ["ann.lee"]
+channels = ["mail"]
+
+[[rule]]
+id = "due-soon"
+when = "incident_sla"
+within_min = 15
+people = ["dana.head"]
+channels = ["mail"]
+"""
+
+
+def incident(db, nyc, event_id: str, category: str, severity: str, title: str) -> dict:
+    store.sync_categories(db, store.CategoryRow.from_categories(nyc.categories))
+    event = store.EventRow("hotline", event_id, datetime.now(UTC), category, severity, -73.95, 40.72, title, None,
+                           None, "BK0101", {"nta": "BK0101"})
+    number, _ = store.create_from_event(db, event, user="tests", address=None)
+    return store.get_incident(db, number)
+
+
+def test_incidents_of_the_rules_categories_and_near_their_sla_are_told_once(db, nyc, ctx, smtp_server,
+                                                                             certificate, receiver) -> None:
+    mailbox, port = smtp_server
+    load(db, nyc, configuration(port, certificate, receiver.url, rule=INCIDENT_RULES))
+    leak = incident(db, nyc, "e1", "gas_leak", "critical", "Smell of gas <b>at</b> [school](x)")
+    incident(db, nyc, "e2", "gas_leak", "minor", "Faint smell")  # not a severity the rule names
+    incident(db, nyc, "e3", "road_damage", "major", "Pothole")  # not its category
+    now = leak["received_at"] + timedelta(seconds=30)
+    assert notify_once(db, ctx, now).raised == 1
+    [(to, message)] = mails(mailbox)
+    assert to == "ann.lee@city.example"
+    assert message["Subject"] == "[cityops] ■ CRITICAL · New incident: Smell of gas <b>at</b> [school](x)"
+    assert f"#{leak['id']}" in message.get_content() and "Greenpoint" in message.get_content()
+
+    due = leak["due_at"]
+    assert notify_once(db, ctx, due - timedelta(minutes=16)).raised == 0
+    near = notify_once(db, ctx, due - timedelta(minutes=15))
+    assert near.raised == 1  # the critical leak only: the others' SLAs (minor, major) run longer
+    [head] = [message for to, message in mails(mailbox) if to == "dana.head@city.example"]
+    assert "Incident due at" in head["Subject"] and "Smell of gas" in head["Subject"]
+    assert notify_once(db, ctx, due + timedelta(minutes=1)).raised == 0  # told once, not again when overdue
+
+
+def test_quiet_hours_hold_non_critical_messages_and_rate_limits_refuse_the_excess(db, nyc, ctx, smtp_server,
+                                                                                  certificate, receiver) -> None:
+    mailbox, port = smtp_server
+    rule = """
+[[rule]]
+id = "noise-amber"
+when = "level"
+domain = "noise"
+level = "amber"
+units = "nta"
+people = ["ann.lee"]
+channels = ["mail"]
+quiet_hours = "22:00-07:00"
+rate_limit = { count = 1, window_min = 60 }
+"""
+    load(db, nyc, configuration(port, certificate, receiver.url, rule=rule))
+    night = datetime(2026, 12, 8, 4, 0, tzinfo=UTC)  # 23:00 in New York
+    store.write_history(db, [HistoryRow(night - timedelta(minutes=1), "BK0101", "nta", "noise", 60.0, 1, True, {})])
+    assert notify_once(db, ctx, night).raised == 1
+    assert mailbox.messages == []  # held: an amber is not worth waking anyone
+    morning = datetime(2026, 12, 8, 12, 0, tzinfo=UTC)  # 07:00 in New York
+    assert notify_once(db, ctx, morning - timedelta(minutes=1)).handled == 0
+    assert notify_once(db, ctx, morning).handled == 1 and len(mailbox.messages) == 1
+
+    later = morning + timedelta(minutes=10)
+    store.write_history(db, [HistoryRow(later, "BK0102", "nta", "noise", 60.0, 1, True, {})])
+    assert notify_once(db, ctx, later).raised == 1
+    assert len(mailbox.messages) == 1  # one per hour for ann.lee: this one is refused, and the log says so
+    newest = notify_store.notification_log(db)[0]
+    assert (newest.status, newest.last_status) == ("gave_up", "rate-limited")
