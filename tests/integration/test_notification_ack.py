@@ -11,8 +11,8 @@ import pytest
 import store
 import store.notifications as notify_store
 from notifications import ack
-from notifications.worker import notice_to_json
 from notifications.messages import Notice
+from notifications.worker import notice_to_json
 from tests.integration.webclient import SECRET
 
 

@@ -81,4 +81,4 @@ def test_a_token_names_its_delivery_and_expiry_and_only_ours_are_read() -> None:
         assert ack.read_token(KEY, junk) is None
     assert ack.token_hash(token) != token and len(ack.token_hash(token)) == 64
     assert ack.ack_url("https://cityops.city.example/", token) == f"https://cityops.city.example/ack/{token}"
-    assert ack.VALID_FOR == timedelta(hours=24)
+    assert timedelta(hours=24) == ack.VALID_FOR
