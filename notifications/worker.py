@@ -401,24 +401,14 @@ def run_forever(database_url: str, ctx: NotifyContext, stop: threading.Event, *,
             log.exception("notify: pass failed")
             if conn is not None and not conn.closed:
                 conn.rollback()
-        _report(conn, process_id, started_at, state, detail)
+        store.report_heartbeat(conn, process_id=process_id, kind="notify", started_at=started_at,
+                               state=state, detail=detail)
         if once or stop.wait(max(0.0, every_s - (time.monotonic() - tick))):
             break
-    _report(conn, process_id, started_at, "stopped", {})
+    store.report_heartbeat(conn, process_id=process_id, kind="notify", started_at=started_at,
+                           state="stopped", detail={})
     if conn is not None and not conn.closed:
         conn.close()
-
-
-def _report(conn: store.Connection | None, process_id: str, started_at: datetime, state: str,
-            detail: dict[str, Any]) -> None:
-    if conn is None or conn.closed:
-        return
-    try:
-        store.report_status(conn, store.ProcessStatus(
-            process_id=process_id, kind="notify", host=socket.gethostname(), pid=os.getpid(),
-            started_at=started_at, heartbeat_at=datetime.now(UTC), state=state, detail=detail or None))
-    except (store.StoreUnavailable, store.DatabaseError) as error:
-        log.warning("notify: could not report status: %s", error)
 
 
 def context_for(city: str, *, base_url: str, secret_key: str, time_zone: str | None = None) -> NotifyContext:
