@@ -195,6 +195,9 @@ def _level_found(conn: store.Connection, ctx: NotifyContext, rules: Sequence[Rul
 
 
 def _level_of(city: City, code: str) -> str | None:
+    """The level of a unit; ``city`` for the city itself (its vital signs are under its id)."""
+    if code == city.id:
+        return "city"
     try:
         return city.level_of(code)
     except KeyError:
@@ -346,7 +349,10 @@ def send_delivery(ctx: NotifyContext, config: NotifyConfig, due: DueDelivery, no
     channel_row = next((c for c in config.channels if c.id == due.channel_id), None)
     if channel_row is None:
         return Attempt(False, "config", f"the channel {due.channel_id} is no longer configured")
-    channel = channel_of(channel_row)
+    try:
+        channel = channel_of(channel_row)
+    except (TypeError, ValueError) as error:  # settings edited in the table by hand: fail this one, not the pass
+        return Attempt(False, "config", str(error)[:500])
     person = next((p for p in config.people if p.name == due.person), None)
     to = None if person is None else person.email if channel.kind == "email" else person.phone
     token = ack.make_token(ctx.secret_key, due.id, due.token_expires_at)

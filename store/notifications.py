@@ -323,7 +323,7 @@ def sent_times(conn: psycopg2.extensions.connection, people: Iterable[str],
     """When each person was sent (or is due to be sent) a message since ``since``: for rate limits."""
     times: dict[str, list[datetime]] = {}
     with transaction(conn) as cur:
-        cur.execute("SELECT DISTINCT person, notification_id, min(coalesce(sent_at, next_attempt_at))"
+        cur.execute("SELECT person, notification_id, min(coalesce(sent_at, next_attempt_at))"
                     " FROM notification_deliveries WHERE person = ANY(%s) AND status <> 'gave_up'"
                     " AND coalesce(sent_at, next_attempt_at) >= %s GROUP BY person, notification_id",
                     (list(people), since))

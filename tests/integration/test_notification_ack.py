@@ -65,6 +65,12 @@ def test_a_get_only_asks_and_the_post_acknowledges_once(db, client) -> None:
     assert len(store.read_audit(db, action="notify.ack")) == 1
 
 
+def test_a_hostile_title_is_shown_as_text(db, client) -> None:
+    [token] = notification(db, created=datetime.now(UTC), title='<script>alert(1)</script><img src=x onerror="x()">')
+    body = client.get(f"/ack/{token}").get_data(as_text=True)
+    assert "<script>alert" not in body and "<img" not in body and "&lt;script&gt;alert(1)" in body
+
+
 def test_a_second_recipient_sees_who_acknowledged_first(db, client) -> None:
     first, second = notification(db, created=datetime.now(UTC), people=("wang.li", "ann.lee"))
     assert client.post(f"/ack/{first}").status_code == 200

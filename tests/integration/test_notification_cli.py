@@ -124,3 +124,18 @@ def test_rota_imports_all_or_nothing_and_is_audited(db, cli) -> None:
     code, _, err = cli("rota", "bad.csv", ROTA + "duty_officer,wang.li,2026-12-05 20:00,yesterday\n")
     assert code == 1 and "line 4" in err
     assert len(notify_store.shifts_at(db, at)) == 2 and len(store.read_audit(db, action="notify.rota")) == 1
+
+
+def test_run_once_needs_the_key_and_the_address_then_reports_its_heartbeat(db, cli, monkeypatch, capsys) -> None:
+    monkeypatch.delenv("CITYOPS_SECRET_KEY", raising=False)
+    monkeypatch.setenv("CITYOPS_PUBLIC_URL", "https://cityops.city.example")
+    assert main(["notify", "run", "--once"]) == 1
+    assert "CITYOPS_SECRET_KEY" in capsys.readouterr().err
+    monkeypatch.setenv("CITYOPS_SECRET_KEY", "a-session-key-of-the-web-app-0123456789")
+    monkeypatch.delenv("CITYOPS_PUBLIC_URL")
+    assert main(["notify", "run", "--once"]) == 1
+    assert "CITYOPS_PUBLIC_URL" in capsys.readouterr().err
+    monkeypatch.setenv("CITYOPS_PUBLIC_URL", "https://cityops.city.example")
+    assert main(["notify", "run", "--once"]) == 0
+    [status] = [s for s in store.read_status(db) if s.kind == "notify"]
+    assert status.state == "stopped"
