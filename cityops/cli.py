@@ -545,7 +545,7 @@ def cmd_notify_load(args: argparse.Namespace, settings: Settings) -> None:
     city = load_city(city_folder(settings.city))
     known = Known(domains=frozenset((*DOMAINS, INDEX)), levels=frozenset((*city.levels, "city")),
                   units=frozenset(code for level in city.levels for code in city.boundaries[level].index) | {city.id},
-                  categories=frozenset(city.categories))
+                  categories=frozenset(city.categories), sensor_kinds=frozenset(city.sensors["kind"].dropna()))
     try:
         config = read_config(Path(args.file).read_text(encoding="utf-8"), os.environ, known)
     except ConfigError as error:

@@ -591,6 +591,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "notify.incident_overdue": {ENGLISH: "Incident overdue since {time}: {title}",
                                 CHINESE: "事件自 {time} 起超时：{title}"},
     "notify.incident_where": {ENGLISH: "{category} in {place}, #{id}", CHINESE: "{category}，{place}，编号 {id}"},
+    "notify.process_down": {ENGLISH: "No {kind} process has reported since {time}",
+                            CHINESE: "自 {time} 起没有 {kind} 进程报告"},
+    "notify.feed_silent": {ENGLISH: "Sensor {sensor} ({kind}) silent since {time}",
+                           CHINESE: "传感器 {sensor}（{kind}）自 {time} 起无数据"},
     # The acknowledgement page (web/ack.py), opened from a message's link.
     "ack.title": {ENGLISH: "Acknowledge the alert", CHINESE: "确认收到告警"},
     "ack.confirm": {ENGLISH: "Acknowledging stops the escalation of:", CHINESE: "确认后将停止逐级上报："},

@@ -22,7 +22,8 @@ from notifications.escalation import Policy
 from notifications.messages import SEVERITIES
 from store.notifications import ChannelRow, NotifyConfig, PersonRow, RuleRow
 
-TRIGGERS = ("level", "incident_created", "incident_sla")
+TRIGGERS = ("level", "incident_created", "incident_sla", "process_down", "feed_silent")
+PROCESS_KINDS = ("ingest", "indicators", "notify")
 LEVELS = {"amber": 1, "red": 2}
 GROUP_KINDS = ("wecom", "dingtalk", "feishu")  # one message to the group, not one per person
 LANGUAGES = (ENGLISH, CHINESE)
@@ -30,7 +31,9 @@ _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _CHANNEL_FIELDS = {f.name: f.type for f in dataclasses.fields(Channel) if f.name not in ("id", "kind")}
 _TRIGGER_KEYS = {"level": {"domain", "level", "unit", "units"},
                  "incident_created": {"categories", "severities"},
-                 "incident_sla": {"categories", "severities", "within_min"}}
+                 "incident_sla": {"categories", "severities", "within_min"},
+                 "process_down": {"processes", "after_min"},
+                 "feed_silent": {"sensor_kinds"}}
 _RULE_KEYS = {"id", "name", "when", "roles", "people", "channels", "escalation", "quiet_hours", "rate_limit",
               "enabled"}
 
@@ -51,6 +54,7 @@ class Known:
     levels: frozenset[str] | None = None  # level names of units
     units: frozenset[str] | None = None
     categories: frozenset[str] | None = None
+    sensor_kinds: frozenset[str] | None = None
 
 
 def channel_of(row: ChannelRow) -> Channel:
@@ -271,6 +275,14 @@ def _trigger(kind: str, item: dict[str, Any], where: str, known: Known, problems
             problems.append(f"{where}: units must be a level of the city: {', '.join(sorted(known.levels or []))}"
                             f" (got {units!r})")
         trigger = {"domain": domain, "level": level, **({"unit": unit} if unit is not None else {"units": units})}
+    elif kind == "process_down":
+        processes = _words(item, "processes", where, problems, PROCESS_KINDS)
+        after = item.get("after_min", 2)
+        if not isinstance(after, int) or isinstance(after, bool) or not 1 <= after <= 1440:
+            problems.append(f"{where}: after_min must be a whole number of minutes from 1 to 1440 (got {after!r})")
+        trigger = {"processes": list(processes or PROCESS_KINDS[:2]), "after_min": after}
+    elif kind == "feed_silent":
+        trigger = {"sensor_kinds": list(_words(item, "sensor_kinds", where, problems, known.sensor_kinds) or ())}
     else:
         categories = _words(item, "categories", where, problems, known.categories)
         severities = _words(item, "severities", where, problems, SEVERITIES)

@@ -4,10 +4,11 @@ One pass (:func:`notify_once`, which tests call with the moment they choose):
 
 1. **raise**: read what the rules watch — level changes since the checkpoint (one warning per
    cause, as the command view's ticker shows them), incidents received, incidents near or past
-   their SLA — leave out what each rule has raised already (``notification_sources``), merge an
-   alarm storm into one notice per cause that says how many, and plan a delivery per recipient
-   (the rule's duty roles, from the rota, and its named people) and channel, held by quiet hours
-   or refused by the recipient's rate limit. Notifications, deliveries, sources and the
+   their SLA, kinds of processes down, sensors gone silent — leave out what each rule has
+   raised already (``notification_sources``), merge an alarm storm into one notice per cause
+   that says how many, and plan a delivery per recipient (the rule's duty roles, from the
+   rota, and its named people) and channel, held by quiet hours or refused by the
+   recipient's rate limit. Notifications, deliveries, sources and the
    checkpoint are written in one transaction;
 2. **escalate**: an unacknowledged notification whose next step is due gets that step's
    deliveries (whoever holds the step's role now), the step recorded with them;
@@ -234,6 +235,48 @@ def _matches(rule: RuleRow, incident: IncidentFacts) -> bool:
     return (not categories or incident.category in categories) and (not severities or incident.severity in severities)
 
 
+def _health_found(conn: store.Connection, ctx: NotifyContext, rules: Sequence[RuleRow],
+                  now: datetime) -> dict[str, Found]:
+    """A kind of process none of whose processes reported within the rule's minutes (or all
+    stopped); sensors that reported before and went silent. Each is one source for as long as
+    it lasts: its last heartbeat, its last reading."""
+    found: dict[str, Found] = {rule.id: [] for rule in rules}
+    down = [rule for rule in rules if rule.trigger_kind == "process_down"]
+    statuses = store.read_status(conn) if down else []
+    for rule in down:
+        for kind in rule.trigger["processes"]:
+            of_kind = [status for status in statuses if status.kind == kind]
+            heard = now - timedelta(minutes=rule.trigger["after_min"])
+            if not of_kind or any(s.heartbeat_at >= heard and s.state != "stopped" for s in of_kind):
+                continue  # never ran here, or running
+            last = max(status.heartbeat_at for status in of_kind)
+            found[rule.id].append((f"down:{kind}:{last.isoformat()}", Notice(
+                cause=f"process:{kind}", severity="critical", at=now, link=f"{ctx.base_url}/feeds",
+                title=_both(lambda language, kind=kind, last=last: text(
+                    "notify.process_down", language, kind=kind, time=format_time(last, ctx.zone, seconds=False))))))
+    silent = [rule for rule in rules if rule.trigger_kind == "feed_silent"]
+    sensors = [s for s in store.stale_sensors(conn, now, limit=100_000) if s.last_seen is not None] if silent else []
+    for rule in silent:
+        kinds = set(rule.trigger["sensor_kinds"])
+        for sensor in sensors:
+            if kinds and sensor.kind not in kinds:
+                continue
+            found[rule.id].append((f"silent:{sensor.sensor_id}:{sensor.last_seen.isoformat()}",
+                                   _silent_notice(ctx, sensor, f"feeds:{rule.id}", now)))
+    return found
+
+
+def _silent_notice(ctx: NotifyContext, sensor: store.StaleSensor, cause: str, now: datetime) -> Notice:
+    def where(language: str) -> list[str]:
+        return [place_name(ctx.city, sensor.scope_code, language)] if sensor.scope_code else []
+
+    return Notice(cause=cause, severity="major", at=now, link=f"{ctx.base_url}/feeds",
+                  title=_both(lambda language: text("notify.feed_silent", language, sensor=sensor.sensor_id,
+                                                    kind=sensor.kind or "?",
+                                                    time=format_time(sensor.last_seen, ctx.zone, seconds=False))),
+                  lines={language: where(language) for language in LANGUAGES})
+
+
 # -- whom, how ------------------------------------------------------------------------------
 
 def _recipients(rule: RuleRow, step: int, shifts: Sequence[Shift], at: datetime) -> list[str]:
@@ -295,7 +338,9 @@ def raise_notifications(conn: store.Connection, ctx: NotifyContext, config: Noti
     rules = [rule for rule in config.rules if rule.enabled]
     checkpoints: dict[str, datetime] = {}
     found = _level_found(conn, ctx, [r for r in rules if r.trigger_kind == "level"], now, checkpoints)
-    found |= _incident_found(conn, ctx, [r for r in rules if r.trigger_kind != "level"], now, checkpoints)
+    found |= _incident_found(conn, ctx, [r for r in rules if r.trigger_kind.startswith("incident")], now,
+                             checkpoints)
+    found |= _health_found(conn, ctx, [r for r in rules if r.trigger_kind in ("process_down", "feed_silent")], now)
     shifts = _shifts(conn, now)
     everyone = [person.name for person in config.people]
     window = max((rule.rate_window_min or 0 for rule in rules), default=0)

@@ -780,7 +780,8 @@ COMMENT ON COLUMN notify_people.updated_at IS 'When it was last loaded (UTC).';
 CREATE TABLE notify_rules (
     id text PRIMARY KEY CHECK (id ~ '^[A-Za-z0-9_.-]{1,64}$'),
     name text NOT NULL,
-    trigger_kind text NOT NULL CHECK (trigger_kind IN ('level', 'incident_created', 'incident_sla')),
+    trigger_kind text NOT NULL
+        CHECK (trigger_kind IN ('level', 'incident_created', 'incident_sla', 'process_down', 'feed_silent')),
     trigger jsonb NOT NULL,
     roles text[] NOT NULL,
     people text[] NOT NULL,
@@ -797,9 +798,10 @@ COMMENT ON TABLE notify_rules IS 'When to notify whom, how: a trigger, recipient
     'a rate limit.';
 COMMENT ON COLUMN notify_rules.id IS 'Rule name, as the log names it.';
 COMMENT ON COLUMN notify_rules.name IS 'What it is for, in words.';
-COMMENT ON COLUMN notify_rules.trigger_kind IS 'level (a domain reaches a level), incident_created or incident_sla.';
-COMMENT ON COLUMN notify_rules.trigger IS 'The trigger''s settings: domain, level, unit or units; categories, '
-    'severities; within_min.';
+COMMENT ON COLUMN notify_rules.trigger_kind IS 'level (a domain reaches a level), incident_created, incident_sla,'
+    ' process_down or feed_silent.';
+COMMENT ON COLUMN notify_rules.trigger IS 'The trigger''s settings: domain, level, unit or units; categories,'
+    ' severities, within_min; processes, after_min; sensor_kinds.';
 COMMENT ON COLUMN notify_rules.roles IS 'Duty roles notified first: whoever holds them then (duty_shifts).';
 COMMENT ON COLUMN notify_rules.people IS 'People notified first by name (notify_people).';
 COMMENT ON COLUMN notify_rules.channels IS 'The channels its messages go through (notify_channels).';

@@ -322,3 +322,63 @@ rate_limit = { count = 1, window_min = 60 }
     assert len(mailbox.messages) == 1  # one per hour for ann.lee: this one is refused, and the log says so
     newest = notify_store.notification_log(db)[0]
     assert (newest.status, newest.last_status) == ("gave_up", "rate-limited")
+
+
+HEALTH_RULES = """
+[[rule]]
+id = "processes"
+when = "process_down"
+processes = ["ingest", "indicators"]
+after_min = 2
+people = ["ann.lee"]
+channels = ["mail"]
+
+[[rule]]
+id = "gas-feeds"
+when = "feed_silent"
+sensor_kinds = ["gas"]
+people = ["ann.lee"]
+channels = ["mail"]
+"""
+
+
+def heartbeat(db, process_id: str, kind: str, at: datetime, state: str = "running") -> None:
+    store.report_status(db, store.ProcessStatus(process_id=process_id, kind=kind, heartbeat_at=at, state=state))
+
+
+def test_a_process_down_and_silent_feeds_are_told_once_per_episode(db, nyc, ctx, smtp_server, certificate,
+                                                                   receiver) -> None:
+    from ingest.service import sync_registry
+
+    mailbox, port = smtp_server
+    load(db, nyc, configuration(port, certificate, receiver.url, rule=HEALTH_RULES))
+    sync_registry(db, nyc)  # every sensor, never heard from: not "silent", just not there yet
+    gas = list(nyc.sensors.loc[nyc.sensors["kind"] == "gas", "sensor_id"])
+    with db.cursor() as cur:
+        cur.execute("UPDATE sensors SET last_seen = %s WHERE sensor_id = ANY(%s)", (NOW - timedelta(days=1), gas[:7]))
+    db.commit()
+
+    def alive(at: datetime) -> None:  # ingest and two gas sensors keep reporting
+        heartbeat(db, "ingest-new", "ingest", at)
+        with db.cursor() as cur:
+            cur.execute("UPDATE sensors SET last_seen = %s WHERE sensor_id = ANY(%s)", (at, gas[7:9]))
+        db.commit()
+
+    heartbeat(db, "ingest-old", "ingest", NOW - timedelta(minutes=10), "stopped")  # restarted as ingest-new
+    heartbeat(db, "indicators-1", "indicators", NOW - timedelta(minutes=5))  # silent for 5 min: down
+    alive(NOW)
+
+    assert notify_once(db, ctx, NOW).raised == 2
+    subjects = sorted(message["Subject"] for _, message in mails(mailbox))
+    assert subjects[0].startswith("[cityops] ■ CRITICAL · No indicators process has reported since")
+    assert subjects[1].startswith("[cityops] ▲ MAJOR · Sensor ") and "(×7, one cause)" in subjects[1]
+    alive(NOW + timedelta(minutes=1))
+    assert notify_once(db, ctx, NOW + timedelta(minutes=1)).raised == 0  # the same episode
+
+    heartbeat(db, "indicators-2", "indicators", NOW + timedelta(minutes=2))  # back
+    alive(NOW + timedelta(minutes=3))
+    assert notify_once(db, ctx, NOW + timedelta(minutes=3)).raised == 0
+    heartbeat(db, "indicators-2", "indicators", NOW + timedelta(minutes=4), "stopped")  # stopped: down again
+    alive(NOW + timedelta(minutes=5))
+    assert notify_once(db, ctx, NOW + timedelta(minutes=5)).raised == 1
+    assert len(mailbox.messages) == 3

@@ -62,10 +62,40 @@ def test_every_problem_is_reported_at_once_each_naming_its_key() -> None:
     ("[[person]]\nname = \"p\"\n[[person]]\nname = \"p\"", "person p: defined twice"),
     ("[channels]\nx = 1", "unknown section(s) channels"),
     ("not toml = = 1", "not valid TOML"),
+    ("[[rule]]\nid = \"d\"\nwhen = \"process_down\"\nprocesses = [\"web\"]", "processes names unknown 'web'"),
+    ("[[rule]]\nid = \"d\"\nwhen = \"process_down\"\nafter_min = 0", "after_min must be a whole number"),
+    ("[[rule]]\nid = \"d\"\nwhen = \"feed_silent\"\ndomain = \"gas\"", "unknown key 'domain'"),
 ])
 def test_bad_files_are_refused_with_a_clear_reason(text, message) -> None:
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         read_config(text, {})
+
+
+def test_process_and_feed_rules_take_their_defaults() -> None:
+    text = """
+[[channel]]
+id = "hook"
+kind = "webhook"
+url = "https://receiver.city.example/cityops"
+
+[[rule]]
+id = "down"
+when = "process_down"
+roles = ["duty_officer"]
+channels = ["hook"]
+
+[[rule]]
+id = "silent"
+when = "feed_silent"
+sensor_kinds = ["gas"]
+roles = ["duty_officer"]
+channels = ["hook"]
+"""
+    down, silent = read_config(text, {}, Known(sensor_kinds=frozenset({"gas", "noise"}))).rules
+    assert down.trigger == {"processes": ["ingest", "indicators"], "after_min": 2}
+    assert silent.trigger == {"sensor_kinds": ["gas"]}
+    with pytest.raises(ConfigError, match="sensor_kinds names unknown 'smoke'"):
+        read_config(text.replace('["gas"]', '["smoke"]'), {}, Known(sensor_kinds=frozenset({"gas"})))
 
 
 def test_a_token_names_its_delivery_and_expiry_and_only_ours_are_read() -> None:
