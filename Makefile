@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 DEMO_INSTALLED := $(VENV)/.installed-demo
-CITY_SOURCES := $(wildcard geo/*.py city/*.py city/packs/*.py)
+# indicators/registry.py declares the sensor kinds a bundled city places.
+CITY_SOURCES := $(wildcard geo/*.py city/*.py city/packs/*.py) indicators/registry.py
 
 # The integration tests create throw-away databases on this server (see tests/integration/conftest.py).
 export CITYOPS_TEST_PG ?= postgresql://cityops_test:cityops_test@127.0.0.1:5432/postgres

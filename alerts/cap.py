@@ -31,7 +31,7 @@ values stale or missing    Unknown      Unknown     Unknown      Monitor
 =========================  ===========  ==========  ===========  ============
 
 "Expected" is CAP's "within the next hour", which is our forecast horizon. Categories per
-domain: :data:`DOMAIN_CATEGORIES`. ``onset`` is when the level began (observed) or when the
+domain: the registry's (:func:`domain_categories`). ``onset`` is when the level began (observed) or when the
 forecast line crosses the threshold; ``expires`` is :data:`EXPIRES_AFTER` after ``sent``,
 so a receiver drops what the feed stops confirming.
 
@@ -61,8 +61,8 @@ from zoneinfo import ZoneInfo
 import shapely
 
 from indicators.causes import one_per_cause
-from indicators.domains import DOMAINS, INDEX
 from indicators.levels import AMBER, LEVEL_NAMES, RED
+from indicators.registry import domain_ids, registry
 from layouts.i18n import CHINESE, ENGLISH, format_time, text
 
 CAP_NAMESPACE = "urn:oasis:names:tc:emergency:cap:1.2"
@@ -77,19 +77,10 @@ FORECAST_HORIZON_MIN = 60.0
 
 SEVERITY = {AMBER: "Moderate", RED: "Severe"}
 # CAP 1.2 categories: Geo Met Safety Security Rescue Fire Health Env Transport Infra CBRNE Other.
-DOMAIN_CATEGORIES: dict[str, tuple[str, ...]] = {
-    "air": ("Env", "Health"),
-    "traffic": ("Transport",),
-    "waterlogging": ("Met", "Transport"),  # urban flooding: CAP files floods under Met
-    "rainfall": ("Met",),
-    "gas": ("Safety", "Infra"),
-    "water_supply": ("Infra",),
-    "power": ("Infra",),
-    "crowd": ("Safety",),
-    "noise": ("Env",),
-    "heat": ("Met", "Health"),
-    "public_safety": ("Safety",),
-}
+def domain_categories() -> dict[str, tuple[str, ...]]:
+    """Each domain's CAP categories, as the registry declares them."""
+    return {domain.id: domain.cap_categories for domain in registry().domains}
+
 # XML 1.0 cannot carry these characters at all, escaped or not.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 # CAP: identifier and sender may not contain spaces, commas, '<' or '&'.
@@ -186,8 +177,9 @@ def situation(rows: Iterable[CurrentRow], now: datetime, *, stale_after_s: float
         return Situation(computed_at=computed, stale=True, last_change=last_change)
     parents = {row.scope_code: row.parent for row in rows}
     observed, forecast = [], []
+    domains = frozenset(domain_ids())
     for row in rows:
-        if row.domain == INDEX or row.domain not in DOMAIN_CATEGORIES:
+        if row.domain not in domains:  # the index repeats its worst domain
             continue
         if row.level in (AMBER, RED):
             observed.append(Condition(row.scope_code, row.domain, row.level, True, row.score, row.level_since))
@@ -208,7 +200,7 @@ def situation(rows: Iterable[CurrentRow], now: datetime, *, stale_after_s: float
 def _groups(warnings: Iterable[Condition]) -> dict[tuple[str, int, bool], list[Condition]]:
     """The warnings by (domain, level, observed): one ``<info>`` each. What is observed before what
     is forecast, red before amber, domains in their usual order."""
-    order = {domain: position for position, domain in enumerate(DOMAINS)}
+    order = {domain: position for position, domain in enumerate(domain_ids())}
     groups: dict[tuple[str, int, bool], list[Condition]] = {}
     for warning in sorted(warnings, key=lambda w: (not w.observed, -w.level, order[w.domain], w.code)):
         groups.setdefault((warning.domain, warning.level, warning.observed), []).append(warning)
@@ -361,10 +353,10 @@ def _status_info(alert: ET.Element, context: _Context, cap_language: str, langua
 def _warning_info(alert: ET.Element, context: _Context, cap_language: str, language: str, domain: str, level: int,
                   observed: bool, warnings: list[Condition]) -> None:
     city = context.city(language)
-    domain_name = text(f"vitals.domain.{domain}", language)
+    domain_name = text(registry().domain(domain).name_key, language)
     level_word = text(f"vitals.level.{LEVEL_NAMES[level]}", language)
     kind = "observed" if observed else "forecast"
-    info = _info_head(alert, cap_language, DOMAIN_CATEGORIES[domain],
+    info = _info_head(alert, cap_language, registry().domain(domain).cap_categories,
                       text(f"cap.{kind}.event", language, domain=domain_name, level=level_word), "Monitor",
                       "Immediate" if observed else "Expected", SEVERITY[level], "Observed" if observed else "Likely")
     for name, value in (("cityops:domain", domain), ("cityops:level", LEVEL_NAMES[level])):

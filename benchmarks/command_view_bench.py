@@ -41,7 +41,7 @@ from benchmarks.vitals_bench import seed_city
 from city import city_folder, load_city
 from cityops.embedded import free_port, wait_for_port
 from cityops.vitals import VitalsContext, run_once
-from ingest.simulator import SimulatorOptions, backfill
+from ingest.simulator_process import SimulatorOptions, backfill
 from store.scratch import scratch_database
 
 SECRET = "benchmark-secret-0123456789abcdefghijklmnop"

@@ -24,7 +24,8 @@ from pathlib import Path
 import store
 from benchmarks.store_bench import DEFAULT_SERVER
 from city import city_folder, load_city
-from indicators.domains import DOMAINS, INDEX
+from indicators.domains import INDEX
+from indicators.registry import domain_ids
 from store.scratch import scratch_database
 
 START = datetime(2025, 1, 1, 5, tzinfo=UTC)  # midnight in New York
@@ -50,7 +51,7 @@ def fill(url: str, codes: list[str], level: str, days: int) -> int:
                      unnest(%(domains)s::text[]) WITH ORDINALITY AS d(domain, m),
                      LATERAL (SELECT round((62 + 35 * sin(h / 17.0 + n + m * 0.7))::numeric, 2)::float8 AS s) AS score
                 """, {"start": START, "level": level, "hours": days * 24, "codes": codes,
-                      "domains": [*DOMAINS, INDEX]})
+                      "domains": [*domain_ids(), INDEX]})
             rows = cur.rowcount
             cur.execute("ALTER TABLE indicator_hourly ADD PRIMARY KEY (scope_code, domain, hour)")
             cur.execute("CREATE INDEX indicator_hourly_hour_idx ON indicator_hourly (hour)")
@@ -97,7 +98,8 @@ def main(argv: list[str] | None = None) -> None:
     with scratch_database(args.server_url, "cityops_bench") as url, tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
         rows = fill(url, codes, level, args.days)
-        print(f"{rows:,} hourly rows ({len(codes)} {level} units × {len(DOMAINS) + 1} domains × {args.days * 24:,} h)"
+        domains = len(domain_ids()) + 1
+        print(f"{rows:,} hourly rows ({len(codes)} {level} units × {domains} domains × {args.days * 24:,} h)"
               f" written in {time.perf_counter() - started:.1f} s", flush=True)
         seconds, _, rss = export(url, "none", args.days, Path(folder) / "none")
         print(f"{'start-up':>8}: {seconds:6.1f} s, peak RSS {rss:7.1f} MiB (imports, the city)", flush=True)

@@ -21,8 +21,9 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg2.extensions
 
+from ingest.rows import ReadingRow
 from store.connection import connect
-from store.ingest import IngestBatch, ReadingRow, write_ingest_batch
+from store.ingest import IngestBatch, write_ingest_batch
 from store.registry import SensorRow, sync_sensors
 from store.schema import init_schema
 from store.scratch import scratch_database

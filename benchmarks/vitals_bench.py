@@ -19,7 +19,7 @@ from benchmarks.store_bench import DEFAULT_SERVER
 from city import city_folder, load_city
 from cityops.vitals import VitalsContext, run_once
 from ingest.service import registry_rows
-from ingest.simulator import SimulatorOptions, backfill, parse_duration
+from ingest.simulator_process import SimulatorOptions, backfill, parse_duration
 from store.scratch import scratch_database
 
 
@@ -29,7 +29,7 @@ def seed_city(conn, url: str, city_id: str, sensors: int, history: timedelta) ->
     city = load_city(city_folder(city_id))
     options = SimulatorOptions(city=city_id, seed=1, sensors=sensors)
     rows, units = registry_rows(city)
-    # The same sensors the simulator picks (ingest.simulator samples them this way).
+    # The same sensors the simulator picks (ingest.simulator_process samples them this way).
     chosen = set(city.sensors.sample(n=min(sensors, len(city.sensors)), random_state=options.seed)["sensor_id"])
     store.sync_sensors(conn, [row for row in rows if row.sensor_id in chosen])
     store.sync_units(conn, units)

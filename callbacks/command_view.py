@@ -30,18 +30,22 @@ from dash.development.base_component import Component
 from plotly.io.json import to_json_plotly
 
 import store
-from callbacks.dispatch import category_name, incident_title, responder_traces
+from callbacks.dispatch import incident_title, responder_traces
 from indicators.causes import one_per_cause
-from indicators.domains import DOMAINS, INDEX
+from indicators.domains import INDEX
 from indicators.levels import AMBER, LEVEL_BANDS, LEVEL_COLOURS, LEVEL_NAMES, RED
+from indicators.registry import domain_ids
 from indicators.rules import HistoryRule
 from layouts.command_options import default_level
 from layouts.components import LEVEL_GLYPH, domain_word, level_label, level_word, plot_text, score_text
 from layouts.i18n import format_duration, format_time, text
 from layouts.markers import LEVEL_MARK, MARK_OUTLINE, SEVERITY_MARK, SEVERITY_STYLE
-from store.screens import incidents_open_at, units_at, values_as_of
+from layouts.theme import BACKGROUND
+from store.screens import PastIncident, incidents_open_at, units_at, values_as_of
+from vocabulary.terms import OPEN_STATUSES
 from web import citydata, db, locale
 from web.api import STALE_AFTER_S
+from web.citydata import category_name
 
 # Thousands of SVG markers take a third of a second to redraw on every refresh; WebGL draws them
 # in milliseconds. Few markers stay SVG, which every browser draws (WebGL may be off on a wall PC).
@@ -49,13 +53,11 @@ WEBGL_MARKERS_ABOVE = 500
 RESPONDER_SIZE = 11
 # Every open incident is drawn and counted (a storm day has thousands; benchmarks draw 5,000).
 MAP_INCIDENTS = 20_000
-OPEN_STATUSES = ("new", "acknowledged", "dispatched", "on_scene")
 TICKER_PERIOD = timedelta(hours=24)
 TICKER_LENGTH = 8
 MARK_SIZE: dict[int | None, int] = {0: 10, 1: 17, 2: 17, None: 10}  # amber and red stand out
 MAX_SCALE = 3.0  # marks grow with the wall's width (1920 px: 1), up to this
 STALE_FILL = "#3a434c"
-BACKGROUND = "#101418"
 TREND_STEADY_PER_HOUR = 1.0  # score points per hour under which a trend shows as steady
 _SIMPLIFY_DEG = 0.0003
 
@@ -231,7 +233,7 @@ def colour_note(domain: str, score: float | None, level: int | None, worst: Sequ
 
 def worst_domains(rows: dict[str, Shown], level: int | None) -> list[str]:
     """The domains at ``level`` (those that gave the index its colour), in the domains' order."""
-    return [] if level is None else [d for d in DOMAINS if d in rows and rows[d].level == level]
+    return [] if level is None else [d for d in domain_ids() if d in rows and rows[d].level == level]
 
 
 # -- the values shown: live, or replayed from the history -----------------------------------------
@@ -304,21 +306,22 @@ def mark_traces(units: Sequence[MapUnit], shapes: dict[str, UnitShape], *, langu
     return traces
 
 
-def incident_traces(incidents: Sequence[dict[str, Any]], language: str, scale: float = 1.0) -> list[dict[str, Any]]:
+def incident_traces(incidents: Sequence[store.IncidentRow | PastIncident], language: str,
+                    scale: float = 1.0) -> list[dict[str, Any]]:
     """One trace per severity (critical, major, minor), empty ones included; the category in the hover."""
     traces = []
     for severity in ("critical", "major", "minor"):
         colour, symbol = SEVERITY_STYLE[severity]
-        chosen = [i for i in incidents if i["severity"] == severity and i.get("lon") is not None]
+        chosen = [i for i in incidents if i.severity == severity and i.lon is not None]
         traces.append({
             "type": "scattergl" if len(chosen) > WEBGL_MARKERS_ABOVE else "scatter", "mode": "markers",
             "name": text(f"severity.{severity}", language), "showlegend": False,
-            "x": [i["lon"] for i in chosen], "y": [i["lat"] for i in chosen],
+            "x": [i.lon for i in chosen], "y": [i.lat for i in chosen],
             "marker": {"size": round(13 * scale, 1), "color": colour, "symbol": symbol,
                        "line": {"width": round(1.5 * scale, 1), "color": MARK_OUTLINE}},
-            "text": [plot_text(f"#{i['id']} {category_name(i['category'], language)} · {incident_title(i, language)}")
+            "text": [plot_text(f"#{i.id} {category_name(i.category, language)} · {incident_title(i, language)}")
                      for i in chosen],
-            "hoverinfo": "text", "customdata": [["incident", str(i["id"])] for i in chosen]})
+            "hoverinfo": "text", "customdata": [["incident", str(i.id)] for i in chosen]})
     return traces
 
 
@@ -523,8 +526,9 @@ def domain_tile(domain: str, row: Shown | store.CurrentValue | None, stale: bool
         title=text("command.held_help", language) if note else arrow_word)
 
 
-def _incident_counts(incidents: list[dict[str, Any]], stale_note_text: str, language: str) -> Component:
-    counts = {severity: sum(1 for i in incidents if i["severity"] == severity) for severity in SEVERITY_STYLE}
+def _incident_counts(incidents: Sequence[store.IncidentRow | PastIncident], stale_note_text: str,
+                     language: str) -> Component:
+    counts = {severity: sum(1 for i in incidents if i.severity == severity) for severity in SEVERITY_STYLE}
     return html.Div([
         html.Div([html.Span(f"{SEVERITY_MARK[severity]}", className=f"severity-{severity} cv-count-mark"),
                   html.Span(str(counts[severity]), className="cv-count"),
@@ -602,7 +606,7 @@ def refresh(_tick: int | None, domain: str | None, level: str | None, replay: di
     since ``drawn`` (what this browser shows). Always answers a heartbeat: the page's watchdog
     shows "connection lost" when those stop."""
     language = locale.request_language()
-    domain = domain if domain in (INDEX, *DOMAINS) else INDEX
+    domain = domain if domain in (INDEX, *domain_ids()) else INDEX
     now = datetime.now(UTC)
     conn = db.connection()
     city = citydata.current_city()
@@ -615,17 +619,18 @@ def refresh(_tick: int | None, domain: str | None, level: str | None, replay: di
         fresh = freshness(rows, now)
         incidents = store.list_incidents(conn, statuses=OPEN_STATUSES, limit=MAP_INCIDENTS)
         responders = store.list_units(conn)
-        changes = store.level_changes(conn, since=now - TICKER_PERIOD, domains=DOMAINS, runs=TICKER_LENGTH)
+        changes = store.level_changes(conn, since=now - TICKER_PERIOD, domains=domain_ids(), runs=TICKER_LENGTH)
         note = stale_note(fresh, language)
     else:
         # Replay: the units' chosen domain (all of them for the index, to say why its colour) and the city's.
-        unit_domains = (INDEX, *DOMAINS) if domain == INDEX else (domain,)
-        rows = past_values([city.id], (INDEX, *DOMAINS), at) + past_values(codes, unit_domains, at)
+        unit_domains = (INDEX, *domain_ids()) if domain == INDEX else (domain,)
+        rows = past_values([city.id], (INDEX, *domain_ids()), at) + past_values(codes, unit_domains, at)
         computed = max((row.computed_at for row in rows), default=None)
         fresh = Freshness(computed, None if computed is None else (at - computed).total_seconds(), False)
         incidents = incidents_open_at(conn, at, limit=MAP_INCIDENTS)
         responders = units_at(conn, at)
-        changes = store.level_changes(conn, since=at - TICKER_PERIOD, until=at, domains=DOMAINS, runs=TICKER_LENGTH)
+        changes = store.level_changes(conn, since=at - TICKER_PERIOD, until=at, domains=domain_ids(),
+                                      runs=TICKER_LENGTH)
         note = "" if rows else text("command.replay_none", language)
     by_unit: dict[str, dict[str, Shown]] = defaultdict(dict)
     for row in rows:
@@ -638,7 +643,7 @@ def refresh(_tick: int | None, domain: str | None, level: str | None, replay: di
                              for row in store.read_current(conn, [city.id], explanations=False, summary=True)}
     else:
         lowest = list(city.boundaries[city.lowest_level].index)
-        city_explanations = lowest_counts(past_values(lowest, DOMAINS, at))
+        city_explanations = lowest_counts(past_values(lowest, domain_ids(), at))
     units = []
     for code in codes:  # never computed (or not at the replayed time): grey
         values = by_unit.get(code, {})
@@ -669,7 +674,7 @@ def refresh(_tick: int | None, domain: str | None, level: str | None, replay: di
     panels, now_drawn["panels"] = only_changed(drawn, {
         "city": _city_card(index_row, worst, fresh.stale, language),
         "tiles": [domain_tile(d, city_rows.get(d), fresh.stale, d == domain, language, "command",
-                              below_text(city_explanations.get(d), language)) for d in DOMAINS],
+                              below_text(city_explanations.get(d), language)) for d in domain_ids()],
         "incidents": _incident_counts(incidents, note, language),
         "ticker": warning_items(one_warning_per_cause(changes, citydata.parent_codes())[:TICKER_LENGTH], language),
         "ticker_title": text("command.replay_ticker" if at is not None else "command.ticker", language),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,51 +25,53 @@ from incidents.lifecycle import DISPATCH as DISPATCH_ACTION
 from incidents.lifecycle import Conflict, allowed_actions, next_status
 from incidents.privacy import mask_phone
 from incidents.responders import unit_kinds_for
+from incidents.service import ReportRefused, report_incident
 from indicators.domains import INDEX
 from indicators.kpis import closed_loop_kpis, incident_frame, rank_districts
 from indicators.levels import LEVEL_NAMES
-from ingest.parse import parse_message
 from layouts.components import data_table, level_label, plot_text, score_text
 from layouts.i18n import CHINESE, MESSAGES, format_duration, format_time, text
 from layouts.markers import MARK_OUTLINE, SEVERITY_MARK, SEVERITY_STYLE, UNIT_COLOUR, UNIT_SYMBOL
+from layouts.theme import BACKGROUND, translucent
+from store.screens import PastIncident, PastUnit
+from vocabulary.terms import OPEN_STATUSES, RESOLVED, SEVERITY_RANK
 from web import citydata, db, guard, locale
 from web.citydata import category_name
 
-SEVERITY_RANK = {"minor": 0, "major": 1, "critical": 2}
 RANKING_PERIOD = timedelta(days=7)
 
 
-def _sorted(incidents: list[dict[str, Any]], sort: str) -> list[dict[str, Any]]:
+def _sorted(incidents: list[store.IncidentRow], sort: str) -> list[store.IncidentRow]:
     if sort == "severity":
-        return sorted(incidents, key=lambda i: (-SEVERITY_RANK[i["severity"]], i["due_at"]))
+        return sorted(incidents, key=lambda i: (-SEVERITY_RANK[i.severity], i.due_at))
     if sort == "age":
-        return sorted(incidents, key=lambda i: i["received_at"])
-    return sorted(incidents, key=lambda i: (i["status"] == "resolved", i["due_at"]))
+        return sorted(incidents, key=lambda i: i.received_at)
+    return sorted(incidents, key=lambda i: (i.status == RESOLVED, i.due_at))
 
 
-def _queue(incidents: list[dict[str, Any]], selected: str | None, now: datetime, language: str) -> Component:
+def _queue(incidents: list[store.IncidentRow], selected: str | None, now: datetime, language: str) -> Component:
     zone = locale.city_zone()
     rows, classes = [], []
     for incident in incidents:
-        left = (incident["due_at"] - now).total_seconds()
-        is_open = incident["status"] != "resolved"
+        left = (incident.due_at - now).total_seconds()
+        is_open = incident.status != RESOLVED
         sla = (html.Span(text("dispatch.overdue", language, time=format_duration(-left, language)), className="overdue")
                if is_open and left < 0 else format_duration(left, language) if is_open else "—")
-        severity = incident["severity"]
+        severity = incident.severity
         rows.append([
-            html.Button(str(incident["id"]), id={"type": "dispatch-pick", "index": str(incident["id"])},
+            html.Button(str(incident.id), id={"type": "dispatch-pick", "index": str(incident.id)},
                         className="pick", title=incident_title(incident, language)),
-            category_name(incident["category"], language),
+            category_name(incident.category, language),
             html.Span(f"{SEVERITY_MARK[severity]} {text('severity.' + severity, language)}",
                       className=f"severity-{severity}"),
-            text(f"status.{incident['status']}", language),
-            citydata.unit_name(incident["scope_code"], language),
-            html.Span(format_duration((now - incident["received_at"]).total_seconds(), language),
-                      title=format_time(incident["received_at"], zone)),
+            text(f"status.{incident.status}", language),
+            citydata.unit_name(incident.scope_code, language),
+            html.Span(format_duration((now - incident.received_at).total_seconds(), language),
+                      title=format_time(incident.received_at, zone)),
             sla,
-            str(incident["events_count"]),
+            str(incident.events_count),
         ])
-        classes.append("row-selected" if str(incident["id"]) == selected else "")
+        classes.append("row-selected" if str(incident.id) == selected else "")
     headers = [text(f"dispatch.{key}", language) for key in
                ("incident", "category", "severity", "status", "area", "age", "sla_left", "events")]
     return data_table(headers, rows, row_classes=classes, empty=text("dispatch.none_open", language))
@@ -77,10 +80,10 @@ def _queue(incidents: list[dict[str, Any]], selected: str | None, now: datetime,
 MAP_STATIC_TRACES = 2  # the city's outlines: drawn once per page, then left alone
 
 
-def incident_title(item: dict[str, Any], language: str) -> str:
+def incident_title(item: store.IncidentRow | store.IncidentEvent | PastIncident, language: str) -> str:
     """An incident's or event's title in ``language``: a sensor alarm has one in each
     (``title_zh``); a person's report has the words they used, in whatever language."""
-    return (item.get("title_zh") if language == CHINESE else None) or item["title"]
+    return (item.title_zh if language == CHINESE else None) or item.title
 
 
 def unit_kind_name(kind: str, language: str) -> str:
@@ -89,40 +92,41 @@ def unit_kind_name(kind: str, language: str) -> str:
     return text(key, language) if key in MESSAGES else kind
 
 
-def responder_traces(units: list[dict[str, Any]], language: str, *, size: float = 10) -> list[go.Scatter]:
+def responder_traces(units: Sequence[store.ResponseUnit | PastUnit], language: str, *,
+                     size: float = 10) -> list[go.Scatter]:
     """Response units, one trace per status (colour) with a symbol per kind, always the same
     three traces (empty ones hidden from the legend) so a refresh can replace them one by one."""
     traces = []
     for status in UNIT_COLOUR:
-        chosen = [u for u in units if u["status"] == status and u["lon"] is not None]
+        chosen = [u for u in units if u.status == status and u.lon is not None]
         traces.append(go.Scatter(
-            x=[u["lon"] for u in chosen], y=[u["lat"] for u in chosen], mode="markers",
+            x=[u.lon for u in chosen], y=[u.lat for u in chosen], mode="markers",
             name=text(f"unit_status.{status}", language), showlegend=bool(chosen),
-            marker={"size": size, "color": UNIT_COLOUR[status], "symbol": [UNIT_SYMBOL.get(u["kind"], "circle")
+            marker={"size": size, "color": UNIT_COLOUR[status], "symbol": [UNIT_SYMBOL.get(u.kind, "circle")
                                                                          for u in chosen],
                     "line": {"width": max(1.0, size / 8), "color": MARK_OUTLINE}},
-            text=[plot_text(f"{u['unit_id']} · {unit_kind_name(u['kind'], language)} · "
+            text=[plot_text(f"{u.unit_id} · {unit_kind_name(u.kind, language)} · "
                             f"{text('unit_status.' + status, language)}") for u in chosen],
-            hoverinfo="text", customdata=[["responder", u["unit_id"]] for u in chosen]))
+            hoverinfo="text", customdata=[["responder", u.unit_id] for u in chosen]))
     return traces
 
 
-def _map_traces(incidents: list[dict[str, Any]], units: list[dict[str, Any]], selected: str | None,
+def _map_traces(incidents: list[store.IncidentRow], units: list[store.ResponseUnit], selected: str | None,
                 language: str) -> list[go.Scatter]:
     """The live traces, always the same number in the same order (units by status, incidents by
     severity; empty ones hidden from the legend), so a refresh can replace them one by one."""
     traces = responder_traces(units, language)
     for severity, (colour, symbol) in SEVERITY_STYLE.items():
-        chosen = [i for i in incidents if i["severity"] == severity and i["status"] != "resolved"]
+        chosen = [i for i in incidents if i.severity == severity and i.status != RESOLVED]
         traces.append(go.Scatter(
-            x=[i["lon"] for i in chosen], y=[i["lat"] for i in chosen], mode="markers",
+            x=[i.lon for i in chosen], y=[i.lat for i in chosen], mode="markers",
             name=text(f"severity.{severity}", language), showlegend=bool(chosen),
-            marker={"size": [22 if str(i["id"]) == selected else 15 for i in chosen], "color": colour,
-                    "symbol": symbol, "line": {"width": [3 if str(i["id"]) == selected else 1.5 for i in chosen],
-                                               "color": ["#ffffff" if str(i["id"]) == selected else MARK_OUTLINE
+            marker={"size": [22 if str(i.id) == selected else 15 for i in chosen], "color": colour,
+                    "symbol": symbol, "line": {"width": [3 if str(i.id) == selected else 1.5 for i in chosen],
+                                               "color": ["#ffffff" if str(i.id) == selected else MARK_OUTLINE
                                                          for i in chosen]}},
-            text=[plot_text(f"#{i['id']} {incident_title(i, language)}") for i in chosen], hoverinfo="text",
-            customdata=[["incident", str(i["id"])] for i in chosen]))
+            text=[plot_text(f"#{i.id} {incident_title(i, language)}") for i in chosen], hoverinfo="text",
+            customdata=[["incident", str(i.id)] for i in chosen]))
     return traces
 
 
@@ -137,9 +141,9 @@ def _map(traces: list[go.Scatter]) -> go.Figure:
     figure.add_traces(traces)
     lat0 = city.config.center[1]
     figure.update_layout(
-        paper_bgcolor="#101418", plot_bgcolor="#101418", font={"color": "#e6e9ec", "size": 14},
+        paper_bgcolor=BACKGROUND, plot_bgcolor=BACKGROUND, font={"color": "#e6e9ec", "size": 14},
         margin={"l": 0, "r": 0, "t": 0, "b": 0}, uirevision="dispatch-map", clickmode="event",
-        legend={"bgcolor": "rgba(16,20,24,0.8)", "x": 0.01, "y": 0.99},
+        legend={"bgcolor": translucent(BACKGROUND, 0.8), "x": 0.01, "y": 0.99},
         # Degrees of longitude shrink with latitude: this keeps the city's shape without a projection.
         xaxis={"visible": False}, yaxis={"visible": False, "scaleanchor": "x",
                                          "scaleratio": 1 / math.cos(math.radians(lat0))},
@@ -171,24 +175,20 @@ def place(click: dict | None) -> tuple[float, float]:
 
 def create(_clicks: int | None, category: str | None, severity: str | None, source: str | None,
            title: str | None, lon: float | None, lat: float | None) -> str:
-    """The officer's report goes through the same checks as an MQTT event, then into an incident."""
+    """The officer's report, as the API takes one (``incidents.service``): checked as an MQTT event is."""
     user = guard.require(DISPATCH)
     if not _clicks:
         return dash.no_update
     language = locale.request_language()
-    body = {"id": f"{user.name}-{uuid.uuid4().hex[:12]}", "ts": datetime.now(UTC).isoformat(), "source": source,
+    now = datetime.now(UTC)
+    body = {"id": f"{user.name}-{uuid.uuid4().hex[:12]}", "ts": now.isoformat(), "source": source,
             "category": category, "severity": severity, "lon": lon, "lat": lat, "title": (title or "").strip()}
-    city = citydata.current_city()
-    parsed = parse_message(f"cityops/{city.id}/events", json.dumps(body).encode(), datetime.now(UTC),
-                           citydata.event_context())
-    if parsed.rejects or not parsed.events:
-        reason = parsed.rejects[0].reason if parsed.rejects else "not an event"
-        return text("dispatch.refused", language, reason=reason)
-    incident_id, _ = store.create_from_event(db.connection(), parsed.events[0], user=user.name,
-                                             address=flask.request.remote_addr)
-    incident = store.get_incident(db.connection(), incident_id)
-    joined = incident["events_count"] > 1
-    return text("dispatch.joined" if joined else "dispatch.created", language, id=incident_id)
+    try:
+        reported = report_incident(db.connection(), json.dumps(body).encode(), context=citydata.event_context(),
+                                   user=user.name, address=flask.request.remote_addr, received_at=now)
+    except ReportRefused as refusal:
+        return text("dispatch.refused", language, reason=str(refusal))
+    return text("dispatch.joined" if reported.joined else "dispatch.created", language, id=reported.incident_id)
 
 
 def _ranking(language: str, now: datetime) -> Component:
@@ -238,7 +238,7 @@ def refresh(_tick: int | None, sort: str, show: str, selected: str | None, _mess
     if show == "all":
         incidents = store.list_incidents(conn, since=now - timedelta(days=7))
     else:
-        incidents = store.list_incidents(conn, statuses=["new", "acknowledged", "dispatched", "on_scene"])
+        incidents = store.list_incidents(conn, statuses=OPEN_STATUSES)
     traces = _map_traces(incidents, store.list_units(conn), selected, language)
     map_key = f"{citydata.current_city().id}:{language}"
     figure = _map_patch(traces) if drawn == map_key else _map(traces)
@@ -260,86 +260,86 @@ def pick(_clicks: list[int | None], click_data: dict | None, current: str | None
     return dash.no_update if current is not None else None
 
 
-def _sla_text(incident: dict[str, Any], now: datetime, language: str) -> Component | str:
-    if incident["status"] == "resolved":
+def _sla_text(incident: store.IncidentRow, now: datetime, language: str) -> Component | str:
+    if incident.status == RESOLVED:
         return "—"
-    left = (incident["due_at"] - now).total_seconds()
+    left = (incident.due_at - now).total_seconds()
     if left < 0:
         return html.Span(text("dispatch.overdue", language, time=format_duration(-left, language)), className="overdue")
     return format_duration(left, language)
 
 
-def _waiting(incident: dict[str, Any], now: datetime, language: str) -> Component:
+def _waiting(incident: store.IncidentDetail, now: datetime, language: str) -> Component:
     """How long the case has been waiting (until it was resolved), with the clock time it came in."""
-    resolved = [step["time"] for step in incident["steps"] if step["action"] == "resolve"]
-    until = resolved[-1] if incident["status"] == "resolved" and resolved else now
+    resolved = [step.time for step in incident.steps if step.action == "resolve"]
+    until = resolved[-1] if incident.status == RESOLVED and resolved else now
     zone = locale.city_zone()
-    return html.Span(format_duration((until - incident["received_at"]).total_seconds(), language),
-                     title=format_time(incident["received_at"], zone))
+    return html.Span(format_duration((until - incident.received_at).total_seconds(), language),
+                     title=format_time(incident.received_at, zone))
 
 
-def _facts(incident: dict[str, Any], language: str, now: datetime) -> list[Component]:
+def _facts(incident: store.IncidentDetail, language: str, now: datetime) -> list[Component]:
     """What the officer reads about the case: refreshed every few seconds (no control lives here)."""
     zone = locale.city_zone()
     facts = [
-        (text("dispatch.category", language), category_name(incident["category"], language)),
-        (text("dispatch.severity", language), text(f"severity.{incident['severity']}", language)),
-        (text("dispatch.status", language), text(f"status.{incident['status']}", language)),
-        (text("dispatch.area", language), citydata.unit_name(incident["scope_code"], language)),
-        (text("dispatch.resolved_after" if incident["status"] == "resolved" else "dispatch.age", language),
+        (text("dispatch.category", language), category_name(incident.category, language)),
+        (text("dispatch.severity", language), text(f"severity.{incident.severity}", language)),
+        (text("dispatch.status", language), text(f"status.{incident.status}", language)),
+        (text("dispatch.area", language), citydata.unit_name(incident.scope_code, language)),
+        (text("dispatch.resolved_after" if incident.status == RESOLVED else "dispatch.age", language),
          _waiting(incident, now, language)),
         (text("dispatch.sla_left", language), _sla_text(incident, now, language)),
-        (text("dispatch.events", language), str(incident["events_count"])),
-        (text("dispatch.reporter", language), mask_phone(incident["reporter_phone"]) or "—"),
+        (text("dispatch.events", language), str(incident.events_count)),
+        (text("dispatch.reporter", language), mask_phone(incident.reporter_phone) or "—"),
     ]
     parts: list[Component] = [
-        html.H2(f"#{incident['id']} · {incident_title(incident, language)}", className="incident-title"),
+        html.H2(f"#{incident.id} · {incident_title(incident, language)}", className="incident-title"),
         html.Table(html.Tbody([html.Tr([html.Th(k), html.Td(v, className="nowrap")]) for k, v in facts]),
                    className="data-table facts"),
     ]
-    if len(incident["events"]) > 1:  # an alarm storm or many calls: one case, its members listed
-        parts.append(html.H3(text("dispatch.members", language, n=len(incident["events"]))))
+    if len(incident.events) > 1:  # an alarm storm or many calls: one case, its members listed
+        parts.append(html.H3(text("dispatch.members", language, n=len(incident.events))))
         parts.append(data_table(
             [text("feeds.time", language), text("dispatch.source", language), text("dispatch.severity", language),
              text("dispatch.title", language)],
-            [[format_time(event["time"], zone), event["source"], text(f"severity.{event['severity']}", language),
-              incident_title(event, language)] for event in incident["events"][-20:]],
+            [[format_time(event.time, zone), event.source, text(f"severity.{event.severity}", language),
+              incident_title(event, language)] for event in incident.events[-20:]],
             empty="", class_name="data-table members"))
-    if incident["dispatches"]:
-        kinds = {unit["unit_id"]: unit["kind"] for unit in store.list_units(db.connection())}
+    if incident.dispatches:
+        kinds = {unit.unit_id: unit.kind for unit in store.list_units(db.connection())}
         parts.append(html.H3(text("dispatch.units_sent", language)))
         parts.append(data_table(
             [text(f"dispatch.{key}", language) for key in ("unit", "kind", "sent_at", "by", "released")],
-            [[d["unit_id"], unit_kind_name(kinds.get(d["unit_id"], ""), language),
-              format_time(d["dispatched_at"], zone), d["dispatched_by"], format_time(d["released_at"], zone)]
-             for d in incident["dispatches"]],
+            [[d.unit_id, unit_kind_name(kinds.get(d.unit_id, ""), language),
+              format_time(d.dispatched_at, zone), d.dispatched_by, format_time(d.released_at, zone)]
+             for d in incident.dispatches],
             empty="", class_name="data-table dispatches"))
     parts.append(html.H3(text("dispatch.history", language)))
     parts.append(data_table(
         [text(f"dispatch.{key}", language) for key in ("when", "by", "step", "step_note")],
-        [[format_time(step["time"], zone), step["user"], _step_words(step, language), step["note"] or ""]
-         for step in incident["steps"]],
+        [[format_time(step.time, zone), step.user, _step_words(step, language), step.note or ""]
+         for step in incident.steps],
         empty=text("dispatch.no_steps", language), class_name="data-table history"))
     return parts
 
 
-def _step_words(step: dict[str, Any], language: str) -> str:
-    words = text(f"dispatch.step.{step['action']}", language)
-    return f"{words} · {step['unit_id']}" if step.get("unit_id") else words
+def _step_words(step: store.IncidentStep, language: str) -> str:
+    words = text(f"dispatch.step.{step.action}", language)
+    return f"{words} · {step.unit_id}" if step.unit_id else words
 
 
-def _actions(incident: dict[str, Any], language: str) -> list[Component]:
+def _actions(incident: store.IncidentRow, language: str) -> list[Component]:
     """The buttons that fit the case's status now (never one the lifecycle would refuse)."""
     buttons = [html.Button(text(f"dispatch.{action}", language), className="button",
                            id={"type": "dispatch-action", "action": action})
-               for action in allowed_actions(incident["status"]) if action != DISPATCH_ACTION]
-    if incident["reporter_phone"]:
+               for action in allowed_actions(incident.status) if action != DISPATCH_ACTION]
+    if incident.reporter_phone:
         buttons.append(html.Button(text("dispatch.show_phone", language), className="button",
                                    id={"type": "dispatch-action", "action": "phone"}))
     return buttons
 
 
-def available_units(units: list[dict[str, Any]]) -> pd.DataFrame:
+def available_units(units: list[store.ResponseUnit]) -> pd.DataFrame:
     """The units that may be sent now: reporting "available", placed, and not already sent to a case.
 
     A unit's own status comes over MQTT; a dispatch made here counts at once, before the unit reports.
@@ -350,11 +350,11 @@ def available_units(units: list[dict[str, Any]]) -> pd.DataFrame:
     return frame.astype({"lon": float, "lat": float})
 
 
-def _nearest(incident: dict[str, Any], language: str) -> tuple[list[str], list[Component]]:
+def _nearest(incident: store.IncidentRow, language: str) -> tuple[list[str], list[Component]]:
     """The nearest units that may be sent (their ids, and the table with a Dispatch button each)."""
-    category = citydata.current_city().categories.get(incident["category"])
-    kinds = unit_kinds_for(incident["category"], category.domain if category else None)
-    nearest = nearest_units(incident["lon"], incident["lat"], available_units(store.list_units(db.connection())),
+    category = citydata.current_city().categories.get(incident.category)
+    kinds = unit_kinds_for(incident.category, category.domain if category else None)
+    nearest = nearest_units(incident.lon, incident.lat, available_units(store.list_units(db.connection())),
                             kinds=kinds, limit=5)
     rows = [[row.unit_id, unit_kind_name(row.kind, language), f"{row.distance_m / 1000:.1f} km",
              format_duration(row.eta_min * 60, language),
@@ -385,10 +385,10 @@ def show_detail(selected: str | None, _tick: int | None, _done: Any, shown: dict
     if incident is None:
         nothing = html.P(text("dispatch.pick", language), className="empty")
         return nothing, [], [], _HIDDEN, None
-    is_open = incident["status"] != "resolved"
+    is_open = incident.status != RESOLVED
     unit_ids, nearest = _nearest(incident, language) if is_open else ([], [])
-    now_shown = {"id": str(incident["id"]), "language": language,
-                 "actions": list(allowed_actions(incident["status"])), "phone": bool(incident["reporter_phone"]),
+    now_shown = {"id": str(incident.id), "language": language,
+                 "actions": list(allowed_actions(incident.status)), "phone": bool(incident.reporter_phone),
                  "units": unit_ids}
     same = shown or {}
     actions = (dash.no_update if {k: same.get(k) for k in ("id", "language", "actions", "phone")}

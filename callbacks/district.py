@@ -17,8 +17,6 @@ from plotly.subplots import make_subplots
 
 import store
 from callbacks.command_view import (
-    BACKGROUND,
-    OPEN_STATUSES,
     MapUnit,
     below_text,
     clicked_point,
@@ -32,15 +30,19 @@ from callbacks.command_view import (
     unit_shapes,
     warning_items,
 )
-from callbacks.dispatch import category_name, incident_title
-from incidents.alarms import DECIMALS, metric_name
-from indicators.domains import DOMAINS, INDEX
+from callbacks.dispatch import incident_title
+from incidents.alarms import decimals, metric_name
+from indicators.domains import INDEX
 from indicators.levels import AMBER, AMBER_SCORE, LEVEL_COLOURS, LEVEL_NAMES, RED, RED_SCORE
+from indicators.registry import domain_ids
 from layouts.command_options import level_title
 from layouts.components import data_table, domain_word, level_label, level_word, score_text
 from layouts.i18n import format_duration, format_time, text
 from layouts.markers import SEVERITY_MARK
+from layouts.theme import BACKGROUND
+from vocabulary.terms import OPEN_STATUSES
 from web import citydata, db, locale
+from web.citydata import category_name
 
 HISTORY_PERIOD = timedelta(hours=24)
 WHY_SHOWN = 4  # inputs listed per value; the API has them all
@@ -55,7 +57,7 @@ def metric_value(metric: str, value: Any) -> str:
     """A reading as the alarm titles write the same metric: its decimals, "—" when missing."""
     if value is None or not math.isfinite(float(value)):
         return "—"
-    return f"{float(value):.{DECIMALS.get(metric, 1)}f}"
+    return f"{float(value):.{decimals(metric)}f}"
 
 
 def held_line(sensor: dict[str, Any], language: str) -> str:
@@ -155,7 +157,7 @@ def _breadcrumb(code: str, language: str) -> Component:
 
 def _domains_table(rows: dict[str, store.CurrentValue], stale: bool, language: str) -> Component:
     body, classes = [], []
-    for domain in (INDEX, *DOMAINS):
+    for domain in (INDEX, *domain_ids()):
         row = rows.get(domain)
         level = None if row is None else row.level
         arrow, arrow_word, predicted = trend_parts(None if row is None else row.forecast, language)
@@ -181,7 +183,7 @@ def _history(code: str, now: datetime, language: str) -> go.Figure:
     series: dict[str, list[tuple[datetime, float | None, int | None]]] = defaultdict(list)
     for domain, time, score, level in store.score_history(db.connection(), code, now - HISTORY_PERIOD):
         series[domain].append((time.astimezone(zone).replace(tzinfo=None), score, level))
-    order = (INDEX, *DOMAINS)
+    order = (INDEX, *domain_ids())
     figure = make_subplots(rows=3, cols=4, shared_xaxes=True, shared_yaxes=True, vertical_spacing=0.12,
                            horizontal_spacing=0.03, subplot_titles=[domain_word(d, language) for d in order])
     for position, domain in enumerate(order):
@@ -221,21 +223,21 @@ def _warnings(code: str, now: datetime, language: str) -> Component:
     """The warnings of the last 24 h that began in this unit or below it, one per cause (§4.9)."""
     parents = citydata.parent_codes()
     scope = None if code == citydata.current_city().id else within(code, parents)
-    changes = store.level_changes(db.connection(), since=now - HISTORY_PERIOD, domains=DOMAINS, scope_codes=scope,
+    changes = store.level_changes(db.connection(), since=now - HISTORY_PERIOD, domains=domain_ids(), scope_codes=scope,
                                   runs=WARNINGS_SHOWN)
     warnings = one_warning_per_cause(changes, parents)[:WARNINGS_SHOWN]
     return html.Ul(warning_items(warnings, language), className="cv-ticker district-warnings-list")
 
 
-def _incidents(incidents: list[dict[str, Any]], language: str) -> Component:
+def _incidents(incidents: list[store.IncidentRow], language: str) -> Component:
     zone = locale.city_zone()
     now = datetime.now(UTC)
-    rows = [[f"#{i['id']} {incident_title(i, language)}", category_name(i["category"], language),
-             html.Span(f"{SEVERITY_MARK[i['severity']]} {text('severity.' + i['severity'], language)}",
-                       className=f"severity-{i['severity']}"),
-             text(f"status.{i['status']}", language), citydata.unit_name(i["scope_code"], language),
-             html.Span(format_duration((now - i["received_at"]).total_seconds(), language),
-                       title=format_time(i["received_at"], zone))]
+    rows = [[f"#{i.id} {incident_title(i, language)}", category_name(i.category, language),
+             html.Span(f"{SEVERITY_MARK[i.severity]} {text('severity.' + i.severity, language)}",
+                       className=f"severity-{i.severity}"),
+             text(f"status.{i.status}", language), citydata.unit_name(i.scope_code, language),
+             html.Span(format_duration((now - i.received_at).total_seconds(), language),
+                       title=format_time(i.received_at, zone))]
             for i in incidents]
     headers = [text(f"dispatch.{key}", language) for key in
                ("incident", "category", "severity", "status", "area", "age")]

@@ -31,6 +31,7 @@ from indicators.levels import AMBER_SCORE, LEVEL_COLOURS, LEVEL_NAMES, RED_SCORE
 from layouts.command_options import level_title
 from layouts.components import data_table, plot_text
 from layouts.i18n import format_time, text
+from layouts.theme import BACKGROUND
 from reports.build import ReportContext, build_report, count_trend_rows
 from reports.printable import LEVEL_SHAPES
 from reports.printed import (
@@ -48,12 +49,11 @@ from reports.printed import (
     shown_table,
     trend_lines,
 )
-from reports.spec import ALL_DOMAINS, CITY_LEVEL, PRESETS, ReportSpec, SpecError, check_size, parse_spec
+from reports.spec import CITY_LEVEL, PRESETS, ReportSpec, SpecError, all_domains, check_size, parse_spec
 from reports.tables import Report
 from web import api_reports, db, guard, locale
 from web.api import STALE_AFTER_S
 
-BACKGROUND = "#101418"
 SCREEN_RANKING_ROWS = 500
 INDICATORS_EXPORT = "/api/v1/reports/indicators"
 INCIDENTS_EXPORT = "/api/v1/reports/incidents"
@@ -97,7 +97,7 @@ def choice_args(start: str | None, end: str | None, level: str | None, units: Se
         args["unit"] = [str(code) for code in units]
     elif level:
         args["level"] = [level]
-    if domains and set(domains) != set(ALL_DOMAINS):
+    if domains and set(domains) != set(all_domains()):
         args["domain"] = [str(domain) for domain in domains]
     return args
 

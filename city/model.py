@@ -24,7 +24,8 @@ import pandas as pd
 from geo.boundaries import BoundaryError, prepare_level
 from geo.locate import Locator
 from geo.placement import NOISE_ZONES, SENSOR_COLUMNS, UNIT_COLUMNS
-from indicators.domains import DOMAINS, MEASURED_DOMAINS, SEVERITIES, UNIT_KINDS
+from indicators.registry import domain_ids, registry
+from vocabulary.terms import SEVERITIES, UNIT_KINDS
 
 AQI_STANDARDS = ("US-EPA-2024", "HJ633-2012")
 SYNTHETIC_PARTS = ("sensors", "units")
@@ -216,8 +217,8 @@ def read_categories(path: Path) -> dict[str, Category]:
             raise CityError(f"{where} must be a table")
         if not isinstance(table.get("name"), str) or not table["name"].strip():
             raise CityError(f"{where} needs a name")
-        if table.get("domain") not in DOMAINS:
-            raise CityError(f"{where}: domain must be one of {', '.join(DOMAINS)}")
+        if table.get("domain") not in domain_ids():
+            raise CityError(f"{where}: domain must be one of {', '.join(domain_ids())}")
         sla = table.get("sla_minutes")
         if not isinstance(sla, dict) or set(sla) != set(SEVERITIES):
             raise CityError(f"{where}: sla_minutes needs exactly {', '.join(SEVERITIES)}")
@@ -226,7 +227,7 @@ def read_categories(path: Path) -> dict[str, Category]:
         sensor_alarm = table.get("sensor_alarm", False)
         if not isinstance(sensor_alarm, bool):
             raise CityError(f"{where}: sensor_alarm must be true or false")
-        if sensor_alarm and table["domain"] not in MEASURED_DOMAINS:
+        if sensor_alarm and table["domain"] not in registry().measured_domains:
             raise CityError(f"{where}: sensor_alarm needs a domain that sensors measure, not {table['domain']!r}")
         if sensor_alarm and (twin := alarm_categories(categories).get(table["domain"])):
             # One alarm category per domain: which one an alarm files under must not depend on order.

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import store
 from cityops.vitals import backfill_vitals, context_for
-from ingest.simulator import BACKFILL_STEP, SimulatorOptions, backfill
+from ingest.simulator_process import BACKFILL_STEP, SimulatorOptions, backfill
 
 
 def backfill_readings(options: SimulatorOptions, database_url: str, period: timedelta, *,

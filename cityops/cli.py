@@ -50,7 +50,7 @@ def _positive_seconds(text: str) -> float:
 
 
 def _speed(text: str) -> float:
-    from ingest.simulation import MAX_SPEED
+    from ingest.scenarios import MAX_SPEED
 
     try:
         value = float(text)
@@ -207,7 +207,7 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> None:
     import threading
 
     from cityops.backfill import backfill_history
-    from ingest.simulator import SimulatorOptions, parse_duration, publish_live
+    from ingest.simulator_process import SimulatorOptions, parse_duration, publish_live
 
     options = SimulatorOptions(
         city=settings.city, seed=args.seed, sensors=args.sensors, rate=args.rate, scenario=args.scenario,
@@ -674,7 +674,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="seconds between runs (default: 30)")
     indicators_run.set_defaults(handler=cmd_indicators_run)
 
-    from ingest.simulation import SCENARIOS
+    from ingest.scenarios import SCENARIOS
 
     simulate = commands.add_parser("simulate", help="publish realistic feeds for the city, or backfill history")
     simulate.add_argument("--sensors", type=_positive, help="simulate this many of the registry's sensors")

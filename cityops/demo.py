@@ -157,7 +157,7 @@ def run_demo(options: DemoOptions, settings: Settings, stop: threading.Event, sa
             step(f"history: {FIRST_RUN_HISTORY.days} day of simulated readings (first run only); "
                  "its vital signs follow while the demo runs")
             from cityops.backfill import backfill_readings
-            from ingest.simulator import SimulatorOptions
+            from ingest.simulator_process import SimulatorOptions
 
             start, end, _ = backfill_readings(
                 SimulatorOptions(city=options.city, seed=options.seed, sensors=options.sensors), database_url,

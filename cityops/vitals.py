@@ -33,9 +33,10 @@ from city import City, alarm_categories, city_folder, load_city
 from geo import area_km2
 from incidents.alarms import AlarmFacts, alarm_titles
 from indicators.aggregate import Aggregation, aggregate, units_frame
-from indicators.domains import INDEX, METRIC_DOMAINS
+from indicators.domains import INDEX
 from indicators.hysteresis import HysteresisState, apply_hysteresis
 from indicators.kpis import PublicSafetyRule, incident_frame, public_safety_level
+from indicators.registry import metric_domains
 from indicators.rules import DAILY_MAX, LATEST, IndicatorRules, load_rules
 from indicators.sensors import score_sensors
 from indicators.trend import forecast_frame
@@ -213,7 +214,7 @@ def _alarm_event(ctx: VitalsContext, shown: pd.DataFrame
     lowest = ctx.city.boundaries[ctx.city.lowest_level]
 
     def make(_event_id: str, sensor_id: str, metric: str, level: int, value: float | None) -> store.AlarmEvent | None:
-        category = ctx.category_of_domain.get(METRIC_DOMAINS.get(metric) or "")
+        category = ctx.category_of_domain.get(metric_domains().get(metric) or "")
         if category is None:
             return None  # the city has no sensor-alarm category for this domain: the alarm row alone records it
         if not judged:  # indexed at the first alarm only: most runs open none

@@ -19,30 +19,7 @@ import pandas as pd
 import shapely
 
 from geo.boundaries import area_km2
-
-
-@dataclass(frozen=True)
-class SensorKind:
-    """A kind of sensor: what it measures and how often it reports."""
-
-    kind: str
-    prefix: str
-    metrics: tuple[str, ...]
-    expected_interval_s: int
-    extra_share: float  # share of the sensors beyond the base coverage
-
-
-SENSOR_KINDS: tuple[SensorKind, ...] = (
-    SensorKind("air_quality", "AQ", ("pm25", "pm10", "no2", "so2", "co", "o3"), 60, 0.12),
-    SensorKind("traffic", "TR", ("tpi", "speed_kmh"), 60, 0.22),
-    SensorKind("water_level", "WL", ("water_depth_cm",), 60, 0.10),
-    SensorKind("weather", "WX", ("rain_mm", "temperature_c"), 60, 0.05),
-    SensorKind("gas", "GS", ("methane_lel",), 30, 0.15),
-    SensorKind("water_pressure", "WP", ("water_pressure_kpa",), 60, 0.08),
-    SensorKind("power", "PW", ("power_load_pct",), 60, 0.08),
-    SensorKind("crowd", "CR", ("crowd_density",), 60, 0.08),
-    SensorKind("noise", "NS", ("noise_dba",), 60, 0.12),
-)
+from indicators.registry import registry
 
 
 @dataclass(frozen=True)
@@ -146,7 +123,8 @@ def place_sensors(lowest: gpd.GeoDataFrame, total: int, seed: int) -> pd.DataFra
     rng = np.random.default_rng(seed)
     weights = population_weights(lowest)
     by_people = np.argsort(-weights, kind="stable")
-    n_units, n_kinds = len(lowest), len(SENSOR_KINDS)
+    kinds = registry().sensor_kinds  # what each kind measures, how often, its share of the extras
+    n_units, n_kinds = len(lowest), len(kinds)
     per_unit_kind = np.zeros((n_units, n_kinds), dtype=int)
     base = min(total, n_units * n_kinds)
     # Base coverage fills unit by unit, most populous first, every kind in each.
@@ -155,7 +133,7 @@ def place_sensors(lowest: gpd.GeoDataFrame, total: int, seed: int) -> pd.DataFra
     extra = total - base
     if extra:
         extra_per_unit = _allocate(extra, weights)
-        shares = np.array([k.extra_share for k in SENSOR_KINDS])
+        shares = np.array([k.extra_share for k in kinds])
         for row, count in enumerate(extra_per_unit):
             if count:
                 per_unit_kind[row] += rng.multinomial(count, shares / shares.sum())
@@ -166,7 +144,7 @@ def place_sensors(lowest: gpd.GeoDataFrame, total: int, seed: int) -> pd.DataFra
         counts = per_unit_kind[row]
         points = random_points_in(geometry, int(counts.sum()), rng)
         p = 0
-        for k, kind in enumerate(SENSOR_KINDS):
+        for k, kind in enumerate(kinds):
             for n in range(counts[k]):
                 lon, lat = points[p]
                 p += 1

@@ -16,15 +16,11 @@ import math
 import re
 from dataclasses import dataclass
 
-from indicators.domains import METRIC_DOMAINS
+from indicators.registry import registry
 from layouts.i18n import LANGUAGES, MESSAGES, format_duration, text
 
-# Decimals a value is shown with: what the sensors resolve and a reader needs (a noise meter reads
-# tenths of a dB, a gas detector whole % LEL, a pressure gauge whole kPa). Others: one.
-DECIMALS: dict[str, int] = {
-    "aqi": 0, "tpi": 1, "water_depth_cm": 0, "rain_mm": 0, "methane_lel": 0, "water_pressure_kpa": 0,
-    "power_load_pct": 0, "crowd_density": 1, "noise_dba": 1, "temperature_c": 1,
-}
+# Decimals of a metric a city added (the registry's give the others).
+_DEFAULT_DECIMALS = 1
 # Units that are the quantity's own name (an index): "Air quality index 212", not "… 212 AQI".
 _INDEX_UNITS = frozenset({"AQI", "TPI"})
 # A place name is outside text (a city's boundary file): one line, and short enough that the
@@ -60,7 +56,7 @@ class AlarmFacts:
 def alarm_title(facts: AlarmFacts, language: str) -> str:
     """The alarm's title in ``language`` (:data:`layouts.i18n.LANGUAGES`), e.g.
     ``Noise 58.7 dB(A) at Arden Heights, limit 55 at night``."""
-    value = _number(facts.value, DECIMALS.get(facts.metric, 1))
+    value = _number(facts.value, decimals(facts.metric))
     if value is not None and facts.unit and facts.unit not in _INDEX_UNITS:
         value = f"{value} {facts.unit}"
     name = metric_name(facts.metric, language)
@@ -87,9 +83,19 @@ def alarm_titles(facts: AlarmFacts) -> dict[str, str]:
     return {language: alarm_title(facts, language) for language in LANGUAGES}
 
 
+def decimals(metric: str) -> int:
+    """Decimals a value of ``metric`` is shown with: what a reader needs (a noise meter reads tenths of
+    a dB, a gas detector whole % LEL, a pressure gauge whole kPa), the registry's ``Metric.shown``."""
+    declared = registry().metrics.get(metric)
+    return declared.shown if declared else _DEFAULT_DECIMALS
+
+
 def metric_name(metric: str, language: str) -> str:
     """The quantity a metric measures, in words (its domain's name, or the id, for a metric a city added)."""
-    for key in (f"alarm.metric.{metric}", f"vitals.domain.{METRIC_DOMAINS.get(metric)}"):
+    declared = registry()
+    if metric not in declared.metrics:
+        return metric
+    for key in (declared.metrics[metric].name_key, declared.domain(declared.metric_domains[metric]).name_key):
         if key in MESSAGES:
             return text(key, language)
     return metric

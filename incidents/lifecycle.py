@@ -8,15 +8,8 @@ under a row lock, so of two officers acting at once exactly one succeeds.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
-NEW = "new"
-ACKNOWLEDGED = "acknowledged"
-DISPATCHED = "dispatched"
-ON_SCENE = "on_scene"
-RESOLVED = "resolved"
-STATUSES: tuple[str, ...] = (NEW, ACKNOWLEDGED, DISPATCHED, ON_SCENE, RESOLVED)
-OPEN_STATUSES: tuple[str, ...] = (NEW, ACKNOWLEDGED, DISPATCHED, ON_SCENE)
+from vocabulary.terms import ACKNOWLEDGED, DISPATCHED, NEW, ON_SCENE, RESOLVED
 
 ACK, DISPATCH, ARRIVE, RESOLVE, REOPEN = "ack", "dispatch", "arrive", "resolve", "reopen"
 ACTIONS: tuple[str, ...] = (ACK, DISPATCH, ARRIVE, RESOLVE, REOPEN)
@@ -61,15 +54,3 @@ def allowed_actions(current: str) -> tuple[str, ...]:
     """The actions that fit an incident that is ``current``, in :data:`ACTIONS` order."""
     return tuple(action for action in ACTIONS if current in MOVES[action].allowed_from)
 
-
-def due_at(received_at: datetime, sla_minutes: int) -> datetime:
-    """The SLA deadline: resolved within ``sla_minutes`` of receipt (categories.toml)."""
-    return received_at + timedelta(minutes=sla_minutes)
-
-
-SEVERITY_ORDER: dict[str, int] = {"minor": 0, "major": 1, "critical": 2}
-
-
-def worse_severity(first: str, second: str) -> str:
-    """The more severe of two severities (a storm's incident takes its worst member's)."""
-    return first if SEVERITY_ORDER[first] >= SEVERITY_ORDER[second] else second

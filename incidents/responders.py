@@ -1,12 +1,14 @@
 """Which kinds of response unit an incident needs, by category (fallback: by its domain).
 
 A city may name them per category in ``categories.toml`` (``unit_kinds = [...]``); these are
-the defaults for the bundled categories and for any category through its domain.
+the defaults for the bundled categories, and for any category through its domain
+(``indicators.registry``: a domain's ``responders``, and ``alarm_responders`` for its sensor alarms).
 """
 
 from __future__ import annotations
 
-from indicators.domains import UNIT_KINDS
+from indicators.registry import registry
+from vocabulary.terms import UNIT_KINDS
 
 BY_CATEGORY: dict[str, tuple[str, ...]] = {
     "fire": ("fire",),
@@ -20,34 +22,17 @@ BY_CATEGORY: dict[str, tuple[str, ...]] = {
     "power_outage": ("utility",),
     "illegal_dumping": ("city_management",),
     "road_damage": ("city_management",),
-    # Sensor alarms (docs/vital-signs.md §4.10): who goes to look at what a sensor measured. A noise
-    # or air reading is an inspector's job, not the police's as a neighbour's complaint may be.
-    "air_alarm": ("city_management",),
-    "traffic_alarm": ("police",),
-    "waterlogging_alarm": ("city_management", "utility"),
-    "rainfall_alarm": ("city_management",),
-    "gas_alarm": ("utility", "fire"),
-    "water_supply_alarm": ("utility",),
-    "power_alarm": ("utility",),
-    "crowd_alarm": ("police",),
-    "noise_alarm": ("city_management",),
-    "heat_alarm": ("city_management", "ambulance"),
-}
-BY_DOMAIN: dict[str, tuple[str, ...]] = {
-    "waterlogging": ("city_management", "utility"),
-    "rainfall": ("city_management", "fire"),
-    "gas": ("fire", "utility"),
-    "water_supply": ("utility",),
-    "power": ("utility",),
-    "air": ("city_management",),
-    "traffic": ("police",),
-    "crowd": ("police",),
-    "noise": ("city_management", "police"),
-    "heat": ("ambulance",),
-    "public_safety": ("police",),
 }
 
 
 def unit_kinds_for(category: str, domain: str | None) -> tuple[str, ...]:
     """The unit kinds to propose for an incident of ``category`` (in its ``domain``); all kinds if unknown."""
-    return BY_CATEGORY.get(category) or BY_DOMAIN.get(domain or "") or UNIT_KINDS
+    if category in BY_CATEGORY:
+        return BY_CATEGORY[category]
+    try:
+        declared = registry().domain(domain or "")
+    except KeyError:
+        return UNIT_KINDS
+    if category == declared.alarm_category and declared.alarm_responders:
+        return declared.alarm_responders
+    return declared.responders or UNIT_KINDS

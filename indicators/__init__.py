@@ -1,26 +1,18 @@
 """City vital signs: pure computation over numbers and pandas objects (no I/O)."""
 
 from indicators.aqi import AQI_KEYS, AqiResult, aqi, aqi_frame
-from indicators.domains import (
-    DOMAINS,
-    EVENT_SOURCES,
-    METRIC_DOMAINS,
-    METRICS,
-    SEVERITIES,
-    UNIT_KINDS,
-    UNIT_STATUSES,
-)
+from indicators.registry import Domain, Metric, Registry, SensorKind, domain_ids, metric_domains, registry
 
 __all__ = [
     "AQI_KEYS",
-    "DOMAINS",
-    "EVENT_SOURCES",
-    "METRICS",
-    "METRIC_DOMAINS",
-    "SEVERITIES",
-    "UNIT_KINDS",
-    "UNIT_STATUSES",
     "AqiResult",
+    "Domain",
+    "Metric",
+    "Registry",
+    "SensorKind",
     "aqi",
     "aqi_frame",
+    "domain_ids",
+    "metric_domains",
+    "registry",
 ]

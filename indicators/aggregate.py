@@ -6,7 +6,7 @@ Inputs
 
     sensor_id    str
     unit_code    str    the lowest-level unit the sensor lies in
-    domain       str    one of ``indicators.domains.DOMAINS``
+    domain       str    one of ``indicators.registry.domain_ids()``
     metric       str
     value        float  NaN when stale
     time         datetime64[ns/us, UTC]  NaT when the sensor never reported
@@ -42,11 +42,11 @@ Rules
   Sensors in maintenance are left out (neither grey nor green) but counted and listed.
 * Higher units and the city, per domain, by the domain's roll-up policy (``rollup``,
   docs/vital-signs.md §4.3): ``worst``: the worst child level; ``share``: the worst level L
-  such that the lowest-level units below at L or worse hold at least ``rollup.share`` of the
-  weight of the lowest-level units with data (red also when the red ones hold at least half of
-  that; grey units are not counted as green). Shares are of the people (the lowest units),
-  never of the children's colours: an amber district holding a tenth of a borough, itself a
-  tenth of the city, must not turn the city amber when one street in a hundred is amber.
+  such that at least ``rollup.share`` of its people with data live in lowest-level units at L or
+  worse (red also at half of that; grey units are not counted as green): each child brings its
+  own share of people, weighted like its score. Shares are of the people, never of the
+  children's colours: an amber district holding a tenth of a borough, itself a tenth of the
+  city, must not turn the city amber when one street in a hundred is amber.
   Score = weighted mean of the non-grey children's scores, clipped into the level's band;
   grey only when every child is grey; ``partial`` when grey children hold more than half the
   weight. Every higher unit also counts what is below it: children and lowest-level units at amber and at red, and their
@@ -92,6 +92,7 @@ the row's level) and all inputs, worst first:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -99,8 +100,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from indicators.domains import DOMAINS, MEASURED_DOMAINS
 from indicators.levels import AMBER, GREEN, LEVEL_BANDS, RED
+from indicators.registry import domain_ids, registry
 from indicators.rules import SHARE, WORST, RollupRule
 
 ROOT_LEVEL = "city"
@@ -127,14 +128,19 @@ INDEX_COLUMNS: tuple[str, ...] = (
 _COUNT_COLUMNS = ("n_sensors_fresh", "n_sensors_stale", "n_sensors_maintenance", "n_children", "n_children_grey",
                   "n_children_amber", "n_children_red", "n_lowest", "n_lowest_amber", "n_lowest_red")
 # Carried up from level to level for the share rule and the lowest-level shares of ``below``, then dropped.
-_LOWEST_COUNTS = ("n_lowest", "n_lowest_amber", "n_lowest_red", "n_lowest_known")
-_LOWEST_WEIGHTS = ("weight_lowest", "weight_lowest_amber", "weight_lowest_red", "weight_lowest_known")
+_LOWEST_COUNTS = ("n_lowest", "n_lowest_amber", "n_lowest_red")
+_LOWEST_WEIGHTS = ("weight_lowest", "weight_lowest_amber", "weight_lowest_red")
 # Shares are compared with this slack: 1 of 10 equal children holds 0.1 even when a float sum says 0.0999….
 _SHARE_SLACK = 1e-9
 _BAND_LOW = np.array([LEVEL_BANDS[level][0] for level in (GREEN, AMBER, RED)])
 _BAND_HIGH = np.array([LEVEL_BANDS[level][1] for level in (GREEN, AMBER, RED)])
 _UTC = pd.DatetimeTZDtype("ns", "UTC")
-_DOMAIN_POSITION = pd.Index(DOMAINS)  # domain → its position in DOMAINS
+
+
+@functools.cache
+def _positions(domains: tuple[str, ...]) -> pd.Index:
+    """domain → its position in ``domains``."""
+    return pd.Index(domains)
 
 
 @dataclass(frozen=True, eq=False)
@@ -144,7 +150,7 @@ class Aggregation:
     ``domains``: one row per (scope_code, domain), columns ``DOMAIN_COLUMNS``.
     ``index``: one row per scope_code, columns ``INDEX_COLUMNS``.
     Rows run from the city down to the lowest level, units in the order given, domains in
-    ``DOMAINS`` order. ``score``/``index`` are float (NaN when grey), ``level`` is Int64.
+    ``domain_ids()`` order. ``score``/``index`` are float (NaN when grey), ``level`` is Int64.
     """
 
     domains: pd.DataFrame
@@ -209,7 +215,7 @@ def aggregate(
 
     ``weights``: domain → index weight (≥ 0); domains not named weigh 1 (default equal).
     ``rollup``: the roll-up policy per domain (default: ``RollupRule()``, the documented defaults).
-    Every domain in ``DOMAINS`` gets a row for every unit (grey when nothing feeds it).
+    Every domain in ``domain_ids()`` gets a row for every unit (grey when nothing feeds it).
     Raises ``ValueError`` for missing columns, an inconsistent hierarchy, a sensor whose
     ``unit_code`` is not a lowest-level unit, an unknown domain or negative weights.
     """
@@ -313,7 +319,7 @@ def _unit_weights(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
 
 
 def _domain_weights(weights: Mapping[str, float] | None) -> pd.Series:
-    result = pd.Series(1.0, index=pd.Index(DOMAINS, name="domain"))
+    result = pd.Series(1.0, index=pd.Index(domain_ids(), name="domain"))
     for domain, weight in (weights or {}).items():
         if domain not in result.index:
             raise ValueError(f"weights: unknown domain {domain!r}")
@@ -337,7 +343,7 @@ def _checked_sensors(sensors: pd.DataFrame, tree: _Tree) -> pd.DataFrame:
             f"{_some(sorted(map(str, frame['unit_code'][orphan].unique())))} "
             f"(sensors {_some(frame['sensor_id'][orphan].unique().tolist())})"
         )
-    unknown = sorted(set(frame["domain"].unique()) - set(DOMAINS))
+    unknown = sorted(set(frame["domain"].unique()) - set(domain_ids()))
     if unknown:
         raise ValueError(f"sensors: unknown domains {unknown}")
     frame["time"] = _utc_times(frame["time"], "sensors.time")
@@ -362,7 +368,7 @@ def _checked_given(given: pd.DataFrame | None, tree: _Tree, sensors: pd.DataFram
         frame["time"] = pd.NaT
     frame = frame.loc[:, columns]
     frame["time"] = _utc_times(frame["time"], "given.time")
-    unknown = sorted(set(frame["domain"]) - set(DOMAINS))
+    unknown = sorted(set(frame["domain"]) - set(domain_ids()))
     if unknown:
         raise ValueError(f"given: unknown domains {unknown}")
     both = sorted(set(frame["domain"]) & set(sensors["domain"]))
@@ -387,15 +393,16 @@ def _checked_given(given: pd.DataFrame | None, tree: _Tree, sensors: pd.DataFram
 def _grid(codes: pd.Index, **columns: Any) -> pd.DataFrame:
     """The rows of one level, every unit of ``codes`` × every domain in that order, with ``columns``
     (one value per row, or one for all)."""
-    return pd.DataFrame({"scope_code": codes.repeat(len(DOMAINS)), "domain": list(DOMAINS) * len(codes), **columns})
+    domains = domain_ids()
+    return pd.DataFrame({"scope_code": codes.repeat(len(domains)), "domain": list(domains) * len(codes), **columns})
 
 
 def _cells(codes: pd.Index, unit_codes: pd.Series, domains: pd.Series) -> np.ndarray:
     """The row in ``_grid(codes)`` of each (unit, domain) pair: the inputs of a level are grouped
     by it, an integer, and the results land in the level's rows without any realignment."""
-    unit, domain = codes.get_indexer(unit_codes), _DOMAIN_POSITION.get_indexer(domains)
-    assert (unit >= 0).all() and (domain >= 0).all(), "inputs are checked against the hierarchy and DOMAINS"
-    return unit * len(DOMAINS) + domain
+    unit, domain = codes.get_indexer(unit_codes), _positions(domain_ids()).get_indexer(domains)
+    assert (unit >= 0).all() and (domain >= 0).all(), "inputs are checked against the hierarchy and the domains"
+    return unit * len(domain_ids()) + domain
 
 
 class _ByCell:
@@ -451,7 +458,7 @@ def _lowest_level(sensors: pd.DataFrame, given: pd.DataFrame, tree: _Tree) -> pd
     level_name = tree.level_names[-1]
     codes = tree.codes(level_name)
     cells = _cells(codes, sensors["unit_code"], sensors["domain"])
-    by_cell = _ByCell(cells, len(codes) * len(DOMAINS))
+    by_cell = _ByCell(cells, len(codes) * len(domain_ids()))
 
     used = sensors["used"].to_numpy(bool)
     maintenance = sensors["maintenance"].to_numpy(bool)
@@ -488,17 +495,18 @@ def _lowest_level(sensors: pd.DataFrame, given: pd.DataFrame, tree: _Tree) -> pd
     frame["partial"] = False
     # What is below a unit, counted from the lowest level up: here each unit is one of them.
     level = frame["level"].to_numpy(float)
-    weight = np.repeat(codes.to_series().map(tree.units["weight"]).to_numpy(float), len(DOMAINS))
+    weight = np.repeat(codes.to_series().map(tree.units["weight"]).to_numpy(float), len(domain_ids()))
     frame["n_children_amber"] = frame["n_children_red"] = 0
     frame["n_lowest"] = 1
     frame["n_lowest_amber"] = (level == AMBER).astype(np.int64)
     frame["n_lowest_red"] = (level == RED).astype(np.int64)
-    frame["n_lowest_known"] = (~np.isnan(level)).astype(np.int64)
     frame["weight_lowest"] = weight
-    frame["weight_lowest_known"] = np.where(~np.isnan(level), weight, 0.0)
+    # The share of its people at amber or worse and at red (§4.3): all or nothing here, NaN when grey.
+    frame["people_amber_or_worse"] = np.where(np.isnan(level), np.nan, (level >= AMBER).astype(float))
+    frame["people_red"] = np.where(np.isnan(level), np.nan, (level == RED).astype(float))
     frame["weight_lowest_amber"] = np.where(level == AMBER, weight, 0.0)
     frame["weight_lowest_red"] = np.where(level == RED, weight, 0.0)
-    frame["parent"] = np.repeat(tree.parents(codes.to_series()).to_numpy(object), len(DOMAINS))
+    frame["parent"] = np.repeat(tree.parents(codes.to_series()).to_numpy(object), len(domain_ids()))
 
     sensor_explanations = _sensor_explanations(sensors, cells, frame["level"].to_numpy(float))
     given_keys = zip(given["unit_code"].tolist(), given["domain"].tolist(), strict=True)
@@ -561,7 +569,7 @@ def _roll_up(children: pd.DataFrame, tree: _Tree, level_name: str, rollup: Rollu
     codes = tree.codes(level_name)
     child_codes = children["scope_code"]
     cells = _cells(codes, tree.parents(child_codes), children["domain"])
-    by_cell = _ByCell(cells, len(codes) * len(DOMAINS))
+    by_cell = _ByCell(cells, len(codes) * len(domain_ids()))
 
     level = children["level"].to_numpy(float)
     non_grey = ~np.isnan(level)
@@ -582,22 +590,20 @@ def _roll_up(children: pd.DataFrame, tree: _Tree, level_name: str, rollup: Rollu
         with np.errstate(invalid="ignore", divide="ignore"):
             return by_cell.sum(np.where(where, weights, 0.0)) / by_cell.sum(weights)
 
-    # The share rule counts people, i.e. the lowest-level units below, not the children's colours
-    # (a tenth of a tenth is not a tenth); by count where those with data weigh nothing.
-    def lowest(column: str) -> np.ndarray:
-        return by_cell.sum(children[column].to_numpy(float))
+    # The share rule counts people, not the children's colours (a tenth of a tenth is not a tenth):
+    # the children's own shares of people at the level, weighted like their scores. Each child's
+    # weight is its own (population, or imputed among its siblings), so adding a green street to
+    # one district can only lower what its parents hold.
+    def people_share(column: str) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return by_cell.sum(weight * np.nan_to_num(children[column].to_numpy(float))) / cell_weight
 
-    known_weight, known_count = lowest("weight_lowest_known"), lowest("n_lowest_known")
-    by_count = known_weight <= 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        red = np.where(by_count, lowest("n_lowest_red") / known_count, lowest("weight_lowest_red") / known_weight)
-        amber_or_worse = np.where(by_count, (lowest("n_lowest_amber") + lowest("n_lowest_red")) / known_count,
-                                  (lowest("weight_lowest_amber") + lowest("weight_lowest_red")) / known_weight)
+    amber_or_worse, red = people_share("people_amber_or_worse"), people_share("people_red")
     grey = held(~non_grey, all_weight)
     worst = by_cell.max(level)
     by_share = np.where(red >= rollup.share / 2 - _SHARE_SLACK, RED,
                         np.where(amber_or_worse >= rollup.share - _SHARE_SLACK, AMBER, GREEN))
-    policies = np.tile(np.array([rollup.policy_of(domain) for domain in DOMAINS], dtype=object), len(codes))
+    policies = np.tile(np.array([rollup.policy_of(domain) for domain in domain_ids()], dtype=object), len(codes))
     cell_level = np.where(np.isnan(worst), np.nan, np.where(policies == SHARE, by_share, worst))
 
     score = children["score"].to_numpy(float)
@@ -620,13 +626,15 @@ def _roll_up(children: pd.DataFrame, tree: _Tree, level_name: str, rollup: Rollu
         n_children_grey=n_children_grey,
         n_children_amber=by_cell.count(level == AMBER),
         n_children_red=by_cell.count(level == RED),
+        people_amber_or_worse=np.where(np.isnan(worst), np.nan, amber_or_worse),
+        people_red=np.where(np.isnan(worst), np.nan, red),
         **{column: by_cell.count(children[column].to_numpy(np.int64)) for column in _LOWEST_COUNTS},
         **{column: by_cell.sum(children[column].to_numpy(float)) for column in _LOWEST_WEIGHTS},
         newest_time=by_cell.newest(children["newest_time"]),
         oldest_time=by_cell.oldest(children["oldest_time"]),
         source="children",
         level_name=level_name,
-        parent=None if parents is None else np.repeat(parents, len(DOMAINS)),
+        parent=None if parents is None else np.repeat(parents, len(domain_ids())),
     )
 
     # Each child's share of its parent's score (and of a share rule), for the explanation.
@@ -667,7 +675,7 @@ def _roll_up(children: pd.DataFrame, tree: _Tree, level_name: str, rollup: Rollu
         policy = policies[cell]
         explanation: dict[str, Any] = {
             "rule": "worst_child" if policy == WORST else "population_share", "policy": policy,
-            "weighting": "equal" if equal[cell] else basis[cell // len(DOMAINS)], "worst": [], "children": [],
+            "weighting": "equal" if equal[cell] else basis[cell // len(domain_ids())], "worst": [], "children": [],
         }
         if policy == SHARE:
             explanation["share"] = rollup.share
@@ -731,7 +739,7 @@ def _index(domains: pd.DataFrame, tree: _Tree, domain_weights: pd.Series) -> pd.
             "decisive": non_grey & (level == scope_level[scope_of_row]),
             "sort_level": level,
             "sort_score": domains["score"],
-            "order": _DOMAIN_POSITION.get_indexer(domains["domain"]),
+            "order": _positions(domain_ids()).get_indexer(domains["domain"]),
             "domain": domains["domain"],
             "score": domains["score"],
             "level": domains["level"],
@@ -754,7 +762,7 @@ def _index(domains: pd.DataFrame, tree: _Tree, domain_weights: pd.Series) -> pd.
     names = tree.units["name"].astype(object).to_dict()
     # With nothing measured (every sensor domain grey, as before the first readings) the index is grey:
     # "no incident open" alone must not read "100 green" on the wall (an overdue incident still colours it).
-    measured = by_scope.count(non_grey & domains["domain"].isin(MEASURED_DOMAINS).to_numpy()) > 0
+    measured = by_scope.count(non_grey & domains["domain"].isin(registry().measured_domains).to_numpy()) > 0
     judged = measured | (np.nan_to_num(scope_level, nan=-1.0) >= AMBER)
     with np.errstate(invalid="ignore", divide="ignore"):
         index = np.where((total > 0) & judged, weighted / total, np.nan)

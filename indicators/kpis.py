@@ -7,7 +7,7 @@ The incidents frame, one row per incident::
     district         str    code of the unit the incident lies in (for public_safety the
                             lowest-level unit, as ``indicators.aggregate`` expects)
     category         str    a key of the city's categories.toml
-    severity         str    one of ``indicators.domains.SEVERITIES``
+    severity         str    one of ``vocabulary.terms.SEVERITIES``
     received_at      tz-aware datetime
     acknowledged_at  tz-aware datetime, NaT until reached
     dispatched_at    tz-aware datetime, NaT until reached

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from indicators.domains import DOMAINS, METRIC_DOMAINS, SAFETY_DOMAINS
+from indicators.registry import SHARE, WORST, domain_ids, metric_domains, registry
 
 DEFAULT_RULES_PATH: Path = Path(__file__).resolve().parent.parent / "data" / "indicators.toml"
 
@@ -48,10 +48,11 @@ AQI_INPUT_METRICS: dict[str, str] = {
 }
 AQI_AVERAGINGS: tuple[str, ...] = ("24h", "1h")
 
-# Metrics judged through another rule, not a [metrics.<name>] table of their own.
-_JUDGED_ELSEWHERE = frozenset({*AQI_INPUT_METRICS.values(), "speed_kmh", "noise_dba"})
-# Metrics that must have a [metrics.<name>] table.
-JUDGED_METRICS: tuple[str, ...] = tuple(m for m in METRIC_DOMAINS if m not in _JUDGED_ELSEWHERE)
+
+def judged_metrics() -> tuple[str, ...]:
+    """The metrics that must have a [metrics.<name>] table (the others are judged through another rule)."""
+    return tuple(metric.name for metric in registry().metrics.values() if metric.judged)
+
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|min|h|d)\s*$")
 _DURATION_UNITS_S = {"s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
@@ -184,7 +185,7 @@ class NoiseRule:
         limit = self.limit(zone, daytime)
         return MetricRule(
             metric="noise_dba",
-            domain=METRIC_DOMAINS["noise_dba"],
+            domain=metric_domains()["noise_dba"],
             best=limit + self.best_offset,
             amber=limit + self.amber_offset,
             red=limit + self.red_offset,
@@ -193,7 +194,7 @@ class NoiseRule:
             inclusive=self.inclusive,
             statistic=self.statistic,
             window_s=self.window_s,
-            unit="dB(A)",
+            unit=registry().metrics["noise_dba"].unit,
             source=self.source,
             dead_band_fraction=self.dead_band_fraction,
             dwell_s=self.dwell_s,
@@ -250,11 +251,14 @@ class HistoryRule:
 
 
 # Roll-up policies of a domain (docs/vital-signs.md §4.3): how a higher unit's level comes from its children's.
-WORST = "worst"  # the worst child's level
-SHARE = "share"  # the worst level held by at least `share` of the population (red: half of that)
+# WORST: the worst child's level; SHARE: the worst level held by at least `share` of the population
+# (red: half of that).
 ROLLUP_POLICIES: tuple[str, ...] = (WORST, SHARE)
-DEFAULT_ROLLUP_POLICY: Mapping[str, str] = MappingProxyType(
-    {domain: WORST if domain in SAFETY_DOMAINS else SHARE for domain in DOMAINS})
+
+
+def default_rollup_policy() -> Mapping[str, str]:
+    """Each domain's roll-up policy as the registry declares it (worst for the safety domains)."""
+    return MappingProxyType({domain.id: domain.rollup for domain in registry().domains})
 
 
 @dataclass(frozen=True)
@@ -268,12 +272,12 @@ class RollupRule:
     """
 
     share: float = 0.10
-    policy: Mapping[str, str] = field(default_factory=lambda: DEFAULT_ROLLUP_POLICY)
+    policy: Mapping[str, str] = field(default_factory=default_rollup_policy)
 
     def __post_init__(self) -> None:
         if not 0 < self.share <= 1:
             raise ValueError(f"rollup.share: must lie in (0, 1], got {self.share!r}")
-        for domain in DOMAINS:
+        for domain in domain_ids():
             if self.policy.get(domain) not in ROLLUP_POLICIES:
                 raise ValueError(f"rollup.policy.{domain}: expected one of {', '.join(ROLLUP_POLICIES)}")
 
@@ -426,13 +430,13 @@ def _duration_s(value: Any, path: str) -> float:
 
 _FOUR_NUMBERS = ("best", "amber", "red", "worst")
 _WINDOW_KEYS = frozenset({"statistic", "window", *_FOUR_NUMBERS, "source"})
-_METRIC_KEYS = frozenset({"unit", "direction", "inclusive", "dead_band_fraction", "dwell", "windows", *_WINDOW_KEYS})
+_METRIC_KEYS = frozenset({"direction", "inclusive", "dead_band_fraction", "dwell", "windows", *_WINDOW_KEYS})
 
 
 def _metric_rules(metric: str, table: _Table, dead_band: float, dwell_s: float) -> tuple[MetricRule, ...]:
     table.check_keys(_METRIC_KEYS)
     shared = {
-        "unit": table.text("unit", ""),
+        "unit": registry().metrics[metric].unit,
         "higher_is_worse": table.choice("direction", DIRECTIONS) == HIGHER_IS_WORSE,
         "inclusive": table.flag("inclusive", True),
         "dead_band_fraction": table.number("dead_band_fraction", dead_band),
@@ -473,7 +477,7 @@ def _window_rule(metric: str, table: _Table, shared: dict[str, Any], dead_band_k
         raise ValueError(f"{table.key('window')}: {statistic} takes no window (only sum, mean and max do)")
     return MetricRule(
         metric=metric,
-        domain=METRIC_DOMAINS[metric],
+        domain=metric_domains()[metric],
         **numbers,
         statistic=statistic,
         window_s=window_s,
@@ -588,10 +592,11 @@ def _public_safety(table: _Table) -> PublicSafetyThresholds:
 
 
 def _weights(table: _Table) -> dict[str, float]:
-    weights: dict[str, float] = dict.fromkeys(DOMAINS, 1.0)
+    domains = domain_ids()
+    weights: dict[str, float] = dict.fromkeys(domains, 1.0)
     for domain in table.raw:
-        if domain not in DOMAINS:
-            raise ValueError(f"{table.key(domain)}: unknown domain (known: {', '.join(DOMAINS)})")
+        if domain not in domains:
+            raise ValueError(f"{table.key(domain)}: unknown domain (known: {', '.join(domains)})")
         weight = table.number(domain)
         if weight < 0:
             raise ValueError(f"{table.key(domain)}: must not be negative")
@@ -607,10 +612,11 @@ def _rollup(table: _Table) -> RollupRule:
     if not 0 < share <= 1:
         raise ValueError(f"{table.key('share')}: must lie in (0, 1] (a fraction of the population), got {share:g}")
     policies = table.table("policy")
+    domains = domain_ids()
     for domain in policies.raw:
-        if domain not in DOMAINS:
-            raise ValueError(f"{policies.key(domain)}: unknown domain (known: {', '.join(DOMAINS)})")
-    policy = {domain: policies.choice(domain, ROLLUP_POLICIES) for domain in DOMAINS}
+        if domain not in domains:
+            raise ValueError(f"{policies.key(domain)}: unknown domain (known: {', '.join(domains)})")
+    policy = {domain: policies.choice(domain, ROLLUP_POLICIES) for domain in domains}
     return RollupRule(share=share, policy=MappingProxyType(policy))
 
 
@@ -654,13 +660,14 @@ def parse_rules(config: Mapping[str, Any]) -> IndicatorRules:
 
     metrics_table = root.table("metrics")
     metrics: dict[str, tuple[MetricRule, ...]] = {}
+    known = registry().metrics
     for metric in metrics_table.raw:
-        if metric not in METRIC_DOMAINS:
-            raise ValueError(f"{metrics_table.key(metric)}: unknown metric (known: {', '.join(METRIC_DOMAINS)})")
-        if metric in _JUDGED_ELSEWHERE:
+        if metric not in known:
+            raise ValueError(f"{metrics_table.key(metric)}: unknown metric (known: {', '.join(known)})")
+        if not known[metric].judged:
             raise ValueError(f"{metrics_table.key(metric)}: judged through [air], [traffic] or [noise], not here")
         metrics[metric] = _metric_rules(metric, metrics_table.table(metric), dead_band, dwell_s)
-    for metric in JUDGED_METRICS:
+    for metric in judged_metrics():
         if metric not in metrics:
             raise ValueError(f"{metrics_table.key(metric)}: missing")
 

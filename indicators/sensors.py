@@ -30,7 +30,7 @@ import pandas as pd
 from pandas.api.extensions import take
 
 from indicators.aqi import aqi_frame
-from indicators.domains import METRIC_DOMAINS
+from indicators.registry import metric_domains
 from indicators.rules import AQI_INPUT_METRICS, IndicatorRules
 from indicators.scores import noise_rules, score_and_level_by_row, tpi_from_speed
 from indicators.windows import as_utc, check_registry, declared_metrics, window_values
@@ -251,7 +251,7 @@ def _combine_windows(judged: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFra
             "rule": deciding["rule"].array,
         }
     )
-    result["domain"] = result["metric"].map(METRIC_DOMAINS)
+    result["domain"] = result["metric"].map(metric_domains())
     result["unit_code"] = result["sensor_id"].map(registry["unit_code"])
     result["maintenance"] = result["sensor_id"].map(registry["maintenance"]).astype(bool)
     result["time"] = pd.to_datetime(result["time"], utc=True)

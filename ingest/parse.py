@@ -14,7 +14,8 @@ Topics (anything else, or another city's id, is ``unknown topic``):
   3. a SenML pack (RFC 8428 JSON): an array of records with ``bn``/``bt``/``bv``/``n``/``v``/``u``/``t``.
   An array is SenML when its first object has none of ``ts``/``values`` and at least one
   SenML key; otherwise it is a batch of form 2.
-- ``cityops/<city>/events`` → one :class:`EventRow`.
+- ``cityops/<city>/events`` → one :class:`EventRow` (:func:`parse_event` checks one event's JSON
+  the same way, for an incident an officer reports).
 - ``cityops/<city>/units/<unit_id>`` → one :class:`UnitPositionRow`.
 
 Sensor and unit ids match ``[A-Za-z0-9_.-]{1,64}`` (else ``bad id``).
@@ -73,17 +74,16 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 
 from incidents.privacy import mask_personal, mask_personal_text, mask_phones_in_text
-from indicators.domains import EVENT_SOURCES, METRICS, SEVERITIES, UNIT_KINDS, UNIT_STATUSES
-from store.ingest import EventRow, ReadingRow, RejectRow, SensorSightingRow, UnitPositionRow
-
-# The rows are the store's own types: the ingest hands them to it unchanged.
+from indicators.registry import metric_domains
+from ingest.rows import EventRow, ReadingRow, RejectRow, SensorSightingRow, UnitPositionRow
+from vocabulary.terms import EVENT_SOURCES, SEVERITIES, UNIT_KINDS, UNIT_STATUSES
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +136,7 @@ class IngestContext:
 
     city_id: str
     sensors: Mapping[str, tuple[float, float]]
-    metrics: frozenset[str] = frozenset(METRICS)
+    metrics: frozenset[str] = field(default_factory=lambda: frozenset(metric_domains()))
     categories: frozenset[str]
     locate: Locate
     retention: timedelta
@@ -421,28 +421,50 @@ def parse_message(topic: str, payload: bytes, received_at: datetime, ctx: Ingest
     if route != "events" and _ID.fullmatch(parts[3]) is None:
         return reject_message(received_at, topic, f"{BAD_ID}: {_detail(parts[3])}", payload)
 
-    if len(payload) > ctx.max_payload_bytes:
-        return reject_message(received_at, topic, f"{OVERSIZE}: {len(payload)} bytes", payload)
-    try:
-        text = payload.decode("utf-8")
-    except UnicodeDecodeError:
-        return reject_message(received_at, topic, NOT_UTF8, payload)
-    if text.startswith("\ufeff"):  # a byte order mark: RFC 8259 §8.1 lets parsers ignore it
-        text = text[1:]
-    if _too_deep(payload):
-        return reject_message(received_at, topic, TOO_DEEP, payload)
-    try:
-        data = _DECODER.decode(text)
-    except RecursionError:
-        return reject_message(received_at, topic, TOO_DEEP, payload)
-    except ValueError as error:  # JSONDecodeError, or an integer over Python's digit limit
-        return reject_message(received_at, topic, f"{NOT_JSON}: {_detail(str(error))}", payload)
-
+    data, refused = _json(payload, ctx)
+    if refused is not None:
+        return reject_message(received_at, topic, refused, payload)
     if route == "readings":
         return _readings(parts[3], data, payload, topic, received_at, ctx)
     if route == "events":
         return _event(data, payload, topic, received_at, ctx)
     return _unit(parts[3], data, payload, topic, received_at, ctx)
+
+
+def parse_event(payload: bytes, received_at: datetime, ctx: IngestContext) -> EventRow | str:
+    """One event's JSON (the body of ``cityops/<city>/events``) → its row, or the reason it is refused.
+
+    The checks are the events topic's, reason for reason: an incident an officer reports (the
+    dispatch screen, ``POST /api/v1/incidents``) is held to the same rules as a device's event.
+    ``received_at`` must be timezone-aware; it anchors the time window.
+    """
+    if received_at.tzinfo is None or received_at.utcoffset() is None:
+        raise ValueError("received_at must be timezone-aware")
+    data, refused = _json(bytes(payload), ctx)
+    if refused is not None:
+        return refused
+    return _event_row(data, received_at.astimezone(UTC), ctx)
+
+
+def _json(payload: bytes, ctx: IngestContext) -> tuple[Any, str | None]:
+    """The payload's decoded JSON and None, or None and why it is refused (oversize, not UTF-8,
+    too deeply nested, not JSON)."""
+    if len(payload) > ctx.max_payload_bytes:
+        return None, f"{OVERSIZE}: {len(payload)} bytes"
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, NOT_UTF8
+    if text.startswith("\ufeff"):  # a byte order mark: RFC 8259 §8.1 lets parsers ignore it
+        text = text[1:]
+    if _too_deep(payload):
+        return None, TOO_DEEP
+    try:
+        return _DECODER.decode(text), None
+    except RecursionError:
+        return None, TOO_DEEP
+    except ValueError as error:  # JSONDecodeError, or an integer over Python's digit limit
+        return None, f"{NOT_JSON}: {_detail(str(error))}"
 
 
 def reject_message(received_at: datetime, topic: str, reason: str, payload: bytes) -> Parsed:
@@ -678,51 +700,55 @@ _EVENT_FIELDS = ("id", "ts", "source", "category", "severity", "lon", "lat", "ti
 
 
 def _event(data: Any, payload: bytes, topic: str, received_at: datetime, ctx: IngestContext) -> Parsed:
-    def reject(reason: str) -> Parsed:
-        return reject_message(received_at, topic, reason, payload)
+    row = _event_row(data, received_at, ctx)
+    if type(row) is str:
+        return reject_message(received_at, topic, row, payload)
+    return Parsed(events=(row,))
 
+
+def _event_row(data: Any, received_at: datetime, ctx: IngestContext) -> EventRow | str:
+    """The event's row, or the reason it is refused."""
     if type(data) is not dict:
-        return reject(f"{WRONG_SHAPE}: not an object")
+        return f"{WRONG_SHAPE}: not an object"
     missing = _required(data, _EVENT_FIELDS)
     if missing is not None:
-        return reject(missing)
+        return missing
     event_id, source, category, severity, title = (data[k] for k in ("id", "source", "category", "severity", "title"))
     if type(event_id) is not str or _EVENT_ID.fullmatch(event_id) is None:
-        return reject(f"{BAD_ID}: {_detail(event_id)}")
+        return f"{BAD_ID}: {_detail(event_id)}"
     time = _parse_time(data["ts"], *_window(received_at, ctx))
     if type(time) is str:
-        return reject(time)
+        return time
     if type(source) is not str or source not in _SOURCES:
-        return reject(f"{UNKNOWN_SOURCE}: {_detail(source)}")
+        return f"{UNKNOWN_SOURCE}: {_detail(source)}"
     if type(category) is not str or category not in ctx.categories:
-        return reject(f"{UNKNOWN_CATEGORY}: {_detail(category)}")
+        return f"{UNKNOWN_CATEGORY}: {_detail(category)}"
     if type(severity) is not str or severity not in _SEVERITIES:
-        return reject(f"{UNKNOWN_SEVERITY}: {_detail(severity)}")
+        return f"{UNKNOWN_SEVERITY}: {_detail(severity)}"
     if type(title) is not str:
-        return reject(f"{WRONG_SHAPE}: title is not a string")
+        return f"{WRONG_SHAPE}: title is not a string"
     if not title:
-        return reject(f"{MISSING_FIELD}: title")
+        return f"{MISSING_FIELD}: title"
     if len(title) > MAX_TITLE:
-        return reject(f"{FIELD_TOO_LONG}: title ({len(title)} > {MAX_TITLE})")
+        return f"{FIELD_TOO_LONG}: title ({len(title)} > {MAX_TITLE})"
     detail = data.get("detail")
     if detail is not None:
         if type(detail) is not str:
-            return reject(f"{WRONG_SHAPE}: detail is not a string")
+            return f"{WRONG_SHAPE}: detail is not a string"
         if len(detail) > MAX_DETAIL:
-            return reject(f"{FIELD_TOO_LONG}: detail ({len(detail)} > {MAX_DETAIL})")
+            return f"{FIELD_TOO_LONG}: detail ({len(detail)} > {MAX_DETAIL})"
         detail = _clean(detail)
     phone = data.get("reporter_phone")
     if phone == "":
         phone = None
     if phone is not None and (type(phone) is not str or _PHONE.fullmatch(phone) is None):
-        return reject(f"{BAD_PHONE}: {_detail(phone)}")
+        return f"{BAD_PHONE}: {_detail(phone)}"
     place = _place(data, ctx)
     if type(place) is str:
-        return reject(place)
+        return place
     lon, lat, scope_code, scopes = place
-    row = EventRow(source, event_id, time, category, severity, lon, lat, _clean(title), detail, phone,
-                   scope_code, scopes)
-    return Parsed(events=(row,))
+    return EventRow(source, event_id, time, category, severity, lon, lat, _clean(title), detail, phone,
+                    scope_code, scopes)
 
 
 _UNIT_FIELDS = ("ts", "lon", "lat", "status", "kind")

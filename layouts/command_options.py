@@ -11,7 +11,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from indicators.domains import DOMAINS, INDEX
+from indicators.domains import INDEX
+from indicators.registry import domain_ids
 from layouts.i18n import MESSAGES, text
 
 ROTATE_DEFAULT_S = 30
@@ -53,7 +54,7 @@ def _one(value: str | Sequence[str] | None) -> str:
 
 
 def _domains(value: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    known = (INDEX, *DOMAINS)
+    known = (INDEX, *domain_ids())
     chosen: list[str] = []
     for part in value.split(","):
         name = part.strip().lower()
@@ -79,7 +80,7 @@ def command_options(query: Mapping[str, str | Sequence[str] | None], levels: Seq
     the given order, without repeats; in kiosk mode it defaults to the index and every domain.
     ``every`` is clamped to 10 s … 1 h (default 30 s). An unknown ``level`` is ignored."""
     kiosk = _one(query.get("kiosk")).strip().lower() in _YES
-    default = (INDEX, *DOMAINS) if kiosk else (INDEX,)
+    default = (INDEX, *domain_ids()) if kiosk else (INDEX,)
     domains = _domains(_one(query.get("domains")) or _one(query.get("domain")), default)
     if not kiosk:
         domains = domains[:1]

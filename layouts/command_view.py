@@ -15,11 +15,13 @@ import dash
 from dash import dcc, html
 
 from auth.roles import VIEW
-from indicators.domains import DOMAINS, INDEX
+from indicators.domains import INDEX
 from indicators.levels import LEVEL_COLOURS
+from indicators.registry import domain_ids
 from layouts.command_options import command_options, default_level, level_title
 from layouts.i18n import text
 from layouts.markers import LEVEL_MARK, SEVERITY_MARK, SEVERITY_STYLE, UNIT_COLOUR, UNIT_MARK
+from layouts.theme import BACKGROUND
 from web import citydata
 from web.locale import city_zone, request_language
 
@@ -31,7 +33,7 @@ REPLAY_TICK_MS = 1_000  # one replay step per second
 LOST_AFTER_MS = 2 * REFRESH_MS + 3_000  # two refreshes missed, and some slack for a slow one
 REPLAY_HOURS = (1, 3, 6, 12, 24)
 REPLAY_STEPS_MIN = (5, 15, 30)
-_DARK = {"paper_bgcolor": "#101418", "plot_bgcolor": "#101418", "xaxis": {"visible": False},
+_DARK = {"paper_bgcolor": BACKGROUND, "plot_bgcolor": BACKGROUND, "xaxis": {"visible": False},
          "yaxis": {"visible": False}, "margin": {"l": 0, "r": 0, "t": 0, "b": 0}}
 # The map's legend is HTML, not Plotly's: it then scales with the page's font on a 4K wall. It
 # sits under the map, never over a part of the city.
@@ -39,10 +41,10 @@ _LEVEL_KEYS = ((2, "red"), (1, "amber"), (0, "green"), (None, "grey"))
 
 
 def domain_options(language: str) -> list[dict[str, str]]:
-    return [{"label": text(f"vitals.domain.{domain}", language), "value": domain} for domain in (INDEX, *DOMAINS)]
+    return [{"label": text(f"vitals.domain.{domain}", language), "value": domain} for domain in (INDEX, *domain_ids())]
 
 
-def _swatch(glyph: str, colour: str, fill: str = "#101418") -> html.Span:
+def _swatch(glyph: str, colour: str, fill: str = BACKGROUND) -> html.Span:
     """A mark as the map draws it: its shape and colour on the fill it sits on."""
     return html.Span(glyph, className="cv-swatch", style={"color": colour, "background": fill})
 

@@ -10,9 +10,10 @@ from dash.development.base_component import Component
 
 from auth.roles import DISPATCH
 from city import report_categories
-from indicators.domains import EVENT_SOURCES, SEVERITIES
 from layouts.components import page_heading
 from layouts.i18n import text
+from layouts.theme import BACKGROUND
+from vocabulary.terms import EVENT_SOURCES, SEVERITIES
 from web import citydata
 from web.locale import request_language
 
@@ -84,7 +85,7 @@ def layout(**_query: str) -> html.Div:
             ], className="dispatch-left"),
             html.Section([
                 dcc.Graph(id="dispatch-map", className="dispatch-map map-clickable", config={"displayModeBar": False},
-                          figure={"layout": {"paper_bgcolor": "#101418", "plot_bgcolor": "#101418"}}),
+                          figure={"layout": {"paper_bgcolor": BACKGROUND, "plot_bgcolor": BACKGROUND}}),
                 html.P(id="dispatch-message", className="message", role="status"),
                 html.Div([
                     html.Div(id="dispatch-facts"),

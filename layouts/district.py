@@ -10,13 +10,14 @@ from dash import dcc, html
 
 from auth.roles import VIEW
 from layouts.i18n import text
+from layouts.theme import BACKGROUND
 from web.locale import request_language
 
 dash.register_page(__name__, path_template="/district/<code>", title="cityops", name="District",
                    permission=VIEW, id_prefix="district-")
 
 REFRESH_MS = 10_000
-_DARK = {"paper_bgcolor": "#101418", "plot_bgcolor": "#101418", "xaxis": {"visible": False},
+_DARK = {"paper_bgcolor": BACKGROUND, "plot_bgcolor": BACKGROUND, "xaxis": {"visible": False},
          "yaxis": {"visible": False}, "margin": {"l": 0, "r": 0, "t": 0, "b": 0}}
 
 

@@ -4,10 +4,12 @@ print). Marks are drawn over units filled with their level's colour, so a mark's
 light tint with a dark outline: it stands out on any fill (a green dot on a green fill once
 vanished and read as the open circle of "no data")."""
 
+from layouts.theme import BACKGROUND
+
 # level → (Plotly symbol, the same shape as text, mark colour)
 LEVEL_MARK = {2: ("square", "■", "#ffcdd2"), 1: ("triangle-up", "▲", "#fff59d"), 0: ("circle", "●", "#c8e6c9"),
               None: ("circle-open", "○", "#d5dce2")}
-MARK_OUTLINE = "#101418"
+MARK_OUTLINE = BACKGROUND
 SEVERITY_STYLE = {  # Plotly marker colour and symbol
     "minor": ("#4fc3f7", "circle"), "major": ("#ffab40", "diamond"), "critical": ("#ff5252", "x")}
 SEVERITY_MARK = {"minor": "●", "major": "◆", "critical": "✖"}  # the same shapes as text

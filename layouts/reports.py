@@ -9,7 +9,8 @@ from dash import dcc, html
 from dash.development.base_component import Component
 
 from auth.roles import EXPORT
-from indicators.domains import DOMAINS, INDEX
+from indicators.domains import INDEX
+from indicators.registry import domain_ids
 from layouts.components import page_heading
 from layouts.i18n import text
 from reports.spec import BUCKETS, PRESETS
@@ -27,7 +28,7 @@ def layout(**_query: str) -> html.Div:
         return html.Label([html.Span(text(label_key, language)), control], className=class_name)
 
     domain_options = [{"label": text(f"vitals.domain.{domain}", language), "value": domain}
-                      for domain in (INDEX, *DOMAINS)]
+                      for domain in (INDEX, *domain_ids())]
     return html.Div([
         dcc.Location(id="reports-url", refresh=False),
         page_heading(text("page.reports.title", language), html.Span(id="reports-as-of", className="as-of")),

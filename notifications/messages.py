@@ -24,9 +24,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from layouts.i18n import ENGLISH, format_time, text
+from vocabulary.terms import SEVERITIES  # the incidents' words (a red level is critical)
 
 KINDS = ("email", "webhook", "wecom", "dingtalk", "feishu", "sms")
-SEVERITIES = ("minor", "major", "critical")  # the incidents' words (a red level is critical)
 SEVERITY_MARK = {"minor": "●", "major": "▲", "critical": "■"}
 # The robots' documented size limits (bytes of UTF-8): the body is cut to fit, the links kept.
 MARKDOWN_LIMIT = {"wecom": 4096, "dingtalk": 18_000, "feishu": 18_000}

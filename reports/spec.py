@@ -8,7 +8,7 @@ hourly rollup. Buckets (hour, day, week from Monday, month) are whole ones in th
 (docs/contract.md: day boundaries in the city's zone).
 
 Units: explicit codes at any level (the city's id for the whole city), or none: then every unit
-of ``level`` (default: the lowest level). Domains: ids of ``indicators.domains.DOMAINS`` and
+of ``level`` (default: the lowest level). Domains: ids of ``indicators.registry.domain_ids()`` and
 ``index`` (the vital-sign index); none means all of them.
 """
 
@@ -22,14 +22,20 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from indicators.domains import DOMAINS, INDEX
+from indicators.domains import INDEX
+from indicators.registry import domain_ids
 
 BUCKETS: tuple[str, ...] = ("hour", "day", "week", "month")
 # The period presets of the report page (``callbacks.reports.preset_period`` turns one into a period)
 # and the bucket each brings with it: a day by the hour, anything longer by the day.
 PRESETS: Mapping[str, str] = MappingProxyType(
     {"last_24h": "hour", "last_7d": "day", "last_30d": "day", "this_month": "day", "last_month": "day"})
-ALL_DOMAINS: tuple[str, ...] = (*DOMAINS, INDEX)
+
+
+def all_domains() -> tuple[str, ...]:
+    """Every domain a report can show, in the registry's order, and the vital-sign index last."""
+    return (*domain_ids(), INDEX)
+
 CITY_LEVEL = "city"  # the level name of the whole city in the vital-sign tables
 # Formats of the files; html and pdf are the printable report.
 FORMATS: tuple[str, ...] = ("csv", "xlsx", "parquet", "json", "html", "pdf")
@@ -95,7 +101,7 @@ class CityUnits:
 @dataclass(frozen=True)
 class ReportSpec:
     """One report's choice. ``start``/``end``: aware UTC datetimes on whole hours, ``start < end``.
-    ``units`` empty: every unit of ``level``. ``domains`` empty: :data:`ALL_DOMAINS`."""
+    ``units`` empty: every unit of ``level``. ``domains`` empty: :func:`all_domains`."""
 
     start: datetime
     end: datetime
@@ -115,15 +121,15 @@ class ReportSpec:
             raise SpecError("from must come before to")
         if self.bucket not in BUCKETS:
             raise SpecError(f"unknown bucket {self.bucket[:MAX_TEXT]!r}; one of {', '.join(BUCKETS)}")
-        unknown = [domain for domain in self.domains if domain not in ALL_DOMAINS]
+        unknown = [domain for domain in self.domains if domain not in all_domains()]
         if unknown:
-            raise SpecError(f"unknown domain {unknown[0][:MAX_TEXT]!r}; one of {', '.join(ALL_DOMAINS)}")
+            raise SpecError(f"unknown domain {unknown[0][:MAX_TEXT]!r}; one of {', '.join(all_domains())}")
 
     @property
     def domain_list(self) -> tuple[str, ...]:
-        """The domains reported, in the fixed order of :data:`ALL_DOMAINS`."""
-        chosen = set(self.domains) if self.domains else set(ALL_DOMAINS)
-        return tuple(domain for domain in ALL_DOMAINS if domain in chosen)
+        """The domains reported, in the fixed order of :func:`all_domains`."""
+        chosen = set(self.domains) if self.domains else set(all_domains())
+        return tuple(domain for domain in all_domains() if domain in chosen)
 
     @property
     def hours(self) -> int:

@@ -6,6 +6,7 @@ from :func:`connect`, runs one transaction and ends it (commit, or rollback and 
 
 from psycopg2.extensions import connection as Connection  # the type of what connect() returns, for annotations
 
+from ingest.rows import EventRow, ReadingRow, RejectRow, SensorSightingRow, UnitPositionRow  # what the ingest writes
 from store.accounts import (
     AccountError,
     AccountExists,
@@ -62,8 +63,14 @@ from store.hourly import (
 from store.incidents import (
     STORM_WINDOW,
     CategoryRow,
+    DispatchRow,
     IncidentConflict,
+    IncidentDetail,
+    IncidentEvent,
     IncidentMissing,
+    IncidentRow,
+    IncidentStep,
+    ResponseUnit,
     act_on_incident,
     create_from_event,
     get_incident,
@@ -91,16 +98,7 @@ from store.indicators import (
     write_history,
     write_run,
 )
-from store.ingest import (
-    BatchResult,
-    EventRow,
-    IngestBatch,
-    ReadingRow,
-    RejectRow,
-    SensorSightingRow,
-    UnitPositionRow,
-    write_ingest_batch,
-)
+from store.ingest import BatchResult, IngestBatch, write_ingest_batch
 from store.metrics import LatencySeries, add_request_latency, read_request_latency
 from store.queries import COUNTABLE_TABLES, count_rows, latest_readings, server_info
 from store.registry import (
@@ -148,8 +146,14 @@ __all__ = [
     "AccountMissing",
     "STORM_WINDOW",
     "CategoryRow",
+    "DispatchRow",
     "IncidentConflict",
+    "IncidentDetail",
+    "IncidentEvent",
     "IncidentMissing",
+    "IncidentRow",
+    "IncidentStep",
+    "ResponseUnit",
     "act_on_incident",
     "create_from_event",
     "get_incident",

@@ -16,7 +16,7 @@ Guarantees come from the database, not from checks in Python:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,6 +26,7 @@ from psycopg2.extras import Json, execute_values
 
 from store.audit import write_audit
 from store.connection import transaction
+from vocabulary.terms import SEVERITIES
 
 # Events of one category in one lowest-level unit within this long of the incident's newest
 # event are the same situation (an alarm storm, a flood of hotline calls about one fire).
@@ -45,7 +46,8 @@ DISPATCH = "dispatch"
 RESOLVE = "resolve"
 REOPEN = "reopen"
 _TIME_COLUMN = {"ack": "acknowledged_at", DISPATCH: "dispatched_at", "arrive": "arrived_at", RESOLVE: "resolved_at"}
-_SEVERITY_RANK = "array_position(ARRAY['minor', 'major', 'critical'], {})"
+# A severity's rank: its place in vocabulary.terms.SEVERITIES, passed as %(severities)s.
+_SEVERITY_RANK = "array_position(%(severities)s::text[], {})"
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,9 @@ def sync_categories(conn: psycopg2.extensions.connection, categories: Iterable[C
         cur.execute("DELETE FROM incident_categories WHERE NOT key = ANY(%s)", ([row[0] for row in rows],))
 
 
+# The SLA deadline rule, kept here only: an incident is due its category's minutes for its severity
+# (categories.toml, synced into incident_categories) after it was received; 24 hours when the city no
+# longer has the category. A worse member of a storm can only bring the deadline sooner.
 _SLA = ("(SELECT make_interval(mins => CASE %(severity)s WHEN 'minor' THEN sla_minor_min"
         " WHEN 'major' THEN sla_major_min ELSE sla_critical_min END) FROM incident_categories"
         " WHERE key = %(category)s)")
@@ -138,7 +143,8 @@ def incidents_for_events(
                 "UPDATE incidents SET events_count = events_count + 1, last_event_at = greatest(last_event_at,"
                 f" %(time)s), severity = {worse}, due_at = least(due_at, received_at + coalesce({_SLA},"
                 " interval '24 hours')) WHERE id = %(id)s",
-                {"time": time, "severity": severity, "category": category, "id": incident_id},
+                {"time": time, "severity": severity, "category": category, "id": incident_id,
+                 "severities": list(SEVERITIES)},
             )
             action, note = "group", f"{source}:{event_id}"
         cur.execute("INSERT INTO incident_events (source, event_id, incident_id) VALUES (%s, %s, %s)",
@@ -150,14 +156,103 @@ def incidents_for_events(
     return result
 
 
-_INCIDENT_COLUMNS = ("id", "category", "severity", "status", "title", "title_zh", "detail", "reporter_phone", "lon",
-                     "lat", "scope_code", "scopes", "received_at", "last_event_at", "events_count", "acknowledged_at",
-                     "dispatched_at", "arrived_at", "resolved_at", "due_at", "reopened_count", "resolution_note",
-                     "created_by")
+@dataclass(frozen=True)
+class IncidentRow:
+    """One row of ``incidents``. Times are timezone-aware; ``scopes``: level → the code of the unit it
+    lies in at that level, ``scope_code`` the lowest; ``due_at`` the SLA deadline; ``created_by``
+    "event" or the officer who reported it."""
+
+    id: int
+    category: str
+    severity: str
+    status: str
+    title: str
+    title_zh: str | None
+    detail: str | None
+    reporter_phone: str | None
+    lon: float
+    lat: float
+    scope_code: str | None
+    scopes: dict[str, str] | None
+    received_at: datetime
+    last_event_at: datetime
+    events_count: int
+    acknowledged_at: datetime | None
+    dispatched_at: datetime | None
+    arrived_at: datetime | None
+    resolved_at: datetime | None
+    due_at: datetime
+    reopened_count: int
+    resolution_note: str | None
+    created_by: str
 
 
-def _incident(row: Sequence[Any]) -> dict[str, Any]:
-    return dict(zip(_INCIDENT_COLUMNS, row, strict=True))
+@dataclass(frozen=True)
+class IncidentEvent:
+    """An event grouped into an incident (one report, or one alarm of a storm)."""
+
+    source: str
+    id: str
+    time: datetime
+    severity: str
+    title: str
+    title_zh: str | None
+    reporter_phone: str | None
+
+
+@dataclass(frozen=True)
+class IncidentStep:
+    """One step of an incident's history (``incident_transitions``); ``user`` "event" for a report."""
+
+    time: datetime
+    user: str
+    action: str
+    from_status: str | None
+    to_status: str
+    unit_id: str | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class DispatchRow:
+    """A unit sent to an incident; ``released_at`` None while it is still there."""
+
+    unit_id: str
+    dispatched_at: datetime
+    dispatched_by: str
+    released_at: datetime | None
+
+
+@dataclass(frozen=True)
+class IncidentDetail(IncidentRow):
+    """An incident with its events, its steps and its dispatches, in time order."""
+
+    events: tuple[IncidentEvent, ...]
+    steps: tuple[IncidentStep, ...]
+    dispatches: tuple[DispatchRow, ...]
+
+
+@dataclass(frozen=True)
+class ResponseUnit:
+    """A response unit as ``units`` keeps it: its last reported status and position (None: never
+    reported), the unit it is in, and the incident it is sent to (None: not sent)."""
+
+    unit_id: str
+    kind: str
+    name: str | None
+    status: str
+    lon: float | None
+    lat: float | None
+    position_time: datetime | None
+    scope_code: str | None
+    incident_id: int | None
+
+
+_INCIDENT_COLUMNS = tuple(field.name for field in fields(IncidentRow))
+
+
+def _incident(row: Sequence[Any]) -> IncidentRow:
+    return IncidentRow(*row)
 
 
 def act_on_incident(
@@ -170,7 +265,7 @@ def act_on_incident(
     address: str | None = None,
     unit_id: str | None = None,
     note: str | None = None,
-) -> dict[str, Any]:
+) -> IncidentRow:
     """Apply ``action`` (ack, dispatch, arrive, resolve, reopen) as ``user``; the incident after it.
 
     ``next_status(action, current status)`` is the lifecycle rule (``incidents.lifecycle``): it
@@ -187,7 +282,7 @@ def act_on_incident(
             if row is None:
                 raise IncidentMissing(f"no incident {incident_id}")
             before = _incident(row)
-            status = next_status(action, before["status"])
+            status = next_status(action, before.status)
             if action == DISPATCH:
                 _take_unit(cur, incident_id, unit_id or "", user)
             if action == RESOLVE:
@@ -210,7 +305,7 @@ def act_on_incident(
             after = _incident(cur.fetchone())
             cur.execute("INSERT INTO incident_transitions (incident_id, time, \"user\", action, from_status, to_status,"
                         " unit_id, note) VALUES (%s, now(), %s, %s, %s, %s, %s, %s)",
-                        (incident_id, user, action, before["status"], status, unit_id, note))
+                        (incident_id, user, action, before.status, status, unit_id, note))
             write_audit(cur, user, f"incident.{action}", str(incident_id), _audited(before, unit_id),
                         _audited(after, unit_id), address)
             return after
@@ -236,10 +331,10 @@ def _take_unit(cur: psycopg2.extensions.cursor, incident_id: int, unit_id: str, 
     cur.execute("UPDATE units SET status = 'busy' WHERE unit_id = %s", (unit_id,))
 
 
-def _audited(incident: dict[str, Any], unit_id: str | None) -> dict[str, Any]:
+def _audited(incident: IncidentRow, unit_id: str | None) -> dict[str, Any]:
     # The audit trail records the state change, never the reporter's phone number.
-    state = {key: incident[key] for key in ("status", "severity", "acknowledged_at", "dispatched_at", "arrived_at",
-                                             "resolved_at", "reopened_count")}
+    state = {key: getattr(incident, key) for key in ("status", "severity", "acknowledged_at", "dispatched_at",
+                                                      "arrived_at", "resolved_at", "reopened_count")}
     if unit_id:
         state["unit_id"] = unit_id
     return state
@@ -253,7 +348,7 @@ def list_incidents(
     category: str | None = None,
     since: datetime | None = None,
     limit: int = 500,
-) -> list[dict[str, Any]]:
+) -> list[IncidentRow]:
     """Incidents, newest first: by status, a unit at any level (``district``), category, received since."""
     conditions, params = [], []
     if statuses:
@@ -276,28 +371,24 @@ def list_incidents(
         return [_incident(row) for row in cur.fetchall()]
 
 
-def get_incident(conn: psycopg2.extensions.connection, incident_id: int) -> dict[str, Any]:
+def get_incident(conn: psycopg2.extensions.connection, incident_id: int) -> IncidentDetail:
     """One incident with its events, its steps and its dispatches (:class:`IncidentMissing` if none)."""
     with transaction(conn) as cur:
         cur.execute(f"SELECT {', '.join(_INCIDENT_COLUMNS)} FROM incidents WHERE id = %s", (incident_id,))
         row = cur.fetchone()
         if row is None:
             raise IncidentMissing(f"no incident {incident_id}")
-        incident = _incident(row)
         cur.execute("SELECT e.source, e.id, e.time, e.severity, e.title, e.title_zh, e.reporter_phone"
                     " FROM incident_events m JOIN events e ON e.source = m.source AND e.id = m.event_id"
                     " WHERE m.incident_id = %s ORDER BY e.time, e.source, e.id", (incident_id,))
-        incident["events"] = [dict(zip(("source", "id", "time", "severity", "title", "title_zh", "reporter_phone"),
-                                       event, strict=True)) for event in cur.fetchall()]
+        events = tuple(IncidentEvent(*event) for event in cur.fetchall())
         cur.execute("SELECT time, \"user\", action, from_status, to_status, unit_id, note FROM incident_transitions"
                     " WHERE incident_id = %s ORDER BY time, id", (incident_id,))
-        incident["steps"] = [dict(zip(("time", "user", "action", "from_status", "to_status", "unit_id", "note"), step,
-                                      strict=True)) for step in cur.fetchall()]
+        steps = tuple(IncidentStep(*step) for step in cur.fetchall())
         cur.execute("SELECT unit_id, dispatched_at, dispatched_by, released_at FROM dispatches WHERE incident_id = %s"
                     " ORDER BY dispatched_at, id", (incident_id,))
-        incident["dispatches"] = [dict(zip(("unit_id", "dispatched_at", "dispatched_by", "released_at"), d,
-                                           strict=True)) for d in cur.fetchall()]
-    return incident
+        dispatches = tuple(DispatchRow(*dispatch) for dispatch in cur.fetchall())
+    return IncidentDetail(*row, events, steps, dispatches)
 
 
 def reporter_phone(conn: psycopg2.extensions.connection, incident_id: int, *, user: str,
@@ -312,14 +403,13 @@ def reporter_phone(conn: psycopg2.extensions.connection, incident_id: int, *, us
         return row[0]
 
 
-def list_units(conn: psycopg2.extensions.connection) -> list[dict[str, Any]]:
+def list_units(conn: psycopg2.extensions.connection) -> list[ResponseUnit]:
     """Every response unit: kind, name, status, position and its time, unit, current incident."""
     with transaction(conn) as cur:
         cur.execute("SELECT u.unit_id, u.kind, u.name, u.status, u.lon, u.lat, u.position_time, u.scope_code,"
                     " d.incident_id FROM units u LEFT JOIN dispatches d ON d.unit_id = u.unit_id"
                     " AND d.released_at IS NULL ORDER BY u.unit_id")
-        names = ("unit_id", "kind", "name", "status", "lon", "lat", "position_time", "scope_code", "incident_id")
-        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        return [ResponseUnit(*row) for row in cur.fetchall()]
 
 
 _KPI_COLUMNS = ("incident_id", "district", "category", "severity", "received_at", "acknowledged_at",

@@ -18,13 +18,13 @@ import io
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import NamedTuple
 
 import psycopg2
 import psycopg2.extensions
 from psycopg2.extras import Json, execute_values
 
+from ingest.rows import EventRow, ReadingRow, RejectRow, SensorSightingRow, UnitPositionRow
 from store.connection import transaction
 from store.incidents import incidents_for_events
 
@@ -34,66 +34,6 @@ log = logging.getLogger(__name__)
 _PAGE_SIZE = 10_000
 # A deadlock or serialization failure is transient: the batch is retried as a whole.
 _ATTEMPTS = 3
-
-
-class ReadingRow(NamedTuple):
-    """One reading; ``time`` timezone-aware."""
-
-    time: datetime
-    sensor_id: str
-    metric: str
-    value: float
-
-
-class RejectRow(NamedTuple):
-    """A refused message or record; ``payload`` is the first 2 KiB as text."""
-
-    time: datetime
-    topic: str
-    reason: str
-    payload: str
-
-
-class EventRow(NamedTuple):
-    """An event as received on ``cityops/<city>/events`` (docs/contract.md "MQTT")."""
-
-    source: str
-    id: str
-    time: datetime
-    category: str
-    severity: str
-    lon: float
-    lat: float
-    title: str
-    detail: str | None
-    reporter_phone: str | None
-    scope_code: str | None
-    scopes: dict[str, str] | None
-
-
-class UnitPositionRow(NamedTuple):
-    """A position report of a response unit, with the administrative units it lies in."""
-
-    time: datetime
-    unit_id: str
-    lon: float
-    lat: float
-    status: str
-    kind: str
-    scope_code: str | None
-    scopes: dict[str, str] | None
-
-
-class SensorSightingRow(NamedTuple):
-    """A sensor seen in a feed with its position; registers it if the registry does not know it."""
-
-    sensor_id: str
-    time: datetime
-    lon: float
-    lat: float
-    metrics: tuple[str, ...]
-    scope_code: str | None
-    scopes: dict[str, str] | None
 
 
 @dataclass(frozen=True)

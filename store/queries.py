@@ -9,8 +9,8 @@ from typing import Any
 import psycopg2.extensions
 from psycopg2 import sql
 
+from ingest.rows import ReadingRow
 from store.connection import transaction
-from store.ingest import ReadingRow
 
 # count_rows never puts a caller's string into SQL: only these names are accepted.
 COUNTABLE_TABLES = frozenset({

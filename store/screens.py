@@ -114,27 +114,50 @@ def values_as_of(
 REPLAY_INCIDENT_WINDOW = timedelta(days=7)
 
 
-def incidents_open_at(conn: psycopg2.extensions.connection, at: datetime, *, limit: int = 500) -> list[dict]:
-    """Incidents open at the past time ``at`` (id, title, severity, lon, lat), newest first: received
-    in the 7 days before it and not resolved by then, as its latest resolution time says.
+@dataclass(frozen=True)
+class PastIncident:
+    """An incident as a replayed map draws it."""
+
+    id: int
+    title: str
+    title_zh: str | None
+    category: str
+    severity: str
+    lon: float
+    lat: float
+
+
+def incidents_open_at(conn: psycopg2.extensions.connection, at: datetime, *, limit: int = 500) -> list[PastIncident]:
+    """Incidents open at the past time ``at``, newest first: received in the 7 days before it and
+    not resolved by then, as its latest resolution time says.
     The window keeps the read on the ``received_at`` index."""
     with transaction(conn) as cur:
         cur.execute(
-            "SELECT id, title, category, severity, lon, lat FROM incidents"
+            "SELECT id, title, title_zh, category, severity, lon, lat FROM incidents"
             " WHERE received_at <= %(at)s AND received_at > %(oldest)s"
             " AND (resolved_at IS NULL OR resolved_at > %(at)s)"
             " ORDER BY received_at DESC, id DESC LIMIT %(limit)s",
             {"at": at, "oldest": at - REPLAY_INCIDENT_WINDOW, "limit": limit},
         )
-        names = ("id", "title", "category", "severity", "lon", "lat")
-        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        return [PastIncident(*row) for row in cur.fetchall()]
 
 
 REPLAY_POSITION_WINDOW = timedelta(minutes=15)
 
 
-def units_at(conn: psycopg2.extensions.connection, at: datetime) -> list[dict]:
-    """Response units as they were at the past time ``at`` (unit_id, kind, status, lon, lat): each
+@dataclass(frozen=True)
+class PastUnit:
+    """A response unit as a replayed map draws it."""
+
+    unit_id: str
+    kind: str
+    status: str
+    lon: float
+    lat: float
+
+
+def units_at(conn: psycopg2.extensions.connection, at: datetime) -> list[PastUnit]:
+    """Response units as they were at the past time ``at``: each
     unit's last reported position at or before it, if no older than 15 minutes (else it is left
     out: where it was is not known). One index lookup per unit (``unit_positions (unit_id, time)``)."""
     with transaction(conn) as cur:
@@ -145,5 +168,4 @@ def units_at(conn: psycopg2.extensions.connection, at: datetime) -> list[dict]:
             "   ORDER BY up.time DESC LIMIT 1) AS p ORDER BY u.unit_id",
             {"at": at, "oldest": at - REPLAY_POSITION_WINDOW},
         )
-        names = ("unit_id", "kind", "status", "lon", "lat")
-        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        return [PastUnit(*row) for row in cur.fetchall()]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
@@ -104,3 +105,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # first minutes (a day of readings written, then its vital signs) are the machine's busiest;
     # the browser tests are the ones most sensitive to a busy machine.
     items.sort(key=lambda item: item.path.parent.name == "browser")
+
+
+@pytest.fixture
+def browser() -> Iterator:
+    """Headless Chromium at 1920×1080 (a wall screen), English preferred, logging the console: the
+    browser tests' and the journeys' (tests/browser/conftest.py ``chromium``)."""
+    from tests.browser.conftest import chromium
+
+    driver = chromium()
+    try:
+        yield driver
+    finally:
+        driver.quit()

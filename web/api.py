@@ -23,22 +23,18 @@ import flask
 from werkzeug.wrappers import Response
 
 import store
-from indicators.domains import DOMAINS, INDEX
+from indicators.domains import INDEX
 from indicators.levels import LEVEL_COLOURS, LEVEL_NAMES
+from indicators.registry import domain_ids
 from web import db
+from web.errors import json_error
 
 # The indicators process runs every 30 s; values older than this are not current.
 STALE_AFTER_S = 120.0
 
 
-def _error(status: int, error: str, message: str) -> Response:
-    response = flask.jsonify({"error": error, "message": message})
-    response.status_code = status
-    return response
-
-
 def not_found(rest: str = "") -> Response:
-    return _error(404, "not found", "no such API endpoint")
+    return json_error(404, "not found", "no such API endpoint")
 
 
 def _time(moment: datetime | None) -> str | None:
@@ -71,7 +67,7 @@ def _unit(rows: list[store.CurrentValue], now: datetime, *, detail: bool) -> dic
     unit = {"code": index.scope_code, "level_name": index.level_name, "parent": index.parent,
             **{key: value for key, value in _value(index, now, detail=detail).items() if key != "explanation"},
             "index": _round(index.score),
-            "domains": {domain: domains[domain] for domain in DOMAINS if domain in domains}}
+            "domains": {domain: domains[domain] for domain in domain_ids() if domain in domains}}
     del unit["score"]
     if detail:
         unit["explanation"] = index.explanation
@@ -109,7 +105,7 @@ def vitals_of(code: str) -> Response:
     conn = db.connection()
     rows = store.read_current(conn, [code])
     if not rows:
-        return _error(404, "not found", f"no vital signs for unit {code!r}")
+        return json_error(404, "not found", f"no vital signs for unit {code!r}")
     unit = _unit(rows, now, detail=True)
     children = store.children_of(conn, code)
     response = flask.jsonify({**_freshness(rows, now), "unit": unit, "children": children})

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,11 +28,13 @@ import pandas as pd
 from werkzeug.wrappers import Response
 
 import store
-from incidents.lifecycle import ACTIONS, STATUSES, Conflict, next_status
+from incidents.lifecycle import ACTIONS, Conflict, next_status
 from incidents.privacy import mask_phone
+from incidents.service import ReportRefused, report_incident
 from indicators.kpis import closed_loop_kpis, incident_frame, rank_districts
-from ingest.parse import parse_message
+from vocabulary.terms import INCIDENT_STATUSES, OPEN_STATUSES, RESOLVED
 from web import citydata, db, guard, locale
+from web.errors import json_error
 
 MAX_BODY_BYTES = 64 * 1024
 # KPIs are computed in memory from the period's incidents: a year at most, from a sane start.
@@ -39,12 +42,6 @@ MAX_KPI_PERIOD = timedelta(days=366)
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_LIST = 1000
 UNIT_STALE_AFTER_S = 600.0  # a unit that has not reported for 10 minutes: its position is not current
-
-
-def _error(status: int, error: str, message: str) -> Response:
-    response = flask.jsonify({"error": error, "message": message})
-    response.status_code = status
-    return response
 
 
 def _plain(value: Any) -> Any:
@@ -55,21 +52,27 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def incident_json(incident: dict[str, Any], now: datetime) -> dict[str, Any]:
+def _shown(row: Any) -> dict[str, Any]:
+    """A row's fields as JSON values, a reporter's phone masked."""
+    return {field.name: (mask_phone(getattr(row, field.name)) if field.name == "reporter_phone"
+                         else _plain(getattr(row, field.name))) for field in fields(row)}
+
+
+def incident_json(incident: store.IncidentRow, now: datetime) -> dict[str, Any]:
     """An incident as the API and the screens show it: id as text, phone masked, SLA left, the
-    category's name in the caller's language (Accept-Language or the language cookie)."""
-    shown = {key: _plain(value) for key, value in incident.items() if key not in ("events", "steps", "dispatches")}
-    shown["id"] = str(incident["id"])
-    shown["category_name"] = citydata.category_name(incident["category"], locale.request_language())
-    shown["reporter_phone"] = mask_phone(incident.get("reporter_phone"))
-    is_open = incident["status"] != "resolved"
-    left = (incident["due_at"] - now).total_seconds() / 60
+    category's name in the caller's language (Accept-Language or the language cookie); with its
+    events, steps and dispatches when it is a :class:`store.IncidentDetail`."""
+    shown = _shown(incident)
+    for part in ("events", "steps", "dispatches"):
+        shown.pop(part, None)
+        if isinstance(incident, store.IncidentDetail):
+            shown[part] = [_shown(item) for item in getattr(incident, part)]
+    shown["id"] = str(incident.id)
+    shown["category_name"] = citydata.category_name(incident.category, locale.request_language())
+    is_open = incident.status != RESOLVED
+    left = (incident.due_at - now).total_seconds() / 60
     shown["sla_left_min"] = round(left, 1) if is_open else None
     shown["overdue"] = bool(is_open and left < 0)
-    for part in ("events", "steps", "dispatches"):
-        if part in incident:
-            shown[part] = [{key: (mask_phone(value) if key == "reporter_phone" else _plain(value))
-                            for key, value in item.items()} for item in incident[part]]
     return shown
 
 
@@ -80,23 +83,24 @@ def _incident_id(text: str) -> int | None:
 def list_incidents() -> Response:
     args = flask.request.args
     statuses = [status for status in args.get("status", "").split(",") if status]
-    unknown = [status for status in statuses if status not in (*STATUSES, "open")]
+    unknown = [status for status in statuses if status not in (*INCIDENT_STATUSES, "open")]
     if unknown:
-        return _error(400, "bad request", f"unknown status {unknown[0]!r}; one of {', '.join(STATUSES)}, open")
+        return json_error(400, "bad request",
+                          f"unknown status {unknown[0]!r}; one of {', '.join(INCIDENT_STATUSES)}, open")
     if "open" in statuses:
-        statuses = [status for status in STATUSES if status != "resolved"]
+        statuses = list(OPEN_STATUSES)
     since = None
     if args.get("since"):
         try:
             since = datetime.fromisoformat(args["since"])
         except ValueError:
-            return _error(400, "bad request", "since must be an ISO 8601 time with offset")
+            return json_error(400, "bad request", "since must be an ISO 8601 time with offset")
         if since.tzinfo is None:
-            return _error(400, "bad request", "since needs a time zone offset")
+            return json_error(400, "bad request", "since needs a time zone offset")
     try:
         limit = min(int(args.get("limit", 500)), MAX_LIST)
     except ValueError:
-        return _error(400, "bad request", "limit must be a whole number")
+        return json_error(400, "bad request", "limit must be a whole number")
     now = datetime.now(UTC)
     rows = store.list_incidents(db.connection(), statuses=statuses or None, district=args.get("district") or None,
                                 category=args.get("category") or None, since=since, limit=max(1, limit))
@@ -110,18 +114,16 @@ def create_incident() -> Response:
     request.max_content_length = MAX_BODY_BYTES + 1
     payload = request.get_data(cache=False)
     if len(payload) > MAX_BODY_BYTES:
-        return _error(413, "too large", f"the request body is larger than {MAX_BODY_BYTES // 1024} KiB")
-    city = citydata.current_city()
-    parsed = parse_message(f"cityops/{city.id}/events", payload, datetime.now(UTC), citydata.event_context())
-    if parsed.rejects or not parsed.events:
-        reason = parsed.rejects[0].reason if parsed.rejects else "not an event"
-        return _error(400, "bad request", reason)
+        return json_error(413, "too large", f"the request body is larger than {MAX_BODY_BYTES // 1024} KiB")
     user = guard.current_user()
     assert user is not None  # the guard let only a dispatcher through
-    incident_id, created = store.create_from_event(db.connection(), parsed.events[0], user=user.name,
-                                                   address=request.remote_addr)
-    response = flask.jsonify({"id": str(incident_id), "created": created})
-    response.status_code = 201 if created else 200
+    try:
+        reported = report_incident(db.connection(), payload, context=citydata.event_context(), user=user.name,
+                                   address=request.remote_addr, received_at=datetime.now(UTC))
+    except ReportRefused as refusal:
+        return json_error(400, "bad request", str(refusal))
+    response = flask.jsonify({"id": str(reported.incident_id), "created": reported.created})
+    response.status_code = 201 if reported.created else 200
     return response
 
 
@@ -132,35 +134,35 @@ def show_incident(incident_id: str) -> Response:
             raise store.IncidentMissing(incident_id)
         incident = store.get_incident(db.connection(), number)
     except store.IncidentMissing:
-        return _error(404, "not found", f"no incident {incident_id}")
+        return json_error(404, "not found", f"no incident {incident_id}")
     return flask.jsonify({"incident": incident_json(incident, datetime.now(UTC))})
 
 
 def act(incident_id: str, action: str) -> Response:
     if action not in ACTIONS:
-        return _error(404, "not found", f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
+        return json_error(404, "not found", f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
     number = _incident_id(incident_id)
     if number is None:
-        return _error(404, "not found", f"no incident {incident_id}")
+        return json_error(404, "not found", f"no incident {incident_id}")
     body = flask.request.get_json(silent=True)
     if body is None:
         body = {}
     if not isinstance(body, dict):
-        return _error(400, "bad request", "the body must be a JSON object")
+        return json_error(400, "bad request", "the body must be a JSON object")
     unit_id, note = body.get("unit_id"), body.get("note")
     if unit_id is not None and (not isinstance(unit_id, str) or len(unit_id) > 128):
-        return _error(400, "bad request", "unit_id must be a text of at most 128 characters")
+        return json_error(400, "bad request", "unit_id must be a text of at most 128 characters")
     if note is not None and (not isinstance(note, str) or len(note) > 4000):
-        return _error(400, "bad request", "note must be a text of at most 4000 characters")
+        return json_error(400, "bad request", "note must be a text of at most 4000 characters")
     user = guard.current_user()
     assert user is not None
     try:
         incident = store.act_on_incident(db.connection(), number, action, next_status, user=user.name,
                                          address=flask.request.remote_addr, unit_id=unit_id, note=note)
     except store.IncidentMissing:
-        return _error(404, "not found", f"no incident {incident_id}")
+        return json_error(404, "not found", f"no incident {incident_id}")
     except (Conflict, store.IncidentConflict) as refusal:
-        return _error(409, "conflict", str(refusal))
+        return json_error(409, "conflict", str(refusal))
     return flask.jsonify({"incident": incident_json(incident, datetime.now(UTC))})
 
 
@@ -173,7 +175,7 @@ def phone(incident_id: str) -> Response:
             raise store.IncidentMissing(incident_id)
         full = store.reporter_phone(db.connection(), number, user=user.name, address=flask.request.remote_addr)
     except store.IncidentMissing:
-        return _error(404, "not found", f"no incident {incident_id}")
+        return json_error(404, "not found", f"no incident {incident_id}")
     response = flask.jsonify({"id": incident_id, "reporter_phone": full})
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -184,9 +186,8 @@ def units() -> Response:
     rows = store.list_units(db.connection())
     shown = []
     for row in rows:
-        age = None if row["position_time"] is None else (now - row["position_time"]).total_seconds()
-        shown.append({**{key: _plain(value) for key, value in row.items()},
-                      "incident_id": None if row["incident_id"] is None else str(row["incident_id"]),
+        age = None if row.position_time is None else (now - row.position_time).total_seconds()
+        shown.append({**_shown(row), "incident_id": None if row.incident_id is None else str(row.incident_id),
                       "position_age_s": None if age is None else round(age, 1),
                       "position_stale": age is None or age > UNIT_STALE_AFTER_S})
     return flask.jsonify({"units": shown})
@@ -206,21 +207,21 @@ def kpis() -> Response:
         end = datetime.fromisoformat(args["to"]) if args.get("to") else now
         start = datetime.fromisoformat(args["from"]) if args.get("from") else end - timedelta(days=7)
     except (ValueError, OverflowError):
-        return _error(400, "bad request", "from and to must be ISO 8601 times with offset")
+        return json_error(400, "bad request", "from and to must be ISO 8601 times with offset")
     if start.tzinfo is None or end.tzinfo is None or start >= end:
-        return _error(400, "bad request", "from and to need offsets, and from must come before to")
+        return json_error(400, "bad request", "from and to need offsets, and from must come before to")
     if start < EARLIEST or end > now + timedelta(days=1):
-        return _error(400, "bad request", f"from and to must lie between {EARLIEST.date()} and tomorrow")
+        return json_error(400, "bad request", f"from and to must lie between {EARLIEST.date()} and tomorrow")
     if end - start > MAX_KPI_PERIOD:
-        return _error(400, "bad request", f"the period is longer than {MAX_KPI_PERIOD.days} days: ask for shorter "
+        return json_error(400, "bad request", f"the period is longer than {MAX_KPI_PERIOD.days} days: ask for shorter "
                                           "periods, or export incidents (/api/v1/reports/incidents) for longer ones")
     by = args.get("by", "district")
     if by not in ("district", "category"):
-        return _error(400, "bad request", "by must be district or category")
+        return json_error(400, "bad request", "by must be district or category")
     level = args.get("level") or None
     levels = citydata.current_city().levels
     if level is not None and level not in levels:
-        return _error(400, "bad request", f"unknown level {level!r}; one of {', '.join(levels)}")
+        return json_error(400, "bad request", f"unknown level {level!r}; one of {', '.join(levels)}")
     table = kpi_table(start, end, level, by)
     records = json.loads(table.to_json(orient="records", date_format="iso"))
     return flask.jsonify({"from": start.isoformat(), "to": end.isoformat(), "by": by, "level": level,

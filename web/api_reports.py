@@ -47,15 +47,10 @@ from reports.printed import printable_report
 from reports.spec import SpecError, check_size, parse_spec
 from reports.tables import INCIDENT_TABLES, INDICATOR_TABLES
 from web import citydata, db, guard, locale
+from web.errors import json_error
 
 DEFAULT_FORMAT = "json"
 MAX_QUERY_BYTES = 16 * 1024  # a choice of every unit of the city fits many times over
-
-
-def _error(status: int, message: str) -> Response:
-    response = flask.jsonify({"error": "bad request" if status == 400 else "error", "message": message})
-    response.status_code = status
-    return response
 
 
 @cache
@@ -71,22 +66,22 @@ def context() -> ReportContext:
 def _export(tables: tuple[str, ...], kind: str) -> Response:
     request = flask.request
     if len(request.query_string) > MAX_QUERY_BYTES:
-        return _error(400, f"the query is longer than {MAX_QUERY_BYTES // 1024} KiB")
+        return json_error(400, "bad request", f"the query is longer than {MAX_QUERY_BYTES // 1024} KiB")
     args = request.args
     fmt = args.get("format", DEFAULT_FORMAT)
     if fmt not in EXPORT_FORMATS:
-        return _error(400, f"unknown format {fmt[:32]!r}; one of {', '.join(EXPORT_FORMATS)} "
+        return json_error(400, "bad request", f"unknown format {fmt[:32]!r}; one of {', '.join(EXPORT_FORMATS)} "
                            "(printable html and pdf: the /reports page or `cityops report`)")
     table = args.get("table", tables[0])
     if table not in tables:
-        return _error(400, f"unknown table {table[:32]!r}; one of {', '.join(tables)}")
+        return json_error(400, "bad request", f"unknown table {table[:32]!r}; one of {', '.join(tables)}")
     ctx = context()
     now = datetime.now(UTC)
     try:
         spec = parse_spec(args, ctx.units, ctx.zone, now)
         chosen = export_tables(db.connection, spec, ctx, fmt, table, now)  # counts; refuses what does not fit
     except SpecError as error:
-        return _error(400, str(error))
+        return json_error(400, "bad request", str(error))
     user = guard.current_user()
     assert user is not None  # the guard let only an analyst or admin through
     # The answer streams after this view returns and the request's connection is closed: the stream
@@ -96,7 +91,7 @@ def _export(tables: tuple[str, ...], kind: str) -> Response:
         stream = export_stream(db.connection, spec, ctx, fmt, table, user=user.name, now=now,
                                address=request.remote_addr, tables=chosen)
     except ExportNotAudited as error:
-        return _error(503, str(error))
+        return json_error(503, "error", str(error))
     name = table if fmt != "xlsx" else kind
     filename = f"cityops-{name}-{spec.start.astimezone(spec.zone):%Y%m%d%H}-{spec.end.astimezone(spec.zone):%Y%m%d%H}"
     response = Response(flask.stream_with_context(stream), content_type=MEDIA_TYPES[fmt])

@@ -45,8 +45,10 @@ import store
 from auth import accounts
 from auth.roles import DISPATCH, EXPORT, VIEW, allowed
 from layouts.i18n import text
+from layouts.theme import BACKGROUND
 from web import db, displays, pages
 from web.callback_requests import CallbackCall, ForgedCallback, resolve
+from web.errors import json_error
 from web.locale import request_language
 from web.pages import NOBODY, Page, PageDeclarationError
 
@@ -231,9 +233,7 @@ def _basic_user() -> store.UserRow | None:
 
 def _throttled(refusal: accounts.SignInThrottled) -> Response:
     minutes = math.ceil(refusal.retry_after_s / 60)
-    response = flask.jsonify({"error": "too many attempts",
-                              "message": f"too many failed sign-ins: try again in {minutes} min"})
-    response.status_code = 429
+    response = json_error(429, "too many attempts", f"too many failed sign-ins: try again in {minutes} min")
     response.headers["Retry-After"] = str(refusal.retry_after_s)
     return response
 
@@ -245,11 +245,11 @@ def _refuse(rule: Rule, status: Literal[401, 403]) -> Response:
     if rule.kind == "page":
         language = request_language()
         body = flask.render_template("forbidden.html", lang=language, title=text("forbidden.title", language),
-                                     body=text("forbidden.body", language), back=text("forbidden.back", language))
+                                     body=text("forbidden.body", language), back=text("forbidden.back", language),
+                                     background=BACKGROUND)
         return Response(body, status=403, content_type="text/html; charset=utf-8")
     message = "sign in first" if status == 401 else "your role may not do this"
-    response = flask.jsonify({"error": "unauthorized" if status == 401 else "forbidden", "message": message})
-    response.status_code = status
+    response = json_error(status, "unauthorized" if status == 401 else "forbidden", message)
     if status == 401 and rule.kind == "api":
         response.headers["WWW-Authenticate"] = 'Basic realm="cityops", charset="UTF-8"'
     return response
@@ -314,9 +314,7 @@ def check_request() -> Response | None:
         return _refuse(rule, 403)
     if rule.kind == "api" and request.method not in ("GET", "HEAD", "OPTIONS") and not request.is_json:
         # A form on another site cannot post JSON without a CORS preflight: no cross-site writes.
-        response = flask.jsonify({"error": "unsupported media type", "message": "send JSON (application/json)"})
-        response.status_code = 415
-        return response
+        return json_error(415, "unsupported media type", "send JSON (application/json)")
     if normalise(request.path) == CALLBACK_ROUTE and (request.method != "POST" or not request.is_json):
         return _refuse(rule, 403)
     return None

@@ -22,6 +22,8 @@ import flask
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
+from web.errors import json_error
+
 MAX_REQUEST_BYTES = 2 * 1024 * 1024  # the largest Dash callback request is a few KiB
 HSTS = "max-age=31536000"
 _CSP = "cityops_csp"
@@ -49,9 +51,7 @@ def _too_large(error: RequestEntityTooLarge) -> Response:
     limit = flask.request.max_content_length or MAX_REQUEST_BYTES
     message = f"the request body is larger than {limit // 1024} KiB"
     if flask.request.path.startswith(("/api/", "/_dash")):
-        response = flask.jsonify({"error": "too large", "message": message})
-        response.status_code = 413
-        return response
+        return json_error(413, "too large", message)
     return Response(message + "\n", status=413, content_type="text/plain; charset=utf-8")
 
 

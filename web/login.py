@@ -26,6 +26,7 @@ from werkzeug.wrappers import Response
 import store
 from auth import accounts
 from layouts.i18n import LANGUAGE_NAMES, LANGUAGES, text
+from layouts.theme import BACKGROUND
 from web import db, displays, guard
 from web.locale import city_name, request_language
 from web.redirects import safe_next
@@ -57,7 +58,7 @@ def _form(next_path: str, error_key: str | None = None, status: int = 200, **val
         city=city_name(language), error=text(error_key, language, **values) if error_key else None, next=next_path,
         csrf_field=CSRF_FIELD, csrf=_csrf_token(), name_label=text("login.name", language),
         password_label=text("login.password", language), submit=text("login.submit", language),
-        languages=_language_links(language, next_path),
+        languages=_language_links(language, next_path), background=BACKGROUND,
     )
     response = Response(body, status=status, content_type="text/html; charset=utf-8")
     response.headers["Cache-Control"] = "no-store"

@@ -144,13 +144,3 @@ def chromium(width: int = 1920, height: int = 1080, scale: float = 1.0, *, argum
     driver = webdriver.Chrome(options=options, service=Service(driver_path))
     driver.set_page_load_timeout(60)
     return driver
-
-
-@pytest.fixture
-def browser() -> Iterator:
-    """Headless Chromium at 1920×1080 (a wall screen), English preferred, logging the console."""
-    driver = chromium()
-    try:
-        yield driver
-    finally:
-        driver.quit()

@@ -71,8 +71,8 @@ def test_an_officer_picks_an_incident_on_the_map_and_dispatches_the_nearest_unit
     _wait_text(browser, "#dispatch-message", f"Unit {first_unit} dispatched to incident {incident}")
     _wait_text(browser, "#dispatch-queue", "dispatched")
     browser.save_screenshot(str(screenshots / "dispatch-2-dispatched.png"))
-    [unit] = [u for u in store.list_units(db) if u["unit_id"] == first_unit]
-    assert unit["status"] == "busy" and unit["kind"] == "fire"
+    [unit] = [u for u in store.list_units(db) if u.unit_id == first_unit]
+    assert unit.status == "busy" and unit.kind == "fire"
     [row] = store.read_audit(db, action="incident.dispatch")
     assert row.user == "officer" and row.target == str(incident)
 

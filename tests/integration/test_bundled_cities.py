@@ -13,7 +13,7 @@ from city.folder import display_path
 from city.model import display_budget
 from geo.boundaries import area_km2
 from geo.datums import wgs84_to_gcj02
-from geo.placement import SENSOR_KINDS
+from indicators.registry import registry
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def test_nyc_sensors_are_synthetic_placed_and_cover_every_nta(nyc) -> None:
     located = nyc.locator.locate(nyc.sensors["lon"].to_numpy(), nyc.sensors["lat"].to_numpy())
     assert located["nta"].notna().all()
     kinds_per_nta = nyc.sensors.assign(nta=located["nta"]).groupby("nta")["kind"].nunique()
-    assert len(kinds_per_nta) == 262 and (kinds_per_nta == len(SENSOR_KINDS)).all()
+    assert len(kinds_per_nta) == 262 and (kinds_per_nta == len(registry().sensor_kinds)).all()
     # Denser where more people live: the busiest quarter of NTAs holds more sensors per NTA.
     counts = located["nta"].value_counts().reindex(nyc.boundaries["nta"].index, fill_value=0)
     population = nyc.boundaries["nta"]["population"]

@@ -201,13 +201,13 @@ def test_a_viewer_cannot_acknowledge_an_incident_through_the_dispatch_action_cal
                                                                            if k != "outputs"}
         assert viewer.post("/_dash-update-component", json=forged).status_code == 403
     assert fingerprint(db) == before
-    assert store.get_incident(db, int(an_incident))["status"] == "new"
+    assert store.get_incident(db, int(an_incident)).status == "new"
     # The same request with the registered output, from a dispatcher, does acknowledge it.
     honest = {**body, "outputs": [{"id": "dispatch-message", "property": "children"},
                                   {"id": "dispatch-done", "property": "data"}]}
     response = client_for("dispatcher").post("/_dash-update-component", json=honest)
     assert response.status_code == 200, response.data
-    assert store.get_incident(db, int(an_incident))["status"] == "acknowledged"
+    assert store.get_incident(db, int(an_incident)).status == "acknowledged"
 
 
 def test_a_request_naming_no_callback_or_a_clientside_one_is_refused(web, client_for) -> None:

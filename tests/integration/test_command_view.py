@@ -14,7 +14,7 @@ import store
 from callbacks.command_view import REFRESH_OUTPUTS, STALE_FILL
 from city import city_folder, load_city
 from cityops.vitals import VitalsContext, run_once
-from indicators.domains import DOMAINS
+from indicators.registry import domain_ids
 from ingest.service import sync_registry
 from tests.integration.test_vitals import every_minute, sensor_of, unit_of, write
 from tests.integration.test_web_pages import callback
@@ -107,7 +107,7 @@ def test_command_view_shows_the_city_index_tiles_a_red_unit_and_the_ticker(clien
     city = json.dumps(result["command-city"]["children"], ensure_ascii=False)
     assert "City index" in city and "■ red" in city and "cv-level-red" in city
     tiles = result["command-tiles"]["children"]
-    assert len(tiles) == len(DOMAINS)
+    assert len(tiles) == len(domain_ids())
     assert "cv-level-red" in find(tiles, "command-tile-gas")["className"]
     assert "cv-level-grey" in find(tiles, "command-tile-air")["className"]  # silent: grey, never green
     # The alarm's incidents are open but neither overdue nor critical: public safety stays green.

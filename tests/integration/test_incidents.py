@@ -67,11 +67,11 @@ def test_an_event_published_twice_becomes_one_incident(database_url: str, db, br
         wait_for(lambda: store.count_rows(db, "events") == 1, what="the event")
     incidents = store.list_incidents(db)
     assert len(incidents) == 1
-    incident = store.get_incident(db, incidents[0]["id"])
-    assert [e["id"] for e in incident["events"]] == ["call-1"]
-    assert incident["status"] == "new" and incident["scopes"]["borough"] == "MN"
+    incident = store.get_incident(db, incidents[0].id)
+    assert [e.id for e in incident.events] == ["call-1"]
+    assert incident.status == "new" and incident.scopes["borough"] == "MN"
     sla = load_city(city_folder("nyc")).categories["fire"].sla_minutes["major"]
-    assert incident["due_at"] - incident["received_at"] == timedelta(minutes=sla)
+    assert incident.due_at - incident.received_at == timedelta(minutes=sla)
 
 
 def test_an_alarm_storm_from_two_writers_at_once_is_one_incident_with_every_member(db, registry) -> None:
@@ -96,8 +96,27 @@ def test_an_alarm_storm_from_two_writers_at_once_is_one_incident_with_every_memb
     for thread in threads:
         thread.join()
     [incident] = store.list_incidents(db)
-    assert incident["events_count"] == 50 and incident["severity"] == "critical"  # escalated by its worst member
-    assert len(store.get_incident(db, incident["id"])["events"]) == 50
+    assert incident.events_count == 50 and incident.severity == "critical"  # escalated by its worst member
+    assert len(store.get_incident(db, incident.id).events) == 50
+
+
+def test_the_deadline_is_the_categorys_minutes_for_the_worst_severity_so_far(db, registry, nyc) -> None:
+    # The SLA rule and the severity ranking live in SQL only (store.incidents): a storm's incident takes
+    # its worst member's severity, never a milder one's, and its deadline can only come sooner.
+    sla = nyc.categories["fire"].sla_minutes
+    assert sla["minor"] > sla["major"] > sla["critical"]
+    now = datetime.now(UTC)
+    scopes = {"borough": "MN", "cdta": "MN05", "nta": "MN0502"}
+    seen = []
+    for n, severity in enumerate(["minor", "major", "minor", "critical", "major"]):
+        row = store.EventRow("hotline", f"sla-{n}", now + timedelta(seconds=n), "fire", severity, -73.98, 40.75,
+                             f"call {n}", None, None, "MN0502", scopes)
+        store.write_ingest_batch(db, store.IngestBatch(events=[row]))
+        [incident] = store.list_incidents(db)
+        seen.append((incident.severity, incident.due_at - incident.received_at))
+    assert seen == [("minor", timedelta(minutes=sla["minor"])), ("major", timedelta(minutes=sla["major"])),
+                    ("major", timedelta(minutes=sla["major"])), ("critical", timedelta(minutes=sla["critical"])),
+                    ("critical", timedelta(minutes=sla["critical"]))]
 
 
 def test_events_outside_the_storm_window_or_in_another_unit_are_separate(db, registry) -> None:
@@ -126,12 +145,12 @@ def test_the_full_lifecycle_through_the_api_with_an_audit_row_per_step(client_fo
         response = post(officer, f"/api/v1/incidents/{incident_id}/{action}", body)
         assert response.status_code == 200, (action, response.get_json())
         if action == "dispatch":
-            assert [u for u in store.list_units(db) if u["unit_id"] == unit][0]["status"] == "busy"
+            assert [u for u in store.list_units(db) if u.unit_id == unit][0].status == "busy"
     incident = officer.get(f"/api/v1/incidents/{incident_id}").get_json()["incident"]
     assert incident["status"] == "new" and incident["reopened_count"] == 1
     assert [step["action"] for step in incident["steps"]] == ["create", "ack", "dispatch", "arrive", "resolve",
                                                              "reopen"]
-    assert [u for u in store.list_units(db) if u["unit_id"] == unit][0]["status"] == "available"  # released
+    assert [u for u in store.list_units(db) if u.unit_id == unit][0].status == "available"  # released
     audit = [row.action for row in reversed(store.read_audit(db, user="dispatcher"))]
     assert audit == ["incident.create", "incident.ack", "incident.dispatch", "incident.arrive", "incident.resolve",
                      "incident.reopen"]
@@ -216,7 +235,7 @@ def test_two_acknowledgements_at_once_exactly_one_wins(db, registry) -> None:
         outcomes = race(db, lambda conn, incident_id=incident_id: store.act_on_incident(
             conn, incident_id, "ack", next_status, user="officer"))
         assert outcomes == ["refused", "won"]
-        steps = [s["action"] for s in store.get_incident(db, incident_id)["steps"]]
+        steps = [s.action for s in store.get_incident(db, incident_id).steps]
         assert steps == ["create", "ack"]
         store.act_on_incident(db, incident_id, "resolve", next_status, user="officer")
 
@@ -356,7 +375,7 @@ def test_an_officer_reports_an_incident_on_the_map_and_a_second_report_joins_it(
     second = _create_on_page(officer, "More smoke", -73.9858, 40.7485).get_json()
     assert "Joined incident" in second["response"]["dispatch-new-message"]["children"]
     [incident] = store.list_incidents(db)
-    assert incident["events_count"] == 2
+    assert incident.events_count == 2
     assert [(row.user, row.action) for row in store.read_audit(db, user="dispatcher")] == [
         ("dispatcher", "incident.join"), ("dispatcher", "incident.create")]
 
@@ -456,7 +475,7 @@ def test_the_selected_storm_shows_its_members(client_for, db, registry) -> None:
     store.write_ingest_batch(db, store.IngestBatch(events=rows))
     [incident] = store.list_incidents(db)
     shown = callback(client_for("dispatcher"), DETAIL_OUTPUTS,
-                     [("dispatch-selected", "data", str(incident["id"])), ("dispatch-refresh", "n_intervals", 1),
+                     [("dispatch-selected", "data", str(incident.id)), ("dispatch-refresh", "n_intervals", 1),
                       ("dispatch-done", "data", None)], [("dispatch-detail-shown", "data", None)],
                      changed="dispatch-selected.data")
     text = json.dumps(shown.get_json())

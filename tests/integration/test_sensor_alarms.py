@@ -49,32 +49,32 @@ def test_a_noise_reading_over_red_opens_a_worded_sensor_alarm_incident_with_its_
     run_once(db, ctx, now + timedelta(seconds=5))
 
     [incident] = store.list_incidents(db)
-    unit = store.get_incident(db, incident["id"])["scope_code"]
+    unit = store.get_incident(db, incident.id).scope_code
     place = nyc.boundaries[nyc.lowest_level].loc[unit]
     place_zh = place["name_zh"] if isinstance(place.get("name_zh"), str) else place["name"]
     when, when_zh = ("by day", "昼间") if daytime else ("at night", "夜间")
-    assert incident["category"] == "noise_alarm"  # never the hotline's noise_complaint
-    assert incident["severity"] == "major"  # red
-    assert incident["title"] == f"Noise {value:.1f} dB(A) at {place['name']}, red limit {red:g} {when}"
-    assert incident["title_zh"] == f"噪声 {value:.1f} dB(A)（{place_zh}），{when_zh}红色限值 {red:g}"
+    assert incident.category == "noise_alarm"  # never the hotline's noise_complaint
+    assert incident.severity == "major"  # red
+    assert incident.title == f"Noise {value:.1f} dB(A) at {place['name']}, red limit {red:g} {when}"
+    assert incident.title_zh == f"噪声 {value:.1f} dB(A)（{place_zh}），{when_zh}红色限值 {red:g}"
     assert red == limit + 10
-    assert sensor["sensor_id"] not in incident["title"] and sensor["sensor_id"] in incident["detail"]
+    assert sensor["sensor_id"] not in incident.title and sensor["sensor_id"] in incident.detail
     sla = nyc.categories["noise_alarm"].sla_minutes["major"]
-    assert incident["due_at"] - incident["received_at"] == timedelta(minutes=sla)
+    assert incident.due_at - incident.received_at == timedelta(minutes=sla)
     assert sla != nyc.categories["noise_complaint"].sla_minutes["major"]
     # Both alarms (amber and red) of the jump are one incident, named by the red one.
-    assert incident["events_count"] == 2
+    assert incident.events_count == 2
 
     # The dispatch queue, in each language; the API and the export name the category too.
     officer = client_for("dispatcher")
     queue = json.dumps(_refresh(officer, None).get_json()["response"]["dispatch-queue"], ensure_ascii=False)
-    assert "Noise level exceeded" in queue and incident["title"] in queue and "noise_dba" not in queue
+    assert "Noise level exceeded" in queue and incident.title in queue and "noise_dba" not in queue
     listed = officer.get("/api/v1/incidents").get_json()["incidents"]
     assert [(i["category"], i["category_name"], i["title_zh"]) for i in listed] == \
-        [("noise_alarm", "Noise level exceeded", incident["title_zh"])]
+        [("noise_alarm", "Noise level exceeded", incident.title_zh)]
     officer.set_cookie(LANGUAGE_COOKIE, "zh-CN")
     queue = json.dumps(_refresh(officer, None).get_json()["response"]["dispatch-queue"], ensure_ascii=False)
-    assert "噪声超标" in queue and incident["title_zh"] in queue
+    assert "噪声超标" in queue and incident.title_zh in queue
     assert officer.get("/api/v1/incidents").get_json()["incidents"][0]["category_name"] == "噪声超标"
     today = now.date()
     export = client_for("analyst").get("/api/v1/reports/incidents", query_string={
@@ -83,4 +83,4 @@ def test_a_noise_reading_over_red_opens_a_worded_sensor_alarm_incident_with_its_
     assert export.status_code == 200, export.get_data()[:300]
     [row] = read_csv(export.get_data()).to_dict("records")
     assert (row["category"], row["category_name"], row["category_name_zh"], row["title"], row["title_zh"]) == \
-        ("noise_alarm", "Noise level exceeded", "噪声超标", incident["title"], incident["title_zh"])
+        ("noise_alarm", "Noise level exceeded", "噪声超标", incident.title, incident.title_zh)

@@ -12,7 +12,7 @@ import store
 from city import city_folder, load_city
 from ingest.parse import IngestContext, parse_message
 from ingest.service import locate_function
-from ingest.simulator import SimulatorOptions, backfill, build_simulation, parse_duration, publish_live
+from ingest.simulator_process import SimulatorOptions, backfill, build_simulation, parse_duration, publish_live
 from tests.integration.test_ingest import count, query, running_worker, wait_for
 
 

@@ -18,7 +18,8 @@ from callbacks.command_view import one_warning_per_cause
 from city import city_folder, load_city
 from cityops.settings import Settings
 from cityops.vitals import VitalsContext, run_once
-from indicators.domains import DOMAINS, INDEX
+from indicators.domains import INDEX
+from indicators.registry import domain_ids
 from ingest.service import sync_registry
 
 NOW = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)  # 10:00 in New York: daytime for noise
@@ -69,7 +70,7 @@ def test_every_unit_and_the_city_get_every_domain_and_an_index(db, registry, nyc
     result = run_once(db, ctx, NOW)
     rows = store.read_current(db)
     units = sum(len(nyc.boundaries[level]) for level in nyc.levels) + 1
-    assert len(rows) == units * (len(DOMAINS) + 1)
+    assert len(rows) == units * (len(domain_ids()) + 1)
     value = current(db, unit_of(db, gas), "gas")
     assert value.level == 0 and value.score == pytest.approx(100 - 30 * 5 / 20)
     assert gas in json.dumps(value.explanation)
@@ -131,7 +132,7 @@ def test_a_silent_city_turns_grey_not_green(db, registry, nyc, ctx) -> None:
     run_once(db, ctx, NOW)
     assert current(db, "nyc", INDEX).level == 0
     later = run_once(db, ctx, NOW + timedelta(hours=1))
-    sensor_domains = [domain for domain in DOMAINS if domain != "public_safety"]
+    sensor_domains = [domain for domain in domain_ids() if domain != "public_safety"]
     assert all(current(db, "nyc", domain).level is None for domain in sensor_domains)
     # The index now rests on public safety alone (no incident open), and says so.
     city = later.aggregation.index.set_index("scope_code").loc["nyc"]
@@ -170,7 +171,7 @@ def test_vitals_api_lists_every_unit_with_freshness(api) -> None:
     body = response.get_json()
     assert body["stale"] is False and body["computed_at"]
     assert body["units"][0]["code"] == "nyc" and body["units"][0]["colour"] == "amber"
-    assert set(body["units"][0]["domains"]) == set(DOMAINS)
+    assert set(body["units"][0]["domains"]) == set(domain_ids())
     # What is below the city, and how it rolls up (§4.3): the amber gas street counted, the policy named.
     city_gas = body["units"][0]["domains"]["gas"]
     assert city_gas["policy"] == "worst" and city_gas["below"]["lowest"]["amber"] == 1
@@ -352,7 +353,7 @@ def test_a_change_that_propagates_upward_is_one_warning_named_by_its_street(db, 
     run_once(db, ctx, NOW - timedelta(minutes=5))
     write(db, gas, "methane_lel", every_minute(NOW - timedelta(minutes=4), 5, 60.0))
     run_once(db, ctx, NOW)
-    changes = store.level_changes(db, since=NOW - timedelta(hours=1), domains=DOMAINS)
+    changes = store.level_changes(db, since=NOW - timedelta(hours=1), domains=domain_ids())
     street = unit_of(db, gas)
     [(_, borough), (_, district), _] = nyc.lineage(street)
     assert {c.scope_code for c in changes if c.domain == "gas"} == {street, district, borough, "nyc"}

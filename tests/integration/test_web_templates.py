@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from layouts.i18n import LANGUAGES, text
+from layouts.theme import BACKGROUND
 from tests.integration.webclient import PASSWORDS, sign_in
 from web import locale
 
@@ -80,3 +81,8 @@ def test_the_sign_in_page_keeps_its_token_no_store_and_security_headers(client_f
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     assert re.search(r'name="csrf_token" value="[A-Za-z0-9_-]{40,}"', response.get_data(as_text=True))
     assert sign_in(client_for("anonymous"), "viewer", PASSWORDS["viewer"]).status_code == 303
+
+
+def test_the_pages_outside_dash_have_the_walls_background(client_for) -> None:
+    assert f"background: {BACKGROUND};" in client_for("anonymous").get("/login").get_data(as_text=True)
+    assert f"background:{BACKGROUND};" in client_for("viewer").get("/feeds").get_data(as_text=True)

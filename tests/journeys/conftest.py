@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from cityops.embedded import free_port, wait_for_port
-from tests.browser.conftest import chromium, screenshots  # noqa: F401 - the shared screenshot folder
+from tests.browser.conftest import screenshots  # noqa: F401 - the shared screenshot folder
 
 pytestmark = pytest.mark.journey
 START_S = 600  # a first run writes a day of readings first; a busy machine takes longer
@@ -149,15 +149,6 @@ def demo(tmp_path_factory) -> Iterator[Demo]:
     finally:
         running.stop()
         print(f"demo output:\n{running.output()[-3000:]}")
-
-
-@pytest.fixture
-def browser() -> Iterator:
-    driver = chromium()
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def sign_in(browser, demo: Demo, name: str, password: str, then: str = "/") -> None:

@@ -11,7 +11,7 @@ import numpy as np
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from ingest.parse import REASONS, IngestContext, Parsed, parse_message
+from ingest.parse import REASONS, IngestContext, Parsed, parse_event, parse_message
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 RETENTION = timedelta(days=30)
@@ -99,6 +99,23 @@ def test_arbitrary_text_around_json_never_raises(topic: str, value: Any, bracket
     text = json.dumps(value)
     middle = len(text) // 2
     check_invariants(parse_message(topic, (text[:middle] + brackets + text[middle:]).encode(), NOW, CTX))
+
+
+VALID_EVENT = {"id": "call-1", "ts": "2024-06-01T11:59:00Z", "source": "hotline", "category": "waterlogging",
+               "severity": "minor", "lon": INSIDE[0], "lat": INSIDE[1], "title": "Street flooded"}
+# A valid event, or one with one field changed to anything (most are refused, each for its reason).
+ONE_EVENT = st.builds(lambda field, value: VALID_EVENT if field is None else {**VALID_EVENT, field: value},
+                      st.sampled_from([None, *VALID_EVENT, "detail", "reporter_phone"]), LEAVES)
+
+
+@PROPERTY
+@given(value=JSON | ONE_EVENT, raw=st.none() | st.binary(max_size=200))
+def test_one_event_is_checked_exactly_as_the_events_topic_checks_it(value: Any, raw: bytes | None) -> None:
+    # An officer's report (incidents.service) goes through parse_event: same row, or the same reason.
+    payload = raw if raw is not None else json.dumps(value).encode()
+    parsed = parse_message("cityops/toy/events", payload, NOW, CTX)
+    expected = parsed.events[0] if parsed.events else parsed.rejects[0].reason
+    assert parse_event(payload, NOW, CTX) == expected
 
 
 # -- well-formed batches: every value is accounted for --------------------------------------------

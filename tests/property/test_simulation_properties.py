@@ -10,7 +10,9 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.simulation import BOUNDS, SCENARIOS, SEVERITIES, CitySimulation
+from ingest.scenarios import SCENARIOS
+from ingest.synthetic_city import CitySimulation, bounds
+from vocabulary.terms import SEVERITIES
 
 FEW = settings(max_examples=50, deadline=None)
 SOME = settings(max_examples=20, deadline=None)
@@ -53,7 +55,7 @@ scenarios = st.sampled_from((None, *SCENARIOS))
 
 def _check(values: dict[str, float], max_rain_mm: float) -> None:
     for metric, value in values.items():
-        low, high = BOUNDS[metric]
+        low, high = bounds()[metric]
         assert math.isfinite(value), (metric, value)
         assert low <= value <= high, (metric, value)
     if "pm25" in values and "pm10" in values:
@@ -94,7 +96,7 @@ def test_backfilled_values_are_finite_and_within_bounds(
     assert len(table) > 0
     assert np.isfinite(table.value).all()
     for metric, group in table.groupby("metric", observed=True):
-        low, high = BOUNDS[str(metric)]
+        low, high = bounds()[str(metric)]
         assert group.value.between(low, high).all(), metric
 
 

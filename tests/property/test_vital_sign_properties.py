@@ -32,10 +32,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from indicators.aggregate import SENSOR_COLUMNS, Aggregation, aggregate
-from indicators.domains import DOMAINS
 from indicators.kpis import INCIDENT_COLUMNS, PublicSafetyRule, public_safety_level
 from indicators.levels import AMBER, GREEN, LEVEL_BANDS, RED, clip_to_band
-from indicators.rules import JUDGED_METRICS, SHARE, WORST, MetricRule, RollupRule, load_rules
+from indicators.registry import domain_ids
+from indicators.rules import SHARE, WORST, MetricRule, RollupRule, judged_metrics, load_rules
 from indicators.scores import level, score, score_and_level_by_row, tpi_from_speed
 
 FEW = settings(max_examples=60, deadline=None)
@@ -65,7 +65,7 @@ SHIPPED_IDS = [f"{rule.label}[{rule.amber:g}]" for rule in SHIPPED]
 
 def test_every_judged_metric_and_noise_zone_of_the_shipped_config_is_covered() -> None:
     labels = {rule.metric for rule in SHIPPED}
-    assert set(JUDGED_METRICS) <= labels and set(RULES.metrics) <= labels
+    assert set(judged_metrics()) <= labels and set(RULES.metrics) <= labels
     assert sum(rule.metric == "noise_dba" for rule in SHIPPED) == 2 * len(RULES.noise.limits)
     assert len([rule for rule in SHIPPED if rule.metric == "rain_mm"]) == len(RULES.metrics["rain_mm"])
     (pressure,) = RULES.metrics["water_pressure_kpa"]
@@ -288,7 +288,7 @@ def cities(draw: st.DrawFn, *, shared: bool = False) -> City:
 
 # Version 1's roll-up, the worst child everywhere: what sections 2 and 4 prove their invariants of
 # (section 5 proves those of the policies themselves).
-ALL_WORST = RollupRule(policy=dict.fromkeys(DOMAINS, WORST))
+ALL_WORST = RollupRule(policy=dict.fromkeys(domain_ids(), WORST))
 
 
 def run(city: City, sensors: list[dict] | None = None, rollup: RollupRule = ALL_WORST) -> Aggregation:
@@ -330,7 +330,7 @@ def test_every_colour_is_the_worst_fresh_sensor_of_its_subtree_and_every_unit_it
                 worst[key] = max(worst.get(key, GREEN), sensor["level"])
 
     scopes = [ROOT, *city.units["code"]]
-    assert set(levels) == {(scope, domain) for scope in scopes for domain in DOMAINS}
+    assert set(levels) == {(scope, domain) for scope in scopes for domain in domain_ids()}
     for key, value in levels.items():
         if key in worst:
             assert value == worst[key], key
@@ -339,7 +339,7 @@ def test_every_colour_is_the_worst_fresh_sensor_of_its_subtree_and_every_unit_it
 
     index_levels = by_scope(result, "level")
     for scope in scopes:
-        domain_levels = [levels[(scope, domain)] for domain in DOMAINS if known(levels[(scope, domain)])]
+        domain_levels = [levels[(scope, domain)] for domain in domain_ids() if known(levels[(scope, domain)])]
         if domain_levels:
             assert index_levels[scope] == max(domain_levels), scope
         else:
@@ -422,7 +422,7 @@ def test_a_domain_score_lies_within_its_inputs_and_the_city_index_within_its_top
 
     city_index = by_scope(result, "index")[ROOT]
     weights = city.weights or {}
-    inputs = [scores[(top, d)] for top in city.children[ROOT] for d in DOMAINS
+    inputs = [scores[(top, d)] for top in city.children[ROOT] for d in domain_ids()
               if known(levels[(top, d)]) and weights.get(d, 1.0) > 0]
     if inputs:
         colour = by_scope(result, "level")[ROOT]
@@ -463,7 +463,7 @@ def test_every_index_lies_in_the_band_of_its_colour_and_all_grey_is_grey(city: C
     for row in frame.itertuples(index=False):
         if pd.isna(row.level):
             assert math.isnan(row.index), row.scope_code
-            assert row.n_domains_grey == len(DOMAINS) or math.isnan(row.index)
+            assert row.n_domains_grey == len(domain_ids()) or math.isnan(row.index)
         elif not math.isnan(row.index):
             low, high = LEVEL_BANDS[int(row.level)]
             assert low - EPS <= row.index <= high + EPS, (row.scope_code, row.index, row.level)
@@ -513,7 +513,7 @@ def test_the_city_index_can_leave_the_range_of_its_top_units_indices() -> None:
 rollups = st.builds(
     RollupRule,
     share=st.one_of(st.sampled_from([0.05, 0.10, 0.25, 0.5, 1.0]), st.floats(min_value=0.01, max_value=1.0)),
-    policy=st.fixed_dictionaries({domain: st.sampled_from([WORST, SHARE]) for domain in DOMAINS}),
+    policy=st.fixed_dictionaries({domain: st.sampled_from([WORST, SHARE]) for domain in domain_ids()}),
 )
 
 
@@ -527,19 +527,21 @@ def child_weights(city: City, scope: str) -> dict[str, float]:
     return {c: fill if math.isnan(population[c]) else population[c] for c in children}
 
 
-def lowest_weights(city: City, scope: str) -> dict[str, float]:
-    """Each lowest-level unit below ``scope`` with its weight among its siblings (as ``child_weights``)."""
-    below = [code for code in city.lowest if scope in city.ancestors[code][1:]]
-    return {code: child_weights(city, city.ancestors[code][1])[code] for code in below}
-
-
-def share_held(weights: dict[str, float], levels: dict[str, int], at_least: int) -> float:
-    """The share of the units with data (``levels``) at ``at_least`` or worse; equal weights when
-    they all weigh nothing."""
-    with_data = {c: weights[c] for c in levels}
+def people_held(city: City, levels: dict[tuple[str, str], float], scope: str, domain: str, at_least: int) -> float:
+    """The share of ``scope``'s people with data who live in lowest-level units at ``at_least`` or
+    worse: 1 or 0 for a lowest unit; above, its children's shares weighted by their weights among
+    the children with data (equal when those all weigh nothing). NaN when nothing has data."""
+    if scope not in city.children:
+        level = levels[(scope, domain)]
+        return float(level >= at_least) if known(level) else math.nan
+    weights = child_weights(city, scope)
+    shares = {c: people_held(city, levels, c, domain, at_least) for c in city.children[scope]}
+    with_data = {c: weights[c] for c, share in shares.items() if not math.isnan(share)}
+    if not with_data:
+        return math.nan
     if sum(with_data.values()) <= 0:
-        with_data = dict.fromkeys(levels, 1.0)
-    return sum(w for c, w in with_data.items() if levels[c] >= at_least) / sum(with_data.values())
+        with_data = dict.fromkeys(with_data, 1.0)
+    return sum(w * shares[c] for c, w in with_data.items()) / sum(with_data.values())
 
 
 @ROLL_UP
@@ -549,11 +551,8 @@ def test_share_and_worst_roll_ups_show_exactly_the_level_their_rule_gives(city: 
     levels = by_scope_and_domain(result, "level")
     slack = 1e-9
     for scope in city.children:
-        # The share rule counts the people: the lowest-level units below, not the children's colours.
-        weights = lowest_weights(city, scope)
         for domain in SENSOR_DOMAINS:
             child_levels = {c: int(levels[(c, domain)]) for c in city.children[scope] if known(levels[(c, domain)])}
-            lowest_levels = {c: int(levels[(c, domain)]) for c in weights if known(levels[(c, domain)])}
             shown = levels[(scope, domain)]
             if not child_levels:
                 assert not known(shown), (scope, domain)  # grey only when every child is grey
@@ -561,8 +560,9 @@ def test_share_and_worst_roll_ups_show_exactly_the_level_their_rule_gives(city: 
             if rollup.policy_of(domain) == WORST:
                 assert shown == max(child_levels.values()), (scope, domain)
                 continue
-            red = share_held(weights, lowest_levels, RED)
-            amber = share_held(weights, lowest_levels, AMBER)
+            # The share rule counts the people in the lowest-level units below, not the children's colours.
+            red = people_held(city, levels, scope, domain, RED)
+            amber = people_held(city, levels, scope, domain, AMBER)
             # Never a level fewer than `share` hold (red: half of it) …
             if shown == RED:
                 assert red >= rollup.share / 2 - slack, (scope, domain, red)
@@ -584,7 +584,7 @@ def test_the_counts_below_a_unit_add_up(city: City, rollup: RollupRule) -> None:
         for scope in city.ancestors[code][1:]:
             lowest_below.setdefault(scope, []).append(code)
     for scope, children in city.children.items():
-        for domain in DOMAINS:
+        for domain in domain_ids():
             below = result.explain(scope, domain)["explanation"]["below"]
             child_levels = [levels[(c, domain)] for c in children]
             lowest_levels = [levels[(c, domain)] for c in lowest_below[scope]]
@@ -618,7 +618,7 @@ def test_no_score_or_index_contradicts_its_colour_and_all_grey_is_grey_under_any
             assert low - EPS <= row.score <= high + EPS, (row.scope_code, row.domain, row.score, row.level)
     levels = by_scope_and_domain(result, "level")
     for row in result.index.itertuples(index=False):
-        domain_levels = [levels[(row.scope_code, d)] for d in DOMAINS if known(levels[(row.scope_code, d)])]
+        domain_levels = [levels[(row.scope_code, d)] for d in domain_ids() if known(levels[(row.scope_code, d)])]
         if not domain_levels:
             assert pd.isna(row.level) and math.isnan(row.index), row.scope_code
             continue

@@ -16,8 +16,8 @@ import pytest
 from psycopg2.extras import execute_values
 
 import store
+from ingest.rows import EventRow, RejectRow, SensorSightingRow, UnitPositionRow
 from store import IngestBatch, ReadingRow, SchemaOptions
-from store.ingest import EventRow, RejectRow, SensorSightingRow, UnitPositionRow
 from store.migrations import MIGRATIONS
 
 # The rollups' columns and types on the plain path (store/migrations.py _PLAIN_ROLLUP): the same on both paths.

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from indicators.aggregate import DOMAIN_COLUMNS, INDEX_COLUMNS, ROOT_LEVEL, aggregate, units_frame
-from indicators.domains import DOMAINS
 from indicators.levels import AMBER, GREEN, RED
+from indicators.registry import domain_ids
 from indicators.rules import RollupRule
 
 NOW = pd.Timestamp("2024-06-01 12:00", tz="UTC")
@@ -257,7 +257,7 @@ def test_index_is_the_weighted_mean_of_non_grey_domains_and_colour_the_worst() -
     assert equal["index"] == pytest.approx(60.0)
     assert equal["level"] == AMBER
     assert (equal["n_domains_green"], equal["n_domains_amber"], equal["n_domains_red"]) == (1, 1, 0)
-    assert equal["n_domains_grey"] == len(DOMAINS) - 2
+    assert equal["n_domains_grey"] == len(domain_ids()) - 2
 
     weighted = index_row(run(*rows, weights={"traffic": 3.0}), "A1")
     assert weighted["index"] == pytest.approx((75 + 3 * 45) / 4)
@@ -283,7 +283,7 @@ def test_index_is_grey_when_every_domain_is_grey() -> None:
     result = run(sensor("A1", 90.0))
     b1 = index_row(result, "B1")
     assert math.isnan(b1["index"]) and pd.isna(b1["level"])
-    assert b1["n_domains_grey"] == len(DOMAINS)
+    assert b1["n_domains_grey"] == len(domain_ids())
 
 
 def test_bad_weights_are_rejected() -> None:
@@ -315,7 +315,7 @@ def test_given_domains_are_used_as_is_and_rolled_up() -> None:
     assert a1["explanation"] == {"rule": "given", "given": {"overdue": 0}}
     assert row(result, "A", "public_safety")["level"] == AMBER
     assert pd.isna(row(result, "B1", "public_safety")["level"])  # no row: grey
-    assert index_row(result, "A1")["n_domains_grey"] == len(DOMAINS) - 2
+    assert index_row(result, "A1")["n_domains_grey"] == len(domain_ids()) - 2
 
 
 def test_no_incident_open_alone_does_not_make_an_index_but_an_overdue_one_does() -> None:
@@ -407,7 +407,7 @@ def test_worst_policy_domains_take_the_worst_child_whatever_its_share() -> None:
 
 
 def test_a_city_may_make_every_domain_worst_of() -> None:
-    everything_worst = RollupRule(policy=dict.fromkeys(DOMAINS, "worst"))
+    everything_worst = RollupRule(policy=dict.fromkeys(domain_ids(), "worst"))
     twenty = units(("R", "region", None, 1.0), *[(f"R{k}", "block", "R", 1000.0) for k in range(20)])
     result = run(sensor("R0", 60.0), *[sensor(f"R{k}", 90.0) for k in range(1, 20)], hierarchy=twenty,
                  rollup=everything_worst)
@@ -477,7 +477,7 @@ def test_every_unit_and_the_city_get_every_domain() -> None:
     result = run(sensor("A1", 90.0))
     assert tuple(result.domains.columns) == DOMAIN_COLUMNS
     assert tuple(result.index.columns) == INDEX_COLUMNS
-    assert len(result.domains) == 7 * len(DOMAINS)
+    assert len(result.domains) == 7 * len(domain_ids())
     assert list(result.index["scope_code"]) == ["toy", "A", "B", "A1", "A2", "B1", "B2"]
     assert result.domains["level"].dtype == "Int64"
     assert str(result.domains["newest_time"].dtype) == "datetime64[ns, UTC]"

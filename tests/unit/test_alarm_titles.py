@@ -11,7 +11,7 @@ from city import alarm_categories, city_folder, load_city, read_categories, repo
 from city.model import CityError
 from incidents.alarms import MAX_PLACE_CHARS, AlarmFacts, alarm_title, alarm_titles
 from incidents.responders import unit_kinds_for
-from indicators.domains import MEASURED_DOMAINS, METRIC_DOMAINS
+from indicators.registry import metric_domains, registry
 from indicators.rules import load_rules
 from layouts.i18n import CHINESE, ENGLISH
 
@@ -59,7 +59,7 @@ def test_every_domain_reads_in_words_in_both_languages(metric: str, level: int, 
 
 def test_every_measured_domain_has_words_and_no_title_is_a_metric_id() -> None:
     judged = {*RULES.metrics, "noise_dba"}
-    assert {METRIC_DOMAINS[metric] for metric in judged} == MEASURED_DOMAINS
+    assert {metric_domains()[metric] for metric in judged} == registry().measured_domains
     for metric in judged:
         for title in alarm_titles(facts_for(metric, 2, 99.0, daytime=True)).values():
             assert metric not in title and "sensor" not in title, title
@@ -123,7 +123,7 @@ def test_hostile_place_names_stay_one_short_line_after_the_quantity(name: str) -
 def test_each_bundled_city_files_every_measured_domain_under_a_sensor_alarm_category(city_id: str) -> None:
     categories = read_categories(city_folder(city_id) / "categories.toml")
     alarms = alarm_categories(categories)
-    assert set(alarms) == MEASURED_DOMAINS
+    assert set(alarms) == registry().measured_domains
     assert alarms["noise"] == "noise_alarm" and alarms["gas"] == "gas_alarm"
     for domain, key in alarms.items():
         category = categories[key]

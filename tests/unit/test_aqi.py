@@ -202,7 +202,7 @@ def test_aqi_is_exported_from_the_package() -> None:
     assert indicators.aqi is aqi
     assert indicators.AqiResult is AqiResult
     assert indicators.aqi_frame is aqi_frame
-    assert "DOMAINS" in indicators.__all__
+    assert "domain_ids" in indicators.__all__
 
 
 def test_result_is_frozen() -> None:

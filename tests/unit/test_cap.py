@@ -243,7 +243,7 @@ def test_boundaries_become_closed_lat_lon_rings_within_the_point_limit() -> None
 
 
 def test_every_domain_has_cap_categories() -> None:
-    from indicators.domains import DOMAINS
+    from indicators.registry import domain_ids
 
-    assert set(cap.DOMAIN_CATEGORIES) == set(DOMAINS)
-    assert all(set(categories) <= CATEGORIES for categories in cap.DOMAIN_CATEGORIES.values())
+    assert set(cap.domain_categories()) == set(domain_ids())
+    assert all(categories and set(categories) <= CATEGORIES for categories in cap.domain_categories().values())

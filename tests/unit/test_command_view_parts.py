@@ -23,9 +23,10 @@ from callbacks.command_view import (
     worst_domains,
 )
 from callbacks.dispatch import _map_traces
-from indicators.domains import DOMAINS
+from indicators.registry import domain_ids
 from layouts.command_options import ROTATE_DEFAULT_S, CommandOptions, command_options, default_level, level_title
 from layouts.components import plot_text
+from store.incidents import IncidentRow, ResponseUnit
 from store.screens import LevelChange
 
 LEVELS = ("borough", "cdta", "nta")
@@ -60,7 +61,7 @@ def test_kiosk_domains_keep_known_ones_in_order_without_repeats() -> None:
 
 
 def test_kiosk_without_a_known_domain_rotates_through_all() -> None:
-    assert command_options({"kiosk": "1", "domains": "nope"}, LEVELS).domains == ("index", *DOMAINS)
+    assert command_options({"kiosk": "1", "domains": "nope"}, LEVELS).domains == ("index", *domain_ids())
 
 
 def test_outside_kiosk_the_first_domain_is_the_one_shown() -> None:
@@ -234,8 +235,13 @@ def test_plot_text_escapes_what_plotly_would_read_as_markup_and_nothing_else() -
 
 
 def test_the_dispatch_map_shows_hostile_titles_and_unit_names_as_text() -> None:
-    incident = {"id": 7, "title": HOSTILE_TITLE, "severity": "critical", "status": "new", "lon": -73.98, "lat": 40.75}
-    unit = {"unit_id": "<b>FDNY</b>", "kind": "<i>drone</i>", "status": "available", "lon": -73.99, "lat": 40.76}
+    incident = IncidentRow(
+        id=7, category="fire", severity="critical", status="new", title=HOSTILE_TITLE, title_zh=None, detail=None,
+        reporter_phone=None, lon=-73.98, lat=40.75, scope_code=None, scopes=None, received_at=NOW, last_event_at=NOW,
+        events_count=1, acknowledged_at=None, dispatched_at=None, arrived_at=None, resolved_at=None, due_at=NOW,
+        reopened_count=0, resolution_note=None, created_by="event")
+    unit = ResponseUnit(unit_id="<b>FDNY</b>", kind="<i>drone</i>", name=None, status="available", lon=-73.99,
+                        lat=40.76, position_time=None, scope_code=None, incident_id=None)
     traces = [trace.to_plotly_json() for trace in _map_traces([incident], [unit], None, "en")]
     texts = [text for trace in traces for text in trace.get("text") or ()]
     assert f"#7 {ESCAPED_TITLE}" in texts

@@ -1,15 +1,14 @@
-"""The incident rules: lifecycle moves, SLA deadlines, phone masking, unit kinds per category."""
+"""The incident rules: lifecycle moves, phone masking, unit kinds per category (the SLA deadline and a
+storm's escalation are the database's: tests/integration/test_incidents.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 
-from incidents.lifecycle import ACTIONS, STATUSES, Conflict, due_at, next_status, worse_severity
+from incidents.lifecycle import ACTIONS, Conflict, next_status
 from incidents.privacy import mask_phone
 from incidents.responders import unit_kinds_for
-from indicators.domains import UNIT_KINDS
+from vocabulary.terms import INCIDENT_STATUSES, UNIT_KINDS
 
 LEGAL = {
     ("ack", "new"): "acknowledged",
@@ -27,7 +26,7 @@ LEGAL = {
 
 
 @pytest.mark.parametrize("action", ACTIONS)
-@pytest.mark.parametrize("status", STATUSES)
+@pytest.mark.parametrize("status", INCIDENT_STATUSES)
 def test_every_action_from_every_status_is_either_a_move_or_a_reasoned_refusal(action: str, status: str) -> None:
     if (action, status) in LEGAL:
         assert next_status(action, status) == LEGAL[(action, status)]
@@ -39,12 +38,6 @@ def test_every_action_from_every_status_is_either_a_move_or_a_reasoned_refusal(a
 def test_an_unknown_action_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="unknown action 'escalate'"):
         next_status("escalate", "new")
-
-
-def test_deadline_and_severity() -> None:
-    received = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
-    assert due_at(received, 45) == received + timedelta(minutes=45)
-    assert worse_severity("minor", "critical") == "critical" and worse_severity("major", "minor") == "major"
 
 
 @pytest.mark.parametrize(("phone", "shown"), [

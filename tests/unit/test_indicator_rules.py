@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 
 from indicators.aqi import AQI_KEYS, available_standards
-from indicators.domains import DOMAINS
+from indicators.registry import domain_ids
 from indicators.rules import (
     DEFAULT_RULES_PATH,
-    JUDGED_METRICS,
     MetricRule,
     RollupRule,
     format_duration,
+    judged_metrics,
     load_rules,
     merge_config,
     parse_rules,
@@ -68,8 +68,8 @@ def test_thresholds_without_a_national_standard_say_default(metric: str) -> None
 
 def test_every_judged_metric_has_a_rule_and_every_domain_a_weight_of_one() -> None:
     rules = load_rules()
-    assert set(rules.metrics) == set(JUDGED_METRICS)
-    assert dict(rules.weights) == dict.fromkeys(DOMAINS, 1.0)
+    assert set(rules.metrics) == set(judged_metrics())
+    assert dict(rules.weights) == dict.fromkeys(domain_ids(), 1.0)
 
 
 def test_rainfall_is_judged_on_a_6_hour_and_a_3_hour_sum() -> None:
@@ -254,7 +254,7 @@ MALFORMED: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("missing section", _delete("noise"), r"^noise: missing"),
     ("unknown domain weight", _set("weights.smog", 1), r"weights\.smog: unknown domain"),
     ("negative weight", _set("weights.air", -1), r"weights\.air: must not be negative"),
-    ("all weights zero", _set("weights", dict.fromkeys(DOMAINS, 0)), r"weights: at least one domain"),
+    ("all weights zero", _set("weights", dict.fromkeys(domain_ids(), 0)), r"weights: at least one domain"),
     ("freshness factor", _set("freshness.factor", 0), r"freshness\.factor: must be positive"),
     ("default interval", _set("freshness.default_expected_interval", "soon"),
      r"freshness\.default_expected_interval: expected a duration"),

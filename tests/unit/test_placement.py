@@ -15,7 +15,6 @@ from geo.locate import Locator
 from geo.placement import (
     NOISE_ZONES,
     SENSOR_COLUMNS,
-    SENSOR_KINDS,
     UNIT_COLUMNS,
     UNIT_KINDS,
     _allocate,
@@ -24,9 +23,10 @@ from geo.placement import (
     random_points_in,
     safe_id,
 )
+from indicators.registry import registry
 
-KINDS = [k.kind for k in SENSOR_KINDS]
-PREFIX_KIND = {k.prefix: k.kind for k in SENSOR_KINDS}
+KINDS = [k.kind for k in registry().sensor_kinds]
+PREFIX_KIND = {k.prefix: k.kind for k in registry().sensor_kinds}
 SAFE = re.compile(r"^[A-Za-z0-9_.-]+$")
 SEED = 20261121
 
@@ -62,7 +62,7 @@ def test_place_sensors_gives_exactly_total_rows_with_the_sensor_columns(
 
 def test_sensor_rows_describe_their_kind(lowest: gpd.GeoDataFrame) -> None:
     sensors = place_sensors(lowest, 100, SEED)
-    by_kind = {k.kind: k for k in SENSOR_KINDS}
+    by_kind = {k.kind: k for k in registry().sensor_kinds}
     for row in sensors.itertuples():
         kind = by_kind[row.kind]
         assert row.sensor_id.startswith(kind.prefix + "-")
@@ -81,7 +81,7 @@ def test_same_seed_gives_identical_sensors_and_another_seed_different_ones(lowes
 def test_with_enough_sensors_every_unit_has_every_kind_inside_itself(
     lowest: gpd.GeoDataFrame, locator: Locator, total: int
 ) -> None:
-    assert total >= len(lowest) * len(SENSOR_KINDS)
+    assert total >= len(lowest) * len(registry().sensor_kinds)
     sensors = place_sensors(lowest, total, SEED)
     code = _unit_of(sensors["sensor_id"])
     kinds_per_unit = sensors.groupby(code)["kind"].agg(set)
@@ -101,7 +101,7 @@ def test_with_a_small_total_the_most_populous_unit_is_served_first(lowest: gpd.G
 
 
 def test_extra_sensors_go_to_units_in_proportion_to_population(lowest: gpd.GeoDataFrame) -> None:
-    base = len(lowest) * len(SENSOR_KINDS)
+    base = len(lowest) * len(registry().sensor_kinds)
     sensors = place_sensors(lowest, base + 400, SEED)
     per_unit = _unit_of(sensors["sensor_id"]).value_counts()
     # 400 extra split 2000 : 1000 : 900 : 100 on top of 9 each.
@@ -119,7 +119,7 @@ def test_extra_sensors_follow_area_when_population_is_unknown(lowest: gpd.GeoDat
 
 def test_extra_sensors_draw_kinds_by_their_extra_share(lowest: gpd.GeoDataFrame) -> None:
     sensors = place_sensors(lowest, 36 + 4000, SEED)
-    shares = np.array([k.extra_share for k in SENSOR_KINDS])
+    shares = np.array([k.extra_share for k in registry().sensor_kinds])
     counts = sensors["kind"].value_counts().reindex(KINDS).to_numpy() - len(lowest)
     np.testing.assert_allclose(counts / counts.sum(), shares / shares.sum(), atol=0.02)
 

@@ -13,13 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ingest.simulation import (
-    BOUNDS,
-    DEFAULT_DURATIONS,
-    SCENARIOS,
-    SEVERITIES,
-    CitySimulation,
-)
+from ingest.scenarios import DEFAULT_DURATIONS, SCENARIOS
+from ingest.synthetic_city import CitySimulation, bounds
+from vocabulary.terms import SEVERITIES
 
 NYC = Path(__file__).resolve().parents[2] / "data" / "cities" / "nyc"
 NEW_YORK = ZoneInfo("America/New_York")
@@ -184,9 +180,9 @@ def test_nyc_registry_readings_carry_only_listed_metrics_and_finite_values(nyc) 
 
 def test_values_stay_within_physical_bounds_and_pm10_exceeds_pm25() -> None:
     table = run(toy(), T0, hours=48, every=timedelta(minutes=10))
-    assert set(table.metric) == set(BOUNDS)
+    assert set(table.metric) == set(bounds())
     for metric, group in table.groupby("metric"):
-        low, high = BOUNDS[metric]
+        low, high = bounds()[metric]
         assert group.value.between(low, high).all(), metric
     air = table[table.metric.isin(["pm25", "pm10"])].pivot_table(index=["time", "sensor_id"], columns="metric",
                                                                    values="value")
@@ -626,7 +622,7 @@ def test_patrol_units_move_and_station_units_stay_near_home_when_available() -> 
 
 def _value_count(sensors: pd.DataFrame) -> int:
     """How many values one step of every sensor gives: the listed metrics the simulator models."""
-    return sum(len(set(m.split(";")) & set(BOUNDS)) for m in sensors["metrics"])
+    return sum(len(set(m.split(";")) & set(bounds())) for m in sensors["metrics"])
 
 
 def test_readings_chunks_cover_the_period_with_the_right_number_of_rows() -> None:
@@ -656,7 +652,7 @@ def test_readings_chunks_are_deterministic_and_within_bounds() -> None:
     pd.testing.assert_frame_equal(a, b)
     assert not a.equals(table(9))
     for metric, group in a.groupby("metric", observed=True):
-        low, high = BOUNDS[str(metric)]
+        low, high = bounds()[str(metric)]
         assert group.value.between(low, high).all()
     depth = a[(a.sensor_id == "WL-1")].value
     assert depth.max() > 5  # the storm shows in the backfill too

@@ -7,37 +7,14 @@ times give identical output. Calls must go forward in time; an earlier time is a
 ``ValueError``. The latent state (weather, air mass, ponding, congestion) advances by the
 time passed between calls, in exact steps of at most five minutes.
 
-Models (units as in docs/vital-signs.md §2; hours are local hours of the city's time zone):
-
-- **traffic** — ``tpi`` (0–10) = a weekday or weekend hourly profile (peaks 07–09 and
-  17–19 on weekdays, ~0.5 at night) × a per-segment busyness + a per-segment AR(1)
-  congestion (τ 25 min) + a rain penalty; ``speed_kmh`` = the segment's free-flow speed ×
-  (1 − 0.088 × tpi).
-- **air_quality** — a city-wide air mass (Ornstein–Uhlenbeck, τ 18 h, washed out by rain)
-  sets ``pm25``/``so2`` (µg/m³); ``pm10`` = pm25 × a coarse ratio ≥ 1.15; ``no2`` (µg/m³) and
-  ``co`` (mg/m³) follow the traffic profile; ``o3`` (µg/m³) peaks in summer afternoons.
-- **weather** — a latent wetness (OU, τ 8 h) rains when it passes a threshold (~8 % of
-  hours, ~1,200 mm a year); ``rain_mm`` is the rain since the sensor's last reading;
-  ``temperature_c`` = season by day of year (hemisphere from the sensors' latitude) +
-  diurnal cycle + a weather anomaly (OU, τ 3 days, σ 3 °C) − rain cooling.
-- **water_level** — ``water_depth_cm`` obeys d′ = gain × max(0, rain − drain capacity) − d/τ
-  with τ 18 min: ≈ 0 when dry; low-lying spots have less capacity and more gain.
-- **gas** — ``methane_lel`` background 0.2–3 % LEL.
-- **water_pressure** — ``water_pressure_kpa`` 325–370 minus a morning/evening demand dip.
-- **power** — ``power_load_pct`` 42–52 + a daily demand shape + cooling/heating load.
-- **crowd** — ``crowd_density`` (persons/m²) busier in the evening and at weekends.
-- **noise** — ``noise_dba`` by the GB 3096 zone: ~5 dB under the day limit by day, ~4 dB
-  under the night limit at night (day 06–22), with occasional spikes.
-
-Every value gets measurement noise and is clipped to :data:`BOUNDS`; each reading is lost
-with probability ``missing``. Sensors are grouped by the metrics their registry row lists
-(a sensor gets every model whose metrics it lists and only the metrics it lists).
-
-Scenarios (:data:`SCENARIOS`) ramp up, hold and ramp down over their duration:
-``rainstorm`` (core ≥ 50 mm/h, low-lying ponding past 30 cm), ``gas-leak`` (the gas
-sensor nearest the spot past 50 % LEL, its neighbours amber), ``pollution-episode``
-(city-wide pm25 above 150 µg/m³), ``crowd-surge`` (nearest crowd sensor past 5
-persons/m²) and ``sensor-outage`` (the ~5 % of sensors nearest the spot go silent).
+The sensor models, one per sensor kind, are in :mod:`ingest.sensor_models`; the sensor kinds,
+their metrics, bounds and resolution in ``indicators.registry``. This module keeps the latent state
+they share: a latent wetness (OU, τ 8 h) rains when it passes a threshold (~8 % of hours, ~1,200 mm
+a year), a city-wide air mass (OU, τ 18 h, washed out by rain), a weather anomaly (OU, τ 3 days),
+per-segment congestion (AR(1), τ 25 min) and per-gauge ponding (τ 18 min). Every value is clipped
+to its metric's bounds and rounded to its resolution; each reading is lost with probability
+``missing``. Sensors are grouped by the metrics their registry row lists (a sensor gets every
+model whose metrics it lists and only the metrics it lists). Scenarios: :mod:`ingest.scenarios`.
 
 Measured on the 2-core dev box (CPython 3.11, numpy 2.4, pandas 3.1; the NYC registry of
 2,500 sensors and 336 units): ``readings_at`` for every sensor at one time step ~2.7 ms; a
@@ -57,66 +34,33 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
-from indicators.domains import SEVERITIES
+from indicators.registry import registry
+from ingest import scenarios
+from ingest.scenarios import DEFAULT_DURATIONS, MAX_SPEED, POOLS, SCENARIO_EVENTS, SCENARIOS, Scenario, ScenarioRun
+from ingest.sensor_models import MODELS, NOISE_LIMITS, Clock, Latent, Sites, Step, profile, seasonal_temperature
+from vocabulary.terms import SEVERITIES
 
-SCENARIOS: tuple[str, ...] = ("rainstorm", "gas-leak", "pollution-episode", "crowd-surge", "sensor-outage")
-MAX_SPEED = 60.0  # an hour a minute
 
-DEFAULT_DURATIONS: dict[str, timedelta] = {
-    "rainstorm": timedelta(hours=2, minutes=30),
-    "gas-leak": timedelta(minutes=90),
-    "pollution-episode": timedelta(hours=48),
-    "crowd-surge": timedelta(hours=2),
-    "sensor-outage": timedelta(hours=1),
-}
+def _simulated_kinds() -> dict[str, tuple[str, ...]]:
+    """Sensor kind → its metrics, the kinds in the order their models draw noise (ingest.sensor_models)."""
+    kinds = registry().sensor_kinds
+    missing = [kind.kind for kind in kinds if kind.model not in MODELS]
+    if missing:
+        raise ValueError(f"no simulator model for sensor kinds {', '.join(missing)}")
+    order = list(MODELS)
+    return {kind.kind: kind.metrics for kind in sorted(kinds, key=lambda kind: order.index(kind.model))}
 
-# Metric families: a sensor belongs to every family whose metrics its registry row lists.
-FAMILIES: dict[str, tuple[str, ...]] = {
-    "traffic": ("tpi", "speed_kmh"),
-    "air_quality": ("pm25", "pm10", "no2", "so2", "co", "o3"),
-    "water_level": ("water_depth_cm",),
-    "weather": ("rain_mm", "temperature_c"),
-    "gas": ("methane_lel",),
-    "water_pressure": ("water_pressure_kpa",),
-    "power": ("power_load_pct",),
-    "crowd": ("crowd_density",),
-    "noise": ("noise_dba",),
-}
 
-# Physical bounds every produced value lies in (rain_mm per reading is only bounded below).
-BOUNDS: dict[str, tuple[float, float]] = {
-    "tpi": (0.0, 10.0),
-    "speed_kmh": (0.0, 130.0),
-    "pm25": (0.0, 1000.0),
-    "pm10": (0.0, 2000.0),
-    "no2": (0.0, 2000.0),
-    "so2": (0.0, 2000.0),
-    "co": (0.0, 100.0),
-    "o3": (0.0, 1000.0),
-    "water_depth_cm": (0.0, 300.0),
-    "rain_mm": (0.0, math.inf),
-    "temperature_c": (-50.0, 60.0),
-    "methane_lel": (0.0, 100.0),
-    "water_pressure_kpa": (0.0, 1000.0),
-    "power_load_pct": (0.0, 150.0),
-    "crowd_density": (0.0, 10.0),
-    "noise_dba": (20.0, 140.0),
-}
-_METRIC_DTYPE = pd.CategoricalDtype(list(BOUNDS))
-_DECIMALS: dict[str, int] = {
-    "tpi": 2, "speed_kmh": 1, "pm25": 1, "pm10": 1, "no2": 1, "so2": 1, "co": 2, "o3": 1,
-    "water_depth_cm": 1, "rain_mm": 3, "temperature_c": 1, "methane_lel": 2, "water_pressure_kpa": 1,
-    "power_load_pct": 1, "crowd_density": 2, "noise_dba": 1,
-}
+def bounds() -> dict[str, tuple[float, float]]:
+    """The physical bounds of every simulated metric (rain_mm per reading is only bounded below)."""
+    declared = registry().metrics
+    return {metric: declared[metric].bounds for metrics in _simulated_kinds().values() for metric in metrics}
+
 
 # The sources simulated events come from (sensor alarms come from the indicators process).
 SOURCES: tuple[str, ...] = ("hotline", "patrol", "camera")
 # NANP fictional numbers: 555-0100 … 555-0199 in New York area codes.
 PHONE_PREFIXES: tuple[str, ...] = ("+1 212 555 01", "+1 718 555 01", "+1 917 555 01", "+1 646 555 01", "+1 347 555 01")
-
-# GB 3096-2008 limits, dB(A): zone → (day, night).
-NOISE_LIMITS: dict[str, tuple[float, float]] = {"0": (50, 40), "1": (55, 45), "2": (60, 50), "3": (65, 55),
-                                                "4a": (70, 55)}
 
 _DAY = timedelta(days=1)
 _H = 3600.0
@@ -137,44 +81,7 @@ _TEMP_SIGMA = 3.0
 _CONG_TAU_S = 25 * 60.0
 _CONG_SIGMA = 0.5
 _POND_TAU_H = 0.3  # ponding drains with this time constant
-_PM25_MEDIAN = 10.0
 
-# -- scenario constants ---------------------------------------------------------------------
-_STORM_CORE_MM_PER_H = 70.0
-_STORM_RADIUS_M = 8000.0
-_STORM_FLOOR = 0.35  # share of the core rate far from the core
-_LEAK_PEAKS = (75.0, 30.0, 16.0)  # % LEL at the nearest, 2nd and 3rd nearest gas sensor
-_SURGE_PEAKS = (6.5, 3.8, 3.2)  # persons/m²
-_NEIGHBOUR_M = 2000.0  # 2nd/3rd nearest take part only within this distance
-_EPISODE_PM25 = 210.0
-_OUTAGE_SHARE = 0.05
-# (rise, fall) as shares of the duration
-_SHAPES: dict[str, tuple[float, float]] = {
-    "rainstorm": (0.25, 0.35),
-    "gas-leak": (0.35, 0.25),
-    "pollution-episode": (0.25, 0.15),
-    "crowd-surge": (0.3, 0.25),
-    "sensor-outage": (0.0, 0.0),
-}
-
-# -- hourly profiles (index = local hour; interpolated, periodic) ---------------------------
-_HOURS = np.arange(24.0)
-_TRAFFIC_WEEKDAY = np.array([1.0, 0.7, 0.5, 0.5, 0.6, 1.2, 2.8, 5.0, 5.8, 4.6, 3.6, 3.6,
-                             3.8, 3.7, 3.8, 4.3, 5.0, 5.9, 5.8, 4.4, 3.2, 2.6, 2.0, 1.5])
-_TRAFFIC_WEEKEND = np.array([1.4, 1.0, 0.8, 0.6, 0.5, 0.6, 0.9, 1.3, 1.8, 2.4, 3.0, 3.5,
-                             3.7, 3.8, 3.8, 3.8, 3.8, 3.7, 3.5, 3.1, 2.7, 2.3, 2.0, 1.7])
-_TEMP_DIURNAL = np.array([-2.5, -3.0, -3.4, -3.8, -4.1, -4.4, -4.3, -3.3, -1.8, -0.3, 1.1, 2.4,
-                          3.4, 4.1, 4.5, 4.6, 4.3, 3.5, 2.3, 1.1, 0.1, -0.8, -1.5, -2.0])
-_CROWD_WEEKDAY = np.array([0.25, 0.18, 0.15, 0.12, 0.12, 0.18, 0.35, 0.7, 0.95, 0.8, 0.75, 0.85,
-                           1.0, 0.95, 0.85, 0.9, 1.05, 1.35, 1.6, 1.55, 1.35, 1.05, 0.7, 0.4])
-_CROWD_WEEKEND = np.array([0.4, 0.3, 0.22, 0.15, 0.12, 0.12, 0.18, 0.3, 0.5, 0.8, 1.1, 1.35,
-                           1.5, 1.6, 1.65, 1.65, 1.6, 1.6, 1.7, 1.75, 1.6, 1.3, 0.95, 0.6])
-_POWER_DEMAND = np.array([0.25, 0.15, 0.08, 0.03, 0.0, 0.04, 0.18, 0.42, 0.6, 0.68, 0.72, 0.75,
-                          0.78, 0.78, 0.78, 0.8, 0.85, 0.93, 1.0, 0.98, 0.9, 0.75, 0.55, 0.38])
-_WATER_DEMAND = np.array([0.1, 0.05, 0.03, 0.02, 0.03, 0.15, 0.55, 0.95, 1.0, 0.7, 0.45, 0.4,
-                          0.45, 0.4, 0.35, 0.35, 0.4, 0.5, 0.65, 0.7, 0.6, 0.45, 0.3, 0.18])
-_NOISE_ACTIVITY = np.array([0.08, 0.04, 0.0, 0.0, 0.0, 0.15, 0.5, 0.85, 1.0, 1.0, 1.0, 1.0,
-                            1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.95, 0.8, 0.5, 0.2, 0.1])
 _EVENT_DIURNAL = np.array([0.45, 0.35, 0.28, 0.25, 0.25, 0.3, 0.5, 0.8, 1.1, 1.3, 1.4, 1.4,
                            1.4, 1.4, 1.4, 1.35, 1.3, 1.3, 1.25, 1.2, 1.1, 0.95, 0.8, 0.6])
 _EVENT_DIURNAL = _EVENT_DIURNAL / _EVENT_DIURNAL.mean()
@@ -235,16 +142,6 @@ _DETAILS: dict[str, str] = {
     "patrol": "Seen by a patrol near sensor {sensor}.",
     "camera": "Detected on a street camera near sensor {sensor}.",
 }
-# Scenario → [(preferred category, its domain, reports per hour at full intensity, severity mix)].
-_SCENARIO_EVENTS: dict[str, tuple[tuple[str, str, float, tuple[float, float, float]], ...]] = {
-    "rainstorm": (("waterlogging", "waterlogging", 20.0, (0.2, 0.55, 0.25)),
-                  ("heavy_rain", "rainfall", 5.0, (0.5, 0.4, 0.1))),
-    "gas-leak": (("gas_leak", "gas", 6.0, (0.0, 0.5, 0.5)),),
-    "pollution-episode": (("air_pollution", "air", 4.0, (0.6, 0.35, 0.05)),),
-    "crowd-surge": (("crowd_gathering", "crowd", 8.0, (0.1, 0.6, 0.3)),),
-    "sensor-outage": (),
-}
-
 # -- response units -------------------------------------------------------------------------
 _PATROL_KINDS = frozenset({"police", "city_management"})
 _BUSY_PER_H = 0.4
@@ -270,77 +167,11 @@ def _rfc3339(t: float, zone: ZoneInfo | None = None) -> str:
     return text[:-6] + "Z" if zone is None else text
 
 
-def _smoothstep(u: np.ndarray) -> np.ndarray:
-    u = np.clip(u, 0.0, 1.0)
-    return u * u * (3.0 - 2.0 * u)
-
-
-def _profile(hour: np.ndarray, table: np.ndarray) -> np.ndarray:
-    return np.interp(hour, _HOURS, table, period=24.0)
-
-
 def _metres(lon: np.ndarray, lat: np.ndarray, lon0: float, lat0: float) -> np.ndarray:
     """Distance in metres from (lon0, lat0), equirectangular (fine within a city)."""
     dx = (np.asarray(lon) - lon0) * _M_PER_DEG * math.cos(math.radians(lat0))
     dy = (np.asarray(lat) - lat0) * _M_PER_DEG
     return np.hypot(dx, dy)
-
-
-@dataclass(frozen=True)
-class ScenarioRun:
-    """A started scenario: when, where, and the sensors it singles out."""
-
-    name: str
-    start: datetime
-    end: datetime
-    area: tuple[float, float]
-    sensors: tuple[str, ...]
-
-
-@dataclass
-class _Scenario:
-    name: str
-    start: float
-    end: float
-    area: tuple[float, float]
-    weights: np.ndarray  # (N,) effect at full intensity, in the affected metric's unit (outage: 0/1)
-    site: np.ndarray  # (N,) where its events happen (probabilities)
-
-    def shape(self, t: np.ndarray) -> np.ndarray:
-        """Intensity 0…1 at epoch seconds ``t``: smooth rise, plateau, smooth fall."""
-        rise, fall = _SHAPES[self.name]
-        x = (np.asarray(t, dtype=float) - self.start) / (self.end - self.start)
-        inside = (x >= 0) & (x < 1)
-        if rise == 0 and fall == 0:
-            return inside.astype(float)
-        up = _smoothstep(x / rise) if rise else np.ones_like(x)
-        down = _smoothstep((1 - x) / fall) if fall else np.ones_like(x)
-        return np.where(inside, np.minimum(up, down), 0.0)
-
-
-@dataclass
-class _Latent:
-    """Latent state at T times: city scalars (T,), per-member vectors (T, n)."""
-
-    wet: np.ndarray
-    air: np.ndarray
-    temp_anomaly: np.ndarray
-    congestion: np.ndarray
-    depth: np.ndarray
-    rain_total: np.ndarray
-
-
-_FamilyValues = tuple[str, np.ndarray, dict[str, np.ndarray]]
-
-
-@dataclass
-class _Clock:
-    """Local-time features at T times, each (T, 1)."""
-
-    hour: np.ndarray
-    weekend: np.ndarray
-    summer: np.ndarray  # 0 in mid-winter … 1 in mid-summer
-    doy: np.ndarray
 
 
 @dataclass
@@ -420,7 +251,7 @@ class CitySimulation:
         self._rain_prev = np.zeros(len(self._members["weather"]))
         self._next_due = np.zeros(self.n_sensors)
         self._history: tuple[list[float], list[float], list[float]] = ([], [], [])
-        self._scenarios: list[_Scenario] = []
+        self._scenarios: list[Scenario] = []
         self._events_until: float | None = None
         self._event_count = 0
 
@@ -450,13 +281,19 @@ class CitySimulation:
         self._members: dict[str, np.ndarray] = {}
         self._position: dict[str, np.ndarray] = {}
         self._full: dict[str, np.ndarray] = {}
-        for family, metrics in FAMILIES.items():
+        self._simulated_kinds = _simulated_kinds()
+        self._bounds = bounds()
+        self._metric_dtype = pd.CategoricalDtype(list(self._bounds))
+        declared = registry().metrics
+        self._decimals = {metric: declared[metric].resolution for metric in self._bounds}
+        self._models = {kind.kind: MODELS[kind.model] for kind in registry().sensor_kinds}
+        for kind, metrics in self._simulated_kinds.items():
             members = np.array([i for i in range(n) if listed[i] & set(metrics)], dtype=np.intp)
-            self._members[family] = members
+            self._members[kind] = members
             position = np.full(n, -1, dtype=np.intp)
             position[members] = np.arange(len(members))
-            self._position[family] = position
-            self._full[family] = np.array([set(metrics) <= listed[i] for i in members], dtype=bool)
+            self._position[kind] = position
+            self._full[kind] = np.array([set(metrics) <= listed[i] for i in members], dtype=bool)
         self._active = np.zeros(n, dtype=bool)
         for members in self._members.values():
             self._active[members] = True
@@ -466,24 +303,28 @@ class CitySimulation:
         self._south = bool(n and np.median(self._lat) < 0)
         # Static per-sensor parameters, drawn for every sensor in a fixed order.
         self._phase = rng.uniform(0.0, 1.0, n) * self._interval
-        self._rain_factor = np.exp(0.25 * rng.standard_normal(n))
-        self._traffic_busy = np.exp(0.15 * rng.standard_normal(n))
-        self._free_flow = rng.choice(np.array([30.0, 40.0, 50.0, 60.0, 80.0]), size=n, p=[0.2, 0.3, 0.25, 0.15, 0.1])
-        self._pm_site = np.exp(0.15 * rng.standard_normal(n))
-        self._coarse = rng.uniform(1.5, 1.9, n)
-        self._exposure = rng.uniform(0.5, 1.5, n)
-        self._so2_site = np.exp(0.3 * rng.standard_normal(n))
+        rain_factor = np.exp(0.25 * rng.standard_normal(n))
+        traffic_busy = np.exp(0.15 * rng.standard_normal(n))
+        free_flow = rng.choice(np.array([30.0, 40.0, 50.0, 60.0, 80.0]), size=n, p=[0.2, 0.3, 0.25, 0.15, 0.1])
+        pm_site = np.exp(0.15 * rng.standard_normal(n))
+        coarse = rng.uniform(1.5, 1.9, n)
+        exposure = rng.uniform(0.5, 1.5, n)
+        so2_site = np.exp(0.3 * rng.standard_normal(n))
         self._episode_site = np.exp(0.1 * rng.standard_normal(n))
-        self._temp_offset = 0.6 * rng.standard_normal(n)
-        self._gas_base = rng.uniform(0.2, 1.5, n)
-        self._pressure_base = rng.uniform(325.0, 370.0, n)
-        self._pressure_dip = rng.uniform(0.7, 1.3, n)
-        self._power_base = rng.uniform(42.0, 52.0, n)
-        self._crowd_base = rng.uniform(0.15, 0.55, n)
+        temp_offset = 0.6 * rng.standard_normal(n)
+        gas_base = rng.uniform(0.2, 1.5, n)
+        pressure_base = rng.uniform(325.0, 370.0, n)
+        pressure_dip = rng.uniform(0.7, 1.3, n)
+        power_base = rng.uniform(42.0, 52.0, n)
+        crowd_base = rng.uniform(0.15, 0.55, n)
         offset = rng.normal(0.0, 1.0, n)
-        self._noise_day = limits[:, 0] - 5.0 + offset
-        self._noise_night = limits[:, 1] - 4.0 + offset
-        self._roadside = np.array([z == "4a" for z in zone], dtype=float)
+        self._sites = Sites(
+            rain_factor=rain_factor, traffic_busy=traffic_busy, free_flow=free_flow, pm_site=pm_site, coarse=coarse,
+            exposure=exposure, so2_site=so2_site, temp_offset=temp_offset, gas_base=gas_base,
+            pressure_base=pressure_base, pressure_dip=pressure_dip, power_base=power_base, crowd_base=crowd_base,
+            noise_day=limits[:, 0] - 5.0 + offset, noise_night=limits[:, 1] - 4.0 + offset,
+            roadside=np.array([z == "4a" for z in zone], dtype=float),
+        )
         water = self._members["water_level"]
         if low_lying is None:
             count = round(0.2 * len(water))
@@ -542,7 +383,7 @@ class CitySimulation:
         self._record(t)
         self._start_units(t)
 
-    def _local(self, t: np.ndarray) -> _Clock:
+    def _local(self, t: np.ndarray) -> Clock:
         if t.size == 1:
             moment = datetime.fromtimestamp(float(t[0]), tz=self._zone)
             hour = np.array([moment.hour + moment.minute / 60 + (moment.second + moment.microsecond / 1e6) / 3600])
@@ -557,24 +398,14 @@ class CitySimulation:
         if self._south:
             doy = doy + 182.6
         summer = 0.5 - 0.5 * np.cos(2 * np.pi * (doy - 20.0) / 365.25)
-        return _Clock(hour[:, None], weekend[:, None], summer[:, None], doy[:, None])
+        return Clock(hour[:, None], weekend[:, None], summer[:, None], doy[:, None])
 
     # -- latent models -----------------------------------------------------------------------
 
     def _rain_city(self, wet: np.ndarray | float) -> np.ndarray:
         return _WET_MM_PER_H * np.maximum(0.0, np.asarray(wet) - _WET_THRESHOLD)
 
-    def _storm_rate(self, t: np.ndarray, members: np.ndarray) -> np.ndarray | None:
-        """Rainstorm rate (mm/h) at times ``t`` for sensors ``members``, (T, n), or None."""
-        storms = [s for s in self._scenarios if s.name == "rainstorm" and s.end > t[0] and s.start < t[-1] + 1]
-        if not storms:
-            return None
-        rate = np.zeros((len(t), len(members)))
-        for storm in storms:
-            rate += storm.shape(t)[:, None] * storm.weights[members][None, :]
-        return rate
-
-    def _advance(self, targets: np.ndarray) -> _Latent:
+    def _advance(self, targets: np.ndarray) -> Latent:
         """Advance the latent state through ``targets`` (sorted epoch seconds ≥ now); their states."""
         assert self._t is not None
         sub: list[float] = []
@@ -603,9 +434,9 @@ class CitySimulation:
             dts = np.diff(np.concatenate([[self._t], times]))
             z = self._rng_latent.standard_normal((steps, 3))
             zc = self._rng_latent.standard_normal((steps, n_tr)) if n_tr else None
-            storm_wl = self._storm_rate(times, water) if n_wl else None
-            storm_wx = self._storm_rate(times, weather) if n_wx else None
-            f_wl, f_wx = self._rain_factor[water], self._rain_factor[weather]
+            storm_wl = scenarios.storm_rate(self._scenarios, times, water) if n_wl else None
+            storm_wx = scenarios.storm_rate(self._scenarios, times, weather) if n_wx else None
+            f_wl, f_wx = self._sites.rain_factor[water], self._sites.rain_factor[weather]
             cap, gain = self._capacity[water], self._gain[water]
             w, a, ta = float(wet[0]), float(air[0]), float(anomaly[0])
             c, d, r = congestion[0].copy(), depth[0].copy(), rain_total[0].copy()
@@ -642,7 +473,7 @@ class CitySimulation:
             self._congestion, self._depth, self._rain_total = c, d, r
             self._prune()
         rows = np.array(pick) + 1
-        return _Latent(wet[rows], air[rows], anomaly[rows], congestion[rows], depth[rows], rain_total[rows])
+        return Latent(wet[rows], air[rows], anomaly[rows], congestion[rows], depth[rows], rain_total[rows])
 
     def _record(self, t: float, wet: float | None = None, anomaly: float | None = None) -> None:
         times, wets, anomalies = self._history
@@ -687,8 +518,8 @@ class CitySimulation:
         length = DEFAULT_DURATIONS[name] if duration is None else duration
         if length.total_seconds() <= 0:
             raise ValueError(f"duration must be positive, got {length}")
-        pool = {"gas-leak": "gas", "crowd-surge": "crowd"}.get(name)
-        candidates = self._members[pool] if pool else np.arange(self.n_sensors)
+        pool = POOLS.get(name)
+        candidates = self._members.get(pool, np.arange(0)) if pool else np.arange(self.n_sensors)
         if len(candidates) == 0:
             candidates = np.arange(self.n_sensors)
         if area is None:
@@ -699,162 +530,43 @@ class CitySimulation:
             if not (math.isfinite(lon0) and math.isfinite(lat0)):
                 raise ValueError(f"area must be a finite (lon, lat), got {area!r}")
         distance = _metres(self._lon, self._lat, lon0, lat0)
-        n = self.n_sensors
-        weights = np.zeros(n)
-        site = np.zeros(n)
-        singled: np.ndarray
-        if name == "rainstorm":
-            spatial = _STORM_FLOOR + (1 - _STORM_FLOOR) * np.exp(-0.5 * (distance / _STORM_RADIUS_M) ** 2)
-            weights = _STORM_CORE_MM_PER_H * speed * spatial
-            water = self._members["water_level"]
-            site[water] = spatial[water] * np.where(self._low[water], 4.0, 1.0)
-            singled = water[self._low[water]]
-        elif name in ("gas-leak", "crowd-surge"):
-            peaks = _LEAK_PEAKS if name == "gas-leak" else _SURGE_PEAKS
-            members = self._members[pool] if pool else np.array([], dtype=np.intp)
-            order = members[np.argsort(distance[members], kind="stable")]
-            chosen = [int(i) for rank, i in enumerate(order[:3]) if rank == 0 or distance[i] <= _NEIGHBOUR_M]
-            for rank, i in enumerate(chosen):
-                weights[i] = peaks[rank] * self._rng_scenario.uniform(0.95, 1.08)
-                site[i] = 1.0 / (rank + 1)
-            singled = np.array(chosen, dtype=np.intp)
-            if not chosen:  # no such sensor: events at the nearest sensor of any kind
-                site[int(np.argmin(distance))] = 1.0
-        elif name == "pollution-episode":
-            weights = _EPISODE_PM25 * self._episode_site
-            site[:] = 1.0
-            singled = np.array([], dtype=np.intp)
-        else:  # sensor-outage: the nearest ~5 % of sensors, "a district's worth"
-            count = max(1, round(_OUTAGE_SHARE * n))
-            singled = np.sort(np.argsort(distance, kind="stable")[:count])
-            weights[singled] = 1.0
+        weights, site, singled = scenarios.place(name, distance, self._members, self._low, self._episode_site,
+                                                 self._rng_scenario, speed)
         if site.sum() <= 0:
             site[:] = 1.0
-        scenario = _Scenario(name, t, t + length.total_seconds(), (lon0, lat0), weights, site / site.sum())
+        scenario = Scenario(name, t, t + length.total_seconds(), (lon0, lat0), weights, site / site.sum())
         self._scenarios.append(scenario)
         return ScenarioRun(name, datetime.fromtimestamp(t, UTC), datetime.fromtimestamp(scenario.end, UTC),
                            (lon0, lat0), tuple(self._ids[singled].tolist()))
 
-    def _scenario_add(self, name: str, t: np.ndarray, g: np.ndarray) -> np.ndarray | None:
-        found = [s for s in self._scenarios if s.name == name and s.end > t[0] and s.start <= t[-1]]
-        if not found:
-            return None
-        total = np.zeros((len(t), len(g)))
-        for s in found:
-            total += s.shape(t)[:, None] * s.weights[g][None, :]
-        return total
-
-    def _scenario_level(self, name: str, t: np.ndarray) -> np.ndarray:
-        """Summed intensity of the city-wide scenario ``name`` at ``t``, (T, 1)."""
-        level = np.zeros(len(t))
-        for s in self._scenarios:
-            if s.name == name and s.end > t[0] and s.start <= t[-1]:
-                level += s.shape(t)
-        return level[:, None]
-
     def _silenced(self, t: np.ndarray) -> np.ndarray:
         """(T, N) True where a sensor is in an outage."""
-        mask = np.zeros((len(t), self.n_sensors), dtype=bool)
-        for s in self._scenarios:
-            if s.name == "sensor-outage" and s.end > t[0] and s.start <= t[-1]:
-                on = (t >= s.start) & (t < s.end)
-                mask |= on[:, None] & (s.weights > 0)[None, :]
-        return mask
+        return scenarios.silenced(self._scenarios, t, self.n_sensors)
 
     # -- sensor models -----------------------------------------------------------------------
 
-    def _compute(self, t: np.ndarray, lat: _Latent, clock: _Clock, g: np.ndarray) -> list[_FamilyValues]:
-        """Values of every family for the sensors ``g`` (global indices) at times ``t``.
+    def _compute(self, t: np.ndarray, lat: Latent, clock: Clock, g: np.ndarray
+                 ) -> list[tuple[str, np.ndarray, dict[str, np.ndarray]]]:
+        """Values of every sensor kind's model for the sensors ``g`` (global indices) at times ``t``.
 
-        Returns (family, global indices of its members among ``g``, {metric: (T, n)}).
-        ``rain_mm`` is returned as the cumulative rain (mm) since the start, for the caller
-        to difference against each sensor's previous reading.
+        Returns (kind, global indices of its members among ``g``, {metric: (T, n)}), the kinds in
+        their models' order. ``rain_mm`` is returned as the cumulative rain (mm) since the start,
+        for the caller to difference against each sensor's previous reading.
         """
+        step = Step(t, lat, clock, self._sites, self._rng_noise, self._scenarios, self._rain_city(lat.wet)[:, None])
         out = []
-        shape = (len(t),)
-        rng = self._rng_noise
-        hour, weekend = clock.hour, clock.weekend
-        traffic_profile = np.where(weekend, _profile(hour, _TRAFFIC_WEEKEND), _profile(hour, _TRAFFIC_WEEKDAY))
-        city_rain = self._rain_city(lat.wet)[:, None]
-        air = lat.air[:, None]
-        season_temp = 0.5 + 24.5 * clock.summer + _profile(hour, _TEMP_DIURNAL) + lat.temp_anomaly[:, None]
-        for family in FAMILIES:
-            position = self._position[family][g]
+        for kind in self._simulated_kinds:
+            position = self._position[kind][g]
             gf = g[position >= 0]
             if len(gf) == 0:
                 continue
-            k = self._position[family][gf]
-            n = len(gf)
-
-            def z(gf: np.ndarray = gf) -> np.ndarray:
-                return rng.standard_normal(shape + (len(gf),))
-
-            def rain_here(gf: np.ndarray = gf) -> np.ndarray:
-                rate = city_rain * self._rain_factor[gf][None, :]
-                storm = self._storm_rate(t, gf)
-                return rate if storm is None else rate + storm
-
-            v: dict[str, np.ndarray] = {}
-            if family == "traffic":
-                congestion = lat.congestion[:, k]
-                tpi = (traffic_profile * self._traffic_busy[gf] + congestion * (0.4 + traffic_profile / 6)
-                       + 1.6 * (1 - np.exp(-rain_here() / 8)) + 0.15 * z())
-                v["tpi"] = np.clip(tpi, 0.0, 10.0)
-                v["speed_kmh"] = np.clip(self._free_flow[gf] * (1 - 0.088 * v["tpi"]) * np.exp(0.04 * z()), 0.0, 130.0)
-            elif family == "air_quality":
-                tf = traffic_profile / 6
-                episode = self._scenario_add("pollution-episode", t, gf)
-                stagnant = 1 + 0.8 * self._scenario_level("pollution-episode", t)
-                pm25 = (_PM25_MEDIAN * np.exp(0.5 * air) * (1 + 0.25 * tf + 0.2 * (1 - clock.summer))
-                        * self._pm_site[gf] * np.exp(0.08 * z()))
-                if episode is not None:
-                    pm25 = pm25 + episode * np.exp(0.05 * z())
-                pm25 = np.clip(pm25, 1.0, 900.0)
-                v["pm25"] = pm25
-                v["pm10"] = np.clip(pm25 * np.maximum(1.15, self._coarse[gf] * np.exp(0.06 * z())), 0.0, 2000.0)
-                no2 = (12 + 40 * tf * self._exposure[gf]) * np.exp(0.3 * air) * stagnant * np.exp(0.1 * z())
-                v["no2"] = np.clip(no2, 0.0, 2000.0)
-                so2 = 4 * (1 + 0.6 * (1 - clock.summer)) * np.exp(0.3 * air) * self._so2_site[gf] * stagnant
-                v["so2"] = np.clip(so2 * np.exp(0.1 * z()), 0.0, 2000.0)
-                co = (0.3 + 0.5 * tf * self._exposure[gf]) * np.exp(0.3 * air) * stagnant * np.exp(0.08 * z())
-                v["co"] = np.clip(co, 0.0, 100.0)
-                sun = np.exp(-(((hour - 14.5) / 3.2) ** 2))
-                o3 = (25 + 85 * sun * (0.35 + 0.65 * clock.summer)) * np.exp(0.15 * air) * np.exp(0.08 * z())
-                v["o3"] = np.clip(o3 - 0.3 * no2, 2.0, 1000.0)
-            elif family == "water_level":
-                v["water_depth_cm"] = np.clip(lat.depth[:, k] + 0.2 * z(), 0.0, 300.0)
-            elif family == "weather":
-                v["rain_mm"] = lat.rain_total[:, k]
-                temp = (season_temp + self._temp_offset[gf] - 2.5 * (1 - np.exp(-rain_here() / 3)) + 0.2 * z())
-                v["temperature_c"] = np.clip(temp, -50.0, 60.0)
-            elif family == "gas":
-                gas = self._gas_base[gf] + 0.3 * np.abs(z())
-                leak = self._scenario_add("gas-leak", t, gf)
-                if leak is not None:
-                    gas = gas + leak * np.exp(0.05 * z())
-                v["methane_lel"] = np.clip(gas, 0.0, 100.0)
-            elif family == "water_pressure":
-                dip = 18 * _profile(hour, _WATER_DEMAND) * self._pressure_dip[gf]
-                v["water_pressure_kpa"] = np.clip(self._pressure_base[gf] - dip + 2.5 * z(), 0.0, 1000.0)
-            elif family == "power":
-                heat = 1.0 * np.maximum(0.0, season_temp - 22) + 0.4 * np.maximum(0.0, 5 - season_temp)
-                load = (self._power_base[gf] + 22 * _profile(hour, _POWER_DEMAND) - 4 * weekend + heat + 1.5 * z())
-                v["power_load_pct"] = np.clip(load, 0.0, 150.0)
-            elif family == "crowd":
-                profile = np.where(weekend, _profile(hour, _CROWD_WEEKEND), _profile(hour, _CROWD_WEEKDAY))
-                crowd = self._crowd_base[gf] * profile * np.exp(0.1 * z())
-                surge = self._scenario_add("crowd-surge", t, gf)
-                if surge is not None:
-                    crowd = crowd + surge * np.exp(0.05 * z())
-                v["crowd_density"] = np.clip(crowd, 0.0, 10.0)
-            elif family == "noise":
-                activity = _profile(hour, _NOISE_ACTIVITY)
-                day, night = self._noise_day[gf], self._noise_night[gf]
-                level = night + (day - night) * activity + 1.5 * (traffic_profile / 6 - 0.5) * self._roadside[gf]
-                spikes = (rng.random(shape + (n,)) < 0.01) * rng.uniform(5.0, 15.0, shape + (n,))
-                v["noise_dba"] = np.clip(level + 2.5 * z() + spikes, 20.0, 140.0)
-            out.append((family, gf, v))
+            out.append((kind, gf, self._models[kind](step, gf, self._position[kind][gf])))
         return out
+
+    def _as_read(self, metric: str, values: np.ndarray) -> np.ndarray:
+        """``values`` of ``metric`` as a sensor reports them: within its bounds, at its resolution."""
+        low, high = self._bounds[metric]
+        return np.round(np.clip(values, low, high), self._decimals[metric])
 
     # -- readings ----------------------------------------------------------------------------
 
@@ -894,15 +606,15 @@ class CitySimulation:
         latent = self._advance(times)
         clock = self._local(times)
         readings: dict[int, dict[str, float]] = {}
-        for family, gf, values in self._compute(times, latent, clock, g):
-            if family == "weather":
+        for kind, gf, values in self._compute(times, latent, clock, g):
+            if kind == "weather":
                 k = self._position["weather"][gf]
                 total = values["rain_mm"][0]
                 values["rain_mm"] = np.maximum(0.0, total - self._rain_prev[k])[None, :]
                 self._rain_prev[k] = total
             names = list(values)
-            table = np.column_stack([np.round(values[m][0], _DECIMALS[m]) for m in names]).tolist()
-            full = self._full[family][self._position[family][gf]]
+            table = np.column_stack([self._as_read(m, values[m][0]) for m in names]).tolist()
+            full = self._full[kind][self._position[kind][gf]]
             for i, row, whole in zip(gf.tolist(), table, full.tolist(), strict=True):
                 pairs = zip(names, row, strict=True)
                 if not whole:
@@ -963,12 +675,12 @@ class CitySimulation:
         if not parts:
             return pd.DataFrame({"time": pd.Series([], dtype="datetime64[ns, UTC]"),
                                  "sensor_id": pd.Categorical([], dtype=self._id_dtype),
-                                 "metric": pd.Categorical([], dtype=_METRIC_DTYPE),
+                                 "metric": pd.Categorical([], dtype=self._metric_dtype),
                                  "value": pd.Series([], dtype=float)})
         return pd.concat(parts, ignore_index=True)
 
     def _chunks(self, start_us: int, step_us: int, n_steps: int, per_chunk: int) -> Iterator[pd.DataFrame]:
-        metric_code = {m: j for j, m in enumerate(BOUNDS)}
+        metric_code = {m: j for j, m in enumerate(self._bounds)}
         every = np.maximum(1, np.round(self._interval * 1e6 / step_us)).astype(np.int64)
         offset = (np.floor(self._phase * 1e6 / step_us).astype(np.int64)) % every
         g_all = np.flatnonzero(self._active)
@@ -987,12 +699,12 @@ class CitySimulation:
             blocks: list[np.ndarray] = []
             col_sensor: list[np.ndarray] = []
             col_metric: list[np.ndarray] = []
-            for family, gf, values in self._compute(t, latent, clock, g_all):
-                if family == "weather":
+            for kind, gf, values in self._compute(t, latent, clock, g_all):
+                if kind == "weather":
                     values["rain_mm"] = self._rain_since_report(values["rain_mm"], report[:, gf], gf)
                 for metric, array in values.items():
                     lists = np.fromiter((metric in self._listed[i] for i in gf), dtype=bool, count=len(gf))
-                    blocks.append(np.round(array[:, lists], _DECIMALS[metric]))
+                    blocks.append(self._as_read(metric, array[:, lists]))
                     col_sensor.append(gf[lists])
                     col_metric.append(np.full(int(lists.sum()), metric_code[metric], dtype=np.int16))
             sensor_of = np.concatenate(col_sensor) if col_sensor else np.array([], dtype=np.intp)
@@ -1006,7 +718,7 @@ class CitySimulation:
             frame = pd.DataFrame({
                 "time": time_col.as_unit("ns"),
                 "sensor_id": pd.Categorical.from_codes(codes_sensor, dtype=self._id_dtype),
-                "metric": pd.Categorical.from_codes(codes_metric, dtype=_METRIC_DTYPE),
+                "metric": pd.Categorical.from_codes(codes_metric, dtype=self._metric_dtype),
                 "value": values_tk[mask],
             }, copy=False)
             # The live feed carries on after the chunk: a sensor is next due one interval after its
@@ -1063,7 +775,7 @@ class CitySimulation:
         wet = np.interp(mids, hist_t, hist_wet)
         anomaly = np.interp(mids, hist_t, hist_anomaly)
         rain = self._rain_city(wet)
-        temp = (0.5 + 24.5 * clock.summer[:, 0] + _profile(clock.hour[:, 0], _TEMP_DIURNAL) + anomaly)
+        temp = seasonal_temperature(clock.summer[:, 0], clock.hour[:, 0], anomaly)
         keys = self._category_keys
         domains = [self.categories[c] for c in keys]
         base = np.array([_CATEGORY_WEIGHTS.get(c, _DOMAIN_WEIGHTS.get(d, _DEFAULT_WEIGHT))
@@ -1075,7 +787,7 @@ class CitySimulation:
         factor = np.ones((bins, len(keys)))
         factor[:, wet_kind] *= (1 + 1.5 * rain)[:, None]
         factor[:, hot_kind] *= (1 + 4 * np.maximum(0.0, temp - 28))[:, None]
-        rate = self._events_per_hour * _profile(clock.hour[:, 0], _EVENT_DIURNAL)[:, None] * base[None, :] * factor
+        rate = self._events_per_hour * profile(clock.hour[:, 0], _EVENT_DIURNAL)[:, None] * base[None, :] * factor
         counts = rng.poisson(rate * width_h[:, None])
         drafts: list[tuple[float, str, int, tuple[float, float, float], str | None]] = []
         bin_of, cat_of = np.nonzero(counts)
@@ -1088,7 +800,7 @@ class CitySimulation:
             if scenario.end <= t0 or scenario.start >= t1:
                 continue
             shape = scenario.shape(mids)
-            for preferred, domain, per_hour, severity in _SCENARIO_EVENTS[scenario.name]:
+            for preferred, domain, per_hour, severity in SCENARIO_EVENTS[scenario.name]:
                 category = self._category_for(preferred, domain)
                 if category is None:
                     continue

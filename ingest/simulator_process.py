@@ -1,6 +1,6 @@
 """``cityops simulate``: publish the city's simulated feeds over MQTT, or backfill history.
 
-The models live in :mod:`ingest.simulation` (pure); this module runs them against the
+The models live in :mod:`ingest.synthetic_city` (pure); this module runs them against the
 clock, publishes each reading, event and unit position as docs/contract.md describes, and for
 ``--backfill`` writes history straight into the store.
 """
@@ -20,7 +20,7 @@ import numpy as np
 
 from city import City, city_folder, load_city, report_categories
 from ingest.mqtt import BrokerAddress, MqttClient
-from ingest.simulation import CitySimulation
+from ingest.synthetic_city import CitySimulation
 from store import backfill_readings, connect
 
 log = logging.getLogger(__name__)
