@@ -539,11 +539,12 @@ def cmd_notify_load(args: argparse.Namespace, settings: Settings) -> None:
     import os
 
     import store.notifications as notify_store
-    from indicators.domains import DOMAINS, INDEX
+    from indicators.domains import INDEX
+    from indicators.registry import domain_ids
     from notifications.config import ConfigError, Known, read_config
 
     city = load_city(city_folder(settings.city))
-    known = Known(domains=frozenset((*DOMAINS, INDEX)), levels=frozenset((*city.levels, "city")),
+    known = Known(domains=frozenset((*domain_ids(), INDEX)), levels=frozenset((*city.levels, "city")),
                   units=frozenset(code for level in city.levels for code in city.boundaries[level].index) | {city.id},
                   categories=frozenset(city.categories), sensor_kinds=frozenset(city.sensors["kind"].dropna()))
     try:
