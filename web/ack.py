@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response
 
 import store.notifications as notify_store
 from layouts.i18n import format_time, text
+from layouts.theme import BACKGROUND
 from notifications.ack import read_token, token_hash
 from web import db
 from web.locale import city_zone, request_language
@@ -26,7 +27,7 @@ from web.locale import city_zone, request_language
 
 def _page(language: str, status: int, *, message: str | None = None, alert: str | None = None,
           button: bool = False) -> Response:
-    body = flask.render_template("ack.html", lang=language, heading=text("ack.title", language),
+    body = flask.render_template("ack.html", lang=language, background=BACKGROUND, heading=text("ack.title", language),
                                  confirm=text("ack.confirm", language), alert=alert, message=message,
                                  button=text("ack.button", language) if button else None)
     response = Response(body, status=status, content_type="text/html; charset=utf-8")
