@@ -29,6 +29,7 @@ from city import CityError, city_folder, read_categories, read_city_config
 from cityops.settings import Settings
 from layouts.i18n import LANGUAGE_NAMES, LANGUAGES, text
 from web import (
+    ack,
     api,
     api_alerts,
     api_incidents,
@@ -176,6 +177,7 @@ def create_app(settings: Settings, *, demo: bool = False) -> dash.Dash:
     locale.init_app(server, zone, city_names, own_zone)
     login.init_app(server)
     displays.init_app(server)
+    ack.init_app(server)
     health.init_app(server, _broker_url(settings))
     citydata.init_app(server, settings.city)
     api_incidents.init_app(server)

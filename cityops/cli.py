@@ -533,6 +533,76 @@ def cmd_sensor_pending(args: argparse.Namespace, settings: Settings) -> None:
         say(f"{sensor.sensor_id}  {first}  {where}  {sensor.scope_code or '—'}  {';'.join(sensor.metrics)}")
 
 
+# -- notifications --------------------------------------------------------------------------
+
+def cmd_notify_load(args: argparse.Namespace, settings: Settings) -> None:
+    import os
+
+    import store.notifications as notify_store
+    from indicators.domains import INDEX
+    from indicators.registry import domain_ids
+    from notifications.config import ConfigError, Known, read_config
+
+    city = load_city(city_folder(settings.city))
+    known = Known(domains=frozenset((*domain_ids(), INDEX)), levels=frozenset((*city.levels, "city")),
+                  units=frozenset(code for level in city.levels for code in city.boundaries[level].index) | {city.id},
+                  categories=frozenset(city.categories), sensor_kinds=frozenset(city.sensors["kind"].dropna()))
+    try:
+        config = read_config(Path(args.file).read_text(encoding="utf-8"), os.environ, known)
+    except ConfigError as error:
+        raise CommandError(f"{args.file}: nothing loaded:\n  " + "\n  ".join(error.problems)) from None
+    with _accounts_database(settings) as conn:
+        counts = notify_store.replace_config(conn, config, actor=_cli_actor())
+    say(f"notifications: {len(config.channels)} channel(s), {len(config.people)} people, {len(config.rules)} rule(s);"
+        f" {counts['added']} added, {counts['changed']} changed, {counts['removed']} removed")
+
+
+def cmd_notify_rota(args: argparse.Namespace, settings: Settings) -> None:
+    from zoneinfo import ZoneInfo
+
+    import store.notifications as notify_store
+    from notifications.rota import RotaError, read_rota_csv
+
+    city = load_city(city_folder(settings.city))
+    zone = ZoneInfo(settings.timezone or city.config.timezone)
+    try:
+        shifts = read_rota_csv(Path(args.file).read_bytes(), zone)
+    except RotaError as error:
+        raise CommandError(f"{args.file}: nothing imported:\n  " + "\n  ".join(error.problems)) from None
+    if not shifts:
+        raise CommandError(f"{args.file}: the rota has no shifts")
+    with _accounts_database(settings) as conn:
+        known = {person.name for person in notify_store.read_config(conn).people}
+        unknown = sorted({shift.person for shift in shifts} - known)
+        if unknown:
+            raise CommandError(f"{args.file}: nothing imported: not among the people of `cityops notify load`: "
+                               + ", ".join(unknown))
+        removed = notify_store.replace_rota(
+            conn, [notify_store.ShiftRow(s.role, s.person, s.start, s.end) for s in shifts], actor=_cli_actor())
+    say(f"rota: {len(shifts)} shift(s) from {shifts[0].start:%Y-%m-%d %H:%M} UTC imported; {removed} replaced")
+
+
+def cmd_notify_run(args: argparse.Namespace, settings: Settings) -> None:
+    import signal
+    import threading
+
+    from notifications.worker import context_for, run_forever
+
+    if not settings.secret_key:
+        raise CommandError("CITYOPS_SECRET_KEY is not set: the acknowledgement links are signed with the web app's key")
+    if not settings.public_url:
+        raise CommandError("CITYOPS_PUBLIC_URL is not set: the messages link to the web app there")
+    url = database_url(settings)
+    ctx = context_for(settings.city, base_url=settings.public_url, secret_key=settings.secret_key,
+                      time_zone=settings.timezone)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    say(f"notify: {ctx.city.config.name}, links to {ctx.base_url}, every {args.every:g} s"
+        + (" (once)" if args.once else "; Ctrl-C stops"))
+    run_forever(url, ctx, stop, every_s=args.every, once=args.once, say=say)
+
+
 def _summarise(city: City) -> None:
     say(f"{city.config.name} ({city.id}), levels {' → '.join(city.levels)}")
     for level in city.levels:
@@ -713,6 +783,21 @@ def build_parser() -> argparse.ArgumentParser:
     accept.set_defaults(handler=cmd_sensor_accept)
     pending = sensor_commands.add_parser("pending", help="sensors that registered themselves and wait for acceptance")
     pending.set_defaults(handler=cmd_sensor_pending)
+
+    notify = commands.add_parser("notify", help="notifications: load channels, people and rules; the rota; the worker")
+    notify_commands = notify.add_subparsers(dest="notify_command", required=True, metavar="ACTION")
+    notify_load = notify_commands.add_parser("load", help="make channels, people and rules those of a TOML file"
+                                             " (audited)")
+    notify_load.add_argument("file")
+    notify_load.set_defaults(handler=cmd_notify_load)
+    notify_rota = notify_commands.add_parser("rota", help="import the on-duty rota from a CSV file (audited)")
+    notify_rota.add_argument("file")
+    notify_rota.set_defaults(handler=cmd_notify_rota)
+    notify_run = notify_commands.add_parser("run", help="run the rules, escalate and send, on a schedule")
+    notify_run.add_argument("--once", action="store_true", help="one pass and stop")
+    notify_run.add_argument("--every", type=_positive_seconds, default=30.0,
+                            help="seconds between passes (default: 30)")
+    notify_run.set_defaults(handler=cmd_notify_run)
     return parser
 
 

@@ -72,6 +72,9 @@ class Settings:
     # When set, /metrics answers a request carrying "Authorization: Bearer <token>" from anywhere
     # (CITYOPS_METRICS_TOKEN); without it, only direct requests from loopback.
     metrics_token: str | None = None
+    # The address people reach the web app at, for the links in notifications
+    # (CITYOPS_PUBLIC_URL, e.g. https://cityops.city.example).
+    public_url: str | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
@@ -94,6 +97,7 @@ class Settings:
                                         1, 24 * 60, default=30),
             session_hours=_count("CITYOPS_SESSION_HOURS", merged.get("CITYOPS_SESSION_HOURS"), 1, 7 * 24, default=12),
             metrics_token=merged.get("CITYOPS_METRICS_TOKEN") or None,
+            public_url=merged.get("CITYOPS_PUBLIC_URL") or None,
         )
 
 

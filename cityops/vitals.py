@@ -454,28 +454,18 @@ def run_forever(database_url: str, ctx: VitalsContext, stop: threading.Event, *,
             if conn is not None and not conn.closed:
                 conn.rollback()
         last_detail = detail or last_detail
-        _report(conn, process_id, started_at, state, last_detail)
+        store.report_heartbeat(conn, process_id=process_id, kind="indicators", started_at=started_at,
+                               state=state, detail=last_detail)
         if once or stop.wait(max(0.0, every_s - (time.monotonic() - tick))):
             break
-    _report(conn, process_id, started_at, "stopped", last_detail)
+    store.report_heartbeat(conn, process_id=process_id, kind="indicators", started_at=started_at,
+                           state="stopped", detail=last_detail)
     if conn is not None and not conn.closed:
         conn.close()
 
 
 def _level_word(level: int | None) -> str:
     return {0: "green", 1: "amber", 2: "red"}.get(level, "grey")  # type: ignore[arg-type]
-
-
-def _report(conn: store.Connection | None, process_id: str, started_at: datetime, state: str,
-            detail: dict[str, Any]) -> None:
-    if conn is None or conn.closed:
-        return
-    try:
-        store.report_status(conn, store.ProcessStatus(
-            process_id=process_id, kind="indicators", host=socket.gethostname(), pid=os.getpid(),
-            started_at=started_at, heartbeat_at=datetime.now(UTC), state=state, detail=detail or None))
-    except (store.StoreUnavailable, store.DatabaseError) as error:
-        log.warning("indicators: could not report status: %s", error)
 
 
 def context_for(city: str, time_zone: str | None = None) -> VitalsContext:

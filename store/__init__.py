@@ -126,7 +126,7 @@ from store.schema import (
     retention_days,
 )
 from store.screens import LevelChange, level_changes, score_history
-from store.status import ProcessStatus, read_status, report_status
+from store.status import ProcessStatus, read_status, report_heartbeat, report_status
 
 __all__ = [
     "HOURLY_COLUMNS",
@@ -245,6 +245,7 @@ __all__ = [
     "record_display_open",
     "revoke_display_link",
     "touch_display_link",
+    "report_heartbeat",
     "report_status",
     "require_schema",
     "retention_days",

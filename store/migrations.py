@@ -743,6 +743,203 @@ COMMENT ON COLUMN events.title_zh IS 'The title in Chinese, where the source wro
 COMMENT ON COLUMN incidents.title_zh IS 'Chinese title of its first event, if it had one.';
 """
 
+# Reaching the people (docs/notifications.md): the configuration (`cityops notify load`, the
+# rota from `cityops notify rota`), and the log the worker (`cityops notify run`) writes and
+# resumes from: a notification per rule and cause, a delivery per recipient and channel, an
+# attempt per try. What a rule has seen is kept in notification_sources, so a restart neither
+# repeats nor skips a warning.
+_NOTIFICATIONS = """
+CREATE TABLE notify_channels (
+    id text PRIMARY KEY CHECK (id ~ '^[A-Za-z0-9_.-]{1,64}$'),
+    kind text NOT NULL CHECK (kind IN ('email', 'webhook', 'wecom', 'dingtalk', 'feishu', 'sms')),
+    settings jsonb NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE notify_channels IS 'Ways out of cityops: an SMTP server, a webhook receiver, a group robot, an SMS '
+    'gateway.';
+COMMENT ON COLUMN notify_channels.id IS 'Channel name, as rules name it.';
+COMMENT ON COLUMN notify_channels.kind IS 'email, webhook, wecom, dingtalk, feishu or sms.';
+COMMENT ON COLUMN notify_channels.settings IS 'The server and its credentials (secrets included: keep the database '
+    'private).';
+COMMENT ON COLUMN notify_channels.updated_at IS 'When it was last loaded (UTC).';
+
+CREATE TABLE notify_people (
+    name text PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 64),
+    email text,
+    phone text,
+    language text NOT NULL DEFAULT 'en' CHECK (language IN ('en', 'zh-CN')),
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE notify_people IS 'People who may be notified: the rota and rules name them.';
+COMMENT ON COLUMN notify_people.name IS 'Their name in the rota and in rules (e.g. wang.li).';
+COMMENT ON COLUMN notify_people.email IS 'E-mail address, for e-mail channels.';
+COMMENT ON COLUMN notify_people.phone IS 'Phone number, for SMS channels: personal data.';
+COMMENT ON COLUMN notify_people.language IS 'The language of their messages: en or zh-CN.';
+COMMENT ON COLUMN notify_people.updated_at IS 'When it was last loaded (UTC).';
+
+CREATE TABLE notify_rules (
+    id text PRIMARY KEY CHECK (id ~ '^[A-Za-z0-9_.-]{1,64}$'),
+    name text NOT NULL,
+    trigger_kind text NOT NULL
+        CHECK (trigger_kind IN ('level', 'incident_created', 'incident_sla', 'process_down', 'feed_silent')),
+    trigger jsonb NOT NULL,
+    roles text[] NOT NULL,
+    people text[] NOT NULL,
+    channels text[] NOT NULL,
+    escalation jsonb NOT NULL,
+    quiet_start time,
+    quiet_end time,
+    rate_limit integer CHECK (rate_limit > 0),
+    rate_window_min integer CHECK (rate_window_min > 0),
+    enabled boolean NOT NULL DEFAULT true,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE notify_rules IS 'When to notify whom, how: a trigger, recipients, channels, escalation, quiet hours, '
+    'a rate limit.';
+COMMENT ON COLUMN notify_rules.id IS 'Rule name, as the log names it.';
+COMMENT ON COLUMN notify_rules.name IS 'What it is for, in words.';
+COMMENT ON COLUMN notify_rules.trigger_kind IS 'level (a domain reaches a level), incident_created, incident_sla,'
+    ' process_down or feed_silent.';
+COMMENT ON COLUMN notify_rules.trigger IS 'The trigger''s settings: domain, level, unit or units; categories,'
+    ' severities, within_min; processes, after_min; sensor_kinds.';
+COMMENT ON COLUMN notify_rules.roles IS 'Duty roles notified first: whoever holds them then (duty_shifts).';
+COMMENT ON COLUMN notify_rules.people IS 'People notified first by name (notify_people).';
+COMMENT ON COLUMN notify_rules.channels IS 'The channels its messages go through (notify_channels).';
+COMMENT ON COLUMN notify_rules.escalation IS 'Later steps while nobody acknowledges: [{"role": …, "after_min": …}, …].';
+COMMENT ON COLUMN notify_rules.quiet_start IS 'Quiet hours start (city time): non-critical messages wait until '
+    'quiet_end.';
+COMMENT ON COLUMN notify_rules.quiet_end IS 'Quiet hours end (city time).';
+COMMENT ON COLUMN notify_rules.rate_limit IS 'At most this many non-critical messages per person per rate_window_min; '
+    'null: no limit.';
+COMMENT ON COLUMN notify_rules.rate_window_min IS 'The rate limit''s window in minutes.';
+COMMENT ON COLUMN notify_rules.enabled IS 'False: the rule raises nothing.';
+COMMENT ON COLUMN notify_rules.updated_at IS 'When it was last loaded (UTC).';
+
+CREATE TABLE duty_shifts (
+    id bigserial PRIMARY KEY,
+    role text NOT NULL,
+    person text NOT NULL,
+    starts_at timestamptz NOT NULL,
+    ends_at timestamptz NOT NULL CHECK (ends_at > starts_at)
+);
+CREATE INDEX duty_shifts_role_time_idx ON duty_shifts (role, starts_at, ends_at);
+COMMENT ON TABLE duty_shifts IS 'The on-duty rota (值班表): who holds which duty role when.';
+COMMENT ON COLUMN duty_shifts.id IS 'Shift number.';
+COMMENT ON COLUMN duty_shifts.role IS 'Duty role (duty_officer, shift_leader, …).';
+COMMENT ON COLUMN duty_shifts.person IS 'Who holds it (notify_people.name).';
+COMMENT ON COLUMN duty_shifts.starts_at IS 'Start, included (UTC).';
+COMMENT ON COLUMN duty_shifts.ends_at IS 'End, excluded (UTC).';
+
+CREATE TABLE notify_checkpoints (
+    name text PRIMARY KEY,
+    at timestamptz NOT NULL
+);
+COMMENT ON TABLE notify_checkpoints IS 'How far the notification worker has read each source (level changes).';
+COMMENT ON COLUMN notify_checkpoints.name IS 'The source.';
+COMMENT ON COLUMN notify_checkpoints.at IS 'The newest time read (UTC).';
+
+CREATE TABLE notifications (
+    id bigserial PRIMARY KEY,
+    rule_id text NOT NULL,
+    cause text NOT NULL,
+    severity text NOT NULL CHECK (severity IN ('minor', 'major', 'critical')),
+    notice jsonb NOT NULL,
+    created_at timestamptz NOT NULL,
+    acknowledged_at timestamptz,
+    acknowledged_by text,
+    acknowledged_address text,
+    steps_sent integer[] NOT NULL DEFAULT '{}'
+);
+CREATE INDEX notifications_open_idx ON notifications (created_at) WHERE acknowledged_at IS NULL;
+COMMENT ON TABLE notifications IS 'The notification log: one row per rule and cause raised, however many alarms it '
+    'stands for.';
+COMMENT ON COLUMN notifications.id IS 'Notification number.';
+COMMENT ON COLUMN notifications.rule_id IS 'The rule that raised it.';
+COMMENT ON COLUMN notifications.cause IS 'What it is about (vitals:<unit or level>:<domain>, incident:<category>, '
+    'sla:<category>).';
+COMMENT ON COLUMN notifications.severity IS 'minor, major or critical (a red level is critical, amber major).';
+COMMENT ON COLUMN notifications.notice IS 'What it says, in both languages, and how many alarms it stands for.';
+COMMENT ON COLUMN notifications.created_at IS 'When it was raised (UTC): escalation counts from here.';
+COMMENT ON COLUMN notifications.acknowledged_at IS 'When someone acknowledged it (UTC): escalation stops.';
+COMMENT ON COLUMN notifications.acknowledged_by IS 'Who: the person whose link was used (or channel:<id> for a group '
+    'robot).';
+COMMENT ON COLUMN notifications.acknowledged_address IS 'Client IP address of the acknowledgement.';
+COMMENT ON COLUMN notifications.steps_sent IS 'Escalation steps sent (0 is the first message).';
+
+CREATE TABLE notification_sources (
+    rule_id text NOT NULL,
+    source text NOT NULL,
+    notification_id bigint NOT NULL REFERENCES notifications (id) ON DELETE CASCADE,
+    PRIMARY KEY (rule_id, source)
+);
+COMMENT ON TABLE notification_sources IS 'What each rule has raised a notification for, so nothing is raised twice.';
+COMMENT ON COLUMN notification_sources.rule_id IS 'The rule.';
+COMMENT ON COLUMN notification_sources.source IS 'A level change (level:<unit>:<domain>:<time>) or an incident '
+    '(incident:<id>, sla:<id>).';
+COMMENT ON COLUMN notification_sources.notification_id IS 'The notification that told of it.';
+
+CREATE TABLE notification_deliveries (
+    id bigserial PRIMARY KEY,
+    notification_id bigint NOT NULL REFERENCES notifications (id) ON DELETE CASCADE,
+    step integer NOT NULL,
+    person text,
+    channel_id text NOT NULL,
+    language text NOT NULL CHECK (language IN ('en', 'zh-CN')),
+    token_hash text UNIQUE,
+    token_expires_at timestamptz NOT NULL,
+    token_used_at timestamptz,
+    status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed', 'gave_up')),
+    attempts integer NOT NULL DEFAULT 0,
+    next_attempt_at timestamptz NOT NULL,
+    sent_at timestamptz,
+    last_status text,
+    last_answer text,
+    created_at timestamptz NOT NULL
+);
+CREATE INDEX notification_deliveries_due_idx ON notification_deliveries (next_attempt_at)
+    WHERE status IN ('pending', 'failed');
+CREATE INDEX notification_deliveries_notification_idx ON notification_deliveries (notification_id);
+CREATE INDEX notification_deliveries_person_idx ON notification_deliveries (person, sent_at);
+COMMENT ON TABLE notification_deliveries IS 'Every message of a notification: to whom, by which channel, how it went.';
+COMMENT ON COLUMN notification_deliveries.id IS 'Delivery number (in its acknowledgement link).';
+COMMENT ON COLUMN notification_deliveries.notification_id IS 'The notification.';
+COMMENT ON COLUMN notification_deliveries.step IS 'The escalation step it belongs to (0: the first message).';
+COMMENT ON COLUMN notification_deliveries.person IS 'The recipient; null for a group robot (one message to the group).';
+COMMENT ON COLUMN notification_deliveries.channel_id IS 'The channel.';
+COMMENT ON COLUMN notification_deliveries.language IS 'The language it was written in.';
+COMMENT ON COLUMN notification_deliveries.token_hash IS 'SHA-256 (hex) of its one-use acknowledgement link''s token; '
+    'never the token.';
+COMMENT ON COLUMN notification_deliveries.token_expires_at IS 'When the link stops working (UTC).';
+COMMENT ON COLUMN notification_deliveries.token_used_at IS 'When the link was used (UTC); a used link does nothing '
+    'again.';
+COMMENT ON COLUMN notification_deliveries.status IS 'pending (not tried or held by quiet hours), sent, failed (retried '
+    'later), gave_up.';
+COMMENT ON COLUMN notification_deliveries.attempts IS 'How many times it was tried.';
+COMMENT ON COLUMN notification_deliveries.next_attempt_at IS 'When it is tried next (UTC): backoff, quiet hours.';
+COMMENT ON COLUMN notification_deliveries.sent_at IS 'When the server accepted it (UTC).';
+COMMENT ON COLUMN notification_deliveries.last_status IS 'The last answer''s status: 250, 200, 503, timeout, refused, '
+    'rate-limited, acknowledged…';
+COMMENT ON COLUMN notification_deliveries.last_answer IS 'The server''s last answer (first 500 characters).';
+COMMENT ON COLUMN notification_deliveries.created_at IS 'When it was planned (UTC).';
+
+CREATE TABLE notification_attempts (
+    delivery_id bigint NOT NULL REFERENCES notification_deliveries (id) ON DELETE CASCADE,
+    attempt integer NOT NULL,
+    at timestamptz NOT NULL,
+    ok boolean NOT NULL,
+    status text NOT NULL,
+    answer text NOT NULL,
+    PRIMARY KEY (delivery_id, attempt)
+);
+COMMENT ON TABLE notification_attempts IS 'Every try of every delivery, with the server''s answer.';
+COMMENT ON COLUMN notification_attempts.delivery_id IS 'The delivery.';
+COMMENT ON COLUMN notification_attempts.attempt IS 'Try number, from 1.';
+COMMENT ON COLUMN notification_attempts.at IS 'When (UTC).';
+COMMENT ON COLUMN notification_attempts.ok IS 'Whether the server accepted it.';
+COMMENT ON COLUMN notification_attempts.status IS 'The status (250, 200, 503, timeout, refused…).';
+COMMENT ON COLUMN notification_attempts.answer IS 'The server''s answer (first 500 characters).';
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core", sql=_CORE),
     Migration(2, "readings", sql=_READINGS, plain=_READINGS_PLAIN, timescale=_READINGS_TIMESCALE),
@@ -789,4 +986,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(13, "sessions_and_sign_in_outcomes", sql=_SESSIONS_AND_SIGN_IN_OUTCOMES),
     Migration(14, "display_links", sql=_DISPLAY_LINKS),
     Migration(15, "chinese_titles", sql=_CHINESE_TITLES),
+    Migration(16, "notifications", sql=_NOTIFICATIONS),
 )

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg2.extensions
 from psycopg2.extras import Json
 
-from store.connection import transaction
+from store.connection import DatabaseError, StoreUnavailable, transaction
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,3 +59,17 @@ def read_status(conn: psycopg2.extensions.connection) -> list[ProcessStatus]:
     with transaction(conn) as cur:
         cur.execute(f"SELECT {', '.join(_COLUMNS)} FROM process_status ORDER BY kind, process_id")
         return [ProcessStatus(**dict(zip(_COLUMNS, row, strict=True))) for row in cur.fetchall()]
+
+
+def report_heartbeat(conn: psycopg2.extensions.connection | None, *, process_id: str, kind: str,
+                     started_at: datetime, state: str, detail: dict[str, Any] | None) -> None:
+    """A scheduled process's heartbeat (this host and pid, now). Never raises: a heartbeat the
+    database does not take is logged, and the process carries on."""
+    if conn is None or conn.closed:
+        return
+    try:
+        report_status(conn, ProcessStatus(process_id=process_id, kind=kind, host=socket.gethostname(), pid=os.getpid(),
+                                          started_at=started_at, heartbeat_at=datetime.now(UTC), state=state,
+                                          detail=detail or None))
+    except (StoreUnavailable, DatabaseError) as error:
+        log.warning("%s: could not report status: %s", kind, error)

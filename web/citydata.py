@@ -15,12 +15,11 @@ from pathlib import Path
 import flask
 import geopandas as gpd
 
-from city import City, CityError, city_folder, load_city
+from city import City, CityError, city_folder, load_city, names
 from city.folder import display_path
 from geo.shapes import Coordinates, UnitShape, outline_coordinates, unit_shapes_of
 from ingest.parse import IngestContext
 from ingest.service import locate_function
-from layouts.i18n import text
 
 CITY_FOLDER = "CITYOPS_CITY_FOLDER"  # Flask config key
 _lock = threading.Lock()
@@ -86,15 +85,7 @@ def outlines(level: str) -> Coordinates:
 
 @cache
 def _parent_codes(folder: Path) -> dict[str, str | None]:
-    city = _load(folder)
-    parents: dict[str, str | None] = {city.id: None}
-    for level in city.levels:
-        frame = city.boundaries[level]
-        column = frame["parent"] if "parent" in frame.columns else None
-        for code in frame.index:
-            parent = None if column is None else column.get(code)
-            parents[str(code)] = str(parent) if isinstance(parent, str) and parent else city.id
-    return parents
+    return names.parent_codes(_load(folder))
 
 
 def parent_codes() -> dict[str, str | None]:
@@ -106,39 +97,17 @@ def parent_codes() -> dict[str, str | None]:
 
 def category_name(key: str, language: str) -> str:
     """The incident category's name in ``language``; a key the city no longer has shows as the key."""
-    category = current_city().categories.get(key)
-    if category is None:
-        return key
-    return (category.name_zh if language == "zh-CN" and category.name_zh else category.name) or key
+    return names.category_name(current_city(), key, language)
 
 
 def unit_name(code: str | None, language: str) -> str:
     """The name of an administrative unit (Chinese where the city has one), or the code."""
-    if not code:
-        return "—"
-    city = current_city()
-    for level in reversed(city.levels):
-        frame = city.boundaries[level]
-        if code in frame.index:
-            row = frame.loc[code]
-            name_zh = row.get("name_zh") if language == "zh-CN" else None
-            return str(name_zh if isinstance(name_zh, str) and name_zh else row.get("name") or code)
-    return code
+    return names.unit_name(current_city(), code, language)
 
 
 def place_name(code: str, language: str) -> str:
-    """A unit named with the units it lies in, the city left out, as warnings name where a change
-    began (docs/vital-signs.md §4.9): "Arden Heights (South Shore, Staten Island)"."""
-    city = current_city()
-    try:
-        chain = city.lineage(code)
-    except KeyError:  # the city itself, or a unit the folder no longer has
-        return unit_name(code, language)
-    above = [unit_name(unit, language) for _, unit in reversed(chain[:-1])]
-    if not above:
-        return unit_name(code, language)
-    return text("unit.within", language, unit=unit_name(code, language),
-                above=text("list.separator", language).join(above))
+    """A unit named with the units it lies in, the city left out (:func:`city.names.place_name`)."""
+    return names.place_name(current_city(), code, language)
 
 
 def init_app(server: flask.Flask, city: str) -> None:

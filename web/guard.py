@@ -100,6 +100,7 @@ OPEN_RULES: tuple[Rule, ...] = (
     _rule(r"/_favicon\.ico", "open"),
     _rule(r"/lang/[^/]+", "open"),  # remembers a language in this browser; nothing else
     _rule(r"/display/[^/]+", "open"),  # a wall screen's display link: the secret in the path is the credential
+    _rule(r"/ack/[^/]+", "open"),  # a notification's acknowledgement link: its signed one-use token is the credential
     _rule(r"/metrics", "open"),  # answers on loopback only (web.metrics decides)
 )
 # Routes that are not Dash pages.

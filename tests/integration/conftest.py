@@ -191,3 +191,30 @@ def client_for(web, users, db) -> Callable:
         return client
 
     return make
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory) -> tuple:
+    """A self-signed certificate for 127.0.0.1 and its key (cert.pem, key.pem), for TLS servers."""
+    from tests.integration.receivers import make_certificate
+
+    return make_certificate(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def smtp_server(certificate) -> Iterator:
+    """A real SMTP server on loopback requiring STARTTLS and AUTH: (its Mailbox, its port)."""
+    from tests.integration.receivers import smtp_server as serve
+
+    with serve(certificate) as running:
+        yield running
+
+
+@pytest.fixture
+def receiver() -> Iterator:
+    """A real HTTP server on loopback that records each POST (tests.integration.receivers.Receiver)."""
+    from tests.integration.receivers import Receiver
+
+    server = Receiver()
+    yield server
+    server.close()

@@ -9,27 +9,17 @@ import base64
 import hashlib
 import hmac
 import json
-import socket
-import ssl
-import subprocess
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from notifications.channels import Channel, deliver
 from notifications.messages import Notice, write
 from notifications.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_webhook
+from tests.integration.receivers import Receiver, email_channel, free_port
 
 NEW_YORK = ZoneInfo("America/New_York")
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -37,64 +27,6 @@ NOTICE = Notice(cause="vitals:SI0303:gas", severity="critical", at=NOW,
                 title={"en": "Arden Heights: gas red", "zh-CN": "安登高地：燃气红色"},
                 lines={"en": ["Methane 65 % LEL at GS-SI0303-01"], "zh-CN": ["甲烷 65 % LEL（GS-SI0303-01）"]},
                 link="http://127.0.0.1:8050/district/SI0303")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-# ---- SMTP ---------------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory) -> tuple[Path, Path]:
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
-    return cert, key
-
-
-@dataclass
-class Mailbox:
-    messages: list[Any] = field(default_factory=list)
-    logins: list[str] = field(default_factory=list)
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
-        self.messages.append(envelope)
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp_server(certificate) -> Iterator[tuple[Mailbox, int]]:
-    cert, key = certificate
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    mailbox = Mailbox()
-
-    def authenticator(server, session, envelope, mechanism, auth_data) -> AuthResult:
-        ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (b"cityops", b"pa55")
-        if ok:
-            mailbox.logins.append(auth_data.login.decode())
-        return AuthResult(success=ok, handled=False)  # not handled: the server answers 535 itself
-
-    port = free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True,
-                            authenticator=authenticator, auth_require_tls=True)
-    controller.start()
-    try:
-        yield mailbox, port
-    finally:
-        controller.stop()
-
-
-def email_channel(port: int, certificate, **changes) -> Channel:
-    values = {"id": "mail", "kind": "email", "smtp_host": "127.0.0.1", "smtp_port": port, "smtp_user": "cityops",
-              "smtp_password": "pa55", "smtp_sender": "cityops@city.example", "smtp_ca_file": str(certificate[0]),
-              "timeout_s": 30.0}
-    return Channel(**{**values, **changes})
 
 
 def test_an_email_goes_over_starttls_with_auth_in_the_recipients_language(smtp_server, certificate) -> None:
@@ -145,59 +77,6 @@ def test_a_server_that_is_down_is_a_failed_delivery(certificate) -> None:
 def test_an_email_without_an_address_is_not_sent(certificate) -> None:
     delivery = deliver(email_channel(free_port(), certificate), write(NOTICE, "email", "en", NEW_YORK), NOW)
     assert not delivery.ok and delivery.status == "address"
-
-
-# ---- HTTP ---------------------------------------------------------------------------------------
-
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-class Receiver:
-    """A loopback HTTP server that records each POST and answers what the test says."""
-
-    def __init__(self) -> None:
-        self.received: list[Received] = []
-        self.answer: tuple[int, dict[str, str], bytes] = (200, {}, b'{"errcode": 0, "code": 0}')
-        self.release = threading.Event()
-        self.release.set()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.received.append(Received(self.path, dict(self.headers), body))
-                receiver.release.wait(30)
-                status, headers, answer = receiver.answer
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    yield server
-    server.close()
 
 
 def test_our_webhook_is_signed_and_the_receiver_can_check_it(receiver) -> None:

@@ -1,0 +1,533 @@
+"""Notifications (docs/notifications.md): the configuration, the rota and the log. SQL only; the
+rules are in :mod:`notifications`, the worker in :mod:`notifications.worker`.
+
+Every change of channels, people, rules or the rota writes its audit row in the same
+transaction. Channel secrets are stored (the worker needs them) but never audited: an audit
+row shows a channel's settings without its secrets and without the URL's query (a robot's key).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any, NamedTuple
+
+import psycopg2.extensions
+from psycopg2.extras import Json, execute_values
+
+from store.audit import write_audit
+from store.connection import transaction
+
+SECRET_SETTINGS = frozenset({"secret", "smtp_password"})
+STATUSES = ("pending", "sent", "failed", "gave_up")
+
+
+class ChannelRow(NamedTuple):
+    """One row of ``notify_channels``; ``settings`` are :class:`notifications.channels.Channel`'s fields."""
+
+    id: str
+    kind: str
+    settings: dict[str, Any]
+
+
+class PersonRow(NamedTuple):
+    name: str
+    email: str | None
+    phone: str | None
+    language: str
+
+
+class RuleRow(NamedTuple):
+    """One row of ``notify_rules`` (see the column comments there)."""
+
+    id: str
+    name: str
+    trigger_kind: str
+    trigger: dict[str, Any]
+    roles: tuple[str, ...]
+    people: tuple[str, ...]
+    channels: tuple[str, ...]
+    escalation: tuple[tuple[str, int], ...]  # (duty role, minutes after the first message)
+    quiet: tuple[time, time] | None
+    rate_limit: int | None
+    rate_window_min: int | None
+    enabled: bool
+
+
+class ShiftRow(NamedTuple):
+    role: str
+    person: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    channels: tuple[ChannelRow, ...]
+    people: tuple[PersonRow, ...]
+    rules: tuple[RuleRow, ...]
+
+
+class NewDelivery(NamedTuple):
+    step: int
+    person: str | None
+    channel_id: str
+    language: str
+    next_attempt_at: datetime
+    status: str = "pending"  # gave_up: refused before any try (rate limit), with last_status saying why
+    last_status: str | None = None
+
+
+class NewNotification(NamedTuple):
+    rule_id: str
+    cause: str
+    severity: str
+    notice: dict[str, Any]
+    sources: tuple[str, ...]
+    deliveries: tuple[NewDelivery, ...]
+
+
+class DueDelivery(NamedTuple):
+    """A delivery claimed for sending, with what its message needs."""
+
+    id: int
+    notification_id: int
+    step: int
+    person: str | None
+    channel_id: str
+    language: str
+    attempts: int
+    token_expires_at: datetime
+    notice: dict[str, Any]
+    acknowledged: bool
+
+
+class Attempt(NamedTuple):
+    ok: bool
+    status: str
+    answer: str
+
+
+class OpenNotification(NamedTuple):
+    id: int
+    rule_id: str
+    severity: str
+    notice: dict[str, Any]
+    created_at: datetime
+    steps_sent: tuple[int, ...]
+
+
+class AckOutcome(NamedTuple):
+    """What using an acknowledgement link did: ``result`` is acknowledged (now, by this link),
+    already (someone acknowledged before), used (this link was used before) or missing."""
+
+    result: str
+    notification_id: int | None = None
+    person: str | None = None
+    language: str = "en"
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+
+
+# -- configuration --------------------------------------------------------------------------
+
+def public_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """A channel's settings as an audit row may show them: no secrets, no URL query."""
+    shown = {key: value for key, value in settings.items() if key not in SECRET_SETTINGS}
+    if isinstance(shown.get("url"), str):
+        shown["url"] = shown["url"].split("?", 1)[0]
+    return shown
+
+
+def _channel_state(row: ChannelRow) -> dict[str, Any]:
+    return {"kind": row.kind, "settings": public_settings(row.settings)}
+
+
+def _rule_state(row: RuleRow) -> dict[str, Any]:
+    state = row._asdict()
+    state.pop("id")
+    state["quiet"] = None if row.quiet is None else [moment.isoformat("minutes") for moment in row.quiet]
+    state["roles"], state["people"], state["channels"] = list(row.roles), list(row.people), list(row.channels)
+    state["escalation"] = [list(step) for step in row.escalation]
+    return state
+
+
+def read_config(conn: psycopg2.extensions.connection) -> NotifyConfig:
+    """Every channel, person and rule."""
+    with transaction(conn) as cur:
+        cur.execute("SELECT id, kind, settings FROM notify_channels ORDER BY id")
+        channels = tuple(ChannelRow(*row) for row in cur.fetchall())
+        cur.execute("SELECT name, email, phone, language FROM notify_people ORDER BY name")
+        people = tuple(PersonRow(*row) for row in cur.fetchall())
+        cur.execute("SELECT id, name, trigger_kind, trigger, roles, people, channels, escalation, quiet_start,"
+                    " quiet_end, rate_limit, rate_window_min, enabled FROM notify_rules ORDER BY id")
+        rules = tuple(
+            RuleRow(id_, name, kind, trigger, tuple(roles), tuple(named), tuple(channel_ids),
+                    tuple((str(step["role"]), int(step["after_min"])) for step in escalation),
+                    None if quiet_start is None else (quiet_start, quiet_end), rate_limit, rate_window, enabled)
+            for (id_, name, kind, trigger, roles, named, channel_ids, escalation, quiet_start, quiet_end, rate_limit,
+                 rate_window, enabled) in cur.fetchall())
+    return NotifyConfig(channels, people, rules)
+
+
+def replace_config(conn: psycopg2.extensions.connection, config: NotifyConfig, *, actor: str,
+                   address: str | None = None) -> dict[str, int]:
+    """Make the stored configuration ``config``: add, change and remove channels, people and
+    rules, one audit row per change (``notify.channel.add`` / ``.change`` / ``.remove``, the same
+    for ``person`` and ``rule``). Counts of changes by action."""
+    old = read_config(conn)
+    counts = {"added": 0, "changed": 0, "removed": 0}
+    with transaction(conn) as cur:
+        for what, rows, before_rows, state, upsert in (
+            ("person", config.people, old.people, lambda r: r._asdict() | {"phone": "****" if r.phone else None},
+             _upsert_person),
+            ("channel", config.channels, old.channels, _channel_state, _upsert_channel),
+            ("rule", config.rules, old.rules, _rule_state, _upsert_rule),
+        ):
+            before = {row[0]: row for row in before_rows}
+            after = {row[0]: row for row in rows}
+            for key, row in after.items():
+                if before.get(key) == row:
+                    continue
+                upsert(cur, row)
+                action = "change" if key in before else "add"
+                counts["changed" if key in before else "added"] += 1
+                write_audit(cur, actor, f"notify.{what}.{action}", f"{what}:{key}",
+                            state(before[key]) if key in before else None, state(row), address)
+            for key in before.keys() - after.keys():
+                table, column = {"person": ("notify_people", "name"), "channel": ("notify_channels", "id"),
+                                 "rule": ("notify_rules", "id")}[what]
+                cur.execute(f"DELETE FROM {table} WHERE {column} = %s", (key,))
+                counts["removed"] += 1
+                write_audit(cur, actor, f"notify.{what}.remove", f"{what}:{key}", state(before[key]), None, address)
+    return counts
+
+
+def _upsert_channel(cur: psycopg2.extensions.cursor, row: ChannelRow) -> None:
+    cur.execute("INSERT INTO notify_channels (id, kind, settings) VALUES (%s, %s, %s) ON CONFLICT (id) DO UPDATE"
+                " SET kind = excluded.kind, settings = excluded.settings, updated_at = now()",
+                (row.id, row.kind, Json(row.settings)))
+
+
+def _upsert_person(cur: psycopg2.extensions.cursor, row: PersonRow) -> None:
+    cur.execute("INSERT INTO notify_people (name, email, phone, language) VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT (name) DO UPDATE SET email = excluded.email, phone = excluded.phone,"
+                " language = excluded.language, updated_at = now()", row)
+
+
+def _upsert_rule(cur: psycopg2.extensions.cursor, row: RuleRow) -> None:
+    quiet_start, quiet_end = row.quiet or (None, None)
+    cur.execute(
+        "INSERT INTO notify_rules (id, name, trigger_kind, trigger, roles, people, channels, escalation, quiet_start,"
+        " quiet_end, rate_limit, rate_window_min, enabled) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (id) DO UPDATE SET name = excluded.name, trigger_kind = excluded.trigger_kind,"
+        " trigger = excluded.trigger, roles = excluded.roles, people = excluded.people, channels = excluded.channels,"
+        " escalation = excluded.escalation, quiet_start = excluded.quiet_start, quiet_end = excluded.quiet_end,"
+        " rate_limit = excluded.rate_limit, rate_window_min = excluded.rate_window_min, enabled = excluded.enabled,"
+        " updated_at = now()",
+        (row.id, row.name, row.trigger_kind, Json(row.trigger), list(row.roles), list(row.people), list(row.channels),
+         Json([{"role": role, "after_min": after} for role, after in row.escalation]), quiet_start, quiet_end,
+         row.rate_limit, row.rate_window_min, row.enabled))
+
+
+# -- the rota -------------------------------------------------------------------------------
+
+def replace_rota(conn: psycopg2.extensions.connection, shifts: Sequence[ShiftRow], *, actor: str,
+                 address: str | None = None) -> int:
+    """The shifts replace those that overlap their period (first start to last end); the others
+    stay. One ``notify.rota`` audit row. The number of shifts removed."""
+    if not shifts:
+        raise ValueError("the rota has no shifts")
+    start, end = min(s.starts_at for s in shifts), max(s.ends_at for s in shifts)
+    with transaction(conn) as cur:
+        cur.execute("DELETE FROM duty_shifts WHERE starts_at < %s AND ends_at > %s", (end, start))
+        removed = cur.rowcount
+        execute_values(cur, "INSERT INTO duty_shifts (role, person, starts_at, ends_at) VALUES %s", list(shifts))
+        write_audit(cur, actor, "notify.rota", "rota", {"shifts": removed},
+                    {"shifts": len(shifts), "from": start, "until": end,
+                     "roles": sorted({s.role for s in shifts}), "people": sorted({s.person for s in shifts})}, address)
+    return removed
+
+
+def shifts_at(conn: psycopg2.extensions.connection, at: datetime) -> list[ShiftRow]:
+    """The shifts running at ``at``."""
+    with transaction(conn) as cur:
+        cur.execute("SELECT role, person, starts_at, ends_at FROM duty_shifts WHERE starts_at <= %s AND ends_at > %s"
+                    " ORDER BY starts_at, id", (at, at))
+        return [ShiftRow(*row) for row in cur.fetchall()]
+
+
+# -- raising notifications ------------------------------------------------------------------
+
+def checkpoint(conn: psycopg2.extensions.connection, name: str) -> datetime | None:
+    with transaction(conn) as cur:
+        cur.execute("SELECT at FROM notify_checkpoints WHERE name = %s", (name,))
+        row = cur.fetchone()
+    return None if row is None else row[0]
+
+
+def seen_sources(conn: psycopg2.extensions.connection, rule_id: str, sources: Iterable[str]) -> set[str]:
+    """Which of ``sources`` the rule has raised a notification for already."""
+    with transaction(conn) as cur:
+        cur.execute("SELECT source FROM notification_sources WHERE rule_id = %s AND source = ANY(%s)",
+                    (rule_id, list(sources)))
+        return {row[0] for row in cur.fetchall()}
+
+
+def raise_notifications(conn: psycopg2.extensions.connection, notifications: Sequence[NewNotification],
+                        now: datetime, expires_at: datetime, token_hash_of: Callable[[int, datetime], str], *,
+                        checkpoints: Mapping[str, datetime] = {}) -> list[int]:
+    """Write the notifications, their deliveries and sources, and move the checkpoints forward,
+    in one transaction (a crash leaves all or nothing). A notification whose sources another
+    worker raised meanwhile is left out. Acknowledgement links expire at ``expires_at``;
+    ``token_hash_of(delivery id, expires_at)``: the stored hash of a link's token. The new
+    notifications' ids."""
+    created: list[int] = []
+    with transaction(conn) as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext('cityops notifications'))")  # one writer at a time
+        for item in notifications:
+            cur.execute("SELECT 1 FROM notification_sources WHERE rule_id = %s AND source = ANY(%s) LIMIT 1",
+                        (item.rule_id, list(item.sources)))
+            if cur.fetchone() is not None:
+                continue
+            cur.execute("INSERT INTO notifications (rule_id, cause, severity, notice, created_at, steps_sent)"
+                        " VALUES (%s, %s, %s, %s, %s, '{0}') RETURNING id",
+                        (item.rule_id, item.cause, item.severity, Json(item.notice), now))
+            notification_id = cur.fetchone()[0]
+            created.append(notification_id)
+            execute_values(cur, "INSERT INTO notification_sources (rule_id, source, notification_id) VALUES %s",
+                           [(item.rule_id, source, notification_id) for source in dict.fromkeys(item.sources)])
+            _insert_deliveries(cur, notification_id, item.deliveries, now, expires_at, token_hash_of)
+        for name, at in checkpoints.items():
+            cur.execute("INSERT INTO notify_checkpoints (name, at) VALUES (%s, %s) ON CONFLICT (name)"
+                        " DO UPDATE SET at = greatest(notify_checkpoints.at, excluded.at)", (name, at))
+    return created
+
+
+def _insert_deliveries(cur: psycopg2.extensions.cursor, notification_id: int, deliveries: Sequence[NewDelivery],
+                       now: datetime, expires: datetime, token_hash_of: Callable[[int, datetime], str]) -> None:
+    for delivery in deliveries:
+        cur.execute("INSERT INTO notification_deliveries (notification_id, step, person, channel_id, language,"
+                    " token_expires_at, status, next_attempt_at, last_status, created_at)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                    (notification_id, delivery.step, delivery.person, delivery.channel_id, delivery.language,
+                     expires, delivery.status, delivery.next_attempt_at, delivery.last_status, now))
+        delivery_id = cur.fetchone()[0]
+        cur.execute("UPDATE notification_deliveries SET token_hash = %s WHERE id = %s",
+                    (token_hash_of(delivery_id, expires), delivery_id))
+
+
+def sent_times(conn: psycopg2.extensions.connection, people: Iterable[str],
+               since: datetime) -> dict[str, list[datetime]]:
+    """When each person was sent (or is due to be sent) a message since ``since``: for rate limits."""
+    times: dict[str, list[datetime]] = {}
+    with transaction(conn) as cur:
+        cur.execute("SELECT person, notification_id, min(coalesce(sent_at, next_attempt_at))"
+                    " FROM notification_deliveries WHERE person = ANY(%s) AND status <> 'gave_up'"
+                    " AND coalesce(sent_at, next_attempt_at) >= %s GROUP BY person, notification_id",
+                    (list(people), since))
+        for person, _, at in cur.fetchall():
+            times.setdefault(person, []).append(at)
+    return times
+
+
+# -- escalation -----------------------------------------------------------------------------
+
+def open_notifications(conn: psycopg2.extensions.connection, rule_ids: Iterable[str]) -> list[OpenNotification]:
+    """Unacknowledged notifications of the rules that escalate, oldest first."""
+    with transaction(conn) as cur:
+        cur.execute("SELECT id, rule_id, severity, notice, created_at, steps_sent FROM notifications"
+                    " WHERE acknowledged_at IS NULL AND rule_id = ANY(%s) ORDER BY created_at, id", (list(rule_ids),))
+        return [OpenNotification(*row[:5], tuple(row[5])) for row in cur.fetchall()]
+
+
+def add_step(conn: psycopg2.extensions.connection, notification_id: int, step: int,
+             deliveries: Sequence[NewDelivery], now: datetime, expires_at: datetime,
+             token_hash_of: Callable[[int, datetime], str]) -> bool:
+    """Record escalation ``step`` of a notification and its deliveries, unless it was
+    acknowledged or the step recorded meanwhile (False then)."""
+    with transaction(conn) as cur:
+        cur.execute("UPDATE notifications SET steps_sent = steps_sent || %s WHERE id = %s"
+                    " AND acknowledged_at IS NULL AND NOT %s = ANY(steps_sent) RETURNING id",
+                    (step, notification_id, step))
+        if cur.fetchone() is None:
+            return False
+        _insert_deliveries(cur, notification_id, deliveries, now, expires_at, token_hash_of)
+    return True
+
+
+# -- sending --------------------------------------------------------------------------------
+
+_DUE = ("SELECT d.id, d.notification_id, d.step, d.person, d.channel_id, d.language, d.attempts, d.token_expires_at,"
+        " n.notice, n.acknowledged_at IS NOT NULL FROM notification_deliveries d"
+        " JOIN notifications n ON n.id = d.notification_id"
+        " WHERE d.status IN ('pending', 'failed') AND d.next_attempt_at <= %s"
+        " ORDER BY d.next_attempt_at, d.id LIMIT 1 FOR UPDATE OF d SKIP LOCKED")
+
+
+def send_due(conn: psycopg2.extensions.connection, now: datetime, send: Callable[[DueDelivery], Attempt | None],
+             retry_in: Callable[[int], float | None], *, limit: int = 1000) -> int:
+    """Send the deliveries due at ``now``, one at a time: each is claimed (``FOR UPDATE SKIP
+    LOCKED``: two workers never send the same one), sent by ``send`` (None: not sent, it is
+    moot - its notification was acknowledged), and its outcome recorded in the same
+    transaction. ``retry_in(attempts so far)``: seconds until the next try after a failure,
+    None to give up. The number of deliveries handled."""
+    handled = 0
+    while handled < limit:
+        with transaction(conn) as cur:
+            cur.execute(_DUE, (now,))
+            row = cur.fetchone()
+            if row is None:
+                break
+            due = DueDelivery(*row)
+            attempt = send(due)
+            handled += 1
+            if attempt is None:
+                cur.execute("UPDATE notification_deliveries SET status = 'gave_up', last_status = 'acknowledged'"
+                            " WHERE id = %s", (due.id,))
+                continue
+            attempts = due.attempts + 1
+            cur.execute("INSERT INTO notification_attempts (delivery_id, attempt, at, ok, status, answer)"
+                        " VALUES (%s, %s, %s, %s, %s, %s)", (due.id, attempts, now, attempt.ok, attempt.status,
+                                                               attempt.answer))
+            if attempt.ok:
+                status, next_at = "sent", now
+            else:
+                wait = retry_in(attempts)
+                status = "gave_up" if wait is None else "failed"
+                next_at = now if wait is None else now + timedelta(seconds=wait)
+            cur.execute("UPDATE notification_deliveries SET status = %s, attempts = %s, next_attempt_at = %s,"
+                        " sent_at = CASE WHEN %s THEN %s END, last_status = %s, last_answer = %s WHERE id = %s",
+                        (status, attempts, next_at, attempt.ok, now, attempt.status, attempt.answer, due.id))
+    return handled
+
+
+# -- acknowledging --------------------------------------------------------------------------
+
+def acknowledge(conn: psycopg2.extensions.connection, delivery_id: int, token_hash: str, now: datetime,
+                address: str | None) -> AckOutcome:
+    """Use delivery ``delivery_id``'s acknowledgement link (its token's hash must match): the
+    notification is acknowledged by the delivery's person unless someone did before, and the
+    link is used up. Audited (``notify.ack``) with who and from where."""
+    with transaction(conn) as cur:
+        cur.execute("SELECT d.notification_id, d.person, d.channel_id, d.language, d.token_used_at,"
+                    " n.acknowledged_at, n.acknowledged_by FROM notification_deliveries d"
+                    " JOIN notifications n ON n.id = d.notification_id WHERE d.id = %s AND d.token_hash = %s"
+                    " FOR UPDATE OF d, n", (delivery_id, token_hash))
+        row = cur.fetchone()
+        if row is None:
+            return AckOutcome("missing")
+        notification_id, person, channel_id, language, used_at, acknowledged_at, acknowledged_by = row
+        if used_at is not None:
+            return AckOutcome("used", notification_id, person, language, acknowledged_at, acknowledged_by)
+        cur.execute("UPDATE notification_deliveries SET token_used_at = %s WHERE id = %s", (now, delivery_id))
+        who = person or f"channel:{channel_id}"
+        if acknowledged_at is not None:
+            write_audit(cur, who, "notify.ack", f"notification:{notification_id}", None,
+                        {"delivery": delivery_id, "already_by": acknowledged_by}, address)
+            return AckOutcome("already", notification_id, person, language, acknowledged_at, acknowledged_by)
+        cur.execute("UPDATE notifications SET acknowledged_at = %s, acknowledged_by = %s, acknowledged_address = %s"
+                    " WHERE id = %s", (now, who, address, notification_id))
+        write_audit(cur, who, "notify.ack", f"notification:{notification_id}", None,
+                    {"delivery": delivery_id, "acknowledged_at": now}, address)
+    return AckOutcome("acknowledged", notification_id, person, language, now, who)
+
+
+class AckView(NamedTuple):
+    """What the acknowledgement page shows of a delivery."""
+
+    language: str
+    title: dict[str, str]
+    token_used_at: datetime | None
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+
+
+def ack_view(conn: psycopg2.extensions.connection, delivery_id: int, token_hash: str) -> AckView | None:
+    """The delivery with this id and token hash, as its acknowledgement page shows it (None: none)."""
+    with transaction(conn) as cur:
+        cur.execute("SELECT d.language, n.notice->'title', d.token_used_at, n.acknowledged_at, n.acknowledged_by"
+                    " FROM notification_deliveries d JOIN notifications n ON n.id = d.notification_id"
+                    " WHERE d.id = %s AND d.token_hash = %s", (delivery_id, token_hash))
+        row = cur.fetchone()
+    return None if row is None else AckView(*row)
+
+
+# -- the log --------------------------------------------------------------------------------
+
+class LogRow(NamedTuple):
+    """One delivery with its notification, for the log (and tests)."""
+
+    notification_id: int
+    rule_id: str
+    cause: str
+    severity: str
+    count: int
+    created_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    delivery_id: int
+    step: int
+    person: str | None
+    channel_id: str
+    status: str
+    attempts: int
+    last_status: str | None
+    last_answer: str | None
+
+
+def notification_log(conn: psycopg2.extensions.connection, *, limit: int = 500) -> list[LogRow]:
+    """The newest deliveries with their notifications, newest first."""
+    with transaction(conn) as cur:
+        cur.execute("SELECT n.id, n.rule_id, n.cause, n.severity, (n.notice->>'count')::int, n.created_at,"
+                    " n.acknowledged_at, n.acknowledged_by, d.id, d.step, d.person, d.channel_id, d.status, d.attempts,"
+                    " d.last_status, d.last_answer FROM notification_deliveries d"
+                    " JOIN notifications n ON n.id = d.notification_id ORDER BY n.created_at DESC, d.id DESC LIMIT %s",
+                    (limit,))
+        return [LogRow(*row) for row in cur.fetchall()]
+
+
+def delivery_attempts(conn: psycopg2.extensions.connection,
+                      delivery_id: int) -> list[tuple[int, datetime, bool, str, str]]:
+    """(attempt, at, ok, status, answer) of every try of a delivery."""
+    with transaction(conn) as cur:
+        cur.execute("SELECT attempt, at, ok, status, answer FROM notification_attempts WHERE delivery_id = %s"
+                    " ORDER BY attempt", (delivery_id,))
+        return cur.fetchall()
+
+
+
+
+# -- what rules watch -----------------------------------------------------------------------
+
+class IncidentFacts(NamedTuple):
+    """What a notification says of an incident."""
+
+    id: int
+    category: str
+    severity: str
+    title: str
+    title_zh: str | None
+    scope_code: str | None
+    received_at: datetime
+    due_at: datetime
+
+
+_INCIDENT_COLUMNS = "id, category, severity, title, title_zh, scope_code, received_at, due_at"
+
+
+def incidents_received(conn: psycopg2.extensions.connection, since: datetime, until: datetime) -> list[IncidentFacts]:
+    """Incidents received from ``since`` to ``until`` (both included), oldest first."""
+    with transaction(conn) as cur:
+        cur.execute(f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE received_at >= %s AND received_at <= %s"
+                    " ORDER BY received_at, id", (since, until))
+        return [IncidentFacts(*row) for row in cur.fetchall()]
+
+
+def incidents_due(conn: psycopg2.extensions.connection, before: datetime) -> list[IncidentFacts]:
+    """Open (not resolved) incidents due before ``before``, soonest first."""
+    with transaction(conn) as cur:
+        cur.execute(f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE status <> 'resolved' AND due_at <= %s"
+                    " ORDER BY due_at, id", (before,))
+        return [IncidentFacts(*row) for row in cur.fetchall()]
