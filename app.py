@@ -27,7 +27,7 @@ import web
 from auth import accounts
 from city import CityError, city_folder, read_categories, read_city_config
 from cityops.settings import Settings
-from layouts.i18n import LANGUAGE_NAMES, LANGUAGES, text
+from vocabulary.messages import LANGUAGE_NAMES, LANGUAGES, text
 from web import (
     ack,
     api,

@@ -63,7 +63,7 @@ import shapely
 from indicators.causes import one_per_cause
 from indicators.levels import AMBER, LEVEL_NAMES, RED
 from indicators.registry import domain_ids, registry
-from layouts.i18n import CHINESE, ENGLISH, format_time, text
+from vocabulary.messages import CHINESE, ENGLISH, format_time, text
 
 CAP_NAMESPACE = "urn:oasis:names:tc:emergency:cap:1.2"
 CONTENT_TYPE = "application/cap+xml"

@@ -13,7 +13,7 @@ from dash.development.base_component import Component
 import store
 from auth.roles import ADMINISTER
 from layouts.components import data_table
-from layouts.i18n import format_time, text
+from vocabulary.messages import format_time, text
 from web import db, guard, locale
 
 ROWS_SHOWN = 500

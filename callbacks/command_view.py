@@ -27,8 +27,8 @@ from indicators.registry import domain_ids
 from indicators.replay import RETENTION, live_window, next_replay, parse_city_time, replayed_time, slider_marks
 from layouts.command_map import clicked_point, map_update, mark_scale, only_changed
 from layouts.command_options import default_level
-from layouts.i18n import format_time, text
 from layouts.vitals_components import incident_counts, showing, stale_note
+from vocabulary.messages import format_time, text
 from vocabulary.terms import OPEN_STATUSES
 from web import citydata, db, locale
 from web.wall import Wall, panel_digests

@@ -30,10 +30,10 @@ from indicators.domains import INDEX
 from indicators.kpis import closed_loop_kpis, incident_frame, rank_districts
 from indicators.levels import LEVEL_NAMES
 from layouts.components import data_table, level_label, plot_text, score_text
-from layouts.i18n import CHINESE, MESSAGES, format_duration, format_time, text
 from layouts.markers import MARK_OUTLINE, SEVERITY_MARK, SEVERITY_STYLE, UNIT_COLOUR, UNIT_SYMBOL
 from layouts.theme import BACKGROUND, translucent
 from store.screens import PastIncident, PastUnit
+from vocabulary.messages import CHINESE, MESSAGES, format_duration, format_time, text
 from vocabulary.terms import OPEN_STATUSES, RESOLVED, SEVERITY_RANK
 from web import citydata, db, guard, locale
 from web.citydata import category_name

@@ -26,10 +26,10 @@ from indicators.registry import domain_ids
 from layouts.command_map import MapUnit, clicked_point, unit_map
 from layouts.command_options import level_title
 from layouts.components import data_table, domain_word, level_label, level_word, score_text
-from layouts.i18n import format_duration, format_time, text
 from layouts.markers import SEVERITY_MARK
 from layouts.theme import BACKGROUND
 from layouts.vitals_components import below_text, clock, stale_note, trend_parts, unit_label, warning_items
+from vocabulary.messages import format_duration, format_time, text
 from vocabulary.terms import OPEN_STATUSES
 from web import citydata, db, locale
 from web.citydata import category_name

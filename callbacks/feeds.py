@@ -11,7 +11,7 @@ from dash.development.base_component import Component
 import store
 from auth.roles import ADMINISTER
 from layouts.components import data_table
-from layouts.i18n import MESSAGES, format_duration, format_time, text
+from vocabulary.messages import MESSAGES, format_duration, format_time, text
 from web import db, guard, locale
 from web.health import HEARTBEAT_TIMEOUT_S, process_working
 

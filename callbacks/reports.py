@@ -31,7 +31,6 @@ from indicators.freshness import freshness_of
 from indicators.levels import AMBER_SCORE, LEVEL_COLOURS, LEVEL_NAMES, RED_SCORE
 from layouts.command_options import level_title
 from layouts.components import data_table, plot_text
-from layouts.i18n import format_time, text
 from layouts.theme import BACKGROUND
 from reports.build import ReportContext, build_report, count_trend_rows
 from reports.printable import LEVEL_SHAPES
@@ -52,6 +51,7 @@ from reports.printed import (
 )
 from reports.spec import CITY_LEVEL, PRESETS, ReportSpec, SpecError, all_domains, check_size, parse_spec
 from reports.tables import Report
+from vocabulary.messages import format_time, text
 from web import api_reports, db, guard, locale
 
 SCREEN_RANKING_ROWS = 500

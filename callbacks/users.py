@@ -22,7 +22,7 @@ from auth import accounts
 from auth.passwords import WeakPassword, generate_password
 from auth.roles import ADMINISTER, UnknownRole
 from layouts.components import data_table
-from layouts.i18n import format_time, text
+from vocabulary.messages import format_time, text
 from web import db, guard, locale
 
 _ACTIONS = ("users-add", "users-set-role", "users-disable", "users-enable", "users-new-password", "users-unlock")

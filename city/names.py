@@ -7,7 +7,7 @@ notification worker (:mod:`notifications.worker`) name a unit the same way.
 from __future__ import annotations
 
 from city.model import City
-from layouts.i18n import CHINESE, text
+from vocabulary.messages import CHINESE, text
 
 
 def unit_name(city: City, code: str | None, language: str) -> str:

@@ -705,9 +705,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "sessions end with it)")
     web.set_defaults(handler=cmd_web)
 
-    from layouts.i18n import DEFAULT_LANGUAGE, LANGUAGES
     from reports.spec import BUCKETS, FORMATS
     from reports.tables import TABLES
+    from vocabulary.messages import DEFAULT_LANGUAGE, LANGUAGES
 
     report = commands.add_parser("report", help="the analyst's report as a file: csv, xlsx, parquet, html or pdf")
     report.add_argument("--from", dest="start", required=True, metavar="T",

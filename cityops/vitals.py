@@ -48,7 +48,7 @@ from indicators.windows import (
     statistic_groups,
     worst_since_last_run,
 )
-from layouts.i18n import CHINESE, ENGLISH
+from vocabulary.messages import CHINESE, ENGLISH
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 
 from indicators.registry import registry
-from layouts.i18n import LANGUAGES, MESSAGES, format_duration, text
+from vocabulary.messages import LANGUAGES, MESSAGES, format_duration, text
 
 # Decimals of a metric a city added (the registry's give the others).
 _DEFAULT_DECIMALS = 1
@@ -54,7 +54,7 @@ class AlarmFacts:
 
 
 def alarm_title(facts: AlarmFacts, language: str) -> str:
-    """The alarm's title in ``language`` (:data:`layouts.i18n.LANGUAGES`), e.g.
+    """The alarm's title in ``language`` (:data:`vocabulary.messages.LANGUAGES`), e.g.
     ``Noise 58.7 dB(A) at Arden Heights, limit 55 at night``."""
     value = _number(facts.value, decimals(facts.metric))
     if value is not None and facts.unit and facts.unit not in _INDEX_UNITS:

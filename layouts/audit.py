@@ -6,7 +6,7 @@ from dash.development.base_component import Component
 
 from auth.roles import ADMINISTER
 from layouts.components import page_heading
-from layouts.i18n import text
+from vocabulary.messages import text
 from web.locale import request_language
 
 dash.register_page(__name__, path="/audit", title="cityops", name="Audit",

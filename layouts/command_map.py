@@ -23,10 +23,10 @@ from callbacks.dispatch import incident_title
 from geo.shapes import UnitShape
 from indicators.levels import LEVEL_COLOURS, LEVEL_NAMES
 from layouts.components import level_label, level_word, plot_text, score_text
-from layouts.i18n import text
 from layouts.markers import LEVEL_MARK, MARK_OUTLINE, SEVERITY_STYLE
 from layouts.theme import BACKGROUND
 from layouts.vitals_components import unit_label
+from vocabulary.messages import text
 from web import citydata
 
 # Thousands of SVG markers take a third of a second to redraw on every refresh; WebGL draws them

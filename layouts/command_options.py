@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from indicators.domains import INDEX
 from indicators.registry import domain_ids
-from layouts.i18n import MESSAGES, text
+from vocabulary.messages import MESSAGES, text
 
 ROTATE_DEFAULT_S = 30
 ROTATE_MIN_S = 10  # a domain must stay up long enough to be read from across the room

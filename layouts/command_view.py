@@ -19,9 +19,9 @@ from indicators.domains import INDEX
 from indicators.levels import LEVEL_COLOURS
 from indicators.registry import domain_ids
 from layouts.command_options import command_options, default_level, level_title
-from layouts.i18n import text
 from layouts.markers import LEVEL_MARK, SEVERITY_MARK, SEVERITY_STYLE, UNIT_COLOUR, UNIT_MARK
 from layouts.theme import BACKGROUND
+from vocabulary.messages import text
 from web import citydata
 from web.locale import city_zone, request_language
 

@@ -9,7 +9,7 @@ from dash import html
 from dash.development.base_component import Component
 
 from indicators.levels import LEVEL_NAMES
-from layouts.i18n import text
+from vocabulary.messages import text
 
 # A shape per level beside the colour, on the map, on every tile and in tables (colour-blind staff read it too).
 LEVEL_GLYPH: dict[int | None, str] = {0: "●", 1: "▲", 2: "■", None: "○"}

@@ -11,8 +11,8 @@ from dash.development.base_component import Component
 from auth.roles import DISPATCH
 from city import report_categories
 from layouts.components import page_heading
-from layouts.i18n import text
 from layouts.theme import BACKGROUND
+from vocabulary.messages import text
 from vocabulary.terms import EVENT_SOURCES, SEVERITIES
 from web import citydata
 from web.locale import request_language

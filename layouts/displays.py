@@ -5,7 +5,7 @@ from dash import dcc, html
 
 from auth.roles import ADMINISTER
 from layouts.components import page_heading
-from layouts.i18n import text
+from vocabulary.messages import text
 from web.locale import request_language
 
 dash.register_page(__name__, path="/displays", title="cityops", name="Displays",

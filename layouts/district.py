@@ -9,8 +9,8 @@ import dash
 from dash import dcc, html
 
 from auth.roles import VIEW
-from layouts.i18n import text
 from layouts.theme import BACKGROUND
+from vocabulary.messages import text
 from web.locale import request_language
 
 dash.register_page(__name__, path_template="/district/<code>", title="cityops", name="District",

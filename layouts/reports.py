@@ -12,8 +12,8 @@ from auth.roles import EXPORT
 from indicators.domains import INDEX
 from indicators.registry import domain_ids
 from layouts.components import page_heading
-from layouts.i18n import text
 from reports.spec import BUCKETS, PRESETS
+from vocabulary.messages import text
 from web.locale import request_language
 
 dash.register_page(__name__, path="/reports", title="cityops", name="Reports",

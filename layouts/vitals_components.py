@@ -23,8 +23,8 @@ from indicators.freshness import Freshness
 from indicators.levels import AMBER, LEVEL_BANDS, LEVEL_NAMES, RED
 from indicators.shown import Shown
 from layouts.components import LEVEL_GLYPH, domain_word, level_label, level_word, score_text
-from layouts.i18n import format_duration, format_time, text
 from layouts.markers import SEVERITY_MARK, SEVERITY_STYLE
+from vocabulary.messages import format_duration, format_time, text
 from web import citydata, locale
 
 TREND_STEADY_PER_HOUR = 1.0  # score points per hour under which a trend shows as steady

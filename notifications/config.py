@@ -16,11 +16,11 @@ from collections.abc import Iterable, Mapping
 from datetime import time
 from typing import Any
 
-from layouts.i18n import CHINESE, ENGLISH
 from notifications.channels import Channel
 from notifications.escalation import Policy
 from notifications.messages import SEVERITIES
 from store.notifications import ChannelRow, NotifyConfig, PersonRow, RuleRow
+from vocabulary.messages import CHINESE, ENGLISH
 
 TRIGGERS = ("level", "incident_created", "incident_sla", "process_down", "feed_silent")
 PROCESS_KINDS = ("ingest", "indicators", "notify")

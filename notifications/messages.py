@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from layouts.i18n import ENGLISH, format_time, text
+from vocabulary.messages import ENGLISH, format_time, text
 from vocabulary.terms import SEVERITIES  # the incidents' words (a red level is critical)
 
 KINDS = ("email", "webhook", "wecom", "dingtalk", "feishu", "sms")

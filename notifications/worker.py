@@ -39,7 +39,6 @@ from city import City, city_folder, load_city
 from city.names import category_name, parent_codes, place_name
 from indicators.causes import one_per_cause
 from indicators.levels import LEVEL_NAMES, RED
-from layouts.i18n import CHINESE, ENGLISH, format_time, text
 from notifications import ack
 from notifications.channels import deliver
 from notifications.config import GROUP_KINDS, LEVELS, channel_of, policy_of
@@ -57,6 +56,7 @@ from store.notifications import (
     PersonRow,
     RuleRow,
 )
+from vocabulary.messages import CHINESE, ENGLISH, format_time, text
 
 log = logging.getLogger(__name__)
 

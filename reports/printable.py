@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from indicators.levels import AMBER, GREEN, LEVEL_COLOURS, LEVEL_NAMES, RED
-from layouts.i18n import CHINESE, ENGLISH, format_time, language_or_default, text
+from vocabulary.messages import CHINESE, ENGLISH, format_time, language_or_default, text
 
 LEVEL_SHAPES: dict[int | None, str] = {GREEN: "●", AMBER: "▲", RED: "■", None: "○"}
 _LEVEL_BY_NAME = {name: level for level, name in LEVEL_NAMES.items()}

@@ -15,11 +15,11 @@ from collections.abc import Sequence
 import pandas as pd
 
 from indicators.domains import INDEX
-from layouts.i18n import MESSAGES, format_time, language_or_default, text
 from reports import charts
 from reports.printable import PrintableReport, Section
 from reports.spec import ReportSpec
 from reports.tables import Report
+from vocabulary.messages import MESSAGES, format_time, language_or_default, text
 
 PRINT_ROWS = 200
 TREND_PRINT_ROWS = 60  # a longer trend table is pages of numbers: the charts show it, the export holds it

@@ -18,9 +18,9 @@ import flask
 from werkzeug.wrappers import Response
 
 import store.notifications as notify_store
-from layouts.i18n import format_time, text
 from layouts.theme import BACKGROUND
 from notifications.ack import read_token, token_hash
+from vocabulary.messages import format_time, text
 from web import db
 from web.locale import city_zone, request_language
 

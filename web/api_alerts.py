@@ -19,7 +19,7 @@ import store
 from alerts import cap
 from city import City
 from indicators.freshness import STALE_AFTER_S
-from layouts.i18n import CHINESE, ENGLISH, LANGUAGES
+from vocabulary.messages import CHINESE, ENGLISH, LANGUAGES
 from web import citydata, db, locale
 
 # Areas are static per city folder: simplified once per process, on first use.

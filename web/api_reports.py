@@ -32,7 +32,6 @@ from zoneinfo import ZoneInfo
 import flask
 from werkzeug.wrappers import Response
 
-from layouts.i18n import LANGUAGES
 from reports.build import (
     ExportNotAudited,
     ReportContext,
@@ -46,6 +45,7 @@ from reports.printable import render_html, render_pdf
 from reports.printed import printable_report
 from reports.spec import SpecError, check_size, parse_spec
 from reports.tables import INCIDENT_TABLES, INDICATOR_TABLES
+from vocabulary.messages import LANGUAGES
 from web import citydata, db, guard, locale
 from web.errors import json_error
 

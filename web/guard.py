@@ -44,8 +44,8 @@ from werkzeug.wrappers import Response
 import store
 from auth import accounts
 from auth.roles import DISPATCH, EXPORT, VIEW, allowed
-from layouts.i18n import text
 from layouts.theme import BACKGROUND
+from vocabulary.messages import text
 from web import db, displays, pages
 from web.callback_requests import CallbackCall, ForgedCallback, resolve
 from web.errors import json_error

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import flask
 from werkzeug.wrappers import Response
 
-from layouts.i18n import CHINESE, DEFAULT_LANGUAGE, ENGLISH, LANGUAGES, language_or_default, text
+from vocabulary.messages import CHINESE, DEFAULT_LANGUAGE, ENGLISH, LANGUAGES, language_or_default, text
 from web.redirects import safe_next
 
 LANGUAGE_COOKIE = "cityops_lang"

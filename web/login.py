@@ -25,8 +25,8 @@ from werkzeug.wrappers import Response
 
 import store
 from auth import accounts
-from layouts.i18n import LANGUAGE_NAMES, LANGUAGES, text
 from layouts.theme import BACKGROUND
+from vocabulary.messages import LANGUAGE_NAMES, LANGUAGES, text
 from web import db, displays, guard
 from web.locale import city_name, request_language
 from web.redirects import safe_next

@@ -43,7 +43,6 @@ from layouts.command_map import (
     map_state,
     mark_traces,
 )
-from layouts.i18n import text
 from layouts.vitals_components import (
     as_of,
     below_text,
@@ -55,6 +54,7 @@ from layouts.vitals_components import (
 )
 from store.screens import incidents_open_at, units_at, values_as_of
 from store.versions import wall_version
+from vocabulary.messages import text
 from web import citydata
 
 # Every open incident is drawn and counted (a storm day has thousands; benchmarks draw 5,000).

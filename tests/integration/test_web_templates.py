@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from layouts.i18n import LANGUAGES, text
 from layouts.theme import BACKGROUND
 from tests.integration.webclient import PASSWORDS, sign_in
+from vocabulary.messages import LANGUAGES, text
 from web import locale
 
 HOSTILE = """/"'><script>alert(1)</script>{{7*7}}{% raw %}&amp;"""

@@ -13,7 +13,7 @@ from incidents.alarms import MAX_PLACE_CHARS, AlarmFacts, alarm_title, alarm_tit
 from incidents.responders import unit_kinds_for
 from indicators.registry import metric_domains, registry
 from indicators.rules import load_rules
-from layouts.i18n import CHINESE, ENGLISH
+from vocabulary.messages import CHINESE, ENGLISH
 
 RULES = load_rules()
 

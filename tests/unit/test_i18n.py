@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from layouts.i18n import CHINESE, ENGLISH, LANGUAGES, MESSAGES, format_duration, format_time, text
+from vocabulary.messages import CHINESE, ENGLISH, LANGUAGES, MESSAGES, format_duration, format_time, text
 
 
 def _placeholders(template: str) -> set[str]:

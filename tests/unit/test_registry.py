@@ -40,13 +40,13 @@ from indicators.sensors import score_readings
 from ingest import sensor_models
 from ingest.sensor_models import Step
 from ingest.synthetic_city import CitySimulation, bounds
-from layouts import i18n
 from layouts.command_options import command_options
 from layouts.components import domain_word
 from layouts.vitals_components import domain_tile
 from reports.spec import CityUnits, parse_spec
 from reports.tables import trend_table
 from tests.unit.test_report_tables import hour_row, hourly
+from vocabulary import messages as i18n
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 ZONE = ZoneInfo("Europe/Berlin")
