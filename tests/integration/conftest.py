@@ -218,3 +218,19 @@ def receiver() -> Iterator:
     server = Receiver()
     yield server
     server.close()
+
+
+@pytest.fixture(scope="session")
+def nyc():
+    """The bundled New York City, loaded once (the tests only read it)."""
+    from city import city_folder, load_city
+
+    return load_city(city_folder("nyc"))
+
+
+@pytest.fixture(scope="session")
+def ctx(nyc):
+    """The indicators' context for New York City (rules, tree, zone), built once."""
+    from cityops.vitals import VitalsContext
+
+    return VitalsContext.for_city(nyc)

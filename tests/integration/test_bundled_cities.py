@@ -16,11 +16,6 @@ from geo.datums import wgs84_to_gcj02
 from indicators.registry import registry
 
 
-@pytest.fixture(scope="module")
-def nyc():
-    return load_city(city_folder("nyc"))
-
-
 def test_nyc_has_its_three_real_levels(nyc) -> None:
     assert nyc.levels == ("borough", "cdta", "nta")
     assert [len(nyc.boundaries[level]) for level in nyc.levels] == [5, 71, 262]

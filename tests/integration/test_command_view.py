@@ -14,7 +14,7 @@ import shapely
 import store
 from callbacks.command_view import REFRESH_OUTPUTS
 from city import city_folder, load_city
-from cityops.vitals import VitalsContext, run_once
+from cityops.vitals import run_once
 from indicators.registry import domain_ids
 from ingest.service import sync_registry
 from layouts.command_map import STALE_FILL
@@ -28,16 +28,6 @@ DISTRICT_OUTPUTS = [("district-heading", "children"), ("district-map", "figure")
                     ("district-incidents", "children"), ("district-stale", "children"), ("district-live", "className")]
 RED = "#c62828"
 GREY = "#9e9e9e"
-
-
-@pytest.fixture(scope="module")
-def nyc():
-    return load_city(city_folder("nyc"))
-
-
-@pytest.fixture(scope="module")
-def ctx(nyc) -> VitalsContext:
-    return VitalsContext.for_city(nyc)
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import openpyxl
 import pyarrow.parquet as pq
 import pytest
 
-from city import city_folder, load_city
 from ingest.service import sync_registry
 from tests.integration.test_command_view import answer, command
 from tests.integration.test_incidents import REFRESH_OUTPUTS as DISPATCH_OUTPUTS
@@ -30,11 +29,6 @@ FORMULAS = {
 }
 MARKUP = '<a href="javascript:alert(1)">x</a><img src=x onerror=alert(1)>'
 MARKUP_SHOWN = '&lt;a href="javascript:alert(1)"&gt;x&lt;/a&gt;&lt;img src=x onerror=alert(1)&gt;'
-
-
-@pytest.fixture(scope="module")
-def nyc():
-    return load_city(city_folder("nyc"))
 
 
 def post_incidents(client_for, db, nyc, titles: dict[str, str]) -> None:

@@ -20,11 +20,6 @@ from tests.integration.test_ingest import publisher, running_worker, wait_for
 PHONE = "13812345678"
 
 
-@pytest.fixture(scope="module")
-def nyc():
-    return load_city(city_folder("nyc"))
-
-
 @pytest.fixture
 def registry(db, nyc):
     sync_registry(db, nyc)

@@ -15,10 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 import store
-from city import city_folder, load_city
 from ingest.mqtt import BrokerAddress, MqttClient
 from ingest.service import IngestOptions, run_worker
 from ingest.worker import BatchLimits
@@ -26,11 +23,6 @@ from ingest.worker import BatchLimits
 CITY = "nyc"
 LOG_DIR = Path(tempfile.gettempdir()) / "cityops-test-logs"
 LOG_DIR.mkdir(exist_ok=True)
-
-
-@pytest.fixture(scope="module")
-def nyc():
-    return load_city(city_folder(CITY))
 
 
 def publisher(url: str, name: str = "test-publisher") -> MqttClient:

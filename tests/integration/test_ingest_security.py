@@ -40,11 +40,6 @@ from tests.integration.test_ingest import (
 PHONE = "13812345678"
 
 
-@pytest.fixture(scope="module")
-def nyc():
-    return load_city(city_folder(CITY))
-
-
 @pytest.fixture
 def accounts(tmp_path: Path) -> Iterator[dict[str, str]]:
     """A Mosquitto with the device model: account name → URL signed in as it."""

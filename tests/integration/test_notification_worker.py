@@ -15,7 +15,6 @@ import pytest
 
 import store
 import store.notifications as notify_store
-from city import city_folder, load_city
 from notifications.config import Known, read_config
 from notifications.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_webhook
 from notifications.worker import NotifyContext, notify_once, raise_notifications
@@ -27,11 +26,6 @@ from tests.integration.webclient import SECRET
 NOW = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)
 BASE_URL = "http://cityops.test"
 HOOK_SECRET = "hook-secret-for-the-test"
-
-
-@pytest.fixture(scope="module")
-def nyc():
-    return load_city(city_folder("nyc"))
 
 
 @pytest.fixture(scope="module")

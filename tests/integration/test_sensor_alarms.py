@@ -9,26 +9,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 import store
-from city import city_folder, load_city
-from cityops.vitals import VitalsContext, run_once
+from cityops.vitals import run_once
 from indicators.windows import is_daytime
 from tests.integration.test_incidents import _refresh
 from tests.integration.test_ingest import publisher, query, reading, running_worker, wait_for
 from tests.integration.test_reports import read_csv
 from web.locale import LANGUAGE_COOKIE
-
-
-@pytest.fixture(scope="module")
-def nyc():
-    return load_city(city_folder("nyc"))
-
-
-@pytest.fixture(scope="module")
-def ctx(nyc) -> VitalsContext:
-    return VitalsContext.for_city(nyc)
 
 
 def test_a_noise_reading_over_red_opens_a_worded_sensor_alarm_incident_with_its_sla(

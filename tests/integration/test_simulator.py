@@ -16,11 +16,6 @@ from ingest.simulator_process import SimulatorOptions, backfill, build_simulatio
 from tests.integration.test_ingest import count, query, running_worker, wait_for
 
 
-@pytest.fixture(scope="module")
-def nyc():
-    return load_city(city_folder("nyc"))
-
-
 def test_every_simulated_payload_is_valid_for_the_ingest(nyc) -> None:
     simulation = build_simulation(nyc, SimulatorOptions(city="nyc", seed=5, sensors=300))
     context = IngestContext(city_id="nyc", sensors={s: (x, y) for s, x, y in nyc.sensors[["sensor_id", "lon", "lat"]]
@@ -95,7 +90,6 @@ def test_bad_durations_are_refused(bad: str) -> None:
 
 def test_a_backfill_computes_the_vital_signs_of_its_period_too(db, database_url, monkeypatch) -> None:
     # docs/vital-signs.md §4.8: a first run of the demo has its 24 h charts, replay and reports.
-    from city import city_folder, load_city
     from cityops.backfill import backfill_history
     from ingest.service import sync_registry
 

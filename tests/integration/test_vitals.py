@@ -14,25 +14,14 @@ import pytest
 import store
 from app import create_app
 from auth.accounts import add_user
-from city import city_folder, load_city
 from cityops.settings import Settings
-from cityops.vitals import VitalsContext, run_once
+from cityops.vitals import run_once
 from indicators.causes import one_warning_per_cause
 from indicators.domains import INDEX
 from indicators.registry import domain_ids
 from ingest.service import sync_registry
 
 NOW = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)  # 10:00 in New York: daytime for noise
-
-
-@pytest.fixture(scope="module")
-def nyc():
-    return load_city(city_folder("nyc"))
-
-
-@pytest.fixture(scope="module")
-def ctx(nyc) -> VitalsContext:
-    return VitalsContext.for_city(nyc)
 
 
 @pytest.fixture
