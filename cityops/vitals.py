@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +28,7 @@ import pandas as pd
 
 import store
 from city import City, alarm_categories, city_folder, load_city
+from cityops.process import run_periodically
 from geo import area_km2
 from incidents.alarms import AlarmFacts, alarm_titles
 from indicators.aggregate import Aggregation, aggregate, units_frame
@@ -415,53 +414,26 @@ class _StageClock:
 def run_forever(database_url: str, ctx: VitalsContext, stop: threading.Event, *, every_s: float = DEFAULT_EVERY_S,
                 once: bool = False, say: Callable[[str], None] = log.info) -> None:
     """Run every ``every_s`` seconds until ``stop`` (or once); a failed run is logged and tried again."""
-    process_id = f"indicators-{socket.gethostname()}-{os.getpid()}"
-    started_at = datetime.now(UTC)
-    conn: store.Connection | None = None
-    last_retention = float("-inf")
     runs = 0
-    last_detail: dict[str, Any] = {}
-    while True:
-        tick = time.monotonic()
-        state, detail = "running", {}
-        try:
-            if conn is None or conn.closed:
-                conn = store.connect(database_url, application_name="cityops-indicators")
-                store.require_schema(conn)
-            result = run_once(conn, ctx)
-            runs += 1
-            city = result.aggregation.index.iloc[0]
-            detail = {"run_seconds": round(result.seconds, 3), "sensors": result.sensors, "runs": runs,
-                      "stage_seconds": {name: round(value, 3) for name, value in result.stages.items()},
-                      **{f"{name}_written": count for name, count in result.written.items()}}
-            say(f"indicators: {result.sensors:,} sensors, city index {_plain(city['index']) or '—'} "
-                f"({_level_word(_plain(city['level']))}) in {result.seconds:.2f} s")
-            # Reports read hours: roll up the hours closed since (cheap when none closed).
-            store.rollup_hours(conn, result.computed_at, ctx.rules.history.cadence_s)
-            if time.monotonic() - last_retention >= RETENTION_EVERY_S:
-                last_retention = time.monotonic()
-                cutoff = datetime.now(UTC) - timedelta(days=ctx.rules.history.retention_days)
-                store.delete_indicator_history(conn, cutoff)
-        except store.SchemaMissing:
-            raise
-        except store.StoreUnavailable as error:
-            state = "database unavailable"
-            log.warning("indicators: %s", error)
-            conn = None
-        except Exception:  # one bad run must not stop the city's vital signs; the next one tries again
-            state = "run failed"
-            log.exception("indicators: run failed")
-            if conn is not None and not conn.closed:
-                conn.rollback()
-        last_detail = detail or last_detail
-        store.report_heartbeat(conn, process_id=process_id, kind="indicators", started_at=started_at,
-                               state=state, detail=last_detail)
-        if once or stop.wait(max(0.0, every_s - (time.monotonic() - tick))):
-            break
-    store.report_heartbeat(conn, process_id=process_id, kind="indicators", started_at=started_at,
-                           state="stopped", detail=last_detail)
-    if conn is not None and not conn.closed:
-        conn.close()
+    last_retention = float("-inf")
+
+    def one_pass(conn: store.Connection) -> dict[str, Any]:
+        nonlocal runs, last_retention
+        result = run_once(conn, ctx)
+        runs += 1
+        city = result.aggregation.index.iloc[0]
+        say(f"indicators: {result.sensors:,} sensors, city index {_plain(city['index']) or '—'} "
+            f"({_level_word(_plain(city['level']))}) in {result.seconds:.2f} s")
+        # Reports read hours: roll up the hours closed since (cheap when none closed).
+        store.rollup_hours(conn, result.computed_at, ctx.rules.history.cadence_s)
+        if time.monotonic() - last_retention >= RETENTION_EVERY_S:
+            last_retention = time.monotonic()
+            store.delete_indicator_history(conn, datetime.now(UTC) - timedelta(days=ctx.rules.history.retention_days))
+        return {"run_seconds": round(result.seconds, 3), "sensors": result.sensors, "runs": runs,
+                "stage_seconds": {name: round(value, 3) for name, value in result.stages.items()},
+                **{f"{name}_written": count for name, count in result.written.items()}}
+
+    run_periodically(database_url, "indicators", one_pass, stop, every_s=every_s, once=once)
 
 
 def _level_word(level: int | None) -> str:

@@ -13,5 +13,6 @@ Pure code, tested directly:
   many, and per-recipient rate limits.
 
 I/O at the edge: :mod:`notifications.channels` delivers a written message over SMTP or HTTP to
-the servers the city configured, and nothing else.
+the servers the city configured, and nothing else; :mod:`notifications.worker` is the process
+(`cityops notify run`) that reads the database, raises, sends and escalates.
 """

@@ -23,10 +23,7 @@ neither sends twice nor skips anything.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -37,6 +34,7 @@ import store
 import store.notifications as notify_store
 from city import City, city_folder, load_city
 from city.names import category_name, parent_codes, place_name
+from cityops.process import run_periodically
 from indicators.causes import one_per_cause
 from indicators.levels import LEVEL_NAMES, RED
 from notifications import ack
@@ -426,40 +424,14 @@ def notify_once(conn: store.Connection, ctx: NotifyContext, now: datetime | None
 def run_forever(database_url: str, ctx: NotifyContext, stop: threading.Event, *, every_s: float = DEFAULT_EVERY_S,
                 once: bool = False, say: Callable[[str], None] = log.info) -> None:
     """Run a pass every ``every_s`` seconds until ``stop`` (or once); a failed pass is logged and tried again."""
-    process_id = f"notify-{socket.gethostname()}-{os.getpid()}"
-    started_at = datetime.now(UTC)
-    conn: store.Connection | None = None
-    while True:
-        tick = time.monotonic()
-        state, detail = "running", {}
-        try:
-            if conn is None or conn.closed:
-                conn = store.connect(database_url, application_name="cityops-notify")
-                store.require_schema(conn)
-            result = notify_once(conn, ctx)
-            detail = {"raised": result.raised, "escalated": result.escalated, "handled": result.handled}
-            if result.raised or result.escalated or result.handled:
-                say(f"notify: {result.raised} raised, {result.escalated} escalation step(s), "
-                    f"{result.handled} delivery(ies) handled")
-        except store.SchemaMissing:
-            raise
-        except store.StoreUnavailable as error:
-            state = "database unavailable"
-            log.warning("notify: %s", error)
-            conn = None
-        except Exception:  # one bad pass must not stop the notifications; the next one tries again
-            state = "run failed"
-            log.exception("notify: pass failed")
-            if conn is not None and not conn.closed:
-                conn.rollback()
-        store.report_heartbeat(conn, process_id=process_id, kind="notify", started_at=started_at,
-                               state=state, detail=detail)
-        if once or stop.wait(max(0.0, every_s - (time.monotonic() - tick))):
-            break
-    store.report_heartbeat(conn, process_id=process_id, kind="notify", started_at=started_at,
-                           state="stopped", detail={})
-    if conn is not None and not conn.closed:
-        conn.close()
+    def one_pass(conn: store.Connection) -> dict[str, Any]:
+        result = notify_once(conn, ctx)
+        if result.raised or result.escalated or result.handled:
+            say(f"notify: {result.raised} raised, {result.escalated} escalation step(s), "
+                f"{result.handled} delivery(ies) handled")
+        return {"raised": result.raised, "escalated": result.escalated, "handled": result.handled}
+
+    run_periodically(database_url, "notify", one_pass, stop, every_s=every_s, once=once)
 
 
 def context_for(city: str, *, base_url: str, secret_key: str, time_zone: str | None = None) -> NotifyContext:
