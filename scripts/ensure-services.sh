@@ -49,6 +49,10 @@ fi
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
   apt_install chromium chromium-driver
 fi
+# The e-mail channel's tests make a throw-away TLS certificate for their SMTP server with openssl.
+if ! command -v openssl >/dev/null; then
+  apt_install openssl
+fi
 # A font with Chinese glyphs, so the zh-CN screens render as text rather than empty boxes.
 if ! fc-list :lang=zh 2>/dev/null | grep -q .; then
   apt_install fonts-wqy-microhei
