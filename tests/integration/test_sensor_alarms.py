@@ -27,11 +27,14 @@ def test_a_noise_reading_over_red_opens_a_worded_sensor_alarm_incident_with_its_
     red = ctx.rules.noise.rule(sensor["noise_zone"], daytime).red
     value = red + 3.26  # over red, shown to a tenth of a dB
     pub = publisher(broker.url)
-    with running_worker(ingest_db, broker.url):
-        for minutes in (2, 1, 0):
-            pub.publish(*reading(sensor["sensor_id"], "noise_dba", value, now - timedelta(minutes=minutes)))
-        wait_for(lambda: query(ingest_db, "SELECT count(*) FROM readings WHERE sensor_id = %s",
-                               (sensor["sensor_id"],))[0][0] == 3, what="the readings to be stored")
+    try:
+        with running_worker(ingest_db, broker.url):
+            for minutes in (2, 1, 0):
+                pub.publish(*reading(sensor["sensor_id"], "noise_dba", value, now - timedelta(minutes=minutes)))
+            wait_for(lambda: query(ingest_db, "SELECT count(*) FROM readings WHERE sensor_id = %s",
+                                   (sensor["sensor_id"],))[0][0] == 3, what="the readings to be stored")
+    finally:
+        pub.close()  # a client left open keeps reconnecting after the broker has gone
     store.refresh_rollups(db)
     run_once(db, ctx, now + timedelta(seconds=5))
 
