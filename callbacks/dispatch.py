@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import math
 import uuid
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,11 +28,10 @@ from incidents.service import ReportRefused, report_incident
 from indicators.domains import INDEX
 from indicators.kpis import closed_loop_kpis, incident_frame, rank_districts
 from indicators.levels import LEVEL_NAMES
-from layouts.components import data_table, level_label, plot_text, score_text
-from layouts.markers import MARK_OUTLINE, SEVERITY_MARK, SEVERITY_STYLE, UNIT_COLOUR, UNIT_SYMBOL
+from layouts.components import data_table, incident_title, level_label, plot_text, score_text, unit_kind_name
+from layouts.markers import MARK_OUTLINE, SEVERITY_MARK, SEVERITY_STYLE, responder_traces
 from layouts.theme import BACKGROUND, translucent
-from store.screens import PastIncident, PastUnit
-from vocabulary.messages import CHINESE, MESSAGES, format_duration, format_time, text
+from vocabulary.messages import format_duration, format_time, text
 from vocabulary.terms import OPEN_STATUSES, RESOLVED, SEVERITY_RANK
 from web import citydata, db, guard, locale
 from web.citydata import category_name
@@ -80,35 +78,10 @@ def _queue(incidents: list[store.IncidentRow], selected: str | None, now: dateti
 MAP_STATIC_TRACES = 2  # the city's outlines: drawn once per page, then left alone
 
 
-def incident_title(item: store.IncidentRow | store.IncidentEvent | PastIncident, language: str) -> str:
-    """An incident's or event's title in ``language``: a sensor alarm has one in each
-    (``title_zh``); a person's report has the words they used, in whatever language."""
-    return (item.title_zh if language == CHINESE else None) or item.title
 
 
-def unit_kind_name(kind: str, language: str) -> str:
-    """The kind's word; a kind a city adds without words shows as it is named in its units file."""
-    key = f"unit_kind.{kind}"
-    return text(key, language) if key in MESSAGES else kind
 
 
-def responder_traces(units: Sequence[store.ResponseUnit | PastUnit], language: str, *,
-                     size: float = 10) -> list[go.Scatter]:
-    """Response units, one trace per status (colour) with a symbol per kind, always the same
-    three traces (empty ones hidden from the legend) so a refresh can replace them one by one."""
-    traces = []
-    for status in UNIT_COLOUR:
-        chosen = [u for u in units if u.status == status and u.lon is not None]
-        traces.append(go.Scatter(
-            x=[u.lon for u in chosen], y=[u.lat for u in chosen], mode="markers",
-            name=text(f"unit_status.{status}", language), showlegend=bool(chosen),
-            marker={"size": size, "color": UNIT_COLOUR[status], "symbol": [UNIT_SYMBOL.get(u.kind, "circle")
-                                                                         for u in chosen],
-                    "line": {"width": max(1.0, size / 8), "color": MARK_OUTLINE}},
-            text=[plot_text(f"{u.unit_id} · {unit_kind_name(u.kind, language)} · "
-                            f"{text('unit_status.' + status, language)}") for u in chosen],
-            hoverinfo="text", customdata=[["responder", u.unit_id] for u in chosen]))
-    return traces
 
 
 def _map_traces(incidents: list[store.IncidentRow], units: list[store.ResponseUnit], selected: str | None,

@@ -16,7 +16,6 @@ from dash.development.base_component import Component
 from plotly.subplots import make_subplots
 
 import store
-from callbacks.dispatch import incident_title
 from incidents.alarms import decimals, metric_name
 from indicators.causes import one_warning_per_cause
 from indicators.domains import INDEX
@@ -25,7 +24,7 @@ from indicators.levels import AMBER, AMBER_SCORE, LEVEL_COLOURS, LEVEL_NAMES, RE
 from indicators.registry import domain_ids
 from layouts.command_map import MapUnit, clicked_point, unit_map
 from layouts.command_options import level_title
-from layouts.components import data_table, domain_word, level_label, level_word, score_text
+from layouts.components import data_table, domain_word, incident_title, level_label, level_word, score_text
 from layouts.markers import SEVERITY_MARK
 from layouts.theme import BACKGROUND
 from layouts.vitals_components import below_text, clock, stale_note, trend_parts, unit_label, warning_items

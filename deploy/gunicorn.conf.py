@@ -25,3 +25,13 @@ threads = 8
 timeout = 60  # a worker silent this long (not a long request) is restarted
 graceful_timeout = 30
 keepalive = 15  # a wall screen asks every 5 s: its connection stays open between refreshes
+# The app (and the city's boundaries and map shapes, below) is loaded once before the workers
+# fork: after a restart every wall screen asks at once, and no worker has to read the city first.
+# Nothing that must not cross a fork is open then (database connections are opened per request).
+preload_app = True
+
+
+def when_ready(server) -> None:  # noqa: ANN001 - gunicorn's arbiter
+    from web import citydata
+
+    citydata.preload(server.app.wsgi())

@@ -19,10 +19,9 @@ import dash
 import numpy as np
 from plotly.io.json import to_json_plotly
 
-from callbacks.dispatch import incident_title
 from geo.shapes import UnitShape
 from indicators.levels import LEVEL_COLOURS, LEVEL_NAMES
-from layouts.components import level_label, level_word, plot_text, score_text
+from layouts.components import incident_title, level_label, level_word, plot_text, score_text
 from layouts.markers import LEVEL_MARK, MARK_OUTLINE, SEVERITY_STYLE
 from layouts.theme import BACKGROUND
 from layouts.vitals_components import unit_label

@@ -8,8 +8,10 @@ from html import escape
 from dash import html
 from dash.development.base_component import Component
 
+import store
 from indicators.levels import LEVEL_NAMES
-from vocabulary.messages import text
+from store.screens import PastIncident
+from vocabulary.messages import CHINESE, MESSAGES, text
 
 # A shape per level beside the colour, on the map, on every tile and in tables (colour-blind staff read it too).
 LEVEL_GLYPH: dict[int | None, str] = {0: "●", 1: "▲", 2: "■", None: "○"}
@@ -59,3 +61,15 @@ def data_table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, empt
             for index, row in enumerate(rows)]
     return html.Table([html.Thead(html.Tr([html.Th(header) for header in headers])), html.Tbody(body)],
                       className=class_name)
+
+
+def incident_title(item: store.IncidentRow | store.IncidentEvent | PastIncident, language: str) -> str:
+    """An incident's or event's title in ``language``: a sensor alarm has one in each
+    (``title_zh``); a person's report has the words they used, in whatever language."""
+    return (item.title_zh if language == CHINESE else None) or item.title
+
+
+def unit_kind_name(kind: str, language: str) -> str:
+    """The kind's word; a kind a city adds without words shows as it is named in its units file."""
+    key = f"unit_kind.{kind}"
+    return text(key, language) if key in MESSAGES else kind

@@ -4,7 +4,15 @@ print). Marks are drawn over units filled with their level's colour, so a mark's
 light tint with a dark outline: it stands out on any fill (a green dot on a green fill once
 vanished and read as the open circle of "no data")."""
 
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+
+import store
+from layouts.components import plot_text, unit_kind_name
 from layouts.theme import BACKGROUND
+from store.screens import PastUnit
+from vocabulary.messages import text
 
 # level → (Plotly symbol, the same shape as text, mark colour)
 LEVEL_MARK = {2: ("square", "■", "#ffcdd2"), 1: ("triangle-up", "▲", "#fff59d"), 0: ("circle", "●", "#c8e6c9"),
@@ -18,3 +26,22 @@ UNIT_SYMBOL = {"fire": "triangle-up", "police": "square", "ambulance": "cross", 
 UNIT_MARK = {"fire": "▲", "police": "■", "ambulance": "✚", "city_management": "⬟", "utility": "★"}
 # Not the levels' green and amber: a unit must not vanish on a unit filled green or amber.
 UNIT_COLOUR = {"available": "#ffffff", "busy": "#e040fb", "offline": "#757575"}
+
+
+def responder_traces(units: Sequence[store.ResponseUnit | PastUnit], language: str, *,
+                     size: float = 10) -> list[go.Scatter]:
+    """Response units, one trace per status (colour) with a symbol per kind, always the same
+    three traces (empty ones hidden from the legend) so a refresh can replace them one by one."""
+    traces = []
+    for status in UNIT_COLOUR:
+        chosen = [u for u in units if u.status == status and u.lon is not None]
+        traces.append(go.Scatter(
+            x=[u.lon for u in chosen], y=[u.lat for u in chosen], mode="markers",
+            name=text(f"unit_status.{status}", language), showlegend=bool(chosen),
+            marker={"size": size, "color": UNIT_COLOUR[status], "symbol": [UNIT_SYMBOL.get(u.kind, "circle")
+                                                                         for u in chosen],
+                    "line": {"width": max(1.0, size / 8), "color": MARK_OUTLINE}},
+            text=[plot_text(f"{u.unit_id} · {unit_kind_name(u.kind, language)} · "
+                            f"{text('unit_status.' + status, language)}") for u in chosen],
+            hoverinfo="text", customdata=[["responder", u.unit_id] for u in chosen]))
+    return traces

@@ -142,8 +142,9 @@ class _SharedVitals:
 
 
 class _VitalsCache:
-    """The shared answers by database and level, replaced when the vital signs change (one reader
-    at a time)."""
+    """The shared answers by database and level, replaced when the vital signs change. One thread
+    reads the changed state; meanwhile the others answer from the previous one, whose ages are
+    still computed per request (so it never reads as fresher than it is)."""
 
     def __init__(self) -> None:
         self._read: dict[str, tuple[str, list[store.CurrentValue], dict[str | None, _SharedVitals]]] = {}
@@ -151,9 +152,17 @@ class _VitalsCache:
 
     def answer(self, conn: store.Connection, level: str | None) -> _SharedVitals:
         version = vitals_version(conn)
-        with self._lock:
-            held, rows, answers = self._read.get(conn.dsn, (None, [], {}))
-            if held != version:
+        held = self._read.get(conn.dsn)
+        if held is not None and level in held[2]:
+            if held[0] == version:
+                return held[2][level]
+            if not self._lock.acquire(blocking=False):
+                return held[2][level]  # another thread is reading the new state
+        else:
+            self._lock.acquire()
+        try:
+            held_version, rows, answers = self._read.get(conn.dsn, (None, [], {}))
+            if held_version != version:
                 rows, answers = store.read_current(conn, explanations=False, summary=True), {}
                 self._read[conn.dsn] = (version, rows, answers)
             if level not in answers:
@@ -161,6 +170,8 @@ class _VitalsCache:
                     answers.clear()
                 answers[level] = _SharedVitals.of(rows, level)
             return answers[level]
+        finally:
+            self._lock.release()
 
 
 _VITALS = _VitalsCache()

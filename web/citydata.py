@@ -112,3 +112,17 @@ def place_name(code: str, language: str) -> str:
 
 def init_app(server: flask.Flask, city: str) -> None:
     server.config[CITY_FOLDER] = city_folder(city).resolve()
+
+
+def preload(server: flask.Flask) -> None:
+    """Read everything above now: a server that forks its workers after this (gunicorn's
+    ``preload_app``) gives each of them the city already loaded, so the first screens after a
+    restart do not each wait for their worker to read it."""
+    folder = server.config[CITY_FOLDER]
+    with _lock:
+        city = _load(folder)
+        _event_context(folder)
+        _parent_codes(folder)
+        for level in city.levels:
+            _unit_shapes(folder, level)
+            _outlines(folder, level)

@@ -24,7 +24,6 @@ import orjson
 from plotly.io.json import to_json_plotly
 
 import store
-from callbacks.dispatch import responder_traces
 from city import City
 from geo.shapes import UnitShape
 from indicators.causes import one_warning_per_cause
@@ -43,6 +42,7 @@ from layouts.command_map import (
     map_state,
     mark_traces,
 )
+from layouts.markers import responder_traces
 from layouts.vitals_components import (
     as_of,
     below_text,
@@ -193,7 +193,8 @@ class _Entry:
 
 class Wall:
     """Snapshots by (database, city, level, replayed time), each with its views, replaced when the data's
-    fingerprint changes. One thread reads or draws what others then wait for and share."""
+    fingerprint changes. One thread reads or draws what others then share: while it reads a changed
+    state, the others go on with the previous one (a refresh later they get the new)."""
 
     def __init__(self, open_statuses: tuple[str, ...], kept: int = KEPT) -> None:
         self._open_statuses = open_statuses  # the incidents drawn live
@@ -209,7 +210,13 @@ class Wall:
                 self._entries.move_to_end(key)
                 return entry
             loading = self._loading[key]
-        with loading:  # one reader per key; the others wait and take what it read
+        if entry is not None and not loading.acquire(blocking=False):
+            # Another thread is reading the new state: until it has, the others show the state
+            # they have (its own computed time says how fresh it is), instead of all queueing.
+            return entry
+        if entry is None:
+            loading.acquire()  # nothing to show yet: wait for the one reader and take what it read
+        try:
             with self._lock:
                 entry = self._entries.get(key)
             if entry is None or entry.version != version:
@@ -221,6 +228,8 @@ class Wall:
                         old, _ = self._entries.popitem(last=False)
                         self._loading.pop(old, None)
             return entry
+        finally:
+            loading.release()
 
     def screen(self, conn: store.Connection, city: City, level: str, shapes: dict[str, UnitShape], *,
                domain: str, language: str, scale: float, at: datetime | None, now: datetime) -> tuple[View, Snapshot,

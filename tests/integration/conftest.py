@@ -77,6 +77,17 @@ def database_url() -> Iterator[str]:
         _drop_database(name)
 
 
+@pytest.fixture(scope="module")
+def module_database_url() -> Iterator[str]:
+    """A fresh database of the test module's own, dropped after it: for servers run as processes
+    across several tests, whose writes (an admin created at start) no test's cleanup would empty."""
+    name = _create_database()
+    try:
+        yield _with_database(_server_url(), name)
+    finally:
+        _drop_database(name)
+
+
 @pytest.fixture
 def new_database() -> Iterator[Callable[[], str]]:
     """Makes more empty databases (for schema tests), all dropped after the test; returns their URLs."""

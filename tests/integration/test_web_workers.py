@@ -28,7 +28,8 @@ ADMIN_PASSWORD = "Two workers agree 42"
 
 
 @pytest.fixture(scope="module")
-def environment(database_url: str, tmp_path_factory) -> Iterator[dict[str, str]]:
+def environment(module_database_url: str, tmp_path_factory) -> Iterator[dict[str, str]]:
+    database_url = module_database_url  # the processes create an admin: not in the session database
     conn = store.connect(database_url, application_name="cityops-tests")
     try:
         store.init_schema(conn)
