@@ -51,6 +51,23 @@ def _simulated_kinds() -> dict[str, tuple[str, ...]]:
     return {kind.kind: kind.metrics for kind in sorted(kinds, key=lambda kind: order.index(kind.model))}
 
 
+# The models that share latent state (congestion, ponding, rain) with the kind they simulate.
+LATENT_MODELS = ("traffic", "water_level", "weather")
+
+
+def _latent_kinds() -> dict[str, str | None]:
+    """Each latent model's sensor kind, whatever the registry names it (None: no such sensors)."""
+    kinds = registry().sensor_kinds
+    found: dict[str, str | None] = {}
+    for model in LATENT_MODELS:
+        using = [kind.kind for kind in kinds if kind.model == model]
+        if len(using) > 1:
+            raise ValueError(f"sensor kinds {', '.join(using)} share the simulator model {model!r}: "
+                             "its latent state belongs to one kind")
+        found[model] = using[0] if using else None
+    return found
+
+
 def bounds() -> dict[str, tuple[float, float]]:
     """The physical bounds of every simulated metric (rain_mm per reading is only bounded below)."""
     declared = registry().metrics
@@ -245,10 +262,10 @@ class CitySimulation:
         self._clock: float | None = None
         self._t: float | None = None
         self._wet = self._air = self._temp_anomaly = 0.0
-        self._congestion = np.zeros(len(self._members["traffic"]))
-        self._depth = np.zeros(len(self._members["water_level"]))
-        self._rain_total = np.zeros(len(self._members["weather"]))
-        self._rain_prev = np.zeros(len(self._members["weather"]))
+        self._congestion = np.zeros(len(self._latent_members("traffic")))
+        self._depth = np.zeros(len(self._latent_members("water_level")))
+        self._rain_total = np.zeros(len(self._latent_members("weather")))
+        self._rain_prev = np.zeros(len(self._latent_members("weather")))
         self._next_due = np.zeros(self.n_sensors)
         self._history: tuple[list[float], list[float], list[float]] = ([], [], [])
         self._scenarios: list[Scenario] = []
@@ -294,6 +311,7 @@ class CitySimulation:
             position[members] = np.arange(len(members))
             self._position[kind] = position
             self._full[kind] = np.array([set(metrics) <= listed[i] for i in members], dtype=bool)
+        self._latent_kind = _latent_kinds()
         self._active = np.zeros(n, dtype=bool)
         for members in self._members.values():
             self._active[members] = True
@@ -325,7 +343,7 @@ class CitySimulation:
             noise_day=limits[:, 0] - 5.0 + offset, noise_night=limits[:, 1] - 4.0 + offset,
             roadside=np.array([z == "4a" for z in zone], dtype=float),
         )
-        water = self._members["water_level"]
+        water = self._latent_members("water_level")
         if low_lying is None:
             count = round(0.2 * len(water))
             if len(water) and count == 0:
@@ -402,6 +420,16 @@ class CitySimulation:
 
     # -- latent models -----------------------------------------------------------------------
 
+    def _latent_members(self, model: str) -> np.ndarray:
+        """The sensors whose kind ``model`` simulates (global indices), in the latent state's order."""
+        kind = self._latent_kind[model]
+        return self._members[kind] if kind is not None else np.array([], dtype=np.intp)
+
+    def _latent_position(self, model: str) -> np.ndarray:
+        """Each sensor's place in ``model``'s latent state (-1: not one of its sensors)."""
+        kind = self._latent_kind[model]
+        return self._position[kind] if kind is not None else np.full(self.n_sensors, -1, dtype=np.intp)
+
     def _rain_city(self, wet: np.ndarray | float) -> np.ndarray:
         return _WET_MM_PER_H * np.maximum(0.0, np.asarray(wet) - _WET_THRESHOLD)
 
@@ -430,7 +458,7 @@ class CitySimulation:
         wet[0], air[0], anomaly[0] = self._wet, self._air, self._temp_anomaly
         congestion[0], depth[0], rain_total[0] = self._congestion, self._depth, self._rain_total
         if steps:
-            water, weather = self._members["water_level"], self._members["weather"]
+            water, weather = self._latent_members("water_level"), self._latent_members("weather")
             dts = np.diff(np.concatenate([[self._t], times]))
             z = self._rng_latent.standard_normal((steps, 3))
             zc = self._rng_latent.standard_normal((steps, n_tr)) if n_tr else None
@@ -607,8 +635,8 @@ class CitySimulation:
         clock = self._local(times)
         readings: dict[int, dict[str, float]] = {}
         for kind, gf, values in self._compute(times, latent, clock, g):
-            if kind == "weather":
-                k = self._position["weather"][gf]
+            if kind == self._latent_kind["weather"]:
+                k = self._latent_position("weather")[gf]
                 total = values["rain_mm"][0]
                 values["rain_mm"] = np.maximum(0.0, total - self._rain_prev[k])[None, :]
                 self._rain_prev[k] = total
@@ -700,7 +728,7 @@ class CitySimulation:
             col_sensor: list[np.ndarray] = []
             col_metric: list[np.ndarray] = []
             for kind, gf, values in self._compute(t, latent, clock, g_all):
-                if kind == "weather":
+                if kind == self._latent_kind["weather"]:
                     values["rain_mm"] = self._rain_since_report(values["rain_mm"], report[:, gf], gf)
                 for metric, array in values.items():
                     lists = np.fromiter((metric in self._listed[i] for i in gf), dtype=bool, count=len(gf))
@@ -732,7 +760,7 @@ class CitySimulation:
 
     def _rain_since_report(self, total: np.ndarray, report: np.ndarray, gf: np.ndarray) -> np.ndarray:
         """Rain (mm) at each report since the sensor's previous report; (T, n) from cumulative totals."""
-        k = self._position["weather"][gf]
+        k = self._latent_position("weather")[gf]
         rows = np.arange(len(total))[:, None]
         last = np.maximum.accumulate(np.where(report, rows, -1), axis=0)
         before = np.vstack([np.full((1, len(gf)), -1), last[:-1]])

@@ -5,7 +5,7 @@ responders, placed in a bundled city and simulated — nothing else is edited.""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -216,3 +216,33 @@ def test_a_domain_added_to_the_registry_is_placed_and_simulated(radiation) -> No
     gamma = table[table["metric"] == "gamma_usv"]["value"]
     assert len(gamma) > 0 and gamma.between(0.05, 0.2).all()
     assert (gamma.round(3) == gamma).all()  # its declared resolution
+
+
+def _renamed(kind: str, new_name: str) -> Registry:
+    kinds = tuple(replace(k, kind=new_name) if k.kind == kind else k for k in DEFAULT_REGISTRY.sensor_kinds)
+    return replace(DEFAULT_REGISTRY, sensor_kinds=kinds)
+
+
+def test_the_simulator_s_shared_weather_follows_its_model_not_the_kind_s_name() -> None:
+    block = shapely.box(10.0, 50.0, 10.02, 50.02)
+    lowest = gpd.GeoDataFrame({"population": [1000.0]}, geometry=[block], index=pd.Index(["U1"], name="code"),
+                              crs="EPSG:4326")
+    units = pd.DataFrame([("FD-1", "fire", "Engine", 10.01, 50.01)], columns=["unit_id", "kind", "name", "lon", "lat"])
+    with using(_renamed("weather", "meteo")):
+        placed = place_sensors(lowest, len(registry().sensor_kinds), seed=1)
+        assert "meteo" in set(placed["kind"]) and "weather" not in set(placed["kind"])
+        simulation = CitySimulation(placed, units, {"fire": "public_safety"}, "Europe/Berlin", seed=7)
+        table = simulation.readings_table(NOW - timedelta(hours=6), NOW, timedelta(minutes=1))
+    rain = table[table["metric"] == "rain_mm"]["value"]
+    assert len(rain) > 0 and (rain >= 0).all()  # rain per reading, differenced as for "weather"
+
+
+def test_two_kinds_cannot_share_one_latent_model() -> None:
+    twice = replace(DEFAULT_REGISTRY, sensor_kinds=(*DEFAULT_REGISTRY.sensor_kinds, replace(
+        next(k for k in DEFAULT_REGISTRY.sensor_kinds if k.kind == "traffic"), kind="traffic_b", prefix="TB",
+        metrics=())))
+    sensors = pd.DataFrame([("TR-1", "traffic", "tpi;speed_kmh", 10.01, 50.01, 60)],
+                           columns=["sensor_id", "kind", "metrics", "lon", "lat", "expected_interval_s"])
+    units = pd.DataFrame([("FD-1", "fire", "Engine", 10.01, 50.01)], columns=["unit_id", "kind", "name", "lon", "lat"])
+    with using(twice), pytest.raises(ValueError, match="share the simulator model 'traffic'"):
+        CitySimulation(sensors, units, {"fire": "public_safety"}, "Europe/Berlin", seed=7)
