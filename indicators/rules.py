@@ -430,13 +430,19 @@ def _duration_s(value: Any, path: str) -> float:
 
 _FOUR_NUMBERS = ("best", "amber", "red", "worst")
 _WINDOW_KEYS = frozenset({"statistic", "window", *_FOUR_NUMBERS, "source"})
-_METRIC_KEYS = frozenset({"direction", "inclusive", "dead_band_fraction", "dwell", "windows", *_WINDOW_KEYS})
+_METRIC_KEYS = frozenset({"direction", "inclusive", "dead_band_fraction", "dwell", "windows", "unit", *_WINDOW_KEYS})
 
 
 def _metric_rules(metric: str, table: _Table, dead_band: float, dwell_s: float) -> tuple[MetricRule, ...]:
     table.check_keys(_METRIC_KEYS)
+    unit = registry().metrics[metric].unit
+    # The registry declares each metric's unit; a file may say which unit its thresholds are in
+    # (older files did), and a different one is an error, never a silent misreading of the numbers.
+    if "unit" in table.raw and table.raw["unit"] != unit:
+        raise ValueError(f"{table.key('unit')}: {metric} is measured in {unit!r} (the domain registry), "
+                         f"not {_shown(table.raw['unit'])}: give the thresholds in {unit!r}")
     shared = {
-        "unit": registry().metrics[metric].unit,
+        "unit": unit,
         "higher_is_worse": table.choice("direction", DIRECTIONS) == HIGHER_IS_WORSE,
         "inclusive": table.flag("inclusive", True),
         "dead_band_fraction": table.number("dead_band_fraction", dead_band),

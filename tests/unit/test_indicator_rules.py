@@ -231,6 +231,8 @@ MALFORMED: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("unknown metric", _set("metrics.smog", {}), r"metrics\.smog: unknown metric"),
     ("pollutant metric", _set("metrics.pm25", {}), r"metrics\.pm25: judged through \[air\]"),
     ("unknown key", _set("metrics.tpi.amberr", 6), r"metrics\.tpi\.amberr: unknown key"),
+    ("another unit", _set("metrics.water_depth_cm.unit", "mm"),
+     r"metrics\.water_depth_cm\.unit: water_depth_cm is measured in 'cm' \(the domain registry\), not 'mm'"),
     ("metric not a table", _set("metrics.tpi", 6), r"metrics\.tpi: expected a table"),
     ("unknown statistic", _set("metrics.tpi.statistic", "median"), r"metrics\.tpi\.statistic: expected one of"),
     ("sum without window", _set("metrics.tpi.statistic", "sum"), r"metrics\.tpi\.window: missing"),
@@ -307,6 +309,12 @@ def test_malformed_config_is_a_value_error_naming_the_key(
 
 def test_the_shipped_config_parses_unchanged(shipped: dict[str, Any]) -> None:
     assert parse_rules(shipped) == load_rules()
+
+
+def test_a_file_may_state_the_unit_its_thresholds_are_in(shipped: dict[str, Any]) -> None:
+    config = copy.deepcopy(shipped)
+    config["metrics"]["water_depth_cm"]["unit"] = "cm"  # as older city files did
+    assert parse_rules(config) == load_rules()
 
 
 def test_a_metric_rule_built_in_code_is_checked_too() -> None:
