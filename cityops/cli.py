@@ -538,22 +538,21 @@ def cmd_sensor_pending(args: argparse.Namespace, settings: Settings) -> None:
 def cmd_notify_load(args: argparse.Namespace, settings: Settings) -> None:
     import os
 
+    import store
     import store.notifications as notify_store
-    from indicators.domains import INDEX
-    from indicators.registry import domain_ids
-    from notifications.config import ConfigError, Known, read_config
+    from notifications.config import ConfigError, known_of, read_config
 
     city = load_city(city_folder(settings.city))
-    known = Known(domains=frozenset((*domain_ids(), INDEX)), levels=frozenset((*city.levels, "city")),
-                  units=frozenset(code for level in city.levels for code in city.boundaries[level].index) | {city.id},
-                  categories=frozenset(city.categories), sensor_kinds=frozenset(city.sensors["kind"].dropna()))
-    try:
-        config = read_config(Path(args.file).read_text(encoding="utf-8"), os.environ, known)
-    except ConfigError as error:
-        raise CommandError(f"{args.file}: nothing loaded:\n  " + "\n  ".join(error.problems)) from None
+    text = Path(args.file).read_text(encoding="utf-8")
     with _accounts_database(settings) as conn:
+        known = known_of(city, users=[user.name for user in store.list_users(conn)])
+        try:
+            config = read_config(text, os.environ, known)
+        except ConfigError as error:
+            raise CommandError(f"{args.file}: nothing loaded:\n  " + "\n  ".join(error.problems)) from None
         counts = notify_store.replace_config(conn, config, actor=_cli_actor())
-    say(f"notifications: {len(config.channels)} channel(s), {len(config.people)} people, {len(config.rules)} rule(s);"
+    say(f"notifications: {len(config.channels)} channel(s), {len(config.people)} people,"
+        f" {len(config.departments)} department(s), {len(config.rules)} rule(s);"
         f" {counts['added']} added, {counts['changed']} changed, {counts['removed']} removed")
 
 

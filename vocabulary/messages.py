@@ -595,6 +595,9 @@ MESSAGES: dict[str, dict[str, str]] = {
                             CHINESE: "自 {time} 起没有 {kind} 进程报告"},
     "notify.feed_silent": {ENGLISH: "Sensor {sensor} ({kind}) silent since {time}",
                            CHINESE: "传感器 {sensor}（{kind}）自 {time} 起无数据"},
+    "notify.forecast": {ENGLISH: "{unit}: {domain} forecast {level} within {minutes} min",
+                        CHINESE: "{unit}：{domain}预计 {minutes} 分钟内转为{level}"},
+    "notify.trend": {ENGLISH: "Trend {trend} points per hour", CHINESE: "趋势每小时 {trend} 分"},
     # The acknowledgement page (web/ack.py), opened from a message's link.
     "ack.title": {ENGLISH: "Acknowledge the alert", CHINESE: "确认收到告警"},
     "ack.confirm": {ENGLISH: "Acknowledging stops the escalation of:", CHINESE: "确认后将停止逐级上报："},
