@@ -560,7 +560,7 @@ def cmd_notify_rota(args: argparse.Namespace, settings: Settings) -> None:
     from zoneinfo import ZoneInfo
 
     import store.notifications as notify_store
-    from notifications.rota import RotaError, read_rota_csv
+    from notifications.rota import RotaError, check_people, read_rota_csv
 
     city = load_city(city_folder(settings.city))
     zone = ZoneInfo(settings.timezone or city.config.timezone)
@@ -571,11 +571,10 @@ def cmd_notify_rota(args: argparse.Namespace, settings: Settings) -> None:
     if not shifts:
         raise CommandError(f"{args.file}: the rota has no shifts")
     with _accounts_database(settings) as conn:
-        known = {person.name for person in notify_store.read_config(conn).people}
-        unknown = sorted({shift.person for shift in shifts} - known)
-        if unknown:
-            raise CommandError(f"{args.file}: nothing imported: not among the people of `cityops notify load`: "
-                               + ", ".join(unknown))
+        try:
+            check_people(shifts, (person.name for person in notify_store.read_config(conn).people))
+        except RotaError as error:
+            raise CommandError(f"{args.file}: nothing imported: {error}") from None
         removed = notify_store.replace_rota(
             conn, [notify_store.ShiftRow(s.role, s.person, s.start, s.end) for s in shifts], actor=_cli_actor())
     say(f"rota: {len(shifts)} shift(s) from {shifts[0].start:%Y-%m-%d %H:%M} UTC imported; {removed} replaced")

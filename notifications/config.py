@@ -36,7 +36,7 @@ GROUP_KINDS = ("wecom", "dingtalk", "feishu")  # one message to the group, not o
 LANGUAGES = (ENGLISH, CHINESE)
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _CHANNEL_FIELDS = {f.name: f.type for f in dataclasses.fields(Channel) if f.name not in ("id", "kind")}
-_TRIGGER_KEYS = {"level": {"domain", "level", "unit", "units"},
+TRIGGER_KEYS = {"level": {"domain", "level", "unit", "units"},
                  "forecast": {"domain", "level", "unit", "units", "within_min"},
                  "incident_created": {"categories", "severities"},
                  "incident_sla": {"categories", "severities", "within_min"},
@@ -305,9 +305,9 @@ def _rule(item: dict[str, Any], index: int, channel_ids: set[str], people: set[s
     if kind not in TRIGGERS:
         problems.append(Problem(f"{where}: when must be one of {', '.join(TRIGGERS)} (got {kind!r})", "when"))
         return None
-    for key in set(item) - _RULE_KEYS - _TRIGGER_KEYS[kind]:
+    for key in set(item) - _RULE_KEYS - TRIGGER_KEYS[kind]:
         problems.append(Problem(f"{where}: unknown key {key!r} for when = {kind!r} "
-                                f"(known: {', '.join(sorted(_RULE_KEYS | _TRIGGER_KEYS[kind]))})", str(key)))
+                                f"(known: {', '.join(sorted(_RULE_KEYS | TRIGGER_KEYS[kind]))})", str(key)))
     name = _text(item, "name", where, problems, rule_id)
     trigger = _trigger(kind, item, where, known, problems)
     roles = _words(item, "roles", where, problems)
