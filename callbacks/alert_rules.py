@@ -27,7 +27,7 @@ from dash.development.base_component import Component
 import store
 import store.notifications as notify_store
 from auth.roles import ADMINISTER
-from layouts.alert_rules import FIELDS, TRIGGER_BOXES, error_id
+from layouts.alert_rules import FIELDS, NEW_WHEN, TRIGGER_BOXES, box_style, error_id
 from layouts.components import data_table
 from notifications.config import TRIGGER_KEYS, ConfigError, known_of, read_rule, rule_table
 from notifications.rota import RotaError, check_people, read_rota_csv
@@ -38,7 +38,7 @@ from web import citydata, db, guard, locale
 ROTA_DAYS = 7  # the rota shows the shifts of the coming week
 _FIELD_IDS = dict(FIELDS)
 _ERROR_FIELDS = {"rate_limit": "rate_count"}  # a problem's key → the field it is shown beside
-_NEW = {"when": "level", "level": "red", "enabled": ["on"]}
+_NEW = {"when": NEW_WHEN, "level": "red", "enabled": ["on"]}
 
 
 # -- the form and the rule's table (pure) ---------------------------------------------------
@@ -364,7 +364,7 @@ def rules_page(_refresh: Any, selected: Any, _new: Any, _save_clicks: Any, _dele
 
 def show_boxes(when: Any) -> list[dict[str, str]]:
     """Only the trigger fields of the chosen kind of rule."""
-    return [{} if when in kinds else {"display": "none"} for kinds in TRIGGER_BOXES.values()]
+    return [box_style(box, when) for box in TRIGGER_BOXES]
 
 
 # -- the rota -------------------------------------------------------------------------------

@@ -43,6 +43,14 @@ TRIGGER_BOXES: dict[str, tuple[str, ...]] = {
 }
 
 
+NEW_WHEN = "level"  # a new rule's kind
+
+
+def box_style(box: str, when: object) -> dict[str, str]:
+    """The style of a box of trigger fields: hidden unless the rule's kind uses them."""
+    return {} if when in TRIGGER_BOXES[box] else {"display": "none"}
+
+
 def error_id(field: str) -> str:
     return f"rules-error-{field.replace('_', '-')}"
 
@@ -80,7 +88,8 @@ def rule_form(language: str) -> html.Div:
         html.Div([
             _field(t("rules.id"), _input("rules-id", maxLength=64), "id", t("rules.id_help")),
             _field(t("rules.name"), _input("rules-name", maxLength=200), "name"),
-            _field(t("rules.when"), _choices("rules-when", whens, multi=False, value="level", clearable=False), "when"),
+            _field(t("rules.when"), _choices("rules-when", whens, multi=False, value=NEW_WHEN, clearable=False),
+                   "when"),
             _field(t("rules.enabled"), dcc.Checklist(id="rules-enabled", options=[
                 {"label": t("rules.enabled_yes"), "value": "on"}], value=["on"]), "enabled"),
         ], className="filters"),
@@ -90,25 +99,25 @@ def rule_form(language: str) -> html.Div:
                    t("rules.level_help")),
             _field(t("rules.units"), _choices("rules-units", multi=False), "units", t("rules.units_help")),
             _field(t("rules.unit"), _input("rules-unit", maxLength=64), "unit", t("rules.unit_help")),
-        ], id="rules-box-place", className="filters"),
+        ], id="rules-box-place", className="filters", style=box_style("rules-box-place", NEW_WHEN)),
         html.Div([
             _field(t("rules.within"), _input("rules-within", "number", min=0, step=1), "within_min",
                    t("rules.within_help")),
-        ], id="rules-box-within", className="filters"),
+        ], id="rules-box-within", className="filters", style=box_style("rules-box-within", NEW_WHEN)),
         html.Div([
             _field(t("rules.categories"), _choices("rules-categories"), "categories", t("rules.all_when_empty")),
             _field(t("rules.severities"), _choices("rules-severities", [
                 {"label": t(f"severity.{s}"), "value": s} for s in SEVERITIES]), "severities",
                 t("rules.all_when_empty")),
-        ], id="rules-box-incident", className="filters"),
+        ], id="rules-box-incident", className="filters", style=box_style("rules-box-incident", NEW_WHEN)),
         html.Div([
             _field(t("rules.processes"), _choices("rules-processes", [
                 {"label": kind, "value": kind} for kind in PROCESS_KINDS]), "processes"),
             _field(t("rules.after"), _input("rules-after", "number", min=1, step=1), "after_min"),
-        ], id="rules-box-process", className="filters"),
+        ], id="rules-box-process", className="filters", style=box_style("rules-box-process", NEW_WHEN)),
         html.Div([
             _field(t("rules.sensor_kinds"), _choices("rules-sensor-kinds"), "sensor_kinds", t("rules.all_when_empty")),
-        ], id="rules-box-sensors", className="filters"),
+        ], id="rules-box-sensors", className="filters", style=box_style("rules-box-sensors", NEW_WHEN)),
         html.H3(t("rules.who")),
         html.Div([
             _field(t("rules.roles"), _input("rules-roles", maxLength=400), "roles", t("rules.roles_help")),

@@ -68,6 +68,9 @@ def test_admin_creates_a_rule_through_the_form_and_a_refresh_keeps_the_typing(li
     browser.find_element("css selector", "button[type=submit]").click()
     _wait(browser, lambda d: "As of" in _text_of(d, "rules-as-of"))
     assert "No rules yet" in _text_of(browser, "rules-table")
+    # A new rule is a level rule: only its fields show.
+    assert browser.find_element("id", "rules-box-place").is_displayed()
+    assert not browser.find_element("id", "rules-box-within").is_displayed()
 
     browser.find_element("id", "rules-id").send_keys("flood-soon")
     browser.find_element("id", "rules-name").send_keys("积水预警 <b>not bold</b>")
