@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import csv
+import dataclasses
 import io
 import re
 from datetime import UTC, datetime, timedelta
@@ -274,15 +275,15 @@ def _loaded(rule_id: str, version: datetime) -> dict[str, str]:
     return {"id": rule_id, "version": version.isoformat()}
 
 
+@dataclasses.dataclass
 class Outcome:
     """What one run of the rules callback changes besides the lists."""
 
-    def __init__(self) -> None:
-        self.message: str = ""
-        self.errors: dict[str, str] = {}
-        self.values: dict[str, Any] | None = None  # None: leave the form as it is
-        self.loaded: Any = dash.no_update
-        self.selected: Any = dash.no_update
+    message: str = ""
+    errors: dict[str, str] = dataclasses.field(default_factory=dict)
+    values: dict[str, Any] | None = None  # None: leave the form as it is
+    loaded: Any = dash.no_update
+    selected: Any = dash.no_update
 
 
 def _save(values: dict[str, Any], loaded: Any, config: NotifyConfig, language: str, outcome: Outcome) -> None:
@@ -352,13 +353,16 @@ def rules_page(_refresh: Any, selected: Any, _new: Any, _save_clicks: Any, _dele
         _select(selected, config, language, outcome)
     elif trigger == "rules-new":
         outcome.values, outcome.loaded, outcome.selected = form_values(_NEW), None, None
+    # Options change only on the first paint and after this admin's own save or delete: a refresh
+    # must not take away the rule or option someone is pointing at.
     choices = _choices(config, language) if trigger is None else [dash.no_update] * len(CHOICE_IDS)
+    rule_options = ([{"label": f"{rule.id} · {rule.name}", "value": rule.id} for rule in config.rules]
+                    if trigger in (None, "rules-save", "rules-delete") else dash.no_update)
     errors = [outcome.errors.get(field, "") for field, _ in FIELDS]
     form = ([outcome.values.get(field) for field, _ in FIELDS] if outcome.values is not None
             else [dash.no_update] * len(FIELDS))
     as_of = text("feeds.as_of", language, time=format_time(datetime.now(UTC), locale.city_zone()))
-    return (as_of, rules_table(config, language), setup_tables(config, language),
-            [{"label": f"{rule.id} · {rule.name}", "value": rule.id} for rule in config.rules], *choices,
+    return (as_of, rules_table(config, language), setup_tables(config, language), rule_options, *choices,
             outcome.message, *errors, *form, outcome.loaded, outcome.selected)
 
 
@@ -442,9 +446,12 @@ def rota_page(_refresh: Any, _add: Any, _remove: Any, contents: Any, role: Any, 
                        [[s.role, s.person, when(s.starts_at), when(s.ends_at)] for s in shifts],
                        empty=text("rules.rota_none", language),
                        row_classes=["row-selected" if s.starts_at <= now else "" for s in shifts])
-    options = [{"label": f"{s.role} · {s.person} · {when(s.starts_at)} – {when(s.ends_at)}", "value": str(s.id)}
-               for s in shifts]
-    return (table, options, _options(p.name for p in config.people), message, [html.Li(p) for p in problems])
+    options, people = dash.no_update, dash.no_update  # a refresh keeps the shift someone has chosen
+    if trigger != "rules-refresh":
+        options = [{"label": f"{s.role} · {s.person} · {when(s.starts_at)} – {when(s.ends_at)}", "value": str(s.id)}
+                   for s in shifts]
+        people = _options(p.name for p in config.people)
+    return (table, options, people, message, [html.Li(p) for p in problems])
 
 
 def register(app: dash.Dash) -> None:

@@ -133,6 +133,7 @@ def test_choosing_a_rule_fills_the_form_and_an_edit_is_saved_from_its_version(cl
     # The list refreshes (the interval) without touching the form: no form value in the answer.
     refreshed = answer(rules(client, "refresh"))
     assert not {component for _, component in FIELDS} & set(refreshed)
+    assert "rules-selected" not in refreshed  # nor the rule chosen, nor its options
 
 
 def test_two_admins_editing_one_rule_never_overwrite_each_other(client_for, db, configured) -> None:
@@ -242,14 +243,15 @@ ROTA_OUTPUTS = [("rules-rota-table", "children"), ("rules-shift-selected", "opti
 
 def rota(client, button: str | None = None, *, contents=None, role=None, person=None, start=None, end=None,
          selected=None):
-    inputs = [("rules-refresh", "n_intervals", None), ("rules-shift-add", "n_clicks", 1 if button == "add" else None),
+    inputs = [("rules-refresh", "n_intervals", 1 if button == "refresh" else None),
+              ("rules-shift-add", "n_clicks", 1 if button == "add" else None),
               ("rules-shift-remove", "n_clicks", 1 if button == "remove" else None),
               ("rules-rota-upload", "contents", contents)]
     state = [("rules-shift-role", "value", role), ("rules-shift-person", "value", person),
              ("rules-shift-start", "value", start), ("rules-shift-end", "value", end),
              ("rules-shift-selected", "value", selected)]
     changed = {"add": "rules-shift-add.n_clicks", "remove": "rules-shift-remove.n_clicks",
-               "upload": "rules-rota-upload.contents"}.get(button or "")
+               "upload": "rules-rota-upload.contents", "refresh": "rules-refresh.n_intervals"}.get(button or "")
     return callback(client, ROTA_OUTPUTS, inputs, state, changed=changed)
 
 
@@ -266,6 +268,8 @@ def test_admin_adds_and_removes_a_shift_in_city_time_audited(client_for, db, con
     assert "duty_officer · wang.li · " in option["label"] and " 08:00 E" in option["label"]  # EST/EDT: city time
     [audit] = store.read_audit(db, action="notify.shift.add")
     assert audit.user == "admin" and audit.after["person"] == "wang.li"
+    refreshed = answer(rota(client, "refresh"))
+    assert "rules-shift-selected" not in refreshed and "wang.li" in json.dumps(refreshed["rules-rota-table"])
     removed = answer(rota(client, "remove", selected=option["value"]))
     assert removed["rules-rota-message"]["children"] == "Shift removed."
     assert removed["rules-shift-selected"]["options"] == []
