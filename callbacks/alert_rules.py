@@ -16,7 +16,6 @@ import binascii
 import csv
 import dataclasses
 import io
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,108 +27,16 @@ from dash.development.base_component import Component
 import store
 import store.notifications as notify_store
 from auth.roles import ADMINISTER
-from layouts.alert_rules import FIELDS, NEW_WHEN, TRIGGER_BOXES, box_style, error_id
+from layouts.alert_rules import FIELDS, TRIGGER_BOXES, box_style, error_id
 from layouts.components import data_table
-from notifications.config import TRIGGER_KEYS, ConfigError, known_of, read_rule, rule_table
+from notifications.config import ConfigError, known_of, read_rule, rule_table
+from notifications.form import NEW_RULE, field_errors, form_table, form_values
 from notifications.rota import RotaError, check_people, read_rota_csv
 from store.notifications import DepartmentRow, NotifyConfig, RuleRow, ShiftRow, StaleEdit
 from vocabulary.messages import CHINESE, format_time, text
 from web import citydata, db, guard, locale
 
 ROTA_DAYS = 7  # the rota shows the shifts of the coming week
-_FIELD_IDS = dict(FIELDS)
-_ERROR_FIELDS = {"rate_limit": "rate_count"}  # a problem's key → the field it is shown beside
-_NEW = {"when": NEW_WHEN, "level": "red", "enabled": ["on"]}
-
-
-# -- the form and the rule's table (pure) ---------------------------------------------------
-
-def _number(value: Any) -> Any:
-    """A number field's value as a whole number where it is one; anything else as sent (refused later)."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,12}\s*", value):
-        return int(value)
-    return value
-
-
-def _blank(value: Any) -> bool:
-    return value is None or value == "" or value == []
-
-
-def _words(value: Any) -> Any:
-    if isinstance(value, str):
-        return [word for word in re.split(r"[\s,，、;；]+", value) if word]
-    return [] if value is None else value
-
-
-def _escalation(value: Any) -> Any:
-    if not isinstance(value, str):
-        return [] if value is None else value
-    steps = []
-    for line in value.splitlines():
-        words = [word for word in re.split(r"[\s,，]+", line) if word]
-        if words:
-            steps.append({"role": " ".join(words[:-1]) if len(words) > 1 else words[0],
-                          "after_min": _number(words[-1]) if len(words) > 1 else None})
-    return steps
-
-
-def form_table(values: dict[str, Any]) -> dict[str, Any]:
-    """The ``[[rule]]`` table a filled form means; the form's own trigger fields only (those of
-    its ``when``). Values of the wrong type are passed on as they came: :func:`read_rule` refuses them."""
-    when = values.get("when")
-    table: dict[str, Any] = {"when": when}
-    for key in ("id", "name", "quiet_hours"):
-        value = values.get(key)
-        if not _blank(value):
-            table[key] = value.strip() if isinstance(value, str) else value
-    for key in sorted(TRIGGER_KEYS.get(when, set()) if isinstance(when, str) else set()):
-        value = values.get(key)
-        if key in ("within_min", "after_min"):
-            value = _number(value)
-        elif isinstance(value, str):
-            value = value.strip()
-        if not _blank(value):
-            table[key] = value
-    table["roles"] = _words(values.get("roles"))
-    for key in ("people", "departments", "users", "channels"):
-        table[key] = [] if values.get(key) is None else values[key]
-    table["escalation"] = _escalation(values.get("escalation"))
-    count, window = _number(values.get("rate_count")), _number(values.get("rate_window"))
-    if not (_blank(count) and _blank(window)):
-        table["rate_limit"] = {"count": count, "window_min": window}
-    enabled = values.get("enabled")
-    table["enabled"] = isinstance(enabled, list) and "on" in enabled
-    return table
-
-
-def form_values(table: dict[str, Any]) -> dict[str, Any]:
-    """The form's field values showing a rule's table (:func:`rule_table`)."""
-    values = {field: table.get(field) for field, _ in FIELDS}
-    values["roles"] = ", ".join(table.get("roles") or ())
-    values["escalation"] = "\n".join(f"{step['role']} {step['after_min']}" for step in table.get("escalation") or ())
-    rate = table.get("rate_limit") or {}
-    values["rate_count"], values["rate_window"] = rate.get("count"), rate.get("window_min")
-    values["enabled"] = ["on"] if table.get("enabled", True) else []
-    for key in ("people", "departments", "users", "channels", "categories", "severities", "processes",
-                "sensor_kinds"):
-        values[key] = list(table.get(key) or [])
-    return values
-
-
-def field_errors(problems: list[str]) -> tuple[dict[str, str], list[str]]:
-    """Problems by the form field they concern, and those of no field; "rule x: " left out."""
-    by_field: dict[str, list[str]] = {}
-    general = []
-    for problem in problems:
-        words = re.sub(r"^rule [^:]*: ", "", str(problem))
-        field = _ERROR_FIELDS.get(getattr(problem, "field", ""), getattr(problem, "field", ""))
-        if field in _FIELD_IDS:
-            by_field.setdefault(field, []).append(words)
-        else:
-            general.append(words)
-    return {field: " ".join(found) for field, found in by_field.items()}, general
 
 
 # -- the rules in words ---------------------------------------------------------------------
@@ -321,13 +228,13 @@ def _remove(loaded: Any, language: str, outcome: Outcome) -> None:
         outcome.message = text(f"rules.stale.{stale.reason}", language, id=rule_id)
         return
     outcome.message = text("rules.removed", language, id=rule_id)
-    outcome.values, outcome.loaded, outcome.selected = form_values(_NEW), None, None
+    outcome.values, outcome.loaded, outcome.selected = form_values(NEW_RULE), None, None
 
 
 def _select(selected: Any, config: NotifyConfig, language: str, outcome: Outcome) -> None:
     rule = next((rule for rule in config.rules if rule.id == selected), None)
     if rule is None:
-        outcome.values, outcome.loaded = form_values(_NEW), None
+        outcome.values, outcome.loaded = form_values(NEW_RULE), None
         return
     versions = notify_store.rule_versions(db.connection())
     outcome.values, outcome.loaded = form_values(rule_table(rule)), _loaded(rule.id, versions[rule.id])
@@ -352,7 +259,7 @@ def rules_page(_refresh: Any, selected: Any, _new: Any, _save_clicks: Any, _dele
     elif trigger == "rules-selected":
         _select(selected, config, language, outcome)
     elif trigger == "rules-new":
-        outcome.values, outcome.loaded, outcome.selected = form_values(_NEW), None, None
+        outcome.values, outcome.loaded, outcome.selected = form_values(NEW_RULE), None, None
     # Options change only on the first paint and after this admin's own save or delete: a refresh
     # must not take away the rule or option someone is pointing at.
     choices = _choices(config, language) if trigger is None else [dash.no_update] * len(CHOICE_IDS)

@@ -17,6 +17,7 @@ from dash.development.base_component import Component
 from auth.roles import ADMINISTER
 from layouts.components import page_heading
 from notifications.config import LEVELS, PROCESS_KINDS, TRIGGERS
+from notifications.form import FORM_KEYS, NEW_RULE
 from notifications.messages import SEVERITIES
 from vocabulary.messages import text
 from web.locale import request_language, zone_words
@@ -25,16 +26,8 @@ dash.register_page(__name__, path="/alerts", title="cityops", name="Alerts",
                    permission=ADMINISTER, id_prefix="rules-", nav="nav.alerts", order=7)
 
 REFRESH_MS = 15_000
-# The form's fields: (the rule's key in the TOML file and in a problem, the component's id).
-FIELDS: tuple[tuple[str, str], ...] = (
-    ("id", "rules-id"), ("name", "rules-name"), ("when", "rules-when"), ("domain", "rules-domain"),
-    ("level", "rules-level"), ("units", "rules-units"), ("unit", "rules-unit"), ("within_min", "rules-within"),
-    ("categories", "rules-categories"), ("severities", "rules-severities"), ("processes", "rules-processes"),
-    ("after_min", "rules-after"), ("sensor_kinds", "rules-sensor-kinds"), ("roles", "rules-roles"),
-    ("people", "rules-people"), ("departments", "rules-departments"), ("users", "rules-users"),
-    ("channels", "rules-channels"), ("escalation", "rules-escalation"), ("quiet_hours", "rules-quiet"),
-    ("rate_count", "rules-rate-count"), ("rate_window", "rules-rate-window"), ("enabled", "rules-enabled"),
-)
+# The form's fields: (the rule's key in the file and in a problem, the component's id).
+FIELDS: tuple[tuple[str, str], ...] = tuple((key, f"rules-{key.replace('_', '-')}") for key in FORM_KEYS)
 # Which trigger fields each kind of rule shows (the others are hidden, and not sent).
 TRIGGER_BOXES: dict[str, tuple[str, ...]] = {
     "rules-box-place": ("level", "forecast"), "rules-box-within": ("forecast", "incident_sla"),
@@ -43,7 +36,7 @@ TRIGGER_BOXES: dict[str, tuple[str, ...]] = {
 }
 
 
-NEW_WHEN = "level"  # a new rule's kind
+NEW_WHEN = NEW_RULE["when"]
 
 
 def box_style(box: str, when: object) -> dict[str, str]:
@@ -101,7 +94,7 @@ def rule_form(language: str) -> html.Div:
             _field(t("rules.unit"), _input("rules-unit", maxLength=64), "unit", t("rules.unit_help")),
         ], id="rules-box-place", className="filters", style=box_style("rules-box-place", NEW_WHEN)),
         html.Div([
-            _field(t("rules.within"), _input("rules-within", "number", min=0, step=1), "within_min",
+            _field(t("rules.within"), _input("rules-within-min", "number", min=0, step=1), "within_min",
                    t("rules.within_help")),
         ], id="rules-box-within", className="filters", style=box_style("rules-box-within", NEW_WHEN)),
         html.Div([
@@ -113,7 +106,7 @@ def rule_form(language: str) -> html.Div:
         html.Div([
             _field(t("rules.processes"), _choices("rules-processes", [
                 {"label": kind, "value": kind} for kind in PROCESS_KINDS]), "processes"),
-            _field(t("rules.after"), _input("rules-after", "number", min=1, step=1), "after_min"),
+            _field(t("rules.after"), _input("rules-after-min", "number", min=1, step=1), "after_min"),
         ], id="rules-box-process", className="filters", style=box_style("rules-box-process", NEW_WHEN)),
         html.Div([
             _field(t("rules.sensor_kinds"), _choices("rules-sensor-kinds"), "sensor_kinds", t("rules.all_when_empty")),
@@ -131,7 +124,8 @@ def rule_form(language: str) -> html.Div:
             _field(t("rules.escalation"), dcc.Textarea(id="rules-escalation", rows=3, maxLength=2000,
                                                        className="textarea"), "escalation",
                    t("rules.escalation_help")),
-            _field(t("rules.quiet"), _input("rules-quiet", maxLength=20, placeholder="23:00-07:00"), "quiet_hours",
+            _field(t("rules.quiet"), _input("rules-quiet-hours", maxLength=20, placeholder="23:00-07:00"),
+                   "quiet_hours",
                    t("rules.quiet_help", zone=zone_words(language))),
             _field(t("rules.rate_count"), _input("rules-rate-count", "number", min=1, step=1), "rate_count"),
             _field(t("rules.rate_window"), _input("rules-rate-window", "number", min=1, step=1), "rate_window",

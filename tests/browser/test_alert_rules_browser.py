@@ -79,7 +79,7 @@ def test_admin_creates_a_rule_through_the_form_and_a_refresh_keeps_the_typing(li
           and not d.find_element("id", "rules-box-process").is_displayed())
     _choose(browser, "rules-domain", "Waterlogging")
     _choose(browser, "rules-units", "cdta")
-    browser.find_element("id", "rules-within").send_keys("30")
+    browser.find_element("id", "rules-within-min").send_keys("30")
     browser.find_element("id", "rules-roles").send_keys("duty_officer")
 
     # The list refreshes on its own (every 15 s): what is typed stays.
@@ -87,7 +87,7 @@ def test_admin_creates_a_rule_through_the_form_and_a_refresh_keeps_the_typing(li
     _wait(browser, lambda d: _text_of(d, "rules-as-of") != before)
     assert browser.find_element("id", "rules-id").get_attribute("value") == "flood-soon"
     assert browser.find_element("id", "rules-name").get_attribute("value") == "积水预警 <b>not bold</b>"
-    assert browser.find_element("id", "rules-within").get_attribute("value") == "30"
+    assert browser.find_element("id", "rules-within-min").get_attribute("value") == "30"
     assert "Waterlogging" in _text_of(browser, "rules-domain")
 
     browser.find_element("id", "rules-save").click()  # no channel yet: refused beside the field
