@@ -231,13 +231,13 @@ def _remove(loaded: Any, language: str, outcome: Outcome) -> None:
     outcome.values, outcome.loaded, outcome.selected = form_values(NEW_RULE), None, None
 
 
-def _select(selected: Any, config: NotifyConfig, language: str, outcome: Outcome) -> None:
-    rule = next((rule for rule in config.rules if rule.id == selected), None)
-    if rule is None:
+def _select(selected: Any, outcome: Outcome) -> None:
+    found = notify_store.rule_with_version(db.connection(), selected) if isinstance(selected, str) else None
+    if found is None:  # none chosen, or deleted meanwhile: a new rule
         outcome.values, outcome.loaded = form_values(NEW_RULE), None
         return
-    versions = notify_store.rule_versions(db.connection())
-    outcome.values, outcome.loaded = form_values(rule_table(rule)), _loaded(rule.id, versions[rule.id])
+    rule, version = found
+    outcome.values, outcome.loaded = form_values(rule_table(rule)), _loaded(rule.id, version)
 
 
 def rules_page(_refresh: Any, selected: Any, _new: Any, _save_clicks: Any, _delete: Any,
@@ -257,7 +257,7 @@ def rules_page(_refresh: Any, selected: Any, _new: Any, _save_clicks: Any, _dele
         _remove(loaded, language, outcome)
         config = notify_store.read_config(conn)
     elif trigger == "rules-selected":
-        _select(selected, config, language, outcome)
+        _select(selected, outcome)
     elif trigger == "rules-new":
         outcome.values, outcome.loaded, outcome.selected = form_values(NEW_RULE), None, None
     # Options change only on the first paint and after this admin's own save or delete: a refresh

@@ -279,11 +279,12 @@ class StaleEdit(Exception):
 _RULES_LOCK = "SELECT pg_advisory_xact_lock(hashtext('cityops notify rules'))"  # one editor at a time
 
 
-def rule_versions(conn: psycopg2.extensions.connection) -> dict[str, datetime]:
-    """Each rule's version: when it was last saved."""
+def rule_with_version(conn: psycopg2.extensions.connection, rule_id: str) -> tuple[RuleRow, datetime] | None:
+    """A rule and its version (when it was last saved), read together; None: no such rule."""
     with transaction(conn) as cur:
-        cur.execute("SELECT id, updated_at FROM notify_rules")
-        return dict(cur.fetchall())
+        cur.execute(f"SELECT {_RULE_COLUMNS}, updated_at FROM notify_rules WHERE id = %s", (rule_id,))
+        row = cur.fetchone()
+    return None if row is None else (_rule_of(row[:-1]), row[-1])
 
 
 def _locked_rule(cur: psycopg2.extensions.cursor, rule_id: str,
