@@ -289,6 +289,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "rules.removed": {ENGLISH: "Deleted rule {id}.", CHINESE: "已删除规则 {id}。"},
     "rules.refused": {ENGLISH: "Not saved: see the fields marked. {problems}",
                       CHINESE: "未保存：请查看标出的字段。{problems}"},
+    "rules.field_refused": {ENGLISH: "{reason}", CHINESE: "此项有误：{reason}"},
     "rules.pick_one": {ENGLISH: "Choose a rule first.", CHINESE: "请先选择规则。"},
     "rules.stale.exists": {ENGLISH: "Not saved: a rule {id} exists already. Choose it to change it.",
                            CHINESE: "未保存：规则 {id} 已存在，请选中后再修改。"},

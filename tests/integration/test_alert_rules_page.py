@@ -196,6 +196,14 @@ def test_bad_input_is_refused_beside_its_field_keeping_the_form(client_for, db, 
     assert store.read_audit(db, action="notify.rule.add") == []
 
 
+def test_a_chinese_page_marks_the_field_in_chinese(client_for, db, configured) -> None:
+    client = client_for("admin")
+    client.set_cookie("cityops_lang", "zh-CN")
+    reply = answer(rules(client, "rules-save", form=FORECAST_FORM | {"channels": []}))
+    assert reply[error_id("channels")]["children"].startswith("此项有误：channels must name at least one channel")
+    assert reply["rules-message"]["children"].startswith("未保存")
+
+
 def test_every_kind_of_rule_is_saved_through_the_form(client_for, db, configured) -> None:
     client = client_for("admin")
     base = {"roles": "duty_officer", "channels": ["mail"], "enabled": ["on"]}
