@@ -538,22 +538,21 @@ def cmd_sensor_pending(args: argparse.Namespace, settings: Settings) -> None:
 def cmd_notify_load(args: argparse.Namespace, settings: Settings) -> None:
     import os
 
+    import store
     import store.notifications as notify_store
-    from indicators.domains import INDEX
-    from indicators.registry import domain_ids
-    from notifications.config import ConfigError, Known, read_config
+    from notifications.config import ConfigError, known_of, read_config
 
     city = load_city(city_folder(settings.city))
-    known = Known(domains=frozenset((*domain_ids(), INDEX)), levels=frozenset((*city.levels, "city")),
-                  units=frozenset(code for level in city.levels for code in city.boundaries[level].index) | {city.id},
-                  categories=frozenset(city.categories), sensor_kinds=frozenset(city.sensors["kind"].dropna()))
-    try:
-        config = read_config(Path(args.file).read_text(encoding="utf-8"), os.environ, known)
-    except ConfigError as error:
-        raise CommandError(f"{args.file}: nothing loaded:\n  " + "\n  ".join(error.problems)) from None
+    text = Path(args.file).read_text(encoding="utf-8")
     with _accounts_database(settings) as conn:
+        known = known_of(city, users=[user.name for user in store.list_users(conn)])
+        try:
+            config = read_config(text, os.environ, known)
+        except ConfigError as error:
+            raise CommandError(f"{args.file}: nothing loaded:\n  " + "\n  ".join(error.problems)) from None
         counts = notify_store.replace_config(conn, config, actor=_cli_actor())
-    say(f"notifications: {len(config.channels)} channel(s), {len(config.people)} people, {len(config.rules)} rule(s);"
+    say(f"notifications: {len(config.channels)} channel(s), {len(config.people)} people,"
+        f" {len(config.departments)} department(s), {len(config.rules)} rule(s);"
         f" {counts['added']} added, {counts['changed']} changed, {counts['removed']} removed")
 
 
@@ -561,7 +560,7 @@ def cmd_notify_rota(args: argparse.Namespace, settings: Settings) -> None:
     from zoneinfo import ZoneInfo
 
     import store.notifications as notify_store
-    from notifications.rota import RotaError, read_rota_csv
+    from notifications.rota import RotaError, check_people, read_rota_csv
 
     city = load_city(city_folder(settings.city))
     zone = ZoneInfo(settings.timezone or city.config.timezone)
@@ -572,11 +571,10 @@ def cmd_notify_rota(args: argparse.Namespace, settings: Settings) -> None:
     if not shifts:
         raise CommandError(f"{args.file}: the rota has no shifts")
     with _accounts_database(settings) as conn:
-        known = {person.name for person in notify_store.read_config(conn).people}
-        unknown = sorted({shift.person for shift in shifts} - known)
-        if unknown:
-            raise CommandError(f"{args.file}: nothing imported: not among the people of `cityops notify load`: "
-                               + ", ".join(unknown))
+        try:
+            check_people(shifts, (person.name for person in notify_store.read_config(conn).people))
+        except RotaError as error:
+            raise CommandError(f"{args.file}: nothing imported: {error}") from None
         removed = notify_store.replace_rota(
             conn, [notify_store.ShiftRow(s.role, s.person, s.start, s.end) for s in shifts], actor=_cli_actor())
     say(f"rota: {len(shifts)} shift(s) from {shifts[0].start:%Y-%m-%d %H:%M} UTC imported; {removed} replaced")

@@ -111,6 +111,14 @@ def read_rota_csv(data: bytes | str, zone: ZoneInfo, *, roles: Iterable[str] | N
     return sorted(shifts)
 
 
+def check_people(shifts: Iterable[Shift], people: Iterable[str]) -> None:
+    """:class:`RotaError` naming everyone in ``shifts`` who is not one of ``people`` (no address
+    to reach them at)."""
+    unknown = sorted({shift.person for shift in shifts} - set(people))
+    if unknown:
+        raise RotaError([f"not among the people of the configuration: {', '.join(unknown)}"])
+
+
 def on_duty(shifts: Iterable[Shift], role: str, at: datetime) -> list[str]:
     """Who holds ``role`` at ``at``, in the order their shifts began (each person once)."""
     people: list[str] = []

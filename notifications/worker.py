@@ -3,13 +3,14 @@
 One pass (:func:`notify_once`, which tests call with the moment they choose):
 
 1. **raise**: read what the rules watch — level changes since the checkpoint (one warning per
-   cause, as the command view's ticker shows them), incidents received, incidents near or past
-   their SLA, kinds of processes down, sensors gone silent — leave out what each rule has
-   raised already (``notification_sources``), merge an alarm storm into one notice per cause
-   that says how many, and plan a delivery per recipient (the rule's duty roles, from the
-   rota, and its named people) and channel, held by quiet hours or refused by the
-   recipient's rate limit. Notifications, deliveries, sources and the
-   checkpoint are written in one transaction;
+   cause, as the command view's ticker shows them), trend forecasts of a level within minutes,
+   incidents received, incidents near or past their SLA, kinds of processes down, sensors gone
+   silent — leave out what each rule has raised already (``notification_sources``), merge an
+   alarm storm into one notice per cause that says how many, and plan a delivery per recipient
+   (the rule's duty roles, from the rota, its named people, departments and accounts) and
+   channel, held by quiet hours or refused by the recipient's rate limit. Several rules raising
+   the same cause in one pass reach a person (or a group robot) once: the first rule's message.
+   Notifications, deliveries, sources and the checkpoint are written in one transaction;
 2. **escalate**: an unacknowledged notification whose next step is due gets that step's
    deliveries (whoever holds the step's role now), the step recorded with them;
 3. **send**: every due delivery is claimed (``FOR UPDATE SKIP LOCKED``), written in its
@@ -60,6 +61,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_EVERY_S = 30.0
 FIRST_LOOKBACK = timedelta(minutes=15)  # the first pass ever looks this far back
+FORECAST_FRESH = timedelta(minutes=10)  # an older forecast (the indicators stopped) says nothing now
 OVERLAP = timedelta(minutes=5)  # each pass reads again this much before its checkpoint (sources dedupe)
 LEVEL_CHECKPOINT = "level_changes"
 INCIDENT_CHECKPOINT = "incidents"
@@ -203,6 +205,58 @@ def _level_of(city: City, code: str) -> str | None:
         return None
 
 
+def forecast_notice(ctx: NotifyContext, value: store.CurrentValue, predicted: int, minutes: float,
+                    cause: str) -> Notice:
+    """The trend forecast says a domain reaches ``predicted`` at a unit within ``minutes``."""
+    level = LEVEL_NAMES[predicted]
+
+    def lines(language: str) -> list[str]:
+        shown = []
+        if value.score is not None:
+            shown.append(text("notify.score", language, score=f"{value.score:.0f}"))
+        trend = (value.forecast or {}).get("trend_per_hour")
+        if trend is not None:
+            shown.append(text("notify.trend", language, trend=f"{float(trend):+.0f}"))
+        return shown
+
+    return Notice(cause=cause, severity="major" if predicted == RED else "minor", at=value.computed_at,
+                  title=_both(lambda language: text("notify.forecast", language,
+                                                    unit=place_name(ctx.city, value.scope_code, language),
+                                                    domain=text(f"vitals.domain.{value.domain}", language),
+                                                    level=text(f"vitals.level.{level}", language),
+                                                    minutes=f"{minutes:.0f}")),
+                  lines={language: lines(language) for language in LANGUAGES},
+                  link=f"{ctx.base_url}/district/{value.scope_code}")
+
+
+def _forecast_found(conn: store.Connection, ctx: NotifyContext, rules: Sequence[RuleRow],
+                    now: datetime) -> dict[str, Found]:
+    """Units whose fresh forecast says a rule's level (or worse) within its minutes. One source per
+    forecast episode: the unit's current level since when, and the level predicted."""
+    found: dict[str, Found] = {rule.id: [] for rule in rules}
+    domains = {rule.trigger["domain"] for rule in rules}
+    for value in store.read_current(conn, explanations=False) if rules else []:
+        forecast = value.forecast or {}
+        predicted, minutes = forecast.get("predicted_level"), forecast.get("minutes_to_crossing")
+        if (value.domain not in domains or predicted is None or minutes is None
+                or now - value.computed_at > FORECAST_FRESH):
+            continue
+        predicted, minutes = int(predicted), float(minutes)
+        for rule in rules:
+            trigger = rule.trigger
+            if (value.domain != trigger["domain"] or predicted < LEVELS[trigger["level"]]
+                    or minutes > trigger["within_min"]):
+                continue
+            scope = trigger.get("unit") or trigger["units"]
+            if value.scope_code != scope and value.level_name != scope:
+                continue
+            since = (value.level_since or value.computed_at).isoformat()
+            source = f"forecast:{value.scope_code}:{value.domain}:{predicted}:{since}"
+            found[rule.id].append((source, forecast_notice(ctx, value, predicted, minutes,
+                                                           f"forecast:{scope}:{value.domain}")))
+    return found
+
+
 def _incident_found(conn: store.Connection, ctx: NotifyContext, rules: Sequence[RuleRow], now: datetime,
                     checkpoints: dict[str, datetime]) -> dict[str, Found]:
     found: dict[str, Found] = {rule.id: [] for rule in rules}
@@ -277,9 +331,18 @@ def _silent_notice(ctx: NotifyContext, sensor: store.StaleSensor, cause: str, no
 
 # -- whom, how ------------------------------------------------------------------------------
 
-def _recipients(rule: RuleRow, step: int, shifts: Sequence[Shift], at: datetime) -> list[str]:
+def _recipients(rule: RuleRow, step: int, shifts: Sequence[Shift], at: datetime, config: NotifyConfig) -> list[str]:
+    """The people a step of a rule reaches: step 0 its duty roles' holders, named people, its
+    departments' people and the people who are its accounts; a later step its role's holders."""
     if step == 0:
+        departments = {department.id: department.people for department in config.departments}
+        accounts = {person.user: person.name for person in config.people if person.user}
+        missing = [user for user in rule.users if user not in accounts]
+        if missing:
+            log.warning("notify: rule %s: account(s) %s are no person's (no address)", rule.id, ", ".join(missing))
         names = [person for role in rule.roles for person in on_duty(shifts, role, at)] + list(rule.people)
+        names += [person for department in rule.departments for person in departments.get(department, ())]
+        names += [accounts[user] for user in rule.users if user in accounts]
     else:
         names = on_duty(shifts, rule.escalation[step - 1][0], at)
     return list(dict.fromkeys(names))
@@ -338,12 +401,14 @@ def raise_notifications(conn: store.Connection, ctx: NotifyContext, config: Noti
     found = _level_found(conn, ctx, [r for r in rules if r.trigger_kind == "level"], now, checkpoints)
     found |= _incident_found(conn, ctx, [r for r in rules if r.trigger_kind.startswith("incident")], now,
                              checkpoints)
+    found |= _forecast_found(conn, ctx, [r for r in rules if r.trigger_kind == "forecast"], now)
     found |= _health_found(conn, ctx, [r for r in rules if r.trigger_kind in ("process_down", "feed_silent")], now)
     shifts = _shifts(conn, now)
     everyone = [person.name for person in config.people]
     window = max((rule.rate_window_min or 0 for rule in rules), default=0)
     sent = notify_store.sent_times(conn, everyone, now - timedelta(minutes=window)) if window else {}
     drafts: list[NewNotification] = []
+    told: dict[str, set[str]] = {}  # source → who was sent a message of it in this pass (people, #group channels)
     for rule in rules:
         items = found.get(rule.id) or []
         if not items:
@@ -355,10 +420,17 @@ def raise_notifications(conn: store.Connection, ctx: NotifyContext, config: Noti
                 groups.setdefault(notice.cause, []).append((source, notice))
         for group in groups.values():
             [notice] = merge_by_cause(notice for _, notice in group)
-            recipients = _recipients(rule, 0, shifts, now)
-            deliveries = plan_deliveries(ctx, config, rule, 0, notice.severity, recipients, now, sent)
-            drafts.append(NewNotification(rule.id, notice.cause, notice.severity, notice_to_json(notice),
-                                          tuple(source for source, _ in group), tuple(deliveries)))
+            sources = tuple(source for source, _ in group)
+            already = set().union(*(told.get(source, set()) for source in sources))
+            recipients = [name for name in _recipients(rule, 0, shifts, now, config) if name not in already]
+            deliveries = [delivery for delivery in
+                          plan_deliveries(ctx, config, rule, 0, notice.severity, recipients, now, sent)
+                          if delivery.person is not None or f"#{delivery.channel_id}" not in already]
+            reached = {delivery.person or f"#{delivery.channel_id}" for delivery in deliveries}
+            for source in sources:
+                told.setdefault(source, set()).update(reached)
+            drafts.append(NewNotification(rule.id, notice.cause, notice.severity, notice_to_json(notice), sources,
+                                          tuple(deliveries)))
     created = notify_store.raise_notifications(conn, drafts, now, now + ack.VALID_FOR, _token_hash(ctx),
                                                checkpoints=checkpoints)
     return len(created)
@@ -374,7 +446,7 @@ def escalate(conn: store.Connection, ctx: NotifyContext, config: NotifyConfig, n
     for notification in notify_store.open_notifications(conn, rules):
         rule = rules[notification.rule_id]
         for step in due_steps(policy_of(rule), notification.created_at, None, now, notification.steps_sent):
-            recipients = _recipients(rule, step, shifts, now)
+            recipients = _recipients(rule, step, shifts, now, config)
             deliveries = plan_deliveries(ctx, config, rule, step, notification.severity, recipients, now, {})
             if notify_store.add_step(conn, notification.id, step, deliveries, now, now + ack.VALID_FOR,
                                      _token_hash(ctx)):

@@ -940,6 +940,39 @@ COMMENT ON COLUMN notification_attempts.status IS 'The status (250, 200, 503, ti
 COMMENT ON COLUMN notification_attempts.answer IS 'The server''s answer (first 500 characters).';
 """
 
+
+# The /alerts page edits rules one at a time (updated_at is the version a form read: a save
+# of an older version is refused), a rule may name departments (sets of people) and cityops
+# accounts, a person may be an account, and a rule may watch the trend forecasts.
+_NOTIFICATION_RULES_EDITED = """
+ALTER TABLE notify_rules DROP CONSTRAINT notify_rules_trigger_kind_check;
+ALTER TABLE notify_rules ADD CONSTRAINT notify_rules_trigger_kind_check
+    CHECK (trigger_kind IN ('level', 'forecast', 'incident_created', 'incident_sla', 'process_down', 'feed_silent'));
+COMMENT ON COLUMN notify_rules.trigger_kind IS 'level (a domain reaches a level), forecast (the trend forecast says it'
+    ' will within minutes), incident_created, incident_sla, process_down or feed_silent.';
+ALTER TABLE notify_rules ADD COLUMN departments text[] NOT NULL DEFAULT '{}';
+ALTER TABLE notify_rules ADD COLUMN users text[] NOT NULL DEFAULT '{}';
+COMMENT ON COLUMN notify_rules.departments IS 'Departments notified first: their people (notify_departments).';
+COMMENT ON COLUMN notify_rules.users IS 'cityops accounts notified first, through the person who is that account.';
+COMMENT ON COLUMN notify_rules.updated_at IS 'When it was last saved (UTC): the version an edit must start from.';
+ALTER TABLE notify_people ADD COLUMN app_user text;
+COMMENT ON COLUMN notify_people.app_user IS 'The cityops account this person is (users.name), if any.';
+
+CREATE TABLE notify_departments (
+    id text PRIMARY KEY CHECK (id ~ '^[A-Za-z0-9_.-]{1,64}$'),
+    name text NOT NULL,
+    name_zh text,
+    people text[] NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE notify_departments IS 'Departments: named sets of people a rule may notify.';
+COMMENT ON COLUMN notify_departments.id IS 'Department name, as rules name it.';
+COMMENT ON COLUMN notify_departments.name IS 'Its name in English.';
+COMMENT ON COLUMN notify_departments.name_zh IS 'Its name in Chinese, if given.';
+COMMENT ON COLUMN notify_departments.people IS 'Its people (notify_people.name).';
+COMMENT ON COLUMN notify_departments.updated_at IS 'When it was last loaded (UTC).';
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core", sql=_CORE),
     Migration(2, "readings", sql=_READINGS, plain=_READINGS_PLAIN, timescale=_READINGS_TIMESCALE),
@@ -987,4 +1020,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(14, "display_links", sql=_DISPLAY_LINKS),
     Migration(15, "chinese_titles", sql=_CHINESE_TITLES),
     Migration(16, "notifications", sql=_NOTIFICATIONS),
+    Migration(17, "notification_rules_edited", sql=_NOTIFICATION_RULES_EDITED),
 )

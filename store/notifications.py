@@ -36,6 +36,16 @@ class PersonRow(NamedTuple):
     email: str | None
     phone: str | None
     language: str
+    user: str | None = None  # the cityops account this person is, if any
+
+
+class DepartmentRow(NamedTuple):
+    """One row of ``notify_departments``: a named set of people a rule may notify."""
+
+    id: str
+    name: str
+    name_zh: str | None
+    people: tuple[str, ...]
 
 
 class RuleRow(NamedTuple):
@@ -53,6 +63,8 @@ class RuleRow(NamedTuple):
     rate_limit: int | None
     rate_window_min: int | None
     enabled: bool
+    departments: tuple[str, ...] = ()  # notify_departments, notified first
+    users: tuple[str, ...] = ()  # cityops accounts, reached through the person who is that account
 
 
 class ShiftRow(NamedTuple):
@@ -67,6 +79,7 @@ class NotifyConfig:
     channels: tuple[ChannelRow, ...]
     people: tuple[PersonRow, ...]
     rules: tuple[RuleRow, ...]
+    departments: tuple[DepartmentRow, ...] = ()
 
 
 class NewDelivery(NamedTuple):
@@ -148,34 +161,45 @@ def _rule_state(row: RuleRow) -> dict[str, Any]:
     state = row._asdict()
     state.pop("id")
     state["quiet"] = None if row.quiet is None else [moment.isoformat("minutes") for moment in row.quiet]
-    state["roles"], state["people"], state["channels"] = list(row.roles), list(row.people), list(row.channels)
+    for key in ("roles", "people", "channels", "departments", "users"):
+        state[key] = list(state[key])
     state["escalation"] = [list(step) for step in row.escalation]
     return state
 
 
+_RULE_COLUMNS = ("id, name, trigger_kind, trigger, roles, people, channels, escalation, quiet_start, quiet_end,"
+                 " rate_limit, rate_window_min, enabled, departments, users")
+
+
+def _rule_of(row: Sequence[Any]) -> RuleRow:
+    (id_, name, kind, trigger, roles, named, channel_ids, escalation, quiet_start, quiet_end, rate_limit, rate_window,
+     enabled, departments, users) = row
+    return RuleRow(id_, name, kind, trigger, tuple(roles), tuple(named), tuple(channel_ids),
+                   tuple((str(step["role"]), int(step["after_min"])) for step in escalation),
+                   None if quiet_start is None else (quiet_start, quiet_end), rate_limit, rate_window, enabled,
+                   tuple(departments), tuple(users))
+
+
 def read_config(conn: psycopg2.extensions.connection) -> NotifyConfig:
-    """Every channel, person and rule."""
+    """Every channel, person, department and rule."""
     with transaction(conn) as cur:
         cur.execute("SELECT id, kind, settings FROM notify_channels ORDER BY id")
         channels = tuple(ChannelRow(*row) for row in cur.fetchall())
-        cur.execute("SELECT name, email, phone, language FROM notify_people ORDER BY name")
+        cur.execute("SELECT name, email, phone, language, app_user FROM notify_people ORDER BY name")
         people = tuple(PersonRow(*row) for row in cur.fetchall())
-        cur.execute("SELECT id, name, trigger_kind, trigger, roles, people, channels, escalation, quiet_start,"
-                    " quiet_end, rate_limit, rate_window_min, enabled FROM notify_rules ORDER BY id")
-        rules = tuple(
-            RuleRow(id_, name, kind, trigger, tuple(roles), tuple(named), tuple(channel_ids),
-                    tuple((str(step["role"]), int(step["after_min"])) for step in escalation),
-                    None if quiet_start is None else (quiet_start, quiet_end), rate_limit, rate_window, enabled)
-            for (id_, name, kind, trigger, roles, named, channel_ids, escalation, quiet_start, quiet_end, rate_limit,
-                 rate_window, enabled) in cur.fetchall())
-    return NotifyConfig(channels, people, rules)
+        cur.execute(f"SELECT {_RULE_COLUMNS} FROM notify_rules ORDER BY id")
+        rules = tuple(_rule_of(row) for row in cur.fetchall())
+        cur.execute("SELECT id, name, name_zh, people FROM notify_departments ORDER BY id")
+        departments = tuple(DepartmentRow(id_, name, name_zh, tuple(people)) for id_, name, name_zh, people
+                            in cur.fetchall())
+    return NotifyConfig(channels, people, rules, departments)
 
 
 def replace_config(conn: psycopg2.extensions.connection, config: NotifyConfig, *, actor: str,
                    address: str | None = None) -> dict[str, int]:
-    """Make the stored configuration ``config``: add, change and remove channels, people and
-    rules, one audit row per change (``notify.channel.add`` / ``.change`` / ``.remove``, the same
-    for ``person`` and ``rule``). Counts of changes by action."""
+    """Make the stored configuration ``config``: add, change and remove channels, people,
+    departments and rules, one audit row per change (``notify.channel.add`` / ``.change`` /
+    ``.remove``, the same for ``person``, ``department`` and ``rule``). Counts of changes by action."""
     old = read_config(conn)
     counts = {"added": 0, "changed": 0, "removed": 0}
     with transaction(conn) as cur:
@@ -183,6 +207,7 @@ def replace_config(conn: psycopg2.extensions.connection, config: NotifyConfig, *
             ("person", config.people, old.people, lambda r: r._asdict() | {"phone": "****" if r.phone else None},
              _upsert_person),
             ("channel", config.channels, old.channels, _channel_state, _upsert_channel),
+            ("department", config.departments, old.departments, _department_state, _upsert_department),
             ("rule", config.rules, old.rules, _rule_state, _upsert_rule),
         ):
             before = {row[0]: row for row in before_rows}
@@ -197,7 +222,7 @@ def replace_config(conn: psycopg2.extensions.connection, config: NotifyConfig, *
                             state(before[key]) if key in before else None, state(row), address)
             for key in before.keys() - after.keys():
                 table, column = {"person": ("notify_people", "name"), "channel": ("notify_channels", "id"),
-                                 "rule": ("notify_rules", "id")}[what]
+                                 "department": ("notify_departments", "id"), "rule": ("notify_rules", "id")}[what]
                 cur.execute(f"DELETE FROM {table} WHERE {column} = %s", (key,))
                 counts["removed"] += 1
                 write_audit(cur, actor, f"notify.{what}.remove", f"{what}:{key}", state(before[key]), None, address)
@@ -211,24 +236,94 @@ def _upsert_channel(cur: psycopg2.extensions.cursor, row: ChannelRow) -> None:
 
 
 def _upsert_person(cur: psycopg2.extensions.cursor, row: PersonRow) -> None:
-    cur.execute("INSERT INTO notify_people (name, email, phone, language) VALUES (%s, %s, %s, %s)"
+    cur.execute("INSERT INTO notify_people (name, email, phone, language, app_user) VALUES (%s, %s, %s, %s, %s)"
                 " ON CONFLICT (name) DO UPDATE SET email = excluded.email, phone = excluded.phone,"
-                " language = excluded.language, updated_at = now()", row)
+                " language = excluded.language, app_user = excluded.app_user, updated_at = now()", row)
+
+
+def _department_state(row: DepartmentRow) -> dict[str, Any]:
+    return {"name": row.name, "name_zh": row.name_zh, "people": list(row.people)}
+
+
+def _upsert_department(cur: psycopg2.extensions.cursor, row: DepartmentRow) -> None:
+    cur.execute("INSERT INTO notify_departments (id, name, name_zh, people) VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT (id) DO UPDATE SET name = excluded.name, name_zh = excluded.name_zh,"
+                " people = excluded.people, updated_at = now()", (row.id, row.name, row.name_zh, list(row.people)))
 
 
 def _upsert_rule(cur: psycopg2.extensions.cursor, row: RuleRow) -> None:
     quiet_start, quiet_end = row.quiet or (None, None)
     cur.execute(
-        "INSERT INTO notify_rules (id, name, trigger_kind, trigger, roles, people, channels, escalation, quiet_start,"
-        " quiet_end, rate_limit, rate_window_min, enabled) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        f"INSERT INTO notify_rules ({_RULE_COLUMNS}) VALUES ({', '.join(['%s'] * 15)})"
         " ON CONFLICT (id) DO UPDATE SET name = excluded.name, trigger_kind = excluded.trigger_kind,"
         " trigger = excluded.trigger, roles = excluded.roles, people = excluded.people, channels = excluded.channels,"
         " escalation = excluded.escalation, quiet_start = excluded.quiet_start, quiet_end = excluded.quiet_end,"
         " rate_limit = excluded.rate_limit, rate_window_min = excluded.rate_window_min, enabled = excluded.enabled,"
-        " updated_at = now()",
+        " departments = excluded.departments, users = excluded.users, updated_at = clock_timestamp()",
         (row.id, row.name, row.trigger_kind, Json(row.trigger), list(row.roles), list(row.people), list(row.channels),
          Json([{"role": role, "after_min": after} for role, after in row.escalation]), quiet_start, quiet_end,
-         row.rate_limit, row.rate_window_min, row.enabled))
+         row.rate_limit, row.rate_window_min, row.enabled, list(row.departments), list(row.users)))
+
+
+# -- one rule at a time (the /alerts page) -------------------------------------------------
+
+class StaleEdit(Exception):
+    """The rule is not as the form read it: ``reason`` is exists (a rule has this id already),
+    changed (someone saved it meanwhile) or gone (someone removed it meanwhile)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+_RULES_LOCK = "SELECT pg_advisory_xact_lock(hashtext('cityops notify rules'))"  # one editor at a time
+
+
+def rule_with_version(conn: psycopg2.extensions.connection, rule_id: str) -> tuple[RuleRow, datetime] | None:
+    """A rule and its version (when it was last saved), read together; None: no such rule."""
+    with transaction(conn) as cur:
+        cur.execute(f"SELECT {_RULE_COLUMNS}, updated_at FROM notify_rules WHERE id = %s", (rule_id,))
+        row = cur.fetchone()
+    return None if row is None else (_rule_of(row[:-1]), row[-1])
+
+
+def _locked_rule(cur: psycopg2.extensions.cursor, rule_id: str,
+                 version: datetime | None) -> RuleRow | None:
+    cur.execute(_RULES_LOCK)
+    cur.execute(f"SELECT {_RULE_COLUMNS}, updated_at FROM notify_rules WHERE id = %s", (rule_id,))
+    row = cur.fetchone()
+    if row is None and version is not None:
+        raise StaleEdit("gone")
+    if row is not None and version is None:
+        raise StaleEdit("exists")
+    if row is not None and row[-1] != version:
+        raise StaleEdit("changed")
+    return None if row is None else _rule_of(row[:-1])
+
+
+def save_rule(conn: psycopg2.extensions.connection, rule: RuleRow, *, version: datetime | None, actor: str,
+              address: str | None = None) -> datetime:
+    """Add a rule (``version`` None) or change the one whose version the form read; audited
+    (``notify.rule.add`` / ``.change``). :class:`StaleEdit` when the stored rule is not the one the
+    form read: two admins never overwrite each other unknowingly. The rule's new version."""
+    with transaction(conn) as cur:
+        before = _locked_rule(cur, rule.id, version)
+        if before != rule:
+            _upsert_rule(cur, rule)
+            write_audit(cur, actor, f"notify.rule.{'add' if before is None else 'change'}", f"rule:{rule.id}",
+                        None if before is None else _rule_state(before), _rule_state(rule), address)
+        cur.execute("SELECT updated_at FROM notify_rules WHERE id = %s", (rule.id,))
+        return cur.fetchone()[0]
+
+
+def remove_rule(conn: psycopg2.extensions.connection, rule_id: str, *, version: datetime, actor: str,
+                address: str | None = None) -> None:
+    """Remove the rule the form read (:class:`StaleEdit` otherwise); audited (``notify.rule.remove``).
+    Its notifications stay in the log."""
+    with transaction(conn) as cur:
+        before = _locked_rule(cur, rule_id, version)
+        cur.execute("DELETE FROM notify_rules WHERE id = %s", (rule_id,))
+        write_audit(cur, actor, "notify.rule.remove", f"rule:{rule_id}", _rule_state(before), None, address)
 
 
 # -- the rota -------------------------------------------------------------------------------
@@ -248,6 +343,45 @@ def replace_rota(conn: psycopg2.extensions.connection, shifts: Sequence[ShiftRow
                     {"shifts": len(shifts), "from": start, "until": end,
                      "roles": sorted({s.role for s in shifts}), "people": sorted({s.person for s in shifts})}, address)
     return removed
+
+
+class ShiftEntry(NamedTuple):
+    id: int
+    role: str
+    person: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+def shifts_between(conn: psycopg2.extensions.connection, start: datetime, end: datetime, *,
+                   limit: int = 500) -> list[ShiftEntry]:
+    """The shifts that run at some time from ``start`` to ``end``, earliest first."""
+    with transaction(conn) as cur:
+        cur.execute("SELECT id, role, person, starts_at, ends_at FROM duty_shifts WHERE starts_at < %s AND ends_at > %s"
+                    " ORDER BY starts_at, role, person, id LIMIT %s", (end, start, limit))
+        return [ShiftEntry(*row) for row in cur.fetchall()]
+
+
+def add_shift(conn: psycopg2.extensions.connection, shift: ShiftRow, *, actor: str, address: str | None = None) -> int:
+    """Add one shift (others stay); audited (``notify.shift.add``). Its number."""
+    with transaction(conn) as cur:
+        cur.execute("INSERT INTO duty_shifts (role, person, starts_at, ends_at) VALUES (%s, %s, %s, %s) RETURNING id",
+                    shift)
+        shift_id = cur.fetchone()[0]
+        write_audit(cur, actor, "notify.shift.add", f"shift:{shift_id}", None, shift._asdict(), address)
+    return shift_id
+
+
+def remove_shift(conn: psycopg2.extensions.connection, shift_id: int, *, actor: str,
+                 address: str | None = None) -> bool:
+    """Remove one shift; audited (``notify.shift.remove``). False when there is no such shift."""
+    with transaction(conn) as cur:
+        cur.execute("DELETE FROM duty_shifts WHERE id = %s RETURNING role, person, starts_at, ends_at", (shift_id,))
+        row = cur.fetchone()
+        if row is None:
+            return False
+        write_audit(cur, actor, "notify.shift.remove", f"shift:{shift_id}", ShiftRow(*row)._asdict(), None, address)
+    return True
 
 
 def shifts_at(conn: psycopg2.extensions.connection, at: datetime) -> list[ShiftRow]:
@@ -429,8 +563,15 @@ def acknowledge(conn: psycopg2.extensions.connection, delivery_id: int, token_ha
             return AckOutcome("already", notification_id, person, language, acknowledged_at, acknowledged_by)
         cur.execute("UPDATE notifications SET acknowledged_at = %s, acknowledged_by = %s, acknowledged_address = %s"
                     " WHERE id = %s", (now, who, address, notification_id))
+        # Other rules that raised the same cause (a shared source) sent their people no second
+        # message of it (the worker's merge): one acknowledgement stops them all.
+        cur.execute("UPDATE notifications SET acknowledged_at = %s, acknowledged_by = %s, acknowledged_address = %s"
+                    " WHERE acknowledged_at IS NULL AND id IN (SELECT other.notification_id FROM notification_sources"
+                    " own JOIN notification_sources other ON other.source = own.source WHERE own.notification_id = %s)"
+                    " RETURNING id", (now, who, address, notification_id))
+        also = sorted(row[0] for row in cur.fetchall())
         write_audit(cur, who, "notify.ack", f"notification:{notification_id}", None,
-                    {"delivery": delivery_id, "acknowledged_at": now}, address)
+                    {"delivery": delivery_id, "acknowledged_at": now, **({"also": also} if also else {})}, address)
     return AckOutcome("acknowledged", notification_id, person, language, now, who)
 
 

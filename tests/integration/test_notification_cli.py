@@ -33,6 +33,13 @@ name = "wang.li"
 email = "wang.li@city.example"
 phone = "+86 10 5555 0100"
 language = "zh-CN"
+user = "admin"
+
+[[department]]
+id = "drainage"
+name = "Drainage department"
+name_zh = "排水处"
+people = ["wang.li"]
 
 [[rule]]
 id = "flood-red"
@@ -43,6 +50,8 @@ level = "red"
 units = "cdta"
 roles = ["duty_officer"]
 people = ["wang.li"]
+departments = ["drainage"]
+users = ["admin"]
 channels = ["mail", "robot"]
 escalation = [{ role = "shift_leader", after_min = 10 }]
 quiet_hours = "23:00-07:00"
@@ -52,7 +61,11 @@ rate_limit = { count = 5, window_min = 60 }
 
 @pytest.fixture
 def cli(db, database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path, capsys):
-    """Runs ``cityops`` on a file written in a fresh folder; returns (exit code, stdout, stderr)."""
+    """Runs ``cityops`` on a file written in a fresh folder; returns (exit code, stdout, stderr).
+    The account ``admin`` exists (a person of CONFIG is that account)."""
+    from auth.accounts import add_user
+
+    add_user(db, "admin", "admin", "Master keys 99 open", actor="tests")
     monkeypatch.setenv("CITYOPS_DATABASE_URL", database_url)
     monkeypatch.setenv("CITYOPS_CITY", "nyc")
     monkeypatch.setenv("NOTIFY_TEST_SMTP_PASSWORD", "smtp-pass-word")
@@ -69,14 +82,19 @@ def cli(db, database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path, capsys
 
 def test_load_stores_the_configuration_and_audits_it_without_secrets(db, cli) -> None:
     code, out, _ = cli("load", "notify.toml", CONFIG)
-    assert code == 0 and "2 channel(s), 1 people, 1 rule(s); 4 added" in out
+    assert code == 0 and "2 channel(s), 1 people, 1 department(s), 1 rule(s); 5 added" in out
     config = notify_store.read_config(db)
     mail = next(c for c in config.channels if c.id == "mail")
     assert mail.settings["smtp_password"] == "smtp-pass-word"  # read from the environment at load
     [rule] = config.rules
     assert rule.escalation == (("shift_leader", 10),) and rule.rate_limit == 5
-    audit = store.read_audit(db, limit=50)
-    assert {row.action for row in audit} == {"notify.channel.add", "notify.person.add", "notify.rule.add"}
+    assert (rule.departments, rule.users) == (("drainage",), ("admin",))
+    [department] = config.departments
+    assert (department.name_zh, department.people) == ("排水处", ("wang.li",))
+    assert config.people[0].user == "admin"
+    audit = [row for row in store.read_audit(db, limit=50) if row.action.startswith("notify.")]
+    assert {row.action for row in audit} == {"notify.channel.add", "notify.person.add", "notify.department.add",
+                                             "notify.rule.add"}
     assert {row.user for row in audit} == {f"cli:{getpass.getuser()}"}
     dumped = json.dumps([row.after for row in audit])
     assert "smtp-pass-word" not in dumped and "robot-key-secret" not in dumped and "5555" not in dumped
@@ -96,12 +114,15 @@ def test_load_stores_the_configuration_and_audits_it_without_secrets(db, cli) ->
     (("after_min = 10", "after_min = -1"), "escalation[0] must be"),
     (("23:00-07:00", "late"), "quiet_hours must be like"),
     (("language = \"zh-CN\"", "language = \"fr\""), "person wang.li: language must be one of"),
+    (("user = \"admin\"", "user = \"nobody.here\""), "person wang.li: user must name a cityops account"),
+    (("users = [\"admin\"]", "users = [\"ghost\"]"), "rule flood-red: users names unknown 'ghost'"),
+    (("people = [\"wang.li\"]\n\n", "people = [\"zhao.min\"]\n\n"), "department drainage: people names unknown"),
 ])
 def test_load_refuses_a_bad_file_whole_naming_the_bad_key(db, cli, change, message) -> None:
     code, _, err = cli("load", "notify.toml", CONFIG.replace(*change))
     assert code == 1 and message in err and "nothing loaded" in err
     assert notify_store.read_config(db) == notify_store.NotifyConfig((), (), ())
-    assert store.read_audit(db, limit=10) == []
+    assert [row for row in store.read_audit(db, limit=10) if row.action.startswith("notify.")] == []
 
 
 ROTA = """role,person,start,end

@@ -29,6 +29,7 @@ PAGES = {  # path → the roles that may open it
     "/audit": {"admin"},
     "/users": {"admin"},
     "/displays": {"admin"},
+    "/alerts": {"admin"},
 }
 SIGNED_IN = {"viewer", "dispatcher", "analyst", "admin"}
 API = {  # path → the roles that may call it (GET)

@@ -112,3 +112,66 @@ def test_a_token_names_its_delivery_and_expiry_and_only_ours_are_read() -> None:
     assert ack.token_hash(token) != token and len(ack.token_hash(token)) == 64
     assert ack.ack_url("https://cityops.city.example/", token) == f"https://cityops.city.example/ack/{token}"
     assert timedelta(hours=24) == ack.VALID_FOR
+
+
+FORECAST = """
+[[channel]]
+id = "hook"
+kind = "webhook"
+url = "https://receiver.city.example/cityops"
+
+[[person]]
+name = "wang.li"
+user = "wang"
+
+[[department]]
+id = "drainage"
+name = "Drainage"
+name_zh = "排水处"
+people = ["wang.li"]
+
+[[rule]]
+id = "soon-red"
+name = "积水：30 分钟内预计红色"
+when = "forecast"
+domain = "waterlogging"
+level = "red"
+units = "district"
+within_min = 30
+departments = ["drainage"]
+users = ["wang"]
+channels = ["hook"]
+rate_limit = { count = 2, window_min = 30 }
+"""
+
+
+def test_a_forecast_rule_with_a_department_and_an_account_reads_and_round_trips() -> None:
+    from notifications.config import read_rule, rule_table
+
+    config = read_config(FORECAST, {}, Known(users=frozenset({"wang"})))
+    [rule] = config.rules
+    assert rule.trigger == {"domain": "waterlogging", "level": "red", "units": "district", "within_min": 30}
+    assert (rule.departments, rule.users, rule.roles) == (("drainage",), ("wang",), ())
+    assert config.departments[0].name_zh == "排水处" and config.people[0].user == "wang"
+    assert read_rule(rule_table(rule), config) == rule  # the page's form and the file mean the same rule
+
+
+@pytest.mark.parametrize(("change", "field", "message"), [
+    ({"within_min": 0}, "within_min", "within_min must be a whole number of minutes from 1 to 1440"),
+    ({"within_min": float("nan")}, "within_min", "within_min must be"),
+    ({"within_min": 10**12}, "within_min", "within_min must be"),
+    ({"level": "purple"}, "level", "level must be amber or red"),
+    ({"departments": ["nobody"]}, "departments", "departments names unknown 'nobody'"),
+    ({"name": "x" * 201}, "name", "name must be text of 1 to 200"),
+    ({"channels": ["pager"]}, "channels", "channels names unknown 'pager'"),
+    ({"escalation": [{"role": "boss", "after_min": True}]}, "escalation", "escalation[0] must be"),
+    ({"rate_limit": {"count": 0, "window_min": 5}}, "rate_limit", "rate_limit must be"),
+    ({"quiet_hours": "<b>late</b>"}, "quiet_hours", "quiet_hours must be like"),
+])
+def test_one_rule_is_refused_with_each_problem_naming_its_field(change, field, message) -> None:
+    from notifications.config import read_rule, rule_table
+
+    config = read_config(FORECAST, {})
+    with pytest.raises(ConfigError) as refused:
+        read_rule(rule_table(config.rules[0]) | change, config)
+    assert [(p.field, message in p) for p in refused.value.problems] == [(field, True)], refused.value.problems
