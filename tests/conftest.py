@@ -113,6 +113,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.path.parent.name == "browser")
 
 
+@pytest.fixture(scope="session")
+def timescale_server_url() -> Iterator[str]:
+    """URL of the session's own TimescaleDB cluster (tests/integration/servers.py: TimescaleDB preloaded, no
+    background-job schedulers), started on first use and stopped at the end; or a skip saying why not."""
+    from tests.integration.servers import ServerMissing, timescale_cluster
+
+    try:
+        cluster = timescale_cluster()
+        url = cluster.__enter__()
+    except ServerMissing as missing:
+        pytest.skip(f"no TimescaleDB server: {missing}")
+    try:
+        yield url
+    finally:
+        cluster.__exit__(None, None, None)
+
+
 @pytest.fixture
 def browser() -> Iterator:
     """Headless Chromium at 1920×1080 (a wall screen), English preferred, logging the console: the

@@ -46,11 +46,6 @@ class PgServer:
         return store.SchemaOptions(use_timescale=self.timescale)
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "servers(*kinds): the PostgreSQL servers a test runs on, of plain and timescale (default: plain)")
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     marker = metafunc.definition.get_closest_marker("servers")
     if marker is None or "pg_server" not in metafunc.fixturenames:
@@ -66,22 +61,6 @@ def _plain_url() -> str:
     if urlsplit(url).scheme not in ("postgresql", "postgres"):
         pytest.fail("CITYOPS_TEST_PG must be a postgresql:// URL", pytrace=False)
     return url
-
-
-@pytest.fixture(scope="session")
-def timescale_server_url() -> Iterator[str]:
-    """The session's own TimescaleDB cluster (started on first use, stopped at the end), or a skip saying why not."""
-    from tests.integration.servers import ServerMissing, timescale_cluster
-
-    try:
-        cluster = timescale_cluster()
-        url = cluster.__enter__()
-    except ServerMissing as missing:
-        pytest.skip(f"no TimescaleDB server: {missing}")
-    try:
-        yield url
-    finally:
-        cluster.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="session")
