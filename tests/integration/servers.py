@@ -45,7 +45,7 @@ port = {port}
 unix_socket_directories = '{folder}'
 shared_preload_libraries = '{preload}'
 timescaledb.telemetry_level = off
-timescaledb.max_background_workers = 0
+timescaledb.max_background_workers = {workers}
 max_connections = 200
 fsync = off
 synchronous_commit = off
@@ -89,10 +89,11 @@ def timescale_bindir() -> Path:
 
 
 @contextmanager
-def timescale_cluster(*, preload: bool = True) -> Iterator[str]:
+def timescale_cluster(*, preload: bool = True, jobs: bool = False) -> Iterator[str]:
     """A PostgreSQL cluster of its own with TimescaleDB preloaded, trust auth on a free loopback port;
     yields the URL of its ``postgres`` database, and stops and deletes the cluster afterwards.
     ``preload=False``: TimescaleDB installed but not preloaded (the commonest misconfiguration).
+    ``jobs=True``: with background-job schedulers, for a demo or benchmark on it (never for tests: above).
 
     Never touches the machine's own server. Raises :class:`ServerMissing` when TimescaleDB is not
     installed for this PostgreSQL (scripts/ensure-timescaledb.sh installs it) or no user can run it.
@@ -122,7 +123,8 @@ def timescale_cluster(*, preload: bool = True) -> Iterator[str]:
             "--locale=C.UTF-8", "--no-instructions")
         port = free_port()
         with open(data / "postgresql.conf", "a", encoding="utf-8") as conf:
-            conf.write(_TIMESCALE_CONFIG.format(port=port, folder=folder, preload="timescaledb" if preload else ""))
+            conf.write(_TIMESCALE_CONFIG.format(port=port, folder=folder, preload="timescaledb" if preload else "",
+                                                workers=8 if jobs else 0))
         run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(folder / "server.log"), "-w", "-t", "120", "start")
         started = True
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
