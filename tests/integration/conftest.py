@@ -72,7 +72,7 @@ def pg_server(request: pytest.FixtureRequest) -> PgServer:
     return PgServer(kind, _plain_url())
 
 
-def _with_database(url: str, name: str) -> str:
+def with_database(url: str, name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
 
@@ -89,7 +89,7 @@ def _admin_connection(server: PgServer):
                 "or set CITYOPS_TEST_PG to a server you run.", pytrace=False)
 
 
-def _create_database(server: PgServer) -> str:
+def create_database(server: PgServer) -> str:
     name = f"cityops_test_{secrets.token_hex(6)}"
     conn = _admin_connection(server)
     try:
@@ -100,7 +100,7 @@ def _create_database(server: PgServer) -> str:
     return name
 
 
-def _drop_database(server: PgServer, name: str) -> None:
+def drop_database(server: PgServer, name: str) -> None:
     conn = _admin_connection(server)
     try:
         with conn.cursor() as cur:
@@ -114,22 +114,22 @@ def _drop_database(server: PgServer, name: str) -> None:
 @pytest.fixture(scope="session")
 def database_url(pg_server: PgServer) -> Iterator[str]:
     """URL of a fresh database ``cityops_test_<hex>`` for this test session on its server, dropped at the end."""
-    name = _create_database(pg_server)
+    name = create_database(pg_server)
     try:
-        yield _with_database(pg_server.url, name)
+        yield with_database(pg_server.url, name)
     finally:
-        _drop_database(pg_server, name)
+        drop_database(pg_server, name)
 
 
 @pytest.fixture(scope="module")
 def module_database_url(pg_server: PgServer) -> Iterator[str]:
     """A fresh database of the test module's own, dropped after it: for servers run as processes
     across several tests, whose writes (an admin created at start) no test's cleanup would empty."""
-    name = _create_database(pg_server)
+    name = create_database(pg_server)
     try:
-        yield _with_database(pg_server.url, name)
+        yield with_database(pg_server.url, name)
     finally:
-        _drop_database(pg_server, name)
+        drop_database(pg_server, name)
 
 
 @pytest.fixture
@@ -138,12 +138,12 @@ def new_database(pg_server: PgServer) -> Iterator[Callable[[], str]]:
     names: list[str] = []
 
     def make() -> str:
-        names.append(_create_database(pg_server))
-        return _with_database(pg_server.url, names[-1])
+        names.append(create_database(pg_server))
+        return with_database(pg_server.url, names[-1])
 
     yield make
     for name in names:
-        _drop_database(pg_server, name)
+        drop_database(pg_server, name)
 
 
 @pytest.fixture

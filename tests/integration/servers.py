@@ -83,7 +83,8 @@ def timescale_bindir() -> Path:
     for config in configs:
         if (_pg_config(config, "--sharedir") / "extension" / "timescaledb.control").exists():
             return _pg_config(config, "--bindir")
-    looked = ", ".join(str(_pg_config(config, "--sharedir")) for config in configs) or "no PostgreSQL found"
+    shared = dict.fromkeys(str(_pg_config(config, "--sharedir")) for config in configs)
+    looked = ", ".join(shared) or "no PostgreSQL found"
     raise ServerMissing(f"TimescaleDB is not installed (looked in {looked}): scripts/ensure-timescaledb.sh "
                         "installs it, from the OS package or CITYOPS_TIMESCALEDB_SOURCE (README, Tests)")
 

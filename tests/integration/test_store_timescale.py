@@ -21,7 +21,7 @@ import pytest
 
 import store
 from store import IngestBatch, ReadingRow, RejectRow, SchemaOptions, UnitPositionRow
-from tests.integration.conftest import PgServer
+from tests.integration.conftest import PgServer, create_database, drop_database, with_database
 
 REPO = Path(__file__).resolve().parents[2]
 HOUR, MINUTE, DAY = timedelta(hours=1), timedelta(minutes=1), timedelta(days=1)
@@ -151,19 +151,23 @@ def half_installed() -> Iterator[str]:
 
 
 @pytest.fixture
-def half_installed_database(half_installed: str) -> Iterator[str]:
-    server = PgServer("timescale", half_installed)
-    from tests.integration.conftest import _create_database, _drop_database, _with_database
+def new_half_installed(half_installed: str) -> Iterator[Callable[[], str]]:
+    """Makes empty databases on the half-installed server, dropped after the test; returns their URLs."""
+    server, names = PgServer("timescale", half_installed), []
 
-    name = _create_database(server)
-    yield _with_database(half_installed, name)
-    _drop_database(server, name)
+    def make() -> str:
+        names.append(create_database(server))
+        return with_database(half_installed, names[-1])
+
+    yield make
+    for name in names:
+        drop_database(server, name)
 
 
 def test_half_installed_timescaledb_gives_plain_tables_and_a_warning_naming_the_fix(
-    half_installed_database: str, caplog: pytest.LogCaptureFixture,
+    new_half_installed: Callable[[], str], caplog: pytest.LogCaptureFixture,
 ) -> None:
-    conn = store.connect(half_installed_database)
+    conn = store.connect(new_half_installed())
     try:
         with caplog.at_level(logging.WARNING, logger="store.schema"):
             report = store.init_schema(conn)
@@ -176,8 +180,8 @@ def test_half_installed_timescaledb_gives_plain_tables_and_a_warning_naming_the_
     assert "not preloaded" in warning and "shared_preload_libraries = 'timescaledb'" in warning
 
 
-def test_half_installed_timescaledb_is_refused_in_one_line_when_required(half_installed_database: str) -> None:
-    conn = store.connect(half_installed_database)
+def test_half_installed_timescaledb_is_refused_in_one_line_when_required(new_half_installed: Callable[[], str]) -> None:
+    conn = store.connect(new_half_installed())
     try:
         with pytest.raises(store.TimescaleUnusable) as refused:
             store.init_schema(conn, SchemaOptions(use_timescale=True))
@@ -211,25 +215,10 @@ def test_cityops_db_init_on_a_half_installed_timescaledb(new_half_installed: Cal
     assert plain.returncode == 0 and "not preloaded" not in plain.stderr, plain.stderr
 
 
-@pytest.fixture
-def new_half_installed(half_installed: str) -> Iterator[Callable[[], str]]:
-    from tests.integration.conftest import _create_database, _drop_database, _with_database
-
-    server, names = PgServer("timescale", half_installed), []
-
-    def make() -> str:
-        names.append(_create_database(server))
-        return _with_database(half_installed, names[-1])
-
-    yield make
-    for name in names:
-        _drop_database(server, name)
-
-
 def test_a_timescaledb_database_on_a_server_that_stopped_preloading_it_is_refused(
-    half_installed_database: str,
+    new_half_installed: Callable[[], str],
 ) -> None:
-    conn = store.connect(half_installed_database)
+    conn = store.connect(new_half_installed())
     try:
         store.init_schema(conn, SchemaOptions(use_timescale=False))
         # As if set up with TimescaleDB while the server still preloaded it.

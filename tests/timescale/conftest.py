@@ -37,14 +37,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="module")
 def timescale_url(timescale_server_url: str) -> Iterator[str]:
     """A fresh database of this module's own on the TimescaleDB cluster, dropped after it."""
-    from tests.integration.conftest import PgServer, _create_database, _drop_database, _with_database
+    from tests.integration.conftest import PgServer, create_database, drop_database, with_database
 
     server = PgServer("timescale", timescale_server_url)
-    name = _create_database(server)
+    name = create_database(server)
     try:
-        yield _with_database(timescale_server_url, name)
+        yield with_database(timescale_server_url, name)
     finally:
-        _drop_database(server, name)
+        drop_database(server, name)
 
 
 @pytest.fixture(scope="module")
