@@ -117,17 +117,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def timescale_server_url() -> Iterator[str]:
     """URL of the session's own TimescaleDB cluster (tests/integration/servers.py: TimescaleDB preloaded, no
     background-job schedulers), started on first use and stopped at the end; or a skip saying why not."""
-    from tests.integration.servers import ServerMissing, timescale_cluster
+    from tests.integration.servers import timescale_cluster_or_skip
 
-    try:
-        cluster = timescale_cluster()
-        url = cluster.__enter__()
-    except ServerMissing as missing:
-        pytest.skip(f"no TimescaleDB server: {missing}")
-    try:
-        yield url
-    finally:
-        cluster.__exit__(None, None, None)
+    yield from timescale_cluster_or_skip()
 
 
 @pytest.fixture

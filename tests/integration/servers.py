@@ -14,7 +14,8 @@ from pathlib import Path
 
 from cityops.embedded import EmbeddedBroker, free_port, wait_for_port
 
-__all__ = ["ServerMissing", "free_port", "mosquitto", "timescale_bindir", "timescale_cluster", "wait_for_port"]
+__all__ = ["ServerMissing", "free_port", "mosquitto", "timescale_bindir", "timescale_cluster",
+           "timescale_cluster_or_skip", "wait_for_port"]
 
 
 @contextmanager
@@ -133,3 +134,18 @@ def timescale_cluster(*, preload: bool = True, jobs: bool = False) -> Iterator[s
         if started:
             run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "-t", "60", "stop")
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def timescale_cluster_or_skip(**options: bool) -> Iterator[str]:
+    """For a fixture to ``yield from``: a :func:`timescale_cluster`'s URL, or a skip saying why there is none."""
+    import pytest
+
+    try:
+        cluster = timescale_cluster(**options)
+        url = cluster.__enter__()
+    except ServerMissing as missing:
+        pytest.skip(f"no TimescaleDB server: {missing}")
+    try:
+        yield url
+    finally:
+        cluster.__exit__(None, None, None)

@@ -22,17 +22,10 @@ import pytest
 import store
 from store import IngestBatch, ReadingRow, RejectRow, SchemaOptions, UnitPositionRow
 from tests.integration.conftest import PgServer, create_database, drop_database, with_database
+from tests.integration.test_store import fetch
 
 REPO = Path(__file__).resolve().parents[2]
 HOUR, MINUTE, DAY = timedelta(hours=1), timedelta(minutes=1), timedelta(days=1)
-
-
-def fetch(conn, query: str, params: tuple = ()) -> list[tuple]:
-    with conn.cursor() as cur:
-        cur.execute(query, params)
-        rows = cur.fetchall()
-    conn.commit()
-    return rows
 
 
 def run_job(conn, proc: str, relation: str) -> None:
@@ -137,17 +130,9 @@ def test_retention_policies_drop_old_chunks_and_apply_retention_leaves_them_to_t
 @pytest.fixture(scope="module")
 def half_installed() -> Iterator[str]:
     """A server with TimescaleDB installed but not in shared_preload_libraries (the commonest mistake)."""
-    from tests.integration.servers import ServerMissing, timescale_cluster
+    from tests.integration.servers import timescale_cluster_or_skip
 
-    try:
-        cluster = timescale_cluster(preload=False)
-        url = cluster.__enter__()
-    except ServerMissing as missing:
-        pytest.skip(f"no TimescaleDB server: {missing}")
-    try:
-        yield url
-    finally:
-        cluster.__exit__(None, None, None)
+    yield from timescale_cluster_or_skip(preload=False)
 
 
 @pytest.fixture
