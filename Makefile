@@ -10,7 +10,7 @@ CITY_SOURCES := $(wildcard geo/*.py city/*.py city/packs/*.py) indicators/regist
 # The integration tests create throw-away databases on this server (see tests/integration/conftest.py).
 export CITYOPS_TEST_PG ?= postgresql://cityops_test:cityops_test@127.0.0.1:5432/postgres
 
-.PHONY: demo test lint bench bench-ingest bench-vitals bench-command-view bench-wall bench-reports bench-render cities services clean
+.PHONY: demo test lint bench bench-ingest bench-vitals bench-command-view bench-wall bench-reports bench-render bench-timescale cities services clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "cityops needs Python 3.11 or newer"; exit 1; }
@@ -44,9 +44,12 @@ demo: $(DEMO_INSTALLED) data/cities/nyc/.built
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 
-# PostgreSQL running, Mosquitto installed (the tests start their own brokers).
+# PostgreSQL running, Mosquitto installed (the tests start their own brokers); TimescaleDB for the
+# tests' own throw-away TimescaleDB cluster where it can be had (the OS package, or a source build of
+# CITYOPS_TIMESCALEDB_SOURCE; otherwise those tests skip, saying why). README "Tests".
 services:
 	bash scripts/ensure-services.sh
+	bash scripts/ensure-timescaledb.sh
 
 # The journeys run beside the rest of the suite (scripts/run-tests.sh); README "Tests" says how long each layer takes.
 test: $(INSTALLED) cities lint services
@@ -75,6 +78,11 @@ bench-reports: $(INSTALLED) cities services
 # Seconds the browser takes to draw tables of 50-500 rows returned by a callback (Dash's renderer).
 bench-render: $(INSTALLED) services
 	$(BIN)/python -m benchmarks render
+
+# TimescaleDB beside plain PostgreSQL: ingest rate on each, compression of a week of demo readings, the
+# continuous aggregates' refresh lag (a throw-away TimescaleDB cluster; README "Measured").
+bench-timescale: $(INSTALLED) cities services
+	$(BIN)/python -m benchmarks timescale
 
 clean:
 	rm -rf $(VENV) data/cities/*/.built

@@ -1,5 +1,5 @@
 """Run benchmarks: ``python -m benchmarks [NAME] [options]``, all of them without a name; the names
-are geo, store, ingest, vitals, command-view, wall, reports and render.
+are geo, store, ingest, vitals, command-view, wall, reports, render and timescale.
 
 ``make bench`` runs them all; ``make bench-ingest`` the ingest one. They print numbers;
 nothing here asserts a speed (these machines are shared and noisy).
@@ -16,13 +16,15 @@ from benchmarks import (
     render_bench,
     reports_bench,
     store_bench,
+    timescale_bench,
     vitals_bench,
     wall_bench,
 )
 
 SUITES = {"geo": geo_bench.main, "store": store_bench.main, "ingest": ingest_bench.main,
           "vitals": vitals_bench.main, "command-view": command_view_bench.main,
-          "reports": reports_bench.main, "render": render_bench.main, "wall": wall_bench.main}
+          "reports": reports_bench.main, "render": render_bench.main, "wall": wall_bench.main,
+          "timescale": timescale_bench.main}
 
 if __name__ == "__main__":
     chosen = sys.argv[1:2]

@@ -153,7 +153,7 @@ def cmd_db_init(args: argparse.Namespace, settings: Settings) -> None:
         options = store.SchemaOptions(
             retention_days=args.retention_days,
             compress_after_days=args.compress_after_days,
-            use_timescale=False if args.no_timescale else None,
+            use_timescale=False if args.no_timescale else True if args.timescale else None,
         )
         report = store.init_schema(conn, options)
     finally:
@@ -657,7 +657,10 @@ def build_parser() -> argparse.ArgumentParser:
     init = db_commands.add_parser("init", help="create or upgrade the schema (idempotent)")
     init.add_argument("--retention-days", type=_positive, default=90)
     init.add_argument("--compress-after-days", type=_positive, default=7, help="TimescaleDB only")
-    init.add_argument("--no-timescale", action="store_true", help="plain tables even where TimescaleDB is installed")
+    path = init.add_mutually_exclusive_group()
+    path.add_argument("--no-timescale", action="store_true", help="plain tables even where TimescaleDB is installed")
+    path.add_argument("--timescale", action="store_true",
+                      help="TimescaleDB or an error (default: TimescaleDB where preloaded, else plain tables)")
     init.set_defaults(handler=cmd_db_init)
 
     ingest = commands.add_parser("ingest", help="MQTT → database workers")

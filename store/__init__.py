@@ -29,7 +29,7 @@ from store.accounts import (
 )
 from store.audit import AuditRow, audit_actions, read_audit, write_audit
 from store.backfill import backfill_readings
-from store.connection import DatabaseError, StoreUnavailable, connect, is_disconnect
+from store.connection import DatabaseError, StoreUnavailable, TimescaleUnusable, connect, is_disconnect
 from store.displays import (
     DisplayLink,
     DisplayLinkMissing,
@@ -209,6 +209,7 @@ __all__ = [
     "SensorSightingRow",
     "StoreSettings",
     "StoreUnavailable",
+    "TimescaleUnusable",
     "UnitPositionRow",
     "UnitRow",
     "UserRow",

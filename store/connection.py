@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -21,6 +22,11 @@ _DISCONNECT_STATES = ("08", "57P01", "57P02", "57P03")
 
 class StoreUnavailable(Exception):
     """The database cannot be reached (or the connection to it was lost): retry later with a new connection."""
+
+
+class TimescaleUnusable(StoreUnavailable):
+    """The server cannot run TimescaleDB as this database needs it (not preloaded, or the library of the
+    database's TimescaleDB version is missing): an operator must fix the server; the message says how."""
 
 
 # Any error the database reports (psycopg2's base class), so callers need not import psycopg2.
@@ -52,8 +58,25 @@ def connect(url: str, *, application_name: str = "cityops") -> psycopg2.extensio
         conn.commit()
     except psycopg2.Error as error:
         conn.close()
+        missing = _missing_timescale_library(error)
+        if missing:
+            raise TimescaleUnusable(
+                f"PostgreSQL at {_where(params)} has no TimescaleDB library {missing}, the version this database"
+                f" was set up with: install TimescaleDB {missing} again, or update the database to the installed"
+                " version with `psql -X -c 'ALTER EXTENSION timescaledb UPDATE'` (the first command of a session)"
+            ) from None
         raise StoreUnavailable(f"cannot use PostgreSQL at {_where(params)}: {_first_line(error)}") from None
     return conn
+
+
+def _missing_timescale_library(error: psycopg2.Error) -> str | None:
+    """The TimescaleDB version whose library the server lacks, when that is what ``error`` says.
+
+    With TimescaleDB preloaded, every session of a database loads the library of the extension
+    version installed there; after an upgrade that removed it, every first statement fails so.
+    """
+    found = re.search(r'could not access file "\$libdir/timescaledb-([^"]+)"', str(error))
+    return found.group(1) if error.pgcode == "58P01" and found else None
 
 
 def is_disconnect(error: BaseException) -> bool:

@@ -6,15 +6,19 @@ import logging
 from dataclasses import dataclass, field
 
 import psycopg2
+import psycopg2.errors
 import psycopg2.extensions
 
-from store.connection import transaction
+from store.connection import TimescaleUnusable, describe, transaction
 from store.migrations import BOOTSTRAP, MIGRATIONS
 
 log = logging.getLogger(__name__)
 
 # Any fixed number, shared by every process that runs init_schema on the database.
 _LOCK_KEY = 0x63_69_74_79  # "city"
+
+# What an operator does about a TimescaleDB that is installed but not preloaded.
+PRELOAD_FIX = "add shared_preload_libraries = 'timescaledb' to postgresql.conf and restart PostgreSQL"
 
 
 class SchemaMissing(Exception):
@@ -33,6 +37,10 @@ def require_schema(conn: psycopg2.extensions.connection) -> None:
     if applied < latest:
         raise SchemaMissing(f"the database schema is at version {applied}, this cityops needs {latest}: "
                             "run `cityops db init`")
+    with transaction(conn) as cur:
+        settings = _read_settings(cur)
+        if settings is not None and settings.timescale:
+            _check_timescale_usable(cur)
 
 
 @dataclass(frozen=True)
@@ -41,7 +49,9 @@ class SchemaOptions:
 
     ``use_timescale``: None = use TimescaleDB when the server can load it, False = never,
     True = required (an error without it). The choice is made once, at the first
-    ``init_schema``; retention and compression may change on any later call.
+    ``init_schema``; retention and compression may change on any later call. With None, a
+    TimescaleDB installed but not preloaded gives plain tables and a warning naming the fix
+    (never a dropped connection); with True it is a :class:`TimescaleUnusable` error.
     """
 
     retention_days: int = 90
@@ -173,29 +183,78 @@ def _choose_timescale(
         if options.use_timescale is not None and options.use_timescale != previous.timescale:
             made = "with" if previous.timescale else "without"
             raise ValueError(f"this database was set up {made} TimescaleDB; use_timescale cannot change that")
+        if previous.timescale:
+            _check_timescale_usable(cur)
         return previous.timescale
     if options.use_timescale is False:
         return False
-    cur.execute("SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')")
-    if not cur.fetchone()[0]:
+    cur.execute("SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb'")
+    row = cur.fetchone()
+    if row is None:
         if options.use_timescale:
             raise ValueError("TimescaleDB was required but the server does not have the extension")
         log.info("TimescaleDB is not available: using plain PostgreSQL tables")
         return False
-    # Installed but maybe not loadable (it must be in shared_preload_libraries): try it.
+    # Without the preloaded library, CREATE EXTENSION ends the session (FATAL): never try it then.
+    if not _timescale_preloaded(cur):
+        where = describe(cur.connection)
+        if options.use_timescale:
+            raise TimescaleUnusable(
+                f"TimescaleDB {row[0]} is installed on PostgreSQL at {where} but not preloaded: {PRELOAD_FIX},"
+                " or set up plain tables with `cityops db init --no-timescale`")
+        log.warning("TimescaleDB %s is installed on PostgreSQL at %s but not preloaded: using plain PostgreSQL"
+                    " tables, for good in this database (to use TimescaleDB, %s before the first `cityops db init`;"
+                    " --no-timescale silences this)", row[0], where, PRELOAD_FIX)
+        return False
+    # Preloaded, but the library of the version to create may still be missing (an ERROR, not FATAL).
     cur.execute("SAVEPOINT timescale")
     try:
         cur.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
     except psycopg2.Error as error:
         cur.execute("ROLLBACK TO SAVEPOINT timescale")
+        reason = str(error).strip().splitlines()[0]
         if options.use_timescale:
-            raise ValueError(f"TimescaleDB was required but cannot be loaded: {error}".strip()) from error
-        log.warning("TimescaleDB is installed but cannot be loaded (%s): using plain PostgreSQL tables",
-                    str(error).strip())
+            raise TimescaleUnusable(f"TimescaleDB was required but cannot be loaded: {reason}") from error
+        log.warning("TimescaleDB is installed but cannot be loaded (%s): using plain PostgreSQL tables", reason)
         return False
     cur.execute("RELEASE SAVEPOINT timescale")
     log.info("using TimescaleDB")
     return True
+
+
+def preloaded_libraries(setting: str) -> set[str]:
+    """The library names in a ``shared_preload_libraries`` value ("'$libdir/timescaledb.so', pg_stat_statements")."""
+    names = (item.strip().strip("'\"").rsplit("/", 1)[-1] for item in setting.split(","))
+    return {name.removesuffix(".so") for name in names if name}
+
+
+def _timescale_preloaded(cur: psycopg2.extensions.cursor) -> bool:
+    """True when the server preloads TimescaleDB's library (needed before any TimescaleDB function runs)."""
+    cur.execute("SAVEPOINT preload")
+    try:
+        cur.execute("SHOW shared_preload_libraries")
+    except psycopg2.errors.InsufficientPrivilege:
+        # Only superusers and pg_read_all_settings may read it: look for a setting the preloaded library defines.
+        cur.execute("ROLLBACK TO SAVEPOINT preload")
+        cur.execute("SELECT current_setting('timescaledb.max_background_workers', true) IS NOT NULL")
+        return bool(cur.fetchone()[0])
+    (setting,) = cur.fetchone()
+    cur.execute("RELEASE SAVEPOINT preload")
+    return "timescaledb" in preloaded_libraries(setting)
+
+
+def _check_timescale_usable(cur: psycopg2.extensions.cursor) -> None:
+    """For a database set up with TimescaleDB: refuse (one line, the fix) when the server does not preload it,
+    and warn when the database's extension is older than the installed library."""
+    if not _timescale_preloaded(cur):
+        raise TimescaleUnusable(f"this database was set up with TimescaleDB, but PostgreSQL at"
+                                f" {describe(cur.connection)} does not preload it: {PRELOAD_FIX}")
+    cur.execute("SELECT e.extversion, a.default_version FROM pg_extension e"
+                " JOIN pg_available_extensions a ON a.name = e.extname WHERE e.extname = 'timescaledb'")
+    row = cur.fetchone()
+    if row is not None and row[0] != row[1]:
+        log.warning("this database has TimescaleDB %s, the server has %s installed: update it with"
+                    " `psql -X -c 'ALTER EXTENSION timescaledb UPDATE'` (the first command of a session)", *row)
 
 
 def _set_timescale_policies(cur: psycopg2.extensions.cursor, settings: StoreSettings) -> None:

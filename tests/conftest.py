@@ -113,6 +113,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.path.parent.name == "browser")
 
 
+@pytest.fixture(scope="session")
+def timescale_server_url() -> Iterator[str]:
+    """URL of the session's own TimescaleDB cluster (tests/integration/servers.py: TimescaleDB preloaded, no
+    background-job schedulers), started on first use and stopped at the end; or a skip saying why not."""
+    from tests.integration.servers import timescale_cluster_or_skip
+
+    yield from timescale_cluster_or_skip()
+
+
 @pytest.fixture
 def browser() -> Iterator:
     """Headless Chromium at 1920×1080 (a wall screen), English preferred, logging the console: the

@@ -1,8 +1,14 @@
-"""Integration fixtures: throw-away databases on the real PostgreSQL server that `make test` runs.
+"""Integration fixtures: throw-away databases on the real PostgreSQL servers that `make test` provides.
 
-``CITYOPS_TEST_PG`` names the server (a ``postgresql://`` URL of a database to connect to
-for creating others); it defaults to the local one. An unreachable server fails the tests
-instead of skipping them: `make test` is responsible for starting it.
+Two servers. ``plain``: ``CITYOPS_TEST_PG`` names it (a ``postgresql://`` URL of a database to
+connect to for creating others), by default the local one; an unreachable server fails the tests
+instead of skipping them: `make test` is responsible for starting it. ``timescale``: a throw-away
+cluster with TimescaleDB preloaded that this session starts on first use and stops at its end
+(tests/integration/servers.py); where TimescaleDB is not installed its tests are skipped, with the reason.
+
+A test runs on plain PostgreSQL unless it says otherwise: ``@pytest.mark.servers("plain", "timescale")``
+(on a test, or ``pytestmark`` on a module) runs it once on each, ``servers("timescale")`` only there.
+The ``pg_server`` fixture tells the test which server it got.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -19,23 +26,60 @@ import store
 DEFAULT_TEST_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 # Kept by the truncation between tests: they describe the schema, not data.
 SCHEMA_TABLES = ("schema_migrations", "store_settings")
+SERVERS = ("plain", "timescale")
 
 
-def _server_url() -> str:
+@dataclass(frozen=True)
+class PgServer:
+    """A PostgreSQL server the tests make databases on: its kind and the URL of its maintenance database."""
+
+    kind: str
+    url: str
+
+    @property
+    def timescale(self) -> bool:
+        return self.kind == "timescale"
+
+    @property
+    def schema_options(self) -> store.SchemaOptions:
+        """Options that set up this server's path for certain (never left to detection)."""
+        return store.SchemaOptions(use_timescale=self.timescale)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("servers")
+    if marker is None or "pg_server" not in metafunc.fixturenames:
+        return
+    unknown = set(marker.args) - set(SERVERS)
+    if unknown or not marker.args:
+        raise pytest.UsageError(f"servers(...) takes some of {SERVERS}, not {marker.args}")
+    metafunc.parametrize("pg_server", marker.args, indirect=True, scope="session")
+
+
+def _plain_url() -> str:
     url = os.environ.get("CITYOPS_TEST_PG") or DEFAULT_TEST_SERVER
     if urlsplit(url).scheme not in ("postgresql", "postgres"):
         pytest.fail("CITYOPS_TEST_PG must be a postgresql:// URL", pytrace=False)
     return url
 
 
-def _with_database(url: str, name: str) -> str:
+@pytest.fixture(scope="session")
+def pg_server(request: pytest.FixtureRequest) -> PgServer:
+    """The server this test's databases live on (plain unless the test is marked ``servers(...)``)."""
+    kind = getattr(request, "param", "plain")
+    if kind == "timescale":
+        return PgServer(kind, request.getfixturevalue("timescale_server_url"))
+    return PgServer(kind, _plain_url())
+
+
+def with_database(url: str, name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
 
-def _admin_connection():
+def _admin_connection(server: PgServer):
     """A connection to the server's maintenance database, in autocommit mode."""
     try:
-        conn = store.connect(_server_url(), application_name="cityops-tests")
+        conn = store.connect(server.url, application_name="cityops-tests")
     except store.StoreUnavailable as error:
         reason = str(error)
     else:
@@ -45,9 +89,9 @@ def _admin_connection():
                 "or set CITYOPS_TEST_PG to a server you run.", pytrace=False)
 
 
-def _create_database() -> str:
+def create_database(server: PgServer) -> str:
     name = f"cityops_test_{secrets.token_hex(6)}"
-    conn = _admin_connection()
+    conn = _admin_connection(server)
     try:
         with conn.cursor() as cur:
             cur.execute(f'CREATE DATABASE "{name}"')
@@ -56,59 +100,59 @@ def _create_database() -> str:
     return name
 
 
-def _drop_database(name: str) -> None:
-    conn = _admin_connection()
+def drop_database(server: PgServer, name: str) -> None:
+    conn = _admin_connection(server)
     try:
         with conn.cursor() as cur:
             # A test that failed half-way may have left connections open.
             cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         conn.close()
 
 
 @pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
-    """URL of a fresh database ``cityops_test_<hex>`` for this test session, dropped at the end."""
-    name = _create_database()
+def database_url(pg_server: PgServer) -> Iterator[str]:
+    """URL of a fresh database ``cityops_test_<hex>`` for this test session on its server, dropped at the end."""
+    name = create_database(pg_server)
     try:
-        yield _with_database(_server_url(), name)
+        yield with_database(pg_server.url, name)
     finally:
-        _drop_database(name)
+        drop_database(pg_server, name)
 
 
 @pytest.fixture(scope="module")
-def module_database_url() -> Iterator[str]:
+def module_database_url(pg_server: PgServer) -> Iterator[str]:
     """A fresh database of the test module's own, dropped after it: for servers run as processes
     across several tests, whose writes (an admin created at start) no test's cleanup would empty."""
-    name = _create_database()
+    name = create_database(pg_server)
     try:
-        yield _with_database(_server_url(), name)
+        yield with_database(pg_server.url, name)
     finally:
-        _drop_database(name)
+        drop_database(pg_server, name)
 
 
 @pytest.fixture
-def new_database() -> Iterator[Callable[[], str]]:
+def new_database(pg_server: PgServer) -> Iterator[Callable[[], str]]:
     """Makes more empty databases (for schema tests), all dropped after the test; returns their URLs."""
     names: list[str] = []
 
     def make() -> str:
-        names.append(_create_database())
-        return _with_database(_server_url(), names[-1])
+        names.append(create_database(pg_server))
+        return with_database(pg_server.url, names[-1])
 
     yield make
     for name in names:
-        _drop_database(name)
+        drop_database(pg_server, name)
 
 
 @pytest.fixture
-def db(database_url: str) -> Iterator:
-    """A connection to the session database with the schema in place (default options); data tables
-    are emptied after the test."""
+def db(database_url: str, pg_server: PgServer) -> Iterator:
+    """A connection to the session database with the schema in place (default options, the server's path);
+    data tables are emptied after the test."""
     conn = store.connect(database_url, application_name="cityops-tests")
     try:
-        store.init_schema(conn)
+        store.init_schema(conn, pg_server.schema_options)
         yield conn
     finally:
         if not conn.closed:
@@ -129,6 +173,14 @@ def _truncate_data_tables(url: str) -> None:
             tables = [name for (name,) in cur.fetchall()]
             if tables:
                 cur.execute(f"TRUNCATE {', '.join(tables)}")
+            # TimescaleDB: the continuous aggregates keep what they materialized until truncated themselves
+            # (which also resets how far they count as materialized).
+            cur.execute("SELECT to_regclass('timescaledb_information.continuous_aggregates') IS NOT NULL")
+            if cur.fetchone()[0]:
+                cur.execute("SELECT format('%I.%I', view_schema, view_name)"
+                            " FROM timescaledb_information.continuous_aggregates")
+                for (view,) in cur.fetchall():
+                    cur.execute(f"TRUNCATE {view}")
         conn.commit()
     finally:
         conn.close()
@@ -150,11 +202,11 @@ def ingest_db(database_url: str, db) -> str:
 
 
 @pytest.fixture(scope="session")
-def migrated_database_url(database_url: str) -> str:
+def migrated_database_url(database_url: str, pg_server: PgServer) -> str:
     """The session database with the schema in place, for apps built before any ``db`` fixture runs."""
     conn = store.connect(database_url, application_name="cityops-tests")
     try:
-        store.init_schema(conn)
+        store.init_schema(conn, pg_server.schema_options)
     finally:
         conn.close()
     return database_url

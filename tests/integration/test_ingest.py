@@ -1,4 +1,5 @@
-"""The spine end to end: MQTT (a real Mosquitto) → ingest worker → PostgreSQL (a real server)."""
+"""The spine end to end: MQTT (a real Mosquitto) → ingest worker → PostgreSQL (a real server), on plain
+PostgreSQL and on TimescaleDB (the ingest writes differently to each: a rollup queue, or hypertables)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,16 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 import store
 from ingest.mqtt import BrokerAddress, MqttClient
 from ingest.service import IngestOptions, run_worker
 from ingest.worker import BatchLimits
 
 CITY = "nyc"
+
+pytestmark = pytest.mark.servers("plain", "timescale")
 LOG_DIR = Path(tempfile.gettempdir()) / "cityops-test-logs"
 LOG_DIR.mkdir(exist_ok=True)
 
@@ -280,11 +285,11 @@ def test_a_worker_killed_mid_stream_loses_nothing_and_duplicates_nothing(ingest_
     assert count(ingest_db, "rejects") == 0
 
 
-def test_a_database_outage_under_load_loses_nothing(ingest_db, broker, nyc) -> None:
+def test_a_database_outage_under_load_loses_nothing(ingest_db, broker, nyc, pg_server) -> None:
     sensors = some_sensors(nyc, "power", 200)
     total = 10_000
     name = ingest_db.rsplit("/", 1)[1]
-    admin = os.environ.get("CITYOPS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+    admin = pg_server.url
     with running_worker(ingest_db, broker.url):
         sender = threading.Thread(
             target=publish_numbered, args=(broker.url, sensors, total, now() - timedelta(hours=2))
@@ -374,6 +379,7 @@ def test_db_init_creates_the_schema_and_is_idempotent(new_database) -> None:
     assert "nothing (already current)" in again.stdout
 
 
+@pytest.mark.servers("plain")  # TimescaleDB: its retention job (test_store_timescale.py)
 def test_the_first_worker_deletes_what_is_past_retention(ingest_db, broker, nyc) -> None:
     sensor = some_sensors(nyc, "gas", 1)[0]
     conn = store.connect(ingest_db)

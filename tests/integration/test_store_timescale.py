@@ -1,0 +1,239 @@
+"""What only TimescaleDB does, on a real TimescaleDB server: the background jobs that refresh the rollups,
+compress and expire data (run with ``CALL run_job``, which returns when the job is done, as the scheduler
+would run them), and a half-installed or mismatched TimescaleDB refused with one clear line.
+
+The plain-PostgreSQL counterparts (the rollup queue, apply_retention deleting rows) are in test_store.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+import store
+from store import IngestBatch, ReadingRow, RejectRow, SchemaOptions, UnitPositionRow
+from tests.integration.conftest import PgServer, create_database, drop_database, with_database
+from tests.integration.test_store import fetch
+
+REPO = Path(__file__).resolve().parents[2]
+HOUR, MINUTE, DAY = timedelta(hours=1), timedelta(minutes=1), timedelta(days=1)
+
+
+def run_job(conn, proc: str, relation: str) -> None:
+    """Run cityops's ``proc`` job on ``relation`` now; returns when it has finished."""
+    ((job_id,),) = fetch(conn, "SELECT job_id FROM timescaledb_information.jobs"
+                               " WHERE proc_name = %s AND hypertable_name = %s", (proc, relation))
+    conn.autocommit = True  # jobs that commit (refresh, compression) cannot run inside a transaction block
+    try:
+        with conn.cursor() as cur:
+            cur.execute("CALL run_job(%s)", (job_id,))
+    finally:
+        conn.autocommit = False
+
+
+def materialized(conn, view: str) -> str:
+    """The hypertable a continuous aggregate stores its buckets in (what its refresh policy writes)."""
+    ((schema, table),) = fetch(conn, "SELECT materialization_hypertable_schema, materialization_hypertable_name"
+                                     " FROM timescaledb_information.continuous_aggregates WHERE view_name = %s",
+                               (view,))
+    return f'"{schema}"."{table}"'
+
+
+def group_by(conn, unit: str) -> list[tuple]:
+    return fetch(conn, f"SELECT date_trunc('{unit}', time, 'UTC'), sensor_id, metric, count(*), sum(value),"
+                       " min(value), max(value) FROM readings GROUP BY 1, 2, 3 ORDER BY 2, 3, 1")
+
+
+def rollup(conn, relation: str) -> list[tuple]:
+    # relation: a view name or materialized(), never input.
+    return fetch(conn, f"SELECT bucket, sensor_id, metric, readings_count, value_sum, value_min, value_max"
+                       f" FROM {relation} ORDER BY sensor_id, metric, bucket")
+
+
+def readings(sensor: str, start: datetime, count: int, step: timedelta = MINUTE) -> list[ReadingRow]:
+    """Values multiples of 1/4: every sum is exact, so rollups compare exactly."""
+    return [ReadingRow(start + i * step, sensor, "pm25", (i % 37) / 4) for i in range(count)]
+
+
+# -- the background jobs ----------------------------------------------------------------------
+
+
+@pytest.mark.servers("timescale")
+def test_refresh_policies_materialize_what_the_ingest_wrote(db) -> None:
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    store.write_ingest_batch(db, IngestBatch(readings=readings("R1", now - 3 * HOUR, 90)
+                                             + readings("R2", now - 2 * HOUR, 30, timedelta(seconds=20))))
+    assert rollup(db, "readings_1m") == group_by(db, "minute")  # in real time, whatever is materialized yet
+
+    run_job(db, "policy_refresh_continuous_aggregate", "readings_1m")
+    run_job(db, "policy_refresh_continuous_aggregate", "readings_1h")
+
+    # Each policy leaves out the buckets that end within its end_offset of now (one bucket): still filling.
+    assert rollup(db, materialized(db, "readings_1m")) == group_by(db, "minute")
+    assert rollup(db, materialized(db, "readings_1h")) == [
+        row for row in group_by(db, "hour") if row[0] + 2 * HOUR <= now]
+    assert store.refresh_rollups(db) == 0  # the plain path's queue does not exist here
+
+
+@pytest.mark.servers("timescale")
+def test_compression_policy_compresses_old_chunks_and_late_readings_still_go_in(db) -> None:
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    old = readings("C1", now - 10 * DAY, 60)  # older than compress_after (7 days), within retention (90)
+    store.write_ingest_batch(db, IngestBatch(readings=old + readings("C1", now - HOUR, 5)))
+
+    run_job(db, "policy_compression", "readings")
+
+    chunks = fetch(db, "SELECT range_end <= %s, is_compressed FROM timescaledb_information.chunks"
+                       " WHERE hypertable_name = 'readings' ORDER BY range_start", (now - 7 * DAY,))
+    assert chunks == [(True, True), (False, False)]  # the old day compressed, today's not
+    # A late reading into the compressed chunk, and one redelivered: stored once, as on any chunk.
+    late = store.write_ingest_batch(db, IngestBatch(readings=[
+        ReadingRow(now - 10 * DAY + 30 * MINUTE + timedelta(seconds=30), "C1", "pm25", 99.0), old[3]]))
+    assert (late.readings_inserted, late.readings_duplicate) == (1, 1)
+    assert store.count_rows(db, "readings") == len(old) + 5 + 1
+    assert rollup(db, "readings_1m") == group_by(db, "minute")
+
+
+@pytest.mark.servers("timescale")
+def test_retention_policies_drop_old_chunks_and_apply_retention_leaves_them_to_the_jobs(db) -> None:
+    now = datetime.now(UTC)
+    ages = [200 * DAY, 100 * DAY, 10 * DAY, HOUR]  # retention: 90 days
+    store.write_ingest_batch(db, IngestBatch(
+        readings=[ReadingRow(now - age, "T1", "pm25", 1.0) for age in ages],
+        unit_positions=[UnitPositionRow(now - age, "FD-1", 1.0, 2.0, "busy", "fire", None, None) for age in ages],
+        rejects=[RejectRow(now - age, "t", "r", "p") for age in ages],
+    ))
+
+    # apply_retention deletes only the plain tables; the hypertables are the jobs' (whole chunks, no DELETE).
+    assert store.apply_retention(db, now) == {"rejects": 2, "login_attempts": 0}
+    assert store.count_rows(db, "readings") == len(ages)
+    run_job(db, "policy_retention", "readings")
+    run_job(db, "policy_retention", "unit_positions")
+
+    kept = [now - age for age in ages[2:]]
+    assert [t for (t,) in fetch(db, "SELECT time FROM readings ORDER BY time")] == kept
+    assert [t for (t,) in fetch(db, "SELECT time FROM unit_positions ORDER BY time")] == kept
+
+
+# -- a half-installed or mismatched TimescaleDB -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def half_installed() -> Iterator[str]:
+    """A server with TimescaleDB installed but not in shared_preload_libraries (the commonest mistake)."""
+    from tests.integration.servers import timescale_cluster_or_skip
+
+    yield from timescale_cluster_or_skip(preload=False)
+
+
+@pytest.fixture
+def new_half_installed(half_installed: str) -> Iterator[Callable[[], str]]:
+    """Makes empty databases on the half-installed server, dropped after the test; returns their URLs."""
+    server, names = PgServer("timescale", half_installed), []
+
+    def make() -> str:
+        names.append(create_database(server))
+        return with_database(half_installed, names[-1])
+
+    yield make
+    for name in names:
+        drop_database(server, name)
+
+
+def test_half_installed_timescaledb_gives_plain_tables_and_a_warning_naming_the_fix(
+    new_half_installed: Callable[[], str], caplog: pytest.LogCaptureFixture,
+) -> None:
+    conn = store.connect(new_half_installed())
+    try:
+        with caplog.at_level(logging.WARNING, logger="store.schema"):
+            report = store.init_schema(conn)
+        assert report.timescale is False
+        assert store.server_info(conn)["timescale"] is False  # CREATE EXTENSION was never tried
+        store.require_schema(conn)  # the connection is alive and the database usable
+    finally:
+        conn.close()
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "not preloaded" in warning and "shared_preload_libraries = 'timescaledb'" in warning
+
+
+def test_half_installed_timescaledb_is_refused_in_one_line_when_required(new_half_installed: Callable[[], str]) -> None:
+    conn = store.connect(new_half_installed())
+    try:
+        with pytest.raises(store.TimescaleUnusable) as refused:
+            store.init_schema(conn, SchemaOptions(use_timescale=True))
+        assert conn.closed == 0 and fetch(conn, "SELECT 1") == [(1,)]  # not a dropped connection
+    finally:
+        conn.close()
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "not preloaded" in message and "restart PostgreSQL" in message and "--no-timescale" in message
+
+
+def cityops(*args: str, database_url: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CITYOPS_DATABASE_URL": database_url}
+    return subprocess.run([sys.executable, "-m", "cityops", *args], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
+def test_cityops_db_init_on_a_half_installed_timescaledb(new_half_installed: Callable[[], str]) -> None:
+    required = cityops("db", "init", "--timescale", database_url=new_half_installed())
+    assert required.returncode == 1, required.stderr
+    errors = [line for line in required.stderr.splitlines() if line.startswith("cityops: error:")]
+    assert len(errors) == 1 and "shared_preload_libraries = 'timescaledb'" in errors[0], required.stderr
+    assert "connection" not in required.stderr  # never "lost the connection … cursor already closed"
+
+    detected = cityops("db", "init", database_url=new_half_installed())
+    assert detected.returncode == 0, detected.stderr
+    assert "(plain PostgreSQL)" in detected.stdout + detected.stderr
+    assert "not preloaded" in detected.stderr
+
+    plain = cityops("db", "init", "--no-timescale", database_url=new_half_installed())
+    assert plain.returncode == 0 and "not preloaded" not in plain.stderr, plain.stderr
+
+
+def test_a_timescaledb_database_on_a_server_that_stopped_preloading_it_is_refused(
+    new_half_installed: Callable[[], str],
+) -> None:
+    conn = store.connect(new_half_installed())
+    try:
+        store.init_schema(conn, SchemaOptions(use_timescale=False))
+        # As if set up with TimescaleDB while the server still preloaded it.
+        with conn.cursor() as cur:
+            cur.execute("UPDATE store_settings SET value = 'true' WHERE key = 'timescale'")
+        conn.commit()
+        for check in (store.require_schema, store.init_schema):
+            with pytest.raises(store.TimescaleUnusable, match="set up with TimescaleDB.*does not preload it"):
+                check(conn)
+    finally:
+        conn.close()
+
+
+@pytest.mark.servers("timescale")
+def test_a_database_whose_timescaledb_library_is_gone_is_refused_at_connect(
+    new_database: Callable[[], str], pg_server: PgServer,
+) -> None:
+    url = new_database()
+    conn = store.connect(url)
+    try:
+        store.init_schema(conn, pg_server.schema_options)
+        # As after an upgrade that removed the library of the version this database has. The session ends
+        # (FATAL) as the loaded library notices the change: what matters is the next one.
+        conn.autocommit = True
+        with contextlib.suppress(psycopg2.OperationalError), conn.cursor() as cur:
+            cur.execute("UPDATE pg_extension SET extversion = '2.0.0' WHERE extname = 'timescaledb'")
+    finally:
+        conn.close()
+    with pytest.raises(store.TimescaleUnusable) as refused:
+        store.connect(url)
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "no TimescaleDB library 2.0.0" in message and "ALTER EXTENSION timescaledb UPDATE" in message
