@@ -30,6 +30,7 @@ from indicators.domains import INDEX
 from indicators.kpis import closed_loop_kpis, incident_frame, rank_districts
 from indicators.levels import LEVEL_NAMES
 from layouts.components import data_table, level_label, plot_text, score_text
+from layouts.map_labels import DISPATCH_MAP_PX, LABEL_FONT_PX, label_trace
 from layouts.markers import MARK_OUTLINE, SEVERITY_MARK, SEVERITY_STYLE, UNIT_COLOUR, UNIT_SYMBOL
 from layouts.theme import BACKGROUND, translucent
 from store.screens import PastIncident, PastUnit
@@ -77,7 +78,7 @@ def _queue(incidents: list[store.IncidentRow], selected: str | None, now: dateti
     return data_table(headers, rows, row_classes=classes, empty=text("dispatch.none_open", language))
 
 
-MAP_STATIC_TRACES = 2  # the city's outlines: drawn once per page, then left alone
+MAP_STATIC_TRACES = 3  # the city's outlines and its top level's names: drawn once per page, then left alone
 
 
 def incident_title(item: store.IncidentRow | store.IncidentEvent | PastIncident, language: str) -> str:
@@ -130,14 +131,17 @@ def _map_traces(incidents: list[store.IncidentRow], units: list[store.ResponseUn
     return traces
 
 
-def _map(traces: list[go.Scatter]) -> go.Figure:
-    """The whole map: the outlines (:data:`MAP_STATIC_TRACES`), then ``traces``."""
+def _map(traces: list[go.Scatter], language: str) -> go.Figure:
+    """The whole map: the outlines and the top level's names (:data:`MAP_STATIC_TRACES`), then ``traces``."""
     city = citydata.current_city()
     figure = go.Figure()
     for level, width, colour in ((city.lowest_level, 0.5, "#2e3a46"), (city.levels[0], 1.6, "#6b7c8c")):
         xs, ys = citydata.outlines(level)
         figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"width": width, "color": colour},
                                     hoverinfo="skip", showlegend=False))
+    names = citydata.map_labels(city.levels[0], language, frame_px=DISPATCH_MAP_PX, font_px=LABEL_FONT_PX,
+                                mark_px=0)  # no unit marks here: each name over its unit's middle
+    figure.add_trace(label_trace(names, 1.0, 0))
     figure.add_traces(traces)
     lat0 = city.config.center[1]
     figure.update_layout(
@@ -241,7 +245,7 @@ def refresh(_tick: int | None, sort: str, show: str, selected: str | None, _mess
         incidents = store.list_incidents(conn, statuses=OPEN_STATUSES)
     traces = _map_traces(incidents, store.list_units(conn), selected, language)
     map_key = f"{citydata.current_city().id}:{language}"
-    figure = _map_patch(traces) if drawn == map_key else _map(traces)
+    figure = _map_patch(traces) if drawn == map_key else _map(traces, language)
     return (text("feeds.as_of", language, time=format_time(now, locale.city_zone())),
             _queue(_sorted(incidents, sort), selected, now, language), figure, _ranking(language, now), map_key)
 

@@ -304,8 +304,8 @@ def refresh(_tick: int | None, code: str | None) -> tuple[Any, ...]:
         if shape is not None:
             outlines.append((shape.xs, shape.ys))
     incidents = store.list_incidents(conn, statuses=OPEN_STATUSES, district=None if level is None else code)
-    figure = unit_map(units, shapes, language=language, stale=fresh.stale, incidents=incidents, outlines=outlines,
-                      uirevision=f"district-map-{code}")
+    figure = unit_map(units, shapes, level=child_level or level, language=language, stale=fresh.stale,
+                      incidents=incidents, outlines=outlines, uirevision=f"district-map-{code}")
     index = own.get(INDEX)
     index_level = None if index is None else index.level
     heading = html.Div([

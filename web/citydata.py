@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import flask
@@ -17,6 +17,7 @@ import geopandas as gpd
 
 from city import City, CityError, city_folder, load_city, names
 from city.folder import display_path
+from geo.labels import Candidate, Frame, Placed, place_labels
 from geo.shapes import Coordinates, UnitShape, outline_coordinates, unit_shapes_of
 from ingest.parse import IngestContext
 from ingest.service import locate_function
@@ -81,6 +82,31 @@ def outlines(level: str) -> Coordinates:
     folder = flask.current_app.config[CITY_FOLDER]
     with _lock:
         return _outlines(folder, level)
+
+
+@lru_cache(maxsize=512)  # levels × drill-down units × languages × maps
+def _labels(folder: Path, level: str, codes: tuple[str, ...] | None, language: str, frame_px: tuple[int, int],
+            font_px: float, mark_px: float) -> tuple[Placed, ...]:
+    city, display, shapes = _load(folder), _display(folder, level), _unit_shapes(folder, level)
+    chosen = [code for code in (shapes if codes is None else codes) if code in shapes and code in display.index]
+    if not chosen:
+        return ()
+    bounds = [shapes[code].bounds for code in chosen]
+    frame = Frame((min(b[0] for b in bounds), min(b[1] for b in bounds), max(b[2] for b in bounds),
+                   max(b[3] for b in bounds)), city.config.center[1], *frame_px)
+    geometries = display.geometry
+    candidates = [Candidate(code, names.unit_name(city, code, language), shapes[code].point, geometries[code],
+                            geometries[code].area) for code in chosen]
+    return tuple(place_labels(candidates, frame, font_px=font_px, mark_px=mark_px))
+
+
+def map_labels(level: str, language: str, *, frame_px: tuple[int, int], font_px: float, mark_px: float,
+               codes: tuple[str, ...] | None = None) -> tuple[Placed, ...]:
+    """The names of the units of ``level`` (``codes`` of them, or all) that fit a map of them drawn
+    ``frame_px`` wide and high, each under its mark (:func:`geo.labels.place_labels`); cached."""
+    folder = flask.current_app.config[CITY_FOLDER]
+    with _lock:
+        return _labels(folder, level, codes, language, frame_px, font_px, mark_px)
 
 
 @cache

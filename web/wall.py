@@ -34,6 +34,7 @@ from indicators.registry import domain_ids
 from indicators.replay import HISTORY_CADENCE
 from indicators.shown import Shown, lowest_counts, worst_domains
 from layouts.command_map import (
+    MARK_SIZE,
     RESPONDER_SIZE,
     MapUnit,
     command_figure,
@@ -43,6 +44,7 @@ from layouts.command_map import (
     map_state,
     mark_traces,
 )
+from layouts.map_labels import COMMAND_MAP_PX, LABEL_FONT_PX, label_trace
 from layouts.vitals_components import (
     as_of,
     below_text,
@@ -157,6 +159,11 @@ def _view(snapshot: Snapshot, city: City, level: str, shapes: dict[str, UnitShap
                              colour_note(domain, score, unit_level, worst_domains(values, unit_level), language)))
     outlines = [citydata.outlines(city.levels[0])] if level != city.levels[0] else []
     fills = fill_colours(units, stale=fresh.stale)
+    # The names of the top level ("Brooklyn", "浦东新区"): under each unit's mark when that level is
+    # drawn; else over each one's middle, under the finer level's marks (whose long names do not fit).
+    mark_px = MARK_SIZE[1] if level == city.levels[0] else 0
+    names = label_trace(citydata.map_labels(city.levels[0], language, frame_px=COMMAND_MAP_PX, font_px=LABEL_FONT_PX,
+                                            mark_px=mark_px), scale, mark_px)
     marks = mark_traces(units, shapes, language=language, stale=fresh.stale, scale=scale)
     live_layer = incident_traces(snapshot.incidents, language, scale) + [
         trace.to_plotly_json() for trace in responder_traces(snapshot.responders, language,
@@ -178,7 +185,7 @@ def _view(snapshot: Snapshot, city: City, level: str, shapes: dict[str, UnitShap
                 {name: sent_as_is(value) for name, value in panels.items()},
                 {name: digest(value) for name, value in panels.items()},
                 severity_counts(snapshot.incidents),
-                lambda: command_figure(units, shapes, fills, outlines, marks, live_layer, lat0))
+                lambda: command_figure(units, shapes, fills, outlines, names, marks, live_layer, lat0))
 
 
 # -- shared by every screen of this process ---------------------------------------------------------

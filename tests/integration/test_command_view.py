@@ -588,3 +588,40 @@ def test_the_vitals_api_is_shared_yet_its_ages_are_the_requests_own(client_for, 
     assert viewer.get("/api/v1/vitals?level=borough").get_json()["units"][0]["level_name"] == "borough"
     run_once(db, ctx, datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1))
     assert viewer.get("/api/v1/vitals").get_json()["computed_at"] != first["computed_at"]  # new values at once
+
+
+def names_on(figure: dict[str, Any]) -> dict[str, Any]:
+    """The names trace of a map (layouts.map_labels.label_trace)."""
+    [trace] = [trace for trace in figure["data"] if trace.get("name") == "names"]
+    return trace
+
+
+def test_the_maps_name_the_districts_in_the_pages_language_sized_for_the_wall(client_for, vitals) -> None:
+    viewer = client_for("viewer")
+    boroughs = {"Manhattan", "Brooklyn", "Queens", "Bronx", "Staten Island"}
+    for level in ("borough", "cdta", "nta"):  # the top level's names at every level drawn
+        names = names_on(answer(command(viewer, level=level))["command-map"]["figure"])
+        assert set(names["text"]) == boroughs, level
+        assert names["hoverinfo"] == "skip" and names["textfont"]["size"] >= 26
+    wall = names_on(answer(command(viewer, scale=2))["command-map"]["figure"])
+    assert wall["textfont"]["size"] == 52 and set(wall["text"]) == boroughs  # a 4K wall: twice the size
+    viewer.set_cookie(LANGUAGE_COOKIE, "zh-CN")
+    names = names_on(answer(command(viewer))["command-map"]["figure"])
+    assert set(names["text"]) == {"曼哈顿", "布鲁克林", "皇后区", "布朗克斯", "史泰登岛"}
+    # The drill-down names the units it shows (those that fit), the dispatch map the districts.
+    drill = names_on(answer(district(viewer, "nyc"))["district-map"]["figure"])
+    assert set(drill["text"]) <= {"曼哈顿", "布鲁克林", "皇后区", "布朗克斯", "史泰登岛"} and len(drill["text"]) >= 3
+    children = names_on(answer(district(client_for("viewer"), vitals["borough"]))["district-map"]["figure"])
+    assert len(children["text"]) > 0 and not set(children["text"]) & boroughs
+
+
+def test_a_refresh_never_resends_the_names(client_for, vitals) -> None:
+    viewer = client_for("viewer")
+    first = answer(command(viewer))
+    figure = first["command-map"]["figure"]
+    names_at = next(i for i, trace in enumerate(figure["data"]) if trace.get("name") == "names")
+    assert names_at == len(figure["data"]) - 1  # over everything, where a patch never reaches
+    # Another domain: the fills and marks change, patched; the names stay as drawn.
+    tick = answer(command(viewer, "gas", drawn=first["command-drawn"]["data"]))["command-map"]["figure"]
+    assert tick["__dash_patch_update"] == "__dash_patch_update"
+    assert all(op["location"][1] != names_at for op in tick["operations"])

@@ -412,12 +412,12 @@ def test_the_dispatch_map_is_sent_whole_once_then_only_its_live_traces(client_fo
     first = _refresh(officer, None)
     figure = first.get_json()["response"]["dispatch-map"]["figure"]
     drawn = first.get_json()["response"]["dispatch-map-drawn"]["data"]
-    assert len(figure["data"]) == 2 + 6  # two outlines, three unit statuses, three severities
+    assert len(figure["data"]) == 3 + 6  # two outlines, the names, three unit statuses, three severities
     assert figure["data"][0]["mode"] == "lines" and len(figure["data"][0]["x"]) > 1000
     tick = _refresh(officer, drawn)
     patch = tick.get_json()["response"]["dispatch-map"]["figure"]
     assert patch["__dash_patch_update"] == "__dash_patch_update"
-    assert sorted(op["location"][1] for op in patch["operations"]) == list(range(2, 8))  # never the outlines
+    assert sorted(op["location"][1] for op in patch["operations"]) == list(range(3, 9))  # never the outlines
     assert len(tick.get_data()) < len(first.get_data()) / 4
     # The browser lost the first answer (or the language changed): it gets the whole map again.
     assert "data" in _refresh(officer, "nyc:zh-CN").get_json()["response"]["dispatch-map"]["figure"]
