@@ -14,6 +14,7 @@ import math
 import re
 import tomllib
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,36 @@ class Layer:
 
     def title(self, language: str) -> str:
         return self.name_zh if language == "zh-CN" and self.name_zh else self.name
+
+
+EVERY = object()  # visible_layers(chosen=EVERY): all the role may see
+
+
+def visible_layers(layers: dict[str, Layer], role: str | None, chosen: Any = EVERY) -> tuple[Layer, ...]:
+    """The layers ``role`` may see (none without a role), in the city's order; with ``chosen``
+    (ids from a browser: anything), only those of them; anything else in it (None, a string,
+    ids of layers the role may not see) chooses nothing."""
+    seen = [layer for layer in layers.values() if role is not None and role in layer.roles]
+    if chosen is EVERY:
+        return tuple(seen)
+    wanted = {str(item) for item in chosen} if isinstance(chosen, list | tuple) else set()
+    return tuple(layer for layer in seen if layer.id in wanted)
+
+
+def elements_frame(layers: Iterable[Layer], language: str) -> pd.DataFrame:
+    """Every element of ``layers`` as one frame (``layer, kind, element_id, name, lon, lat,
+    synthetic``), named in ``language`` where the layer has it."""
+    frames = []
+    for layer in layers:
+        elements = layer.elements
+        names = elements["name"]
+        if language == "zh-CN":
+            names = elements["name_zh"].where(elements["name_zh"].notna(), names)
+        frames.append(pd.DataFrame({"layer": layer.id, "kind": layer.kind, "element_id": elements["element_id"],
+                                    "name": names, "lon": elements["lon"], "lat": elements["lat"],
+                                    "synthetic": layer.synthetic}))
+    columns = ["layer", "kind", "element_id", "name", "lon", "lat", "synthetic"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
 def _clean_name(value: Any, where: str) -> str | None:

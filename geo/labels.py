@@ -50,6 +50,12 @@ class Frame:
     def px_per_lat(self) -> float:
         return self.px_per_lon / math.cos(math.radians(self.lat0))
 
+    @property
+    def zoom(self) -> float:
+        """The web-map zoom this frame shows (zoom 0: 360° of longitude across 256 px), as a
+        layer's ``min_zoom`` is read."""
+        return math.log2(self.px_per_lon * 360 / 256)
+
     def to_px(self, lon: float, lat: float) -> tuple[float, float]:
         """Pixels from the frame's middle (y up)."""
         minx, miny, maxx, maxy = self.bounds

@@ -28,9 +28,10 @@ DISPATCH_MAP_PX = (990, 600)
 def label_trace(placed: Sequence[Placed], scale: float, mark_px: float) -> dict[str, Any]:
     """The units' names that fit (:func:`web.citydata.map_labels`), each beside its unit's mark:
     one text trace over invisible marks of the marks' size (Plotly sets text off its point by
-    the marker's radius), never hovered or clicked."""
+    the marker's radius; ``mark_px`` 0: no marks, text only), never hovered or clicked."""
     return {
-        "type": "scatter", "mode": "markers+text", "name": "names", "showlegend": False, "hoverinfo": "skip",
+        "type": "scatter", "mode": "markers+text" if mark_px > 0 else "text", "name": "names",
+        "showlegend": False, "hoverinfo": "skip",
         "x": [p.lon for p in placed], "y": [p.lat for p in placed], "text": [plot_text(p.text) for p in placed],
         "textposition": [p.position for p in placed], "cliponaxis": False,
         "marker": {"size": round(mark_px * scale, 1), "opacity": 0},

@@ -11,12 +11,15 @@ import threading
 from datetime import timedelta
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import Any
 
 import flask
 import geopandas as gpd
+import pandas as pd
 
 from city import City, CityError, city_folder, load_city, names
 from city.folder import display_path
+from city.layers import EVERY, Layer, elements_frame, visible_layers
 from geo.labels import Candidate, Frame, Placed, place_labels
 from geo.shapes import Coordinates, UnitShape, outline_coordinates, unit_shapes_of
 from ingest.parse import IngestContext
@@ -84,16 +87,32 @@ def outlines(level: str) -> Coordinates:
         return _outlines(folder, level)
 
 
+def _frame(folder: Path, level: str, codes: tuple[str, ...] | None, frame_px: tuple[int, int]) -> Frame | None:
+    shapes = _unit_shapes(folder, level)
+    bounds = [shapes[code].bounds for code in (shapes if codes is None else codes) if code in shapes]
+    if not bounds:
+        return None
+    return Frame((min(b[0] for b in bounds), min(b[1] for b in bounds), max(b[2] for b in bounds),
+                  max(b[3] for b in bounds)), _load(folder).config.center[1], *frame_px)
+
+
+def map_zoom(level: str, frame_px: tuple[int, int], codes: tuple[str, ...] | None = None) -> float:
+    """The zoom of a map of the units of ``level`` (``codes`` of them, or all) drawn ``frame_px``
+    wide and high: a layer with a higher ``min_zoom`` is left off it."""
+    folder = flask.current_app.config[CITY_FOLDER]
+    with _lock:
+        frame = _frame(folder, level, codes, frame_px)
+    return 0.0 if frame is None else frame.zoom
+
+
 @lru_cache(maxsize=512)  # levels × drill-down units × languages × maps
 def _labels(folder: Path, level: str, codes: tuple[str, ...] | None, language: str, frame_px: tuple[int, int],
             font_px: float, mark_px: float) -> tuple[Placed, ...]:
     city, display, shapes = _load(folder), _display(folder, level), _unit_shapes(folder, level)
-    chosen = [code for code in (shapes if codes is None else codes) if code in shapes and code in display.index]
-    if not chosen:
+    frame = _frame(folder, level, codes, frame_px)
+    if frame is None:
         return ()
-    bounds = [shapes[code].bounds for code in chosen]
-    frame = Frame((min(b[0] for b in bounds), min(b[1] for b in bounds), max(b[2] for b in bounds),
-                   max(b[3] for b in bounds)), city.config.center[1], *frame_px)
+    chosen = [code for code in (shapes if codes is None else codes) if code in shapes and code in display.index]
     geometries = display.geometry
     candidates = [Candidate(code, names.unit_name(city, code, language), shapes[code].point, geometries[code],
                             geometries[code].area) for code in chosen]
@@ -107,6 +126,25 @@ def map_labels(level: str, language: str, *, frame_px: tuple[int, int], font_px:
     folder = flask.current_app.config[CITY_FOLDER]
     with _lock:
         return _labels(folder, level, codes, language, frame_px, font_px, mark_px)
+
+
+@lru_cache(maxsize=32)
+def _elements(folder: Path, role: str | None, language: str) -> pd.DataFrame:
+    return elements_frame(visible_layers(_load(folder).layers, role), language)
+
+
+def elements_for(role: str | None, language: str) -> pd.DataFrame:
+    """Every element of every layer ``role`` may see, named in ``language``
+    (:func:`city.layers.elements_frame`); cached, not to be changed."""
+    folder = flask.current_app.config[CITY_FOLDER]
+    with _lock:
+        return _elements(folder, role, language)
+
+
+def layers_for(role: str | None, chosen: Any = EVERY) -> tuple[Layer, ...]:
+    """The city's element layers ``role`` may see; with ``chosen`` (a browser's list of ids),
+    only those (:func:`city.layers.visible_layers`)."""
+    return visible_layers(current_city().layers, role, chosen)
 
 
 @cache

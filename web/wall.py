@@ -26,6 +26,7 @@ from plotly.io.json import to_json_plotly
 import store
 from callbacks.dispatch import responder_traces
 from city import City
+from city.layers import Layer
 from geo.shapes import UnitShape
 from indicators.causes import one_warning_per_cause
 from indicators.domains import INDEX
@@ -45,6 +46,7 @@ from layouts.command_map import (
     mark_traces,
 )
 from layouts.map_labels import COMMAND_MAP_PX, LABEL_FONT_PX, label_trace
+from layouts.map_layers import layer_traces
 from layouts.vitals_components import (
     as_of,
     below_text,
@@ -145,7 +147,7 @@ class View:
 
 
 def _view(snapshot: Snapshot, city: City, level: str, shapes: dict[str, UnitShape], domain: str,
-          language: str, scale: float, fresh: Freshness, replaying: bool) -> View:
+          language: str, scale: float, fresh: Freshness, replaying: bool, layers: tuple[Layer, ...]) -> View:
     by_unit: dict[str, dict[str, Shown]] = defaultdict(dict)
     for row in snapshot.rows:
         by_unit[row.scope_code][row.domain] = row
@@ -165,10 +167,11 @@ def _view(snapshot: Snapshot, city: City, level: str, shapes: dict[str, UnitShap
     names = label_trace(citydata.map_labels(city.levels[0], language, frame_px=COMMAND_MAP_PX, font_px=LABEL_FONT_PX,
                                             mark_px=mark_px), scale, mark_px)
     marks = mark_traces(units, shapes, language=language, stale=fresh.stale, scale=scale)
+    elements = layer_traces(layers, language, scale=scale, zoom=citydata.map_zoom(level, COMMAND_MAP_PX))
     live_layer = incident_traces(snapshot.incidents, language, scale) + [
         trace.to_plotly_json() for trace in responder_traces(snapshot.responders, language,
                                                              size=RESPONDER_SIZE * scale)]
-    key = f"{level}|{language}|{scale:g}"
+    key = f"{level}|{language}|{scale:g}|{','.join(layer.id for layer in layers)}"
     index_row = city_rows.get(INDEX)
     worst = worst_domains(city_rows, None if index_row is None else index_row.level)
     panels = {
@@ -185,7 +188,7 @@ def _view(snapshot: Snapshot, city: City, level: str, shapes: dict[str, UnitShap
                 {name: sent_as_is(value) for name, value in panels.items()},
                 {name: digest(value) for name, value in panels.items()},
                 severity_counts(snapshot.incidents),
-                lambda: command_figure(units, shapes, fills, outlines, names, marks, live_layer, lat0))
+                lambda: command_figure(units, shapes, fills, outlines, names, marks, live_layer, lat0, elements))
 
 
 # -- shared by every screen of this process ---------------------------------------------------------
@@ -230,9 +233,10 @@ class Wall:
             return entry
 
     def screen(self, conn: store.Connection, city: City, level: str, shapes: dict[str, UnitShape], *,
-               domain: str, language: str, scale: float, at: datetime | None, now: datetime) -> tuple[View, Snapshot,
-                                                                                                   Freshness]:
-        """The view of ``level`` for this screen, its snapshot and how fresh the values are now."""
+               domain: str, language: str, scale: float, at: datetime | None, now: datetime,
+               layers: tuple[Layer, ...] = ()) -> tuple[View, Snapshot, Freshness]:
+        """The view of ``level`` for this screen (with the element ``layers`` it has turned on), its
+        snapshot and how fresh the values are now."""
         codes = list(shapes)
         entry = self._entry((conn.dsn, city.folder, level, at), wall_version(conn),
                             (lambda: _live(conn, city, codes, now, self._open_statuses)) if at is None
@@ -243,11 +247,12 @@ class Wall:
         else:  # a replayed value is as current as the history holds it, never "stale"
             fresh = Freshness(computed, None if computed is None else (at - computed).total_seconds(), False)
         with entry.lock:
-            key = (domain, language, scale, fresh.stale, fresh.computed_at, at is not None)
+            key = (domain, language, scale, fresh.stale, fresh.computed_at, at is not None,
+                   tuple(layer.id for layer in layers))
             view = entry.views.get(key)
             if view is None:
                 view = entry.views[key] = _view(entry.snapshot, city, level, shapes, domain, language, scale,
-                                                fresh, at is not None)
+                                                fresh, at is not None, layers)
         return view, entry.snapshot, fresh
 
 

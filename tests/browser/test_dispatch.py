@@ -45,9 +45,10 @@ def test_an_officer_picks_an_incident_on_the_map_and_dispatches_the_nearest_unit
     _wait_text(browser, "#dispatch-queue", str(incident))
     assert "13812345678" not in browser.page_source
 
-    # The incident's marker: the one critical incident, drawn as an "x" on the map.
+    # The incident's marker: the one critical incident, drawn as an "x" on the map (the last
+    # trace but the selected incident's nearest elements and the district names).
     wait = WebDriverWait(browser, WAIT_S)
-    marker_css = "#dispatch-map .scatterlayer .trace:last-child .points path"
+    marker_css = "#dispatch-map .scatterlayer .trace:nth-last-child(3) .points path"
     wait.until(expected_conditions.presence_of_element_located(("css selector", marker_css)))
 
     def picked(driver) -> bool:

@@ -156,3 +156,16 @@ def test_a_category_names_the_element_kinds_it_needs(tmp_path) -> None:
     path.write_text(path.read_text(encoding="utf-8").replace('"hydrant"', '"volcano"'), encoding="utf-8")
     with pytest.raises(CityError, match="elements must list some of"):
         read_categories(path)
+
+
+def test_a_role_sees_only_its_layers_and_a_browser_chooses_among_them_only(toy_city) -> None:
+    from city.layers import visible_layers
+
+    layers = write_synthetic_layers(toy_city, load_city(toy_city).boundaries["block"], seed=1)
+    assert [layer.id for layer in visible_layers(layers, "viewer")] == [
+        spec.id for spec in SYNTHETIC_LAYERS if spec.id != "hydrants"]
+    assert visible_layers(layers, None) == ()
+    assert [layer.id for layer in visible_layers(layers, "viewer", ["hydrants", "shelters", "hospitals"])] == [
+        "hospitals", "shelters"]  # the city's order; hydrants are not the viewer's
+    for hostile in (None, "hospitals", {"hospitals": 1}, 7, [None], ["<b>"]):
+        assert visible_layers(layers, "admin", hostile) == ()
