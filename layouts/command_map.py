@@ -163,7 +163,9 @@ def unit_map(units: Sequence[MapUnit], shapes: dict[str, UnitShape], *, level: s
     codes = tuple(unit.code for unit in drawn)
     names = citydata.map_labels(level, language, frame_px=DISTRICT_MAP_PX, font_px=LABEL_FONT_PX,
                                 mark_px=MARK_SIZE[1], codes=codes)
-    elements = layer_traces(layers, language, scale=1.0, zoom=citydata.map_zoom(level, DISTRICT_MAP_PX, codes))
+    frame = citydata.map_frame(level, DISTRICT_MAP_PX, codes)
+    elements = layer_traces(layers, language, scale=1.0, zoom=frame.zoom if frame else 0.0,
+                            bounds=frame.bounds if frame else None)
     lat0 = citydata.current_city().config.center[1]
     figure = command_figure(drawn, shapes, fill_colours(drawn, stale=stale), outlines,
                             label_trace(names, 1.0, MARK_SIZE[1]), marks, live, lat0, elements)

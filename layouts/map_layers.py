@@ -45,12 +45,17 @@ def _hover(name: str, layer: Layer, language: str, extra: str = "") -> str:
     return plot_text(f"{name} · {layer.title(language)}{extra}{synthetic}")
 
 
-def layer_traces(layers: Sequence[Layer], language: str, *, scale: float, zoom: float) -> list[dict[str, Any]]:
+def layer_traces(layers: Sequence[Layer], language: str, *, scale: float, zoom: float,
+                 bounds: tuple[float, float, float, float] | None = None) -> list[dict[str, Any]]:
     """One trace per layer, its elements drawn with the kind's shape and colour (empty where the
-    map's ``zoom`` is below the layer's ``min_zoom``)."""
+    map's ``zoom`` is below the layer's ``min_zoom``); with ``bounds`` (lon/lat), only the
+    elements within them: a drill-down keeps its framing instead of stretching to the city's."""
     traces = []
     for layer in layers:
         elements = layer.elements if zoom >= layer.min_zoom else layer.elements.iloc[0:0]
+        if bounds is not None:
+            minx, miny, maxx, maxy = bounds
+            elements = elements[elements["lon"].between(minx, maxx) & elements["lat"].between(miny, maxy)]
         names = elements["name"]
         if language == "zh-CN":
             names = elements["name_zh"].where(elements["name_zh"].notna(), names)

@@ -96,12 +96,17 @@ def _frame(folder: Path, level: str, codes: tuple[str, ...] | None, frame_px: tu
                   max(b[3] for b in bounds)), _load(folder).config.center[1], *frame_px)
 
 
-def map_zoom(level: str, frame_px: tuple[int, int], codes: tuple[str, ...] | None = None) -> float:
-    """The zoom of a map of the units of ``level`` (``codes`` of them, or all) drawn ``frame_px``
-    wide and high: a layer with a higher ``min_zoom`` is left off it."""
+def map_frame(level: str, frame_px: tuple[int, int], codes: tuple[str, ...] | None = None) -> Frame | None:
+    """How a map of the units of ``level`` (``codes`` of them, or all) drawn ``frame_px`` wide
+    and high frames them: its bounds and zoom (a layer with a higher ``min_zoom`` is left off it)."""
     folder = flask.current_app.config[CITY_FOLDER]
     with _lock:
-        frame = _frame(folder, level, codes, frame_px)
+        return _frame(folder, level, codes, frame_px)
+
+
+def map_zoom(level: str, frame_px: tuple[int, int], codes: tuple[str, ...] | None = None) -> float:
+    """The zoom of :func:`map_frame` (0 when nothing is drawn)."""
+    frame = map_frame(level, frame_px, codes)
     return 0.0 if frame is None else frame.zoom
 
 

@@ -646,9 +646,16 @@ def test_element_layers_are_drawn_as_chosen_and_only_those_the_role_may_see(clie
     # Hydrants start at zoom 13: an admin turns them on, the whole city's map leaves them off.
     assert len(layer_traces_of(answer(command(admin, layers=["hydrants"]))["command-map"]["figure"])
                ["hydrants"]["x"]) == 0
-    # … and a neighbourhood's drill-down draws them.
-    near = layer_traces_of(answer(district(admin, vitals["nta"], ["hydrants"]))["district-map"]["figure"])
-    assert len(near["hydrants"]["x"]) > 500 and near["hydrants"]["type"] == "scattergl"
+    # … and a community district's drill-down draws them: those within its frame, which it keeps.
+    figure = answer(district(admin, vitals["borough"], ["hydrants"]))["district-map"]["figure"]
+    assert len(layer_traces_of(figure)["hydrants"]["customdata"]) == 0  # a borough: zoom 12
+    figure = answer(district(admin, vitals["cdta"], ["hydrants", "hospitals"]))["district-map"]["figure"]
+    near = layer_traces_of(figure)
+    fills = [trace for trace in figure["data"] if trace.get("fill") == "toself"]
+    west = min(min(x for x in t["x"] if x is not None) for t in fills)
+    east = max(max(x for x in t["x"] if x is not None) for t in fills)
+    assert len(near["hydrants"]["customdata"]) > 3
+    assert all(west <= x <= east for x in near["hydrants"]["x"] + near["hospitals"]["x"])
     assert layer_traces_of(answer(district(viewer, vitals["nta"], ["hydrants"]))["district-map"]["figure"]) == {}
     viewer.set_cookie(LANGUAGE_COOKIE, "zh-CN")
     chinese = layer_traces_of(answer(command(viewer, layers=["hospitals"]))["command-map"]["figure"])
