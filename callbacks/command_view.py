@@ -30,7 +30,7 @@ from layouts.command_options import default_level
 from layouts.vitals_components import incident_counts, showing, stale_note
 from vocabulary.messages import format_time, text
 from vocabulary.terms import OPEN_STATUSES
-from web import citydata, db, locale
+from web import citydata, db, guard, locale
 from web.wall import Wall, panel_digests
 
 WALL = Wall(OPEN_STATUSES)
@@ -43,17 +43,20 @@ def map_level(level: str | None = None) -> str:
 
 
 def refresh(_tick: int | None, domain: str | None, level: str | None, replay: dict[str, Any] | None,
-            drawn: dict[str, Any] | None, options: dict[str, Any] | None, scale: Any = None) -> tuple[Any, ...]:
-    """Everything on the command view, live or as of the replayed time, sending only what changed
-    since ``drawn`` (what this browser shows). Always answers a heartbeat: the page's watchdog
-    shows "connection lost" when those stop."""
+            layers: Any, drawn: dict[str, Any] | None, options: dict[str, Any] | None,
+            scale: Any = None) -> tuple[Any, ...]:
+    """Everything on the command view, live or as of the replayed time, with the element layers
+    turned on (those of them this person's role may see), sending only what changed since
+    ``drawn`` (what this browser shows). Always answers a heartbeat: the page's watchdog shows
+    "connection lost" when those stop."""
     language = locale.request_language()
     domain = domain if domain in (INDEX, *domain_ids()) else INDEX
     now = datetime.now(UTC)
     level = map_level(level)
     at = replayed_time(replay)
     view, snapshot, fresh = WALL.screen(db.connection(), citydata.current_city(), level, citydata.unit_shapes(level),
-                                        domain=domain, language=language, scale=mark_scale(scale), at=at, now=now)
+                                        domain=domain, language=language, scale=mark_scale(scale), at=at, now=now,
+                                        layers=citydata.layers_for(guard.current_role(), layers))
     if at is None:
         note = stale_note(fresh, language)
         mode = ""
@@ -116,7 +119,7 @@ REFRESH_OUTPUTS = (("command-map", "figure"), ("command-drawn", "data"), ("comma
                    ("command-as-of", "children"), ("command-stale", "children"), ("command-live", "className"),
                    ("command-showing", "children"), ("command-mode", "children"))
 REFRESH_INPUTS = (("command-refresh", "n_intervals"), ("command-domain", "value"), ("command-level", "value"),
-                  ("command-replay", "data"))
+                  ("command-replay", "data"), ("command-layers", "value"))
 REFRESH_STATE = (("command-drawn", "data"), ("command-options", "data"), ("command-scale", "data"))
 
 

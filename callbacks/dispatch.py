@@ -19,7 +19,7 @@ from dash.development.base_component import Component
 
 import store
 from auth.roles import DISPATCH
-from geo.nearest import nearest_units
+from geo.nearest import nearest_elements, nearest_units
 from incidents.lifecycle import DISPATCH as DISPATCH_ACTION
 from incidents.lifecycle import Conflict, allowed_actions, next_status
 from incidents.privacy import mask_phone
@@ -29,6 +29,8 @@ from indicators.domains import INDEX
 from indicators.kpis import closed_loop_kpis, incident_frame, rank_districts
 from indicators.levels import LEVEL_NAMES
 from layouts.components import data_table, incident_title, level_label, plot_text, score_text, unit_kind_name
+from layouts.map_labels import DISPATCH_MAP_PX, LABEL_FONT_PX, label_trace
+from layouts.map_layers import distance_text, layer_traces, nearest_trace
 from layouts.markers import MARK_OUTLINE, SEVERITY_MARK, SEVERITY_STYLE, responder_traces
 from layouts.theme import BACKGROUND, translucent
 from vocabulary.messages import format_duration, format_time, text
@@ -75,7 +77,9 @@ def _queue(incidents: list[store.IncidentRow], selected: str | None, now: dateti
     return data_table(headers, rows, row_classes=classes, empty=text("dispatch.none_open", language))
 
 
-MAP_STATIC_TRACES = 2  # the city's outlines: drawn once per page, then left alone
+# The city's outlines, then the element layers turned on: drawn once per page (and when the layers
+# change), then left alone; the live traces follow, and the top level's names over everything.
+MAP_STATIC_TRACES = 2
 
 
 
@@ -103,15 +107,20 @@ def _map_traces(incidents: list[store.IncidentRow], units: list[store.ResponseUn
     return traces
 
 
-def _map(traces: list[go.Scatter]) -> go.Figure:
-    """The whole map: the outlines (:data:`MAP_STATIC_TRACES`), then ``traces``."""
+def _map(traces: list[go.Scatter | dict[str, Any]], language: str, elements: list[dict[str, Any]]) -> go.Figure:
+    """The whole map: the outlines (:data:`MAP_STATIC_TRACES`), the element layers turned on
+    (``elements``), ``traces``, and over them the top level's names."""
     city = citydata.current_city()
     figure = go.Figure()
     for level, width, colour in ((city.lowest_level, 0.5, "#2e3a46"), (city.levels[0], 1.6, "#6b7c8c")):
         xs, ys = citydata.outlines(level)
         figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"width": width, "color": colour},
                                     hoverinfo="skip", showlegend=False))
+    names = citydata.map_labels(city.levels[0], language, frame_px=DISPATCH_MAP_PX, font_px=LABEL_FONT_PX,
+                                mark_px=0)  # no unit marks here: each name over its unit's middle
+    figure.add_traces(elements)
     figure.add_traces(traces)
+    figure.add_trace(label_trace(names, 1.0, 0))
     lat0 = city.config.center[1]
     figure.update_layout(
         paper_bgcolor=BACKGROUND, plot_bgcolor=BACKGROUND, font={"color": "#e6e9ec", "size": 14},
@@ -124,12 +133,23 @@ def _map(traces: list[go.Scatter]) -> go.Figure:
     return figure
 
 
-def _map_patch(traces: list[go.Scatter]) -> dash.Patch:
-    """A refresh of a map the browser already holds: the live traces only, not the outlines."""
+def _map_patch(traces: list[go.Scatter | dict[str, Any]], first: int) -> dash.Patch:
+    """A refresh of a map the browser already holds: the live traces from index ``first`` on, not
+    the outlines, names or layers."""
     patch = dash.Patch()
     for number, trace in enumerate(traces):
-        patch["data"][MAP_STATIC_TRACES + number] = trace.to_plotly_json()
+        patch["data"][first + number] = trace if isinstance(trace, dict) else trace.to_plotly_json()
     return patch
+
+
+def nearest_elements_of(incident: store.IncidentRow, language: str) -> pd.DataFrame:
+    """The nearest elements of the kinds the incident's category needs (``categories.toml``
+    ``elements``), two of each, among the layers this person's role may see (turned on or not)."""
+    category = citydata.current_city().categories.get(incident.category)
+    elements = citydata.elements_for(guard.current_role(), language)
+    if category is None or not category.elements or incident.lon is None or incident.lat is None:
+        return elements.iloc[0:0].assign(distance_m=pd.Series(dtype=float))
+    return nearest_elements(float(incident.lon), float(incident.lat), elements, category.elements, per_kind=2)
 
 
 def place(click: dict | None) -> tuple[float, float]:
@@ -202,9 +222,10 @@ def _ranking(language: str, now: datetime) -> Component:
 
 
 def refresh(_tick: int | None, sort: str, show: str, selected: str | None, _message: Any, _created: Any,
-            drawn: str | None) -> tuple[str, Component, go.Figure | dash.Patch, Component, str]:
+            layers: Any, drawn: str | None) -> tuple[str, Component, go.Figure | dash.Patch, Component, str]:
     """Everything but the detail, every few seconds. The map is sent whole once (``drawn`` is
-    empty until the browser holds it, also after a failed first answer) and patched after."""
+    empty until the browser holds it, also after a failed first answer, or when other element
+    ``layers`` are turned on) and patched after; the selected incident's nearest elements ringed."""
     language = locale.request_language()
     now = datetime.now(UTC)
     conn = db.connection()
@@ -212,9 +233,18 @@ def refresh(_tick: int | None, sort: str, show: str, selected: str | None, _mess
         incidents = store.list_incidents(conn, since=now - timedelta(days=7))
     else:
         incidents = store.list_incidents(conn, statuses=OPEN_STATUSES)
-    traces = _map_traces(incidents, store.list_units(conn), selected, language)
-    map_key = f"{citydata.current_city().id}:{language}"
-    figure = _map_patch(traces) if drawn == map_key else _map(traces)
+    traces: list[go.Scatter | dict[str, Any]] = list(_map_traces(incidents, store.list_units(conn), selected,
+                                                                  language))
+    chosen = citydata.layers_for(guard.current_role(), layers)
+    picked = next((i for i in incidents if str(i.id) == selected), None)
+    near = None if picked is None or picked.status == RESOLVED else nearest_elements_of(picked, language)
+    traces.append(nearest_trace(near, citydata.current_city().layers, language))
+    map_key = f"{citydata.current_city().id}:{language}:{','.join(layer.id for layer in chosen)}"
+    if drawn == map_key:
+        figure = _map_patch(traces, MAP_STATIC_TRACES + len(chosen))
+    else:
+        zoom = citydata.map_zoom(citydata.current_city().levels[0], DISPATCH_MAP_PX)
+        figure = _map(traces, language, layer_traces(chosen, language, scale=1.0, zoom=zoom))
     return (text("feeds.as_of", language, time=format_time(now, locale.city_zone())),
             _queue(_sorted(incidents, sort), selected, now, language), figure, _ranking(language, now), map_key)
 
@@ -336,7 +366,20 @@ def _nearest(incident: store.IncidentRow, language: str) -> tuple[list[str], lis
             for row in nearest.itertuples(index=False)]
     headers = [text(f"dispatch.{key}", language) for key in ("unit", "kind", "distance", "eta", "send")]
     return list(nearest["unit_id"]), [html.H3(text("dispatch.nearest", language)),
-                                      data_table(headers, rows, empty=text("dispatch.no_units", language))]
+                                      data_table(headers, rows, empty=text("dispatch.no_units", language)),
+                                      *_elements_table(incident, language)]
+
+
+def _elements_table(incident: store.IncidentRow, language: str) -> list[Component]:
+    """The nearest city elements the incident's category needs: which layer, which one, how far."""
+    near = nearest_elements_of(incident, language)
+    layers = citydata.current_city().layers
+    synthetic = f" ({text('map.synthetic', language)})"
+    rows = [[layers[row.layer].title(language) + (synthetic if row.synthetic else ""), row.name,
+             distance_text(row.distance_m)] for row in near.itertuples(index=False)]
+    headers = [text(f"dispatch.{key}", language) for key in ("layer", "element", "distance")]
+    return [html.H3(text("dispatch.nearest_elements", language)),
+            data_table(headers, rows, empty=text("dispatch.no_elements", language), class_name="data-table elements")]
 
 
 _HIDDEN = {"display": "none"}
@@ -420,7 +463,7 @@ def register(app: dash.Dash) -> None:
                  Input("dispatch-refresh", "n_intervals"), Input("dispatch-sort", "value"),
                  Input("dispatch-show", "value"), Input("dispatch-selected", "data"),
                  Input("dispatch-done", "data"), Input("dispatch-new-message", "children"),
-                 State("dispatch-map-drawn", "data"))(refresh)
+                 Input("dispatch-layers", "value"), State("dispatch-map-drawn", "data"))(refresh)
     app.callback(Output("dispatch-selected", "data"),
                  Input({"type": "dispatch-pick", "index": ALL}, "n_clicks"), Input("dispatch-map", "clickData"),
                  State("dispatch-selected", "data"))(pick)

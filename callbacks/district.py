@@ -30,7 +30,7 @@ from layouts.theme import BACKGROUND
 from layouts.vitals_components import below_text, clock, stale_note, trend_parts, unit_label, warning_items
 from vocabulary.messages import format_duration, format_time, text
 from vocabulary.terms import OPEN_STATUSES
-from web import citydata, db, locale
+from web import citydata, db, guard, locale
 from web.citydata import category_name
 
 HISTORY_PERIOD = timedelta(hours=24)
@@ -265,7 +265,8 @@ def open_child(click: dict[str, Any] | None, code: str | None) -> str:
     return f"/district/{child}"
 
 
-def refresh(_tick: int | None, code: str | None) -> tuple[Any, ...]:
+def refresh(_tick: int | None, code: str | None, layers: Any = None) -> tuple[Any, ...]:
+    """The drill-down of ``code``, with the element ``layers`` turned on (those this role may see)."""
     language = locale.request_language()
     city = citydata.current_city()
     code = code or ""
@@ -303,8 +304,9 @@ def refresh(_tick: int | None, code: str | None) -> tuple[Any, ...]:
         if shape is not None:
             outlines.append((shape.xs, shape.ys))
     incidents = store.list_incidents(conn, statuses=OPEN_STATUSES, district=None if level is None else code)
-    figure = unit_map(units, shapes, language=language, stale=fresh.stale, incidents=incidents, outlines=outlines,
-                      uirevision=f"district-map-{code}")
+    figure = unit_map(units, shapes, level=child_level or level, language=language, stale=fresh.stale,
+                      incidents=incidents, outlines=outlines, uirevision=f"district-map-{code}",
+                      layers=citydata.layers_for(guard.current_role(), layers))
     index = own.get(INDEX)
     index_level = None if index is None else index.level
     heading = html.Div([
@@ -335,7 +337,8 @@ def register(app: dash.Dash) -> None:
                  Output("district-history", "figure"),
                  Output("district-incidents", "children"), Output("district-stale", "children"),
                  Output("district-live", "className"),
-                 Input("district-refresh", "n_intervals"), Input("district-code", "data"))(refresh)
+                 Input("district-refresh", "n_intervals"), Input("district-code", "data"),
+                 Input("district-layers", "value"))(refresh)
     app.callback(Output("district-location", "pathname"), Input("district-map-click", "data"),
                  State("district-code", "data"), prevent_initial_call=True)(open_child)
 

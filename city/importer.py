@@ -42,15 +42,17 @@ class ImportResult:
     new_city: bool
 
 
-def read_geo_file(path: Path, crs: str | None) -> gpd.GeoDataFrame:
-    """Read a GIS file; ``crs`` (e.g. ``EPSG:2263`` or ``2263``) overrides what the file says."""
+def read_geo_file(path: Path, crs: str | None, *, max_bytes: int | None = None) -> gpd.GeoDataFrame:
+    """Read a GIS file of at most ``max_bytes`` (default :data:`MAX_FILE_BYTES`); ``crs`` (e.g.
+    ``EPSG:2263`` or ``2263``) overrides what the file says."""
+    max_bytes = MAX_FILE_BYTES if max_bytes is None else max_bytes
     if not path.is_file():
         raise CityError(f"{path}: no such file")
     size = path.stat().st_size
     if size == 0:
         raise CityError(f"{path}: empty file")
-    if size > MAX_FILE_BYTES:
-        raise CityError(f"{path}: {size / 2**20:.0f} MiB is larger than the {MAX_FILE_BYTES / 2**20:.0f} MiB limit")
+    if size > max_bytes:
+        raise CityError(f"{path}: {size / 2**20:.1f} MiB is larger than the {max_bytes / 2**20:.1f} MiB limit")
     try:
         with warnings.catch_warnings():
             # pyogrio warns about columns of mixed types; the checks below say what matters.

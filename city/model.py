@@ -25,7 +25,7 @@ from geo.boundaries import BoundaryError, prepare_level
 from geo.locate import Locator
 from geo.placement import NOISE_ZONES, SENSOR_COLUMNS, UNIT_COLUMNS
 from indicators.registry import domain_ids, registry
-from vocabulary.terms import SEVERITIES, UNIT_KINDS
+from vocabulary.terms import ELEMENT_KINDS, SEVERITIES, UNIT_KINDS
 
 AQI_STANDARDS = ("US-EPA-2024", "HJ633-2012")
 SYNTHETIC_PARTS = ("sensors", "units")
@@ -58,6 +58,9 @@ class Category:
     # True: the category of the alarms the indicators raise in its domain (docs/vital-signs.md
     # §4.10), never offered for a person's report; false: a hotline/patrol category.
     sensor_alarm: bool = False
+    # The kinds of city element (vocabulary.terms.ELEMENT_KINDS) an officer wants to see nearest to
+    # an incident of this category on the dispatch page: hydrants and fire stations for a fire.
+    elements: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,7 @@ class City:
     units: pd.DataFrame
     categories: dict[str, Category]
     repaired: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    layers: dict[str, Any] = field(default_factory=dict)  # id → city.layers.Layer (its element layers)
 
     @property
     def id(self) -> str:
@@ -234,10 +238,13 @@ def read_categories(path: Path) -> dict[str, Category]:
         if sensor_alarm and (twin := alarm_categories(categories).get(table["domain"])):
             # One alarm category per domain: which one an alarm files under must not depend on order.
             raise CityError(f"{where}: {twin!r} is already the sensor_alarm category of domain {table['domain']!r}")
+        elements = table.get("elements", [])
+        if not isinstance(elements, list) or not set(elements) <= set(ELEMENT_KINDS):
+            raise CityError(f"{where}: elements must list some of {', '.join(ELEMENT_KINDS)}")
         name_zh = table.get("name_zh")
         categories[key] = Category(
             key, table["name"], name_zh if isinstance(name_zh, str) else None, table["domain"], dict(sla),
-            sensor_alarm,
+            sensor_alarm, tuple(dict.fromkeys(elements)),
         )
     return categories
 
@@ -362,6 +369,7 @@ def read_units(path: Path) -> pd.DataFrame:
 
 def load_city(folder: Path) -> City:
     """Read and validate a whole city folder."""
+    from city.layers import read_layers  # it writes city folders too, with city.folder
     folder = Path(folder)
     if not folder.is_dir():
         raise CityError(f"{folder}: no such city folder")
@@ -375,10 +383,17 @@ def load_city(folder: Path) -> City:
         units=read_units(folder / "units.csv"),
         categories=read_categories(folder / "categories.toml"),
         repaired=repaired,
+        layers=read_layers(folder),
     )
     for name, frame, id_column in (("sensors.csv", city.sensors, "sensor_id"), ("units.csv", city.units, "unit_id")):
         located = city.locator.locate(frame["lon"].to_numpy(), frame["lat"].to_numpy())
         outside = located[city.levels[0]].isna().to_numpy()
         if outside.any():
             raise CityError(f"{folder / name}: outside the city's boundaries: {_first(frame.loc[outside, id_column])}")
+    for layer in city.layers.values():
+        located = city.locator.locate(layer.elements["lon"].to_numpy(), layer.elements["lat"].to_numpy())
+        outside = located[city.levels[0]].isna().to_numpy()
+        if outside.any():
+            raise CityError(f"{folder / 'layers' / layer.id}.geojson: outside the city's boundaries: "
+                            f"{_first(layer.elements.loc[outside, 'element_id'])}")
     return city

@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from auth.roles import ROLES
 from city import BUNDLED_CITIES_DIR, City, CityError, city_folder, load_city
 from city.build import DEFAULT_SEED, DEFAULT_SENSORS, finish, write_synthetic_inventory
 from city.folder import write_config
@@ -23,6 +24,7 @@ from cityops.settings import Settings
 from geo.boundaries import BoundaryError, area_km2
 from ingest.mqtt import MqttUnavailable
 from store import AccountError, Connection, StoreUnavailable
+from vocabulary.terms import ELEMENT_KINDS
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -104,6 +106,24 @@ def cmd_city_import(args: argparse.Namespace, settings: Settings) -> None:
             "new city: set name, timezone and aqi_standard in city.toml, then add sensors.csv, "
             "units.csv and categories.toml (or `cityops city place` for a synthetic inventory)"
         )
+
+
+def cmd_city_import_layer(args: argparse.Namespace, settings: Settings) -> None:
+    from city.layers import import_layer
+
+    folder = city_folder(args.city)
+    say(f"importing {args.file} as element layer {args.layer!r} of {folder.name} …")
+    roles = tuple(role.strip() for role in args.roles.split(",")) if args.roles else None
+    result = import_layer(Path(args.file), folder, layer_id=args.layer, name=args.name, name_zh=args.name_zh,
+                          kind=args.kind, roles=roles, min_zoom=args.min_zoom, name_field=args.name_field,
+                          name_zh_field=args.name_zh_field, id_field=args.id_field, crs=args.crs,
+                          licence=args.licence, attribution=args.attribution)
+    layer = result.layer
+    say(f"layer {layer.id!r} ({layer.kind}): {len(layer.elements)} elements, seen by {', '.join(layer.roles)}"
+        f"{', from zoom ' + format(layer.min_zoom, 'g') if layer.min_zoom else ''}"
+        f"{' (replaced)' if result.replaced else ''}")
+    if not layer.attribution:
+        say("no attribution given: set licence and attribution in layers.toml (docs/map.md)")
 
 
 def cmd_city_place(args: argparse.Namespace, settings: Settings) -> None:
@@ -615,6 +635,8 @@ def _summarise(city: City) -> None:
     unit_kinds = city.units["kind"].value_counts()
     say(f"  response units: {len(city.units)} ({', '.join(f'{k} {n}' for k, n in unit_kinds.items())})")
     say(f"  incident categories: {len(city.categories)}")
+    for layer in city.layers.values():
+        say(f"  layer {layer.id}: {len(layer.elements)} {layer.kind}{' (synthetic)' if layer.synthetic else ''}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -641,6 +663,25 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--population-field", help="field holding the population")
     imp.add_argument("--crs", help="the file's coordinate reference system, e.g. EPSG:2263 (overrides the file)")
     imp.set_defaults(handler=cmd_city_import)
+
+    layer = city_commands.add_parser("import-layer", help="add or replace an element layer of points (hospitals, "
+                                     "hydrants…) from GeoJSON, GeoPackage or Shapefile")
+    layer.add_argument("file")
+    layer.add_argument("--city", required=True, help="city id (folder under data/cities) or a folder path")
+    layer.add_argument("--layer", required=True, help="layer id, e.g. hospitals (layers/<id>.geojson)")
+    layer.add_argument("--kind", choices=ELEMENT_KINDS,
+                       help="kind of element: its symbol, and which incidents ask for it (needed for a new layer)")
+    layer.add_argument("--name", help="the layer's name (default: as before, else the id)")
+    layer.add_argument("--name-zh", help="the layer's Chinese name")
+    layer.add_argument("--roles", help=f"comma-separated roles that see it (default: all: {','.join(ROLES)})")
+    layer.add_argument("--min-zoom", type=float, help="shown on maps from this zoom on (default 0: always)")
+    layer.add_argument("--name-field", default="name", help="field holding each element's name (default: name)")
+    layer.add_argument("--name-zh-field", help="field holding each element's Chinese name (default: name_zh if any)")
+    layer.add_argument("--id-field", default="id", help="field holding each element's id (default: id if any)")
+    layer.add_argument("--crs", help="the file's coordinate reference system, e.g. EPSG:2263 (overrides the file)")
+    layer.add_argument("--licence", help="the data's licence (layers.toml)")
+    layer.add_argument("--attribution", help="the attribution the licence asks for, shown on the maps")
+    layer.set_defaults(handler=cmd_city_import_layer)
 
     place = city_commands.add_parser("place", help="generate a synthetic sensor and response-unit inventory")
     place.add_argument("--city", help="city id or folder (default: CITYOPS_CITY)")
@@ -727,8 +768,6 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--language", choices=LANGUAGES, default=DEFAULT_LANGUAGE,
                         help="the language of an html or pdf report")
     report.set_defaults(handler=cmd_report)
-
-    from auth.roles import ROLES
 
     user = commands.add_parser("user", help="accounts of the web app: add, disable, set a password, list")
     user_commands = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")

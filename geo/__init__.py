@@ -4,6 +4,7 @@
 - ``geo.locate``: point → unit code at every level (vectorised STRtree)
 - ``geo.simplify``: display geometries within a GeoJSON payload budget, gap-free
 - ``geo.shapes``: those display geometries as the maps draw them (filled rings, outlines)
+- ``geo.labels``: where units' names go on a map, and which fit without covering each other
 - ``geo.nearest``: great-circle distance and the nearest available response units
 - ``geo.datums``: GCJ-02 / BD-09 ↔ WGS 84 (Chinese map datums)
 - ``geo.population``: areal interpolation of counts between two sets of areas

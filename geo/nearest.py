@@ -1,4 +1,4 @@
-"""Great-circle distances and the nearest available response units to a point."""
+"""Great-circle distances, the nearest available response units and the nearest city elements to a point."""
 
 from __future__ import annotations
 
@@ -66,3 +66,22 @@ def nearest_units(
     speed_kmh = result["kind"].map(RESPONSE_SPEED_KMH).fillna(DEFAULT_SPEED_KMH).to_numpy()
     result["eta_min"] = result["distance_m"].to_numpy() * ROAD_DETOUR_FACTOR / (speed_kmh * 1000 / 60)
     return result.reset_index(drop=True)
+
+
+def nearest_elements(lon: float, lat: float, elements: pd.DataFrame, kinds: Iterable[str], *,
+                     per_kind: int = 2) -> pd.DataFrame:
+    """The ``per_kind`` nearest elements of each of ``kinds`` to a point, in the order of
+    ``kinds`` and nearest first within each. ``elements`` has columns ``kind, lon, lat`` (and
+    any others, kept); adds ``distance_m`` (great-circle: a hydrant is reached on foot)."""
+    if not (np.isfinite(lon) and np.isfinite(lat)):
+        raise ValueError("the point's coordinates must be finite numbers")
+    chosen = []
+    for kind in dict.fromkeys(kinds):
+        candidates = elements[(elements["kind"] == kind) & np.isfinite(elements["lon"].astype(float))
+                              & np.isfinite(elements["lat"].astype(float))]
+        distance = haversine_m(lon, lat, candidates["lon"].to_numpy(float), candidates["lat"].to_numpy(float))
+        take = np.argsort(distance, kind="stable")[:per_kind]
+        chosen.append(candidates.iloc[take].assign(distance_m=distance[take]))
+    if not chosen:
+        return elements.iloc[0:0].assign(distance_m=pd.Series(dtype=float))
+    return pd.concat(chosen, ignore_index=True)

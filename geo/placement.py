@@ -1,4 +1,4 @@
-"""Synthetic sensor and response-unit inventories, placed plausibly and reproducibly.
+"""Synthetic sensor, response-unit and city-element inventories, placed plausibly and reproducibly.
 
 No real inventory of a city's sensors or response units is available offline, so the
 bundled cities generate one: every lowest-level unit gets one sensor of each kind (so
@@ -191,3 +191,15 @@ def place_units(lowest: gpd.GeoDataFrame, coverage_area: pd.Series, seed: int) -
             name = f"{kind.label} {n} · {lowest['name'].iloc[row]}"
             rows.append((f"{kind.prefix}-{n:03d}", kind.kind, name, round(lon, 6), round(lat, 6)))
     return pd.DataFrame(rows, columns=UNIT_COLUMNS)
+
+
+def place_points(lowest: gpd.GeoDataFrame, count: int, seed: int) -> pd.DataFrame:
+    """``count`` synthetic points where people live: each in a lowest-level unit drawn in proportion
+    to its people, uniformly inside it. Columns ``code, lon, lat``; the same seed, the same points."""
+    rng = np.random.default_rng(seed)
+    per_unit = rng.multinomial(max(count, 0), population_weights(lowest))
+    rows = []
+    for row, n in enumerate(per_unit):
+        for lon, lat in random_points_in(lowest.geometry.iloc[row], int(n), rng):
+            rows.append((str(lowest.index[row]), round(float(lon), 6), round(float(lat), 6)))
+    return pd.DataFrame(rows, columns=["code", "lon", "lat"])

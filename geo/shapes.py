@@ -15,12 +15,15 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from geo.labels import label_point
+
 Coordinates = tuple[list[float | None], list[float | None]]
 
 
 @dataclass(frozen=True, eq=False)
 class UnitShape:
-    """One unit: exterior rings as Plotly fills them, a point inside it, its bounds. The rings are
+    """One unit: exterior rings as Plotly fills them, a point well inside it (its mark and its name's
+    anchor: :func:`geo.labels.label_point`), its bounds. The rings are
     read-only float arrays, NaN between rings (sent as JSON ``null``, where Plotly lifts the pen):
     a figure of arrays is serialised without visiting every coordinate in Python."""
 
@@ -56,8 +59,7 @@ def unit_shapes_of(units: gpd.GeoDataFrame) -> dict[str, UnitShape]:
             continue
         polygons = [part for part in shapely.get_parts(geometry) if part.geom_type == "Polygon"]
         xs, ys = _rings(polygon.exterior for polygon in polygons)
-        point = geometry.representative_point()
-        shapes[str(code)] = UnitShape(_frozen(xs), _frozen(ys), (point.x, point.y), tuple(geometry.bounds))
+        shapes[str(code)] = UnitShape(_frozen(xs), _frozen(ys), label_point(geometry), tuple(geometry.bounds))
     return shapes
 
 

@@ -19,9 +19,12 @@ import dash
 import numpy as np
 from plotly.io.json import to_json_plotly
 
+from city.layers import Layer
 from geo.shapes import UnitShape
 from indicators.levels import LEVEL_COLOURS, LEVEL_NAMES
 from layouts.components import incident_title, level_label, level_word, plot_text, score_text
+from layouts.map_labels import DISTRICT_MAP_PX, LABEL_FONT_PX, label_trace
+from layouts.map_layers import layer_traces
 from layouts.markers import LEVEL_MARK, MARK_OUTLINE, SEVERITY_STYLE
 from layouts.theme import BACKGROUND
 from layouts.vitals_components import unit_label
@@ -111,9 +114,13 @@ def incident_traces(incidents: Sequence[dict[str, Any]], language: str, scale: f
 
 
 def command_figure(units: Sequence[MapUnit], shapes: dict[str, UnitShape], fills: Sequence[str],
-                   outlines: Sequence[Lines], marks: list[dict[str, Any]], incidents: list[dict[str, Any]],
-                   lat0: float) -> dict[str, Any]:
-    """The whole map: a fill trace per unit, the outlines, the marks and the incidents."""
+                   outlines: Sequence[Lines], names: dict[str, Any], marks: list[dict[str, Any]],
+                   incidents: list[dict[str, Any]], lat0: float,
+                   elements: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """The whole map: a fill trace per unit, the outlines, the marks, the incidents, the element
+    layers turned on (:func:`layouts.map_layers.layer_traces`) and, over everything, the names
+    (:func:`layouts.map_labels.label_trace`: a dark halo keeps what they cross readable). A
+    refresh patches the marks and incidents, never the layers or the names."""
     data: list[dict[str, Any]] = [
         {"type": "scatter", "x": shapes[u.code].xs, "y": shapes[u.code].ys, "mode": "lines",
          "fill": "toself", "fillcolor": colour, "line": {"width": 0.8, "color": BACKGROUND}, "hoverinfo": "skip",
@@ -132,25 +139,35 @@ def command_figure(units: Sequence[MapUnit], shapes: dict[str, UnitShape], fills
         "yaxis": {"visible": False, "fixedrange": True, "scaleanchor": "x",
                   "scaleratio": 1 / math.cos(math.radians(lat0))},
     }
-    return {"data": data + marks + incidents, "layout": layout}
+    return {"data": data + marks + incidents + list(elements) + [names], "layout": layout}
 
 
-def unit_map(units: Sequence[MapUnit], shapes: dict[str, UnitShape], *, language: str, stale: bool,
+def unit_map(units: Sequence[MapUnit], shapes: dict[str, UnitShape], *, level: str, language: str, stale: bool,
              incidents: Sequence[dict[str, Any]] = (), outlines: Sequence[Lines] = (),
-             uirevision: str) -> dict[str, Any]:
-    """The drill-down's map: the command view's figure (:func:`command_figure`) of ``units``, with
+             layers: Sequence[Layer] = (), uirevision: str) -> dict[str, Any]:
+    """The drill-down's map: the command view's figure (:func:`command_figure`) of ``units`` (of
+    ``level``), their names that fit, with
     Plotly's legend of the marks and incidents drawn (the drill-down has no HTML legend) and its
-    own ``uirevision``. ``outlines``: (lons, lats) lines drawn over the fills. Stale: every fill grey."""
+    own ``uirevision``. ``outlines``: (lons, lats) lines drawn over the fills; ``layers``: the
+    element layers turned on (those the map's zoom allows drawn). Stale: every fill grey."""
     drawn = [unit for unit in units if unit.code in shapes]
     marks = mark_traces(drawn, shapes, language=language, stale=stale)
-    for trace, level in zip(marks, MARK_LEVELS, strict=True):
+    for trace, mark_level in zip(marks, MARK_LEVELS, strict=True):
         trace.update(showlegend=bool(trace["x"]),
-                     name=level_word(level, language) if level is not None else text("vitals.legend_grey", language))
+                     name=level_word(mark_level, language) if mark_level is not None
+                     else text("vitals.legend_grey", language))
     live = incident_traces(incidents, language)
     for trace in live:
         trace["showlegend"] = bool(trace["x"])
-    figure = command_figure(drawn, shapes, fill_colours(drawn, stale=stale), outlines, marks, live,
-                            citydata.current_city().config.center[1])
+    codes = tuple(unit.code for unit in drawn)
+    names = citydata.map_labels(level, language, frame_px=DISTRICT_MAP_PX, font_px=LABEL_FONT_PX,
+                                mark_px=MARK_SIZE[1], codes=codes)
+    frame = citydata.map_frame(level, DISTRICT_MAP_PX, codes)
+    elements = layer_traces(layers, language, scale=1.0, zoom=frame.zoom if frame else 0.0,
+                            bounds=frame.bounds if frame else None)
+    lat0 = citydata.current_city().config.center[1]
+    figure = command_figure(drawn, shapes, fill_colours(drawn, stale=stale), outlines,
+                            label_trace(names, 1.0, MARK_SIZE[1]), marks, live, lat0, elements)
     figure["layout"].update(
         # The legend goes under the map, where it hides no part of the unit.
         uirevision=uirevision, showlegend=True, margin={"l": 0, "r": 0, "t": 0, "b": 36},

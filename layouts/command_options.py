@@ -25,12 +25,14 @@ _YES = {"1", "true", "yes", "on"}
 class CommandOptions:
     """``kiosk``: the wall mode (no controls, no cursor, rotating domains); ``domains``: the domains
     it rotates through, in order (the first is shown first, also outside kiosk mode);
-    ``every_s``: seconds per domain; ``level``: the level of units on the map (None: the default)."""
+    ``every_s``: seconds per domain; ``level``: the level of units on the map (None: the default);
+    ``layers``: the element layers turned on from the start (a kiosk wall has no checklist)."""
 
     kiosk: bool = False
     domains: tuple[str, ...] = (INDEX,)
     every_s: int = ROTATE_DEFAULT_S
     level: str | None = None
+    layers: tuple[str, ...] = ()
 
 
 def default_level(levels: Sequence[str]) -> str:
@@ -73,8 +75,10 @@ def _seconds(value: str) -> int:
     return int(min(max(seconds, ROTATE_MIN_S), ROTATE_MAX_S))
 
 
-def command_options(query: Mapping[str, str | Sequence[str] | None], levels: Sequence[str]) -> CommandOptions:
-    """The options of a command-view URL query; ``levels``: the city's levels, top first.
+def command_options(query: Mapping[str, str | Sequence[str] | None], levels: Sequence[str],
+                    layers: Sequence[str] = ()) -> CommandOptions:
+    """The options of a command-view URL query; ``levels``: the city's levels, top first;
+    ``layers``: the ids of the element layers the viewer may see (``layers=a,b`` keeps those).
 
     ``kiosk`` is on for 1/true/yes/on. ``domains`` (or ``domain``) keeps the known domain ids in
     the given order, without repeats; in kiosk mode it defaults to the index and every domain.
@@ -85,5 +89,7 @@ def command_options(query: Mapping[str, str | Sequence[str] | None], levels: Seq
     if not kiosk:
         domains = domains[:1]
     level = _one(query.get("level")).strip()
+    chosen = {part.strip() for part in _one(query.get("layers")).split(",")}
     return CommandOptions(kiosk=kiosk, domains=domains, every_s=_seconds(_one(query.get("every")).strip()),
-                          level=level if level in levels else None)
+                          level=level if level in levels else None,
+                          layers=tuple(layer for layer in layers if layer in chosen))

@@ -19,10 +19,12 @@ from indicators.domains import INDEX
 from indicators.levels import LEVEL_COLOURS
 from indicators.registry import domain_ids
 from layouts.command_options import command_options, default_level, level_title
+from layouts.map_layers import layer_checklist
 from layouts.markers import LEVEL_MARK, SEVERITY_MARK, SEVERITY_STYLE, UNIT_COLOUR, UNIT_MARK
 from layouts.theme import BACKGROUND
 from vocabulary.messages import text
 from web import citydata
+from web.guard import current_role
 from web.locale import city_zone, request_language
 
 dash.register_page(__name__, path="/", title="cityops", name="Command view",
@@ -49,7 +51,7 @@ def _swatch(glyph: str, colour: str, fill: str = BACKGROUND) -> html.Span:
     return html.Span(glyph, className="cv-swatch", style={"color": colour, "background": fill})
 
 
-def _legend(language: str) -> html.Div:
+def _legend(language: str, layers: html.Div) -> html.Div:
     levels = [html.Span([_swatch(LEVEL_MARK[level][1], LEVEL_MARK[level][2], LEVEL_COLOURS[level]),
                          " " + text("vitals.legend_grey" if name == "grey" else f"vitals.level.{name}", language)],
                         className="cv-legend-item") for level, name in _LEVEL_KEYS]
@@ -64,7 +66,8 @@ def _legend(language: str) -> html.Div:
                      html.Div([html.Span(text("command.incidents", language) + ":", className="cv-legend-title"),
                                *incidents], className="cv-legend-row"),
                      html.Div([html.Span(text("command.responders", language) + ":", className="cv-legend-title"),
-                               *kinds, *statuses], className="cv-legend-row")],
+                               *kinds, *statuses], className="cv-legend-row"),
+                     layers],
                     className="cv-legend", id="command-legend")
 
 
@@ -101,7 +104,8 @@ def _controls(language: str, levels: tuple[str, ...], level: str) -> html.Div:
 def layout(**query: str) -> html.Div:
     language = request_language()
     levels = citydata.current_city().levels
-    options = command_options(query, levels)
+    layers = citydata.layers_for(current_role())
+    options = command_options(query, levels, [layer.id for layer in layers])
     level = options.level or default_level(levels)
     browser = {"kiosk": options.kiosk, "domains": list(options.domains), "every_s": options.every_s,
                "zone": city_zone().key, "lost_after_ms": LOST_AFTER_MS, "lost_text": text("command.lost", language)}
@@ -136,7 +140,8 @@ def layout(**query: str) -> html.Div:
         html.Div([
             html.Section([dcc.Graph(id="command-map", className="command-map map-clickable", figure={"layout": _DARK},
                                     config={"displayModeBar": False, "scrollZoom": False, "responsive": True}),
-                          _legend(language)],
+                          _legend(language, layer_checklist("command-layers", layers, language,
+                                                            options.layers))],
                          className="command-map-panel", **{"aria-label": text("command.map", language)}),
             html.Aside([
                 html.Div([html.Div(id="command-city", className="command-city-wrap"),

@@ -11,10 +11,12 @@ from dash.development.base_component import Component
 from auth.roles import DISPATCH
 from city import report_categories
 from layouts.components import page_heading
+from layouts.map_layers import layer_checklist
 from layouts.theme import BACKGROUND
 from vocabulary.messages import text
 from vocabulary.terms import EVENT_SOURCES, SEVERITIES
 from web import citydata
+from web.guard import current_role
 from web.locale import request_language
 
 dash.register_page(__name__, path="/dispatch", title="cityops", name="Dispatch",
@@ -86,6 +88,7 @@ def layout(**_query: str) -> html.Div:
             html.Section([
                 dcc.Graph(id="dispatch-map", className="dispatch-map map-clickable", config={"displayModeBar": False},
                           figure={"layout": {"paper_bgcolor": BACKGROUND, "plot_bgcolor": BACKGROUND}}),
+                layer_checklist("dispatch-layers", citydata.layers_for(current_role()), language),
                 html.P(id="dispatch-message", className="message", role="status"),
                 html.Div([
                     html.Div(id="dispatch-facts"),

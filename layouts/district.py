@@ -9,8 +9,11 @@ import dash
 from dash import dcc, html
 
 from auth.roles import VIEW
+from layouts.map_layers import layer_checklist
 from layouts.theme import BACKGROUND
 from vocabulary.messages import text
+from web import citydata
+from web.guard import current_role
 from web.locale import request_language
 
 dash.register_page(__name__, path_template="/district/<code>", title="cityops", name="District",
@@ -36,6 +39,7 @@ def layout(code: str | None = None, **_query: str) -> html.Div:
                     html.H2(text("district.children", language)),
                     dcc.Graph(id="district-map", className="district-map map-clickable", figure={"layout": _DARK},
                               config={"displayModeBar": False, "scrollZoom": False, "responsive": True}),
+                    layer_checklist("district-layers", citydata.layers_for(current_role()), language),
                 ], className="district-map-panel"),
                 html.Section([html.H2(text("district.domains", language)),
                               html.Div(id="district-domains")], className="district-domains"),

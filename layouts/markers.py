@@ -27,6 +27,14 @@ UNIT_MARK = {"fire": "▲", "police": "■", "ambulance": "✚", "city_managemen
 # Not the levels' green and amber: a unit must not vanish on a unit filled green or amber.
 UNIT_COLOUR = {"available": "#ffffff", "busy": "#e040fb", "offline": "#757575"}
 
+# City elements (element layers, city.layers): a shape no level, incident or unit uses, and a
+# colour, with the dark outline that keeps a mark visible on every fill.
+ELEMENT_STYLE = {"hospital": ("circle-cross", "#ff80ab"), "shelter": ("hexagon", "#69f0ae"),
+                 "fire_station": ("star-square", "#ff6e40"), "police_station": ("octagon", "#82b1ff"),
+                 "hydrant": ("diamond-tall", "#ff5252"), "pumping_station": ("hourglass", "#18ffff"),
+                 "underpass": ("bowtie", "#ffd740"), "other": ("circle-dot", "#e0e0e0")}
+ELEMENT_SIZE = 12
+
 
 def responder_traces(units: Sequence[store.ResponseUnit | PastUnit], language: str, *,
                      size: float = 10) -> list[go.Scatter]:

@@ -1,5 +1,5 @@
 """The fixed words of incidents and response units: severities, event sources, incident statuses,
-unit kinds and unit statuses.
+unit kinds and unit statuses; and the kinds of city element a map layer holds.
 
 These words are API, MQTT, database and configuration keys (docs/contract.md "MQTT",
 docs/vital-signs.md §2); never rename one. Every module that checks, stores or shows them imports
@@ -27,3 +27,8 @@ OPEN_STATUSES: tuple[str, ...] = (NEW, ACKNOWLEDGED, DISPATCHED, ON_SCENE)
 # Response units.
 UNIT_KINDS: tuple[str, ...] = ("fire", "police", "ambulance", "city_management", "utility")
 UNIT_STATUSES: tuple[str, ...] = ("available", "busy", "offline")
+
+# The kinds of element a map layer holds (city.layers): each has its symbol on the maps, and an
+# incident category names the kinds it needs nearby (categories.toml ``elements``).
+ELEMENT_KINDS: tuple[str, ...] = ("hospital", "shelter", "fire_station", "police_station", "hydrant",
+                                  "pumping_station", "underpass", "other")

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
+from typing import Any
 
 import flask
 import geopandas as gpd
+import pandas as pd
 
 from city import City, CityError, city_folder, load_city, names
 from city.folder import display_path
+from city.layers import EVERY, Layer, elements_frame, visible_layers
+from geo.labels import Candidate, Frame, Placed, place_labels
 from geo.shapes import Coordinates, UnitShape, outline_coordinates, unit_shapes_of
 from ingest.parse import IngestContext
 from ingest.service import locate_function
@@ -81,6 +85,71 @@ def outlines(level: str) -> Coordinates:
     folder = flask.current_app.config[CITY_FOLDER]
     with _lock:
         return _outlines(folder, level)
+
+
+def _frame(folder: Path, level: str, codes: tuple[str, ...] | None, frame_px: tuple[int, int]) -> Frame | None:
+    shapes = _unit_shapes(folder, level)
+    bounds = [shapes[code].bounds for code in (shapes if codes is None else codes) if code in shapes]
+    if not bounds:
+        return None
+    return Frame((min(b[0] for b in bounds), min(b[1] for b in bounds), max(b[2] for b in bounds),
+                  max(b[3] for b in bounds)), _load(folder).config.center[1], *frame_px)
+
+
+def map_frame(level: str, frame_px: tuple[int, int], codes: tuple[str, ...] | None = None) -> Frame | None:
+    """How a map of the units of ``level`` (``codes`` of them, or all) drawn ``frame_px`` wide
+    and high frames them: its bounds and zoom (a layer with a higher ``min_zoom`` is left off it)."""
+    folder = flask.current_app.config[CITY_FOLDER]
+    with _lock:
+        return _frame(folder, level, codes, frame_px)
+
+
+def map_zoom(level: str, frame_px: tuple[int, int], codes: tuple[str, ...] | None = None) -> float:
+    """The zoom of :func:`map_frame` (0 when nothing is drawn)."""
+    frame = map_frame(level, frame_px, codes)
+    return 0.0 if frame is None else frame.zoom
+
+
+@lru_cache(maxsize=512)  # levels × drill-down units × languages × maps
+def _labels(folder: Path, level: str, codes: tuple[str, ...] | None, language: str, frame_px: tuple[int, int],
+            font_px: float, mark_px: float) -> tuple[Placed, ...]:
+    city, display, shapes = _load(folder), _display(folder, level), _unit_shapes(folder, level)
+    frame = _frame(folder, level, codes, frame_px)
+    if frame is None:
+        return ()
+    chosen = [code for code in (shapes if codes is None else codes) if code in shapes and code in display.index]
+    geometries = display.geometry
+    candidates = [Candidate(code, names.unit_name(city, code, language), shapes[code].point, geometries[code],
+                            geometries[code].area) for code in chosen]
+    return tuple(place_labels(candidates, frame, font_px=font_px, mark_px=mark_px))
+
+
+def map_labels(level: str, language: str, *, frame_px: tuple[int, int], font_px: float, mark_px: float,
+               codes: tuple[str, ...] | None = None) -> tuple[Placed, ...]:
+    """The names of the units of ``level`` (``codes`` of them, or all) that fit a map of them drawn
+    ``frame_px`` wide and high, each under its mark (:func:`geo.labels.place_labels`); cached."""
+    folder = flask.current_app.config[CITY_FOLDER]
+    with _lock:
+        return _labels(folder, level, codes, language, frame_px, font_px, mark_px)
+
+
+@lru_cache(maxsize=32)
+def _elements(folder: Path, role: str | None, language: str) -> pd.DataFrame:
+    return elements_frame(visible_layers(_load(folder).layers, role), language)
+
+
+def elements_for(role: str | None, language: str) -> pd.DataFrame:
+    """Every element of every layer ``role`` may see, named in ``language``
+    (:func:`city.layers.elements_frame`); cached, not to be changed."""
+    folder = flask.current_app.config[CITY_FOLDER]
+    with _lock:
+        return _elements(folder, role, language)
+
+
+def layers_for(role: str | None, chosen: Any = EVERY) -> tuple[Layer, ...]:
+    """The city's element layers ``role`` may see; with ``chosen`` (a browser's list of ids),
+    only those (:func:`city.layers.visible_layers`)."""
+    return visible_layers(current_city().layers, role, chosen)
 
 
 @cache

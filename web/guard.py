@@ -168,6 +168,12 @@ def current_user() -> store.UserRow | None:
     return flask.g.get("cityops_user") if flask.has_app_context() else None
 
 
+def current_role() -> str | None:
+    """The signed-in user's role (None when anonymous): what a page may show of role-bound data."""
+    user = current_user()
+    return None if user is None else user.role
+
+
 def session_hash(session_id: str) -> str:
     """What the database keeps of a session id: its SHA-256, so a copy of the table opens no session."""
     return hashlib.sha256(session_id.encode()).hexdigest()

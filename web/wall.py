@@ -25,6 +25,7 @@ from plotly.io.json import to_json_plotly
 
 import store
 from city import City
+from city.layers import Layer
 from geo.shapes import UnitShape
 from indicators.causes import one_warning_per_cause
 from indicators.domains import INDEX
@@ -33,6 +34,7 @@ from indicators.registry import domain_ids
 from indicators.replay import HISTORY_CADENCE
 from indicators.shown import Shown, lowest_counts, worst_domains
 from layouts.command_map import (
+    MARK_SIZE,
     RESPONDER_SIZE,
     MapUnit,
     command_figure,
@@ -42,6 +44,8 @@ from layouts.command_map import (
     map_state,
     mark_traces,
 )
+from layouts.map_labels import COMMAND_MAP_PX, LABEL_FONT_PX, label_trace
+from layouts.map_layers import layer_traces
 from layouts.markers import responder_traces
 from layouts.vitals_components import (
     as_of,
@@ -143,7 +147,7 @@ class View:
 
 
 def _view(snapshot: Snapshot, city: City, level: str, shapes: dict[str, UnitShape], domain: str,
-          language: str, scale: float, fresh: Freshness, replaying: bool) -> View:
+          language: str, scale: float, fresh: Freshness, replaying: bool, layers: tuple[Layer, ...]) -> View:
     by_unit: dict[str, dict[str, Shown]] = defaultdict(dict)
     for row in snapshot.rows:
         by_unit[row.scope_code][row.domain] = row
@@ -157,11 +161,17 @@ def _view(snapshot: Snapshot, city: City, level: str, shapes: dict[str, UnitShap
                              colour_note(domain, score, unit_level, worst_domains(values, unit_level), language)))
     outlines = [citydata.outlines(city.levels[0])] if level != city.levels[0] else []
     fills = fill_colours(units, stale=fresh.stale)
+    # The names of the top level ("Brooklyn", "浦东新区"): under each unit's mark when that level is
+    # drawn; else over each one's middle, under the finer level's marks (whose long names do not fit).
+    mark_px = MARK_SIZE[1] if level == city.levels[0] else 0
+    names = label_trace(citydata.map_labels(city.levels[0], language, frame_px=COMMAND_MAP_PX, font_px=LABEL_FONT_PX,
+                                            mark_px=mark_px), scale, mark_px)
     marks = mark_traces(units, shapes, language=language, stale=fresh.stale, scale=scale)
+    elements = layer_traces(layers, language, scale=scale, zoom=citydata.map_zoom(level, COMMAND_MAP_PX))
     live_layer = incident_traces(snapshot.incidents, language, scale) + [
         trace.to_plotly_json() for trace in responder_traces(snapshot.responders, language,
                                                              size=RESPONDER_SIZE * scale)]
-    key = f"{level}|{language}|{scale:g}"
+    key = f"{level}|{language}|{scale:g}|{','.join(layer.id for layer in layers)}"
     index_row = city_rows.get(INDEX)
     worst = worst_domains(city_rows, None if index_row is None else index_row.level)
     panels = {
@@ -178,7 +188,7 @@ def _view(snapshot: Snapshot, city: City, level: str, shapes: dict[str, UnitShap
                 {name: sent_as_is(value) for name, value in panels.items()},
                 {name: digest(value) for name, value in panels.items()},
                 severity_counts(snapshot.incidents),
-                lambda: command_figure(units, shapes, fills, outlines, marks, live_layer, lat0))
+                lambda: command_figure(units, shapes, fills, outlines, names, marks, live_layer, lat0, elements))
 
 
 # -- shared by every screen of this process ---------------------------------------------------------
@@ -232,9 +242,10 @@ class Wall:
             loading.release()
 
     def screen(self, conn: store.Connection, city: City, level: str, shapes: dict[str, UnitShape], *,
-               domain: str, language: str, scale: float, at: datetime | None, now: datetime) -> tuple[View, Snapshot,
-                                                                                                   Freshness]:
-        """The view of ``level`` for this screen, its snapshot and how fresh the values are now."""
+               domain: str, language: str, scale: float, at: datetime | None, now: datetime,
+               layers: tuple[Layer, ...] = ()) -> tuple[View, Snapshot, Freshness]:
+        """The view of ``level`` for this screen (with the element ``layers`` it has turned on), its
+        snapshot and how fresh the values are now."""
         codes = list(shapes)
         entry = self._entry((conn.dsn, city.folder, level, at), wall_version(conn),
                             (lambda: _live(conn, city, codes, now, self._open_statuses)) if at is None
@@ -245,11 +256,12 @@ class Wall:
         else:  # a replayed value is as current as the history holds it, never "stale"
             fresh = Freshness(computed, None if computed is None else (at - computed).total_seconds(), False)
         with entry.lock:
-            key = (domain, language, scale, fresh.stale, fresh.computed_at, at is not None)
+            key = (domain, language, scale, fresh.stale, fresh.computed_at, at is not None,
+                   tuple(layer.id for layer in layers))
             view = entry.views.get(key)
             if view is None:
                 view = entry.views[key] = _view(entry.snapshot, city, level, shapes, domain, language, scale,
-                                                fresh, at is not None)
+                                                fresh, at is not None, layers)
         return view, entry.snapshot, fresh
 
 

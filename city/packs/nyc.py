@@ -16,7 +16,14 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from city.build import DEFAULT_SEED, DEFAULT_SENSORS, finish, write_boundaries, write_synthetic_inventory
+from city.build import (
+    DEFAULT_SEED,
+    DEFAULT_SENSORS,
+    finish,
+    write_boundaries,
+    write_synthetic_inventory,
+    write_synthetic_layers,
+)
 from city.model import City
 from geo.population import areal_interpolate
 
@@ -113,4 +120,5 @@ def build(folder: Path, *, sensors: int = DEFAULT_SENSORS, seed: int = DEFAULT_S
     levels, hints = levels_from_package()
     boundaries = write_boundaries(folder, levels)
     write_synthetic_inventory(folder, boundaries, LEVELS, sensors=sensors, seed=seed, lowest_extra=hints)
+    write_synthetic_layers(folder, boundaries[LEVELS[-1]], seed)
     return finish(folder)

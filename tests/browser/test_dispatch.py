@@ -45,15 +45,22 @@ def test_an_officer_picks_an_incident_on_the_map_and_dispatches_the_nearest_unit
     _wait_text(browser, "#dispatch-queue", str(incident))
     assert "13812345678" not in browser.page_source
 
-    # The incident's marker: the one critical incident, drawn as an "x" on the map.
+    # The incident's marker: the one critical incident, drawn as an "x" on the map (found by the
+    # trace Plotly bound to it: the map also draws names, layers and the nearest elements).
     wait = WebDriverWait(browser, WAIT_S)
-    marker_css = "#dispatch-map .scatterlayer .trace:last-child .points path"
-    wait.until(expected_conditions.presence_of_element_located(("css selector", marker_css)))
+    marker_js = ("const nodes = [...document.querySelectorAll('#dispatch-map .scatterlayer .trace')];"
+                 "const node = nodes.find(n => n.__data__ && n.__data__[0] && n.__data__[0].trace"
+                 " && (n.__data__[0].trace.customdata || []).some(c => c[0] === 'incident'));"
+                 "return node ? node.querySelector('.points path') : null;")
+    wait.until(lambda b: b.execute_script(marker_js))
 
     def picked(driver) -> bool:
         # A click while Plotly redraws the map (every refresh, slow on a busy machine) may land on
         # nothing; a person clicks again, so does this.
-        ActionChains(driver).move_to_element(driver.find_element("css selector", marker_css)).click().perform()
+        marker = driver.execute_script(marker_js)
+        if marker is None:
+            return False
+        ActionChains(driver).move_to_element(marker).click().perform()
         try:
             WebDriverWait(driver, 10).until(
                 expected_conditions.text_to_be_present_in_element(("id", "dispatch-detail"), f"#{incident}"))

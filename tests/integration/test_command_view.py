@@ -51,17 +51,19 @@ def citydata_name(code: str) -> str:
 
 
 def command(client, domain: str = "index", *, level: str | None = None, replay: dict | None = None,
-            drawn: dict | None = None, kiosk: dict | None = None, scale: float | None = None):
+            drawn: dict | None = None, kiosk: dict | None = None, scale: float | None = None, layers: object = None):
     """Post the command view's refresh as the browser does (``drawn``: what its map holds)."""
     return callback(client, COMMAND_OUTPUTS,
                     [("command-refresh", "n_intervals", 1), ("command-domain", "value", domain),
-                     ("command-level", "value", level), ("command-replay", "data", replay)],
+                     ("command-level", "value", level), ("command-replay", "data", replay),
+                     ("command-layers", "value", layers)],
                     [("command-drawn", "data", drawn), ("command-options", "data", kiosk),
                      ("command-scale", "data", scale)])
 
 
-def district(client, code: str):
-    return callback(client, DISTRICT_OUTPUTS, [("district-refresh", "n_intervals", 1), ("district-code", "data", code)])
+def district(client, code: str, layers: object = None):
+    return callback(client, DISTRICT_OUTPUTS, [("district-refresh", "n_intervals", 1), ("district-code", "data", code),
+                                               ("district-layers", "value", layers)])
 
 
 def answer(response) -> dict[str, Any]:
@@ -588,3 +590,95 @@ def test_the_vitals_api_is_shared_yet_its_ages_are_the_requests_own(client_for, 
     assert viewer.get("/api/v1/vitals?level=borough").get_json()["units"][0]["level_name"] == "borough"
     run_once(db, ctx, datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1))
     assert viewer.get("/api/v1/vitals").get_json()["computed_at"] != first["computed_at"]  # new values at once
+
+
+def names_on(figure: dict[str, Any]) -> dict[str, Any]:
+    """The names trace of a map (layouts.map_labels.label_trace)."""
+    [trace] = [trace for trace in figure["data"] if trace.get("name") == "names"]
+    return trace
+
+
+def test_the_maps_name_the_districts_in_the_pages_language_sized_for_the_wall(client_for, vitals) -> None:
+    viewer = client_for("viewer")
+    boroughs = {"Manhattan", "Brooklyn", "Queens", "Bronx", "Staten Island"}
+    for level in ("borough", "cdta", "nta"):  # the top level's names at every level drawn
+        names = names_on(answer(command(viewer, level=level))["command-map"]["figure"])
+        assert set(names["text"]) == boroughs, level
+        assert names["hoverinfo"] == "skip" and names["textfont"]["size"] >= 26
+    wall = names_on(answer(command(viewer, scale=2))["command-map"]["figure"])
+    assert wall["textfont"]["size"] == 52 and set(wall["text"]) == boroughs  # a 4K wall: twice the size
+    viewer.set_cookie(LANGUAGE_COOKIE, "zh-CN")
+    names = names_on(answer(command(viewer))["command-map"]["figure"])
+    assert set(names["text"]) == {"曼哈顿", "布鲁克林", "皇后区", "布朗克斯", "史泰登岛"}
+    # The drill-down names the units it shows (those that fit), the dispatch map the districts.
+    drill = names_on(answer(district(viewer, "nyc"))["district-map"]["figure"])
+    assert set(drill["text"]) <= {"曼哈顿", "布鲁克林", "皇后区", "布朗克斯", "史泰登岛"} and len(drill["text"]) >= 3
+    children = names_on(answer(district(client_for("viewer"), vitals["borough"]))["district-map"]["figure"])
+    assert len(children["text"]) > 0 and not set(children["text"]) & boroughs
+
+
+def test_a_refresh_never_resends_the_names(client_for, vitals) -> None:
+    viewer = client_for("viewer")
+    first = answer(command(viewer))
+    figure = first["command-map"]["figure"]
+    names_at = next(i for i, trace in enumerate(figure["data"]) if trace.get("name") == "names")
+    assert names_at == len(figure["data"]) - 1  # over everything, where a patch never reaches
+    # Another domain: the fills and marks change, patched; the names stay as drawn.
+    tick = answer(command(viewer, "gas", drawn=first["command-drawn"]["data"]))["command-map"]["figure"]
+    assert tick["__dash_patch_update"] == "__dash_patch_update"
+    assert all(op["location"][1] != names_at for op in tick["operations"])
+
+
+def layer_traces_of(figure: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {trace["meta"][len("layer:"):]: trace for trace in figure["data"]
+            if str(trace.get("meta", "")).startswith("layer:")}
+
+
+def test_element_layers_are_drawn_as_chosen_and_only_those_the_role_may_see(client_for, vitals) -> None:
+    viewer, admin = client_for("viewer"), client_for("admin")
+    first = answer(command(viewer))
+    assert layer_traces_of(first["command-map"]["figure"]) == {}  # none until turned on
+    shown = answer(command(viewer, layers=["hospitals", "hydrants"], drawn=first["command-drawn"]["data"]))
+    traces = layer_traces_of(shown["command-map"]["figure"])  # the whole figure again: other layers
+    assert list(traces) == ["hospitals"]  # hydrants are the dispatchers' and admins'
+    assert len(traces["hospitals"]["x"]) > 20 and all(t.endswith("· synthetic") for t in traces["hospitals"]["text"])
+    assert shown["command-map"]["figure"]["data"][-1]["name"] == "names"  # still over everything
+    # Hydrants start at zoom 13: an admin turns them on, the whole city's map leaves them off.
+    assert len(layer_traces_of(answer(command(admin, layers=["hydrants"]))["command-map"]["figure"])
+               ["hydrants"]["x"]) == 0
+    # … and a community district's drill-down draws them: those within its frame, which it keeps.
+    figure = answer(district(admin, vitals["borough"], ["hydrants"]))["district-map"]["figure"]
+    assert len(layer_traces_of(figure)["hydrants"]["customdata"]) == 0  # a borough: zoom 12
+    figure = answer(district(admin, vitals["cdta"], ["hydrants", "hospitals"]))["district-map"]["figure"]
+    near = layer_traces_of(figure)
+    fills = [trace for trace in figure["data"] if trace.get("fill") == "toself"]
+    west = min(min(x for x in t["x"] if x is not None) for t in fills)
+    east = max(max(x for x in t["x"] if x is not None) for t in fills)
+    assert len(near["hydrants"]["customdata"]) > 3
+    assert all(west <= x <= east for x in near["hydrants"]["x"] + near["hospitals"]["x"])
+    assert layer_traces_of(answer(district(viewer, vitals["nta"], ["hydrants"]))["district-map"]["figure"]) == {}
+    viewer.set_cookie(LANGUAGE_COOKIE, "zh-CN")
+    chinese = layer_traces_of(answer(command(viewer, layers=["hospitals"]))["command-map"]["figure"])
+    assert all(t.startswith("医院 ") and t.endswith("· 模拟数据") for t in chinese["hospitals"]["text"])
+
+
+@pytest.mark.parametrize("hostile", ["hospitals", {"hospitals": 1}, [None], ["NaN"], [["hospitals"]],
+                                     ["<script>alert(1)</script>"], ["医院" * 100], ["x" * 200],
+                                     [str(n) for n in range(5000)], 7, True])
+def test_hostile_layer_choices_draw_nothing_and_break_nothing(client_for, vitals, hostile) -> None:
+    for client, refresh in ((client_for("viewer"), command), (client_for("viewer"), None)):
+        if refresh is None:
+            figure = answer(district(client, vitals["cdta"], hostile))["district-map"]["figure"]
+        else:
+            figure = answer(command(client, layers=hostile))["command-map"]["figure"]
+        assert layer_traces_of(figure) == {}
+
+
+def test_the_layer_checklist_offers_what_the_role_may_see(client_for, vitals) -> None:
+    for role, path, hydrants in (("viewer", "/", False), ("viewer", f"/district/{vitals['cdta']}", False),
+                                 ("admin", "/", True), ("dispatcher", "/dispatch", True)):
+        page = json.dumps(callback(client_for(role), [("_pages_content", "children"), ("_pages_store", "data")],
+                                   [("_pages_location", "pathname", path), ("_pages_location", "search", "")]
+                                   ).get_json(), ensure_ascii=False)
+        assert ('"value": "hydrants"' in page) == hydrants, (role, path)
+        assert '"value": "hospitals"' in page and "(synthetic)" in page and '"persistence": true' in page

@@ -94,7 +94,8 @@ def test_markup_in_a_title_is_text_in_the_dispatch_and_command_view_hover_labels
     post_incidents(client_for, db, nyc, {"fire": MARKUP})
     inputs = [("dispatch-refresh", "n_intervals", 3), ("dispatch-sort", "value", "sla"),
               ("dispatch-show", "value", "open"), ("dispatch-selected", "data", None),
-              ("dispatch-done", "data", None), ("dispatch-new-message", "children", None)]
+              ("dispatch-done", "data", None), ("dispatch-new-message", "children", None),
+              ("dispatch-layers", "value", None)]
     response = callback(client_for("dispatcher"), DISPATCH_OUTPUTS, inputs, [("dispatch-map-drawn", "data", None)],
                         changed="dispatch-refresh.n_intervals")
     assert response.status_code == 200, response.get_data(as_text=True)[:300]

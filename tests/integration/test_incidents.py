@@ -400,7 +400,8 @@ def _refresh(client, drawn: str | None):
 
     inputs = [("dispatch-refresh", "n_intervals", 3), ("dispatch-sort", "value", "sla"),
               ("dispatch-show", "value", "open"), ("dispatch-selected", "data", None),
-              ("dispatch-done", "data", None), ("dispatch-new-message", "children", None)]
+              ("dispatch-done", "data", None), ("dispatch-new-message", "children", None),
+              ("dispatch-layers", "value", None)]
     response = callback(client, REFRESH_OUTPUTS, inputs, [("dispatch-map-drawn", "data", drawn)],
                         changed="dispatch-refresh.n_intervals")
     assert response.status_code == 200, response.get_data(as_text=True)[:300]
@@ -412,12 +413,13 @@ def test_the_dispatch_map_is_sent_whole_once_then_only_its_live_traces(client_fo
     first = _refresh(officer, None)
     figure = first.get_json()["response"]["dispatch-map"]["figure"]
     drawn = first.get_json()["response"]["dispatch-map-drawn"]["data"]
-    assert len(figure["data"]) == 2 + 6  # two outlines, three unit statuses, three severities
+    # two outlines, three unit statuses, three severities, the selected one's nearest elements, the names
+    assert len(figure["data"]) == 2 + 6 + 1 + 1
     assert figure["data"][0]["mode"] == "lines" and len(figure["data"][0]["x"]) > 1000
     tick = _refresh(officer, drawn)
     patch = tick.get_json()["response"]["dispatch-map"]["figure"]
     assert patch["__dash_patch_update"] == "__dash_patch_update"
-    assert sorted(op["location"][1] for op in patch["operations"]) == list(range(2, 8))  # never the outlines
+    assert sorted(op["location"][1] for op in patch["operations"]) == list(range(2, 9))  # never the outlines or names
     assert len(tick.get_data()) < len(first.get_data()) / 4
     # The browser lost the first answer (or the language changed): it gets the whole map again.
     assert "data" in _refresh(officer, "nyc:zh-CN").get_json()["response"]["dispatch-map"]["figure"]
@@ -488,3 +490,46 @@ def test_bad_query_parameters_get_a_clear_refusal_and_change_nothing(client_for,
     response = client_for("viewer").get(query)
     assert response.status_code in (400, 404)
     assert response.get_json()["message"]
+
+
+def test_a_selected_fire_shows_its_nearest_hydrants_and_stations_on_the_map_and_in_the_detail(
+        client_for, db, registry) -> None:
+    from tests.integration.test_web_pages import callback
+
+    now = datetime.now(UTC)
+    store.write_ingest_batch(db, store.IngestBatch(events=[store.EventRow(
+        "hotline", "fire-near", now, "fire", "major", -73.9857, 40.7484, "smoke from a roof", None, None, "MN0502",
+        {"borough": "MN", "cdta": "MN05", "nta": "MN0502"})]))
+    [incident] = store.list_incidents(db)
+    officer = client_for("dispatcher")
+    shown = callback(officer, DETAIL_OUTPUTS,
+                     [("dispatch-selected", "data", str(incident.id)), ("dispatch-refresh", "n_intervals", 1),
+                      ("dispatch-done", "data", None)], [("dispatch-detail-shown", "data", None)],
+                     changed="dispatch-selected.data")
+    detail = json.dumps(shown.get_json()["response"]["dispatch-nearest"], ensure_ascii=False)
+    assert "Nearest city elements" in detail
+    for layer in ("Fire hydrants (synthetic)", "Fire stations (synthetic)", "Hospitals (synthetic)"):
+        assert detail.count(layer) == 2, layer  # two of each kind the category needs, nearest first
+    distances = [float(d) * (1000 if unit == "km" else 1)
+                 for d, unit in re.findall(r'"([\d.]+) (m|km)"', detail[detail.index("Nearest city elements"):])]
+    assert distances[0] <= distances[1] and distances[0] < 1500  # hydrants are close together
+    # The map rings the same six, selected or not: nothing when no incident is selected.
+    inputs = [("dispatch-refresh", "n_intervals", 3), ("dispatch-sort", "value", "sla"),
+              ("dispatch-show", "value", "open"), ("dispatch-selected", "data", str(incident.id)),
+              ("dispatch-done", "data", None), ("dispatch-new-message", "children", None),
+              ("dispatch-layers", "value", ["hydrants", "<b>x</b>", "医院" * 100])]
+    figure = callback(officer, REFRESH_OUTPUTS, inputs, [("dispatch-map-drawn", "data", None)],
+                      changed="dispatch-selected.data").get_json()["response"]["dispatch-map"]["figure"]
+    [ring] = [trace for trace in figure["data"] if trace.get("meta") == "nearest-elements"]
+    assert len(ring["text"]) == 6 and all("·" in hover for hover in ring["text"])
+    layers = [trace["meta"] for trace in figure["data"] if str(trace.get("meta", "")).startswith("layer:")]
+    assert layers == ["layer:hydrants"]  # the hostile ids choose nothing
+    # A report category that names no elements shows an empty table that says so.
+    store.write_ingest_batch(db, store.IngestBatch(events=[store.EventRow(
+        "hotline", "noise-near", now, "noise_complaint", "minor", -73.95, 40.70, "loud", None, None, None, {})]))
+    noise = next(i for i in store.list_incidents(db) if i.category == "noise_complaint")
+    shown = callback(officer, DETAIL_OUTPUTS,
+                     [("dispatch-selected", "data", str(noise.id)), ("dispatch-refresh", "n_intervals", 1),
+                      ("dispatch-done", "data", None)], [("dispatch-detail-shown", "data", None)],
+                     changed="dispatch-selected.data")
+    assert "No element layer of the kinds this category needs." in json.dumps(shown.get_json())

@@ -239,3 +239,10 @@ def test_the_dispatch_map_shows_hostile_titles_and_unit_names_as_text() -> None:
     assert f"#7 {ESCAPED_TITLE}" in texts
     assert "&lt;b&gt;FDNY&lt;/b&gt; · &lt;i&gt;drone&lt;/i&gt; · available" in texts
     assert not any("<" in text for text in texts)
+
+
+def test_a_wall_url_turns_on_the_layers_its_viewer_may_see() -> None:
+    seen = ["hospitals", "shelters"]
+    assert command_options({"kiosk": "1", "layers": "shelters,hydrants,<b>"}, LEVELS, seen).layers == ("shelters",)
+    assert command_options({"layers": ["hospitals", "shelters"]}, LEVELS, seen).layers == ("hospitals",)
+    assert command_options({}, LEVELS, seen).layers == ()

@@ -157,3 +157,18 @@ def test_input_frame_is_not_modified() -> None:
     before = units.copy()
     nearest_units(LON, LAT, units, limit=3)
     pd.testing.assert_frame_equal(units, before)
+
+
+def test_nearest_elements_take_the_closest_of_each_kind_asked_in_that_order() -> None:
+    from geo.nearest import nearest_elements
+
+    elements = pd.DataFrame({
+        "kind": ["hydrant", "hydrant", "hydrant", "fire_station", "hospital", "hydrant"],
+        "name": ["far", "near", "middle", "station", "hospital", "broken"],
+        "lon": [0.02, 0.001, 0.005, 0.01, 0.0, float("nan")], "lat": [0.0, 0.0, 0.0, 0.0, 0.03, 0.0]})
+    near = nearest_elements(0.0, 0.0, elements, ["fire_station", "hydrant", "hydrant", "shelter"], per_kind=2)
+    assert list(near["name"]) == ["station", "near", "middle"]  # the kinds' order; no shelter; NaN skipped
+    assert 100 < near["distance_m"].iloc[1] < 120 < near["distance_m"].iloc[2]
+    assert nearest_elements(0.0, 0.0, elements, []).empty
+    with pytest.raises(ValueError):
+        nearest_elements(float("nan"), 0.0, elements, ["hydrant"])

@@ -1,0 +1,140 @@
+"""Names and element layers on the maps, in a real browser: the districts' names drawn at wall size
+(1920×1080 and 3840×2160) without one covering another, a layer turned on that survives the
+map's refresh and a reload, and on dispatch the selected incident's nearest elements. Screenshots
+are saved for people to look at."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+import store
+from auth.accounts import add_user
+from tests.browser.conftest import chromium
+from tests.browser.test_command_view_browser import PASSWORD, _sign_in, city_vitals  # noqa: F401 - a fixture
+from tests.browser.test_shell import WAIT_S, _no_console_errors, _only_local_requests, _wait_text
+
+pytestmark = pytest.mark.browser
+BOROUGHS = {"Manhattan", "Brooklyn", "Queens", "Bronx", "Staten Island"}
+# Only the names trace draws text on a map (every other trace draws marks).
+NAMES_JS = """
+const texts = [...document.querySelectorAll(arguments[0] + ' .scatterlayer .textpoint text')];
+if (!texts.length) { return null; }
+return texts.map(t => {
+  const r = t.getBoundingClientRect();
+  return {text: t.textContent, size: parseFloat(getComputedStyle(t).fontSize), box: [r.left, r.top, r.right, r.bottom]};
+});
+"""
+
+
+def _names(browser, graph: str) -> list[dict]:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, WAIT_S).until(lambda b: b.execute_script(NAMES_JS, graph))
+    return browser.execute_script(NAMES_JS, graph)
+
+
+def _apart(names: list[dict]) -> bool:
+    boxes = [name["box"] for name in names]
+    return all(not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3])
+               for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
+def _layer_points(browser, graph: str, layer: str) -> int:
+    return browser.execute_script(
+        "const gd = document.querySelector(arguments[0] + ' .js-plotly-plot');"
+        "const t = gd && gd.data && gd.data.find(t => t.meta === 'layer:' + arguments[1]);"
+        "return t ? t.customdata.length : -1;", graph, layer)  # x may arrive as a typed array's base64
+
+
+@pytest.mark.parametrize(("width", "height", "font"), [(1920, 1080, 26), (3840, 2160, 52)])
+def test_the_wall_names_the_districts_large_and_apart(live_app, db, city_vitals, screenshots: Path,  # noqa: F811
+                                                      width: int, height: int, font: int) -> None:
+    browser = chromium(width, height)
+    try:
+        _sign_in(browser, live_app.url, "/%3Fkiosk%3D1")
+        _wait_text(browser, "#command-city", "red")
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        WebDriverWait(browser, WAIT_S).until(lambda b: {n["text"] for n in _names(b, "#command-map")} == BOROUGHS
+                                             and _names(b, "#command-map")[0]["size"] == font)
+        names = _names(browser, "#command-map")
+        assert _apart(names), names
+        map_box = browser.execute_script("const r = document.querySelector('#command-map').getBoundingClientRect();"
+                                         "return [r.left, r.top, r.right, r.bottom];")
+        assert all(map_box[0] <= n["box"][0] and n["box"][2] <= map_box[2] for n in names), (names, map_box)
+        browser.save_screenshot(str(screenshots / f"map-names-wall-{width}x{height}.png"))
+        _only_local_requests(browser, live_app.url)
+        _no_console_errors(browser)
+    finally:
+        browser.quit()
+
+
+def test_a_layer_turned_on_stays_on_through_refreshes_and_a_reload(live_app, browser, db, city_vitals,  # noqa: F811
+                                                                   screenshots: Path) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    base = live_app.url
+    _sign_in(browser, base)
+    _wait_text(browser, "#command-city", "red")
+    wait = WebDriverWait(browser, WAIT_S)
+    assert not browser.find_elements("css selector", "#command-layers input[value=hydrants]")  # a viewer's wall
+    browser.find_element("css selector", "#command-layers input[value=hospitals]").click()
+    wait.until(lambda b: _layer_points(b, "#command-map", "hospitals") > 20)
+    # Two refreshes later (a refresh every 5 s) the layer is still drawn: a refresh never drops
+    # what the person chose.
+    calls = "return performance.getEntriesByType('resource').filter(e => e.name.includes('_dash-update')).length"
+    before = browser.execute_script(calls)
+    wait.until(lambda b: b.execute_script(calls) >= before + 2 * 2)  # the refresh and its clientside partners
+    assert _layer_points(browser, "#command-map", "hospitals") > 20
+    assert "Hospitals" in browser.find_element("id", "command-legend").text
+    assert "(synthetic)" in browser.find_element("id", "command-legend").text
+    browser.save_screenshot(str(screenshots / "map-layer-hospitals-1920.png"))
+    browser.refresh()  # the browser remembers the choice
+    _wait_text(browser, "#command-city", "red")
+    wait.until(lambda b: _layer_points(b, "#command-map", "hospitals") > 20)
+    assert browser.find_element("css selector", "#command-layers input[value=hospitals]").is_selected()
+    browser.find_element("css selector", "#command-layers input[value=hospitals]").click()
+    wait.until(lambda b: _layer_points(b, "#command-map", "hospitals") == -1)
+    _only_local_requests(browser, base)
+    _no_console_errors(browser)
+
+
+def test_dispatch_rings_the_selected_fires_nearest_hydrants_and_stations(live_app, browser, db, city_vitals,  # noqa: F811
+                                                                         screenshots: Path) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    add_user(db, "engine", "dispatcher", PASSWORD, actor="tests")
+    event = store.EventRow("hotline", "call-88", datetime.now(UTC), "fire", "critical", -73.9857, 40.7484,
+                           "Smoke from a shop on 34th Street", None, None, "MN0502",
+                           {"borough": "MN", "cdta": "MN05", "nta": "MN0502"})
+    incident, _ = store.create_from_event(db, event, user="tests", address=None)
+    base = live_app.url
+    browser.get(f"{base}/login?next=/dispatch")
+    browser.find_element("id", "name").send_keys("engine")
+    browser.find_element("id", "password").send_keys(PASSWORD)
+    browser.find_element("css selector", "button[type=submit]").click()
+    _wait_text(browser, "#dispatch-queue", str(incident))
+    assert {n["text"] for n in _names(browser, "#dispatch-map")} <= BOROUGHS
+    for layer in ("fire_stations", "hydrants"):
+        browser.find_element("css selector", f"#dispatch-layers input[value={layer}]").click()
+    wait = WebDriverWait(browser, WAIT_S)
+    wait.until(lambda b: _layer_points(b, "#dispatch-map", "fire_stations") > 20)
+    [pick] = [button for button in browser.find_elements("css selector", "#dispatch-queue [id*=dispatch-pick]")
+              if button.text == str(incident)]
+    pick.click()
+    _wait_text(browser, "#dispatch-detail", "Nearest city elements")
+    _wait_text(browser, "#dispatch-nearest", "Fire hydrants (synthetic)")
+    wait.until(lambda b: b.execute_script(
+        "const gd = document.querySelector('#dispatch-map .js-plotly-plot');"
+        "const t = gd.data.find(t => t.meta === 'nearest-elements'); return t && t.text.length === 6;"))
+    # Zoom the map to the incident, as an officer would, to see the hydrants around it.
+    browser.execute_script(
+        "const gd = document.querySelector('#dispatch-map .js-plotly-plot');"
+        "Plotly.relayout(gd, {'xaxis.range': [-74.005, -73.965], 'yaxis.range': [40.737, 40.760]});")
+    browser.execute_script("document.querySelector('#dispatch-map').scrollIntoView()")
+    browser.save_screenshot(str(screenshots / "map-dispatch-nearest-elements.png"))
+    _only_local_requests(browser, base)
+    _no_console_errors(browser)
