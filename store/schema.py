@@ -182,7 +182,16 @@ def _choose_timescale(
             raise ValueError("TimescaleDB was required but the server does not have the extension")
         log.info("TimescaleDB is not available: using plain PostgreSQL tables")
         return False
-    # Installed but maybe not loadable (it must be in shared_preload_libraries): try it.
+    # Installed but maybe not loadable: it must be in shared_preload_libraries, or CREATE EXTENSION
+    # ends the whole connection (a FATAL error, not one a savepoint catches).
+    cur.execute("SELECT current_setting('shared_preload_libraries')")
+    if "timescaledb" not in cur.fetchone()[0]:
+        if options.use_timescale:
+            raise ValueError("TimescaleDB was required but the server does not preload it "
+                             "(shared_preload_libraries)")
+        log.warning("TimescaleDB is installed but not preloaded (shared_preload_libraries): using plain PostgreSQL"
+                    " tables")
+        return False
     cur.execute("SAVEPOINT timescale")
     try:
         cur.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
