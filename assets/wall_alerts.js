@@ -178,11 +178,17 @@
     while (box.children.length > 5) { box.removeChild(box.firstChild); }
   }
 
+  // How many answers each part has looked at (on <body>): tests and people can see it is alive.
+  function countAnswer(name) {
+    document.body.dataset[name] = String(Number(document.body.dataset[name] || 0) + 1);
+  }
+
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     cityops_alerts: {
       announce: function (alerts, options) {
         const words = options && options.alert;
         if (!Array.isArray(alerts) || !words) { return window.dash_clientside.no_update; }
+        countAnswer("alertsChecked");
         const fresh = firstTime(ANNOUNCED, alerts.map(function (alert) { return alert.key; }));
         if (fresh.length === 0) { return window.dash_clientside.no_update; }
         showStrip(alerts.filter(function (alert) { return fresh.indexOf(alert.key) >= 0; }), words);
@@ -202,6 +208,7 @@
       },
       notify: function (alerts, words) {
         if (!Array.isArray(alerts) || !words) { return window.dash_clientside.no_update; }
+        countAnswer("notifyChecked");
         const fresh = firstTime(NOTIFIED, alerts.map(function (alert) { return alert.key; }));
         alerts.filter(function (alert) { return fresh.indexOf(alert.key) >= 0; }).forEach(function (alert) {
           if ("Notification" in window && window.Notification.permission === "granted") {

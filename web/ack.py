@@ -72,7 +72,7 @@ def acknowledge_page(token: str) -> Response:
     alert = view.title.get(language) or view.title.get("en")
     if flask.request.method != "POST":  # GET, and HEAD (link scanners): look, never act
         if view.token_used_at is not None:
-            return _page(language, 409, message=text("ack.used", language))
+            return _used(language, view.acknowledged_by, view.acknowledged_at)
         if view.acknowledged_at is not None:
             return _page(language, 200, alert=alert, message=_already(language, view.acknowledged_by,
                                                                        view.acknowledged_at))
@@ -84,8 +84,13 @@ def acknowledge_page(token: str) -> Response:
         return _page(language, 200, alert=alert, message=_already(language, outcome.acknowledged_by,
                                                                    outcome.acknowledged_at))
     if outcome.result == "used":
-        return _page(language, 409, message=text("ack.used", language))
+        return _used(language, outcome.acknowledged_by, outcome.acknowledged_at)
     return _page(language, 404, message=text("ack.invalid", language))
+
+
+def _used(language: str, who: str | None, at: datetime | None) -> Response:
+    """A link used before: says so, and who acknowledged and when (this link's person or another)."""
+    return _page(language, 409, message=f"{text('ack.used', language)} {_already(language, who, at)}")
 
 
 def _already(language: str, who: str | None, at: datetime | None) -> str:
