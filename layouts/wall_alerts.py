@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import store
 from indicators.levels import RED
-from layouts.components import domain_word, level_word
+from layouts.components import domain_word, incident_title, level_word
 from layouts.vitals_components import TickerWarning
 from vocabulary.messages import text
 from web import citydata
@@ -31,9 +31,8 @@ class Alert(NamedTuple):
 
 
 def incident_alert(incident: store.IncidentRow, language: str) -> Alert:
-    title = (incident.title_zh if language == "zh-CN" else None) or incident.title
     return Alert(incident.received_at, f"incident:{incident.id}", "critical", text(
-        "alert.critical", language, id=incident.id, title=title,
+        "alert.critical", language, id=incident.id, title=incident_title(incident, language),
         category=citydata.category_name(incident.category, language),
         place=citydata.unit_name(incident.scope_code, language)))
 
