@@ -85,7 +85,7 @@ def feeds_page(conn: store.Connection, now: datetime, language: str) -> list[Com
                      when(channel.last_try), when(channel.last_success),
                      html.Code(f"{channel.last_status or ''} {channel.last_answer or ''}".strip()[:_PAYLOAD_SHOWN]
                                or "—")] for channel in channels],
-                   row_classes=["row-bad" if channel.state == "failing" else "row-ok" for channel in channels],
+                   row_classes=[{"failing": "row-bad", "ok": "row-ok"}.get(channel.state, "") for channel in channels],
                    empty=text("feeds.no_channels", language)),
         html.H2(text("feeds.sensors", language)),
         html.P(text("feeds.sensors_summary", language, total=f"{counts.total:,}", fresh=f"{counts.fresh:,}",

@@ -22,6 +22,7 @@ from vocabulary.messages import format_time, text
 from web import db, guard, locale
 
 ROWS_SHOWN = 200
+TITLE_SHOWN = 120  # characters of a notice's title in the table (the open message shows it whole)
 ANSWER_SHOWN = 120  # characters of a server's answer in the table (the tries show all that is kept)
 PERIODS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 MAX_FILTER_VALUES = 50  # a filter of more values than any page offers is not a person's
@@ -44,9 +45,18 @@ def delivery_id(selected: Any) -> int | None:
 
 
 def notice_title(row: notify_store.LogRow, language: str) -> str:
+    """The notice's title in ``language`` (English if it has none), with ``×N`` for a storm."""
     title = row.title.get(language) or row.title.get("en") or row.cause
     storm = text("notify.storm", language, n=row.count) if row.count and row.count > 1 else ""
-    return f"{SEVERITY_MARK.get(row.severity, '')} {text('severity.' + row.severity, language)} · {title}{storm}"
+    return f"{title}{storm}"
+
+
+def notice_cell(row: notify_store.LogRow, language: str, clip: int | None = None) -> html.Span:
+    """The severity's shape and word, then the title (clipped to ``clip`` characters, whole in the hover)."""
+    title = notice_title(row, language)
+    shown = title if clip is None or len(title) <= clip else title[:clip] + "…"
+    return html.Span([html.Span(f"{SEVERITY_MARK.get(row.severity, '')} {text('severity.' + row.severity, language)}",
+                                className=f"severity-{row.severity}"), f" · {shown}"], title=title)
 
 
 def recipient(row: notify_store.LogRow, language: str) -> str:
@@ -64,12 +74,13 @@ def _table(rows: list[notify_store.LogRow], selected: int | None, now: datetime,
     zone = locale.city_zone()
     cells, classes = [], []
     for row in rows:
-        answer = " ".join(part for part in (row.last_status, row.last_answer) if part)
+        # A refusal before any try (rate limit, acknowledged first) is said by the status itself.
+        answer = "" if row.attempts == 0 else " ".join(part for part in (row.last_status, row.last_answer) if part)
         waiting = row.shown_status in ("pending", "failed")
         cells.append([
             html.Button(format_time(row.created_at, zone), className="pick",
                         id={"type": "notifylog-pick", "index": str(row.delivery_id)}),
-            html.Span(notice_title(row, language), className=f"severity-{row.severity}"),
+            notice_cell(row, language, TITLE_SHOWN),
             recipient(row, language),
             f"{row.channel_id} · {row.channel_kind or '?'}",
             str(row.step),
@@ -137,7 +148,7 @@ def show_detail(selected: Any, _tick: int | None, _done: Any) -> tuple[Any, dict
         return html.P(text("notifylog.pick", language), className="empty"), hidden
     zone = locale.city_zone()
     facts = [
-        (text("notifylog.col.notice", language), notice_title(found, language)),
+        (text("notifylog.col.notice", language), notice_cell(found, language)),
         (text("notifylog.rule", language), found.rule_id),
         (text("notifylog.cause", language), found.cause),
         (text("notifylog.raised", language), format_time(found.created_at, zone)),
