@@ -200,3 +200,30 @@ def test_the_e_mailed_acknowledgement_link_in_a_browser(live_app, browser, db, n
     again = browser.find_element("tag name", "body").text
     assert "used already" in again and "Already acknowledged by ann.lee at" in again
     assert "form" not in browser.page_source.split("<body", 1)[1]
+
+
+def test_the_log_keeps_filters_over_a_reload_and_the_open_message_over_refreshes(live_app, browser, db, nyc,
+                                                                                   people) -> None:
+    from selenium.webdriver.common.keys import Keys
+
+    from tests.integration.test_notification_ack import notification
+
+    notification(db, created=datetime.now(UTC), title="Greenpoint: gas red", people=("wang.li", "ann.lee"))
+    sign_in(browser, live_app.url, "officer", "/alerts/log")
+    wait(browser, lambda b: len(b.find_elements("css selector", "table.notifylog .pick")) == 2, "two messages")
+    status = browser.find_element("css selector", "#notifylog-status input")
+    status.send_keys("pending", Keys.ENTER)  # a filter typed into the status choice
+    wait(browser, lambda b: "2 messages" in b.find_element("id", "notifylog-count").text, "filtered")
+    browser.find_elements("css selector", "table.notifylog .pick")[1].click()
+    wait(browser, lambda b: "Notification #" in b.find_element("id", "notifylog-detail").text, "the open message")
+    as_of = browser.find_element("id", "notifylog-as-of").text
+    wait(browser, lambda b: b.find_element("id", "notifylog-as-of").text != as_of, "a live refresh")
+    assert "Notification #" in browser.find_element("id", "notifylog-detail").text  # still open
+    assert len(browser.find_elements("css selector", "table.notifylog tr.row-selected")) == 1
+    browser.find_element("id", "notifylog-ack").click()
+    wait(browser, lambda b: "acknowledged: nobody else" in b.find_element("id", "notifylog-message").text, "acked")
+    wait(browser, lambda b: "by officer at" in b.find_element("id", "notifylog-detail").text, "who, in the detail")
+    browser.refresh()
+    wait(browser, lambda b: b.find_elements("css selector", "table.notifylog .pick"), "the log again")
+    assert "pending" in browser.find_element("id", "notifylog-status").text  # the filter survived the reload
+    _no_console_errors(browser)
