@@ -162,7 +162,7 @@
     const item = element("div", "toast toast-" + alert.kind);
     item.setAttribute("role", "alert");
     item.dataset.key = alert.key;
-    item.appendChild(element("a", "toast-text", alert.text)).href = "/dispatch";
+    item.appendChild(element("span", "toast-text", alert.text)).title = alert.text;
     if ("Notification" in window && window.Notification.permission === "default") {
       const ask = element("button", "cv-button toast-desktop", words.desktop);
       ask.type = "button";
@@ -175,7 +175,7 @@
     close.addEventListener("click", function () { item.remove(); });
     item.appendChild(close);
     box.appendChild(item);
-    while (box.children.length > 5) { box.removeChild(box.firstChild); }
+    while (box.children.length > 3) { box.removeChild(box.firstChild); } // the newest three
   }
 
   // How many answers each part has looked at (on <body>): tests and people can see it is alive.

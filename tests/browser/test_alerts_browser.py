@@ -204,15 +204,16 @@ def test_the_e_mailed_acknowledgement_link_in_a_browser(live_app, browser, db, n
 
 def test_the_log_keeps_filters_over_a_reload_and_the_open_message_over_refreshes(live_app, browser, db, nyc,
                                                                                    people) -> None:
-    from selenium.webdriver.common.keys import Keys
-
     from tests.integration.test_notification_ack import notification
 
     notification(db, created=datetime.now(UTC), title="Greenpoint: gas red", people=("wang.li", "ann.lee"))
     sign_in(browser, live_app.url, "officer", "/alerts/log")
     wait(browser, lambda b: len(b.find_elements("css selector", "table.notifylog .pick")) == 2, "two messages")
-    status = browser.find_element("css selector", "#notifylog-status input")
-    status.send_keys("pending", Keys.ENTER)  # a filter typed into the status choice
+    browser.find_element("id", "notifylog-period").click()  # a filter chosen as a person does
+    wait(browser, lambda b: any(o.text == "7 days" for o in b.find_elements("css selector", "[role=option]")),
+         "the period's choices")
+    next(o for o in browser.find_elements("css selector", "[role=option]") if o.text == "7 days").click()
+    wait(browser, lambda b: b.find_element("id", "notifylog-period").text == "7 days", "7 days chosen")
     wait(browser, lambda b: "2 messages" in b.find_element("id", "notifylog-count").text, "filtered")
     browser.find_elements("css selector", "table.notifylog .pick")[1].click()
     wait(browser, lambda b: "Notification #" in b.find_element("id", "notifylog-detail").text, "the open message")
@@ -225,5 +226,5 @@ def test_the_log_keeps_filters_over_a_reload_and_the_open_message_over_refreshes
     wait(browser, lambda b: "by officer at" in b.find_element("id", "notifylog-detail").text, "who, in the detail")
     browser.refresh()
     wait(browser, lambda b: b.find_elements("css selector", "table.notifylog .pick"), "the log again")
-    assert "pending" in browser.find_element("id", "notifylog-status").text  # the filter survived the reload
+    wait(browser, lambda b: b.find_element("id", "notifylog-period").text == "7 days", "kept over the reload")
     _no_console_errors(browser)
