@@ -126,7 +126,7 @@ def refresh(_tick: int | None, period: Any, statuses: Any, channels: Any, rules:
              for rule_id, name in rule_choices])
 
 
-def pick(clicks: list[int | None], current: Any) -> Any:
+def pick(clicks: list[int | None]) -> Any:
     trigger = ctx.triggered_id
     if isinstance(trigger, dict) and trigger.get("type") == "notifylog-pick" and any(clicks):
         return str(trigger["index"])
@@ -205,8 +205,7 @@ def register(app: dash.Dash) -> None:
                  Input("notifylog-rule", "value"), Input("notifylog-selected", "data"),
                  Input("notifylog-done", "data"))(refresh)
     app.callback(Output("notifylog-selected", "data"),
-                 Input({"type": "notifylog-pick", "index": ALL}, "n_clicks"),
-                 State("notifylog-selected", "data"))(pick)
+                 Input({"type": "notifylog-pick", "index": ALL}, "n_clicks"), prevent_initial_call=True)(pick)
     app.callback(Output("notifylog-detail", "children"), Output("notifylog-ack", "style"),
                  Input("notifylog-selected", "data"), Input("notifylog-refresh", "n_intervals"),
                  Input("notifylog-done", "data"))(show_detail)
