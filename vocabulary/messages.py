@@ -31,7 +31,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "nav.users": {ENGLISH: "Users", CHINESE: "用户管理"},
     "nav.displays": {ENGLISH: "Displays", CHINESE: "大屏链接"},
     "nav.alerts": {ENGLISH: "Alerts", CHINESE: "告警通知"},
-    "nav.notify_log": {ENGLISH: "Notification log", CHINESE: "通知记录"},
+    "nav.notify_log": {ENGLISH: "Alert log", CHINESE: "通知记录"},
     "nav.sign_out": {ENGLISH: "Sign out", CHINESE: "退出登录"},
     "nav.language": {ENGLISH: "Language", CHINESE: "语言"},
     "nav.time_zone": {ENGLISH: "Times in {zone}", CHINESE: "时间为 {zone}"},
