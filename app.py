@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import dash
 import flask
 from dash import dcc, html
+from dash.development.base_component import Component
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -25,8 +26,10 @@ import callbacks
 import store
 import web
 from auth import accounts
+from auth.roles import DISPATCH, allowed
 from city import CityError, city_folder, read_categories, read_city_config
 from cityops.settings import Settings
+from layouts.wall_alerts import browser_words
 from vocabulary.messages import LANGUAGE_NAMES, LANGUAGES, text
 from web import (
     ack,
@@ -223,6 +226,7 @@ def shell() -> html.Div:
            ] if user is not None else []
     return html.Div(
         [
+            *(_critical_watch(language) if user is not None and allowed(user.role, DISPATCH) else []),
             html.Nav([html.Span(text("app.name", language), className="nav-brand"),
                       html.Span(locale.city_name(language), className="nav-city"), *links,
                       html.Span(className="nav-gap"),
@@ -233,6 +237,18 @@ def shell() -> html.Div:
         ],
         className="shell",
     )
+
+
+CRITICAL_EVERY_MS = 15_000
+
+
+def _critical_watch(language: str) -> list[Component]:
+    """Dispatchers' pages, whichever is open: a browser notification (or a toast) for each new
+    critical incident, once (``callbacks/shell_alerts.py``, ``assets/wall_alerts.js``)."""
+    return [dcc.Interval(id="shell-critical-refresh", interval=CRITICAL_EVERY_MS),
+            dcc.Store(id="shell-critical"), dcc.Store(id="shell-critical-shown"),
+            dcc.Store(id="shell-alert-words", data=browser_words(language)),
+            html.Div(id="shell-toasts", className="toasts", **{"aria-live": "polite"})]
 
 
 def __getattr__(name: str) -> Any:

@@ -35,6 +35,10 @@ NAME_PATTERN = re.compile(r"[a-z0-9._-]{1,64}")
 FAILURE_WINDOW = timedelta(hours=24)
 FREE_FAILURES_PER_NAME = 5
 FREE_FAILURES_PER_ADDRESS = 30
+# The acknowledgement links (/ack/…) are throttled the same way: a link that is no genuine token
+# counts as a failure of this name (never a user's: NAME_PATTERN has no brackets or spaces) from
+# the client's address, so guessing links is delayed like guessing passwords.
+ACK_LINKS = "(ack link)"
 FIRST_DELAY = timedelta(minutes=1)
 MAX_DELAY = timedelta(minutes=30)
 _MAX_LOGGED_CHARS = 64
@@ -197,16 +201,28 @@ def authenticate(
     now = _aware(now)
     name = _attempt_name(name)
     address = _attempt_address(address)
-    running = throttles(conn, now=now, name=name, address=address)
-    if running:
-        store.record_login(conn, name, address, "throttled", time=now)
-        log.warning("sign-in as %r from %s refused: delayed after %d failures", name, address, running[0].failures)
-        raise SignInThrottled(running[0].until, now)
+    refuse_if_throttled(conn, name, address, now=now)
     user = store.get_user(conn, name) if NAME_PATTERN.fullmatch(name) else None
     matches = verify_password(user.password_hash if user is not None else _dummy_hash(), password)
     success = matches and user is not None and not user.disabled
     store.record_login(conn, name, address, "success" if success else "failure", time=now)
     return user if success else None
+
+
+def refuse_if_throttled(conn: store.Connection, name: str, address: str | None, *, now: datetime) -> None:
+    """:class:`SignInThrottled` while a delay runs for ``name`` from ``address`` (or for the
+    address); the refused try is recorded as ``throttled`` and does not prolong the delay."""
+    name, address = _attempt_name(name), _attempt_address(address)
+    running = throttles(conn, now=_aware(now), name=name, address=address)
+    if running:
+        store.record_login(conn, name, address, "throttled", time=now)
+        log.warning("%r from %s refused: delayed after %d failures", name, address, running[0].failures)
+        raise SignInThrottled(running[0].until, now)
+
+
+def record_failure(conn: store.Connection, name: str, address: str | None, *, now: datetime) -> None:
+    """Count a failed try of ``name`` from ``address`` (for a use other than signing in: ``ACK_LINKS``)."""
+    store.record_login(conn, _attempt_name(name), _attempt_address(address), "failure", time=_aware(now))
 
 
 @functools.cache

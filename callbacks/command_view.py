@@ -28,6 +28,7 @@ from indicators.replay import RETENTION, live_window, next_replay, parse_city_ti
 from layouts.command_map import clicked_point, map_update, mark_scale, only_changed
 from layouts.command_options import default_level
 from layouts.vitals_components import incident_counts, showing, stale_note
+from layouts.wall_alerts import recent
 from vocabulary.messages import format_time, text
 from vocabulary.terms import OPEN_STATUSES
 from web import citydata, db, guard, locale
@@ -74,11 +75,12 @@ def refresh(_tick: int | None, domain: str | None, level: str | None, replay: di
         "live_class": "command-live" + (" is-stale" if fresh.stale else "") + (" is-replay" if at is not None else ""),
         "showing": showing(domain, options, language),
         "mode": mode,
+        "alerts": recent(view.alerts, now) if at is None else [],
     })
     panels, now_drawn["panels"] = only_changed(drawn, panels, digests)
     return (figure, now_drawn if now_drawn != drawn else dash.no_update, now.isoformat(), panels["city"],
             panels["tiles"], panels["incidents"], panels["ticker"], panels["ticker_title"], panels["as_of"],
-            panels["stale"], panels["live_class"], panels["showing"], panels["mode"])
+            panels["stale"], panels["live_class"], panels["showing"], panels["mode"], panels["alerts"])
 
 
 def replay_control(_live: int | None, _play: int | None, slider: float | None, picked_text: str | None,
@@ -117,7 +119,7 @@ REFRESH_OUTPUTS = (("command-map", "figure"), ("command-drawn", "data"), ("comma
                    ("command-city", "children"), ("command-tiles", "children"), ("command-incidents", "children"),
                    ("command-ticker", "children"), ("command-ticker-title", "children"),
                    ("command-as-of", "children"), ("command-stale", "children"), ("command-live", "className"),
-                   ("command-showing", "children"), ("command-mode", "children"))
+                   ("command-showing", "children"), ("command-mode", "children"), ("command-alerts", "data"))
 REFRESH_INPUTS = (("command-refresh", "n_intervals"), ("command-domain", "value"), ("command-level", "value"),
                   ("command-replay", "data"), ("command-layers", "value"))
 REFRESH_STATE = (("command-drawn", "data"), ("command-options", "data"), ("command-scale", "data"))
@@ -143,6 +145,10 @@ def register(app: dash.Dash) -> None:
     app.clientside_callback(ClientsideFunction("cityops_command", "watch"), Output("command-lost", "children"),
                             Input("command-refresh", "n_intervals"), Input("command-heartbeat", "data"),
                             State("command-options", "data"))
+    app.clientside_callback(ClientsideFunction("cityops_alerts", "announce"), Output("command-alert-shown", "data"),
+                            Input("command-alerts", "data"), State("command-options", "data"))
+    app.clientside_callback(ClientsideFunction("cityops_alerts", "soundSwitch"), Output("command-sound", "children"),
+                            Input("command-sound", "n_clicks"), State("command-options", "data"))
     app.clientside_callback(ClientsideFunction("cityops_command", "scale"), Output("command-scale", "data"),
                             Input("command-refresh", "n_intervals"))
     app.clientside_callback(ClientsideFunction("cityops_command", "keepUrl"), Output("command-url", "data"),

@@ -11,9 +11,10 @@ from dash.development.base_component import Component
 import store
 from auth.roles import ADMINISTER
 from layouts.components import data_table
+from notifications.health import FAILING_AFTER, channels_health
 from vocabulary.messages import MESSAGES, format_duration, format_time, text
 from web import db, guard, locale
-from web.health import HEARTBEAT_TIMEOUT_S, process_working
+from web.health import HEARTBEAT_TIMEOUT_S, NOTIFY_SCHEMA, process_working
 
 _FEED_NAMES = {"readings": "feeds.readings", "events": "feeds.events", "units": "feeds.units"}
 _PAYLOAD_SHOWN = 160  # characters of a rejected payload on screen (the table keeps 2 KiB)
@@ -51,6 +52,7 @@ def feeds_page(conn: store.Connection, now: datetime, language: str) -> list[Com
     rejects = store.newest_rejects(conn)
     reasons = store.rejects_by_reason(conn, now - timedelta(hours=1))
     statuses = store.read_status(conn)
+    channels = channels_health(conn, now) if store.server_info(conn)["schema_version"] >= NOTIFY_SCHEMA else []
     none = text("feeds.none", language)
 
     process_rows, process_classes = [], []
@@ -75,6 +77,16 @@ def feeds_page(conn: store.Connection, now: datetime, language: str) -> list[Com
         data_table([text("feeds.process", language), text("feeds.state", language), text("feeds.heartbeat", language),
                     text("feeds.rate", language), text("feeds.lag", language), text("feeds.totals", language)],
                    process_rows, row_classes=process_classes, empty=text("feeds.no_processes", language)),
+        html.H2(text("feeds.channels", language)),
+        data_table([text("feeds.channel", language), text("feeds.state", language), text("feeds.last_try", language),
+                    text("feeds.last_success", language), text("feeds.last_answer", language)],
+                   [[f"{channel.channel_id} · {channel.kind or '?'}",
+                     text(f"feeds.channel_{channel.state}", language, n=FAILING_AFTER),
+                     when(channel.last_try), when(channel.last_success),
+                     html.Code(f"{channel.last_status or ''} {channel.last_answer or ''}".strip()[:_PAYLOAD_SHOWN]
+                               or "—")] for channel in channels],
+                   row_classes=[{"failing": "row-bad", "ok": "row-ok"}.get(channel.state, "") for channel in channels],
+                   empty=text("feeds.no_channels", language)),
         html.H2(text("feeds.sensors", language)),
         html.P(text("feeds.sensors_summary", language, total=f"{counts.total:,}", fresh=f"{counts.fresh:,}",
                     stale=f"{counts.stale:,}", silent=f"{counts.silent:,}", maintenance=f"{counts.maintenance:,}"),

@@ -22,6 +22,7 @@ from layouts.command_options import command_options, default_level, level_title
 from layouts.map_layers import layer_checklist
 from layouts.markers import LEVEL_MARK, SEVERITY_MARK, SEVERITY_STYLE, UNIT_COLOUR, UNIT_MARK
 from layouts.theme import BACKGROUND
+from layouts.wall_alerts import browser_words
 from vocabulary.messages import text
 from web import citydata
 from web.guard import current_role
@@ -108,7 +109,8 @@ def layout(**query: str) -> html.Div:
     options = command_options(query, levels, [layer.id for layer in layers])
     level = options.level or default_level(levels)
     browser = {"kiosk": options.kiosk, "domains": list(options.domains), "every_s": options.every_s,
-               "zone": city_zone().key, "lost_after_ms": LOST_AFTER_MS, "lost_text": text("command.lost", language)}
+               "zone": city_zone().key, "lost_after_ms": LOST_AFTER_MS, "lost_text": text("command.lost", language),
+               "alert": browser_words(language)}
     return html.Div([
         dcc.Location(id="command-location", refresh="callback-nav"),
         dcc.Interval(id="command-refresh", interval=REFRESH_MS),
@@ -121,6 +123,10 @@ def layout(**query: str) -> html.Div:
         dcc.Store(id="command-map-click"),  # lon/lat of a click on the map (assets/map_click.js)
         dcc.Store(id="command-url"),
         dcc.Store(id="command-scale"),  # the wall's width over 1920 px: marks grow with it (assets/command_view.js)
+        dcc.Store(id="command-alerts"),  # the causes to announce (layouts/wall_alerts.py)
+        dcc.Store(id="command-alert-shown"),  # those this page announced (assets/wall_alerts.js)
+        # Filled by assets/wall_alerts.js: a strip over the top of the page, never over the map's middle.
+        html.Div(id="command-alert", className="wall-alert", role="alert", hidden=True),
         html.Div([
             html.H1(text("page.command_view.title", language)),
             html.Div([html.Span(text("command.show", language), className="command-show"),
@@ -128,6 +134,8 @@ def layout(**query: str) -> html.Div:
                                      inline=True, className="command-domains")],
                      className="command-selector", role="radiogroup"),
             html.Span(id="command-as-of", className="as-of command-as-of"),
+            html.Button(id="command-sound", className="cv-button cv-sound", n_clicks=0,
+                        title=text("alert.sound_hint", language)),
         ], className="command-head"),
         html.Div([html.Div(id="command-showing", className="command-showing"),
                   html.Div(className="cv-progress cv-progress-a", id="command-progress",

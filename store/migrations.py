@@ -1021,4 +1021,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(15, "chinese_titles", sql=_CHINESE_TITLES),
     Migration(16, "notifications", sql=_NOTIFICATIONS),
     Migration(17, "notification_rules_edited", sql=_NOTIFICATION_RULES_EDITED),
+    # The notification log page reads the newest notifications (of a period), /feeds and /healthz
+    # every channel's newest tries: without these both read the whole history.
+    Migration(
+        18,
+        "notification_log_indexes",
+        sql="CREATE INDEX notifications_created_idx ON notifications (created_at);\n"
+            "CREATE INDEX notification_attempts_at_idx ON notification_attempts (at);",
+    ),
 )

@@ -597,8 +597,16 @@ def ack_view(conn: psycopg2.extensions.connection, delivery_id: int, token_hash:
 
 # -- the log --------------------------------------------------------------------------------
 
+# What the log shows as a delivery's status: its stored status, except that a message refused by
+# a rate limit, or not sent because its notification was acknowledged first, is given up with
+# that reason (``last_status``) and reads as such.
+SHOWN_STATUSES = ("pending", "sent", "failed", "gave_up", "rate_limited", "moot")
+_SHOWN_STATUS = ("CASE WHEN d.status = 'gave_up' AND d.last_status = 'rate-limited' THEN 'rate_limited'"
+                 " WHEN d.status = 'gave_up' AND d.last_status = 'acknowledged' THEN 'moot' ELSE d.status END")
+
+
 class LogRow(NamedTuple):
-    """One delivery with its notification, for the log (and tests)."""
+    """One delivery with its notification, for the log page (and tests)."""
 
     notification_id: int
     rule_id: str
@@ -616,16 +624,41 @@ class LogRow(NamedTuple):
     attempts: int
     last_status: str | None
     last_answer: str | None
+    shown_status: str  # one of SHOWN_STATUSES
+    title: dict[str, str]
+    channel_kind: str | None  # None: the channel was removed from the configuration since
+    next_attempt_at: datetime
+    sent_at: datetime | None
+    acknowledged_address: str | None
 
 
-def notification_log(conn: psycopg2.extensions.connection, *, limit: int = 500) -> list[LogRow]:
-    """The newest deliveries with their notifications, newest first."""
+def notification_log(conn: psycopg2.extensions.connection, *, limit: int = 500, since: datetime | None = None,
+                     statuses: Sequence[str] = (), channel_ids: Sequence[str] = (), rule_ids: Sequence[str] = (),
+                     of_delivery: int | None = None) -> list[LogRow]:
+    """The newest deliveries with their notifications, newest first: raised from ``since`` on,
+    with one of ``statuses`` (:data:`SHOWN_STATUSES`), by one of ``channel_ids``, of one of
+    ``rule_ids`` (empty: any), of the notification of delivery ``of_delivery``, at most ``limit``."""
+    conditions, params = [], []
+    for condition, value, given in (
+        ("n.created_at >= %s", since, since is not None),
+        ("n.id = (SELECT notification_id FROM notification_deliveries WHERE id = %s)", of_delivery,
+         of_delivery is not None),
+        (f"{_SHOWN_STATUS} = ANY(%s)", list(statuses), bool(statuses)),
+        ("d.channel_id = ANY(%s)", list(channel_ids), bool(channel_ids)),
+        ("n.rule_id = ANY(%s)", list(rule_ids), bool(rule_ids)),
+    ):
+        if given:
+            conditions.append(condition)
+            params.append(value)
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     with transaction(conn) as cur:
         cur.execute("SELECT n.id, n.rule_id, n.cause, n.severity, (n.notice->>'count')::int, n.created_at,"
                     " n.acknowledged_at, n.acknowledged_by, d.id, d.step, d.person, d.channel_id, d.status, d.attempts,"
-                    " d.last_status, d.last_answer FROM notification_deliveries d"
-                    " JOIN notifications n ON n.id = d.notification_id ORDER BY n.created_at DESC, d.id DESC LIMIT %s",
-                    (limit,))
+                    f" d.last_status, d.last_answer, {_SHOWN_STATUS}, coalesce(n.notice->'title', '{{}}'::jsonb),"
+                    " c.kind, d.next_attempt_at, d.sent_at, n.acknowledged_address FROM notification_deliveries d"
+                    " JOIN notifications n ON n.id = d.notification_id"
+                    f" LEFT JOIN notify_channels c ON c.id = d.channel_id {where}"
+                    " ORDER BY n.created_at DESC, d.id DESC LIMIT %s", (*params, limit))
         return [LogRow(*row) for row in cur.fetchall()]
 
 
@@ -638,6 +671,71 @@ def delivery_attempts(conn: psycopg2.extensions.connection,
         return cur.fetchall()
 
 
+def log_choices(conn: psycopg2.extensions.connection) -> tuple[list[str], list[tuple[str, str]]]:
+    """The channel ids and the (rule id, name) pairs the log can be filtered by: those configured
+    and those in the log (a rule or channel removed since still has its messages)."""
+    with transaction(conn) as cur:
+        cur.execute("SELECT id FROM notify_channels UNION SELECT DISTINCT channel_id FROM notification_deliveries"
+                    " ORDER BY 1")
+        channels = [row[0] for row in cur.fetchall()]
+        cur.execute("SELECT r.id, coalesce(max(c.name), r.id) FROM (SELECT id FROM notify_rules UNION"
+                    " SELECT DISTINCT rule_id FROM notifications) r LEFT JOIN notify_rules c ON c.id = r.id"
+                    " GROUP BY r.id ORDER BY r.id")
+        rules = [(rule_id, name) for rule_id, name in cur.fetchall()]
+    return channels, rules
+
+
+def acknowledge_in_app(conn: psycopg2.extensions.connection, notification_id: int, user: str, now: datetime,
+                       address: str | None) -> AckOutcome:
+    """A signed-in user acknowledges notification ``notification_id`` in the app: as its link
+    does (the escalation stops, audited ``notify.ack`` with the user and the address), unless
+    someone did before (``already``, with who and when). The row lock decides between two
+    people at once: the second waits, then reads the first one's name."""
+    with transaction(conn) as cur:
+        cur.execute("SELECT acknowledged_at, acknowledged_by FROM notifications WHERE id = %s FOR UPDATE",
+                    (notification_id,))
+        row = cur.fetchone()
+        if row is None:
+            return AckOutcome("missing")
+        acknowledged_at, acknowledged_by = row
+        if acknowledged_at is not None:
+            return AckOutcome("already", notification_id, None, "en", acknowledged_at, acknowledged_by)
+        cur.execute("UPDATE notifications SET acknowledged_at = %s, acknowledged_by = %s, acknowledged_address = %s"
+                    " WHERE id = %s", (now, user, address, notification_id))
+        write_audit(cur, user, "notify.ack", f"notification:{notification_id}", None,
+                    {"in_app": True, "acknowledged_at": now}, address)
+    return AckOutcome("acknowledged", notification_id, None, "en", now, user)
+
+
+# -- channel health -------------------------------------------------------------------------
+
+class ChannelTries(NamedTuple):
+    """A channel's newest tries (newest first, at most a few) and its last success, for its health."""
+
+    channel_id: str
+    kind: str | None
+    tries: tuple[tuple[datetime, bool, str, str], ...]  # (at, ok, status, answer)
+    last_success: datetime | None
+
+
+def channel_tries(conn: psycopg2.extensions.connection, since: datetime, newest: int) -> list[ChannelTries]:
+    """Every configured channel's ``newest`` tries since ``since`` and its last success since then."""
+    with transaction(conn) as cur:
+        cur.execute(
+            "SELECT c.id, c.kind, t.at, t.ok, t.status, t.answer, s.last_success FROM notify_channels c"
+            " LEFT JOIN LATERAL (SELECT a.at, a.ok, a.status, a.answer FROM notification_attempts a"
+            "   JOIN notification_deliveries d ON d.id = a.delivery_id"
+            "   WHERE d.channel_id = c.id AND a.at >= %s ORDER BY a.at DESC, a.delivery_id DESC LIMIT %s) t ON true"
+            " LEFT JOIN LATERAL (SELECT max(a.at) AS last_success FROM notification_attempts a"
+            "   JOIN notification_deliveries d ON d.id = a.delivery_id"
+            "   WHERE d.channel_id = c.id AND a.ok AND a.at >= %s) s ON true"
+            " ORDER BY c.id, t.at DESC", (since, newest, since))
+        found: dict[str, ChannelTries] = {}
+        for channel_id, kind, at, ok, status, answer, last_success in cur.fetchall():
+            entry = found.setdefault(channel_id, ChannelTries(channel_id, kind, (), last_success))
+            if at is not None:
+                found[channel_id] = entry._replace(tries=(*entry.tries, (at, ok, status, answer)))
+    return list(found.values())
 
 
 # -- what rules watch -----------------------------------------------------------------------

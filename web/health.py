@@ -5,6 +5,11 @@ what the ingest processes report in the process-status table: a worker that repo
 the last minute says whether it is connected. With no ingest reporting, the web app opens a
 TCP connection to the broker's port itself, so a fresh install still gets an answer.
 Every web worker answers alike. The answer is public: no host names, no error texts.
+
+``notify_channels`` says whether the notification channels deliver
+(:mod:`notifications.health`): ``ok``, ``failing`` with the ids of those whose newest tries all
+failed, or ``none`` configured. A failing webhook leaves the status 200: the wall and the
+dispatch still work, and a monitor reads the key (docs/notifications.md "Channel health").
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import flask
 from werkzeug.wrappers import Response
 
 import store
+from notifications.health import channels_health
 from web import db
 
 log = logging.getLogger(__name__)
@@ -28,6 +34,7 @@ HEARTBEAT_TIMEOUT_S = 60.0
 LISTED_FOR_S = 15 * 60.0
 PROBE_TIMEOUT_S = 1.0
 BROKER_DOWN_STATE = "broker unavailable"  # what an ingest worker reports while disconnected
+NOTIFY_SCHEMA = 16  # the migration that made the notification tables
 
 
 def process_working(status: store.ProcessStatus, now: datetime) -> bool:
@@ -70,6 +77,7 @@ def healthz() -> Response:
         conn = db.connection()
         info = store.server_info(conn)
         statuses = store.read_status(conn) if info["schema_version"] else []
+        channels = channels_health(conn, now) if info["schema_version"] >= NOTIFY_SCHEMA else []
     except (store.StoreUnavailable, store.DatabaseError) as error:
         log.warning("health check: the database does not answer: %s", error)
         body["database"] = "unreachable"
@@ -87,6 +95,9 @@ def healthz() -> Response:
          "heartbeat_age_s": round((now - status.heartbeat_at).total_seconds(), 1)}
         for status in statuses if (now - status.heartbeat_at).total_seconds() <= LISTED_FOR_S
     ]
+    failing = [channel.channel_id for channel in channels if channel.state == "failing"]
+    body["notify_channels"] = {"state": "failing" if failing else "ok" if channels else "none",
+                               "failing": failing, "configured": len(channels)}
     response = flask.jsonify(body)
     response.status_code = 200 if body["broker"]["state"] == "ok" else 503  # type: ignore[index]
     response.headers["Cache-Control"] = "no-store"

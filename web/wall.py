@@ -56,6 +56,7 @@ from layouts.vitals_components import (
     severity_counts,
     warning_items,
 )
+from layouts.wall_alerts import Alert, wall_alerts
 from store.screens import incidents_open_at, units_at, values_as_of
 from store.versions import wall_version
 from vocabulary.messages import text
@@ -134,6 +135,7 @@ class View:
     panels: dict[str, orjson.Fragment]  # serialised once, sent to every screen that lacks them
     digests: dict[str, str]
     counts: dict[str, int]
+    alerts: list[Alert]  # what the wall announces (none when replaying the past)
     whole: Callable[[], dict[str, Any]]
     _figure: orjson.Fragment | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -172,14 +174,14 @@ def _view(snapshot: Snapshot, city: City, level: str, shapes: dict[str, UnitShap
         trace.to_plotly_json() for trace in responder_traces(snapshot.responders, language,
                                                              size=RESPONDER_SIZE * scale)]
     key = f"{level}|{language}|{scale:g}|{','.join(layer.id for layer in layers)}"
+    warnings = one_warning_per_cause(snapshot.changes, citydata.parent_codes())[:TICKER_LENGTH]
     index_row = city_rows.get(INDEX)
     worst = worst_domains(city_rows, None if index_row is None else index_row.level)
     panels = {
         "city": city_card(index_row, worst, fresh.stale, language),
         "tiles": [domain_tile(d, city_rows.get(d), fresh.stale, d == domain, language, "command",
                               below_text(snapshot.city_explanations.get(d), language)) for d in domain_ids()],
-        "ticker": warning_items(one_warning_per_cause(snapshot.changes, citydata.parent_codes())[:TICKER_LENGTH],
-                                language),
+        "ticker": warning_items(warnings, language),
         "ticker_title": text("command.replay_ticker" if replaying else "command.ticker", language),
         "as_of": as_of(fresh, language),
     }
@@ -188,6 +190,7 @@ def _view(snapshot: Snapshot, city: City, level: str, shapes: dict[str, UnitShap
                 {name: sent_as_is(value) for name, value in panels.items()},
                 {name: digest(value) for name, value in panels.items()},
                 severity_counts(snapshot.incidents),
+                [] if replaying else wall_alerts(warnings, snapshot.incidents, language),
                 lambda: command_figure(units, shapes, fills, outlines, names, marks, live_layer, lat0, elements))
 
 

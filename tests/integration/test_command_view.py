@@ -682,3 +682,16 @@ def test_the_layer_checklist_offers_what_the_role_may_see(client_for, vitals) ->
                                    ).get_json(), ensure_ascii=False)
         assert ('"value": "hydrants"' in page) == hydrants, (role, path)
         assert '"value": "hospitals"' in page and "(synthetic)" in page and '"persistence": true' in page
+
+
+def test_a_red_warning_is_a_cause_the_wall_announces_and_replay_announces_nothing(client_for, vitals, db) -> None:
+    result = answer(command(client_for("viewer")))
+    alerts = result["command-alerts"]["data"]
+    place = f"{citydata_name(vitals['nta'])} ({citydata_name(vitals['cdta'])}, {citydata_name(vitals['borough'])})"
+    # One cause (the street where it began), as the ticker shows it; its district turning red is not another.
+    [red] = [alert for alert in alerts if alert["kind"] == "red"]
+    assert red["key"].startswith(f"red:{vitals['nta']}:gas:") and red["text"] == f"{place}: Gas turned red"
+    again = answer(command(client_for("viewer"), drawn=result["command-drawn"]["data"]))
+    assert "command-alerts" not in again  # unchanged: not sent again (the browser announces once anyway)
+    past = answer(command(client_for("viewer"), replay=replay_at(datetime.now(UTC) - timedelta(minutes=1))))
+    assert past["command-alerts"]["data"] == []

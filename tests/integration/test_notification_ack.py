@@ -10,6 +10,7 @@ import pytest
 
 import store
 import store.notifications as notify_store
+from auth import accounts
 from notifications import ack
 from notifications.messages import Notice
 from notifications.worker import notice_to_json
@@ -90,9 +91,10 @@ def test_a_forged_or_altered_token_does_nothing(db, client) -> None:
         f"{delivery_id}.{expires}.{signature[:-1]}{'A' if signature[-1] != 'A' else 'B'}",
         f"{delivery_id}.{expires}",
     ]
-    for candidate in forged:
-        assert client.get(f"/ack/{candidate}").status_code == 404
-        assert client.post(f"/ack/{candidate}").status_code == 404
+    for number, candidate in enumerate(forged):  # each from its own address: no throttle reached here
+        address = {"REMOTE_ADDR": f"192.0.2.{number + 1}"}
+        assert client.get(f"/ack/{candidate}", environ_base=address).status_code == 404
+        assert client.post(f"/ack/{candidate}", environ_base=address).status_code == 404
     assert acknowledged(db) == []
 
 
@@ -143,3 +145,38 @@ def test_the_guard_lets_only_the_ack_route_through_unsigned(client) -> None:
     assert rule_for("/ack/anything", "POST").permission is None
     assert rule_for("/ack/a/b").permission is not None  # nothing below it opens
     assert client.get("/ack").status_code == 302  # not the route: a page, sign in first
+
+
+def test_many_forged_links_from_one_address_are_throttled_and_logged(db, client, caplog) -> None:
+    [token] = notification(db, created=datetime.now(UTC))
+    delivery_id, expires, signature = token.split(".")
+    guesser = {"REMOTE_ADDR": "198.51.100.7"}
+    answers = []
+    for number in range(accounts.FREE_FAILURES_PER_NAME + 3):
+        guess = f"{delivery_id}.{expires}.{signature[:-2]}{number:02d}"
+        answers.append(client.post(f"/ack/{guess}", environ_base=guesser))
+    codes = [answer.status_code for answer in answers]
+    assert codes[:accounts.FREE_FAILURES_PER_NAME] == [404] * accounts.FREE_FAILURES_PER_NAME
+    assert set(codes[accounts.FREE_FAILURES_PER_NAME:]) == {429}
+    refused = answers[-1]
+    assert int(refused.headers["Retry-After"]) > 0 and "Too many links" in refused.get_data(as_text=True)
+    # While delayed, even the genuine link waits from that address (its token is not even read)...
+    assert client.get(f"/ack/{token}", environ_base=guesser).status_code == 429
+    # ... and works from any other: the delay is the guesser's alone.
+    assert client.post(f"/ack/{token}", environ_base={"REMOTE_ADDR": "203.0.113.5"}).status_code == 200
+    assert [who for _, who in acknowledged(db)] == ["wang.li"]
+    with db.cursor() as cur:  # every try is recorded where sign-in tries are (an admin sees and may unlock it)
+        cur.execute("SELECT outcome, count(*) FROM login_attempts WHERE name = %s AND address = %s GROUP BY 1",
+                    (accounts.ACK_LINKS, "198.51.100.7"))
+        assert dict(cur.fetchall()) == {"failure": accounts.FREE_FAILURES_PER_NAME, "throttled": 4}
+    db.commit()
+    assert "acknowledgement link refused from 198.51.100.7" in caplog.text
+    assert accounts.throttles(db, now=datetime.now(UTC), name=accounts.ACK_LINKS, address="198.51.100.7")
+
+
+def test_genuine_links_never_count_toward_the_throttle(db, client) -> None:
+    tokens = notification(db, created=datetime.now(UTC), people=tuple(f"p{n}" for n in range(8)))
+    for token in tokens:  # eight people of one office behind one address, each opening and using a link
+        assert client.get(f"/ack/{token}").status_code == 200
+        assert client.post(f"/ack/{token}").status_code == 200
+    assert accounts.throttles(db, now=datetime.now(UTC), address="127.0.0.1") == []

@@ -30,6 +30,7 @@ PAGES = {  # path → the roles that may open it
     "/users": {"admin"},
     "/displays": {"admin"},
     "/alerts": {"admin"},
+    "/alerts/log": {"dispatcher", "admin"},
 }
 SIGNED_IN = {"viewer", "dispatcher", "analyst", "admin"}
 API = {  # path → the roles that may call it (GET)
