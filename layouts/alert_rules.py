@@ -23,7 +23,7 @@ from vocabulary.messages import text
 from web.locale import request_language, zone_words
 
 dash.register_page(__name__, path="/alerts", title="cityops", name="Alerts",
-                   permission=ADMINISTER, id_prefix="rules-", nav="nav.alerts", order=7)
+                   permission=ADMINISTER, id_prefix="rules-", nav="nav.alerts", order=3)
 
 REFRESH_MS = 15_000
 # The form's fields: (the rule's key in the file and in a problem, the component's id).

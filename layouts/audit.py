@@ -10,7 +10,7 @@ from vocabulary.messages import text
 from web.locale import request_language
 
 dash.register_page(__name__, path="/audit", title="cityops", name="Audit",
-                   permission=ADMINISTER, id_prefix="audit-", nav="nav.audit", order=4)
+                   permission=ADMINISTER, id_prefix="audit-", nav="nav.audit", order=6)
 
 
 def layout(**_query: str) -> html.Div:

@@ -9,7 +9,7 @@ from vocabulary.messages import text
 from web.locale import request_language
 
 dash.register_page(__name__, path="/displays", title="cityops", name="Displays",
-                   permission=ADMINISTER, id_prefix="displays-", nav="nav.displays", order=6)
+                   permission=ADMINISTER, id_prefix="displays-", nav="nav.displays", order=8)
 
 
 def layout(**_query: str) -> html.Div:

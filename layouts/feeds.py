@@ -12,7 +12,7 @@ from vocabulary.messages import text
 from web.locale import request_language
 
 dash.register_page(__name__, path="/feeds", title="cityops", name="Feeds",
-                   permission=ADMINISTER, id_prefix="feeds-", nav="nav.feeds", order=3)
+                   permission=ADMINISTER, id_prefix="feeds-", nav="nav.feeds", order=5)
 
 REFRESH_MS = 5_000
 

@@ -17,7 +17,7 @@ from vocabulary.messages import text
 from web.locale import request_language
 
 dash.register_page(__name__, path="/reports", title="cityops", name="Reports",
-                   permission=EXPORT, id_prefix="reports-", nav="nav.reports", order=2)
+                   permission=EXPORT, id_prefix="reports-", nav="nav.reports", order=4)
 
 
 

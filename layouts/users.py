@@ -9,7 +9,7 @@ from vocabulary.messages import text
 from web.locale import request_language
 
 dash.register_page(__name__, path="/users", title="cityops", name="Users",
-                   permission=ADMINISTER, id_prefix="users-", nav="nav.users", order=5)
+                   permission=ADMINISTER, id_prefix="users-", nav="nav.users", order=7)
 
 
 def layout(**_query: str) -> html.Div:
