@@ -18,7 +18,7 @@ import pytest
 
 import store
 from cityops.embedded import free_port, wait_for_port
-from tests.integration.conftest import database_url, db  # noqa: F401 - fixtures shared with the integration tests
+from tests.integration.conftest import database_url, db, pg_server  # noqa: F401 - fixtures shared with the integration tests
 from tests.integration.servers import mosquitto
 
 REPO = Path(__file__).resolve().parents[2]
