@@ -31,6 +31,7 @@ SEVERITY_MARK = {"minor": "●", "major": "▲", "critical": "■"}
 # The robots' documented size limits (bytes of UTF-8): the body is cut to fit, the links kept.
 MARKDOWN_LIMIT = {"wecom": 4096, "dingtalk": 18_000, "feishu": 18_000}
 BODY_LINES_SHOWN = 12
+DINGTALK_TITLE_CHARS = 60
 _MARKUP = str.maketrans({"[": "［", "]": "］", "(": "（", ")": "）", "<": "‹", ">": "›", "*": "＊", "_": "＿",
                          "`": "｀", "#": "＃", "!": "！", "~": "～", "|": "｜", "\\": "＼"})
 
@@ -141,5 +142,7 @@ def write(notice: Notice, kind: str, language: str, zone: ZoneInfo, *, ack_url: 
     markdown = "\n\n".join([f"### {title}", *lines])
     if kind == "wecom":
         return Written(kind, language, subject, markdown, {"msgtype": "markdown", "markdown": {"content": markdown}})
+    # DingTalk shows the title in the conversation list: short, and cut visibly when it is not.
+    short = title if len(title) <= DINGTALK_TITLE_CHARS else title[:DINGTALK_TITLE_CHARS - 1].rstrip() + "…"
     return Written(kind, language, subject, markdown,
-                   {"msgtype": "markdown", "markdown": {"title": title[:60], "text": markdown}})
+                   {"msgtype": "markdown", "markdown": {"title": short, "text": markdown}})
