@@ -29,7 +29,14 @@ from pathlib import Path
 import store
 from auth.passwords import generate_password
 from city import city_folder, load_city
-from cityops.embedded import EmbeddedBroker, EmbeddedDatabase, forget_servers, wait_for_port, write_servers
+from cityops.embedded import (
+    EmbeddedBroker,
+    EmbeddedDatabase,
+    EmbeddedMail,
+    forget_servers,
+    wait_for_port,
+    write_servers,
+)
 from cityops.settings import Settings
 
 FIRST_RUN_HISTORY = timedelta(days=1)
@@ -113,6 +120,7 @@ def run_demo(options: DemoOptions, settings: Settings, stop: threading.Event, sa
 
     database: EmbeddedDatabase | None = None
     broker: EmbeddedBroker | None = None
+    mail: EmbeddedMail | None = None
     accounts: dict[str, str] = {}  # account → its broker URL (embedded Mosquitto)
     children: list[Child] = []
     history: threading.Thread | None = None
@@ -165,10 +173,23 @@ def run_demo(options: DemoOptions, settings: Settings, stop: threading.Event, sa
             history_period = (start, end)
 
         admin_note = _first_admin(database_url, settings.admin_password, data_dir)
+
+        # Notifications go to a mail server of the demo's own, kept as files: nothing leaves the machine.
+        mail = EmbeddedMail(data_dir)
+        step(f"mail: embedded SMTP server on 127.0.0.1:{mail.start()}, every mail kept in {mail.folder}")
+        from zoneinfo import ZoneInfo
+
+        from cityops.demo_notifications import load_demo_notifications
+
+        if load_demo_notifications(database_url, city, mail.port, ZoneInfo(settings.timezone or city.config.timezone),
+                                   say):
+            say("    notifications: the demo's channel, people, rota and rules loaded (change them on /alerts)")
         env = {**os.environ, "CITYOPS_CITY": options.city, "CITYOPS_DATABASE_URL": database_url,
                "CITYOPS_MQTT_URL": mqtt_url, "CITYOPS_DATA_DIR": str(data_dir),
                # The same key on every run: wall screens stay signed in across a restart of the demo.
-               "CITYOPS_SECRET_KEY": settings.secret_key or _kept_secret(data_dir / SECRET_KEY_FILE)}
+               "CITYOPS_SECRET_KEY": settings.secret_key or _kept_secret(data_dir / SECRET_KEY_FILE),
+               # The notification worker's links (acknowledge, open the incident) lead to this demo.
+               "CITYOPS_PUBLIC_URL": f"http://127.0.0.1:{options.port}"}
         env.pop("CITYOPS_ADMIN_PASSWORD", None)  # the demo made the first admin itself (above)
         cityops = [sys.executable, "-m", "cityops"]
         simulate = [*cityops, "simulate", "--seed", str(options.seed), "--protocol", protocol]
@@ -180,6 +201,7 @@ def run_demo(options: DemoOptions, settings: Settings, stop: threading.Event, sa
             Child("simulate", simulate, {"CITYOPS_MQTT_URL": accounts["simulator"]} if "simulator" in accounts else {}),
             Child("indicators", [*cityops, "indicators", "run"]),
             Child("web", [*cityops, "web", "--host", "127.0.0.1", "--port", str(options.port)]),
+            Child("notify", [*cityops, "notify", "run", "--every", "10"]),
         ]
         step("processes: " + ", ".join(child.name for child in children))
         for child in children:
@@ -190,6 +212,7 @@ def run_demo(options: DemoOptions, settings: Settings, stop: threading.Event, sa
         say("")
         say(f"cityops demo is running: open {url}")
         say(f"    {admin_note}")
+        say(f"    notification mails in {mail.folder} (one .eml file each); rules and rota on {url}alerts")
         say(f"    logs in {data_dir / 'logs'}; Ctrl-C stops everything")
         if history_period is not None:
             history = threading.Thread(target=_vital_signs_of_the_past, name="history", daemon=True,
@@ -203,6 +226,8 @@ def run_demo(options: DemoOptions, settings: Settings, stop: threading.Event, sa
         for child in children:
             _stop(child)
         forget_servers(data_dir)
+        if mail is not None:
+            mail.stop()
         if broker is not None:
             broker.stop()
         if database is not None:

@@ -277,3 +277,44 @@ class EmbeddedBroker:
                 self._process.kill()
                 self._process.wait()
         self._process = None
+
+
+class EmbeddedMail:
+    """A loopback SMTP server for the demo's e-mail channel: every message it receives is kept as
+    ``<data dir>/mail/<UTC time>-<n>.eml`` (one file each, openable in any mail program), and
+    nothing leaves the machine. Plain SMTP without TLS or sign-in: it listens on 127.0.0.1 only."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.folder = data_dir / "mail"
+        self.port = 0
+        self._controller = None
+        self._count = 0
+
+    def start(self) -> int:
+        """Start it on loopback, on the port of the last run when free (the demo's mail channel
+        names it), else on any free one; the port."""
+        from aiosmtpd.controller import Controller
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        kept = self.folder / ".port"
+        previous = kept.read_text(encoding="utf-8").strip() if kept.is_file() else ""
+        self.port = free_port(int(previous) if previous.isdigit() else None)
+        kept.write_text(str(self.port), encoding="utf-8")
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+        return self.port
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802 - aiosmtpd's name
+        from datetime import UTC, datetime
+
+        self._count += 1
+        name = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{self._count}.eml"
+        partial = self.folder / f".{name}"
+        partial.write_bytes(envelope.content)  # type: ignore[attr-defined]
+        partial.rename(self.folder / name)  # whole files only: a reader never sees half a message
+        return "250 Message kept"
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
