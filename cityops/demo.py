@@ -3,12 +3,15 @@
 Steps, each printed as it happens: the data directory; the database (embedded PostgreSQL
 unless CITYOPS_DATABASE_URL names one) and its schema; the broker (an embedded Mosquitto,
 or amqtt where Mosquitto is not installed, unless CITYOPS_MQTT_URL names one); a day of
-history on the first run; then the ingest, the simulator and the web app as child processes,
-restarted if they die. The web app's URL and the admin password are printed: the first run
-creates the account ``admin`` with CITYOPS_ADMIN_PASSWORD, else with a generated password kept
-in the data directory (``admin-password``, owner-only), and never resets it later. Sessions are
-signed with a key kept there too (``secret-key``), so signed-in screens survive a restart. The
-indicators process computes the vital signs every 30 s. Ctrl-C (or SIGTERM) stops the children,
+history on the first run; a loopback mail server keeping every notification mail in
+``<data dir>/mail`` (cityops.embedded.EmbeddedMail), with the demo's notification setup loaded
+on the first run (cityops.demo_notifications); then the ingest, the simulator, the web app and
+the notification worker as child processes, restarted if they die. The web app's URL and the
+admin password are printed: the first run creates the account ``admin`` with
+CITYOPS_ADMIN_PASSWORD, else with a generated password kept in the data directory
+(``admin-password``, owner-only), and never resets it later. Sessions are signed with a key kept
+there too (``secret-key``), so signed-in screens survive a restart. The indicators process
+computes the vital signs every 30 s. Ctrl-C (or SIGTERM) stops the children,
 then the embedded servers.
 """
 

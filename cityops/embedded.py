@@ -295,6 +295,7 @@ class EmbeddedMail:
         names it), else on any free one; the port."""
         from aiosmtpd.controller import Controller
 
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd says every SMTP command at INFO
         self.folder.mkdir(parents=True, exist_ok=True)
         kept = self.folder / ".port"
         previous = kept.read_text(encoding="utf-8").strip() if kept.is_file() else ""

@@ -76,7 +76,9 @@ def test_demo_runs_everything_embedded_and_a_second_run_reuses_the_data(tmp_path
     output, code = run_demo(data_dir, seconds_of_flow=25, port=port)
     assert code == 0, output
     for step in ("[1] data directory", "database: embedded PostgreSQL", "broker: embedded", "history: 1 day",
-                 "processes: ingest, simulate, indicators, web", f"open http://127.0.0.1:{port}/", "stopped",
+                 "processes: ingest, simulate, indicators, web, notify", "mail: embedded SMTP server on 127.0.0.1:",
+                 "notifications: the demo's channel, people, rota and rules loaded", f"open http://127.0.0.1:{port}/",
+                 "stopped",
                  f"web check: health ok/ok, landed http://127.0.0.1:{port}/, feeds 200"):
         assert step in output, output
     flow = [line for line in output.splitlines() if line.startswith("    readings ")]
@@ -87,6 +89,7 @@ def test_demo_runs_everything_embedded_and_a_second_run_reuses_the_data(tmp_path
     output, code = run_demo(data_dir, seconds_of_flow=1, port=port)
     assert code == 0, output
     assert "history:" not in output  # the data directory was reused
+    assert "notifications: the demo's" not in output  # nor its notification setup: an admin's edits stay
     flow = [line for line in output.splitlines() if line.startswith("    readings ")]
     assert int(flow[0].split()[1].replace(",", "")) >= counts[-1]
 

@@ -116,7 +116,7 @@ def wait_until(condition: Callable[[], object], timeout_s: float, what: str,
 # The journeys share one demo: the officer and the storm need no history and run while the first
 # day's vital signs are computed in the background; the analyst and the wall need them; the wall
 # restarts the demo, so it comes last.
-ORDER = ("test_duty_officer.py", "test_scenario.py", "test_analyst.py", "test_wall.py")
+ORDER = ("test_duty_officer.py", "test_notifications.py", "test_scenario.py", "test_analyst.py", "test_wall.py")
 
 
 def _interrupted(signum: int, frame: object) -> None:
