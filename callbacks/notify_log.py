@@ -117,8 +117,9 @@ def refresh(_tick: int | None, period: Any, statuses: Any, channels: Any, rules:
     except (store.StoreUnavailable, store.DatabaseError):
         return (text("feeds.database_down", language), dash.no_update, dash.no_update, dash.no_update,
                 dash.no_update)
-    count = text("notifylog.count_bounded" if len(rows) == ROWS_SHOWN else "notifylog.count", language,
-                 n=len(rows))
+    key = ("notifylog.count_bounded" if len(rows) == ROWS_SHOWN
+           else "notifylog.count_one" if len(rows) == 1 else "notifylog.count")
+    count = text(key, language, n=len(rows))
     return (text("feeds.as_of", language, time=format_time(now, locale.city_zone())), count,
             _table(rows, delivery_id(selected), now, language),
             [{"label": channel, "value": channel} for channel in channel_ids],

@@ -807,6 +807,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "notifylog.not_acknowledged": {ENGLISH: "not yet", CHINESE: "尚未确认"},
     "notifylog.none": {ENGLISH: "No message matches these filters.", CHINESE: "没有符合筛选条件的消息。"},
     "notifylog.count": {ENGLISH: "{n} messages, newest first.", CHINESE: "共 {n} 条消息，最新在前。"},
+    "notifylog.count_one": {ENGLISH: "{n} message.", CHINESE: "共 {n} 条消息。"},
     "notifylog.count_bounded": {ENGLISH: "The newest {n} messages: narrow the filters to see older ones.",
                                 CHINESE: "仅显示最新 {n} 条消息：缩小筛选范围可查看更早的消息。"},
     "notifylog.detail": {ENGLISH: "The message", CHINESE: "消息详情"},
