@@ -200,9 +200,7 @@ def _save(values: dict[str, Any], loaded: Any, config: NotifyConfig, language: s
     try:
         rule = read_rule(form_table(values), config, known)
     except ConfigError as refused:
-        by_field, general = field_errors(refused.problems)
-        # The check's words are the loader's (English, as `cityops notify load` prints them).
-        outcome.errors = {key: text("rules.field_refused", language, reason=words) for key, words in by_field.items()}
+        outcome.errors, general = field_errors(refused.problems, language)
         outcome.message = text("rules.refused", language, problems=" ".join(general)).strip()
         return
     editing, version = _version(loaded, rule.id)

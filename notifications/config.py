@@ -8,7 +8,9 @@ environment given (the loader's) and stored; an unset variable is an error.
 
 :func:`read_rule` checks one rule written as the file's ``[[rule]]`` table (the page builds that
 table from its form): each problem is a :class:`Problem` that knows its key, so a form can show it
-beside its field. :func:`rule_table` is the way back, a stored rule as that table.
+beside its field, and its words in the catalogue (vocabulary/messages.py ``rules.problem.*``), so
+the page shows them in its language while the loader prints the English. :func:`rule_table` is the
+way back, a stored rule as that table.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from notifications.channels import Channel
 from notifications.escalation import Policy
 from notifications.messages import SEVERITIES
 from store.notifications import ChannelRow, DepartmentRow, NotifyConfig, PersonRow, RuleRow
-from vocabulary.messages import CHINESE, ENGLISH
+from vocabulary.messages import CHINESE, ENGLISH, text
 
 if TYPE_CHECKING:
     from city import City
@@ -51,14 +53,23 @@ MAX_TEXT = 200  # a rule's or department's name
 
 
 class Problem(str):
-    """One problem, in words, with the key it concerns (``field``; "" when it concerns the whole)."""
+    """One problem of a rule (or of a name or list any table has): the text is the English the loader
+    prints, ``where: …``; it keeps the catalogue ``key`` and ``values`` of its words so a page can show
+    them in its language (:meth:`words`), and the ``field`` it concerns ("" when the whole)."""
 
     field: str
+    key: str
+    values: dict[str, object]
 
-    def __new__(cls, message: str, field: str = "") -> Problem:
-        problem = super().__new__(cls, message)
-        problem.field = field
+    def __new__(cls, where: str, key: str, field: str = "", /, **values: object) -> Problem:
+        english = text(key, ENGLISH, **values)
+        problem = super().__new__(cls, f"{where}: {english}" if where else english)
+        problem.field, problem.key, problem.values = field, key, values
         return problem
+
+    def words(self, language: str) -> str:
+        """The problem in ``language``, without the ``where: `` the file needs."""
+        return text(self.key, language, **self.values)
 
 
 class ConfigError(ValueError):
@@ -139,7 +150,7 @@ def read_rule(item: dict[str, Any], config: NotifyConfig, known: Known = Known()
     rule = _rule(item, 0, {c.id for c in config.channels}, {p.name for p in config.people},
                  {d.id for d in config.departments}, known, problems)
     if problems or rule is None:
-        raise ConfigError(problems or ["the rule was refused"])
+        raise ConfigError(problems or [Problem("", "rules.problem.refused")])
     return rule
 
 
@@ -169,8 +180,7 @@ def _tables(document: dict[str, Any], section: str, problems: list[str]) -> Iter
 def _name(item: dict[str, Any], key: str, where: str, problems: list[str]) -> str | None:
     value = item.get(key)
     if not isinstance(value, str) or not _NAME.fullmatch(value):
-        problems.append(Problem(f"{where}: {key} must be 1 to 64 letters, digits, '.', '_' or '-' (got {value!r})",
-                                key))
+        problems.append(Problem(where, "rules.problem.name", key, field=key, got=repr(value)))
         return None
     return value
 
@@ -251,7 +261,7 @@ def _text(item: dict[str, Any], key: str, where: str, problems: list[str], defau
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT or not value.isprintable():
-        problems.append(Problem(f"{where}: {key} must be text of 1 to {MAX_TEXT} printable characters", key))
+        problems.append(Problem(where, "rules.problem.text", key, field=key, most=MAX_TEXT))
         return None
     return value.strip()
 
@@ -277,12 +287,13 @@ def _words(item: dict[str, Any], key: str, where: str, problems: list[str],
            allowed: Iterable[str] | None = None) -> tuple[str, ...] | None:
     value = item.get(key, [])
     if not isinstance(value, list) or not all(isinstance(word, str) and word for word in value):
-        problems.append(Problem(f"{where}: {key} must be a list of names (got {value!r})", key))
+        problems.append(Problem(where, "rules.problem.names", key, field=key, got=repr(value)))
         return None
     if allowed is not None:
         bad = [word for word in value if word not in set(allowed)]
         if bad:
-            problems.append(Problem(f"{where}: {key} names unknown {', '.join(map(repr, bad))}", key))
+            problems.append(Problem(where, "rules.problem.unknown_names", key, field=key,
+                                    names=", ".join(map(repr, bad))))
             return None
     return tuple(value)
 
@@ -303,11 +314,11 @@ def _rule(item: dict[str, Any], index: int, channel_ids: set[str], people: set[s
     count = len(problems)
     kind = item.get("when")
     if kind not in TRIGGERS:
-        problems.append(Problem(f"{where}: when must be one of {', '.join(TRIGGERS)} (got {kind!r})", "when"))
+        problems.append(Problem(where, "rules.problem.when", "when", known=", ".join(TRIGGERS), got=repr(kind)))
         return None
     for key in set(item) - _RULE_KEYS - TRIGGER_KEYS[kind]:
-        problems.append(Problem(f"{where}: unknown key {key!r} for when = {kind!r} "
-                                f"(known: {', '.join(sorted(_RULE_KEYS | TRIGGER_KEYS[kind]))})", str(key)))
+        problems.append(Problem(where, "rules.problem.unknown_key", str(key), field=repr(key), when=repr(kind),
+                                known=", ".join(sorted(_RULE_KEYS | TRIGGER_KEYS[kind]))))
     name = _text(item, "name", where, problems, rule_id)
     trigger = _trigger(kind, item, where, known, problems)
     roles = _words(item, "roles", where, problems)
@@ -316,24 +327,23 @@ def _rule(item: dict[str, Any], index: int, channel_ids: set[str], people: set[s
     accounts = _words(item, "users", where, problems, known.users)
     channels = _words(item, "channels", where, problems, channel_ids)
     if channels == ():
-        problems.append(Problem(f"{where}: channels must name at least one channel", "channels"))
+        problems.append(Problem(where, "rules.problem.no_channel", "channels"))
     if roles == () and named == () and teams == () and accounts == ():
-        problems.append(Problem(f"{where}: name at least one of roles, people, departments or users", "roles"))
+        problems.append(Problem(where, "rules.problem.no_recipient", "roles"))
     escalation: list[tuple[str, int]] = []
     steps = item.get("escalation", [])
     if not isinstance(steps, list):
-        problems.append(Problem(f"{where}: escalation must be a list of {{ role = …, after_min = … }}", "escalation"))
+        problems.append(Problem(where, "rules.problem.escalation_list", "escalation"))
         steps = []
     for number, step in enumerate(steps):
         if not (isinstance(step, dict) and set(step) == {"role", "after_min"} and isinstance(step["role"], str)
                 and step["role"] and _minutes(step["after_min"], 1, 10_080)):
-            problems.append(Problem(f"{where}: escalation[{number}] must be "
-                                    f"{{ role = \"…\", after_min = minutes from 1 to 10080 }}", "escalation"))
+            problems.append(Problem(where, "rules.problem.escalation_step", "escalation", number=number))
         else:
             escalation.append((step["role"], step["after_min"]))
     minutes = [after for _, after in escalation]
     if minutes != sorted(set(minutes)):
-        problems.append(Problem(f"{where}: escalation steps must come later and later (after_min)", "escalation"))
+        problems.append(Problem(where, "rules.problem.escalation_order", "escalation"))
     quiet = None
     if "quiet_hours" in item:
         value = item["quiet_hours"]
@@ -341,8 +351,7 @@ def _rule(item: dict[str, Any], index: int, channel_ids: set[str], people: set[s
             start, end = (_clock(part) for part in str(value).split("-"))
             quiet = (start, end)
         except ValueError:
-            problems.append(Problem(f"{where}: quiet_hours must be like \"23:00-07:00\" (got {value!r})",
-                                    "quiet_hours"))
+            problems.append(Problem(where, "rules.problem.quiet_hours", "quiet_hours", got=repr(value)))
     rate_limit = rate_window = None
     if "rate_limit" in item:
         value = item["rate_limit"]
@@ -350,11 +359,10 @@ def _rule(item: dict[str, Any], index: int, channel_ids: set[str], people: set[s
                 and all(_minutes(v, 1, 1_000_000) for v in value.values())):
             rate_limit, rate_window = value["count"], value["window_min"]
         else:
-            problems.append(Problem(f"{where}: rate_limit must be {{ count = N, window_min = M }} "
-                                    "(whole numbers from 1 to 1000000)", "rate_limit"))
+            problems.append(Problem(where, "rules.problem.rate_limit", "rate_limit"))
     enabled = item.get("enabled", True)
     if not isinstance(enabled, bool):
-        problems.append(Problem(f"{where}: enabled must be true or false", "enabled"))
+        problems.append(Problem(where, "rules.problem.enabled", "enabled"))
     if len(problems) > count or rule_id is None or trigger is None or name is None:
         return None
     return RuleRow(rule_id, name, kind, trigger, roles or (), named or (), channels or (), tuple(escalation),
@@ -367,34 +375,32 @@ def _trigger(kind: str, item: dict[str, Any], where: str, known: Known, problems
     if kind in ("level", "forecast"):
         domain, level = item.get("domain"), item.get("level")
         if not isinstance(domain, str) or (known.domains is not None and domain not in known.domains):
-            problems.append(Problem(f"{where}: domain must be one of {', '.join(sorted(known.domains or []))}"
-                                    f" (got {domain!r})" if known.domains is not None
-                                    else f"{where}: domain must be a domain's name", "domain"))
+            problems.append(Problem(where, "rules.problem.domain", "domain") if known.domains is None
+                            else Problem(where, "rules.problem.domain_known", "domain",
+                                         known=", ".join(sorted(known.domains)), got=repr(domain)))
         if level not in LEVELS:
-            problems.append(Problem(f"{where}: level must be amber or red (got {level!r})", "level"))
+            problems.append(Problem(where, "rules.problem.level", "level", got=repr(level)))
         unit, units = item.get("unit"), item.get("units")
         if (unit is None) == (units is None):
-            problems.append(Problem(f"{where}: give one of unit (a unit's code) or units (a level of units, "
-                                    "e.g. district)", "unit"))
+            problems.append(Problem(where, "rules.problem.unit_or_units", "unit"))
         elif unit is not None and (not isinstance(unit, str) or (known.units is not None and unit not in known.units)):
-            problems.append(Problem(f"{where}: unit {unit!r} is not a unit of the city", "unit"))
+            problems.append(Problem(where, "rules.problem.unit", "unit", got=repr(unit)))
         elif units is not None and (not isinstance(units, str)
                                     or (known.levels is not None and units not in known.levels)):
-            problems.append(Problem(f"{where}: units must be a level of the city: "
-                                    f"{', '.join(sorted(known.levels or []))} (got {units!r})", "units"))
+            problems.append(Problem(where, "rules.problem.units", "units", known=", ".join(sorted(known.levels or [])),
+                                    got=repr(units)))
         trigger = {"domain": domain, "level": level, **({"unit": unit} if unit is not None else {"units": units})}
         if kind == "forecast":
             within = item.get("within_min")
             if not _minutes(within, 1, MAX_FORECAST_MIN):
-                problems.append(Problem(f"{where}: within_min must be a whole number of minutes from 1 to "
-                                        f"{MAX_FORECAST_MIN} (got {within!r})", "within_min"))
+                problems.append(Problem(where, "rules.problem.forecast_within", "within_min", most=MAX_FORECAST_MIN,
+                                        got=repr(within)))
             trigger["within_min"] = within
     elif kind == "process_down":
         processes = _words(item, "processes", where, problems, PROCESS_KINDS)
         after = item.get("after_min", 2)
         if not _minutes(after, 1, 1440):
-            problems.append(Problem(f"{where}: after_min must be a whole number of minutes from 1 to 1440 "
-                                    f"(got {after!r})", "after_min"))
+            problems.append(Problem(where, "rules.problem.after_min", "after_min", got=repr(after)))
         trigger = {"processes": list(processes or PROCESS_KINDS[:2]), "after_min": after}
     elif kind == "feed_silent":
         trigger = {"sensor_kinds": list(_words(item, "sensor_kinds", where, problems, known.sensor_kinds) or ())}
@@ -405,7 +411,6 @@ def _trigger(kind: str, item: dict[str, Any], where: str, known: Known, problems
         if kind == "incident_sla":
             within = item.get("within_min", 0)
             if not _minutes(within, 0, 10_080):
-                problems.append(Problem(f"{where}: within_min must be a whole number of minutes, 0 to 10080 "
-                                        f"(got {within!r})", "within_min"))
+                problems.append(Problem(where, "rules.problem.sla_within", "within_min", got=repr(within)))
             trigger["within_min"] = within
     return trigger if len(problems) == count else None

@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from notifications.config import TRIGGER_KEYS
+from notifications.config import TRIGGER_KEYS, Problem
+from vocabulary.messages import ENGLISH
 
 FORM_KEYS: tuple[str, ...] = (
     "id", "name", "when", "domain", "level", "units", "unit", "within_min", "categories", "severities", "processes",
@@ -96,12 +97,12 @@ def form_values(table: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def field_errors(problems: list[str]) -> tuple[dict[str, str], list[str]]:
-    """Problems by the form field they concern, and those of no field; "rule x: " left out."""
+def field_errors(problems: list[str], language: str = ENGLISH) -> tuple[dict[str, str], list[str]]:
+    """Problems by the form field they concern, and those of no field, in ``language``; "rule x: " left out."""
     by_field: dict[str, list[str]] = {}
     general = []
     for problem in problems:
-        words = re.sub(r"^rule [^:]*: ", "", str(problem))
+        words = problem.words(language) if isinstance(problem, Problem) else re.sub(r"^rule [^:]*: ", "", problem)
         field = getattr(problem, "field", "")
         field = _ERROR_KEYS.get(field, field)
         if field in FORM_KEYS:

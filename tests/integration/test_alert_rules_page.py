@@ -196,11 +196,20 @@ def test_bad_input_is_refused_beside_its_field_keeping_the_form(client_for, db, 
     assert store.read_audit(db, action="notify.rule.add") == []
 
 
-def test_a_chinese_page_marks_the_field_in_chinese(client_for, db, configured) -> None:
+@pytest.mark.parametrize(("change", "field", "chinese", "english"), [
+    ({"channels": []}, "channels", "须至少选择一个通知渠道", "channels must name at least one channel"),
+    ({"quiet_hours": "夜里"}, "quiet_hours", "免打扰时段须形如“23:00-07:00”（收到 '夜里'）",
+     "quiet_hours must be like"),
+    ({"within_min": 0}, "within_min", "提前分钟数须为 1 至 1440 的整数（收到 0）", "within_min must be"),
+])
+def test_a_chinese_page_marks_the_field_in_chinese(client_for, db, configured, change, field, chinese,
+                                                    english) -> None:
     client = client_for("admin")
     client.set_cookie("cityops_lang", "zh-CN")
-    reply = answer(rules(client, "rules-save", form=FORECAST_FORM | {"channels": []}))
-    assert reply[error_id("channels")]["children"].startswith("此项有误：channels must name at least one channel")
+    reply = answer(rules(client, "rules-save", form=FORECAST_FORM | change))
+    shown = reply[error_id(field)]["children"]
+    assert shown == chinese, reply
+    assert english not in shown and "must" not in shown
     assert reply["rules-message"]["children"].startswith("未保存")
 
 
