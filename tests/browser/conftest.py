@@ -6,10 +6,13 @@ them). Screenshots go to ``.cache/screenshots/`` (or ``CITYOPS_SCREENSHOTS``) fo
 
 from __future__ import annotations
 
+import http.client
 import os
 import shutil
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,17 +42,31 @@ def screenshots() -> Path:
     return folder
 
 
+def _answers_http(port: int) -> bool:
+    """Whether an HTTP server answers on ``port`` (any status: a refusal is an answer too)."""
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).close()
+    except urllib.error.HTTPError:
+        return True
+    except (OSError, http.client.HTTPException):
+        return False
+    return True
+
+
 def _start_web(port: int, env: dict[str, str], logs: Path) -> subprocess.Popen:
-    """`cityops web` on ``port``, once it has opened it (the test fails with its log otherwise)."""
+    """`cityops web` on ``port``, once it answers HTTP there (the test fails with its log otherwise).
+
+    An open port alone is not enough: free ports are handed out one call at a time, and another
+    test server (a broker) may have taken this one meanwhile; requests would then reach it."""
     with logs.open("ab") as log:
         process = subprocess.Popen([sys.executable, "-m", "cityops", "web", "--port", str(port)], env=env,
                                    stdout=log, stderr=subprocess.STDOUT)
     for _ in range(120):
-        if wait_for_port(port, timeout_s=0.5) or process.poll() is not None:
+        if process.poll() is not None or (wait_for_port(port, timeout_s=0.5) and _answers_http(port)):
             break
-    if process.poll() is not None or not wait_for_port(port, timeout_s=0.5):
+    if process.poll() is not None or not _answers_http(port):
         process.kill()
-        pytest.fail(f"cityops web did not open its port:\n{logs.read_text()}", pytrace=False)
+        pytest.fail(f"cityops web did not answer on port {port}:\n{logs.read_text()}", pytrace=False)
     return process
 
 
@@ -72,9 +89,9 @@ def _init_schema(url: str) -> None:
 def live_app(database_url: str, tmp_path_factory) -> Iterator[LiveApp]:  # noqa: F811
     """`cityops web` on a free loopback port, on the session database and a broker of its own."""
     _init_schema(database_url)
-    port = free_port()
     logs = tmp_path_factory.mktemp("web") / "web.log"
     with mosquitto(tmp_path_factory.mktemp("broker")) as broker:
+        port = free_port()  # after the broker has taken its own
         process = _start_web(port, _web_env(database_url, broker.url), logs)
         try:
             yield LiveApp(f"http://127.0.0.1:{port}", ADMIN_PASSWORD)
@@ -109,8 +126,8 @@ class RestartableApp:
 def restartable_app(database_url: str, tmp_path_factory) -> Iterator[RestartableApp]:  # noqa: F811
     """Like ``live_app``, but the test's own process, which it may stop and restart."""
     _init_schema(database_url)
-    port = free_port()
     with mosquitto(tmp_path_factory.mktemp("broker")) as broker:
+        port = free_port()  # after the broker has taken its own
         app = RestartableApp(f"http://127.0.0.1:{port}", ADMIN_PASSWORD, port, _web_env(database_url, broker.url),
                              tmp_path_factory.mktemp("web") / "web.log")
         app.start()

@@ -110,7 +110,9 @@ def answers(base: str, jar: http.cookiejar.CookieJar) -> dict[str, object]:
 
 
 def test_two_processes_give_identical_answers_and_share_sessions(environment, tmp_path: Path) -> None:
-    ports = free_port(), free_port()
+    ports = [free_port()]
+    while len(ports) < 2:  # a free port may be handed out twice while nothing listens on it yet
+        ports += [port for port in [free_port()] if port not in ports]
     commands = [[sys.executable, "-m", "cityops", "web", "--port", str(port)] for port in ports]
     with serving(commands[0], environment, ports[0], tmp_path / "a.log") as first, \
             serving(commands[1], environment, ports[1], tmp_path / "b.log") as second:
