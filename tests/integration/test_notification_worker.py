@@ -2,7 +2,8 @@
 AUTH) and a real HTTP receiver on loopback: a red level reaches the on-duty people, escalates
 while nobody acknowledges, stops when someone acknowledges through the real link, merges a
 storm into one message, retries a failing channel and gives up, and a restarted worker sends
-nothing twice. Time is driven by passing ``now``; nothing sleeps."""
+nothing twice; the simulator's rainstorm, through the indicators, mails the people on duty.
+Time is driven by passing ``now``; nothing sleeps."""
 
 from __future__ import annotations
 
@@ -380,3 +381,53 @@ def test_a_process_down_and_silent_feeds_are_told_once_per_episode(db, nyc, ctx,
     alive(NOW + timedelta(minutes=5))
     assert notify_once(db, ctx, NOW + timedelta(minutes=5)).raised == 1
     assert len(mailbox.messages) == 3
+
+
+RAIN_RULE = """
+[[rule]]
+id = "waterlogging"
+name = "Waterlogging amber or red in a neighbourhood"
+when = "level"
+domain = "waterlogging"
+level = "amber"
+units = "nta"
+roles = ["duty_officer"]
+channels = ["mail"]
+"""
+
+
+def test_the_simulator_s_rainstorm_reaches_the_people_on_duty(db, nyc, smtp_server, certificate, receiver) -> None:
+    """The whole path: the simulator's rainstorm → readings → the indicators' run → the worker's mails."""
+    from cityops.vitals import VitalsContext, run_once
+    from ingest.service import sync_registry
+    from ingest.simulator_process import SimulatorOptions, build_simulation
+
+    mailbox, port = smtp_server
+    load(db, nyc, configuration(port, certificate, receiver.url, rule=RAIN_RULE))
+    rota(db)
+    sync_registry(db, nyc)
+    simulation = build_simulation(nyc, SimulatorOptions(city="nyc", seed=7))
+    start = NOW - timedelta(hours=3)
+    simulation.start_scenario("rainstorm", start + timedelta(minutes=30))
+    table = simulation.readings_table(start, NOW, timedelta(minutes=1))
+    wet = table[table["metric"].isin(["rain_mm", "water_depth_cm"])]
+    store.write_ingest_batch(db, store.IngestBatch(readings=[
+        store.ReadingRow(row.time.to_pydatetime(), str(row.sensor_id), str(row.metric), float(row.value))
+        for row in wet.itertuples(index=False)]))
+    store.refresh_rollups(db)
+    vitals = VitalsContext.for_city(nyc)
+    for minutes in range(15, 181, 15):  # the indicators' runs through the storm (a run sees the readings until then)
+        run_once(db, vitals, start + timedelta(minutes=minutes))
+    flooded = [row.scope_code for row in store.read_current(db) if row.domain == "waterlogging"
+               and row.level_name == "nta" and (row.level or 0) >= 1]
+    assert flooded, "the storm flooded no street"
+
+    notify = NotifyContext.for_city(nyc, base_url=BASE_URL, secret_key=SECRET)
+    result = notify_once(db, notify, NOW + timedelta(seconds=5))
+    assert result.raised >= 1
+    got = mails(mailbox)
+    assert {to for to, _ in got} == {"wang.li@city.example", "ann.lee@city.example"}  # on duty now, nobody else
+    subjects = [message["Subject"] for _, message in got]
+    assert all("积水" in s or "aterlogging" in s for s in subjects), subjects
+    # One message per cause and person: as many messages as causes raised, to each of the two.
+    assert len(got) == 2 * result.raised
