@@ -125,6 +125,20 @@ window.AudioContext = class extends Real {
 """
 
 
+def test_a_street_turning_red_sounds_on_the_wall(live_app, db, nyc, people) -> None:
+    browser = chromium(arguments=(AUTOPLAY,))
+    try:
+        sign_in(browser, live_app.url, "watch", "/")
+        wait(browser, lambda b: checked(b) >= 1, "a first refresh looked at")
+        assert strip(browser)["hidden"]
+        red(db, ["BK0101"], at=datetime.now(UTC).replace(microsecond=0))  # as the indicators write a change
+        wait(browser, lambda b: not strip(b)["hidden"] and strip(b)["played"] >= 1, "the strip and its tone")
+        shown = strip(browser)
+        assert shown["causes"].startswith("red:BK0101:gas:") and "Gas turned red" in shown["text"]
+    finally:
+        browser.quit()
+
+
 def test_held_back_sound_is_said_and_a_click_turns_it_on(live_app, db, nyc, people) -> None:
     browser = chromium()
     try:
@@ -179,8 +193,10 @@ def test_the_e_mailed_acknowledgement_link_in_a_browser(live_app, browser, db, n
     mailbox, port = smtp_server
     load(db, nyc, configuration(port, certificate, receiver.url, rule=GAS_RULE))
     now = datetime.now(UTC).replace(microsecond=0)
-    notify_store.replace_rota(db, [notify_store.ShiftRow("duty_officer", "ann.lee", now - timedelta(hours=1),
-                                                         now + timedelta(hours=1))], actor="tests")
+    notify_store.replace_rota(db, [
+        notify_store.ShiftRow("duty_officer", "ann.lee", now - timedelta(hours=1), now + timedelta(hours=1)),
+        notify_store.ShiftRow("shift_leader", "zhao.min", now - timedelta(hours=1), now + timedelta(hours=1)),
+    ], actor="tests")
     red(db, ["BK0101"], at=now - timedelta(minutes=1))
     ctx = NotifyContext.for_city(nyc, base_url=live_app.url, secret_key=SECRET, time_zone="UTC")
     notify_once(db, ctx, now)
@@ -195,6 +211,9 @@ def test_the_e_mailed_acknowledgement_link_in_a_browser(live_app, browser, db, n
     wait(browser, lambda b: "Acknowledged, thank you" in b.find_element("tag name", "body").text, "confirmed")
     browser.save_screenshot(str(screenshots / "ack-done.png"))
     assert {row.acknowledged_by for row in notify_store.notification_log(db)} == {"ann.lee"}
+    # The escalation stops: the shift leader's step, due after 10 minutes, is never sent.
+    assert notify_once(db, ctx, now + timedelta(minutes=15)).escalated == 0
+    assert "zhao.min@city.example" not in {to for to, _ in mails(mailbox)}
 
     browser.get(link)  # again: who acknowledged, and when
     again = browser.find_element("tag name", "body").text
