@@ -184,9 +184,7 @@ def cmd_db_init(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> None:
-    import signal
-    import threading
-
+    from cityops.process import stop_on_signals
     from ingest.service import IngestOptions, run_worker, run_workers
 
     options = IngestOptions(
@@ -196,9 +194,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> None:
         workers=args.workers,
         protocol=args.protocol,
     )
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = stop_on_signals()
     say(f"ingest: {args.workers} worker(s) for {settings.city} from {options.mqtt_url.split('@')[-1]}; Ctrl-C stops")
     if args.workers == 1:
         run_worker(options, 0, stop)
@@ -207,26 +203,20 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_indicators_run(args: argparse.Namespace, settings: Settings) -> None:
-    import signal
-    import threading
-
+    from cityops.process import stop_on_signals
     from cityops.vitals import context_for, run_forever
 
     url = database_url(settings)
     ctx = context_for(settings.city, settings.timezone)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = stop_on_signals()
     say(f"indicators: {ctx.city.config.name}, {len(ctx.units):,} units, every {args.every:g} s"
         + (" (once)" if args.once else "; Ctrl-C stops"))
     run_forever(url, ctx, stop, every_s=args.every, once=args.once, say=say)
 
 
 def cmd_simulate(args: argparse.Namespace, settings: Settings) -> None:
-    import signal
-    import threading
-
     from cityops.backfill import backfill_history
+    from cityops.process import stop_on_signals
     from ingest.simulator_process import SimulatorOptions, parse_duration, publish_live
 
     options = SimulatorOptions(
@@ -238,23 +228,17 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> None:
         backfill_history(options, database_url(settings), parse_duration(args.backfill), say=say,
                          time_zone=settings.timezone)
         return
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = stop_on_signals()
     counts = publish_live(options, mqtt_url(settings, "simulator"), stop, say=say)
     say(f"simulate: published {counts['readings']:,} readings, {counts['events']:,} events, "
         f"{counts['unit_positions']:,} unit positions")
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
-    import signal
-    import threading
-
     from cityops.demo import DemoOptions, run_demo
+    from cityops.process import stop_on_signals
 
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = stop_on_signals()
     options = DemoOptions(city=args.city or settings.city, sensors=args.sensors,
                           data_dir=Path(args.data_dir) if args.data_dir else None, port=args.port)
     run_demo(options, settings, stop, say)
@@ -601,9 +585,7 @@ def cmd_notify_rota(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_notify_run(args: argparse.Namespace, settings: Settings) -> None:
-    import signal
-    import threading
-
+    from cityops.process import stop_on_signals
     from notifications.worker import context_for, run_forever
 
     if not settings.secret_key:
@@ -613,9 +595,7 @@ def cmd_notify_run(args: argparse.Namespace, settings: Settings) -> None:
     url = database_url(settings)
     ctx = context_for(settings.city, base_url=settings.public_url, secret_key=settings.secret_key,
                       time_zone=settings.timezone)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = stop_on_signals()
     say(f"notify: {ctx.city.config.name}, links to {ctx.base_url}, every {args.every:g} s"
         + (" (once)" if args.once else "; Ctrl-C stops"))
     run_forever(url, ctx, stop, every_s=args.every, once=args.once, say=say)

@@ -54,3 +54,14 @@ def run_periodically(database_url: str, kind: str, one_pass: Callable[[store.Con
                            detail=detail)
     if conn is not None and not conn.closed:
         conn.close()
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT (Ctrl-C): how every long-running command is told to stop
+    (call it in the main thread)."""
+    import signal
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    return stop
