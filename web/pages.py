@@ -66,9 +66,22 @@ def _page(entry: dict) -> Page:
     )
 
 
+_WORDS = ("module", "path", "path_template", "permission", "id_prefix", "nav")
+_read: tuple[tuple, list[Page]] = ((), [])  # the registry's words as last read, and its pages
+
+
 def declared() -> list[Page]:
-    """Every page in ``dash.page_registry``, in Dash's order (the order Dash's router tries them in)."""
-    return [_page(entry) for entry in dash.page_registry.values()]
+    """Every page in ``dash.page_registry``, in Dash's order (the order Dash's router tries them in).
+
+    The guard asks for every request (each callback's outputs name their pages): the pages are
+    read again only when the registry's words changed, not compiled anew each time."""
+    global _read
+    words = tuple(tuple(entry.get(word) for word in _WORDS) for entry in dash.page_registry.values())
+    held_words, held_pages = _read
+    if words != held_words:
+        held_pages = [_page(entry) for entry in dash.page_registry.values()]
+        _read = (words, held_pages)
+    return list(held_pages)
 
 
 def problems(pages: list[Page], reserved: tuple[str, ...]) -> list[str]:

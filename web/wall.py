@@ -14,6 +14,7 @@ computed; whether that is current is judged at each request, against its own clo
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -67,6 +68,7 @@ MAP_INCIDENTS = 20_000
 TICKER_PERIOD = timedelta(hours=24)
 TICKER_LENGTH = 8
 KEPT = 32  # data snapshots kept (levels × replayed times); the least recently used goes first
+VERSION_EVERY = 1.0  # seconds a fingerprint read by one screen serves the others (a refresh is 5 s)
 
 
 # -- the data: read once per change -----------------------------------------------------------------
@@ -209,9 +211,11 @@ class Wall:
     fingerprint changes. One thread reads or draws what others then share: while it reads a changed
     state, the others go on with the previous one (a refresh later they get the new)."""
 
-    def __init__(self, open_statuses: tuple[str, ...], kept: int = KEPT) -> None:
+    def __init__(self, open_statuses: tuple[str, ...], kept: int = KEPT, version_every: float = VERSION_EVERY) -> None:
         self._open_statuses = open_statuses  # the incidents drawn live
         self._kept = kept
+        self.version_every = version_every
+        self._versions: dict[str, tuple[Hashable, float]] = {}  # by database: fingerprint, when read
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
         self._loading: dict[Hashable, threading.Lock] = defaultdict(threading.Lock)
         self._lock = threading.Lock()
@@ -244,13 +248,24 @@ class Wall:
         finally:
             loading.release()
 
+    def _version(self, conn: store.Connection) -> Hashable:
+        """The data's fingerprint, read again when the last reading is :attr:`version_every` old."""
+        with self._lock:
+            held = self._versions.get(conn.dsn)
+        if held is not None and time.monotonic() - held[1] < self.version_every:
+            return held[0]
+        version = wall_version(conn)
+        with self._lock:
+            self._versions[conn.dsn] = (version, time.monotonic())
+        return version
+
     def screen(self, conn: store.Connection, city: City, level: str, shapes: dict[str, UnitShape], *,
                domain: str, language: str, scale: float, at: datetime | None, now: datetime,
                layers: tuple[Layer, ...] = ()) -> tuple[View, Snapshot, Freshness]:
         """The view of ``level`` for this screen (with the element ``layers`` it has turned on), its
         snapshot and how fresh the values are now."""
         codes = list(shapes)
-        entry = self._entry((conn.dsn, city.folder, level, at), wall_version(conn),
+        entry = self._entry((conn.dsn, city.folder, level, at), self._version(conn),
                             (lambda: _live(conn, city, codes, now, self._open_statuses)) if at is None
                             else (lambda: _past(conn, city, codes, at)))
         computed = entry.snapshot.computed_at

@@ -111,6 +111,15 @@ def drop_database(server: PgServer, name: str) -> None:
         conn.close()
 
 
+@pytest.fixture(autouse=True)
+def wall_reads_every_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests write and refresh at once; a deployed wall asks the data's fingerprint at most once
+    a second per process (web/wall.py VERSION_EVERY, tested in tests/unit/test_wall_sharing.py)."""
+    from callbacks.command_view import WALL
+
+    monkeypatch.setattr(WALL, "version_every", 0.0)
+
+
 @pytest.fixture(scope="session")
 def database_url(pg_server: PgServer) -> Iterator[str]:
     """URL of a fresh database ``cityops_test_<hex>`` for this test session on its server, dropped at the end."""

@@ -67,3 +67,18 @@ def test_a_failed_read_lets_the_next_screen_try_again() -> None:
     with pytest.raises(RuntimeError):
         wall._entry("key", 1, broken)
     assert wall._entry("key", 1, lambda: "state").snapshot == "state"
+
+
+def test_screens_refreshing_within_a_second_share_one_reading_of_the_fingerprint(monkeypatch) -> None:
+    import web.wall
+
+    readings = []
+    monkeypatch.setattr(web.wall, "wall_version", lambda conn: readings.append(conn.dsn) or len(readings))
+
+    class Conn:
+        dsn = "db"
+
+    wall = Wall(("new",), version_every=3600)
+    assert [wall._version(Conn()) for _ in range(50)] == [1] * 50 and readings == ["db"]
+    wall.version_every = 0
+    assert wall._version(Conn()) == 2  # older than version_every: read again
