@@ -38,6 +38,7 @@ from web import (
     api_incidents,
     api_reports,
     citydata,
+    compressed,
     db,
     displays,
     guard,
@@ -174,6 +175,7 @@ def create_app(settings: Settings, *, demo: bool = False) -> dash.Dash:
         hops = settings.trusted_proxies
         server.wsgi_app = ProxyFix(server.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     db.init_app(server, database_url)
+    compressed.init_app(server)
     hardening.init_app(server)
     metrics.init_app(server, settings.metrics_token)  # times every request, so its hook runs before the guard's
     guard.init_app(server, sessions)  # nothing else runs for a refused request
