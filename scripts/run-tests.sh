@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make test`'s pytest part: the journeys (tests/journeys: the running demo driven in Chromium, most
 # of their time spent waiting for the demo's simulated city) run in a second pytest beside the
-# rest of the suite, so the two share this machine's cores instead of adding up. The journeys'
+# rest of the suite, so the two share this machine's cores instead of adding up; the rest runs
+# in two processes. The journeys'
 # output goes to .cache/journeys.log and is printed when both are done; the exit status fails if
 # either failed. Arguments go to both pytest runs.
 set -uo pipefail
@@ -16,7 +17,9 @@ journeys=$!
 trap 'kill -TERM "$journeys" 2>/dev/null; wait "$journeys"; exit 130' INT TERM
 echo "run-tests: the journeys run beside the rest (pid $journeys, output in $log)"
 
-"$python" -m pytest --ignore=tests/journeys "$@"
+# The rest in two worker processes (pytest-xdist), whole files to each: most of the integration
+# tests' time is waiting for a broker, a server or a process they started, which two can share.
+"$python" -m pytest --ignore=tests/journeys -n 2 --dist loadfile "$@"
 rest=$?
 
 wait "$journeys"

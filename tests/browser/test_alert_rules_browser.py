@@ -4,6 +4,7 @@ field with the text left in place. Screenshots for people to look at (see confte
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -42,16 +43,29 @@ def _text_of(browser, element_id: str) -> str:
 
 def _choose(browser, element_id: str, typed: str) -> None:
     """Pick the option ``typed`` finds in a dropdown, as a person does: open, search, click it."""
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
 
     open_list = ("css selector", ".dash-dropdown-content .dash-dropdown-search")
-    _wait(browser, lambda d: not d.find_elements(*open_list))  # the previous one has closed
-    browser.find_element("id", element_id).click()
-    _wait(browser, lambda d: d.find_element("id", element_id).get_attribute("aria-expanded") == "true")
-    browser.find_element(*open_list).send_keys(typed)
     option = ("xpath", "//div[contains(@class, 'dash-dropdown-content')]//*[@role='option']"
                        f"[contains(normalize-space(), '{typed}')]")
-    _wait(browser, lambda d: d.find_elements(*option))
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        _wait(browser, lambda d: not d.find_elements(*open_list))  # the previous one has closed
+        browser.find_element("id", element_id).click()
+        _wait(browser, lambda d: d.find_element("id", element_id).get_attribute("aria-expanded") == "true")
+        browser.find_element(*open_list).send_keys(typed)
+        try:
+            WebDriverWait(browser, 15).until(lambda d: d.find_elements(*option))
+            break
+        except TimeoutException:
+            # On a very busy machine the list can re-render under the typing and lose it: as a
+            # person would, close it and search again (the wait is for the option, not for time).
+            if time.monotonic() > deadline:
+                raise
+            if browser.find_elements(*open_list):
+                browser.find_element(*open_list).send_keys(Keys.ESCAPE)
     browser.find_element(*option).click()
     if browser.find_element("id", element_id).get_attribute("aria-expanded") == "true":  # a multiple choice
         browser.find_element(*open_list).send_keys(Keys.ESCAPE)
