@@ -30,6 +30,7 @@ import pytest
 
 from cityops.embedded import free_port, wait_for_port
 from tests.integration.receivers import make_certificate
+from tests.integration.test_ingest import wait_for
 from tests.integration.test_web_workers import environment, opener_with_cookies, sign_in  # noqa: F401 - fixture
 
 REPO = Path(__file__).resolve().parents[2]
@@ -96,15 +97,6 @@ def server_states(stats_port: int) -> dict[str, str]:
                 and row["svname"] not in ("BACKEND", "FRONTEND")}
 
 
-def wait_for(predicate, what: str, timeout_s: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @dataclass(frozen=True)
 class Outcome:
     started: float
@@ -152,7 +144,7 @@ def test_a_web_server_killed_under_load_loses_only_its_requests_in_flight(enviro
                     pytest.fail(f"HAProxy stopped:\n{(tmp_path / 'haproxy.log').read_text()}", pytrace=False)
                 return wait_for_port(stats, timeout_s=0.5) and server_states(stats) == {"web1": "UP", "web2": "UP"}
 
-            wait_for(healthy, what="HAProxy to find both servers healthy")
+            wait_for(healthy, what="HAProxy to find both servers healthy", timeout_s=120)
             tls = ssl.create_default_context(cafile=str(cert))
             base = f"https://127.0.0.1:{https}"
             jar = http.cookiejar.CookieJar()
