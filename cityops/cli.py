@@ -6,6 +6,7 @@ import argparse
 import getpass
 import importlib
 import logging
+import socket
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -20,7 +21,7 @@ from city.build import DEFAULT_SEED, DEFAULT_SENSORS, finish, write_synthetic_in
 from city.folder import write_config
 from city.model import read_boundaries, read_city_config
 from city.packs import BUNDLED
-from cityops.settings import Settings
+from cityops.settings import NAME, Settings
 from geo.boundaries import BoundaryError, area_km2
 from ingest.mqtt import MqttUnavailable
 from store import AccountError, Connection, StoreUnavailable
@@ -185,7 +186,7 @@ def cmd_db_init(args: argparse.Namespace, settings: Settings) -> None:
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> None:
     from cityops.process import stop_on_signals
-    from ingest.service import IngestOptions, run_worker, run_workers
+    from ingest.service import IngestOptions, retire, run_worker, run_workers
 
     options = IngestOptions(
         city=settings.city,
@@ -193,13 +194,36 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> None:
         mqtt_url=mqtt_url(settings, "ingest"),
         workers=args.workers,
         protocol=args.protocol,
+        share_group=settings.mqtt_share_group,
+        name=ingest_name(settings),
     )
     stop = stop_on_signals()
-    say(f"ingest: {args.workers} worker(s) for {settings.city} from {options.mqtt_url.split('@')[-1]}; Ctrl-C stops")
+    if args.retire:
+        stored = retire(options, stop)
+        who = options.name or "the unnamed ingest"
+        if stop.is_set():
+            raise CommandError(f"stopped before {who} was retired ({stored:,} messages stored); run it again")
+        say(f"ingest: retired {who} ({args.workers} worker(s)): stored the {stored:,} messages the broker kept "
+            "for it and ended its sessions")
+        return
+    shared = f" in share group {options.share_group} as {options.name}" if options.share_group else ""
+    say(f"ingest: {args.workers} worker(s) for {settings.city} from {options.mqtt_url.split('@')[-1]}{shared}; "
+        "Ctrl-C stops")
     if args.workers == 1:
         run_worker(options, 0, stop)
     else:
         run_workers(options, stop)
+
+
+def ingest_name(settings: Settings) -> str | None:
+    """CITYOPS_INGEST_NAME, else the host's name when ingest hosts share the feed: each host's workers
+    then have client ids (and persistent sessions) of their own."""
+    if settings.ingest_name or not settings.mqtt_share_group:
+        return settings.ingest_name
+    host = socket.gethostname().split(".")[0]
+    if not NAME.fullmatch(host):
+        raise CommandError(f"the host name {host[:80]!r} cannot name this ingest: set CITYOPS_INGEST_NAME")
+    return host
 
 
 def cmd_indicators_run(args: argparse.Namespace, settings: Settings) -> None:
@@ -687,6 +711,9 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = commands.add_parser("ingest", help="MQTT → database workers")
     ingest.add_argument("--workers", type=_positive, default=1, help="N > 1 uses an MQTT 5 shared subscription")
     ingest.add_argument("--protocol", choices=["auto", "5", "3.1.1"], default="auto")
+    ingest.add_argument("--retire", action="store_true",
+                        help="for good: store what the broker keeps for this ingest's workers (CITYOPS_INGEST_NAME, "
+                             "--workers), then end their sessions")
     ingest.set_defaults(handler=cmd_ingest)
 
     indicators = commands.add_parser("indicators", help="the city's vital signs")

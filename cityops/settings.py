@@ -7,6 +7,7 @@ Nothing else in cityops reads the environment: the entry point builds a
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,9 @@ DEFAULT_CITY = "nyc"
 # The demo's embedded database and broker live in the checkout (cityops is installed
 # editable), so `make demo` finds the same data again on the next run.
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / ".cityops"
+# A name that goes into MQTT topic filters and client ids: nothing that could widen a topic
+# ("/", "+", "#") or start a new line in a broker's log or ACL.
+NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -75,6 +79,13 @@ class Settings:
     # The address people reach the web app at, for the links in notifications
     # (CITYOPS_PUBLIC_URL, e.g. https://cityops.city.example).
     public_url: str | None = None
+    # Ingest processes on several hosts share the feed through the MQTT 5 shared subscription
+    # ``$share/<group>/cityops/<city>/#`` (CITYOPS_MQTT_SHARE_GROUP); None: one host, as before.
+    mqtt_share_group: str | None = None
+    # This ingest's name among those sharing the feed (CITYOPS_INGEST_NAME): its MQTT client ids,
+    # and so its persistent sessions, are cityops-ingest-<city>-<name>-<worker>. None: the host's
+    # name when a share group is set, else none (cityops-ingest-<city>-<worker>).
+    ingest_name: str | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
@@ -98,7 +109,17 @@ class Settings:
             session_hours=_count("CITYOPS_SESSION_HOURS", merged.get("CITYOPS_SESSION_HOURS"), 1, 7 * 24, default=12),
             metrics_token=merged.get("CITYOPS_METRICS_TOKEN") or None,
             public_url=merged.get("CITYOPS_PUBLIC_URL") or None,
+            mqtt_share_group=_name("CITYOPS_MQTT_SHARE_GROUP", merged.get("CITYOPS_MQTT_SHARE_GROUP")),
+            ingest_name=_name("CITYOPS_INGEST_NAME", merged.get("CITYOPS_INGEST_NAME")),
         )
+
+
+def _name(variable: str, text: str | None) -> str | None:
+    if not text:
+        return None
+    if not NAME.fullmatch(text):
+        raise ValueError(f"{variable} must be 1 to 64 letters, digits, '_', '.' or '-', not {text[:80]!r}")
+    return text
 
 
 def _count(name: str, text: str | None, low: int, high: int, *, default: int = 0) -> int:

@@ -221,19 +221,24 @@ class MqttClient:
         if not self.consumer:
             client.loop_start()
 
-    def _stop_client(self) -> None:
+    def _stop_client(self, end_session: bool = False) -> None:
         if self._client is not None:
-            self._client.disconnect()
+            properties = None
+            if end_session and self.version == "5":
+                properties = Properties(PacketTypes.DISCONNECT)
+                properties.SessionExpiryInterval = 0  # MQTT 5: the broker discards the session now
+            self._client.disconnect(properties=properties)
             if self.consumer:
                 self._client.loop(0.1)  # send the DISCONNECT
             else:
                 self._client.loop_stop()
             self._client = None
 
-    def close(self) -> None:
-        """Disconnect cleanly; unacknowledged messages stay with the broker's session."""
+    def close(self, end_session: bool = False) -> None:
+        """Disconnect cleanly; unacknowledged messages stay with the broker's session, unless
+        ``end_session`` (MQTT 5): then the broker discards the session, its subscriptions and queue."""
         self._connected.clear()  # a chosen disconnect is not worth a warning
-        self._stop_client()
+        self._stop_client(end_session)
 
     @property
     def connected(self) -> bool:

@@ -3,8 +3,11 @@
 ``run_workers`` is what ``cityops ingest --workers N`` runs. With N > 1 the workers share
 one MQTT 5 shared subscription (``$share/…``), so the broker splits the messages between
 them; with one worker a plain subscription is used (brokers without MQTT 5 support only
-that). Each worker keeps a persistent session under a stable client id, so a worker that
-dies and comes back receives everything it had not acknowledged.
+that). Ingest processes on several hosts join one share group (``IngestOptions.share_group``,
+CITYOPS_MQTT_SHARE_GROUP), each under a name of its own (``IngestOptions.name``). Each worker
+keeps a persistent session under a stable client id, so a worker that dies and comes back
+receives everything it had not acknowledged: the broker keeps a dead member's unacknowledged
+messages for it (Mosquitto also queues its share of new ones) rather than handing them to another.
 """
 
 from __future__ import annotations
@@ -58,11 +61,31 @@ class IngestOptions:
     protocol: str = "auto"
     limits: BatchLimits = BatchLimits()
     status_every_s: float = 5.0
+    # The MQTT 5 share group the workers of every ingest host join (None: one host).
+    share_group: str | None = None
+    # This ingest's name among the hosts sharing the feed; part of its client ids (None: none).
+    name: str | None = None
+
+    def worker_id(self, city_id: str, index: int) -> str:
+        """``<city>[-<name>]-<index>``: stable across restarts, so a worker finds its session again;
+        its MQTT client id is ``cityops-ingest-`` and its process id ``ingest-`` followed by this."""
+        return "-".join(part for part in (city_id, self.name, str(index)) if part)
 
 
-def topic_filter(city_id: str, workers: int) -> str:
+def topic_filter(city_id: str, workers: int, share_group: str | None = None) -> str:
+    """The subscription: shared when a share group is set or N > 1 workers split the feed."""
     base = f"cityops/{city_id}/#"
-    return f"$share/{SHARE_GROUP}/{base}" if workers > 1 else base
+    group = share_group or (SHARE_GROUP if workers > 1 else None)
+    return f"$share/{group}/{base}" if group else base
+
+
+def stale_filters(city_id: str, current: str) -> list[str]:
+    """The other modes' subscriptions, which a persistent session may hold from an earlier run
+    (a session keeps every subscription it made: one left over would deliver everything twice).
+    A share group renamed by hand leaves its old subscription: start once with the old name's
+    filter dropped, or let the session expire."""
+    base = f"cityops/{city_id}/#"
+    return [other for other in (base, f"$share/{SHARE_GROUP}/{base}") if other != current]
 
 
 def locate_function(city: City) -> Callable[[np.ndarray, np.ndarray], list[dict[str, str] | None]]:
@@ -142,25 +165,29 @@ def run_worker(options: IngestOptions, index: int, stop: threading.Event | None 
     """One worker until ``stop`` is set (or SIGTERM/SIGINT in a worker process)."""
     stop = stop or threading.Event()
     city, context = prepare(options)
+    worker_id = options.worker_id(city.id, index)
     client = MqttClient(
         BrokerAddress.from_url(options.mqtt_url),
-        f"cityops-ingest-{city.id}-{index}",
+        f"cityops-ingest-{worker_id}",
         protocol=options.protocol,
         consumer=True,
     )
-    client.subscribe(topic_filter(city.id, options.workers))
-    client.drop_subscription(topic_filter(city.id, 1 if options.workers > 1 else 2))  # the other mode's
+    subscription = topic_filter(city.id, options.workers, options.share_group)
+    client.subscribe(subscription)
+    for stale in stale_filters(city.id, subscription):
+        client.drop_subscription(stale)
     client.connect()
-    if options.workers > 1 and client.version != "5":
+    if subscription.startswith("$share/") and client.version != "5":
         client.close()
         # Some 3.1.1-only brokers (amqtt) acknowledge a $share subscription and deliver nothing.
-        raise MqttUnavailable(f"{options.workers} workers need a shared subscription, which needs MQTT 5; "
-                              f"{client.address} speaks MQTT {client.version}: use --workers 1")
+        raise MqttUnavailable(f"a shared subscription ({options.workers} workers or a share group) needs MQTT 5; "
+                              f"{client.address} speaks MQTT {client.version}: use --workers 1 without "
+                              "CITYOPS_MQTT_SHARE_GROUP")
     worker = IngestWorker(
         client,
         lambda: connect(options.database_url, application_name=f"cityops-ingest-{index}"),
         context,
-        process_id=f"ingest-{city.id}-{index}",
+        process_id=f"ingest-{worker_id}",
         limits=options.limits,
         status_every_s=options.status_every_s,
         chores=worker_chores(index),
@@ -169,6 +196,43 @@ def run_worker(options: IngestOptions, index: int, stop: threading.Event | None 
         worker.run(stop)
     finally:
         client.close()
+
+
+def retire(options: IngestOptions, stop: threading.Event | None = None) -> int:
+    """Take this ingest's workers out of the feed for good (a host retired, or renamed): each one's
+    session leaves its subscriptions, the messages the broker had kept for it are stored, and then the
+    session is ended. Until that is done, a broker may keep giving an absent member its turn of new
+    messages (Mosquitto does), which then wait for a process that never comes. Returns the messages
+    stored; a session is ended only once all it held is stored."""
+    stop = stop or threading.Event()
+    city, context = prepare(options)
+    stored = 0
+    for index in range(options.workers):
+        worker_id = options.worker_id(city.id, index)
+        client = MqttClient(BrokerAddress.from_url(options.mqtt_url), f"cityops-ingest-{worker_id}",
+                            protocol=options.protocol, consumer=True)
+        current = topic_filter(city.id, options.workers, options.share_group)
+        for subscription in (current, *stale_filters(city.id, current)):
+            client.drop_subscription(subscription)  # on connecting: before anything else it asks
+        client.connect()
+        worker = IngestWorker(
+            client,
+            lambda: connect(options.database_url, application_name="cityops-ingest-retire"),
+            context,
+            process_id=f"ingest-{worker_id}",
+            limits=options.limits,
+        )
+        try:
+            stored += worker.drain(stop)
+        except BaseException:
+            client.close()  # the session keeps what was not stored
+            raise
+        if stop.is_set():
+            client.close()
+            break
+        client.close(end_session=True)
+        log.info("ingest %s retired", worker_id)
+    return stored
 
 
 def worker_chores(index: int) -> list[Chore]:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from ingest.mqtt import Message, MqttClient
+from ingest.mqtt import Message, MqttClient, MqttUnavailable
 from ingest.parse import IngestContext, Parsed, parse_message, reject_message
 from store import IngestBatch, ProcessStatus, StoreUnavailable, is_disconnect, report_status, write_ingest_batch
 
@@ -110,6 +110,24 @@ class IngestWorker:
             self._run_chores()
         self.state = "stopped"
         self._maybe_report(force=True)
+
+    def drain(self, stop: threading.Event) -> int:
+        """Store whatever the broker sends this session until a round trip brings nothing more; the
+        number of messages stored. For a session that has left its subscriptions (retiring an ingest):
+        the broker then sends only what it had kept for it, in order, before answering the round trip."""
+        self.state = "retiring"
+        stored = 0
+        while not stop.is_set():
+            if not self.mqtt.round_trip():
+                raise MqttUnavailable(f"{self.mqtt.address} did not answer; nothing was given up")
+            messages = self.mqtt.poll(0)
+            if not messages:
+                break
+            self._store([(message, self._parse(message)) for message in messages], stop)
+            stored += len(messages)
+        self.state = "stopped"
+        self._maybe_report(force=True)
+        return stored
 
     def _collect(self, stop: threading.Event) -> list[tuple[Message, Parsed]]:
         batch: list[tuple[Message, Parsed]] = []

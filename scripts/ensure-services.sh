@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make sure the servers the integration tests need are on this machine and running:
 # PostgreSQL on 127.0.0.1:5432 with a test role, the mosquitto binary (the tests start
-# their own broker with deploy/mosquitto/cityops.conf on a free port), and Chromium with
+# their own broker with deploy/mosquitto/cityops.conf on a free port), HAProxy (likewise), and Chromium with
 # ChromeDriver for the browser tests. Installs from the distribution's packages where
 # missing (Debian/Ubuntu). Idempotent.
 set -euo pipefail
@@ -45,6 +45,11 @@ fi
 if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then
   apt_install mosquitto mosquitto-clients
 fi
+# --- HAProxy (tests/integration/test_web_proxy.py runs deploy/haproxy/cityops.cfg in front of two web servers) ---
+if ! command -v haproxy >/dev/null && [ ! -x /usr/sbin/haproxy ]; then
+  apt_install haproxy
+fi
+# Debian starts the packaged haproxy.service with its own configuration; the tests start their own.
 # --- Chromium (browser tests in tests/browser drive it headless through ChromeDriver) -----
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
   apt_install chromium chromium-driver
@@ -66,4 +71,4 @@ fi
 if ! command -v pdftoppm >/dev/null; then
   apt_install poppler-utils
 fi
-echo "ensure-services: PostgreSQL, Mosquitto and Chromium ready"
+echo "ensure-services: PostgreSQL, Mosquitto, HAProxy and Chromium ready"

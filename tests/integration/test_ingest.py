@@ -250,11 +250,14 @@ def publish_numbered(url: str, sensors: list[str], n: int, start: datetime) -> N
     pub.close()
 
 
-def ingest_subprocess(database_url: str, mqtt_url: str, workers: int = 1) -> subprocess.Popen:
-    env = {**os.environ, "CITYOPS_DATABASE_URL": database_url, "CITYOPS_MQTT_URL": mqtt_url, "CITYOPS_CITY": CITY}
+def ingest_subprocess(database_url: str, mqtt_url: str, workers: int = 1, *options: str,
+                      **settings: str) -> subprocess.Popen:
+    """``cityops ingest --workers N [options]`` with ``settings`` as further CITYOPS_ variables."""
+    env = {**os.environ, "CITYOPS_DATABASE_URL": database_url, "CITYOPS_MQTT_URL": mqtt_url, "CITYOPS_CITY": CITY,
+           **{f"CITYOPS_{name.upper()}": value for name, value in settings.items()}}
     with open(LOG_DIR / f"ingest-{time.monotonic_ns()}.log", "wb") as log:  # the child keeps its own descriptor
         return subprocess.Popen(
-            [sys.executable, "-m", "cityops", "ingest", "--workers", str(workers)],
+            [sys.executable, "-m", "cityops", "ingest", "--workers", str(workers), *options],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

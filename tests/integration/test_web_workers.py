@@ -8,6 +8,7 @@ import http.cookiejar
 import json
 import os
 import re
+import ssl
 import subprocess
 import sys
 import urllib.parse
@@ -59,12 +60,17 @@ def serving(command: list[str], env: dict[str, str], port: int, log: Path) -> It
         process.wait(timeout=30)
 
 
-def opener_with_cookies(jar: http.cookiejar.CookieJar) -> urllib.request.OpenerDirector:
-    return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+def opener_with_cookies(jar: http.cookiejar.CookieJar,
+                        tls: ssl.SSLContext | None = None) -> urllib.request.OpenerDirector:
+    """A client keeping its cookies in ``jar``; ``tls`` for https with a certificate of the test's own."""
+    handlers: list[urllib.request.BaseHandler] = [urllib.request.HTTPCookieProcessor(jar)]
+    if tls is not None:
+        handlers.append(urllib.request.HTTPSHandler(context=tls))
+    return urllib.request.build_opener(*handlers)
 
 
-def sign_in(base: str, jar: http.cookiejar.CookieJar) -> None:
-    opener = opener_with_cookies(jar)
+def sign_in(base: str, jar: http.cookiejar.CookieJar, tls: ssl.SSLContext | None = None) -> None:
+    opener = opener_with_cookies(jar, tls)
     form = opener.open(f"{base}/login", timeout=20).read().decode()
     token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
     data = urllib.parse.urlencode({"name": "admin", "password": ADMIN_PASSWORD, "csrf_token": token}).encode()

@@ -59,3 +59,23 @@ def test_time_zone_override_and_trusted_proxies_come_from_the_environment(tmp_pa
 def test_bad_trusted_proxies_count_is_a_clear_error(tmp_path: Path, value: str) -> None:
     with pytest.raises(ValueError, match="CITYOPS_TRUSTED_PROXIES must be a whole number"):
         Settings.from_environment({"CITYOPS_TRUSTED_PROXIES": value}, tmp_path / "absent.env")
+
+
+def test_share_group_and_ingest_name_come_from_the_environment(tmp_path: Path) -> None:
+    settings = Settings.from_environment({"CITYOPS_MQTT_SHARE_GROUP": "cityops-ingest", "CITYOPS_INGEST_NAME": "h1-2"},
+                                         tmp_path / "absent.env")
+    assert (settings.mqtt_share_group, settings.ingest_name) == ("cityops-ingest", "h1-2")
+    unset = Settings.from_environment({"CITYOPS_MQTT_SHARE_GROUP": ""}, tmp_path / "absent.env")
+    assert (unset.mqtt_share_group, unset.ingest_name) == (None, None)
+
+
+# A share group goes into a topic filter and a name into a client id: nothing may widen the topic
+# ("#", "+", "/"), break a log or ACL line, or grow without bound.
+@pytest.mark.parametrize("value", ["a/b", "#", "+", "g#", "x+y", "two words", "line\nbreak", "nul\x00",
+                                   "é", "g" * 65, "$share"])
+@pytest.mark.parametrize("variable", ["CITYOPS_MQTT_SHARE_GROUP", "CITYOPS_INGEST_NAME"])
+def test_a_share_group_or_ingest_name_that_could_widen_a_topic_is_refused(tmp_path: Path, variable: str,
+                                                                          value: str) -> None:
+    with pytest.raises(ValueError, match=f"{variable} must be 1 to 64 letters") as error:
+        Settings.from_environment({variable: value}, tmp_path / "absent.env")
+    assert "\n" not in str(error.value) and len(str(error.value)) < 200
