@@ -10,14 +10,16 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from cityops.embedded import EmbeddedBroker, free_port, wait_for_port
 
 __all__ = ["Cluster", "Replication", "ServerMissing", "cluster", "free_port", "mosquitto", "replicated_cluster",
-           "system_bindir", "timescale_bindir", "timescale_cluster", "timescale_cluster_or_skip", "wait_for_port"]
+           "running_or_skip", "system_bindir", "timescale_bindir", "timescale_cluster", "timescale_cluster_or_skip",
+           "wait_for_port"]
 
 
 @contextmanager
@@ -58,6 +60,7 @@ logging_collector = off
 
 
 REPO = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
 
 
 def _pg_configs() -> list[Path]:
@@ -243,16 +246,21 @@ def replicated_cluster() -> Iterator[Replication]:
                 replica.stop()
 
 
-def timescale_cluster_or_skip(**options: bool) -> Iterator[str]:
-    """For a fixture to ``yield from``: a :func:`timescale_cluster`'s URL, or a skip saying why there is none."""
+def running_or_skip(servers: AbstractContextManager[T], missing: str) -> Iterator[T]:
+    """For a fixture to ``yield from``: what ``servers`` yields while they run, or a skip saying why
+    they cannot (``missing``, then the :class:`ServerMissing` reason)."""
     import pytest
 
     try:
-        cluster = timescale_cluster(**options)
-        url = cluster.__enter__()
-    except ServerMissing as missing:
-        pytest.skip(f"no TimescaleDB server: {missing}")
+        running = servers.__enter__()
+    except ServerMissing as reason:
+        pytest.skip(f"{missing}: {reason}")
     try:
-        yield url
+        yield running
     finally:
-        cluster.__exit__(None, None, None)
+        servers.__exit__(None, None, None)
+
+
+def timescale_cluster_or_skip(**options: bool) -> Iterator[str]:
+    """For a fixture to ``yield from``: a :func:`timescale_cluster`'s URL, or a skip saying why there is none."""
+    yield from running_or_skip(timescale_cluster(**options), "no TimescaleDB server")

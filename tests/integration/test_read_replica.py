@@ -19,7 +19,7 @@ from app import create_app
 from auth.accounts import add_user
 from cityops.settings import Settings
 from ingest.service import sync_registry
-from tests.integration.servers import Replication, ServerMissing, replicated_cluster
+from tests.integration.servers import Replication, replicated_cluster, running_or_skip
 from tests.integration.test_incidents import DETAIL_OUTPUTS
 from tests.integration.test_web_pages import FEEDS_INPUTS, FEEDS_OUTPUTS, callback, rendered, scraped
 from tests.integration.webclient import PASSWORDS, SECRET, open_session, sign_in
@@ -34,15 +34,7 @@ PASSWORD = "Replica-Secret-0427"
 
 @pytest.fixture(scope="module")
 def replication() -> Iterator[Replication]:
-    try:
-        cluster = replicated_cluster()
-        running = cluster.__enter__()
-    except ServerMissing as missing:
-        pytest.skip(f"no PostgreSQL programs to make a replica with: {missing}")
-    try:
-        yield running
-    finally:
-        cluster.__exit__(None, None, None)
+    yield from running_or_skip(replicated_cluster(), "no PostgreSQL programs to make a replica with")
 
 
 def _url(port: int) -> str:
