@@ -131,8 +131,9 @@ class Cluster:
         self.run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "-t", "120", "start")
         self.running = True
 
-    def stop(self) -> None:
-        self.run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop")
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server (``immediate``: no shutdown checkpoint, for a cluster about to be deleted)."""
+        self.run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
         self.running = False
 
 
@@ -156,7 +157,7 @@ def cluster(bindir: Path, config: str, *, prefix: str = "cityops-pg-") -> Iterat
     try:
         made = Cluster(bindir, folder / "data", free_port(), _runner(folder))
         made.run(str(bindir / "initdb"), "-D", str(made.data), "-U", "postgres", "--auth=trust", "--encoding=UTF8",
-                 "--locale=C.UTF-8", "--no-instructions")
+                 "--locale=C.UTF-8", "--no-instructions", "--no-sync")  # nothing to keep: no fsync
         with open(made.data / "postgresql.conf", "a", encoding="utf-8") as conf:
             conf.write(config.format(port=made.port, folder=folder))
         made.start()
@@ -164,7 +165,7 @@ def cluster(bindir: Path, config: str, *, prefix: str = "cityops-pg-") -> Iterat
             yield made
         finally:
             if made.running:
-                made.stop()
+                made.stop("immediate")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -235,7 +236,7 @@ def replicated_cluster() -> Iterator[Replication]:
         primary.run(str(bindir / "pg_ctl"), "-D", str(primary.data), "reload")
         replica = Cluster(bindir, primary.data.parent / "replica", free_port(), primary.run_as)
         primary.run(str(bindir / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres",
-                    "-D", str(replica.data), "-R", "-X", "stream", "--checkpoint=fast")
+                    "-D", str(replica.data), "-R", "-X", "stream", "--checkpoint=fast", "--no-sync")
         with open(replica.data / "postgresql.conf", "a", encoding="utf-8") as conf:
             conf.write(f"port = {replica.port}\nhot_standby = on\n")  # the last setting of a name wins
         replica.start()
@@ -243,7 +244,7 @@ def replicated_cluster() -> Iterator[Replication]:
             yield Replication(primary, replica)
         finally:
             if replica.running:
-                replica.stop()
+                replica.stop("immediate")
 
 
 def running_or_skip(servers: AbstractContextManager[T], missing: str) -> Iterator[T]:
