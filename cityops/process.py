@@ -39,9 +39,10 @@ class Leadership:
     process closes it at once.
     """
 
-    def __init__(self, kind: str, key: int) -> None:
+    def __init__(self, kind: str, key: int, poll_s: float = STANDBY_POLL_S) -> None:
         self.kind = kind
         self.key = key
+        self.poll_s = poll_s  # how often a standby asks
         self.role: str | None = None  # "leader", "standby", or None before the first ask
 
     def holds(self, conn: store.Connection) -> bool:
@@ -53,7 +54,7 @@ class Leadership:
                 log.info("%s: leader: this process writes (it holds the lock)", self.kind)
             else:
                 log.info("%s: standby: %s leads; this one takes over when it stops (asking every %g s)",
-                         self.kind, store.leader_of(conn, self.key) or "another process", STANDBY_POLL_S)
+                         self.kind, store.leader_of(conn, self.key) or "another process", self.poll_s)
             self.role = role
         return leads
 
@@ -88,7 +89,7 @@ def run_periodically(database_url: str, kind: str, one_pass: Callable[[store.Con
     standby writes nothing and stops."""
     process_id = f"{kind}-{socket.gethostname()}-{os.getpid()}"
     started_at = datetime.now(UTC)
-    leadership = Leadership(kind, leader_key) if leader_key is not None else None
+    leadership = Leadership(kind, leader_key, min(every_s, STANDBY_POLL_S)) if leader_key is not None else None
     conn: store.Connection | None = None
     detail: dict[str, Any] = {}
     while True:
@@ -103,7 +104,7 @@ def run_periodically(database_url: str, kind: str, one_pass: Callable[[store.Con
                 detail = one_pass(conn) or detail
             else:
                 state = "standby"
-                pause = min(every_s, STANDBY_POLL_S)
+                pause = leadership.poll_s
         except store.SchemaMissing:
             raise
         except store.StoreUnavailable as error:

@@ -1,4 +1,4 @@
-"""Two `cityops indicators run` processes on one database (real processes, a throw-away database): only the
+"""`cityops indicators run` processes on one database (real processes, a throw-away database, the toy city): only the
 leader writes the vital signs; the standby takes over when the leader is killed (SIGKILL) or stops
 cleanly (SIGTERM: it gives the lock up at once), and no run is ever written twice."""
 
@@ -26,27 +26,30 @@ CREATE TABLE test_runs (computed_at timestamptz NOT NULL, backend int NOT NULL, 
 CREATE FUNCTION test_log_run() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN INSERT INTO test_runs (computed_at, backend) VALUES (NEW.computed_at, pg_backend_pid()); RETURN NULL; END $$;
 CREATE TRIGGER test_log_run AFTER INSERT OR UPDATE ON indicator_current FOR EACH ROW
-    WHEN (NEW.scope_code = 'nyc' AND NEW.domain = 'index') EXECUTE FUNCTION test_log_run();
+    WHEN (NEW.scope_code = 'toy' AND NEW.domain = 'index') EXECUTE FUNCTION test_log_run();
 """
 
 
-@pytest.fixture(scope="module")
-def leader_db(module_database_url: str, pg_server, nyc) -> Iterator[str]:
+@pytest.fixture
+def leader_db(module_database_url: str, pg_server, toy_city: Path) -> Iterator[tuple[str, Path]]:
+    """The module's database with the toy city's registry (its runs take milliseconds) and the run log."""
+    from city import load_city
+
     conn = store.connect(module_database_url, application_name="cityops-tests")
     store.init_schema(conn, pg_server.schema_options)
-    sync_registry(conn, nyc)
+    sync_registry(conn, load_city(toy_city))
     with store.connection.transaction(conn) as cur:
         cur.execute(_RUN_LOG)
     conn.close()
-    yield module_database_url
+    yield module_database_url, toy_city
 
 
 class Indicators:
     """One `cityops indicators run --every 1` process, its output in a file."""
 
-    def __init__(self, url: str, log: Path) -> None:
+    def __init__(self, url: str, city: Path, log: Path) -> None:
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("CITYOPS_")},
-               "CITYOPS_DATABASE_URL": url, "CITYOPS_CITY": "nyc"}
+               "CITYOPS_DATABASE_URL": url, "CITYOPS_CITY": str(city)}
         self.log = log
         with open(log, "wb") as out:
             self.process = subprocess.Popen([sys.executable, "-m", "cityops", "indicators", "run", "--every", "1"],
@@ -93,12 +96,12 @@ def _blocks(runs: list[tuple[object, int]]) -> list[int]:
     return blocks
 
 
-def test_one_leader_writes_and_a_standby_takes_over_when_it_is_killed_or_stopped(leader_db: str,
-                                                                               tmp_path: Path) -> None:
-    conn = store.connect(leader_db, application_name="cityops-tests")
+def test_one_leader_writes_and_a_standby_takes_over_when_it_is_killed_or_stopped(leader_db, tmp_path: Path) -> None:
+    url, city = leader_db
+    conn = store.connect(url, application_name="cityops-tests")
     conn.autocommit = True
     # Three at once (their start-up overlaps): a leader and two standbys, one for each handover.
-    processes = [Indicators(leader_db, tmp_path / f"{n}.log") for n in range(3)]
+    processes = [Indicators(url, city, tmp_path / f"{n}.log") for n in range(3)]
     running = list(processes)
 
     def roles(ones: list[Indicators]) -> list[str | None]:
