@@ -50,15 +50,6 @@ def _wait_behind(browser) -> None:
         lambda driver: re.search(r"\b[1-9][\d,]* bytes", driver.find_element("css selector", ".replica").text))
 
 
-def _pause_replay(replication: Replication, action: str) -> None:
-    conn = store.connect(replication.replica.url, application_name="cityops-tests")
-    try:
-        with store.connection.transaction(conn) as cur:
-            cur.execute(f"SELECT pg_wal_replay_{action}()")
-    finally:
-        conn.close()
-
-
 def test_feeds_shows_the_replica_its_lag_and_the_fall_back_to_the_primary(replicated_web, browser,
                                                                           screenshots: Path) -> None:
     base, replication = replicated_web
@@ -68,7 +59,7 @@ def test_feeds_shows_the_replica_its_lag_and_the_fall_back_to_the_primary(replic
     browser.find_element("css selector", "button[type=submit]").click()
     _wait_text(browser, ".replica", "answers: the pages read from it")
 
-    _pause_replay(replication, "pause")
+    replication.replay("pause")
     try:
         conn = store.connect(replication.primary.url, application_name="cityops-tests")
         store.report_status(conn, store.ProcessStatus(process_id="ingest-0", kind="ingest",
@@ -77,7 +68,7 @@ def test_feeds_shows_the_replica_its_lag_and_the_fall_back_to_the_primary(replic
         _wait_behind(browser)  # by what the primary wrote since the replay paused
         browser.save_screenshot(str(screenshots / "replica-1-feeds-lag.png"))
     finally:
-        _pause_replay(replication, "resume")
+        replication.replay("resume")
 
     replication.replica.stop()
     try:

@@ -208,6 +208,18 @@ class Replication:
     primary: Cluster
     replica: Cluster
 
+    def replay(self, action: str) -> None:
+        """``pause`` or ``resume`` the replica's replay (what it serves meanwhile stays as it was)."""
+        import store
+
+        conn = store.connect(self.replica.url, application_name="cityops-tests")
+        try:
+            with store.connection.transaction(conn) as cur:
+                cur.execute({"pause": "SELECT pg_wal_replay_pause()",
+                             "resume": "SELECT pg_wal_replay_resume()"}[action])
+        finally:
+            conn.close()
+
     def caught_up(self, timeout_s: float = 30) -> None:
         """Wait until the replica has replayed everything the primary has written so far."""
         import store

@@ -94,16 +94,6 @@ def _client(app, conn: store.Connection, role: str):
     return client
 
 
-def _replay(replication: Replication, action: str) -> None:
-    """Pause or resume the replica's replay (what it serves then stays as it was)."""
-    conn = store.connect(replication.replica.url, application_name="cityops-tests")
-    try:
-        with store.connection.transaction(conn) as cur:
-            cur.execute(f"SELECT pg_wal_replay_{action}()")
-    finally:
-        conn.close()
-
-
 def _without_ages(value: object) -> object:
     """An answer without its ages (seconds since the values were computed: they grow between two requests)."""
     if isinstance(value, dict):
@@ -136,7 +126,7 @@ def test_the_replica_answers_as_the_primary_and_its_lag_shows_on_feeds_and_metri
     assert _answers(replicated) == expected
     assert expected["/api/v1/vitals/MN"]  # not two empty answers
 
-    _replay(replication, "pause")
+    replication.replay("pause")
     try:
         # The primary moves on; the replica, paused, still serves what it had: proof that it is read.
         _vital_signs(primary, datetime.now(UTC), air_level=0)
@@ -156,7 +146,7 @@ def test_the_replica_answers_as_the_primary_and_its_lag_shows_on_feeds_and_metri
         assert PASSWORD not in page + metrics
         assert replicated.get("/healthz").get_json()["read_replica"] == "ok"
     finally:
-        _replay(replication, "resume")
+        replication.replay("resume")
     replication.caught_up()
     assert _answers(replicated) == _answers(direct)
 
@@ -164,7 +154,7 @@ def test_the_replica_answers_as_the_primary_and_its_lag_shows_on_feeds_and_metri
 def test_writes_and_the_reads_that_must_see_them_go_to_the_primary(replication: Replication, primary, apps) -> None:
     _, with_replica = apps
     [incident] = store.list_incidents(primary)
-    _replay(replication, "pause")  # a read from the replica would miss every write below
+    replication.replay("pause")  # a read from the replica would miss every write below
     try:
         browser = with_replica.server.test_client()
         signed_in = sign_in(browser, "dispatcher", PASSWORDS["dispatcher"], next_path="/dispatch")
@@ -209,7 +199,7 @@ def test_writes_and_the_reads_that_must_see_them_go_to_the_primary(replication: 
         browser.get("/logout")
         assert thief.get("/dispatch").status_code in (302, 303)
     finally:
-        _replay(replication, "resume")
+        replication.replay("resume")
     # Nothing was ever tried on the replica that it refuses (a hot standby takes no write).
     assert "read-only transaction" not in replication.replica.log.read_text(errors="replace")
 
