@@ -10,7 +10,7 @@ CITY_SOURCES := $(wildcard geo/*.py city/*.py city/packs/*.py) indicators/regist
 # The integration tests create throw-away databases on this server (see tests/integration/conftest.py).
 export CITYOPS_TEST_PG ?= postgresql://cityops_test:cityops_test@127.0.0.1:5432/postgres
 
-.PHONY: demo test lint bench bench-ingest bench-vitals bench-command-view bench-wall bench-reports bench-render bench-timescale cities services clean
+.PHONY: demo test lint bench bench-ingest bench-vitals bench-command-view bench-wall bench-reports bench-render bench-timescale bench-replica cities services clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "cityops needs Python 3.11 or newer"; exit 1; }
@@ -83,6 +83,10 @@ bench-render: $(INSTALLED) services
 # continuous aggregates' refresh lag (a throw-away TimescaleDB cluster; README "Measured").
 bench-timescale: $(INSTALLED) cities services
 	$(BIN)/python -m benchmarks timescale
+
+# A streaming replica's lag under write load, and the indicators' leader handover when the leader is killed.
+bench-replica: $(INSTALLED) cities services
+	$(BIN)/python -m benchmarks replica
 
 clean:
 	rm -rf $(VENV) data/cities/*/.built

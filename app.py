@@ -75,6 +75,19 @@ def _database_url(settings: Settings) -> str:
     return url
 
 
+def _read_url(settings: Settings) -> str | None:
+    """CITYOPS_DATABASE_READ_URL, checked readable (messages name its host and port, never its password)."""
+    url = settings.database_read_url
+    if url is None:
+        return None
+    try:
+        where = store.where(url)
+    except ValueError as error:
+        raise ConfigurationError(f"CITYOPS_DATABASE_READ_URL: {error}") from None
+    log.info("reads go to the read replica at %s (writes to the primary)", where)
+    return url
+
+
 def _broker_url(settings: Settings) -> str | None:
     from cityops.embedded import configured_or_demo_broker
 
@@ -174,7 +187,7 @@ def create_app(settings: Settings, *, demo: bool = False) -> dash.Dash:
         # Secure over https and sign-in limits count the real client address.
         hops = settings.trusted_proxies
         server.wsgi_app = ProxyFix(server.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
-    db.init_app(server, database_url)
+    db.init_app(server, database_url, _read_url(settings))
     compressed.init_app(server)
     hardening.init_app(server)
     metrics.init_app(server, settings.metrics_token)  # times every request, so its hook runs before the guard's

@@ -151,7 +151,7 @@ def _choices(config: NotifyConfig, language: str) -> list[list[dict[str, str]]]:
     from indicators.registry import domain_ids
 
     city = citydata.current_city()
-    accounts = [user.name for user in store.list_users(db.connection())]
+    accounts = [user.name for user in store.list_users(db.write())]
     return [
         [{"label": text(f"vitals.domain.{d}", language), "value": d} for d in (*domain_ids(), INDEX)],
         _options((*city.levels, "city")),
@@ -195,7 +195,7 @@ class Outcome:
 
 def _save(values: dict[str, Any], loaded: Any, config: NotifyConfig, language: str, outcome: Outcome) -> None:
     me = guard.require(ADMINISTER)
-    conn = db.connection()
+    conn = db.write()
     known = known_of(citydata.current_city(), [user.name for user in store.list_users(conn)])
     try:
         rule = read_rule(form_table(values), config, known)
@@ -222,7 +222,7 @@ def _remove(loaded: Any, language: str, outcome: Outcome) -> None:
         outcome.message = text("rules.pick_one", language)
         return
     try:
-        notify_store.remove_rule(db.connection(), rule_id, version=version, actor=me.name,
+        notify_store.remove_rule(db.write(), rule_id, version=version, actor=me.name,
                                  address=flask.request.remote_addr)
     except StaleEdit as stale:
         outcome.message = text(f"rules.stale.{stale.reason}", language, id=rule_id)
@@ -232,7 +232,7 @@ def _remove(loaded: Any, language: str, outcome: Outcome) -> None:
 
 
 def _select(selected: Any, outcome: Outcome) -> None:
-    found = notify_store.rule_with_version(db.connection(), selected) if isinstance(selected, str) else None
+    found = notify_store.rule_with_version(db.write(), selected) if isinstance(selected, str) else None
     if found is None:  # none chosen, or deleted meanwhile: a new rule
         outcome.values, outcome.loaded = form_values(NEW_RULE), None
         return
@@ -246,7 +246,7 @@ def rules_page(_refresh: Any, selected: Any, _new: Any, _save_clicks: Any, _dele
     language = locale.request_language()
     values = {field: value for (field, _), value in zip(FIELDS, state[:len(FIELDS)], strict=True)}
     loaded = state[len(FIELDS)]
-    conn = db.connection()
+    conn = db.write()
     config = notify_store.read_config(conn)
     outcome = Outcome()
     trigger = ctx.triggered_id
@@ -301,7 +301,7 @@ def _rota_change(trigger: str, role: Any, person: Any, start: Any, end: Any, sel
                  config: NotifyConfig, language: str) -> tuple[str, list[str]]:
     """Do the rota change the button or upload asks for: (message, problems)."""
     me = guard.require(ADMINISTER)
-    conn = db.connection()
+    conn = db.write()
     who = {"actor": me.name, "address": flask.request.remote_addr}
     if trigger == "rules-shift-remove":
         if not isinstance(selected, int | str) or not str(selected).isdigit():
@@ -335,7 +335,7 @@ def rota_page(_refresh: Any, _add: Any, _remove: Any, contents: Any, role: Any, 
               selected: Any) -> tuple[Any, ...]:
     guard.require(ADMINISTER)
     language = locale.request_language()
-    conn = db.connection()
+    conn = db.write()
     config = notify_store.read_config(conn)
     message, problems = "", []
     trigger = ctx.triggered_id

@@ -45,7 +45,7 @@ def show_audit(user: str | None, action: str | None, since_text: str | None, unt
     guard.require(ADMINISTER)
     language = locale.request_language()
     zone = locale.city_zone()
-    conn = db.connection()
+    conn = db.read()
     options = [{"label": name, "value": name} for name in store.audit_actions(conn)]
     try:
         since = parse_city_time(since_text, zone)

@@ -55,7 +55,7 @@ def refresh(_tick: int | None, domain: str | None, level: str | None, replay: di
     now = datetime.now(UTC)
     level = map_level(level)
     at = replayed_time(replay)
-    view, snapshot, fresh = WALL.screen(db.connection(), citydata.current_city(), level, citydata.unit_shapes(level),
+    view, snapshot, fresh = WALL.screen(db.read(), citydata.current_city(), level, citydata.unit_shapes(level),
                                         domain=domain, language=language, scale=mark_scale(scale), at=at, now=now,
                                         layers=citydata.layers_for(guard.current_role(), layers))
     if at is None:

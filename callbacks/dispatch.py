@@ -177,7 +177,7 @@ def create(_clicks: int | None, category: str | None, severity: str | None, sour
     body = {"id": f"{user.name}-{uuid.uuid4().hex[:12]}", "ts": now.isoformat(), "source": source,
             "category": category, "severity": severity, "lon": lon, "lat": lat, "title": (title or "").strip()}
     try:
-        reported = report_incident(db.connection(), json.dumps(body).encode(), context=citydata.event_context(),
+        reported = report_incident(db.write(), json.dumps(body).encode(), context=citydata.event_context(),
                                    user=user.name, address=flask.request.remote_addr, received_at=now)
     except ReportRefused as refusal:
         return text("dispatch.refused", language, reason=str(refusal))
@@ -187,7 +187,7 @@ def create(_clicks: int | None, category: str | None, severity: str | None, sour
 def _ranking(language: str, now: datetime) -> Component:
     city = citydata.current_city()
     level = city.levels[0]
-    frame = incident_frame(store.incidents_for_kpis(db.connection(), now - RANKING_PERIOD, now, level))
+    frame = incident_frame(store.incidents_for_kpis(db.read(), now - RANKING_PERIOD, now, level))
     if frame.empty:
         return html.P(text("dispatch.no_ranking", language), className="empty")
     table = rank_districts(closed_loop_kpis(frame, now=now, by=("district",)))
@@ -196,7 +196,7 @@ def _ranking(language: str, now: datetime) -> Component:
     alarms = frame[frame["category"].isin(alarm_keys)].groupby("district").size()
     # Each district's vital-sign index now, its colour and number in one band (§4.4), beside its KPIs.
     districts = [code for code in table["district"] if isinstance(code, str)]
-    index = {row.scope_code: row for row in store.read_current(db.connection(), districts, explanations=False)
+    index = {row.scope_code: row for row in store.read_current(db.read(), districts, explanations=False)
              if row.domain == INDEX}
 
     def rate(value: float) -> str:
@@ -228,7 +228,7 @@ def refresh(_tick: int | None, sort: str, show: str, selected: str | None, _mess
     ``layers`` are turned on) and patched after; the selected incident's nearest elements ringed."""
     language = locale.request_language()
     now = datetime.now(UTC)
-    conn = db.connection()
+    conn = db.write()
     if show == "all":
         incidents = store.list_incidents(conn, since=now - timedelta(days=7))
     else:
@@ -309,7 +309,7 @@ def _facts(incident: store.IncidentDetail, language: str, now: datetime) -> list
               incident_title(event, language)] for event in incident.events[-20:]],
             empty="", class_name="data-table members"))
     if incident.dispatches:
-        kinds = {unit.unit_id: unit.kind for unit in store.list_units(db.connection())}
+        kinds = {unit.unit_id: unit.kind for unit in store.list_units(db.write())}
         parts.append(html.H3(text("dispatch.units_sent", language)))
         parts.append(data_table(
             [text(f"dispatch.{key}", language) for key in ("unit", "kind", "sent_at", "by", "released")],
@@ -357,7 +357,7 @@ def _nearest(incident: store.IncidentRow, language: str) -> tuple[list[str], lis
     """The nearest units that may be sent (their ids, and the table with a Dispatch button each)."""
     category = citydata.current_city().categories.get(incident.category)
     kinds = unit_kinds_for(incident.category, category.domain if category else None)
-    nearest = nearest_units(incident.lon, incident.lat, available_units(store.list_units(db.connection())),
+    nearest = nearest_units(incident.lon, incident.lat, available_units(store.list_units(db.write())),
                             kinds=kinds, limit=5)
     rows = [[row.unit_id, unit_kind_name(row.kind, language), f"{row.distance_m / 1000:.1f} km",
              format_duration(row.eta_min * 60, language),
@@ -395,7 +395,7 @@ def show_detail(selected: str | None, _tick: int | None, _done: Any, shown: dict
     incident = None
     if selected and selected.isdigit():
         try:
-            incident = store.get_incident(db.connection(), int(selected))
+            incident = store.get_incident(db.write(), int(selected))
         except store.IncidentMissing:
             incident = None
     if incident is None:
@@ -422,7 +422,7 @@ def act(_actions: list[int | None], _units: list[int | None], selected: str | No
     if not isinstance(trigger, dict) or not selected or not ctx.triggered or not ctx.triggered[0]["value"]:
         return dash.no_update, dash.no_update
     language = locale.request_language()
-    conn = db.connection()
+    conn = db.write()
     address = flask.request.remote_addr
     incident_id = int(selected)
     action = "dispatch" if trigger["type"] == "dispatch-unit" else str(trigger["action"])

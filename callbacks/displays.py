@@ -18,7 +18,7 @@ from web import db, displays, guard, locale
 
 def _act(name: str | None, path: str | None, survive: list[str] | None, selected: Any, language: str) -> str:
     me = guard.require(ADMINISTER)
-    conn = db.connection()
+    conn = db.write()
     address = flask.request.remote_addr
     if ctx.triggered_id == "displays-issue":
         link, token = displays.issue(conn, name=name, path=path, survives_key_change="yes" in (survive or []),
@@ -47,7 +47,7 @@ def displays_page(_issue: int | None, _revoke: int | None, name: str | None, pat
             message = _act(name, path, survive, selected, language)
         except (displays.BadDisplayLink, store.DisplayLinkMissing) as error:
             message = text("users.error", language, reason=str(error))
-    links = store.display_links(db.connection())
+    links = store.display_links(db.write())
     zone = locale.city_zone()
     key = flask.current_app.config["SECRET_KEY"]
     table: Component = data_table(

@@ -170,7 +170,7 @@ def _domains_table(rows: dict[str, store.CurrentValue], stale: bool, language: s
 def _history(code: str, now: datetime, language: str) -> go.Figure:
     zone = locale.city_zone()
     series: dict[str, list[tuple[datetime, float | None, int | None]]] = defaultdict(list)
-    for domain, time, score, level in store.score_history(db.connection(), code, now - HISTORY_PERIOD):
+    for domain, time, score, level in store.score_history(db.read(), code, now - HISTORY_PERIOD):
         series[domain].append((time.astimezone(zone).replace(tzinfo=None), score, level))
     order = (INDEX, *domain_ids())
     figure = make_subplots(rows=3, cols=4, shared_xaxes=True, shared_yaxes=True, vertical_spacing=0.12,
@@ -212,7 +212,7 @@ def _warnings(code: str, now: datetime, language: str) -> Component:
     """The warnings of the last 24 h that began in this unit or below it, one per cause (§4.9)."""
     parents = citydata.parent_codes()
     scope = None if code == citydata.current_city().id else within(code, parents)
-    changes = store.level_changes(db.connection(), since=now - HISTORY_PERIOD, domains=domain_ids(), scope_codes=scope,
+    changes = store.level_changes(db.read(), since=now - HISTORY_PERIOD, domains=domain_ids(), scope_codes=scope,
                                   runs=WARNINGS_SHOWN)
     warnings = one_warning_per_cause(changes, parents)[:WARNINGS_SHOWN]
     return html.Ul(warning_items(warnings, language), className="cv-ticker district-warnings-list")
@@ -278,7 +278,7 @@ def refresh(_tick: int | None, code: str | None, layers: Any = None) -> tuple[An
             html.H1(text("district.unknown", language, code=code), id="district-unknown")])
         return heading, _empty_figure(), [], [], _empty_figure(), [], "", "district-live is-hidden"
     now = datetime.now(UTC)
-    conn = db.connection()
+    conn = db.read()
     child_level = child_level_of(level)
     if child_level is None:
         children: list[str] = []

@@ -35,8 +35,37 @@ def _lag(seconds: float | None, language: str) -> str:
     return format_duration(seconds, language)
 
 
-def feeds_page(conn: store.Connection, now: datetime, language: str) -> list[Component]:
-    """The page body for ``now``, read from the database."""
+def process_state_words(status: store.ProcessStatus, language: str) -> str:
+    """A live process's state in words, with its role when it leads its kind (the indicators: one writes)."""
+    words = process_state(status.state, language)
+    if isinstance(status.detail, dict) and status.detail.get("role") == "leader" and status.state != "stopped":
+        words += f" · {text('process_role.leader', language)}"
+    return words
+
+
+def replica_section(replica: db.ReplicaReport, language: str) -> list[Component]:
+    """The read replica: whether the pages read from it, and how far it trails the primary."""
+    lag = replica.lag
+    if not replica.answers:
+        since = format_time(replica.down_since, locale.city_zone()) if replica.down_since else "—"
+        state, row_class = text("feeds.replica_down", language, since=since), "row-bad"
+    elif lag is not None and not lag.in_recovery:
+        state, row_class = text("feeds.replica_not_standby", language), "row-bad"
+    else:
+        state, row_class = text("feeds.replica_ok", language), "row-ok"
+    seconds = _lag(lag.seconds, language) if lag is not None and lag.in_recovery else "—"
+    behind = (text("feeds.bytes", language, n=f"{lag.bytes:,}") if lag is not None and lag.bytes is not None
+              else "—")
+    return [html.H2(text("feeds.replica", language)),
+            data_table([text("feeds.state", language), text("feeds.lag", language),
+                        text("feeds.replica_behind", language)],
+                       [[state, seconds, behind]], row_classes=[row_class], class_name="data-table replica",
+                       empty="—")]
+
+
+def feeds_page(conn: store.Connection, now: datetime, language: str,
+               replica: db.ReplicaReport | None = None) -> list[Component]:
+    """The page body for ``now``, read from the database (and the read replica's state, when one is set)."""
     zone = locale.city_zone()
 
     def when(moment: datetime | None) -> str:
@@ -58,7 +87,7 @@ def feeds_page(conn: store.Connection, now: datetime, language: str) -> list[Com
     process_rows, process_classes = [], []
     for status in statuses:
         age = (now - status.heartbeat_at).total_seconds()
-        state = (process_state(status.state, language) if age <= HEARTBEAT_TIMEOUT_S
+        state = (process_state_words(status, language) if age <= HEARTBEAT_TIMEOUT_S
                  else text("feeds.silent_process", language, age=format_duration(age, language)))
         totals = " / ".join(f"{value:,}" if value is not None else "—"
                             for value in (status.messages_total, status.readings_total, status.rejects_total))
@@ -77,6 +106,7 @@ def feeds_page(conn: store.Connection, now: datetime, language: str) -> list[Com
         data_table([text("feeds.process", language), text("feeds.state", language), text("feeds.heartbeat", language),
                     text("feeds.rate", language), text("feeds.lag", language), text("feeds.totals", language)],
                    process_rows, row_classes=process_classes, empty=text("feeds.no_processes", language)),
+        *(replica_section(replica, language) if replica is not None else []),
         html.H2(text("feeds.channels", language)),
         data_table([text("feeds.channel", language), text("feeds.state", language), text("feeds.last_try", language),
                     text("feeds.last_success", language), text("feeds.last_answer", language)],
@@ -119,7 +149,7 @@ def refresh(_tick: int | None) -> tuple[str, list[Component]]:
     language = locale.request_language()
     now = datetime.now(UTC)
     try:
-        body = feeds_page(db.connection(), now, language)
+        body = feeds_page(db.read(), now, language, db.replica_report())
     except (store.StoreUnavailable, store.DatabaseError):
         # Keep what is on screen and say it is not current (never a stale figure shown as fresh).
         return text("feeds.database_down", language), dash.no_update

@@ -106,7 +106,7 @@ def refresh(_tick: int | None, period: Any, statuses: Any, channels: Any, rules:
     guard.require(DISPATCH)
     language = locale.request_language()
     now = datetime.now(UTC)
-    conn = db.connection()
+    conn = db.write()
     try:
         channel_ids, rule_choices = notify_store.log_choices(conn)
         rows = notify_store.notification_log(
@@ -140,7 +140,7 @@ def show_detail(selected: Any, _tick: int | None, _done: Any) -> tuple[Any, dict
     language = locale.request_language()
     hidden = {"display": "none"}
     number = delivery_id(selected)
-    conn = db.connection()
+    conn = db.write()
     found = None
     if number is not None:
         found = next((row for row in notify_store.notification_log(conn, of_delivery=number, limit=1000)
@@ -182,11 +182,11 @@ def acknowledge(clicks: int | None, selected: Any) -> tuple[str, Any]:
         return dash.no_update, dash.no_update
     language = locale.request_language()
     number = delivery_id(selected)
-    rows = [] if number is None else notify_store.notification_log(db.connection(), of_delivery=number, limit=1000)
+    rows = [] if number is None else notify_store.notification_log(db.write(), of_delivery=number, limit=1000)
     if not rows:
         return text("notifylog.gone", language), dash.no_update
     now = datetime.now(UTC)
-    outcome = notify_store.acknowledge_in_app(db.connection(), rows[0].notification_id, user.name, now,
+    outcome = notify_store.acknowledge_in_app(db.write(), rows[0].notification_id, user.name, now,
                                               flask.request.remote_addr)
     done = {"notification": outcome.notification_id, "result": outcome.result, "at": now.isoformat()}
     if outcome.result == "acknowledged":

@@ -317,7 +317,7 @@ def update(search: str | None, preset: str | None, start: str | None, end: str |
     summary = text("reports.summary", language, units=f"{spec.unit_count(ctx.units):,}",
                    domains=len(spec.domain_list), period=period_text(spec),
                    bucket=text(f"reports.bucket.{spec.bucket}", language))
-    conn = db.connection()
+    conn = db.read()
     try:
         check_size(spec, ctx.units, "html", count_trend_rows(conn, spec, ctx))  # what the screen may hold
     except SpecError as error:

@@ -24,7 +24,7 @@ def critical_incidents(_tick: int | None) -> list[dict[str, Any]] | Any:
     now = datetime.now(UTC)
     language = locale.request_language()
     try:
-        incidents = store.list_incidents(db.connection(), statuses=OPEN_STATUSES, since=now - ALERT_WINDOW,
+        incidents = store.list_incidents(db.read(), statuses=OPEN_STATUSES, since=now - ALERT_WINDOW,
                                          limit=WATCHED)
     except (store.StoreUnavailable, store.DatabaseError):
         return dash.no_update

@@ -50,14 +50,14 @@ def _unlock(value: str | None, me: store.UserRow, language: str) -> str:
             raise ValueError
     except ValueError:
         return text("users.pick_one", language)
-    accounts.unlock(db.connection(), name, address, actor=me.name, actor_address=flask.request.remote_addr)
+    accounts.unlock(db.write(), name, address, actor=me.name, actor_address=flask.request.remote_addr)
     return text("users.unlocked", language, who=name or text("users.every_name", language), address=address or "—")
 
 
 def act(action: str, choice: Choice, language: str) -> str:
     """Do ``action`` as the signed-in admin; the message to show."""
     me = guard.require(ADMINISTER)
-    conn = db.connection()
+    conn = db.write()
     who = {"actor": me.name, "address": flask.request.remote_addr}
     selected, role = choice.selected, choice.role
     if action == "users-add":
@@ -109,7 +109,7 @@ def users_page(*clicks_and_state: object) -> tuple[Any, ...]:
                 new_name = ""  # ready for the next one
         except (accounts.InvalidName, UnknownRole, WeakPassword, store.AccountError) as error:
             message = text("users.error", language, reason=str(error))
-    conn = db.connection()
+    conn = db.write()
     users = store.list_users(conn)
     last = store.last_sign_ins(conn)
     zone = locale.city_zone()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_CITY = "nyc"
@@ -44,13 +44,17 @@ def read_dotenv(path: Path) -> dict[str, str]:
 class Settings:
     """What the environment says; see docs/contract.md "Settings".
 
-    ``database_url`` and ``mqtt_url`` are None when unset: the demo then runs embedded
-    servers, and other commands use the demo's (see :mod:`cityops.embedded`).
+    ``database_url`` and ``mqtt_url`` are None when unset: the demo then runs embedded servers, and
+    other commands use the demo's (see :mod:`cityops.embedded`). Settings that may hold a password
+    (the URLs, keys and tokens) are left out of its repr, so a logged ``Settings`` never shows one.
     """
 
     city: str = DEFAULT_CITY
-    database_url: str | None = None
-    mqtt_url: str | None = None
+    database_url: str | None = field(default=None, repr=False)
+    # A streaming replica of that database for the web app's reads (CITYOPS_DATABASE_READ_URL); None:
+    # everything reads the primary.
+    database_read_url: str | None = field(default=None, repr=False)
+    mqtt_url: str | None = field(default=None, repr=False)
     # Where the demo keeps its embedded database and broker between runs.
     data_dir: Path = DEFAULT_DATA_DIR
     # The broker's device files (password file, ACL; `cityops device`), CITYOPS_BROKER_DIR; None:
@@ -61,9 +65,9 @@ class Settings:
     broker_pid_file: Path | None = None
     # Signs the web app's session cookies; every web worker must share it (CITYOPS_SECRET_KEY,
     # at least 32 characters).
-    secret_key: str | None = None
+    secret_key: str | None = field(default=None, repr=False)
     # When set and there is no account ``admin`` yet, the web app creates it with this password.
-    admin_password: str | None = None
+    admin_password: str | None = field(default=None, repr=False)
     # Overrides the city's time zone for display and day boundaries (an IANA name, CITYOPS_TZ).
     timezone: str | None = None
     # How many reverse proxies in front of the web app set X-Forwarded-For/-Proto/-Host
@@ -75,7 +79,7 @@ class Settings:
     session_hours: int = 12
     # When set, /metrics answers a request carrying "Authorization: Bearer <token>" from anywhere
     # (CITYOPS_METRICS_TOKEN); without it, only direct requests from loopback.
-    metrics_token: str | None = None
+    metrics_token: str | None = field(default=None, repr=False)
     # The address people reach the web app at, for the links in notifications
     # (CITYOPS_PUBLIC_URL, e.g. https://cityops.city.example).
     public_url: str | None = None
@@ -95,6 +99,7 @@ class Settings:
         return cls(
             city=merged.get("CITYOPS_CITY") or DEFAULT_CITY,
             database_url=merged.get("CITYOPS_DATABASE_URL") or None,
+            database_read_url=merged.get("CITYOPS_DATABASE_READ_URL") or None,
             mqtt_url=merged.get("CITYOPS_MQTT_URL") or None,
             data_dir=Path(merged["CITYOPS_DATA_DIR"]) if merged.get("CITYOPS_DATA_DIR") else DEFAULT_DATA_DIR,
             broker_dir=Path(merged["CITYOPS_BROKER_DIR"]) if merged.get("CITYOPS_BROKER_DIR") else None,

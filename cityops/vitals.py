@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 DEFAULT_EVERY_S = 30.0
 TREND_HISTORY = timedelta(hours=2)
 RETENTION_EVERY_S = 3600.0
+# The advisory lock whose holder is the one indicators process that writes ("vita"); the others stand by.
+LEADER_LOCK = 0x76_69_74_61
 # An alarm's event severity by level: amber is "watch" (minor), red "act now" (major). An
 # officer raises an incident to critical; a threshold alone does not.
 ALARM_SEVERITY = {1: "minor", 2: "major"}
@@ -413,7 +415,9 @@ class _StageClock:
 
 def run_forever(database_url: str, ctx: VitalsContext, stop: threading.Event, *, every_s: float = DEFAULT_EVERY_S,
                 once: bool = False, say: Callable[[str], None] = log.info) -> None:
-    """Run every ``every_s`` seconds until ``stop`` (or once); a failed run is logged and tried again."""
+    """Run every ``every_s`` seconds until ``stop`` (or once); a failed run is logged and tried again. Only
+    one indicators process writes, the leader (:class:`cityops.process.Leadership`): two running on two
+    hosts would otherwise both write every run; the other stands by and takes over when it stops."""
     runs = 0
     last_retention = float("-inf")
 
@@ -433,7 +437,7 @@ def run_forever(database_url: str, ctx: VitalsContext, stop: threading.Event, *,
                 "stage_seconds": {name: round(value, 3) for name, value in result.stages.items()},
                 **{f"{name}_written": count for name, count in result.written.items()}}
 
-    run_periodically(database_url, "indicators", one_pass, stop, every_s=every_s, once=once)
+    run_periodically(database_url, "indicators", one_pass, stop, every_s=every_s, once=once, leader_key=LEADER_LOCK)
 
 
 def _level_word(level: int | None) -> str:

@@ -174,20 +174,23 @@ def export_tables(conn: Connecting, spec: ReportSpec, ctx: ReportContext, fmt: s
 
 def export_stream(conn: Connecting, spec: ReportSpec, ctx: ReportContext, fmt: str, table: str, *,
                   user: str, now: datetime | None = None, address: str | None = None,
-                  progress: Progress | None = None, tables: list[ExportTable] | None = None) -> Iterator[bytes]:
+                  progress: Progress | None = None, tables: list[ExportTable] | None = None,
+                  audit: Connecting | None = None) -> Iterator[bytes]:
     """The export file piece by piece. Its audit row (who, what, which choice) is written and committed
     when this is called, before the first piece exists; :class:`ExportNotAudited` when it cannot be.
     When the file ends (finished, or abandoned after it started) a second row, ``report.export.end``,
-    says how many rows were written (``complete`` false when it was cut short)."""
+    says how many rows were written (``complete`` false when it was cut short). The data is read from
+    ``conn``, the audit rows written to ``audit`` (default ``conn``; the web app reads a replica)."""
     now = now or datetime.now(UTC)
+    audit = conn if audit is None else audit
     tables = tables if tables is not None else export_tables(conn, spec, ctx, fmt, table, now)
     watermark = Watermark(user=user, at=now.astimezone(spec.zone), spec=spec.describe())
-    export_id = audit_export(_conn(conn), user, fmt, table, spec, address=address)
-    return _stream(conn, spec, fmt, table, tables, watermark, export_id=export_id, address=address,
+    export_id = audit_export(_conn(audit), user, fmt, table, spec, address=address)
+    return _stream(audit, spec, fmt, table, tables, watermark, export_id=export_id, address=address,
                    progress=progress)
 
 
-def _stream(conn: Connecting, spec: ReportSpec, fmt: str, table: str, tables: list[ExportTable],
+def _stream(audit: Connecting, spec: ReportSpec, fmt: str, table: str, tables: list[ExportTable],
             watermark: Watermark, *, export_id: int, address: str | None,
             progress: Progress | None) -> Iterator[bytes]:
     counts: dict[str, int] = {}
@@ -197,7 +200,7 @@ def _stream(conn: Connecting, spec: ReportSpec, fmt: str, table: str, tables: li
         complete = True
     finally:
         try:
-            audit_export(_conn(conn), watermark.user, fmt, table, spec, address=address, action=AUDIT_END_ACTION,
+            audit_export(_conn(audit), watermark.user, fmt, table, spec, address=address, action=AUDIT_END_ACTION,
                          details={"export": export_id, "rows": dict(counts), "row_count": sum(counts.values()),
                                   "complete": complete})
         except ExportNotAudited as error:  # the export itself is on record; its end is only logged
@@ -238,10 +241,10 @@ def audit_export(conn: store.Connection, user: str, fmt: str, table: str, spec: 
 
 def build_report(conn: store.Connection, spec: ReportSpec, ctx: ReportContext, *, user: str,
                  now: datetime | None = None, audit_format: str | None = None,
-                 address: str | None = None) -> Report:
+                 address: str | None = None, audit: store.Connection | None = None) -> Report:
     """The whole report in memory (screens, the printable HTML and PDF). ``audit_format`` (e.g. ``pdf``):
-    this report is being exported, so write its audit row (:class:`ExportNotAudited` when it cannot be:
-    then nothing may be sent)."""
+    this report is being exported, so write its audit row to ``audit`` (default ``conn``;
+    :class:`ExportNotAudited` when it cannot be: then nothing may be sent)."""
     now = now or datetime.now(UTC)
     freshness = store.data_freshness(conn, spec.start, spec.end)
     report = assemble(
@@ -253,6 +256,6 @@ def build_report(conn: store.Connection, spec: ReportSpec, ctx: ReportContext, *
         generated_by=user, generated_at=now, now=now)
     if audit_format is not None:  # the whole report is in memory: its one row has the rows and comes first
         rows = {name: len(report.table(name)) for name in TABLES}
-        audit_export(conn, user, audit_format, "report", spec, address=address,
+        audit_export(conn if audit is None else audit, user, audit_format, "report", spec, address=address,
                      details={"rows": rows, "row_count": sum(rows.values()), "complete": True})
     return report

@@ -29,7 +29,7 @@ from store.accounts import (
 )
 from store.audit import AuditRow, audit_actions, read_audit, write_audit
 from store.backfill import backfill_readings
-from store.connection import DatabaseError, StoreUnavailable, TimescaleUnusable, connect, is_disconnect
+from store.connection import DatabaseError, StoreUnavailable, TimescaleUnusable, connect, describe, is_disconnect, where
 from store.displays import (
     DisplayLink,
     DisplayLinkMissing,
@@ -112,6 +112,7 @@ from store.registry import (
     sync_units,
     unverified_sensors,
 )
+from store.replication import ReplicaLag, hold_leadership, leader_of, release_leadership, replica_lag
 from store.reports import INCIDENT_EXPORT_COLUMNS, DataFreshness, count_incidents, data_freshness, incident_rows
 from store.retention import apply_retention
 from store.rollups import rebuild_rollups, refresh_rollups
@@ -218,6 +219,13 @@ __all__ = [
     "rebuild_rollups",
     "refresh_rollups",
     "connect",
+    "describe",
+    "where",
+    "ReplicaLag",
+    "hold_leadership",
+    "leader_of",
+    "release_leadership",
+    "replica_lag",
     "count_rows",
     "create_user",
     "get_user",

@@ -114,6 +114,14 @@ def describe(conn: psycopg2.extensions.connection) -> str:
     return _where(psycopg2.extensions.parse_dsn(conn.dsn))
 
 
+def where(url: str) -> str:
+    """``host:port`` of a database URL, for messages (never its password); ``ValueError`` if libpq cannot read it."""
+    try:
+        return _where(psycopg2.extensions.parse_dsn(url))
+    except psycopg2.ProgrammingError:
+        raise ValueError("the database URL is not a valid PostgreSQL connection string") from None
+
+
 def _rollback_quietly(conn: psycopg2.extensions.connection) -> None:
     if conn.closed:
         return

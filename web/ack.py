@@ -50,7 +50,7 @@ def _page(language: str, status: int, *, message: str | None = None, alert: str 
 def acknowledge_page(token: str) -> Response:
     """GET: what the link acknowledges, and the button. POST: acknowledge."""
     now = datetime.now(UTC)
-    conn = db.connection()
+    conn = db.write()
     address = flask.request.remote_addr
     try:
         accounts.refuse_if_throttled(conn, accounts.ACK_LINKS, address, now=now)

@@ -178,7 +178,7 @@ _VITALS = _VitalsCache()
 
 
 def vitals() -> Response:
-    shared = _VITALS.answer(db.connection(), flask.request.args.get("level"))
+    shared = _VITALS.answer(db.read(), flask.request.args.get("level"))
     response = flask.Response(shared.body(datetime.now(UTC)), mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -186,7 +186,7 @@ def vitals() -> Response:
 
 def vitals_of(code: str) -> Response:
     now = datetime.now(UTC)
-    conn = db.connection()
+    conn = db.read()
     rows = store.read_current(conn, [code])
     if not rows:
         return json_error(404, "not found", f"no vital signs for unit {code!r}")

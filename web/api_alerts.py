@@ -51,7 +51,7 @@ def _area(code: str) -> cap.Area:
 
 
 def alerts_cap() -> Response:
-    rows = store.read_current(db.connection(), explanations=False)
+    rows = store.read_current(db.read(), explanations=False)
     city = citydata.current_city()
     body = cap.alert_xml(rows, now=datetime.now(UTC), stale_after_s=STALE_AFTER_S, city_id=city.id,
                          city_names={language: locale.city_name(language) for language in LANGUAGES},

@@ -102,7 +102,7 @@ def list_incidents() -> Response:
     except ValueError:
         return json_error(400, "bad request", "limit must be a whole number")
     now = datetime.now(UTC)
-    rows = store.list_incidents(db.connection(), statuses=statuses or None, district=args.get("district") or None,
+    rows = store.list_incidents(db.write(), statuses=statuses or None, district=args.get("district") or None,
                                 category=args.get("category") or None, since=since, limit=max(1, limit))
     return flask.jsonify({"incidents": [incident_json(row, now) for row in rows]})
 
@@ -118,7 +118,7 @@ def create_incident() -> Response:
     user = guard.current_user()
     assert user is not None  # the guard let only a dispatcher through
     try:
-        reported = report_incident(db.connection(), payload, context=citydata.event_context(), user=user.name,
+        reported = report_incident(db.write(), payload, context=citydata.event_context(), user=user.name,
                                    address=request.remote_addr, received_at=datetime.now(UTC))
     except ReportRefused as refusal:
         return json_error(400, "bad request", str(refusal))
@@ -132,7 +132,7 @@ def show_incident(incident_id: str) -> Response:
     try:
         if number is None:
             raise store.IncidentMissing(incident_id)
-        incident = store.get_incident(db.connection(), number)
+        incident = store.get_incident(db.write(), number)
     except store.IncidentMissing:
         return json_error(404, "not found", f"no incident {incident_id}")
     return flask.jsonify({"incident": incident_json(incident, datetime.now(UTC))})
@@ -157,7 +157,7 @@ def act(incident_id: str, action: str) -> Response:
     user = guard.current_user()
     assert user is not None
     try:
-        incident = store.act_on_incident(db.connection(), number, action, next_status, user=user.name,
+        incident = store.act_on_incident(db.write(), number, action, next_status, user=user.name,
                                          address=flask.request.remote_addr, unit_id=unit_id, note=note)
     except store.IncidentMissing:
         return json_error(404, "not found", f"no incident {incident_id}")
@@ -173,7 +173,7 @@ def phone(incident_id: str) -> Response:
     try:
         if number is None:
             raise store.IncidentMissing(incident_id)
-        full = store.reporter_phone(db.connection(), number, user=user.name, address=flask.request.remote_addr)
+        full = store.reporter_phone(db.write(), number, user=user.name, address=flask.request.remote_addr)
     except store.IncidentMissing:
         return json_error(404, "not found", f"no incident {incident_id}")
     response = flask.jsonify({"id": incident_id, "reporter_phone": full})
@@ -183,7 +183,7 @@ def phone(incident_id: str) -> Response:
 
 def units() -> Response:
     now = datetime.now(UTC)
-    rows = store.list_units(db.connection())
+    rows = store.list_units(db.write())
     shown = []
     for row in rows:
         age = None if row.position_time is None else (now - row.position_time).total_seconds()
@@ -195,7 +195,7 @@ def units() -> Response:
 
 def kpi_table(start: datetime, end: datetime, level: str | None, by: str) -> pd.DataFrame:
     """Closure KPIs per ``by`` (district at ``level``, or category) for incidents received in [start, end)."""
-    frame = incident_frame(store.incidents_for_kpis(db.connection(), start, end, level))
+    frame = incident_frame(store.incidents_for_kpis(db.read(), start, end, level))
     table = closed_loop_kpis(frame, now=min(end, datetime.now(UTC)), by=(by,))
     return rank_districts(table) if by == "district" else table
 

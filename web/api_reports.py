@@ -79,17 +79,17 @@ def _export(tables: tuple[str, ...], kind: str) -> Response:
     now = datetime.now(UTC)
     try:
         spec = parse_spec(args, ctx.units, ctx.zone, now)
-        chosen = export_tables(db.connection, spec, ctx, fmt, table, now)  # counts; refuses what does not fit
+        chosen = export_tables(db.read, spec, ctx, fmt, table, now)  # counts; refuses what does not fit
     except SpecError as error:
         return json_error(400, "bad request", str(error))
     user = guard.current_user()
     assert user is not None  # the guard let only an analyst or admin through
     # The answer streams after this view returns and the request's connection is closed: the stream
-    # asks db.connection() for the one of its own context when it reads. Its audit row is committed
-    # here, before the status line: an export that cannot be recorded is not sent.
+    # asks db.read() for the one of its own context when it reads. Its audit row is committed to the
+    # primary here, before the status line: an export that cannot be recorded is not sent.
     try:
-        stream = export_stream(db.connection, spec, ctx, fmt, table, user=user.name, now=now,
-                               address=request.remote_addr, tables=chosen)
+        stream = export_stream(db.read, spec, ctx, fmt, table, user=user.name, now=now,
+                               address=request.remote_addr, tables=chosen, audit=db.write)
     except ExportNotAudited as error:
         return json_error(503, "error", str(error))
     name = table if fmt != "xlsx" else kind
@@ -132,7 +132,7 @@ def printable() -> Response:
         return _plain(400, f"unknown language {language[:32]!r}; one of {', '.join(LANGUAGES)}")
     ctx = context()
     now = datetime.now(UTC)
-    conn = db.connection()
+    conn = db.read()
     try:
         spec = parse_spec(args, ctx.units, ctx.zone, now)
         check_size(spec, ctx.units, fmt, count_trend_rows(conn, spec, ctx))
@@ -141,7 +141,8 @@ def printable() -> Response:
     user = guard.current_user()
     assert user is not None  # the guard let only an analyst or admin through
     try:
-        report = build_report(conn, spec, ctx, user=user.name, now=now, audit_format=fmt, address=request.remote_addr)
+        report = build_report(conn, spec, ctx, user=user.name, now=now, audit_format=fmt, address=request.remote_addr,
+                              audit=db.write())
     except ExportNotAudited as error:
         return _plain(503, str(error))
     page = printable_report(report, language)

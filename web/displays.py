@@ -88,7 +88,7 @@ def _viewer(link_id: int, since: datetime | None = None) -> store.UserRow:
 def _working_link(token: object) -> store.DisplayLink | None:
     if not isinstance(token, str) or not token or len(token) > _TOKEN_CHARS:
         return None
-    link = store.display_link_by_token(db.connection(), token_hash(token))
+    link = store.display_link_by_token(db.write(), token_hash(token))
     if link is None or not works(link, flask.current_app.config["SECRET_KEY"]):
         return None
     return link
@@ -100,7 +100,7 @@ def display_user() -> store.UserRow | None:
     if link is None:
         return None
     if link.last_used_at is None or datetime.now(UTC) - link.last_used_at > TOUCH_EVERY:
-        store.touch_display_link(db.connection(), link.id, flask.request.remote_addr)
+        store.touch_display_link(db.write(), link.id, flask.request.remote_addr)
     return _viewer(link.id, link.created_at)
 
 
@@ -111,7 +111,7 @@ def open_display(token: str) -> Response:
         return Response("This display link does not work: it was revoked, mistyped, or issued under another "
                         "session key. Ask an admin for a new one (Displays page).\n", status=404,
                         content_type="text/plain; charset=utf-8")
-    store.record_display_open(db.connection(), link, flask.request.remote_addr)
+    store.record_display_open(db.write(), link, flask.request.remote_addr)
     flask.session.clear()  # a person's session in this browser ends: the screen is the display now
     response = flask.redirect(link.path, code=303)
     response.set_cookie(DISPLAY_COOKIE, token, max_age=int(COOKIE_MAX_AGE.total_seconds()), httponly=True,

@@ -188,7 +188,7 @@ def new_session(conn: store.Connection, user_name: str, address: str | None) -> 
 
 def sign_in(user: store.UserRow) -> None:
     """Start a fresh session for ``user`` (after :func:`auth.accounts.authenticate` said yes)."""
-    session_id = new_session(db.connection(), user.name, flask.request.remote_addr)
+    session_id = new_session(db.write(), user.name, flask.request.remote_addr)
     flask.session.clear()  # nothing from before sign-in carries over
     flask.session.permanent = True
     flask.session[SESSION_ID] = session_id
@@ -198,7 +198,7 @@ def sign_out() -> None:
     """End this browser's session on the server (a copy of the cookie opens nothing after this)."""
     session_id = flask.session.get(SESSION_ID)
     if isinstance(session_id, str):
-        store.end_session(db.connection(), session_hash(session_id), "sign-out")
+        store.end_session(db.write(), session_hash(session_id), "sign-out")
     flask.session.clear()
 
 
@@ -206,7 +206,7 @@ def _session_user() -> store.UserRow | None:
     session_id = flask.session.get(SESSION_ID)
     if not isinstance(session_id, str):
         return None
-    conn = db.connection()
+    conn = db.write()
     id_hash = session_hash(session_id)
     found = store.session_info(conn, id_hash)
     if found is None:
@@ -233,7 +233,7 @@ def _basic_user() -> store.UserRow | None:
     credentials = flask.request.authorization
     if credentials is None or credentials.type != "basic":
         return None
-    return accounts.authenticate(db.connection(), credentials.username or "", credentials.password or "",
+    return accounts.authenticate(db.write(), credentials.username or "", credentials.password or "",
                                  flask.request.remote_addr, now=datetime.now(UTC))
 
 

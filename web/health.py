@@ -6,6 +6,9 @@ the last minute says whether it is connected. With no ingest reporting, the web 
 TCP connection to the broker's port itself, so a fresh install still gets an answer.
 Every web worker answers alike. The answer is public: no host names, no error texts.
 
+``read_replica`` (when CITYOPS_DATABASE_READ_URL is set) says ``ok`` or ``unreachable``: the pages
+then read from the primary, so it leaves the status 200.
+
 ``notify_channels`` says whether the notification channels deliver
 (:mod:`notifications.health`): ``ok``, ``failing`` with the ids of those whose newest tries all
 failed, or ``none`` configured. A failing webhook leaves the status 200: the wall and the
@@ -74,7 +77,7 @@ def healthz() -> Response:
     url = flask.current_app.config.get(BROKER_URL)
     body: dict[str, object] = {}
     try:
-        conn = db.connection()
+        conn = db.write()
         info = store.server_info(conn)
         statuses = store.read_status(conn) if info["schema_version"] else []
         channels = channels_health(conn, now) if info["schema_version"] >= NOTIFY_SCHEMA else []
@@ -95,6 +98,9 @@ def healthz() -> Response:
          "heartbeat_age_s": round((now - status.heartbeat_at).total_seconds(), 1)}
         for status in statuses if (now - status.heartbeat_at).total_seconds() <= LISTED_FOR_S
     ]
+    replica = db.replica_report()
+    if replica is not None:  # the pages read from the primary when it does not answer: no 503 for it
+        body["read_replica"] = "ok" if replica.answers else "unreachable"
     failing = [channel.channel_id for channel in channels if channel.state == "failing"]
     body["notify_channels"] = {"state": "failing" if failing else "ok" if channels else "none",
                                "failing": failing, "configured": len(channels)}

@@ -77,7 +77,7 @@ def login() -> Response:
     name = request.form.get("name", "")[:_MAX_FIELD_CHARS]
     password = request.form.get("password", "")[:_MAX_FIELD_CHARS]
     try:
-        user = accounts.authenticate(db.connection(), name, password, request.remote_addr, now=datetime.now(UTC))
+        user = accounts.authenticate(db.write(), name, password, request.remote_addr, now=datetime.now(UTC))
     except accounts.SignInThrottled as refusal:
         response = _form(next_path, "login.throttled", status=429, minutes=math.ceil(refusal.retry_after_s / 60))
         response.headers["Retry-After"] = str(refusal.retry_after_s)

@@ -13,7 +13,9 @@ the response is sent) and before it answers ``/metrics``; the other figures come
 process-status table and the feed tables. Any worker therefore answers alike, up to the
 few seconds other workers have not flushed yet. That is why the figures are a custom collector
 over the database (:class:`DatabaseCollector`) rather than prometheus_client's own in-process
-metrics: gunicorn's workers share nothing but the database.
+metrics: gunicorn's workers share nothing but the database. All of it is read from the primary
+(monitoring must not depend on the read replica); the replica's state and lag are measured at
+each scrape (``cityops_replica_*``).
 """
 
 from __future__ import annotations
@@ -136,6 +138,10 @@ def _processes(statuses: list[store.ProcessStatus], now: datetime) -> list[Metri
         _labelled(GaugeMetricFamily("cityops_process_up", "1 if the process reported within 60 s and is working, "
                                     "else 0.", labels=by_process_and_kind),
                   (((s.process_id, s.kind), float(health.process_working(s, now))) for s in statuses)),
+        _labelled(GaugeMetricFamily("cityops_process_leader", "1 if the process leads its kind (the one that "
+                                    "writes), 0 if it stands by.", labels=by_process_and_kind),
+                  (((s.process_id, s.kind), float(s.detail["role"] == "leader")) for s in statuses
+                   if isinstance(s.detail, dict) and s.detail.get("role") in ("leader", "standby"))),
         _labelled(GaugeMetricFamily("cityops_process_heartbeat_age_seconds", "Seconds since the process last "
                                     "reported.", labels=by_process_and_kind),
                   (((s.process_id, s.kind), (now - s.heartbeat_at).total_seconds()) for s in statuses)),
@@ -200,11 +206,32 @@ class DatabaseTotals:
             hours=1)), sensors=store.sensor_counts(conn, now), latency=store.read_request_latency(conn, BOUNDS))
 
 
-class DatabaseCollector:
-    """A prometheus_client collector: the figures every worker shares, read from the database when scraped."""
+def replica_families(report: db.ReplicaReport | None) -> list[Metric]:
+    """The read replica's families (none when no replica is set; its lag only while it answers)."""
+    if report is None:
+        return []
+    families: list[Metric] = [GaugeMetricFamily(
+        "cityops_replica_up", "1 if the read replica answered this scrape (reads go to it), else 0 (reads go to "
+        "the primary).", value=float(report.answers))]
+    lag = report.lag
+    if lag is not None and lag.in_recovery and lag.seconds is not None:
+        families.append(GaugeMetricFamily("cityops_replica_lag_seconds", "Seconds since the newest transaction the "
+                                          "read replica replayed was committed (0 when it has replayed all it "
+                                          "received).", value=lag.seconds))
+    if lag is not None and lag.in_recovery and lag.bytes is not None:
+        families.append(GaugeMetricFamily("cityops_replica_lag_bytes", "Bytes of write-ahead log the primary has "
+                                          "written and the read replica not replayed yet.", value=float(lag.bytes)))
+    return families
 
-    def __init__(self, connection: Callable[[], store.Connection]) -> None:
+
+class DatabaseCollector:
+    """A prometheus_client collector: the figures every worker shares, read from the database when scraped
+    (``connection``: the primary's), and the read replica's state (``replica``)."""
+
+    def __init__(self, connection: Callable[[], store.Connection],
+                 replica: Callable[[], db.ReplicaReport | None] = lambda: None) -> None:
         self.connection = connection
+        self.replica = replica
 
     def collect(self) -> Iterator[Metric]:
         now = datetime.now(UTC)
@@ -215,6 +242,7 @@ class DatabaseCollector:
             yield _database_up(False)
             return
         yield from families(totals, now)
+        yield from replica_families(self.replica())
 
 
 def may_scrape(request: flask.Request, token: str | None) -> bool:
@@ -238,7 +266,9 @@ def metrics() -> Response:
         return Response("metrics: send the token of CITYOPS_METRICS_TOKEN as a Bearer token, or ask directly "
                         "from loopback\n", status=403, content_type="text/plain")
     flush(flask.current_app.config[db.DATABASE_URL])
-    response = Response(generate_latest(DatabaseCollector(db.connection)), status=200, content_type=CONTENT_TYPE)
+    # The primary's figures: monitoring must not depend on the replica (whose own state is added).
+    collector = DatabaseCollector(db.write, db.replica_report)
+    response = Response(generate_latest(collector), status=200, content_type=CONTENT_TYPE)
     response.headers["Cache-Control"] = "no-store"
     return response
 

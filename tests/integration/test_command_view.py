@@ -529,7 +529,7 @@ def test_screens_share_one_read_and_each_judges_freshness_at_its_own_time(web, v
     now = datetime.now(UTC)
     with web.server.test_request_context("/"):
         level = map_level()
-        city, shapes, conn = citydata.current_city(), citydata.unit_shapes(level), web_db.connection()
+        city, shapes, conn = citydata.current_city(), citydata.unit_shapes(level), web_db.read()
 
         def screen(at_time: datetime, language: str = "en"):
             return WALL.screen(conn, city, level, shapes, domain="index", language=language, scale=1.0, at=None,

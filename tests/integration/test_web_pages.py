@@ -280,6 +280,7 @@ def test_metrics_parse_and_keep_every_family_name_and_label(client_for, db) -> N
         "cityops_database_up": {()},
         "cityops_process_up": by_process_kind,
         "cityops_process_heartbeat_age_seconds": by_process_kind,
+        "cityops_process_leader": labels["cityops_process_leader"] & by_process_kind,  # the indicators' (none here)
         "cityops_ingest_messages": by_process,
         "cityops_ingest_readings": by_process,
         "cityops_ingest_rejects": by_process,

@@ -79,3 +79,16 @@ def test_a_share_group_or_ingest_name_that_could_widen_a_topic_is_refused(tmp_pa
     with pytest.raises(ValueError, match=f"{variable} must be 1 to 64 letters") as error:
         Settings.from_environment({variable: value}, tmp_path / "absent.env")
     assert "\n" not in str(error.value) and len(str(error.value)) < 200
+
+
+def test_the_read_replica_url_comes_from_the_environment_and_no_password_shows_in_a_repr(tmp_path: Path) -> None:
+    settings = Settings.from_environment(
+        {"CITYOPS_DATABASE_URL": "postgresql://cityops:primary-pw@db1/cityops",
+         "CITYOPS_DATABASE_READ_URL": "postgresql://cityops:replica-pw@db2/cityops",
+         "CITYOPS_MQTT_URL": "mqtt://ingest:broker-pw@mq:1883", "CITYOPS_SECRET_KEY": "k" * 32,
+         "CITYOPS_METRICS_TOKEN": "token-pw"}, tmp_path / "absent.env")
+    assert settings.database_read_url == "postgresql://cityops:replica-pw@db2/cityops"
+    assert Settings.from_environment({}, tmp_path / "absent.env").database_read_url is None
+    shown = repr(settings)
+    assert "city='nyc'" in shown
+    assert not any(secret in shown for secret in ("primary-pw", "replica-pw", "broker-pw", "k" * 32, "token-pw"))
