@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import psycopg2
 import pytest
 
@@ -65,6 +66,20 @@ def readings(sensor: str, start: datetime, count: int, step: timedelta = MINUTE)
 
 
 # -- the background jobs ----------------------------------------------------------------------
+
+
+@pytest.mark.servers("timescale")
+def test_a_backfill_up_to_now_leaves_the_open_hour_to_the_live_feed(db) -> None:
+    # The demo's first start: a backfill ending now, then the live feed in the same hour and minute.
+    # Had the backfill materialized the open buckets, the feed's readings would be missing from them
+    # until the policy's window passed them (an hour for readings_1h).
+    now = datetime.now(UTC)
+    history = pd.DataFrame(readings("R1", now - 2 * HOUR, 120), columns=["time", "sensor_id", "metric", "value"])
+    store.backfill_readings(db, [history])
+    store.write_ingest_batch(db, IngestBatch(readings=[ReadingRow(now, "R1", "pm25", 9.0),
+                                                       ReadingRow(now, "R2", "pm25", 9.0)]))
+    assert rollup(db, "readings_1h") == group_by(db, "hour")
+    assert rollup(db, "readings_1m") == group_by(db, "minute")
 
 
 @pytest.mark.servers("timescale")
