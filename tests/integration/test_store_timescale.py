@@ -31,14 +31,8 @@ HOUR, MINUTE, DAY = timedelta(hours=1), timedelta(minutes=1), timedelta(days=1)
 
 def run_job(conn, proc: str, relation: str) -> None:
     """Run cityops's ``proc`` job on ``relation`` now; returns when it has finished."""
-    ((job_id,),) = fetch(conn, "SELECT job_id FROM timescaledb_information.jobs"
-                               " WHERE proc_name = %s AND hypertable_name = %s", (proc, relation))
-    conn.autocommit = True  # jobs that commit (refresh, compression) cannot run inside a transaction block
-    try:
-        with conn.cursor() as cur:
-            cur.execute("CALL run_job(%s)", (job_id,))
-    finally:
-        conn.autocommit = False
+    (job,) = [job for job in store.timescale_jobs(conn) if (job.proc_name, job.relation) == (proc, relation)]
+    store.run_timescale_job(conn, job)
 
 
 def materialized(conn, view: str) -> str:
