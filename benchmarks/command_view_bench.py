@@ -348,11 +348,13 @@ def history_times(conn, url: str, args: argparse.Namespace) -> tuple[VitalsConte
 def twins(args: argparse.Namespace) -> None:
     """1 and 2 on twin throw-away clusters, plain PostgreSQL and TimescaleDB, one after the other (no
     browser: what the browser does does not depend on the server)."""
-    from benchmarks.timescale_bench import twin_clusters
+    from benchmarks.timescale_bench import TIMESCALE, twin_clusters
 
     found: dict[str, tuple[float, float]] = {}
     with twin_clusters() as servers:
         for name, server_url in servers.items():
+            if args.twins and ("timescale" if name == TIMESCALE else "plain") not in args.twins:
+                continue
             print(f"-- {name} (throw-away cluster)", flush=True)
             with scratch_database(server_url, "cityops_bench") as url:
                 conn = store.connect(url, application_name="cityops-bench")
@@ -379,11 +381,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--markers", type=int, default=5000)
     parser.add_argument("--watch", type=float, default=20.0, help="seconds of frames watched with the markers")
     parser.add_argument("--no-browser", action="store_true")
-    parser.add_argument("--twins", action="store_true",
-                        help="1 and 2 on twin throw-away clusters, plain PostgreSQL and TimescaleDB, instead of"
-                             " server_url (no browser)")
+    parser.add_argument("--twins", nargs="*", choices=("plain", "timescale"), default=None,
+                        help="1 and 2 on twin throw-away clusters, plain PostgreSQL and TimescaleDB (or the one"
+                             " named), instead of server_url (no browser)")
     args = parser.parse_args(argv)
-    if args.twins:
+    if args.twins is not None:
         twins(args)
         return
     with scratch_database(args.server_url, "cityops_bench") as url:
