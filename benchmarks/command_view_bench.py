@@ -9,7 +9,9 @@ unit and domain every 5 minutes, as the indicators process keeps it). Then:
    in-process (``--requests`` times, after a warm-up), p50/p95 and the bytes sent: the first
    load of the page (no figure in the browser yet) and a steady tick;
 2. the same after the history grows to ``--long`` days (readings and indicator history): the
-   ratio long/short says whether a refresh gets slower as history grows;
+   ratio long/short says whether a refresh gets slower as history grows; ``--twins``: 1 and 2 on
+   twin throw-away clusters, plain PostgreSQL and TimescaleDB (``benchmarks.timescale_bench``), both
+   printed in one run;
 3. **first paint** in headless Chromium against ``cityops web`` on that database: first
    contentful paint, the map drawn, bytes of the first load (no cache) and of the map data;
 4. **5,000 live markers** (``--markers`` open incidents): the refresh's server time, the time
@@ -307,6 +309,65 @@ def add_incidents(conn, city_id: str, count: int, now: datetime) -> None:
     conn.commit()
 
 
+# -- 1 and 2 on a server, or on both ------------------------------------------------------------------
+
+def history_times(conn, url: str, args: argparse.Namespace) -> tuple[VitalsContext, datetime, float, float]:
+    """1 and 2 on the scratch database ``url``: the refresh with a day of history, then with ``args.long``
+    days (on TimescaleDB, after its jobs ran once as cron runs them: the older chunks compressed);
+    the indicators' context, the time of the last seeded reading and both p95s."""
+    city = load_city(city_folder(args.city))
+    timescale = store.init_schema(conn).timescale
+    add_user(conn, "bench", "admin", PASSWORD, actor="benchmark")
+    last = seed_city(conn, url, args.city, args.sensors, timedelta(days=1))
+    ctx = VitalsContext.for_city(city)
+    now = last + timedelta(seconds=30)
+    run_once(conn, ctx, now)
+    rows = add_history(conn, now - timedelta(days=1), now - HISTORY_STEP)
+    print(f"indicator history: {rows:,} rows over 1 day", flush=True)
+    run_once(conn, ctx, datetime.now(now.tzinfo))  # fresh: the screen shows it as current
+    short = server_times(url, args.requests, "1 day of history")
+
+    first = now - timedelta(days=1)
+    options = SimulatorOptions(city=args.city, seed=1, sensors=args.sensors)
+    started = time.monotonic()
+    written = backfill(options, url, timedelta(days=args.long - 1), end=first, say=lambda line: None)
+    rows = add_history(conn, first - timedelta(days=args.long - 1), first)
+    print(f"+{written:,} readings and +{rows:,} indicator rows: {args.long} days of history "
+          f"({time.monotonic() - started:.0f} s)", flush=True)
+    if timescale:
+        jobs = store.timescale_jobs(conn)
+        seconds = sum(store.run_timescale_job(conn, job) for job in jobs)
+        print(f"TimescaleDB's {len(jobs)} jobs run once, as cron runs them (docs/operations.md): {seconds:.0f} s",
+              flush=True)
+    run_once(conn, ctx, datetime.now(now.tzinfo))
+    long = server_times(url, args.requests, f"{args.long} days of history")
+    print(f"{'p95 ratio long/short':>28}: {long / short:.2f}", flush=True)
+    return ctx, now, short, long
+
+
+def twins(args: argparse.Namespace) -> None:
+    """1 and 2 on twin throw-away clusters, plain PostgreSQL and TimescaleDB, one after the other (no
+    browser: what the browser does does not depend on the server)."""
+    from benchmarks.timescale_bench import TIMESCALE, twin_clusters
+
+    found: dict[str, tuple[float, float]] = {}
+    with twin_clusters() as servers:
+        for name, server_url in servers.items():
+            if args.twins and ("timescale" if name == TIMESCALE else "plain") not in args.twins:
+                continue
+            print(f"-- {name} (throw-away cluster)", flush=True)
+            with scratch_database(server_url, "cityops_bench") as url:
+                conn = store.connect(url, application_name="cityops-bench")
+                try:
+                    found[name] = history_times(conn, url, args)[2:]
+                finally:
+                    conn.close()
+    print(f"steady tick p95, {args.sensors:,} sensors:", flush=True)
+    for name, (short, long) in found.items():
+        print(f"  {name:17} 1 day {short * 1000:6.1f} ms, {args.long} days {long * 1000:6.1f} ms"
+              f" (ratio {long / short:.2f})", flush=True)
+
+
 # -- the whole ----------------------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> None:
@@ -320,33 +381,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--markers", type=int, default=5000)
     parser.add_argument("--watch", type=float, default=20.0, help="seconds of frames watched with the markers")
     parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--twins", nargs="*", choices=("plain", "timescale"), default=None,
+                        help="1 and 2 on twin throw-away clusters, plain PostgreSQL and TimescaleDB (or the one"
+                             " named), instead of server_url (no browser)")
     args = parser.parse_args(argv)
-    city = load_city(city_folder(args.city))
+    if args.twins is not None:
+        twins(args)
+        return
     with scratch_database(args.server_url, "cityops_bench") as url:
         conn = store.connect(url, application_name="cityops-bench")
         try:
-            store.init_schema(conn)
-            add_user(conn, "bench", "admin", PASSWORD, actor="benchmark")
-            last = seed_city(conn, url, args.city, args.sensors, timedelta(days=1))
-            ctx = VitalsContext.for_city(city)
-            now = last + timedelta(seconds=30)
-            run_once(conn, ctx, now)
-            rows = add_history(conn, now - timedelta(days=1), now - HISTORY_STEP)
-            print(f"indicator history: {rows:,} rows over 1 day", flush=True)
-            run_once(conn, ctx, datetime.now(now.tzinfo))  # fresh: the screen shows it as current
-            short = server_times(url, args.requests, "1 day of history")
-
-            first = now - timedelta(days=1)
-            options = SimulatorOptions(city=args.city, seed=1, sensors=args.sensors)
-            started = time.monotonic()
-            written = backfill(options, url, timedelta(days=args.long - 1), end=first, say=lambda line: None)
-            rows = add_history(conn, first - timedelta(days=args.long - 1), first)
-            print(f"+{written:,} readings and +{rows:,} indicator rows: {args.long} days of history "
-                  f"({time.monotonic() - started:.0f} s)", flush=True)
-            run_once(conn, ctx, datetime.now(now.tzinfo))
-            long = server_times(url, args.requests, f"{args.long} days of history")
-            print(f"{'p95 ratio long/short':>28}: {long / short:.2f}", flush=True)
-
+            ctx, now, _, _ = history_times(conn, url, args)
             if not args.no_browser:
                 with web_server(url) as base, chromium() as browser:
                     sign_in(browser, base)

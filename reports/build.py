@@ -89,12 +89,12 @@ def hourly_query(spec: ReportSpec, ctx: ReportContext, *, with_index: bool = Tru
         domains = (*domains, INDEX)
     return store.HourlyQuery(start=spec.start, end=spec.end, cadence_s=ctx.rules.history.cadence_s,
                              units=spec.units, level=None if spec.units else spec.level,
-                             domains=domains if spec.domains else ())
+                             domains=domains if spec.domains else (), bucket=spec.bucket, zone=spec.zone.key)
 
 
 def count_trend_rows(conn: store.Connection, spec: ReportSpec, ctx: ReportContext) -> int:
     """The trend table's rows, counted by the database (before an XLSX is written)."""
-    return store.count_buckets(conn, hourly_query(spec, ctx, with_index=False), spec.bucket, spec.zone.key)
+    return store.count_buckets(conn, hourly_query(spec, ctx, with_index=False))
 
 
 def _kpi_records(conn: store.Connection, spec: ReportSpec, ctx: ReportContext) -> list[dict[str, Any]]:

@@ -125,7 +125,9 @@ def _names(codes: pd.Series, units: CityUnits | None) -> pd.Series:
 
 
 def bucket_starts(hours: pd.Series, bucket: str, zone: ZoneInfo) -> pd.Series:
-    """The start of the bucket holding each UTC hour, as a time in ``zone`` (weeks start on Monday)."""
+    """The start of the bucket holding each UTC hour, as a time in ``zone`` (weeks start on Monday):
+    the reports' definition. Hours read from the database carry their bucket already
+    (``store.hourly_rows``: ``time_bucket`` on TimescaleDB), the same as this gives."""
     codes, uniques = pd.factorize(hours)  # a chunk repeats the same hours for every unit: convert each once
     local = pd.DatetimeIndex(uniques).tz_convert(zone)
     if bucket != "hour":
@@ -145,12 +147,15 @@ def _score_sum(hourly: pd.DataFrame) -> pd.Series:
 
 
 def trend_table(hourly: pd.DataFrame, spec: ReportSpec, units: CityUnits | None = None) -> pd.DataFrame:
-    """The trend table (:data:`TREND_COLUMNS`) of ``hourly``'s rows of the spec's domains.
+    """The trend table (:data:`TREND_COLUMNS`) of ``hourly``'s rows of the spec's domains, in the
+    buckets of their ``bucket`` column (the store's, made for this spec), else :func:`bucket_starts`.
 
     A bucket split over two calls gives two rows: pass whole buckets (:func:`whole_groups`)."""
     frame = hourly[hourly["domain"].isin(spec.domain_list)]
     keys = ["scope_code", "level_name", "domain", "bucket"]
-    frame = frame.assign(bucket=bucket_starts(frame["hour"], spec.bucket, spec.zone), score_sum=_score_sum(frame))
+    buckets = (frame["bucket"].dt.tz_convert(spec.zone) if "bucket" in frame
+               else bucket_starts(frame["hour"], spec.bucket, spec.zone))
+    frame = frame.assign(bucket=buckets, score_sum=_score_sum(frame))
     if spec.bucket != "hour":
         frame = frame.groupby(keys, sort=True, observed=True).agg(
             samples=("samples", "sum"), scored=("scored", "sum"), score_sum=("score_sum", "sum"),

@@ -121,10 +121,13 @@ from store.schema import (
     SchemaOptions,
     SchemaReport,
     StoreSettings,
+    TimescaleJob,
     init_schema,
     read_settings,
     require_schema,
     retention_days,
+    run_timescale_job,
+    timescale_jobs,
 )
 from store.screens import LevelChange, level_changes, score_history
 from store.status import ProcessStatus, read_status, report_heartbeat, report_status
@@ -210,6 +213,7 @@ __all__ = [
     "SensorSightingRow",
     "StoreSettings",
     "StoreUnavailable",
+    "TimescaleJob",
     "TimescaleUnusable",
     "UnitPositionRow",
     "UnitRow",
@@ -238,6 +242,7 @@ __all__ = [
     "read_settings",
     "read_status",
     "record_login",
+    "timescale_jobs",
     "FailureRun",
     "SessionInfo",
     "end_session",
@@ -258,6 +263,7 @@ __all__ = [
     "report_status",
     "require_schema",
     "retention_days",
+    "run_timescale_job",
     "server_info",
     "sync_sensors",
     "sync_units",

@@ -27,6 +27,7 @@ import pandas as pd
 import psycopg2.extensions
 
 from store.connection import transaction
+from store.schema import read_settings
 
 HOURLY_COLUMNS: tuple[str, ...] = (
     "hour", "scope_code", "level_name", "domain", "samples", "scored", "score_mean", "score_min", "score_max",
@@ -124,10 +125,32 @@ def rolled_up_to(conn: psycopg2.extensions.connection) -> datetime | None:
         return cur.fetchone()[0]
 
 
+def bucket_sql(bucket: str, timescale: bool, column: str = "hour") -> str:
+    """SQL: the start of the report bucket (hour, day, week or month: ``reports.spec.BUCKETS``) that holds
+    the UTC hour ``column``, whole buckets in the time zone ``%(zone)s``. The one place that says how.
+
+    An hour's bucket is the hour itself (rows are whole UTC hours; a zone 30 or 45 minutes off UTC
+    has no local hour of them). TimescaleDB buckets with ``time_bucket`` (default origin Monday
+    2000-01-03, months from 2000-01-01), plain PostgreSQL with ``date_trunc`` (ISO weeks: Monday);
+    both on the local time, which is then read back in the zone the way PostgreSQL reads every local
+    time: a midnight the clocks skip is the first instant after the gap, a repeated one the later
+    instant — what ``reports.tables.bucket_starts`` does, the reports' definition. (Not
+    ``time_bucket(width, ts, zone)``: where the clocks fall back at midnight — Havana, Asunción —
+    it puts the day's first hour in the day before.)"""
+    if bucket not in ("hour", "day", "week", "month"):
+        raise ValueError(f"unknown bucket {bucket!r}")
+    if bucket == "hour":
+        return column
+    local = f"({column} AT TIME ZONE %(zone)s)"
+    truncated = f"time_bucket(INTERVAL '1 {bucket}', {local})" if timescale else f"date_trunc('{bucket}', {local})"
+    return f"({truncated} AT TIME ZONE %(zone)s)"
+
+
 @dataclass(frozen=True)
 class HourlyQuery:
     """Which hourly rows to read: ``[start, end)`` (whole UTC hours), units by code or by level
-    (``units`` empty: every unit of ``level``; ``level`` None too: every unit), domains (empty: all)."""
+    (``units`` empty: every unit of ``level``; ``level`` None too: every unit), domains (empty: all);
+    ``bucket`` in the time zone ``zone``: the report bucket each row is given (:func:`bucket_sql`)."""
 
     start: datetime
     end: datetime
@@ -135,10 +158,13 @@ class HourlyQuery:
     units: Sequence[str] = ()
     level: str | None = None
     domains: Sequence[str] = ()
+    bucket: str = "hour"
+    zone: str = "UTC"
 
     def conditions(self) -> tuple[str, dict[str, object]]:
         """``AND …`` conditions on rows of either table, and their parameters."""
-        where, params = "", {"start": self.start, "end": self.end, "cadence_s": float(self.cadence_s)}
+        where, params = "", {"start": self.start, "end": self.end, "cadence_s": float(self.cadence_s),
+                             "zone": self.zone}
         if self.units:
             where += " AND scope_code = ANY(%(units)s)"
             params["units"] = list(self.units)
@@ -166,15 +192,18 @@ def _combined(query: HourlyQuery) -> tuple[str, dict[str, object]]:
 def hourly_rows(conn: psycopg2.extensions.connection, query: HourlyQuery, *,
                 chunk_rows: int = 50_000) -> Iterator[pd.DataFrame]:
     """The hours of ``query`` ordered by unit, domain and hour, as frames of at most ``chunk_rows``
-    rows (columns :data:`HOURLY_COLUMNS`), read through a server-side cursor: memory stays bounded
-    whatever the period. The transaction ends when the iterator is exhausted or closed."""
+    rows (columns :data:`HOURLY_COLUMNS` and ``bucket``, the start of the query's bucket holding the
+    hour, UTC), read through a server-side cursor: memory stays bounded whatever the period. The
+    transaction ends when the iterator is exhausted or closed."""
     text, params = _combined(query)
+    bucket = bucket_sql(query.bucket, read_settings(conn).timescale)
     try:
         with conn.cursor(name="cityops_hourly_rows") as cur:
             cur.itersize = chunk_rows
-            # Hours as epoch seconds: psycopg2 reads a number several times faster than a timestamptz.
-            cur.execute(f"SELECT extract(epoch FROM hour)::float8, {', '.join(HOURLY_COLUMNS[1:])} FROM ({text})"
-                        " AS hours ORDER BY scope_code, domain, hour", params)
+            # Times as epoch seconds: psycopg2 reads a number several times faster than a timestamptz.
+            cur.execute(f"SELECT extract(epoch FROM hour)::float8, {', '.join(HOURLY_COLUMNS[1:])},"
+                        f" extract(epoch FROM {bucket})::float8 FROM ({text}) AS hours"
+                        " ORDER BY scope_code, domain, hour", params)
             while rows := cur.fetchmany(chunk_rows):
                 yield _frame(rows)
         conn.commit()
@@ -184,25 +213,23 @@ def hourly_rows(conn: psycopg2.extensions.connection, query: HourlyQuery, *,
         raise
 
 
-def count_buckets(conn: psycopg2.extensions.connection, query: HourlyQuery, bucket: str, zone: str) -> int:
-    """How many (unit, domain, bucket) rows the hours of ``query`` make: ``bucket`` is hour, day, week
-    or month, whole ones in the time zone ``zone`` (weeks start on Monday)."""
-    if bucket not in ("hour", "day", "week", "month"):
-        raise ValueError(f"unknown bucket {bucket!r}")
+def count_buckets(conn: psycopg2.extensions.connection, query: HourlyQuery) -> int:
+    """How many (unit, domain, bucket) rows the hours of ``query`` make, in its buckets."""
+    bucket = bucket_sql(query.bucket, read_settings(conn).timescale)
     text, params = _combined(query)
     with transaction(conn) as cur:
-        if bucket == "hour":
+        if query.bucket == "hour":  # one row per hour already: no DISTINCT over a year of hours
             cur.execute(f"SELECT count(*) FROM ({text}) AS hours", params)
         else:
-            cur.execute("SELECT count(*) FROM (SELECT DISTINCT scope_code, domain,"
-                        f" date_trunc('{bucket}', hour AT TIME ZONE %(zone)s) FROM ({text}) AS hours) AS buckets",
-                        {**params, "zone": zone})
+            cur.execute(f"SELECT count(*) FROM (SELECT DISTINCT scope_code, domain, {bucket} FROM ({text}) AS hours)"
+                        " AS buckets", params)
         return int(cur.fetchone()[0])
 
 
 def _frame(rows: list[tuple]) -> pd.DataFrame:
-    frame = pd.DataFrame.from_records(rows, columns=list(HOURLY_COLUMNS))
-    frame["hour"] = pd.to_datetime(frame["hour"], unit="s", utc=True)
+    frame = pd.DataFrame.from_records(rows, columns=[*HOURLY_COLUMNS, "bucket"])
+    for column in ("hour", "bucket"):
+        frame[column] = pd.to_datetime(frame[column], unit="s", utc=True)
     for column in ("samples", "scored"):
         frame[column] = frame[column].astype("int64")
     for column in ("score_mean", "score_min", "score_max", *HOURLY_COLUMNS[10:]):

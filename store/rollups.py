@@ -138,18 +138,27 @@ def _runs(starts: list[datetime], width: timedelta) -> list[tuple[datetime, date
     return runs
 
 
+def _floor(moment: datetime, width: timedelta) -> datetime:
+    step = width.total_seconds()
+    return datetime.fromtimestamp(moment.timestamp() // step * step, UTC)
+
+
 def _refresh_continuous_aggregates(conn: psycopg2.extensions.connection, start: datetime, end: datetime) -> None:
-    # Continuous aggregates refresh outside a transaction block.
+    """Materialize the buckets touching ``[start, end]``, but never one still filling: what a refresh
+    materializes, later readings reach only through the refresh policy, whose window ends a bucket
+    before now (an hour for ``readings_1h``), so a backfill up to now that materialized the open hour
+    left it short of every reading of the rest of that hour for an hour and more. Left open, the
+    bucket is read from ``readings`` (real-time aggregation) until the policy materializes it."""
+    now = datetime.now(UTC)
     conn.commit()
-    old, conn.autocommit = conn.autocommit, True
+    old, conn.autocommit = conn.autocommit, True  # continuous aggregates refresh outside a transaction block
     try:
         with conn.cursor() as cur:
-            # TimescaleDB refreshes only buckets wholly inside the window: widen it to whole buckets.
-            for view, unit in (("readings_1m", "minute"), ("readings_1h", "hour")):
-                cur.execute(
-                    "CALL refresh_continuous_aggregate(%s, date_trunc(%s, %s::timestamptz, 'UTC'),"
-                    " date_trunc(%s, %s::timestamptz, 'UTC') + %s::interval)",
-                    (view, unit, start, unit, end, f"1 {unit}"),
-                )
+            for view, width in (("readings_1m", MINUTE), ("readings_1h", HOUR)):
+                # TimescaleDB refreshes only buckets wholly inside the window: widen it to whole buckets.
+                lo, hi = _floor(start, width), min(_floor(end, width) + width, _floor(now, width))
+                if lo < hi:
+                    cur.execute("CALL refresh_continuous_aggregate(%s, %s::timestamptz, %s::timestamptz)",
+                                (view, lo, hi))
     finally:
         conn.autocommit = old

@@ -1,6 +1,7 @@
 """Analyst reports against real PostgreSQL: the hourly rollup and reads that combine it with recent
 rows, exports in every format opened with pandas/openpyxl/pyarrow, the same numbers from the CLI,
-the API and the pure tables, watermarks, masked phones, audit rows, roles and bad choices."""
+the API and the pure tables, watermarks, masked phones, audit rows, roles and bad choices. The exports
+of every format run on both servers (plain PostgreSQL and TimescaleDB: the buckets are each server's SQL)."""
 
 from __future__ import annotations
 
@@ -236,6 +237,7 @@ def read_csv(data: bytes) -> pd.DataFrame:
                        na_values=[""])
 
 
+@pytest.mark.servers("plain", "timescale")
 def test_cli_api_and_pure_tables_give_the_same_trend_in_every_format(client_for, db, seeded, ctx, tmp_path,
                                                                      monkeypatch, database_url) -> None:
     store.rollup_hours(db, BASE + timedelta(hours=20), CADENCE.total_seconds(), max_hours=48)  # partly rolled up
@@ -281,6 +283,7 @@ def test_cli_api_and_pure_tables_give_the_same_trend_in_every_format(client_for,
     pd.testing.assert_series_equal(sheet["score_mean"].astype(float), expected["score_mean"], check_names=False)
 
 
+@pytest.mark.servers("plain", "timescale")
 def test_day_buckets_and_the_small_tables_agree_between_api_and_report(client_for, db, seeded, ctx) -> None:
     store.rollup_hours(db, BASE + timedelta(hours=12), CADENCE.total_seconds(), max_hours=48)
     spec = parse_spec({**PERIOD, "domain": "air,noise"}, ctx.units, ctx.zone, datetime.now(UTC))
@@ -337,6 +340,7 @@ def incidents(db) -> list[int]:
     return ids
 
 
+@pytest.mark.servers("plain", "timescale")
 def test_incident_exports_mask_phones_in_every_format_and_carry_the_kpis(client_for, db, incidents, tmp_path,
                                                                         monkeypatch, database_url) -> None:
     analyst = client_for("analyst")

@@ -1,4 +1,5 @@
-"""The /reports page through Dash's callback route, the printable report route, and who may open them."""
+"""The /reports page through Dash's callback route, the printable report route, and who may open them;
+the page and its every export, and the printable report, on both servers (plain PostgreSQL and TimescaleDB)."""
 
 from __future__ import annotations
 
@@ -63,6 +64,7 @@ def hrefs(component) -> list[str]:
     return found
 
 
+@pytest.mark.servers("plain", "timescale")
 def test_the_url_sets_the_controls_and_the_page_shows_ranking_charts_and_exports(client_for, db, seeded) -> None:
     analyst = client_for("analyst")
     shown = outputs(page(analyst, SEARCH))
@@ -93,6 +95,12 @@ def test_the_url_sets_the_controls_and_the_page_shows_ranking_charts_and_exports
     for value in ranking["index_mean"].dropna():
         assert f"{value:,.1f}" in body  # the screen and the export say the same numbers
     assert any(link.startswith("/reports/print?") and "format=pdf" in link for link in links)
+    starts = {"csv": b"\xef\xbb\xbf# cityops export by analyst", "xlsx": b"PK", "parquet": b"PAR1", "pdf": b"%PDF",
+              "html": b"<!DOCTYPE html>"}
+    for link in links:  # every file the page offers (on each server: the buckets are each server's SQL)
+        answer = analyst.get(link)
+        fmt = parse_qs(urlsplit(link).query)["format"][0]
+        assert answer.status_code == 200 and answer.get_data().startswith(starts[fmt]), link
 
 
 def test_changing_a_control_pushes_the_choice_into_the_url_and_the_url_reproduces_it(client_for, db,
@@ -144,6 +152,7 @@ def test_a_choice_too_big_for_the_screen_says_to_export_it(client_for, db) -> No
     assert any("format=parquet" in link for link in hrefs(shown["reports-exports.children"]))
 
 
+@pytest.mark.servers("plain", "timescale")
 def test_the_print_route_renders_html_and_a_pdf_with_watermark_and_is_audited(client_for, db, seeded) -> None:
     analyst = client_for("analyst")
     query = SEARCH.lstrip("?")

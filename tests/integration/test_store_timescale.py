@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import psycopg2
 import pytest
 
@@ -30,14 +31,8 @@ HOUR, MINUTE, DAY = timedelta(hours=1), timedelta(minutes=1), timedelta(days=1)
 
 def run_job(conn, proc: str, relation: str) -> None:
     """Run cityops's ``proc`` job on ``relation`` now; returns when it has finished."""
-    ((job_id,),) = fetch(conn, "SELECT job_id FROM timescaledb_information.jobs"
-                               " WHERE proc_name = %s AND hypertable_name = %s", (proc, relation))
-    conn.autocommit = True  # jobs that commit (refresh, compression) cannot run inside a transaction block
-    try:
-        with conn.cursor() as cur:
-            cur.execute("CALL run_job(%s)", (job_id,))
-    finally:
-        conn.autocommit = False
+    (job,) = [job for job in store.timescale_jobs(conn) if (job.proc_name, job.relation) == (proc, relation)]
+    store.run_timescale_job(conn, job)
 
 
 def materialized(conn, view: str) -> str:
@@ -65,6 +60,20 @@ def readings(sensor: str, start: datetime, count: int, step: timedelta = MINUTE)
 
 
 # -- the background jobs ----------------------------------------------------------------------
+
+
+@pytest.mark.servers("timescale")
+def test_a_backfill_up_to_now_leaves_the_open_hour_to_the_live_feed(db) -> None:
+    # The demo's first start: a backfill ending now, then the live feed in the same hour and minute.
+    # Had the backfill materialized the open buckets, the feed's readings would be missing from them
+    # until the policy's window passed them (an hour for readings_1h).
+    now = datetime.now(UTC)
+    history = pd.DataFrame(readings("R1", now - 2 * HOUR, 120), columns=["time", "sensor_id", "metric", "value"])
+    store.backfill_readings(db, [history])
+    store.write_ingest_batch(db, IngestBatch(readings=[ReadingRow(now, "R1", "pm25", 9.0),
+                                                       ReadingRow(now, "R2", "pm25", 9.0)]))
+    assert rollup(db, "readings_1h") == group_by(db, "hour")
+    assert rollup(db, "readings_1m") == group_by(db, "minute")
 
 
 @pytest.mark.servers("timescale")
