@@ -75,6 +75,9 @@ class Settings:
     # The address people reach the web app at, for the links in notifications
     # (CITYOPS_PUBLIC_URL, e.g. https://cityops.city.example).
     public_url: str | None = None
+    # The base map drawn under the maps (CITYOPS_BASEMAP): None, what city.toml names ([basemap]);
+    # "off", none (outlines on black, e.g. for wall PCs without WebGL); else a tile file to use instead.
+    basemap: str | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
@@ -98,6 +101,7 @@ class Settings:
             session_hours=_count("CITYOPS_SESSION_HOURS", merged.get("CITYOPS_SESSION_HOURS"), 1, 7 * 24, default=12),
             metrics_token=merged.get("CITYOPS_METRICS_TOKEN") or None,
             public_url=merged.get("CITYOPS_PUBLIC_URL") or None,
+            basemap=merged.get("CITYOPS_BASEMAP") or None,
         )
 
 
