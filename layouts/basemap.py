@@ -49,24 +49,28 @@ def _names_source(names: dict[str, Any] | None) -> dict[str, Any]:
     """The names trace (:func:`layouts.map_labels.label_trace`) as GeoJSON points with their anchors."""
     features = []
     if names:
-        font = float(names.get("textfont", {}).get("size") or 26)
-        mark = float(names.get("marker", {}).get("size") or 0)
         positions = names.get("textposition") or []
         for index, (lon, lat, text) in enumerate(zip(names["x"], names["y"], names["text"], strict=True)):
             position = positions[index] if isinstance(positions, list | tuple) else positions
-            anchor, (dx, dy) = _ANCHORS.get(position or "middle center", _ANCHORS["middle center"])
-            away = (mark / 2 + 3) / font  # ems from the point: clear of the unit's mark
+            anchor = _ANCHORS.get(position or "middle center", _ANCHORS["middle center"])[0]
             features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
-                             "properties": {"name": text, "anchor": anchor, "offset": [dx * away, dy * away]}})
+                             "properties": {"name": text, "anchor": anchor}})
     return {"type": "geojson", "data": {"type": "FeatureCollection", "features": features}}
 
 
 def _names_layer(names: dict[str, Any] | None) -> dict[str, Any]:
+    """Where :func:`geo.labels.place_labels` put each name, beside its unit's mark (MapLibre keeps a
+    feature's properties flat: the offset is chosen by the anchor). Which names fit was decided there,
+    for the map's size: MapLibre draws them all, as placed."""
     size = float((names or {}).get("textfont", {}).get("size") or 26)
+    away = (float((names or {}).get("marker", {}).get("size") or 0) / 2 + 3) / size  # ems clear of the mark
+    offsets = [item for anchor, (dx, dy) in _ANCHORS.values() if anchor != "center"
+               for item in (anchor, ["literal", [dx * away, dy * away]])]
     return {"id": NAMES_LAYER, "type": "symbol", "source": NAMES_LAYER,
             "layout": {"text-field": ["get", "name"], "text-font": NAMES_FONT, "text-size": size,
-                       "text-anchor": ["get", "anchor"], "text-offset": ["get", "offset"], "text-padding": 2,
-                       "text-max-width": 30},
+                       "text-anchor": ["get", "anchor"],
+                       "text-offset": ["match", ["get", "anchor"], *offsets, ["literal", [0, 0]]],
+                       "text-allow-overlap": True, "text-ignore-placement": True, "text-max-width": 30},
             "paint": {"text-color": LABEL_COLOUR, "text-halo-color": BACKGROUND, "text-halo-width": size / 9,
                       "text-halo-blur": size / 26}}
 

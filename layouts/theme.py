@@ -19,7 +19,7 @@ def translucent(colour: str, opacity: float) -> str:
 # land a shade lighter than the water around it, parks a touch greener, streets and borders faint, so
 # that red, amber and green fills over it keep their contrast.
 BASEMAP_PALETTE = {
-    "water": "#0a1118",  # and whatever is outside the city
+    "water": BACKGROUND,  # and whatever is outside the city: the map's own ground, no edge where tiles end
     "land": "#1a2027",
     "park": "#17231c",
     "border": "#252d36",
