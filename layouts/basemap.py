@@ -26,7 +26,7 @@ from layouts.theme import BACKGROUND, translucent
 
 NAMES_LAYER = "cityops-names"  # the style's layer of units' names: every trace is drawn below it
 BASEMAP_SOURCE = "cityops-basemap"
-FILL_OPACITY = 0.62  # the fills let the base map show through, and keep red, amber and green apart
+FILL_OPACITY = 0.7  # the fills let the base map show through, and keep red, amber and green vivid
 # MapLibre's zoom 0 is a world 512 px wide, the web map's zoom (layers' min_zoom, geo.labels.Frame) 256 px.
 MAPLIBRE_ZOOM_OFFSET = -1.0
 NAMES_FONT = ["Noto Sans Bold"]  # drawn by the browser (no glyphs fetched): any bold sans-serif it has
