@@ -28,7 +28,7 @@ import requests
 
 import store
 from auth.accounts import add_user
-from benchmarks.command_view_bench import PASSWORD, serving
+from benchmarks.command_view_bench import _MAP_DRAWN, PASSWORD, serving
 from benchmarks.store_bench import DEFAULT_SERVER
 from city import city_folder
 from city.basemap_sample import SAMPLE_FILE
@@ -90,13 +90,13 @@ def tile_rate(base: str, tiles: list[str], clients: int, seconds: float, revalid
           f"answers {sorted(statuses)}, {statistics.mean(sizes) / 1024:.1f} KiB each)", flush=True)
 
 
-def first_map(base: str, loads: int) -> None:
+def first_map(base: str, loads: int, drawn_js: str = _MAP_LOADED, label: str = "over the base map") -> None:
     from selenium.webdriver.support.ui import WebDriverWait
 
     from tests.browser.conftest import chromium
     from tests.browser.test_map_names_layers import WEBGL
 
-    drawn, tiles = [], []
+    drawn, tiles, paints = [], [], []
     for _ in range(loads):
         browser = chromium(arguments=WEBGL)  # cold: a new profile, nothing cached
         try:
@@ -104,18 +104,21 @@ def first_map(base: str, loads: int) -> None:
             browser.find_element("id", "name").send_keys("bench")
             browser.find_element("id", "password").send_keys(PASSWORD)
             browser.find_element("css selector", "button[type=submit]").click()
-            WebDriverWait(browser, 120).until(lambda b: b.execute_script(_MAP_LOADED))
+            WebDriverWait(browser, 120).until(lambda b: b.execute_script(drawn_js))
             timing = browser.execute_script(
                 "const nav = performance.getEntriesByType('navigation')[0];"
-                "return {at: performance.now() - (nav ? nav.startTime : 0),"
+                "const paint = performance.getEntriesByName('first-contentful-paint')[0];"
+                "return {at: performance.now() - (nav ? nav.startTime : 0), fcp: paint ? paint.startTime : 0,"
                 " tiles: performance.getEntriesByType('resource').filter(e => e.name.includes('/basemap/')).length};")
             drawn.append(timing["at"] / 1000)
             tiles.append(timing["tiles"])
+            paints.append(timing["fcp"] / 1000)
         finally:
             browser.quit()
-    print(f"  first map over the base map: median {statistics.median(drawn) * 1000:6.0f} ms after navigation "
-          f"(min {min(drawn) * 1000:.0f}, max {max(drawn) * 1000:.0f}; {loads} cold browsers; "
-          f"{statistics.median(tiles):.0f} tiles)", flush=True)
+    print(f"  first map {label}: median {statistics.median(drawn) * 1000:6.0f} ms after navigation "
+          f"(min {min(drawn) * 1000:.0f}, max {max(drawn) * 1000:.0f}; first contentful paint "
+          f"{statistics.median(paints) * 1000:.0f} ms; {loads} cold browsers; {statistics.median(tiles):.0f} tiles)",
+          flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -149,3 +152,7 @@ def main(argv: list[str] | None = None) -> None:
                 tile_rate(base, tiles, args.clients, args.seconds, revalidate=True)
                 if not args.no_browser and name.startswith("gunicorn"):
                     first_map(base, args.loads)
+        if not args.no_browser:  # the same page on black, for comparison
+            with serving(url, [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "app:server"],
+                         cwd=ROOT, env={"CITYOPS_BASEMAP": "off"}) as base:
+                first_map(base, args.loads, _MAP_DRAWN, "without a base map (outlines on black)")
