@@ -4,13 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 DEMO_INSTALLED := $(VENV)/.installed-demo
-# indicators/registry.py declares the sensor kinds a bundled city places.
-CITY_SOURCES := $(wildcard geo/*.py city/*.py city/packs/*.py) indicators/registry.py
+# indicators/registry.py declares the sensor kinds a bundled city places; layouts/theme.py the sample base map's colours.
+CITY_SOURCES := $(wildcard geo/*.py city/*.py city/packs/*.py) indicators/registry.py layouts/theme.py
 
 # The integration tests create throw-away databases on this server (see tests/integration/conftest.py).
 export CITYOPS_TEST_PG ?= postgresql://cityops_test:cityops_test@127.0.0.1:5432/postgres
 
-.PHONY: demo test lint bench bench-ingest bench-vitals bench-command-view bench-wall bench-reports bench-render bench-timescale bench-replica cities services clean
+.PHONY: demo test lint bench bench-ingest bench-vitals bench-command-view bench-wall bench-reports bench-render bench-timescale bench-replica bench-basemap cities services clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "cityops needs Python 3.11 or newer"; exit 1; }
@@ -87,6 +87,11 @@ bench-timescale: $(INSTALLED) cities services
 # A streaming replica's lag under write load, and the indicators' leader handover when the leader is killed.
 bench-replica: $(INSTALLED) cities services
 	$(BIN)/python -m benchmarks replica
+
+# The base map: tiles served a second (full and revalidated, dev server and gunicorn) and the first map
+# drawn over it in a cold headless Chromium.
+bench-basemap: $(INSTALLED) cities services
+	$(BIN)/python -m benchmarks basemap
 
 clean:
 	rm -rf $(VENV) data/cities/*/.built

@@ -12,6 +12,7 @@ import inspect
 import logging
 import secrets
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -28,6 +29,8 @@ import web
 from auth import accounts
 from auth.roles import DISPATCH, allowed
 from city import CityError, city_folder, read_categories, read_city_config
+from city.basemap import BaseMap, open_basemap
+from city.model import BaseMapConfig
 from cityops.settings import Settings
 from layouts.wall_alerts import browser_words
 from vocabulary.messages import LANGUAGE_NAMES, LANGUAGES, text
@@ -49,6 +52,7 @@ from web import (
     metrics,
     pages,
 )
+from web import basemap as web_basemap
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +120,22 @@ def _city(settings: Settings) -> tuple[ZoneInfo, dict[str, str], str]:
     return zone, {"en": config.name, "zh-CN": config.name_zh or config.name}, config.timezone
 
 
+def _basemap(settings: Settings) -> BaseMap | None:
+    """The base map the maps draw on (CITYOPS_BASEMAP, else what city.toml names), opened and checked
+    now: a damaged or missing tile file stops the start with one line, instead of failing every map."""
+    folder = city_folder(settings.city)
+    if settings.basemap == "off":
+        return None
+    try:
+        config = read_city_config(folder / "city.toml").basemap
+        if settings.basemap:
+            config = BaseMapConfig(str(Path(settings.basemap).resolve()), config.style if config else None,
+                                   config.attribution if config else "", config.licence if config else "")
+        return open_basemap(folder, config)
+    except CityError as error:
+        raise ConfigurationError(f"the base map: {error}") from error
+
+
 def _check_database(database_url: str, admin_password: str | None, categories: list[store.CategoryRow]) -> None:
     """Refuse to start on an old schema; create the first admin from CITYOPS_ADMIN_PASSWORD; keep
     the incident categories (and their SLAs) as categories.toml says. A database that does not
@@ -168,6 +188,7 @@ def create_app(settings: Settings, *, demo: bool = False) -> dash.Dash:
                                    lifetime=timedelta(hours=settings.session_hours))
     database_url = _database_url(settings)
     zone, city_names, own_zone = _city(settings)
+    basemap = _basemap(settings)
     _check_database(database_url, settings.admin_password, _categories(settings))
 
     # Dash serves assets/; no other static folder. The sign-in and 403 pages are web/templates/ (Jinja2, autoescaped).
@@ -197,7 +218,8 @@ def create_app(settings: Settings, *, demo: bool = False) -> dash.Dash:
     displays.init_app(server)
     ack.init_app(server)
     health.init_app(server, _broker_url(settings))
-    citydata.init_app(server, settings.city)
+    citydata.init_app(server, settings.city, basemap)
+    web_basemap.init_app(server)
     api_incidents.init_app(server)
     api_reports.init_app(server)
     api_alerts.init_app(server)

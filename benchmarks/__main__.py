@@ -1,5 +1,5 @@
 """Run benchmarks: ``python -m benchmarks [NAME] [options]``, all of them without a name; the names
-are geo, store, ingest, vitals, command-view, wall, reports, render, timescale and replica.
+are geo, store, ingest, vitals, command-view, wall, reports, render, timescale, replica and basemap.
 
 ``make bench`` runs them all; ``make bench-ingest`` the ingest one. They print numbers;
 nothing here asserts a speed (these machines are shared and noisy).
@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from benchmarks import (
+    basemap_bench,
     command_view_bench,
     geo_bench,
     ingest_bench,
@@ -25,7 +26,8 @@ from benchmarks import (
 SUITES = {"geo": geo_bench.main, "store": store_bench.main, "ingest": ingest_bench.main,
           "vitals": vitals_bench.main, "command-view": command_view_bench.main,
           "reports": reports_bench.main, "render": render_bench.main, "wall": wall_bench.main,
-          "timescale": timescale_bench.main, "replica": replica_bench.main}
+          "timescale": timescale_bench.main, "replica": replica_bench.main,
+          "basemap": basemap_bench.main}
 
 if __name__ == "__main__":
     chosen = sys.argv[1:2]

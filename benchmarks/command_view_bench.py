@@ -148,13 +148,15 @@ def server_times(url: str, requests: int, label: str) -> float:
 # -- 3, 4: the browser ---------------------------------------------------------------------------
 
 @contextmanager
-def serving(url: str, command: list[str], *, cwd: Path | None = None) -> Iterator[str]:
-    """The web app started by ``command`` (given ``{port}`` to listen on) on the database ``url``:
-    its address once it listens; stopped at the end."""
+def serving(url: str, command: list[str], *, cwd: Path | None = None,
+            env: dict[str, str] | None = None) -> Iterator[str]:
+    """The web app started by ``command`` (given ``{port}`` to listen on) on the database ``url``
+    (with ``env`` set): its address once it listens; stopped at the end."""
     port = free_port()
+    extra = env or {}
     env = {key: value for key, value in os.environ.items() if not key.startswith("CITYOPS_")}
     env.update(CITYOPS_DATABASE_URL=url, CITYOPS_MQTT_URL="mqtt://127.0.0.1:1", CITYOPS_SECRET_KEY=SECRET,
-               CITYOPS_BIND=f"127.0.0.1:{port}")
+               CITYOPS_BIND=f"127.0.0.1:{port}", **extra)
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen([part.format(port=port) for part in command], cwd=cwd, env=env,
                                    stdout=log, stderr=subprocess.STDOUT)

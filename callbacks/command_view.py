@@ -57,7 +57,8 @@ def refresh(_tick: int | None, domain: str | None, level: str | None, replay: di
     at = replayed_time(replay)
     view, snapshot, fresh = WALL.screen(db.read(), citydata.current_city(), level, citydata.unit_shapes(level),
                                         domain=domain, language=language, scale=mark_scale(scale), at=at, now=now,
-                                        layers=citydata.layers_for(guard.current_role(), layers))
+                                        layers=citydata.layers_for(guard.current_role(), layers),
+                                        origin=citydata.request_origin() if citydata.basemap() else None)
     if at is None:
         note = stale_note(fresh, language)
         mode = ""

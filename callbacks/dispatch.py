@@ -28,6 +28,7 @@ from incidents.service import ReportRefused, report_incident
 from indicators.domains import INDEX
 from indicators.kpis import closed_loop_kpis, incident_frame, rank_districts
 from indicators.levels import LEVEL_NAMES
+from layouts.basemap import map_trace, on_basemap
 from layouts.components import data_table, incident_title, level_label, plot_text, score_text, unit_kind_name
 from layouts.map_labels import DISPATCH_MAP_PX, LABEL_FONT_PX, label_trace
 from layouts.map_layers import distance_text, layer_traces, nearest_trace
@@ -107,7 +108,8 @@ def _map_traces(incidents: list[store.IncidentRow], units: list[store.ResponseUn
     return traces
 
 
-def _map(traces: list[go.Scatter | dict[str, Any]], language: str, elements: list[dict[str, Any]]) -> go.Figure:
+def _map(traces: list[go.Scatter | dict[str, Any]], language: str,
+         elements: list[dict[str, Any]]) -> go.Figure | dict[str, Any]:
     """The whole map: the outlines (:data:`MAP_STATIC_TRACES`), the element layers turned on
     (``elements``), ``traces``, and over them the top level's names."""
     city = citydata.current_city()
@@ -130,16 +132,28 @@ def _map(traces: list[go.Scatter | dict[str, Any]], language: str, elements: lis
         xaxis={"visible": False}, yaxis={"visible": False, "scaleanchor": "x",
                                          "scaleratio": 1 / math.cos(math.radians(lat0))},
     )
-    return figure
+    basemap = citydata.basemap()
+    if basemap is None:
+        return figure
+    # Over the base map: the legend under the map (over it, it would hide a part of the city).
+    figure.update_layout(margin={"l": 0, "r": 0, "t": 0, "b": 34},
+                         legend={"orientation": "h", "x": 0, "y": 0, "yanchor": "top", "bgcolor": "rgba(0,0,0,0)"})
+    return on_basemap(figure.to_plotly_json(), basemap, citydata.request_origin(),
+                      citydata.map_frame(city.levels[0], DISPATCH_MAP_PX), pannable=True)
 
 
 def _map_patch(traces: list[go.Scatter | dict[str, Any]], first: int) -> dash.Patch:
     """A refresh of a map the browser already holds: the live traces from index ``first`` on, not
     the outlines, names or layers."""
     patch = dash.Patch()
+    convert = map_trace if citydata.basemap() is not None else _as_dict
     for number, trace in enumerate(traces):
-        patch["data"][first + number] = trace if isinstance(trace, dict) else trace.to_plotly_json()
+        patch["data"][first + number] = convert(trace)
     return patch
+
+
+def _as_dict(trace: go.Scatter | dict[str, Any]) -> dict[str, Any]:
+    return trace if isinstance(trace, dict) else trace.to_plotly_json()
 
 
 def nearest_elements_of(incident: store.IncidentRow, language: str) -> pd.DataFrame:
@@ -243,7 +257,9 @@ def refresh(_tick: int | None, sort: str, show: str, selected: str | None, _mess
     if drawn == map_key:
         figure = _map_patch(traces, MAP_STATIC_TRACES + len(chosen))
     else:
-        zoom = citydata.map_zoom(citydata.current_city().levels[0], DISPATCH_MAP_PX)
+        # Over a base map dispatch zooms: every element goes, each layer shown from its own min_zoom.
+        zoom = math.inf if citydata.basemap() is not None else citydata.map_zoom(citydata.current_city().levels[0],
+                                                                                  DISPATCH_MAP_PX)
         figure = _map(traces, language, layer_traces(chosen, language, scale=1.0, zoom=zoom))
     return (text("feeds.as_of", language, time=format_time(now, locale.city_zone())),
             _queue(_sorted(incidents, sort), selected, now, language), figure, _ranking(language, now), map_key)

@@ -93,6 +93,9 @@ def city_toml(config: CityConfig) -> str:
     ]
     if config.self_registration:
         lines.append("self_registration = true   # unknown sensors with a position register, unverified")
+    if config.basemap is not None:
+        lines += ["", "[basemap]"] + [f"{key} = {_toml_value(value)}" for key, value in vars(config.basemap).items()
+                                      if value]
     for source in config.sources:
         lines += ["", "[[sources]]"] + [f"{k} = {_toml_value(v)}" for k, v in source.items()]
     return "\n".join(lines) + "\n"

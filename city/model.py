@@ -80,6 +80,42 @@ class CityConfig:
     # May a sensor missing from sensors.csv register itself by sending its position? It is then
     # unverified (left out of the vital signs) until an admin accepts it; otherwise it is rejected.
     self_registration: bool = False
+    basemap: BaseMapConfig | None = None  # the city's own offline base map, if it brings one
+
+
+@dataclass(frozen=True)
+class BaseMapConfig:
+    """``[basemap]`` of ``city.toml``: a tile file the city supplies (docs/map.md "The base map")."""
+
+    file: str  # MBTiles or PMTiles, relative to the city folder
+    style: str | None = None  # vector tiles: a MapLibre style JSON (relative), whose sources cityops fills in
+    attribution: str = ""  # shown on every map drawn over it ("© OpenStreetMap contributors")
+    licence: str = ""
+
+
+BASEMAP_KEYS = ("file", "style", "attribution", "licence")
+
+
+def read_basemap_config(raw: Any, path: Path) -> BaseMapConfig | None:
+    """``[basemap]`` checked: relative paths inside the city folder, text for the rest."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not isinstance(raw.get("file"), str):
+        raise CityError(f"{path}: [basemap] needs file = \"<tile file>.pmtiles|.mbtiles\"")
+    unknown = set(raw) - set(BASEMAP_KEYS)
+    if unknown:
+        raise CityError(f"{path}: [basemap] has unknown keys {', '.join(sorted(unknown))}")
+    for key in BASEMAP_KEYS:
+        value = raw.get(key)
+        if value is not None and not isinstance(value, str):
+            raise CityError(f"{path}: [basemap] {key} must be text")
+    for key in ("file", "style"):
+        value = raw.get(key)
+        if value is not None and (Path(value).is_absolute() or ".." in Path(value).parts or not value.strip()):
+            raise CityError(f"{path}: [basemap] {key} must be a path inside the city folder, not {value!r}")
+    if not raw["file"].endswith((".pmtiles", ".mbtiles")):
+        raise CityError(f"{path}: [basemap] file must be a .pmtiles or .mbtiles file")
+    return BaseMapConfig(raw["file"], raw.get("style"), raw.get("attribution", ""), raw.get("licence", ""))
 
 
 @dataclass(frozen=True)
@@ -208,6 +244,7 @@ def read_city_config(path: Path) -> CityConfig:
         synthetic=tuple(synthetic),
         sources=tuple(sources),
         self_registration=self_registration,
+        basemap=read_basemap_config(raw.get("basemap"), path),
     )
 
 

@@ -32,6 +32,7 @@ from pathlib import Path
 import store
 from auth.passwords import generate_password
 from city import city_folder, load_city
+from city.basemap_sample import SAMPLE_FILE
 from cityops.embedded import (
     EmbeddedBroker,
     EmbeddedDatabase,
@@ -194,6 +195,11 @@ def run_demo(options: DemoOptions, settings: Settings, stop: threading.Event, sa
                # The notification worker's links (acknowledge, open the incident) lead to this demo.
                "CITYOPS_PUBLIC_URL": f"http://127.0.0.1:{options.port}"}
         env.pop("CITYOPS_ADMIN_PASSWORD", None)  # the demo made the first admin itself (above)
+        sample = city.folder / SAMPLE_FILE
+        if not settings.basemap and city.config.basemap is None and sample.is_file():
+            # The bundled city's sample base map (city/basemap_sample.py) under the demo's maps.
+            env["CITYOPS_BASEMAP"] = str(sample)
+            say(f"    base map: the sample drawn from the city's boundaries ({sample}; streets synthetic)")
         cityops = [sys.executable, "-m", "cityops"]
         simulate = [*cityops, "simulate", "--seed", str(options.seed), "--protocol", protocol]
         if options.sensors:

@@ -90,6 +90,9 @@ class Settings:
     # and so its persistent sessions, are cityops-ingest-<city>-<name>-<worker>. None: the host's
     # name when a share group is set, else none (cityops-ingest-<city>-<worker>).
     ingest_name: str | None = None
+    # The base map drawn under the maps (CITYOPS_BASEMAP): None, what city.toml names ([basemap]);
+    # "off", none (outlines on black, e.g. for wall PCs without WebGL); else a tile file to use instead.
+    basemap: str | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
@@ -116,6 +119,7 @@ class Settings:
             public_url=merged.get("CITYOPS_PUBLIC_URL") or None,
             mqtt_share_group=_name("CITYOPS_MQTT_SHARE_GROUP", merged.get("CITYOPS_MQTT_SHARE_GROUP")),
             ingest_name=_name("CITYOPS_INGEST_NAME", merged.get("CITYOPS_INGEST_NAME")),
+            basemap=merged.get("CITYOPS_BASEMAP") or None,
         )
 
 

@@ -22,6 +22,7 @@ from plotly.io.json import to_json_plotly
 from city.layers import Layer
 from geo.shapes import UnitShape
 from indicators.levels import LEVEL_COLOURS, LEVEL_NAMES
+from layouts.basemap import fill_paint, on_basemap
 from layouts.components import incident_title, level_label, level_word, plot_text, score_text
 from layouts.map_labels import DISTRICT_MAP_PX, LABEL_FONT_PX, label_trace
 from layouts.map_layers import layer_traces
@@ -39,9 +40,10 @@ MARK_SIZE: dict[int | None, int] = {0: 10, 1: 17, 2: 17, None: 10}  # amber and 
 MAX_SCALE = 3.0  # marks grow with the wall's width (1920 px: 1), up to this
 STALE_FILL = "#3a434c"
 MARK_LEVELS: tuple[int | None, ...] = (2, 1, 0, None)
-_FILL_CODES = {colour: code for code, colour in (("g", LEVEL_COLOURS[0]), ("a", LEVEL_COLOURS[1]),
-                                                  ("r", LEVEL_COLOURS[2]), ("x", LEVEL_COLOURS[None]),
-                                                  ("s", STALE_FILL))}
+_FILL_CODES = {paint(colour): code for code, colour in (("g", LEVEL_COLOURS[0]), ("a", LEVEL_COLOURS[1]),
+                                                         ("r", LEVEL_COLOURS[2]), ("x", LEVEL_COLOURS[None]),
+                                                         ("s", STALE_FILL))
+               for paint in (str, fill_paint)}  # on black and over a base map
 Lines = tuple[Sequence[float | None] | np.ndarray, Sequence[float | None] | np.ndarray]
 
 
@@ -62,9 +64,10 @@ def clicked_point(click: dict[str, Any] | None) -> tuple[float, float] | None:
     return (lon, lat) if math.isfinite(lon) and math.isfinite(lat) else None
 
 
-def fill_colours(units: Sequence[MapUnit], *, stale: bool) -> list[str]:
-    """The fill colour of each unit, in order (all grey when stale)."""
-    return [STALE_FILL if stale else LEVEL_COLOURS[unit.level] for unit in units]
+def fill_colours(units: Sequence[MapUnit], *, stale: bool, over_basemap: bool = False) -> list[str]:
+    """The fill colour of each unit, in order (all grey when stale); ``over_basemap``: translucent."""
+    colours = [STALE_FILL if stale else LEVEL_COLOURS[unit.level] for unit in units]
+    return [fill_paint(colour) for colour in colours] if over_basemap else colours
 
 
 def mark_scale(scale: Any) -> float:
@@ -163,16 +166,22 @@ def unit_map(units: Sequence[MapUnit], shapes: dict[str, UnitShape], *, level: s
     names = citydata.map_labels(level, language, frame_px=DISTRICT_MAP_PX, font_px=LABEL_FONT_PX,
                                 mark_px=MARK_SIZE[1], codes=codes)
     frame = citydata.map_frame(level, DISTRICT_MAP_PX, codes)
-    elements = layer_traces(layers, language, scale=1.0, zoom=frame.zoom if frame else 0.0,
+    basemap = citydata.basemap()
+    # Over a base map the drill-down zooms: every element of the frame goes, each layer shown from its
+    # own min_zoom by the map itself (assets/basemap.js); on black, only those the frame's zoom allows.
+    elements = layer_traces(layers, language, scale=1.0,
+                            zoom=math.inf if basemap is not None else frame.zoom if frame else 0.0,
                             bounds=frame.bounds if frame else None)
     lat0 = citydata.current_city().config.center[1]
-    figure = command_figure(drawn, shapes, fill_colours(drawn, stale=stale), outlines,
-                            label_trace(names, 1.0, MARK_SIZE[1]), marks, live, lat0, elements)
+    figure = command_figure(drawn, shapes, fill_colours(drawn, stale=stale, over_basemap=basemap is not None),
+                            outlines, label_trace(names, 1.0, MARK_SIZE[1]), marks, live, lat0, elements)
     figure["layout"].update(
         # The legend goes under the map, where it hides no part of the unit.
         uirevision=uirevision, showlegend=True, margin={"l": 0, "r": 0, "t": 0, "b": 36},
         legend={"orientation": "h", "x": 0, "y": 0, "yanchor": "top", "font": {"size": 18},
                 "bgcolor": "rgba(16,20,24,0)"})
+    if basemap is not None:
+        return on_basemap(figure, basemap, citydata.request_origin(), frame, pannable=True)
     return figure
 
 

@@ -146,7 +146,8 @@ def layout(**query: str) -> html.Div:
         html.Div(id="command-lost", className="command-lost", role="alert"),
         html.Div(id="command-stale", className="command-stale", role="alert"),
         html.Div([
-            html.Section([dcc.Graph(id="command-map", className="command-map map-clickable", figure={"layout": _DARK},
+            html.Section([dcc.Graph(id="command-map", className="command-map map-clickable map-fixed",
+                                    figure={"layout": _DARK},
                                     config={"displayModeBar": False, "scrollZoom": False, "responsive": True}),
                           _legend(language, layer_checklist("command-layers", layers, language,
                                                             options.layers))],

@@ -63,6 +63,9 @@ def layer_traces(layers: Sequence[Layer], language: str, *, scale: float, zoom: 
         traces.append({
             "type": "scattergl" if len(elements) > WEBGL_ELEMENTS_ABOVE else "scatter", "mode": "markers",
             "name": layer.title(language), "showlegend": False, "meta": f"layer:{layer.id}",
+            # Over a base map, a zoomable map shows the layer from its min_zoom on (assets/basemap.js reads
+            # it here, in MapLibre's zoom: one less than the web map's).
+            "uid": f"layer-{layer.id}-minzoom-{max(layer.min_zoom - 1, 0):g}",
             "x": elements["lon"].to_numpy(), "y": elements["lat"].to_numpy(),
             "marker": {"size": round(ELEMENT_SIZE * scale, 1), "symbol": symbol, "color": colour,
                        "line": {"width": round(1.2 * scale, 1), "color": MARK_OUTLINE}},

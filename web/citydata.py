@@ -18,6 +18,7 @@ import geopandas as gpd
 import pandas as pd
 
 from city import City, CityError, city_folder, load_city, names
+from city.basemap import BaseMap
 from city.folder import display_path
 from city.layers import EVERY, Layer, elements_frame, visible_layers
 from geo.labels import Candidate, Frame, Placed, place_labels
@@ -26,6 +27,7 @@ from ingest.parse import IngestContext
 from ingest.service import locate_function
 
 CITY_FOLDER = "CITYOPS_CITY_FOLDER"  # Flask config key
+BASEMAP = "CITYOPS_BASEMAP"  # Flask config key: the city's base map, opened (None: the maps draw outlines)
 _lock = threading.Lock()
 
 
@@ -179,8 +181,20 @@ def place_name(code: str, language: str) -> str:
     return names.place_name(current_city(), code, language)
 
 
-def init_app(server: flask.Flask, city: str) -> None:
+def basemap() -> BaseMap | None:
+    """The city's base map, opened when the app was made (None: the maps draw outlines on black)."""
+    return flask.current_app.config.get(BASEMAP)
+
+
+def request_origin() -> str:
+    """The address this browser reached the app at (``http://host:port``): the base map's tiles are
+    addressed there in full, as MapLibre requires (its workers cannot resolve a relative URL)."""
+    return flask.request.host_url.rstrip("/")
+
+
+def init_app(server: flask.Flask, city: str, basemap_: BaseMap | None = None) -> None:
     server.config[CITY_FOLDER] = city_folder(city).resolve()
+    server.config[BASEMAP] = basemap_
 
 
 def preload(server: flask.Flask) -> None:

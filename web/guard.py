@@ -111,6 +111,7 @@ ROUTE_RULES: tuple[Rule, ...] = (
     _rule(r"/api/v1/incidents/[^/]+/phone", "api", DISPATCH),  # the unmasked number (audited)
     _rule(r"/api/v1/reports/.*", "api", EXPORT),  # exports: analysts and admins
     _rule(r"/api/.*", "api", VIEW),
+    _rule(r"/basemap/.*", "api", VIEW),  # the city's base map tiles (web.basemap): as the API, 401 when signed out
     # Dash's own routes: layout, callbacks, scripts; and any other internal route
     _rule(r"/_dash-layout", "internal", VIEW),
     _rule(r"/_dash-dependencies", "internal", VIEW),

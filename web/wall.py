@@ -26,7 +26,9 @@ from plotly.io.json import to_json_plotly
 
 import store
 from city import City
+from city.basemap import BaseMap
 from city.layers import Layer
+from geo.labels import Frame
 from geo.shapes import UnitShape
 from indicators.causes import one_warning_per_cause
 from indicators.domains import INDEX
@@ -34,6 +36,7 @@ from indicators.freshness import Freshness, freshness_of, newest_computed
 from indicators.registry import domain_ids
 from indicators.replay import HISTORY_CADENCE
 from indicators.shown import Shown, lowest_counts, worst_domains
+from layouts.basemap import map_traces, on_basemap
 from layouts.command_map import (
     MARK_SIZE,
     RESPONDER_SIZE,
@@ -151,7 +154,8 @@ class View:
 
 
 def _view(snapshot: Snapshot, city: City, level: str, shapes: dict[str, UnitShape], domain: str,
-          language: str, scale: float, fresh: Freshness, replaying: bool, layers: tuple[Layer, ...]) -> View:
+          language: str, scale: float, fresh: Freshness, replaying: bool, layers: tuple[Layer, ...],
+          origin: str | None) -> View:
     by_unit: dict[str, dict[str, Shown]] = defaultdict(dict)
     for row in snapshot.rows:
         by_unit[row.scope_code][row.domain] = row
@@ -164,18 +168,21 @@ def _view(snapshot: Snapshot, city: City, level: str, shapes: dict[str, UnitShap
         units.append(MapUnit(code, unit_level, score,
                              colour_note(domain, score, unit_level, worst_domains(values, unit_level), language)))
     outlines = [citydata.outlines(city.levels[0])] if level != city.levels[0] else []
-    fills = fill_colours(units, stale=fresh.stale)
+    # Over the city's base map (when it has one): the same parts as map traces, its tiles from ``origin``.
+    basemap = citydata.basemap() if origin is not None else None
+    convert = map_traces if basemap is not None else list
+    fills = fill_colours(units, stale=fresh.stale, over_basemap=basemap is not None)
     # The names of the top level ("Brooklyn", "浦东新区"): under each unit's mark when that level is
     # drawn; else over each one's middle, under the finer level's marks (whose long names do not fit).
     mark_px = MARK_SIZE[1] if level == city.levels[0] else 0
     names = label_trace(citydata.map_labels(city.levels[0], language, frame_px=COMMAND_MAP_PX, font_px=LABEL_FONT_PX,
                                             mark_px=mark_px), scale, mark_px)
-    marks = mark_traces(units, shapes, language=language, stale=fresh.stale, scale=scale)
+    marks = convert(mark_traces(units, shapes, language=language, stale=fresh.stale, scale=scale))
     elements = layer_traces(layers, language, scale=scale, zoom=citydata.map_zoom(level, COMMAND_MAP_PX))
-    live_layer = incident_traces(snapshot.incidents, language, scale) + [
+    live_layer = convert(incident_traces(snapshot.incidents, language, scale) + [
         trace.to_plotly_json() for trace in responder_traces(snapshot.responders, language,
-                                                             size=RESPONDER_SIZE * scale)]
-    key = f"{level}|{language}|{scale:g}|{','.join(layer.id for layer in layers)}"
+                                                             size=RESPONDER_SIZE * scale)])
+    key = f"{level}|{language}|{scale:g}|{','.join(layer.id for layer in layers)}|{origin or ''}"
     warnings = one_warning_per_cause(snapshot.changes, citydata.parent_codes())[:TICKER_LENGTH]
     index_row = city_rows.get(INDEX)
     worst = worst_domains(city_rows, None if index_row is None else index_row.level)
@@ -193,7 +200,20 @@ def _view(snapshot: Snapshot, city: City, level: str, shapes: dict[str, UnitShap
                 {name: digest(value) for name, value in panels.items()},
                 severity_counts(snapshot.incidents),
                 [] if replaying else wall_alerts(warnings, snapshot.incidents, language),
-                lambda: command_figure(units, shapes, fills, outlines, names, marks, live_layer, lat0, elements))
+                lambda: _figure(units, shapes, fills, outlines, names, marks, live_layer, lat0, elements, basemap,
+                                origin, citydata.map_frame(level, COMMAND_MAP_PX), scale))
+
+
+def _figure(units: list[MapUnit], shapes: dict[str, UnitShape], fills: list[str], outlines: list[Any],
+            names: dict[str, Any], marks: list[dict[str, Any]], live_layer: list[dict[str, Any]], lat0: float,
+            elements: list[dict[str, Any]], basemap: BaseMap | None, origin: str | None, frame: Frame | None,
+            scale: float) -> dict[str, Any]:
+    """The wall's whole map: on black, or over the base map framed on the level drawn (fixed: the wall
+    is not panned)."""
+    figure = command_figure(units, shapes, fills, outlines, names, marks, live_layer, lat0, elements)
+    if basemap is None or origin is None:
+        return figure
+    return on_basemap(figure, basemap, origin, frame, scale=scale, pannable=False)
 
 
 # -- shared by every screen of this process ---------------------------------------------------------
@@ -261,9 +281,10 @@ class Wall:
 
     def screen(self, conn: store.Connection, city: City, level: str, shapes: dict[str, UnitShape], *,
                domain: str, language: str, scale: float, at: datetime | None, now: datetime,
-               layers: tuple[Layer, ...] = ()) -> tuple[View, Snapshot, Freshness]:
+               layers: tuple[Layer, ...] = (), origin: str | None = None) -> tuple[View, Snapshot, Freshness]:
         """The view of ``level`` for this screen (with the element ``layers`` it has turned on), its
-        snapshot and how fresh the values are now."""
+        snapshot and how fresh the values are now; ``origin``: the address the screen reached this
+        server at, when the city has a base map (its tiles are addressed there)."""
         codes = list(shapes)
         entry = self._entry((conn.dsn, city.folder, level, at), self._version(conn),
                             (lambda: _live(conn, city, codes, now, self._open_statuses)) if at is None
@@ -275,11 +296,11 @@ class Wall:
             fresh = Freshness(computed, None if computed is None else (at - computed).total_seconds(), False)
         with entry.lock:
             key = (domain, language, scale, fresh.stale, fresh.computed_at, at is not None,
-                   tuple(layer.id for layer in layers))
+                   tuple(layer.id for layer in layers), origin)
             view = entry.views.get(key)
             if view is None:
                 view = entry.views[key] = _view(entry.snapshot, city, level, shapes, domain, language, scale,
-                                                fresh, at is not None, layers)
+                                                fresh, at is not None, layers, origin)
         return view, entry.snapshot, fresh
 
 

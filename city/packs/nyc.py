@@ -16,6 +16,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
+from city.basemap_sample import write_sample_basemap
 from city.build import (
     DEFAULT_SEED,
     DEFAULT_SENSORS,
@@ -39,6 +40,7 @@ BOROUGHS = {
 # NTA types (DCP 2020): 0 residential, 5 Rikers Island, 6 special/industrial areas,
 # 7 cemeteries, 8 airports, 9 parks.
 RESIDENTIAL_TYPE = "0"
+PARK_TYPE = "9"
 NON_RESIDENTIAL_WEIGHT = 0.02
 NOISE_ZONE_BY_TYPE = {"5": "2", "6": "3", "7": "1", "8": "3", "9": "1"}
 
@@ -50,7 +52,7 @@ def _source(name: str) -> gpd.GeoDataFrame:
 
 
 def levels_from_package() -> tuple[list[tuple[str, gpd.GeoDataFrame]], pd.DataFrame]:
-    """The three levels as raw frames, and per-NTA placement hints."""
+    """The three levels as raw frames, and per-NTA hints: noise zone (for placing sensors), park (base map)."""
     nta = _source("neighborhood_tabulation_area")
     zips = _source("zcta")
 
@@ -109,16 +111,22 @@ def levels_from_package() -> tuple[list[tuple[str, gpd.GeoDataFrame]], pd.DataFr
     )
     cdta_level = cdta_level.drop(columns="borough")
     hints = pd.DataFrame(
-        {"noise_zone": nta["nta_type"].astype(str).map(NOISE_ZONE_BY_TYPE).to_numpy()},
+        {"noise_zone": nta["nta_type"].astype(str).map(NOISE_ZONE_BY_TYPE).to_numpy(),
+         "park": (nta["nta_type"].astype(str) == PARK_TYPE).to_numpy()},
         index=pd.Index(nta["nta2020"].to_numpy(), name="code"),
     )
     return [("borough", borough_level), ("cdta", cdta_level), ("nta", nta_level)], hints
 
 
 def build(folder: Path, *, sensors: int = DEFAULT_SENSORS, seed: int = DEFAULT_SEED) -> City:
-    """Write NYC's boundaries, synthetic sensors and units, and display geometries into ``folder``."""
+    """Write NYC's boundaries, synthetic sensors and units, display geometries and the sample base map
+    (``basemap/sample.mbtiles``, :mod:`city.basemap_sample`) into ``folder``."""
     levels, hints = levels_from_package()
     boundaries = write_boundaries(folder, levels)
-    write_synthetic_inventory(folder, boundaries, LEVELS, sensors=sensors, seed=seed, lowest_extra=hints)
+    write_synthetic_inventory(folder, boundaries, LEVELS, sensors=sensors, seed=seed,
+                              lowest_extra=hints[["noise_zone"]])
     write_synthetic_layers(folder, boundaries[LEVELS[-1]], seed)
-    return finish(folder)
+    city = finish(folder)
+    lowest = boundaries[LEVELS[-1]]
+    write_sample_basemap(folder, lowest, lowest.geometry[hints["park"].reindex(lowest.index, fill_value=False)])
+    return city

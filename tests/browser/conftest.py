@@ -85,19 +85,35 @@ def _init_schema(url: str) -> None:
         conn.close()
 
 
-@pytest.fixture(scope="module")
-def live_app(database_url: str, tmp_path_factory) -> Iterator[LiveApp]:  # noqa: F811
-    """`cityops web` on a free loopback port, on the session database and a broker of its own."""
-    _init_schema(database_url)
+def _live_app(url: str, tmp_path_factory, **env: str) -> Iterator[LiveApp]:
+    _init_schema(url)
     logs = tmp_path_factory.mktemp("web") / "web.log"
     with mosquitto(tmp_path_factory.mktemp("broker")) as broker:
         port = free_port()  # after the broker has taken its own
-        process = _start_web(port, _web_env(database_url, broker.url), logs)
+        process = _start_web(port, {**_web_env(url, broker.url), **env}, logs)
         try:
             yield LiveApp(f"http://127.0.0.1:{port}", ADMIN_PASSWORD)
         finally:
             process.terminate()
             process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def live_app(database_url: str, tmp_path_factory) -> Iterator[LiveApp]:  # noqa: F811
+    """`cityops web` on a free loopback port, on the session database and a broker of its own."""
+    yield from _live_app(database_url, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def live_basemap_app(database_url: str, tmp_path_factory) -> Iterator[LiveApp]:  # noqa: F811
+    """Like ``live_app``, its maps over the bundled city's sample base map (`cityops city build nyc` draws it)."""
+    from city import city_folder
+    from city.basemap_sample import SAMPLE_FILE
+
+    sample = city_folder("nyc") / SAMPLE_FILE
+    if not sample.is_file():
+        pytest.fail(f"{sample} is missing: `make cities` draws it", pytrace=False)
+    yield from _live_app(database_url, tmp_path_factory, CITYOPS_BASEMAP=str(sample))
 
 
 @dataclass

@@ -138,3 +138,59 @@ def test_dispatch_rings_the_selected_fires_nearest_hydrants_and_stations(live_ap
     browser.save_screenshot(str(screenshots / "map-dispatch-nearest-elements.png"))
     _only_local_requests(browser, base)
     _no_console_errors(browser)
+
+
+# Over a base map: MapLibre's own canvas (WebGL, SwiftShader in headless Chromium), the names a layer of
+# its style, the element layers its circles. Plotly hands the map in gd._fullLayout.map._subplot.map.
+WEBGL = ("--enable-unsafe-swiftshader", "--use-angle=swiftshader", "--ignore-gpu-blocklist")
+MAP_DRAWN_JS = """
+const gd = document.querySelector(arguments[0] + ' .js-plotly-plot');
+const sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+const map = sub && sub.map;
+if (!map || !map.loaded() || !map.areTilesLoaded() || !map.isStyleLoaded()) { return null; }
+const layers = map.getStyle().layers.map(l => l.id);
+const rendered = (ids) => map.queryRenderedFeatures({layers: ids.filter(id => layers.includes(id))});
+const names = rendered(['cityops-names']).map(f => f.properties.name);
+const hospitals = rendered(layers.filter(id => id.startsWith('plotly-trace-layer-layer-hospitals'))).length;
+return {names: [...new Set(names)], hospitals: hospitals, zoom: map.getZoom(), canvas: map.getCanvas().width};
+"""
+
+
+def _map_drawn(browser, graph: str, names: int = 3) -> dict:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def drawn(b):
+        state = b.execute_script(MAP_DRAWN_JS, graph)
+        return state if state and len(state["names"]) >= names else None
+
+    return WebDriverWait(browser, WAIT_S).until(drawn)
+
+
+@pytest.mark.parametrize(("width", "height"), [(1920, 1080), (3840, 2160)])
+def test_the_base_map_names_and_a_layer_draw_with_the_outside_world_blocked(
+        live_basemap_app, db, city_vitals, screenshots: Path, width: int, height: int) -> None:  # noqa: F811
+    from tests.browser.test_closed_network import BLOCK_OUTSIDE, _complete, _network
+
+    base = live_basemap_app.url
+    browser = chromium(width, height, arguments=(*BLOCK_OUTSIDE, *WEBGL), network_log=True)
+    try:
+        _sign_in(browser, base, "/%3Fkiosk%3D1%26layers%3Dhospitals")
+        _wait_text(browser, "#command-city", "red")
+        state = _map_drawn(browser, "#command-map")
+        assert set(state["names"]) <= BOROUGHS and state["hospitals"] > 5, state
+        browser.save_screenshot(str(screenshots / f"basemap-wall-{width}x{height}.png"))
+        requested, failed = _network(browser)
+        tiles = [url for url in requested if url.startswith(f"{base}/basemap/")]
+        assert tiles and not failed, (tiles[:3], failed)
+        assert all(url.startswith((base, "data:", "blob:")) for url in requested), requested
+        _no_console_errors(browser)
+        if width > 1920:
+            return
+        # The drill-down and dispatch: drawn over it too, nothing fetched from elsewhere.
+        browser.get(f"{base}/district/MN")
+        _wait_text(browser, ".breadcrumb", "New York City")
+        _map_drawn(browser, "#district-map", names=1)  # the long names of its districts that fit at 26 px
+        browser.save_screenshot(str(screenshots / "basemap-drill-down-1920.png"))
+        _complete(browser, base, "/district/MN")
+    finally:
+        browser.quit()

@@ -1,0 +1,151 @@
+"""The maps over the city's own base map: the same figures, drawn by Plotly's MapLibre ``map`` subplot.
+
+Every map (the command view's, the drill-down's, dispatch's) is built once, as lon/lat traces
+(``x`` longitude, ``y`` latitude: :mod:`layouts.command_map`, :mod:`layouts.map_layers`,
+:mod:`layouts.markers`, :mod:`layouts.map_labels`). Without a base map they are drawn as they are,
+on black. With one, :func:`on_basemap` turns the figure into a map figure: each trace into a
+``scattermap`` trace (:func:`map_trace`; the units' fills stay one trace each, translucent, so a
+refresh still patches one fill colour), the names into a layer of the map's own style (white
+with a dark halo, never covering each other) and the base map's tiles under everything
+(:func:`map_style`), addressed to this server only: MapLibre fetches nothing else. With no
+``glyphs`` in the style, MapLibre draws text with the browser's own fonts; with only circles as
+marks, it needs no sprite (its other symbols would be fetched from a CDN).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from city.basemap import BaseMap
+from geo.labels import Frame
+from layouts.map_labels import LABEL_COLOUR
+from layouts.theme import BACKGROUND, translucent
+
+NAMES_LAYER = "cityops-names"  # the style's layer of units' names: every trace is drawn below it
+BASEMAP_SOURCE = "cityops-basemap"
+FILL_OPACITY = 0.7  # the fills let the base map show through, and keep red, amber and green vivid
+# MapLibre's zoom 0 is a world 512 px wide, the web map's zoom (layers' min_zoom, geo.labels.Frame) 256 px.
+MAPLIBRE_ZOOM_OFFSET = -1.0
+NAMES_FONT = ["Noto Sans Bold"]  # drawn by the browser (no glyphs fetched): any bold sans-serif it has
+# Plotly's text positions → MapLibre's anchor (the side of the text at the point) and offset direction.
+_ANCHORS = {"bottom center": ("top", (0, 1)), "top center": ("bottom", (0, -1)), "middle right": ("left", (1, 0)),
+            "middle left": ("right", (-1, 0)), "middle center": ("center", (0, 0))}
+_CARTESIAN_ONLY = ("x", "y", "xaxis", "yaxis", "cliponaxis", "type", "fill", "fillcolor")
+
+
+def fill_paint(colour: str) -> str:
+    """A unit's fill over the base map: its colour, translucent (:func:`layouts.command_map.fill_colours`)."""
+    return translucent(colour, FILL_OPACITY)
+
+
+def tile_url(basemap: BaseMap, origin: str) -> str:
+    return f"{origin}/basemap/{{z}}/{{x}}/{{y}}.{basemap.format}"
+
+
+def _names_source(names: dict[str, Any] | None) -> dict[str, Any]:
+    """The names trace (:func:`layouts.map_labels.label_trace`) as GeoJSON points with their anchors."""
+    features = []
+    if names:
+        positions = names.get("textposition") or []
+        for index, (lon, lat, text) in enumerate(zip(names["x"], names["y"], names["text"], strict=True)):
+            position = positions[index] if isinstance(positions, list | tuple) else positions
+            anchor = _ANCHORS.get(position or "middle center", _ANCHORS["middle center"])[0]
+            features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
+                             "properties": {"name": text, "anchor": anchor}})
+    return {"type": "geojson", "data": {"type": "FeatureCollection", "features": features}}
+
+
+def _names_layer(names: dict[str, Any] | None) -> dict[str, Any]:
+    """Where :func:`geo.labels.place_labels` put each name, beside its unit's mark (MapLibre keeps a
+    feature's properties flat: the offset is chosen by the anchor). Which names fit was decided there,
+    for the map's size: MapLibre draws them all, as placed."""
+    size = float((names or {}).get("textfont", {}).get("size") or 26)
+    away = (float((names or {}).get("marker", {}).get("size") or 0) / 2 + 3) / size  # ems clear of the mark
+    offsets = [item for anchor, (dx, dy) in _ANCHORS.values() if anchor != "center"
+               for item in (anchor, ["literal", [dx * away, dy * away]])]
+    return {"id": NAMES_LAYER, "type": "symbol", "source": NAMES_LAYER,
+            "layout": {"text-field": ["get", "name"], "text-font": NAMES_FONT, "text-size": size,
+                       "text-anchor": ["get", "anchor"],
+                       "text-offset": ["match", ["get", "anchor"], *offsets, ["literal", [0, 0]]],
+                       "text-allow-overlap": True, "text-ignore-placement": True, "text-max-width": 30},
+            "paint": {"text-color": LABEL_COLOUR, "text-halo-color": BACKGROUND, "text-halo-width": size / 9,
+                      "text-halo-blur": size / 26}}
+
+
+def map_style(basemap: BaseMap, origin: str, names: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The MapLibre style of a map over ``basemap``: the dark ground, the tiles from ``origin`` (this
+    server, in full), the city's own style layers for vector tiles, and the units' ``names`` on top."""
+    reader = basemap.reader
+    source: dict[str, Any] = {"tiles": [tile_url(basemap, origin)], "minzoom": reader.min_zoom,
+                              "maxzoom": reader.max_zoom, "attribution": basemap.attribution}
+    if reader.bounds is not None:
+        source["bounds"] = list(reader.bounds)  # MapLibre asks for no tile outside them
+    if basemap.raster:
+        style: dict[str, Any] = {"version": 8, "sources": {BASEMAP_SOURCE: {"type": "raster", "tileSize": 256,
+                                                                           **source}},
+                                 "layers": [{"id": "cityops-ground", "type": "background",
+                                             "paint": {"background-color": BACKGROUND}},
+                                            {"id": BASEMAP_SOURCE, "type": "raster", "source": BASEMAP_SOURCE}]}
+    else:  # the city's style (city.basemap.read_style checked it), its vector sources pointed at our tiles
+        style = copy.deepcopy(basemap.style or {})
+        style["sources"] = {name: {"type": "vector", **source} for name in style["sources"]}
+    style["sources"][NAMES_LAYER] = _names_source(names)
+    style["layers"] = [*style["layers"], _names_layer(names)]
+    return style
+
+
+def map_trace(trace: Any) -> dict[str, Any]:
+    """A lon/lat trace (``scatter``/``scattergl``, a dict or a Plotly object) as a ``scattermap`` trace
+    drawn below the names: filled shapes stay filled (translucent), marks become circles (MapLibre's
+    other symbols would be fetched from elsewhere), their outlines go."""
+    if hasattr(trace, "to_plotly_json"):
+        trace = trace.to_plotly_json()
+    if trace.get("type", "scatter") not in ("scatter", "scattergl"):
+        return trace
+    converted = {key: value for key, value in trace.items() if key not in _CARTESIAN_ONLY}
+    converted.update(type="scattermap", lon=trace.get("x", []), lat=trace.get("y", []), below=NAMES_LAYER)
+    if trace.get("fill") == "toself":  # a unit's fill: its colour as given (fill_paint: translucent already)
+        converted.update(fill="toself", fillcolor=trace.get("fillcolor") or BACKGROUND)
+    marker = dict(trace.get("marker") or {})
+    if marker:
+        marker.pop("line", None)
+        if marker.pop("symbol", None) == "circle-open":  # "no data": the open circle becomes a faint one
+            marker["opacity"] = 0.55
+        converted["marker"] = marker
+    return converted
+
+
+def map_traces(traces: Sequence[Any]) -> list[dict[str, Any]]:
+    return [map_trace(trace) for trace in traces]
+
+
+def is_names(trace: Any) -> bool:
+    return isinstance(trace, dict) and trace.get("name") == "names"
+
+
+def on_basemap(figure: dict[str, Any], basemap: BaseMap, origin: str, frame: Frame | None, *,
+               scale: float = 1.0, pannable: bool) -> dict[str, Any]:
+    """``figure`` (lon/lat traces and a cartesian layout) drawn over ``basemap``: framed on ``frame``
+    (a map ``scale`` times the size the frame was measured for shows it ``scale`` times larger);
+    ``pannable`` maps (drill-down, dispatch) may be dragged and zoomed within the city's reach, the
+    others (the wall) keep their framing (``assets/basemap.js``)."""
+    data = figure["data"]
+    names = next((trace for trace in data if is_names(trace)), None)
+    layout = {key: value for key, value in figure["layout"].items()
+              if key not in ("xaxis", "yaxis", "plot_bgcolor", "dragmode")}
+    view: dict[str, Any] = {"style": map_style(basemap, origin, names)}
+    if frame is not None:
+        west, south, east, north = frame.bounds
+        view.update(center={"lon": (west + east) / 2, "lat": (south + north) / 2},
+                    zoom=round(frame.zoom + math.log2(max(scale, 1e-3)) + MAPLIBRE_ZOOM_OFFSET, 2))
+        if pannable:  # within the frame's box and as much again around it
+            width, height = east - west, north - south
+            view["bounds"] = {"west": west - width, "east": east + width, "south": south - height,
+                              "north": north + height}
+    layout["map"] = view
+    if pannable:
+        layout["dragmode"] = "pan"
+    return {"data": [map_trace(trace) for trace in data if not is_names(trace)], "layout": layout}

@@ -1,0 +1,83 @@
+"""The maps over a base map (layouts/basemap.py): the same lon/lat traces as on black, turned into
+MapLibre traces and a style that fetches only from this server."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from city.basemap import open_basemap
+from city.model import BaseMapConfig
+from geo.labels import Frame
+from layouts.basemap import MAPLIBRE_ZOOM_OFFSET, NAMES_LAYER, fill_paint, map_trace, on_basemap
+from layouts.command_map import fill_colours, map_state
+from layouts.map_labels import label_trace
+
+
+@pytest.fixture
+def basemap(tmp_path: Path):
+    out = io.BytesIO()
+    Image.new("RGB", (4, 4), "#101418").save(out, format="PNG")
+    with sqlite3.connect(tmp_path / "b.mbtiles") as db:
+        db.execute("CREATE TABLE metadata (name TEXT, value TEXT)")
+        db.execute("CREATE TABLE tiles (zoom_level INTEGER, tile_column INTEGER, tile_row INTEGER, tile_data BLOB)")
+        db.executemany("INSERT INTO metadata VALUES (?, ?)", [("format", "png"), ("bounds", "-74,40.5,-73.7,40.9")])
+        db.execute("INSERT INTO tiles VALUES (10, 301, 638, ?)", (out.getvalue(),))
+    db.close()
+    return open_basemap(tmp_path, BaseMapConfig("b.mbtiles", attribution="© test"))
+
+
+def test_a_mark_trace_becomes_circles_below_the_names() -> None:
+    mark = {"type": "scatter", "mode": "markers", "x": [-73.9], "y": [40.7], "cliponaxis": False,
+            "marker": {"size": 17, "symbol": "triangle-up", "color": "#fff59d", "line": {"width": 1.5}},
+            "text": ["Queens"], "hoverinfo": "text", "customdata": [["unit", "QN"]]}
+    converted = map_trace(mark)
+    assert converted == {"type": "scattermap", "mode": "markers", "lon": [-73.9], "lat": [40.7], "below": NAMES_LAYER,
+                         "marker": {"size": 17, "color": "#fff59d"}, "text": ["Queens"], "hoverinfo": "text",
+                         "customdata": [["unit", "QN"]]}
+    assert map_trace(converted) == converted  # already a map trace
+    assert map_trace({"type": "scattergl", "x": [], "y": [], "marker": {"symbol": "circle-open"}})["marker"] == {
+        "opacity": 0.55}
+
+
+def test_fills_over_a_base_map_are_translucent_and_patched_alike() -> None:
+    from layouts.command_map import MapUnit
+
+    units = [MapUnit("A", 2, 30.0), MapUnit("B", 0, 90.0)]
+    over = fill_colours(units, stale=False, over_basemap=True)
+    assert over == [fill_paint("#c62828"), fill_paint("#2e7d32")] and over[0].startswith("rgba(")
+    assert map_state("k", over, [], [])["fills"] == map_state("k", fill_colours(units, stale=False), [], [])["fills"]
+    fill = {"type": "scatter", "x": [0, 1, 1, 0], "y": [0, 0, 1, 1], "mode": "lines", "fill": "toself",
+            "fillcolor": over[0], "line": {"width": 0.8, "color": "#000000"}}
+    assert map_trace(fill)["fillcolor"] == over[0] and map_trace(fill)["fill"] == "toself"
+
+
+def test_a_figure_over_the_base_map_names_in_the_style_and_framed(basemap) -> None:
+    from geo.labels import Placed
+
+    names = label_trace([Placed("QN", "Queens", -73.8, 40.7, "bottom center"),
+                         Placed("BK", "Brooklyn", -73.95, 40.65, "middle center")], 1.0, 17)
+    figure = {"data": [{"type": "scatter", "x": [-73.9], "y": [40.7], "mode": "markers"}, names],
+              "layout": {"xaxis": {"visible": False}, "yaxis": {"scaleanchor": "x"}, "plot_bgcolor": "#000000",
+                         "dragmode": False, "uirevision": "x"}}
+    frame = Frame((-74.0, 40.5, -73.7, 40.9), 40.7, 1000, 620)
+    wall = on_basemap(figure, basemap, "http://wall.example:8050", frame, scale=2, pannable=False)
+    assert [trace["type"] for trace in wall["data"]] == ["scattermap"]  # the names went into the style
+    view = wall["layout"]["map"]
+    assert view["zoom"] == pytest.approx(frame.zoom + 1 + MAPLIBRE_ZOOM_OFFSET, abs=0.01)  # scale 2: one zoom more
+    assert view["center"] == {"lon": pytest.approx(-73.85), "lat": pytest.approx(40.7)}
+    assert "bounds" not in view and "xaxis" not in wall["layout"] and "dragmode" not in wall["layout"]
+    style = view["style"]
+    assert style["sources"]["cityops-basemap"]["tiles"] == ["http://wall.example:8050/basemap/{z}/{x}/{y}.png"]
+    assert style["sources"]["cityops-basemap"]["attribution"] == "© test"
+    features = style["sources"][NAMES_LAYER]["data"]["features"]
+    assert [(f["properties"]["name"], f["properties"]["anchor"]) for f in features] == [("Queens", "top"),
+                                                                                         ("Brooklyn", "center")]
+    assert style["layers"][-1]["id"] == NAMES_LAYER and "glyphs" not in style and "sprite" not in style
+    desk = on_basemap(figure, basemap, "http://x", frame, pannable=True)
+    assert desk["layout"]["dragmode"] == "pan" and set(desk["layout"]["map"]["bounds"]) == {"west", "east", "south",
+                                                                                              "north"}
