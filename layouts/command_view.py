@@ -53,14 +53,18 @@ def _swatch(glyph: str, colour: str, fill: str = BACKGROUND) -> html.Span:
 
 
 def _legend(language: str, layers: html.Div) -> html.Div:
-    levels = [html.Span([_swatch(LEVEL_MARK[level][1], LEVEL_MARK[level][2], LEVEL_COLOURS[level]),
+    # Over a base map every mark is a dot (MapLibre draws other shapes from sprites, which are not
+    # served): the legend shows what the map shows, colours only.
+    dots = citydata.basemap() is not None
+    levels = [html.Span([_swatch("●" if dots else LEVEL_MARK[level][1], LEVEL_MARK[level][2], LEVEL_COLOURS[level]),
                          " " + text("vitals.legend_grey" if name == "grey" else f"vitals.level.{name}", language)],
                         className="cv-legend-item") for level, name in _LEVEL_KEYS]
-    incidents = [html.Span([_swatch(SEVERITY_MARK[name], SEVERITY_STYLE[name][0]),
+    incidents = [html.Span([_swatch("●" if dots else SEVERITY_MARK[name], SEVERITY_STYLE[name][0]),
                             " " + text(f"severity.{name}", language)], className="cv-legend-item")
                  for name in ("critical", "major", "minor")]
-    kinds = [html.Span(f"{glyph} {text(f'unit_kind.{kind}', language)}", className="cv-legend-item")
-             for kind, glyph in UNIT_MARK.items()]
+    kinds = ([] if dots else
+             [html.Span(f"{glyph} {text(f'unit_kind.{kind}', language)}", className="cv-legend-item")
+              for kind, glyph in UNIT_MARK.items()])
     statuses = [html.Span([_swatch("●", colour), " " + text(f"unit_status.{status}", language)],
                           className="cv-legend-item") for status, colour in UNIT_COLOUR.items()]
     return html.Div([html.Div(levels, className="cv-legend-row"),
