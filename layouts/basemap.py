@@ -29,6 +29,7 @@ BASEMAP_SOURCE = "cityops-basemap"
 FILL_OPACITY = 0.7  # the fills let the base map show through, and keep red, amber and green vivid
 # MapLibre's zoom 0 is a world 512 px wide, the web map's zoom (layers' min_zoom, geo.labels.Frame) 256 px.
 MAPLIBRE_ZOOM_OFFSET = -1.0
+PANNABLE_ZOOM_MARGIN = 0.4  # zoom levels: a zoomable map's frame shown at 0.76 of its measured size
 NAMES_FONT = ["Noto Sans Bold"]  # drawn by the browser (no glyphs fetched): any bold sans-serif it has
 # Plotly's text positions → MapLibre's anchor (the side of the text at the point) and offset direction.
 _ANCHORS = {"bottom center": ("top", (0, 1)), "top center": ("bottom", (0, -1)), "middle right": ("left", (1, 0)),
@@ -139,8 +140,12 @@ def on_basemap(figure: dict[str, Any], basemap: BaseMap, origin: str, frame: Fra
     view: dict[str, Any] = {"style": map_style(basemap, origin, names)}
     if frame is not None:
         west, south, east, north = frame.bounds
+        # A zoomable map starts a little wider than its frame: its box on the page may be smaller
+        # than the one the frame was measured for (the drill-down's follows the window's height),
+        # and a person zooms in from there; the wall's box is the frame's.
+        margin = PANNABLE_ZOOM_MARGIN if pannable else 0.0
         view.update(center={"lon": (west + east) / 2, "lat": (south + north) / 2},
-                    zoom=round(frame.zoom + math.log2(max(scale, 1e-3)) + MAPLIBRE_ZOOM_OFFSET, 2))
+                    zoom=round(frame.zoom + math.log2(max(scale, 1e-3)) + MAPLIBRE_ZOOM_OFFSET - margin, 2))
         if pannable:  # within the frame's box and as much again around it
             width, height = east - west, north - south
             view["bounds"] = {"west": west - width, "east": east + width, "south": south - height,
