@@ -176,6 +176,7 @@ def chromium(width: int = 1920, height: int = 1080, scale: float = 1.0, *, argum
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", **({"performance": "ALL"} if network_log else {})})
     driver = webdriver.Chrome(options=options, service=Service(driver_path))
     driver.set_page_load_timeout(60)
+    driver.set_script_timeout(120)  # a script waits for the page's main thread, which a busy machine holds up
     # One command may take minutes on a busy machine (a 4K screenshot of a WebGL map drawn in
     # software): wait for it rather than fail on Selenium's 120 s socket timeout.
     driver.command_executor.client_config.timeout = 600
