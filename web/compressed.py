@@ -22,8 +22,12 @@ def cache_key(request: flask.Request) -> str:
     """The URL with its version for a script or asset that cannot change under it; else "" (not kept)."""
     if request.method != "GET":
         return ""
-    if request.path.startswith(_PACKAGE_FILES) or (request.path.startswith("/assets/") and "m" in request.args):
-        return request.full_path.rstrip("?")
+    # The query plays no part in what is served: a package file is keyed by its path alone, an asset by
+    # its path and version, so made-up queries cannot fill the cache with copies (it is bounded anyway).
+    if request.path.startswith(_PACKAGE_FILES):
+        return request.path
+    if request.path.startswith("/assets/") and "m" in request.args:
+        return f"{request.path}?m={request.args['m']}"
     return ""
 
 

@@ -24,6 +24,12 @@ def test_a_script_is_kept_under_its_url_with_its_version(url: str) -> None:
     assert _key(url) == url
 
 
+def test_a_made_up_query_does_not_make_another_copy_of_a_package_script() -> None:
+    url = "/_dash-component-suites/plotly/package_data/plotly.min.js"
+    assert _key(url + "?x=1") == _key(url + "?x=2") == url
+    assert _key("/assets/a.js?m=1&x=2") == "/assets/a.js?m=1"
+
+
 @pytest.mark.parametrize(("url", "method"), [
     ("/_dash-update-component", "POST"),  # a callback's answer: computed for this user, now
     ("/api/v1/vitals", "GET"),
