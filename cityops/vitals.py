@@ -348,26 +348,27 @@ def backfill_vitals(conn: store.Connection, ctx: VitalsContext, start: datetime,
     while moment < end:
         moments.append(moment)
         moment += cadence
-    states: dict[tuple[str, str], HysteresisState] = {}
-    levels: dict[tuple[str, str], int | None] = {}
-    started = last_said = time.monotonic()
-    runs = 0
-    previous: datetime | None = None
-    for moment in moments:
-        if stop is not None and stop.is_set():
-            say(f"vital signs: stopped after {runs:,} of {len(moments):,} runs")
-            break
-        computed = _compute(conn, ctx, moment, states, previous)
-        previous = moment
-        states = computed.states
-        store.write_history(conn, history_rows(_current_values(computed.result, {}, moment), levels, moment))
-        runs += 1
-        if time.monotonic() - last_said >= 15 or runs == len(moments):
-            last_said = time.monotonic()
-            say(f"vital signs: {runs:,} of {len(moments):,} runs (to {moment:%Y-%m-%d %H:%M} UTC), "
-                f"{(last_said - started) / runs:.2f} s each")
-    hours = int((end - start).total_seconds() // 3600) + 2
-    store.rollup_hours(conn, end, ctx.rules.history.cadence_s, max_hours=hours)
+    # The live process must not roll up an hour this is still writing (it would never be re-read).
+    with store.rollups_held(conn):
+        states: dict[tuple[str, str], HysteresisState] = {}
+        levels: dict[tuple[str, str], int | None] = {}
+        started = last_said = time.monotonic()
+        runs = 0
+        previous: datetime | None = None
+        for moment in moments:
+            if stop is not None and stop.is_set():
+                say(f"vital signs: stopped after {runs:,} of {len(moments):,} runs")
+                break
+            computed = _compute(conn, ctx, moment, states, previous)
+            previous = moment
+            states = computed.states
+            store.write_history(conn, history_rows(_current_values(computed.result, {}, moment), levels, moment))
+            runs += 1
+            if time.monotonic() - last_said >= 15 or runs == len(moments):
+                last_said = time.monotonic()
+                say(f"vital signs: {runs:,} of {len(moments):,} runs (to {moment:%Y-%m-%d %H:%M} UTC), "
+                    f"{(last_said - started) / runs:.2f} s each")
+        store.rollup_period(conn, start, end, datetime.now(UTC), ctx.rules.history.cadence_s)
     return runs
 
 

@@ -59,6 +59,8 @@ from store.hourly import (
     hourly_rows,
     rolled_up_to,
     rollup_hours,
+    rollup_period,
+    rollups_held,
 )
 from store.incidents import (
     STORM_WINDOW,
@@ -139,6 +141,8 @@ __all__ = [
     "hourly_rows",
     "has_indicator_history",
     "rollup_hours",
+    "rollup_period",
+    "rollups_held",
     "rolled_up_to",
     "INCIDENT_EXPORT_COLUMNS",
     "DataFreshness",

@@ -4,11 +4,13 @@ with the raw rows not yet rolled up.
 A report over a year reads about 8,800 hours per unit and domain instead of 105,000 five-minute
 rows. The indicators process calls :func:`rollup_hours` after each run: it rolls up, once, the
 hours that are *closed* — ended at least one history cadence ago, so the row after an hour's
-last row is known — and are not rolled up yet. Rows are written at the time they are
-computed, so a closed hour never changes; ``ON CONFLICT DO UPDATE`` makes a repeated rollup
-harmless. :func:`hourly_rows` reads ``indicator_hourly`` below the rollup mark and computes
-the hours from it on from ``indicator_values`` with the very same statement, so a report of
-"the last two hours" is as correct as one of last year.
+last row is known — and are not rolled up yet. Live rows are written at the time they are
+computed, so a closed hour never changes; a backfill, which writes hours closed long ago, holds
+the rollups while it writes (:func:`rollups_held`) and rolls its period up when done
+(:func:`rollup_period`). ``ON CONFLICT DO UPDATE`` makes a repeated rollup harmless.
+:func:`hourly_rows` reads ``indicator_hourly`` below the rollup mark and computes the hours from
+it on from ``indicator_values`` with the very same statement, so a report of "the last two hours"
+is as correct as one of last year.
 
 Time in each level (the approximation): each ``indicator_values`` row stands for the time
 until the next row of its unit and domain, at most the history cadence (the process writes a
@@ -20,6 +22,7 @@ into the next hour: per hour the minutes are exact to within one cadence.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -78,7 +81,8 @@ def rollup_hours(conn: psycopg2.extensions.connection, now: datetime, cadence_s:
     of them, skipping hours without history); the number of hours rolled up.
 
     An hour is closed once ``cadence_s`` seconds have passed since its end. Cheap when there is
-    nothing to do (one index lookup), so it may run after every indicators run.
+    nothing to do (one index lookup), so it may run after every indicators run. Does nothing while
+    a backfill holds the rollups (:func:`rollups_held`).
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -86,7 +90,7 @@ def rollup_hours(conn: psycopg2.extensions.connection, now: datetime, cadence_s:
     with transaction(conn) as cur:
         cur.execute("SELECT pg_try_advisory_xact_lock(%s)", (_ROLLUP_LOCK,))
         if not cur.fetchone()[0]:
-            return 0  # another process is rolling up right now
+            return 0  # another process is rolling up right now, or a backfill is writing past hours
         cur.execute("SELECT max(hour) FROM indicator_hourly")
         newest = cur.fetchone()[0]
         start = None if newest is None else newest + _HOUR
@@ -102,13 +106,52 @@ def rollup_hours(conn: psycopg2.extensions.connection, now: datetime, cadence_s:
         hi = min(lo + max_hours * _HOUR, closed_end)
         if hi <= lo:
             return 0
-        columns = ", ".join(HOURLY_COLUMNS)
-        updates = ", ".join(f"{name} = excluded.{name}" for name in HOURLY_COLUMNS[4:])
-        cur.execute(f"INSERT INTO indicator_hourly ({columns}) SELECT {columns} FROM ("
-                    + _raw_hours("%(lo)s", "%(hi)s", "") +
-                    f") AS hours ON CONFLICT (scope_code, domain, hour) DO UPDATE SET {updates}",
-                    {"lo": lo, "hi": hi, "cadence_s": float(cadence_s)})
+        _roll_up(cur, lo, hi, cadence_s)
     return int((hi - lo) / _HOUR)
+
+
+def _roll_up(cur: psycopg2.extensions.cursor, lo: datetime, hi: datetime, cadence_s: float) -> None:
+    """Write the hours ``[lo, hi)`` into ``indicator_hourly``, replacing any rolled up before."""
+    columns = ", ".join(HOURLY_COLUMNS)
+    updates = ", ".join(f"{name} = excluded.{name}" for name in HOURLY_COLUMNS[4:])
+    cur.execute(f"INSERT INTO indicator_hourly ({columns}) SELECT {columns} FROM ("
+                + _raw_hours("%(lo)s", "%(hi)s", "") +
+                f") AS hours ON CONFLICT (scope_code, domain, hour) DO UPDATE SET {updates}",
+                {"lo": lo, "hi": hi, "cadence_s": float(cadence_s)})
+
+
+@contextmanager
+def rollups_held(conn: psycopg2.extensions.connection) -> Iterator[None]:
+    """No process rolls up hours while this holds (a session lock on ``conn``, released on exit).
+
+    A backfill writes the history of hours that closed long ago; the live process would roll
+    them up half-written (a rolled-up hour is never read from the raw rows again), so the
+    backfill holds the rollups and rolls its hours up itself when done
+    (:func:`rollup_period`). Reports read the hours not yet rolled up from the raw rows meanwhile."""
+    with transaction(conn) as cur:
+        cur.execute("SELECT pg_advisory_lock(%s)", (_ROLLUP_LOCK,))
+    try:
+        yield
+    finally:
+        if not conn.closed:
+            with transaction(conn) as cur:
+                cur.execute("SELECT pg_advisory_unlock(%s)", (_ROLLUP_LOCK,))
+
+
+def rollup_period(conn: psycopg2.extensions.connection, start: datetime, end: datetime, now: datetime,
+                  cadence_s: float) -> int:
+    """Roll up (again) every closed hour that overlaps ``[start, end)``, a day per transaction: what a
+    backfill of that period calls when its rows are written. The number of hours."""
+    closed_end = _floor_hour(now - timedelta(seconds=cadence_s))
+    lo, hi = _floor_hour(start), min(_floor_hour(end - timedelta(microseconds=1)) + _HOUR, closed_end)
+    hours = 0
+    while lo < hi:
+        chunk_end = min(lo + MAX_HOURS_PER_ROLLUP * _HOUR, hi)
+        with transaction(conn) as cur:
+            _roll_up(cur, lo, chunk_end, cadence_s)
+        hours += int((chunk_end - lo) / _HOUR)
+        lo = chunk_end
+    return hours
 
 
 def has_indicator_history(conn: psycopg2.extensions.connection, start: datetime, end: datetime) -> bool:

@@ -1029,4 +1029,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         sql="CREATE INDEX notifications_created_idx ON notifications (created_at);\n"
             "CREATE INDEX notification_attempts_at_idx ON notification_attempts (at);",
     ),
+    # Before store.hourly.rollups_held, the indicators process rolled up the hours a running
+    # backfill (the demo's first day) had half written, and never read them again: reports of that
+    # day averaged part of each hour. Emptied, every hour is rolled up again from the history
+    # (a day per indicators run); reports read the raw rows until then.
+    Migration(19, "hourly_rollup_redone", sql="TRUNCATE indicator_hourly;"),
 )

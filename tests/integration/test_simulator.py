@@ -95,8 +95,15 @@ def test_a_backfill_computes_the_vital_signs_of_its_period_too(db, database_url,
 
     sync_registry(db, load_city(city_folder("nyc")))
     said: list[str] = []
+    live_rollups: list[int] = []
+
+    def say(line: str) -> None:  # the live process rolls up after each of its runs, beside the backfill
+        said.append(line)
+        if line.startswith("vital signs:"):
+            live_rollups.append(store.rollup_hours(db, datetime.now(UTC), 300))
+
     options = SimulatorOptions(city="nyc", seed=9, sensors=60)
-    readings, runs = backfill_history(options, database_url, timedelta(hours=2), say=said.append)
+    readings, runs = backfill_history(options, database_url, timedelta(hours=2), say=say)
     assert readings > 0 and runs == 24  # one run every 5 minutes of the 2 hours
     times = query(database_url, "SELECT count(DISTINCT time), min(time), max(time) FROM indicator_values")[0]
     assert times[0] >= 24 and times[2] - times[1] >= timedelta(minutes=110)
@@ -104,7 +111,13 @@ def test_a_backfill_computes_the_vital_signs_of_its_period_too(db, database_url,
     grey = query(database_url, "SELECT time, explanation FROM indicator_values WHERE scope_code = 'nyc'"
                                " AND domain = 'index' AND level IS NULL")
     assert not grey, [row[0] for row in grey]  # the run times that saw nothing fresh
-    assert query(database_url, "SELECT count(*) FROM indicator_hourly")[0][0] > 0  # closed hours, for reports
+    # Closed hours, for reports: rolled up once the backfill had written them, never half-written.
+    assert live_rollups and set(live_rollups) == {0}
+    assert query(database_url, "SELECT count(*) FROM indicator_hourly")[0][0] > 0
+    rolled_up = "SELECT hour, sum(samples) FROM indicator_hourly GROUP BY 1 ORDER BY 1"
+    written = ("SELECT date_trunc('hour', time), count(*) FROM indicator_values"
+               " WHERE time < (SELECT max(hour) + interval '1 hour' FROM indicator_hourly) GROUP BY 1 ORDER BY 1")
+    assert query(database_url, rolled_up) == query(database_url, written)
     assert query(database_url, "SELECT count(*) FROM sensor_alarms")[0][0] == 0  # the past files no incidents now
     assert query(database_url, "SELECT count(*) FROM incidents")[0][0] == 0
     assert any("vital signs: 24 of 24 runs" in line for line in said)
