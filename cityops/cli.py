@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -62,6 +63,20 @@ def _speed(text: str) -> float:
     if not (0 < value <= MAX_SPEED):
         raise argparse.ArgumentTypeError(f"must be above 0 and at most {MAX_SPEED:g}")
     return value
+
+
+def _demo_history(text: str) -> timedelta:
+    from cityops.demo import DEMO_RETENTION_DAYS
+    from ingest.simulator_process import parse_duration
+
+    try:
+        period = parse_duration(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if not timedelta(hours=1) <= period <= timedelta(days=DEMO_RETENTION_DAYS):
+        raise argparse.ArgumentTypeError(f"must be between 1h and {DEMO_RETENTION_DAYS}d (the demo keeps readings"
+                                         f" {DEMO_RETENTION_DAYS} days)")
+    return period
 
 
 def _positive(text: str) -> int:
@@ -264,7 +279,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
 
     stop = stop_on_signals()
     options = DemoOptions(city=args.city or settings.city, sensors=args.sensors,
-                          data_dir=Path(args.data_dir) if args.data_dir else None, port=args.port)
+                          data_dir=Path(args.data_dir) if args.data_dir else None, port=args.port,
+                          history=args.history)
     run_demo(options, settings, stop, say)
 
 
@@ -743,6 +759,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--sensors", type=_positive, help="simulate this many of the city's sensors")
     demo.add_argument("--data-dir", help="where the embedded servers keep their data (default: .cityops)")
     demo.add_argument("--port", type=_positive, default=8050, help="port of the web app (default: 8050)")
+    demo.add_argument("--history", type=_demo_history, default="1d", metavar="PERIOD",
+                      help="on a first run, this much simulated history before now, e.g. 6h (default: 1d)")
     demo.set_defaults(handler=cmd_demo)
 
     web = commands.add_parser("web", help="serve the web app (development server; production: gunicorn,"

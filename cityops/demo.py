@@ -43,7 +43,7 @@ from cityops.embedded import (
 )
 from cityops.settings import Settings
 
-FIRST_RUN_HISTORY = timedelta(days=1)
+FIRST_RUN_HISTORY = timedelta(days=1)  # the default of --history
 # Readings older than this are deleted (the vital-sign history keeps its own, longer retention):
 # a demo left running for weeks stays within a few GB.
 DEMO_RETENTION_DAYS = 7
@@ -97,6 +97,7 @@ class DemoOptions:
     data_dir: Path | None = None
     seed: int = 1
     port: int = 8050
+    history: timedelta = FIRST_RUN_HISTORY  # of simulated readings and their vital signs, on a first run
 
 
 @dataclass
@@ -166,14 +167,14 @@ def run_demo(options: DemoOptions, settings: Settings, stop: threading.Event, sa
 
         history_period = None
         if first_run:
-            step(f"history: {FIRST_RUN_HISTORY.days} day of simulated readings (first run only); "
-                 "its vital signs follow while the demo runs")
+            step(f"history: {period_words(options.history)} of simulated readings (first run only); "
+                 "their vital signs follow while the demo runs")
             from cityops.backfill import backfill_readings
             from ingest.simulator_process import SimulatorOptions
 
             start, end, _ = backfill_readings(
                 SimulatorOptions(city=options.city, seed=options.seed, sensors=options.sensors), database_url,
-                FIRST_RUN_HISTORY, say=lambda line: say(f"    {line}"))
+                options.history, say=lambda line: say(f"    {line}"))
             history_period = (start, end)
 
         admin_note = _first_admin(database_url, settings.admin_password, data_dir)
@@ -272,18 +273,28 @@ def _stop(child: Child) -> None:
         process.wait()
 
 
+def period_words(period: timedelta) -> str:
+    """``1 day``, ``6 hours``, ``90 minutes``: a period as the demo's output says it."""
+    minutes = round(period.total_seconds() / 60)
+    for size, word in ((1440, "day"), (60, "hour"), (1, "minute")):
+        if minutes % size == 0 or size == 1:
+            count = minutes // size
+            return f"{count} {word}{'' if count == 1 else 's'}"
+    raise AssertionError("unreachable")
+
+
 def _vital_signs_of_the_past(city: str, database_url: str, period: tuple[datetime, datetime], time_zone: str | None,
                              stop: threading.Event, say: Callable[[str], None]) -> None:
-    """The first day's vital-sign history, computed beside the live processes (it writes history only)."""
+    """The first run's vital-sign history, computed beside the live processes (it writes history only)."""
     from cityops.backfill import backfill_vital_signs
 
     try:
         runs = backfill_vital_signs(city, database_url, *period, say=lambda line: say(f"    history: {line}"),
                                     time_zone=time_zone, stop=stop)
         if not stop.is_set():
-            say(f"    history: the first day's vital signs are in ({runs:,} runs): charts, replay and reports")
+            say(f"    history: the first run's vital signs are in ({runs:,} runs): charts, replay and reports")
     except Exception as error:  # the demo goes on without the past; say why
-        say(f"    history: the vital signs of the first day could not be computed: {error}")
+        say(f"    history: the vital signs of the first run's history could not be computed: {error}")
 
 
 def _supervise(children: list[Child], env: dict[str, str], data_dir: Path, database_url: str,

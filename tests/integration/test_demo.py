@@ -19,29 +19,30 @@ from pathlib import Path
 from cityops.embedded import free_port
 
 
-def run_demo(data_dir: Path, seconds_of_flow: float, port: int) -> tuple[str, int]:
+def run_demo(data_dir: Path, reading_lines: int, port: int) -> tuple[str, int]:
+    """Run the demo until it has printed ``reading_lines`` counts of the stored readings (one every
+    10 s once data flows), check its web app, stop it; its output and exit code."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("CITYOPS_")}
     process = subprocess.Popen(
         [sys.executable, "-m", "cityops", "demo", "--data-dir", str(data_dir), "--sensors", "150",
-         "--port", str(port)],
+         "--port", str(port), "--history", "2h"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     lines: list[str] = []
     deadline = time.monotonic() + 240
-    flowing_since = None
+    seen = 0
     assert process.stdout is not None
     os.set_blocking(process.stdout.fileno(), False)
     while time.monotonic() < deadline:
         chunk = process.stdout.readline()
         if chunk:
             lines.append(chunk)
-            if "    readings " in chunk and flowing_since is None:
-                flowing_since = time.monotonic()
+            seen += chunk.startswith("    readings ")
         elif process.poll() is not None:
             break
         else:
             time.sleep(0.1)
-        if flowing_since is not None and time.monotonic() - flowing_since > seconds_of_flow:
+        if seen >= reading_lines:
             lines.append(check_web_app(port, "".join(lines)))
             break
     process.send_signal(signal.SIGINT)
@@ -73,9 +74,10 @@ def check_web_app(port: int, output: str) -> str:
 def test_demo_runs_everything_embedded_and_a_second_run_reuses_the_data(tmp_path: Path) -> None:
     data_dir = tmp_path / "demo-data"
     port = free_port()
-    output, code = run_demo(data_dir, seconds_of_flow=25, port=port)
+    output, code = run_demo(data_dir, reading_lines=2, port=port)
     assert code == 0, output
-    for step in ("[1] data directory", "database: embedded PostgreSQL", "broker: embedded", "history: 1 day",
+    for step in ("[1] data directory", "database: embedded PostgreSQL", "broker: embedded",
+                 "history: 2 hours of simulated readings",
                  "processes: ingest, simulate, indicators, web, notify", "mail: embedded SMTP server on 127.0.0.1:",
                  "notifications: the demo's channel, people, rota and rules loaded", f"open http://127.0.0.1:{port}/",
                  "stopped",
@@ -86,7 +88,7 @@ def test_demo_runs_everything_embedded_and_a_second_run_reuses_the_data(tmp_path
     assert len(counts) >= 2 and counts[-1] > counts[0], output  # live data arrives on top of the history
     assert not (data_dir / "servers.json").exists()
 
-    output, code = run_demo(data_dir, seconds_of_flow=1, port=port)
+    output, code = run_demo(data_dir, reading_lines=1, port=port)
     assert code == 0, output
     assert "history:" not in output  # the data directory was reused
     assert "notifications: the demo's" not in output  # nor its notification setup: an admin's edits stay

@@ -1,4 +1,4 @@
-"""The analyst's job on the running demo's first day: the "last 24 h" report on the page with its
+"""The analyst's job on the running demo's first hours: the "last 24 h" report on the page with its
 ranking and charts, then CSV, XLSX, Parquet and PDF through the page's own links, each opened and
 checked (rows, watermark, masked phones, every incident exported — with a phone or without)."""
 
@@ -36,7 +36,7 @@ def _link(browser, fmt: str, path: str = "") -> str:
 def test_the_analyst_reports_the_last_24_hours_and_exports_every_format(demo: Demo, browser, screenshots: Path
                                                                        ) -> None:
     password = account(browser, demo, "analyst1", "analyst")
-    wait_until(demo.history_ready, HISTORY_S, "the first day's vital signs", demo.output, alive=demo.process)
+    wait_until(demo.history_ready, HISTORY_S, "the first run's vital signs", demo.output, alive=demo.process)
     sign_in(browser, demo, "analyst1", password, "/reports")
     last_day = "#reports-preset input[value='last_24h']"
     wait_until(lambda: browser.find_elements("css selector", last_day), 60, "the report builder")

@@ -1,5 +1,5 @@
 """The wall screen on the running demo, unattended: an admin issues a display link, the screen
-opens it without a keyboard, shows the first day's history (charts, replay), refreshes by itself,
+opens it without a keyboard, shows the first run's history (charts, replay), refreshes by itself,
 comes back by itself when the demo is stopped and started again, and reads the same at 3840×2160."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from selenium.webdriver.common.keys import Keys
 
 from tests.browser.conftest import chromium
-from tests.journeys.conftest import HISTORY_S, Demo, no_console_errors, sign_in, wait_text, wait_until
+from tests.journeys.conftest import HISTORY_HOURS, HISTORY_S, Demo, no_console_errors, sign_in, wait_text, wait_until
 
 
 def _fills(browser) -> int:
@@ -42,7 +42,7 @@ def _issue_link(browser, demo: Demo) -> str:
 
 def test_a_wall_screen_runs_unattended_through_a_restart(demo: Demo, browser, screenshots: Path) -> None:
     link = _issue_link(browser, demo)
-    wait_until(demo.history_ready, HISTORY_S, "the first day's vital signs", demo.output, alive=demo.process)
+    wait_until(demo.history_ready, HISTORY_S, "the first run's vital signs", demo.output, alive=demo.process)
 
     wall = chromium(1920, 1080)
     try:
@@ -60,11 +60,12 @@ def test_a_wall_screen_runs_unattended_through_a_restart(demo: Demo, browser, sc
             "const gd = document.querySelector('#district-history .js-plotly-plot');"
             "if (!gd || !gd.data || !gd.data.length) return 0;"
             "const xs = gd.data.flatMap(t => t.x || []).map(x => Date.parse(x));"
-            "return (Math.max(...xs) - Math.min(...xs)) / 3600000;") >= 20, 120, "20 hours of history on the chart")
+            "return (Math.max(...xs) - Math.min(...xs)) / 3600000;") >= HISTORY_HOURS - 1, 120,
+                   f"{HISTORY_HOURS - 1} hours of history on the chart")
         browser.save_screenshot(str(screenshots / "journey-wall-2-district-history.png"))
         browser.get(f"{demo.url}/")
         wait_until(lambda: _fills(browser) > 0, 120, "the command view's map")
-        past = (datetime.now(UTC) - timedelta(hours=20)).astimezone(ZoneInfo("America/New_York"))
+        past = (datetime.now(UTC) - timedelta(hours=HISTORY_HOURS - 1)).astimezone(ZoneInfo("America/New_York"))
         browser.find_element("id", "command-replay-at").send_keys(past.strftime("%Y-%m-%d %H:%M"), Keys.ENTER)
         wait_text(browser, "#command-mode", f"REPLAY — as of {past.strftime('%Y-%m-%d %H:%M')}")
         shown = lambda: (f"mode {browser.find_element('id', 'command-mode').text!r}, index "  # noqa: E731
@@ -72,9 +73,9 @@ def test_a_wall_screen_runs_unattended_through_a_restart(demo: Demo, browser, sc
                          f"{browser.find_element('id', 'command-index-note').text!r}")
         try:  # a number: that hour's vital signs are there
             wait_until(lambda: browser.find_element("id", "command-index").text.isdigit(), 120,
-                       "the city index of 20 hours ago", shown)
+                       f"the city index of {HISTORY_HOURS - 1} hours ago", shown)
         finally:
-            browser.save_screenshot(str(screenshots / "journey-wall-2-replay-20h-ago.png"))
+            browser.save_screenshot(str(screenshots / "journey-wall-2-replay.png"))
 
         demo.restart()  # a power cut of the control room's server, say
         wait_until(lambda: wall.find_elements("css selector", ".command-lost:not(:empty)") == [] and
