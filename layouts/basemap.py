@@ -59,10 +59,12 @@ def _names_source(names: dict[str, Any] | None) -> dict[str, Any]:
     return {"type": "geojson", "data": {"type": "FeatureCollection", "features": features}}
 
 
-def _names_layer(names: dict[str, Any] | None) -> dict[str, Any]:
+def _names_layer(names: dict[str, Any] | None, pannable: bool) -> dict[str, Any]:
     """Where :func:`geo.labels.place_labels` put each name, beside its unit's mark (MapLibre keeps a
     feature's properties flat: the offset is chosen by the anchor). Which names fit was decided there,
-    for the map's size: MapLibre draws them all, as placed."""
+    for the map's starting frame: a fixed map draws them all, as placed; on a ``pannable`` map MapLibre
+    also hides a name that would cover another once a person zooms out, and shows it again on the way
+    back (in the order placed: the first placed wins)."""
     size = float((names or {}).get("textfont", {}).get("size") or 26)
     away = (float((names or {}).get("marker", {}).get("size") or 0) / 2 + 3) / size  # ems clear of the mark
     offsets = [item for anchor, (dx, dy) in _ANCHORS.values() if anchor != "center"
@@ -71,14 +73,17 @@ def _names_layer(names: dict[str, Any] | None) -> dict[str, Any]:
             "layout": {"text-field": ["get", "name"], "text-font": NAMES_FONT, "text-size": size,
                        "text-anchor": ["get", "anchor"],
                        "text-offset": ["match", ["get", "anchor"], *offsets, ["literal", [0, 0]]],
-                       "text-allow-overlap": True, "text-ignore-placement": True, "text-max-width": 30},
+                       "text-allow-overlap": not pannable, "text-ignore-placement": not pannable,
+                       "text-max-width": 30},
             "paint": {"text-color": LABEL_COLOUR, "text-halo-color": BACKGROUND, "text-halo-width": size / 9,
                       "text-halo-blur": size / 26}}
 
 
-def map_style(basemap: BaseMap, origin: str, names: dict[str, Any] | None = None) -> dict[str, Any]:
+def map_style(basemap: BaseMap, origin: str, names: dict[str, Any] | None = None, *,
+              pannable: bool = False) -> dict[str, Any]:
     """The MapLibre style of a map over ``basemap``: the dark ground, the tiles from ``origin`` (this
-    server, in full), the city's own style layers for vector tiles, and the units' ``names`` on top."""
+    server, in full), the city's own style layers for vector tiles, and the units' ``names`` on top
+    (:func:`_names_layer`)."""
     reader = basemap.reader
     source: dict[str, Any] = {"tiles": [tile_url(basemap, origin)], "minzoom": reader.min_zoom,
                               "maxzoom": reader.max_zoom, "attribution": basemap.attribution}
@@ -94,7 +99,7 @@ def map_style(basemap: BaseMap, origin: str, names: dict[str, Any] | None = None
         style = copy.deepcopy(basemap.style or {})
         style["sources"] = {name: {"type": "vector", **source} for name in style["sources"]}
     style["sources"][NAMES_LAYER] = _names_source(names)
-    style["layers"] = [*style["layers"], _names_layer(names)]
+    style["layers"] = [*style["layers"], _names_layer(names, pannable)]
     return style
 
 
@@ -137,7 +142,7 @@ def on_basemap(figure: dict[str, Any], basemap: BaseMap, origin: str, frame: Fra
     names = next((trace for trace in data if is_names(trace)), None)
     layout = {key: value for key, value in figure["layout"].items()
               if key not in ("xaxis", "yaxis", "plot_bgcolor", "dragmode")}
-    view: dict[str, Any] = {"style": map_style(basemap, origin, names)}
+    view: dict[str, Any] = {"style": map_style(basemap, origin, names, pannable=pannable)}
     if frame is not None:
         west, south, east, north = frame.bounds
         # A zoomable map starts a little wider than its frame: its box on the page may be smaller

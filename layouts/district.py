@@ -38,7 +38,9 @@ def layout(code: str | None = None, **_query: str) -> html.Div:
                 html.Section([
                     html.H2(text("district.children", language)),
                     dcc.Graph(id="district-map", className="district-map map-clickable", figure={"layout": _DARK},
-                              config={"displayModeBar": False, "scrollZoom": False, "responsive": True}),
+                              # The wheel zooms it over a base map (on black its axes are fixed: no zoom).
+                              config={"displayModeBar": False, "scrollZoom": citydata.basemap() is not None,
+                                      "responsive": True}),
                     layer_checklist("district-layers", citydata.layers_for(current_role()), language),
                 ], className="district-map-panel"),
                 html.Section([html.H2(text("district.domains", language)),

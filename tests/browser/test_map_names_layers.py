@@ -156,6 +156,15 @@ return {names: [...new Set(names)], hospitals: hospitals, zoom: map.getZoom(), c
 """
 
 
+MAP_STATE_JS = """
+const map = document.querySelector(arguments[0] + ' .js-plotly-plot')._fullLayout.map._subplot.map;
+return {zoom: map.getZoom(), drag: map.dragPan.isEnabled(), wheel: map.scrollZoom.isEnabled(),
+        names_overlap: map.getLayoutProperty('cityops-names', 'text-allow-overlap')};
+"""
+ZOOM_JS = ("document.querySelector(arguments[0] + ' .js-plotly-plot')._fullLayout.map._subplot.map"
+           ".jumpTo({zoom: arguments[1]});")
+
+
 def _map_drawn(browser, graph: str, names: int = 3) -> dict:
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -181,6 +190,9 @@ def test_the_base_map_names_and_a_layer_draw_with_the_outside_world_blocked(
         _wait_text(browser, "#command-city", "red")
         state = _map_drawn(browser, "#command-map")
         assert set(state["names"]) <= BOROUGHS and state["hospitals"] > 5, state
+        # The wall keeps its framing: nobody drags or zooms it, its names are drawn as placed.
+        wall = browser.execute_script(MAP_STATE_JS, "#command-map")
+        assert not wall["drag"] and not wall["wheel"] and wall["names_overlap"], wall
         browser.save_screenshot(str(screenshots / f"basemap-wall-{width}x{height}.png"))
         requested, failed = _network(browser)
         tiles = [url for url in requested if url.startswith(f"{base}/basemap/")]
@@ -192,6 +204,13 @@ def test_the_base_map_names_and_a_layer_draw_with_the_outside_world_blocked(
         _wait_text(browser, ".breadcrumb", "New York City")
         _map_drawn(browser, "#district-map", names=1)  # the long names of its districts that fit at 26 px
         browser.save_screenshot(str(screenshots / "basemap-drill-down-1920.png"))
+        # … which a person may drag and zoom; zoomed out, its names give way to each other.
+        drill = browser.execute_script(MAP_STATE_JS, "#district-map")
+        assert drill["drag"] and drill["wheel"] and not drill["names_overlap"], drill
+        browser.execute_script(ZOOM_JS, "#district-map", drill["zoom"] + 1)
+        _map_drawn(browser, "#district-map", names=1)
+        zoomed = browser.execute_script(MAP_STATE_JS, "#district-map")
+        assert abs(zoomed["zoom"] - drill["zoom"] - 1) < 0.01, (drill, zoomed)
         _complete(browser, base, "/district/MN")
     finally:
         browser.quit()

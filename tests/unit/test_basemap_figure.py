@@ -81,3 +81,7 @@ def test_a_figure_over_the_base_map_names_in_the_style_and_framed(basemap) -> No
     desk = on_basemap(figure, basemap, "http://x", frame, pannable=True)
     assert desk["layout"]["dragmode"] == "pan" and set(desk["layout"]["map"]["bounds"]) == {"west", "east", "south",
                                                                                               "north"}
+    # The wall's names are drawn as placed; a map a person zooms lets a name give way to another.
+    assert style["layers"][-1]["layout"]["text-allow-overlap"] is True
+    names_layer = desk["layout"]["map"]["style"]["layers"][-1]["layout"]
+    assert names_layer["text-allow-overlap"] is False and names_layer["text-ignore-placement"] is False
