@@ -138,8 +138,11 @@ def _map(traces: list[go.Scatter | dict[str, Any]], language: str,
     # Over the base map: the legend under the map (over it, it would hide a part of the city).
     figure.update_layout(margin={"l": 0, "r": 0, "t": 0, "b": 34},
                          legend={"orientation": "h", "x": 0, "y": 0, "yanchor": "top", "bgcolor": "rgba(0,0,0,0)"})
+    # Zoomed in, the districts' and then the neighbourhoods' names appear.
+    zoomed_names = citydata.names_zoomed_in(city.levels[0], language, frame_px=DISPATCH_MAP_PX,
+                                            font_px=LABEL_FONT_PX)
     return on_basemap(figure.to_plotly_json(), basemap, citydata.request_origin(),
-                      citydata.map_frame(city.levels[0], DISPATCH_MAP_PX), pannable=True)
+                      citydata.map_frame(city.levels[0], DISPATCH_MAP_PX), pannable=True, zoomed_names=zoomed_names)
 
 
 def _map_patch(traces: list[go.Scatter | dict[str, Any]], first: int) -> dash.Patch:

@@ -20,11 +20,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from city.basemap import BaseMap
-from geo.labels import Frame
+from geo.labels import Frame, Placed
 from layouts.map_labels import LABEL_COLOUR
 from layouts.theme import BACKGROUND, translucent
 
-NAMES_LAYER = "cityops-names"  # the style's layer of units' names: every trace is drawn below it
+NAMES_LAYER = "cityops-names"  # the style's layer of units' names (finer levels' names: "-1", "-2" below it)
+MARKS_TOP = "cityops-marks-top"  # an empty layer under every names layer: every trace is drawn below it
 BASEMAP_SOURCE = "cityops-basemap"
 FILL_OPACITY = 0.7  # the fills let the base map show through, and keep red, amber and green vivid
 # MapLibre's zoom 0 is a world 512 px wide, the web map's zoom (layers' min_zoom, geo.labels.Frame) 256 px.
@@ -46,30 +47,36 @@ def tile_url(basemap: BaseMap, origin: str) -> str:
     return f"{origin}/basemap/{{z}}/{{x}}/{{y}}.{basemap.format}"
 
 
-def _names_source(names: dict[str, Any] | None) -> dict[str, Any]:
-    """The names trace (:func:`layouts.map_labels.label_trace`) as GeoJSON points with their anchors."""
+def _names_source(names: Sequence[tuple[float, float, str, str]]) -> dict[str, Any]:
+    """Names (lon, lat, text, Plotly's text position) as GeoJSON points with their anchors."""
     features = []
-    if names:
-        positions = names.get("textposition") or []
-        for index, (lon, lat, text) in enumerate(zip(names["x"], names["y"], names["text"], strict=True)):
-            position = positions[index] if isinstance(positions, list | tuple) else positions
-            anchor = _ANCHORS.get(position or "middle center", _ANCHORS["middle center"])[0]
-            features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
-                             "properties": {"name": text, "anchor": anchor}})
+    for lon, lat, text, position in names:
+        anchor = _ANCHORS.get(position or "middle center", _ANCHORS["middle center"])[0]
+        features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
+                         "properties": {"name": text, "anchor": anchor}})
     return {"type": "geojson", "data": {"type": "FeatureCollection", "features": features}}
 
 
-def _names_layer(names: dict[str, Any] | None, pannable: bool) -> dict[str, Any]:
+def _trace_names(names: dict[str, Any] | None) -> list[tuple[float, float, str, str]]:
+    """The names trace (:func:`layouts.map_labels.label_trace`) as (lon, lat, text, position)."""
+    if not names:
+        return []
+    positions = names.get("textposition") or []
+    return [(lon, lat, text, positions[index] if isinstance(positions, list | tuple) else positions)
+            for index, (lon, lat, text) in enumerate(zip(names["x"], names["y"], names["text"], strict=True))]
+
+
+def _names_layer(names: dict[str, Any] | None, pannable: bool, layer_id: str = NAMES_LAYER) -> dict[str, Any]:
     """Where :func:`geo.labels.place_labels` put each name, beside its unit's mark (MapLibre keeps a
     feature's properties flat: the offset is chosen by the anchor). Which names fit was decided there,
     for the map's starting frame: a fixed map draws them all, as placed; on a ``pannable`` map MapLibre
     also hides a name that would cover another once a person zooms out, and shows it again on the way
-    back (in the order placed: the first placed wins)."""
+    back (the names layer above wins, and within a layer the first placed)."""
     size = float((names or {}).get("textfont", {}).get("size") or 26)
     away = (float((names or {}).get("marker", {}).get("size") or 0) / 2 + 3) / size  # ems clear of the mark
     offsets = [item for anchor, (dx, dy) in _ANCHORS.values() if anchor != "center"
                for item in (anchor, ["literal", [dx * away, dy * away]])]
-    return {"id": NAMES_LAYER, "type": "symbol", "source": NAMES_LAYER,
+    return {"id": layer_id, "type": "symbol", "source": layer_id,
             "layout": {"text-field": ["get", "name"], "text-font": NAMES_FONT, "text-size": size,
                        "text-anchor": ["get", "anchor"],
                        "text-offset": ["match", ["get", "anchor"], *offsets, ["literal", [0, 0]]],
@@ -79,11 +86,12 @@ def _names_layer(names: dict[str, Any] | None, pannable: bool) -> dict[str, Any]
                       "text-halo-blur": size / 26}}
 
 
-def map_style(basemap: BaseMap, origin: str, names: dict[str, Any] | None = None, *,
-              pannable: bool = False) -> dict[str, Any]:
+def map_style(basemap: BaseMap, origin: str, names: dict[str, Any] | None = None, *, pannable: bool = False,
+              zoomed_names: Sequence[tuple[float, Sequence[Placed]]] = ()) -> dict[str, Any]:
     """The MapLibre style of a map over ``basemap``: the dark ground, the tiles from ``origin`` (this
     server, in full), the city's own style layers for vector tiles, and the units' ``names`` on top
-    (:func:`_names_layer`)."""
+    (:func:`_names_layer`); ``zoomed_names``: finer levels' names, each drawn from its (web map) zoom
+    on (:func:`web.citydata.names_zoomed_in`), below the first ones."""
     reader = basemap.reader
     source: dict[str, Any] = {"tiles": [tile_url(basemap, origin)], "minzoom": reader.min_zoom,
                               "maxzoom": reader.max_zoom, "attribution": basemap.attribution}
@@ -98,8 +106,15 @@ def map_style(basemap: BaseMap, origin: str, names: dict[str, Any] | None = None
     else:  # the city's style (city.basemap.read_style checked it), its vector sources pointed at our tiles
         style = copy.deepcopy(basemap.style or {})
         style["sources"] = {name: {"type": "vector", **source} for name in style["sources"]}
-    style["sources"][NAMES_LAYER] = _names_source(names)
-    style["layers"] = [*style["layers"], _names_layer(names, pannable)]
+    finer = []
+    for step, (zoom, placed) in reversed(list(enumerate(zoomed_names, start=1))):  # the finest lowest
+        layer_id = f"{NAMES_LAYER}-{step}"
+        style["sources"][layer_id] = _names_source([(p.lon, p.lat, p.text, p.position) for p in placed])
+        finer.append({**_names_layer(names, pannable, layer_id), "minzoom": round(zoom + MAPLIBRE_ZOOM_OFFSET, 2)})
+    style["sources"][NAMES_LAYER] = _names_source(_trace_names(names))
+    style["sources"][MARKS_TOP] = _names_source([])
+    style["layers"] = [*style["layers"], {"id": MARKS_TOP, "type": "symbol", "source": MARKS_TOP}, *finer,
+                       _names_layer(names, pannable)]
     return style
 
 
@@ -112,7 +127,7 @@ def map_trace(trace: Any) -> dict[str, Any]:
     if trace.get("type", "scatter") not in ("scatter", "scattergl"):
         return trace
     converted = {key: value for key, value in trace.items() if key not in _CARTESIAN_ONLY}
-    converted.update(type="scattermap", lon=trace.get("x", []), lat=trace.get("y", []), below=NAMES_LAYER)
+    converted.update(type="scattermap", lon=trace.get("x", []), lat=trace.get("y", []), below=MARKS_TOP)
     if trace.get("fill") == "toself":  # a unit's fill: its colour as given (fill_paint: translucent already)
         converted.update(fill="toself", fillcolor=trace.get("fillcolor") or BACKGROUND)
     marker = dict(trace.get("marker") or {})
@@ -133,16 +148,17 @@ def is_names(trace: Any) -> bool:
 
 
 def on_basemap(figure: dict[str, Any], basemap: BaseMap, origin: str, frame: Frame | None, *,
-               scale: float = 1.0, pannable: bool) -> dict[str, Any]:
+               scale: float = 1.0, pannable: bool,
+               zoomed_names: Sequence[tuple[float, Sequence[Placed]]] = ()) -> dict[str, Any]:
     """``figure`` (lon/lat traces and a cartesian layout) drawn over ``basemap``: framed on ``frame``
     (a map ``scale`` times the size the frame was measured for shows it ``scale`` times larger);
     ``pannable`` maps (drill-down, dispatch) may be dragged and zoomed within the city's reach, the
-    others (the wall) keep their framing (``assets/basemap.js``)."""
+    others (the wall) keep their framing (``assets/basemap.js``) and have no ``zoomed_names``."""
     data = figure["data"]
     names = next((trace for trace in data if is_names(trace)), None)
     layout = {key: value for key, value in figure["layout"].items()
               if key not in ("xaxis", "yaxis", "plot_bgcolor", "dragmode")}
-    view: dict[str, Any] = {"style": map_style(basemap, origin, names, pannable=pannable)}
+    view: dict[str, Any] = {"style": map_style(basemap, origin, names, pannable=pannable, zoomed_names=zoomed_names)}
     if frame is not None:
         west, south, east, north = frame.bounds
         # A zoomable map starts a little wider than its frame: its box on the page may be smaller

@@ -181,7 +181,10 @@ def unit_map(units: Sequence[MapUnit], shapes: dict[str, UnitShape], *, level: s
         legend={"orientation": "h", "x": 0, "y": 0, "yanchor": "top", "font": {"size": 18},
                 "bgcolor": "rgba(16,20,24,0)"})
     if basemap is not None:
-        return on_basemap(figure, basemap, citydata.request_origin(), frame, pannable=True)
+        zoomed_names = citydata.names_zoomed_in(level, language, frame_px=DISTRICT_MAP_PX, font_px=LABEL_FONT_PX,
+                                                codes=codes)
+        return on_basemap(figure, basemap, citydata.request_origin(), frame, pannable=True,
+                          zoomed_names=zoomed_names)
     return figure
 
 

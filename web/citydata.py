@@ -135,6 +135,44 @@ def map_labels(level: str, language: str, *, frame_px: tuple[int, int], font_px:
         return _labels(folder, level, codes, language, frame_px, font_px, mark_px)
 
 
+# A map a person zooms (over a base map) names the next level down from this many zoom levels in,
+# the one below that from twice as many (a borough's districts from 1.5, their neighbourhoods from 3).
+ZOOM_STEP = 1.5
+
+
+@lru_cache(maxsize=256)
+def _names_zoomed_in(folder: Path, level: str, codes: tuple[str, ...] | None, language: str,
+                     frame_px: tuple[int, int], font_px: float) -> tuple[tuple[float, tuple[Placed, ...]], ...]:
+    city = _load(folder)
+    frame = _frame(folder, level, codes, frame_px)
+    if frame is None:
+        return ()
+    parents = _parent_codes(folder)
+    above = set(codes) if codes is not None else set(_unit_shapes(folder, level))
+    steps = []
+    for step, finer in enumerate(city.levels[city.levels.index(level) + 1:], start=1):
+        below = tuple(sorted(code for code in _unit_shapes(folder, finer) if parents.get(code) in above))
+        if not below:
+            break
+        scale = 2 ** (ZOOM_STEP * step)
+        bigger = (round(frame_px[0] * scale), round(frame_px[1] * scale))
+        zoomed = _frame(folder, finer, below, bigger)
+        if zoomed is not None:  # no marks of these units on the map: each name over its unit's middle
+            steps.append((zoomed.zoom, _labels(folder, finer, below, language, bigger, font_px, 0)))
+        above = set(below)
+    return tuple(steps)
+
+
+def names_zoomed_in(level: str, language: str, *, frame_px: tuple[int, int], font_px: float,
+                    codes: tuple[str, ...] | None = None) -> tuple[tuple[float, tuple[Placed, ...]], ...]:
+    """For a map of the units of ``level`` (``codes`` of them, or all) that a person zooms: the names of
+    each finer level below them that fit, placed for a map :data:`ZOOM_STEP` zoom levels further in
+    per level, with the (web map) zoom from which they fit; cached."""
+    folder = flask.current_app.config[CITY_FOLDER]
+    with _lock:
+        return _names_zoomed_in(folder, level, codes, language, frame_px, font_px)
+
+
 @lru_cache(maxsize=32)
 def _elements(folder: Path, role: str | None, language: str) -> pd.DataFrame:
     return elements_frame(visible_layers(_load(folder).layers, role), language)

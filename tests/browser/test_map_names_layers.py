@@ -158,8 +158,10 @@ return {names: [...new Set(names)], hospitals: hospitals, zoom: map.getZoom(), c
 
 MAP_STATE_JS = """
 const map = document.querySelector(arguments[0] + ' .js-plotly-plot')._fullLayout.map._subplot.map;
+const finer = map.getStyle().layers.map(l => l.id).filter(id => id.startsWith('cityops-names-'));
 return {zoom: map.getZoom(), drag: map.dragPan.isEnabled(), wheel: map.scrollZoom.isEnabled(),
-        names_overlap: map.getLayoutProperty('cityops-names', 'text-allow-overlap')};
+        names_overlap: map.getLayoutProperty('cityops-names', 'text-allow-overlap'),
+        finer_names: finer.length ? map.queryRenderedFeatures({layers: finer}).length : 0};
 """
 ZOOM_JS = ("document.querySelector(arguments[0] + ' .js-plotly-plot')._fullLayout.map._subplot.map"
            ".jumpTo({zoom: arguments[1]});")
@@ -204,13 +206,15 @@ def test_the_base_map_names_and_a_layer_draw_with_the_outside_world_blocked(
         _wait_text(browser, ".breadcrumb", "New York City")
         _map_drawn(browser, "#district-map", names=1)  # the long names of its districts that fit at 26 px
         browser.save_screenshot(str(screenshots / "basemap-drill-down-1920.png"))
-        # … which a person may drag and zoom; zoomed out, its names give way to each other.
+        # … which a person may drag and zoom; its names give way to each other, and zoomed in the
+        # districts' neighbourhoods are named too.
         drill = browser.execute_script(MAP_STATE_JS, "#district-map")
-        assert drill["drag"] and drill["wheel"] and not drill["names_overlap"], drill
-        browser.execute_script(ZOOM_JS, "#district-map", drill["zoom"] + 1)
-        _map_drawn(browser, "#district-map", names=1)
+        assert drill["drag"] and drill["wheel"] and not drill["names_overlap"] and not drill["finer_names"], drill
+        browser.execute_script(ZOOM_JS, "#district-map", drill["zoom"] + 2)
+        _map_drawn(browser, "#district-map", names=0)
         zoomed = browser.execute_script(MAP_STATE_JS, "#district-map")
-        assert abs(zoomed["zoom"] - drill["zoom"] - 1) < 0.01, (drill, zoomed)
+        assert abs(zoomed["zoom"] - drill["zoom"] - 2) < 0.01 and zoomed["finer_names"] > 0, (drill, zoomed)
+        browser.save_screenshot(str(screenshots / "basemap-drill-down-zoomed-1920.png"))
         _complete(browser, base, "/district/MN")
     finally:
         browser.quit()

@@ -18,7 +18,7 @@ from auth.accounts import add_user
 from city import city_folder
 from city.basemap_sample import SAMPLE_FILE
 from cityops.settings import Settings
-from layouts.basemap import NAMES_LAYER
+from layouts.basemap import MARKS_TOP, NAMES_LAYER
 from tests.integration.test_command_view import answer, command, district, vitals  # noqa: F401 - fixture
 from tests.integration.test_display_links import issue
 from tests.integration.test_incidents import _refresh as dispatch_refresh
@@ -101,7 +101,7 @@ def test_the_command_view_draws_over_the_base_map_and_fetches_only_from_here(cli
     assert all(url.startswith(ORIGIN + "/") for url in _urls(figure)), _urls(figure)
     assert {trace["type"] for trace in figure["data"]} == {"scattermap"}
     assert all(trace.get("marker", {}).get("symbol") in (None, "circle") for trace in figure["data"])
-    assert all(trace["below"] == NAMES_LAYER for trace in figure["data"])
+    assert all(trace["below"] == MARKS_TOP for trace in figure["data"])
     names = style["sources"][NAMES_LAYER]["data"]["features"]
     assert {feature["properties"]["name"] for feature in names} >= {"Manhattan", "Brooklyn", "Queens"}
     assert style["layers"][-1]["id"] == NAMES_LAYER and style["layers"][-1]["paint"]["text-halo-width"] > 0
@@ -115,6 +115,15 @@ def test_the_command_view_draws_over_the_base_map_and_fetches_only_from_here(cli
     assert all(op["params"]["value"].startswith("rgba(") for op in operations if op["location"][-1] == "fillcolor")
 
 
+def _finer_names(view: dict) -> list[str]:
+    """The ids of the finer levels' names layers, checked: each with names, from a zoom further in."""
+    layers = [layer for layer in view["style"]["layers"] if layer["id"].startswith(NAMES_LAYER + "-")]
+    zooms = [layer["minzoom"] for layer in layers]
+    assert zooms == sorted(zooms, reverse=True) and all(zoom > view["zoom"] for zoom in zooms), (view["zoom"], zooms)
+    assert all(view["style"]["sources"][layer["id"]]["data"]["features"] for layer in layers)
+    return [layer["id"] for layer in layers]
+
+
 def test_the_drill_down_and_dispatch_zoom_over_the_base_map(client_for, vitals, db) -> None:  # noqa: F811
     figure = answer(district(client_for("viewer"), vitals["borough"], layers=["hospitals"]))["district-map"]["figure"]
     view = figure["layout"]["map"]
@@ -123,9 +132,13 @@ def test_the_drill_down_and_dispatch_zoom_over_the_base_map(client_for, vitals, 
     assert all(url.startswith(ORIGIN + "/") for url in _urls(figure))
     hospitals = next(t for t in figure["data"] if t.get("meta") == "layer:hospitals")
     assert hospitals["uid"] == "layer-hospitals-minzoom-0"
+    # Zoomed in, the borough's districts' neighbourhoods are named too.
+    assert _finer_names(view) == [NAMES_LAYER + "-1"]
     response = dispatch_refresh(client_for("dispatcher"), None)
     dispatch = answer(response)["dispatch-map"]["figure"]
     assert "map" in dispatch["layout"] and dispatch["layout"]["legend"]["yanchor"] == "top"  # under the map
+    # Zoomed in, the boroughs' districts are named, then their neighbourhoods, each from a zoom further in.
+    assert _finer_names(dispatch["layout"]["map"]) == [NAMES_LAYER + "-2", NAMES_LAYER + "-1"]
     assert all(url.startswith(ORIGIN + "/") for url in _urls(dispatch))
     patched = answer(dispatch_refresh(client_for("dispatcher"), answer(response)["dispatch-map-drawn"]["data"]))
     assert all(op["params"]["value"]["type"] == "scattermap" for op in patched["dispatch-map"]["figure"]["operations"])
@@ -176,4 +189,4 @@ def test_a_city_folder_names_its_vector_base_map_and_style(migrated_database_url
     style = client.get("/basemap/style.json").get_json()
     assert style["sources"]["osm"]["tiles"] == [f"{ORIGIN}/basemap/{{z}}/{{x}}/{{y}}.pbf"]
     assert style["sources"]["osm"]["attribution"] == "© OpenStreetMap contributors"
-    assert [layer["id"] for layer in style["layers"]] == ["water", NAMES_LAYER]
+    assert [layer["id"] for layer in style["layers"]] == ["water", MARKS_TOP, NAMES_LAYER]

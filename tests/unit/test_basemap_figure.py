@@ -13,7 +13,7 @@ from PIL import Image
 from city.basemap import open_basemap
 from city.model import BaseMapConfig
 from geo.labels import Frame
-from layouts.basemap import MAPLIBRE_ZOOM_OFFSET, NAMES_LAYER, fill_paint, map_trace, on_basemap
+from layouts.basemap import MAPLIBRE_ZOOM_OFFSET, MARKS_TOP, NAMES_LAYER, fill_paint, map_trace, on_basemap
 from layouts.command_map import fill_colours, map_state
 from layouts.map_labels import label_trace
 
@@ -36,7 +36,7 @@ def test_a_mark_trace_becomes_circles_below_the_names() -> None:
             "marker": {"size": 17, "symbol": "triangle-up", "color": "#fff59d", "line": {"width": 1.5}},
             "text": ["Queens"], "hoverinfo": "text", "customdata": [["unit", "QN"]]}
     converted = map_trace(mark)
-    assert converted == {"type": "scattermap", "mode": "markers", "lon": [-73.9], "lat": [40.7], "below": NAMES_LAYER,
+    assert converted == {"type": "scattermap", "mode": "markers", "lon": [-73.9], "lat": [40.7], "below": MARKS_TOP,
                          "marker": {"size": 17, "color": "#fff59d"}, "text": ["Queens"], "hoverinfo": "text",
                          "customdata": [["unit", "QN"]]}
     assert map_trace(converted) == converted  # already a map trace
@@ -85,3 +85,13 @@ def test_a_figure_over_the_base_map_names_in_the_style_and_framed(basemap) -> No
     assert style["layers"][-1]["layout"]["text-allow-overlap"] is True
     names_layer = desk["layout"]["map"]["style"]["layers"][-1]["layout"]
     assert names_layer["text-allow-overlap"] is False and names_layer["text-ignore-placement"] is False
+    # Zoomed in, finer levels' names: each from its zoom, under the first names, over every trace.
+    finer = on_basemap(figure, basemap, "http://x", frame, pannable=True,
+                       zoomed_names=[(12.5, [Placed("QN01", "Astoria", -73.92, 40.77, "middle center")]),
+                                     (14.0, [Placed("QN0101", "Ditmars", -73.91, 40.78, "top center")])])
+    layers = finer["layout"]["map"]["style"]["layers"]
+    assert [layer["id"] for layer in layers[-4:]] == [MARKS_TOP, f"{NAMES_LAYER}-2", f"{NAMES_LAYER}-1", NAMES_LAYER]
+    assert [layer.get("minzoom") for layer in layers[-3:]] == [13.0, 11.5, None]  # MapLibre's zoom: one less
+    sources = finer["layout"]["map"]["style"]["sources"]
+    assert sources[f"{NAMES_LAYER}-2"]["data"]["features"][0]["properties"] == {"name": "Ditmars", "anchor": "bottom"}
+    assert {trace["below"] for trace in finer["data"]} == {MARKS_TOP}
