@@ -26,19 +26,9 @@ import shapely
 from PIL import Image, ImageDraw
 
 from geo.tiles import tiles_covering
+from layouts.theme import BASEMAP_PALETTE
 
 SAMPLE_FILE = "basemap/sample.mbtiles"
-# The wall's dark ground (layouts.theme.BACKGROUND: a test keeps them equal), land a shade lighter than
-# the water around it, parks a touch greener, streets and borders faint, so that red, amber and green
-# fills over it keep their contrast.
-BASEMAP_PALETTE = {
-    "water": "#101418",  # and whatever is outside the city: the map's own ground, no edge where tiles end
-    "land": "#1a2027",
-    "park": "#17231c",
-    "border": "#252d36",
-    "street": "#28313b",
-    "avenue": "#323d49",
-}
 # A whole city on a wall (web zoom ≈ 10.5) down to a district (≈ 13); a neighbourhood's drill-down (≈ 15)
 # shows zoom 13 enlarged: a sixth of the tiles (and of the build's time) of drawing 14 and 15 too.
 SAMPLE_ZOOMS = range(9, 14)

@@ -15,3 +15,14 @@ def translucent(colour: str, opacity: float) -> str:
     red, green, blue = (int(colour[start:start + 2], 16) for start in (1, 3, 5))
     return f"rgba({red},{green},{blue},{opacity})"
 
+# The sample base map a bundled city is built with (city/basemap_sample.py): the wall's dark ground,
+# land a shade lighter than the water around it, parks a touch greener, streets and borders faint, so
+# that red, amber and green fills over it keep their contrast.
+BASEMAP_PALETTE = {
+    "water": BACKGROUND,  # and whatever is outside the city: the map's own ground, no edge where tiles end
+    "land": "#1a2027",
+    "park": "#17231c",
+    "border": "#252d36",
+    "street": "#28313b",
+    "avenue": "#323d49",
+}

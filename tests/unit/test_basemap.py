@@ -341,10 +341,3 @@ def test_the_sample_base_map_is_drawn_from_the_boundaries_deterministically(tmp_
     assert max(max(band) for band in image.convert("RGB").getextrema()) < 90
     assert reader.tile(12, x // 2, y // 2) is None  # zooms not drawn
 
-
-def test_the_sample_base_maps_water_is_the_walls_ground() -> None:
-    # Outside the city the tiles are water: the same colour as the page, so no edge shows where tiles end.
-    from city.basemap_sample import BASEMAP_PALETTE
-    from layouts.theme import BACKGROUND
-
-    assert BASEMAP_PALETTE["water"] == BACKGROUND
