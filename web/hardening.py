@@ -11,10 +11,15 @@
   React and Plotly set them.
 - ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: same-origin``, ``X-Frame-Options:
   DENY`` for old browsers, and HSTS on answers sent over https.
+- A worker's first requests wait for Dash's set-up (:func:`setup_once`): Dash runs it in the
+  first request and lets the others through meanwhile, which failed them with 500s when many
+  screens came back at once after a restart.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import dash
@@ -76,7 +81,28 @@ def init_app(server: flask.Flask) -> None:
     server.register_error_handler(RequestEntityTooLarge, _too_large)
 
 
+def setup_once(setup: Callable[[], object]) -> Callable[[], None]:
+    """``setup`` run by the first caller while every other caller waits for it to finish, then never
+    again (Dash marks its first-request set-up done before doing it: a request arriving meanwhile
+    went on with half of it, or changed the callback map under it)."""
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def once() -> None:
+        if done.is_set():
+            return
+        with lock:
+            if not done.is_set():
+                setup()
+                done.set()
+
+    return once
+
+
 def init_dash(app: dash.Dash) -> None:
-    """Send the security headers on every answer of ``app``'s server (CSP with ``app``'s inline scripts)."""
+    """Send the security headers on every answer of ``app``'s server (CSP with ``app``'s inline scripts);
+    concurrent first requests wait for Dash's set-up (:func:`setup_once`)."""
+    hooks = app.server.before_request_funcs.setdefault(None, [])
+    hooks[hooks.index(app._setup_server)] = setup_once(app._setup_server)  # noqa: SLF001 - Dash's own hook
     app.server.extensions[_CSP] = app
     app.server.after_request(_headers)

@@ -175,3 +175,36 @@ def test_the_kpi_period_default_still_works(client_for) -> None:
     response = client_for("viewer").get("/api/v1/kpis")
     assert response.status_code == 200
     assert datetime.fromisoformat(response.get_json()["to"]) <= datetime.now(UTC)
+
+
+def test_many_first_requests_at_once_all_wait_for_dashs_set_up(migrated_database_url, module_broker) -> None:
+    # As after a restart, when every wall screen comes back at once: Dash's first-request set-up ran
+    # beside the other requests and failed some with 500 ("dictionary changed size during iteration").
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    app = create_app(Settings(database_url=migrated_database_url, mqtt_url=module_broker.url, secret_key=SECRET))
+    answered: list[int] = []
+    during_set_up: list[int] = []
+    app.server.after_request(lambda response: (answered.append(response.status_code), response)[1])
+    generate = app._generate_scripts_html  # one step of the set-up: held until another request answers, or 1 s
+
+    def slow_step() -> None:
+        deadline = time.monotonic() + 1.0
+        while not answered and time.monotonic() < deadline:
+            time.sleep(0.01)
+        during_set_up.extend(answered)
+        generate()
+
+    app._generate_scripts_html = slow_step
+    start = threading.Barrier(16)
+
+    def first_request(_: int) -> int:
+        client = app.server.test_client()
+        start.wait(60)
+        return client.get("/login").status_code
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(pool.map(first_request, range(16)))
+    assert during_set_up == [] and statuses == [200] * 16
