@@ -110,7 +110,8 @@ def map_style(basemap: BaseMap, origin: str, names: dict[str, Any] | None = None
     for step, (zoom, placed) in reversed(list(enumerate(zoomed_names, start=1))):  # the finest lowest
         layer_id = f"{NAMES_LAYER}-{step}"
         style["sources"][layer_id] = _names_source([(p.lon, p.lat, p.text, p.position) for p in placed])
-        finer.append({**_names_layer(names, pannable, layer_id), "minzoom": round(zoom + MAPLIBRE_ZOOM_OFFSET, 2)})
+        unmarked = {**(names or {}), "marker": {"size": 0}}  # placed with no marks: centred, or just off
+        finer.append({**_names_layer(unmarked, pannable, layer_id), "minzoom": round(zoom + MAPLIBRE_ZOOM_OFFSET, 2)})
     style["sources"][NAMES_LAYER] = _names_source(_trace_names(names))
     style["sources"][MARKS_TOP] = _names_source([])
     style["layers"] = [*style["layers"], {"id": MARKS_TOP, "type": "symbol", "source": MARKS_TOP}, *finer,
