@@ -21,8 +21,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +30,12 @@ import pytest
 from cityops.embedded import free_port, wait_for_port
 from tests.integration.receivers import make_certificate
 from tests.integration.test_ingest import wait_for
-from tests.integration.test_web_workers import environment, opener_with_cookies, sign_in  # noqa: F401 - fixture
+from tests.integration.test_web_workers import (  # noqa: F401 - environment: a fixture
+    environment,
+    opener_with_cookies,
+    sign_in,
+    started,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "deploy" / "haproxy" / "cityops.cfg"
@@ -68,25 +72,10 @@ def proxy_config(text: str, *, servers: list[int], https: int, http: int, stats:
     return one(r"^(\s*server web2) \S+", rf"\1 127.0.0.1:{servers[1]}", text)
 
 
-@contextmanager
-def gunicorn(env: dict[str, str], port: int, log: Path) -> Iterator[subprocess.Popen]:
+def gunicorn(env: dict[str, str], port: int, log: Path) -> AbstractContextManager[subprocess.Popen]:
     """The production command on ``port``, in a process group of its own (to kill it all, like a dying host)."""
-    command = [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "--workers", "2",
-               "--bind", f"127.0.0.1:{port}", "app:server"]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO,
-                                   start_new_session=True)
-    try:
-        for _ in range(240):
-            if wait_for_port(port, timeout_s=0.5) or process.poll() is not None:
-                break
-        if process.poll() is not None:
-            pytest.fail(f"gunicorn stopped:\n{log.read_text()}", pytrace=False)
-        yield process
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=60)
+    return started([sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "--workers", "2",
+                    "--bind", f"127.0.0.1:{port}", "app:server"], env, port, log)
 
 
 def server_states(stats_port: int) -> dict[str, str]:

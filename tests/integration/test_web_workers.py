@@ -8,6 +8,7 @@ import http.cookiejar
 import json
 import os
 import re
+import signal
 import ssl
 import subprocess
 import sys
@@ -44,20 +45,30 @@ def environment(module_database_url: str, tmp_path_factory) -> Iterator[dict[str
 
 
 @contextmanager
-def serving(command: list[str], env: dict[str, str], port: int, log: Path) -> Iterator[str]:
+def started(command: list[str], env: dict[str, str], port: int, log: Path) -> Iterator[subprocess.Popen]:
+    """``command`` (output in ``log``) once it listens on ``port``, in a process group of its own (a test
+    may kill it all, like a dying host); the group is stopped at the end."""
     with log.open("wb") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   cwd=Path(__file__).resolve().parents[2])
+                                   cwd=Path(__file__).resolve().parents[2], start_new_session=True)
     try:
-        for _ in range(120):
+        for _ in range(240):
             if wait_for_port(port, timeout_s=0.5) or process.poll() is not None:
                 break
         if process.poll() is not None:
             pytest.fail(f"{command[2:4]} stopped:\n{log.read_text()}", pytrace=False)
-        yield f"http://127.0.0.1:{port}"
+        yield process
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=60)
+
+
+@contextmanager
+def serving(command: list[str], env: dict[str, str], port: int, log: Path) -> Iterator[str]:
+    """The web app ``command`` starts (:func:`started`): its address."""
+    with started(command, env, port, log):
+        yield f"http://127.0.0.1:{port}"
 
 
 def opener_with_cookies(jar: http.cookiejar.CookieJar,
