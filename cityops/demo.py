@@ -42,6 +42,7 @@ from cityops.embedded import (
     write_servers,
 )
 from cityops.settings import Settings
+from indicators.rules import format_duration
 
 FIRST_RUN_HISTORY = timedelta(days=1)  # the default of --history
 # Readings older than this are deleted (the vital-sign history keeps its own, longer retention):
@@ -167,7 +168,7 @@ def run_demo(options: DemoOptions, settings: Settings, stop: threading.Event, sa
 
         history_period = None
         if first_run:
-            step(f"history: {period_words(options.history)} of simulated readings (first run only); "
+            step(f"history: {format_duration(options.history.total_seconds())} of simulated readings (first run only); "
                  "their vital signs follow while the demo runs")
             from cityops.backfill import backfill_readings
             from ingest.simulator_process import SimulatorOptions
@@ -271,16 +272,6 @@ def _stop(child: Child) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
-
-
-def period_words(period: timedelta) -> str:
-    """``1 day``, ``6 hours``, ``90 minutes``: a period as the demo's output says it."""
-    minutes = round(period.total_seconds() / 60)
-    for size, word in ((1440, "day"), (60, "hour"), (1, "minute")):
-        if minutes % size == 0 or size == 1:
-            count = minutes // size
-            return f"{count} {word}{'' if count == 1 else 's'}"
-    raise AssertionError("unreachable")
 
 
 def _vital_signs_of_the_past(city: str, database_url: str, period: tuple[datetime, datetime], time_zone: str | None,

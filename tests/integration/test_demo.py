@@ -77,7 +77,7 @@ def test_demo_runs_everything_embedded_and_a_second_run_reuses_the_data(tmp_path
     output, code = run_demo(data_dir, reading_lines=2, port=port)
     assert code == 0, output
     for step in ("[1] data directory", "database: embedded PostgreSQL", "broker: embedded",
-                 "history: 2 hours of simulated readings",
+                 "history: 2h of simulated readings",
                  "processes: ingest, simulate, indicators, web, notify", "mail: embedded SMTP server on 127.0.0.1:",
                  "notifications: the demo's channel, people, rota and rules loaded", f"open http://127.0.0.1:{port}/",
                  "stopped",

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from cityops.cli import build_parser
-from cityops.demo import FIRST_RUN_HISTORY, period_words
+from cityops.demo import FIRST_RUN_HISTORY
 
 
 def test_the_history_defaults_to_a_day_and_takes_hours_or_days() -> None:
@@ -26,7 +26,3 @@ def test_a_bad_history_is_refused_in_one_line(given: str, said: str, capsys) -> 
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert error.startswith("cityops demo: error: argument --history:") and said in error, error
 
-
-def test_the_demo_says_its_history_in_words() -> None:
-    assert [period_words(timedelta(minutes=m)) for m in (60, 90, 360, 1440, 2880)] == [
-        "1 hour", "90 minutes", "6 hours", "1 day", "2 days"]
