@@ -10,7 +10,7 @@ CITY_SOURCES := $(wildcard geo/*.py city/*.py city/packs/*.py) indicators/regist
 # The integration tests create throw-away databases on this server (see tests/integration/conftest.py).
 export CITYOPS_TEST_PG ?= postgresql://cityops_test:cityops_test@127.0.0.1:5432/postgres
 
-.PHONY: demo test lint bench bench-ingest bench-vitals bench-command-view bench-wall bench-reports bench-render bench-timescale bench-replica bench-basemap cities services clean
+.PHONY: demo test lint plotly-bundles bench bench-ingest bench-vitals bench-command-view bench-wall bench-reports bench-render bench-timescale bench-replica bench-basemap cities services clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "cityops needs Python 3.11 or newer"; exit 1; }
@@ -43,6 +43,10 @@ demo: $(DEMO_INSTALLED) data/cities/nyc/.built
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
+
+# The partial plotly.js bundles in assets/vendor (README "The command view"): after a plotly upgrade.
+plotly-bundles:
+	bash scripts/build-plotly-bundles.sh
 
 # PostgreSQL running, Mosquitto installed (the tests start their own brokers); TimescaleDB for the
 # tests' own throw-away TimescaleDB cluster where it can be had (the OS package, or a source build of

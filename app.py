@@ -51,6 +51,7 @@ from web import (
     login,
     metrics,
     pages,
+    plotly_bundle,
 )
 from web import basemap as web_basemap
 
@@ -239,6 +240,8 @@ def create_app(settings: Settings, *, demo: bool = False) -> dash.Dash:
         # Without this Dash builds a "validation layout" of every page and sends it to any
         # browser in the page shell; pages then check nothing. The guard decides instead.
         suppress_callback_exceptions=True,
+        # plotly.js with only the traces the pages draw (MapLibre only with a base map), not all of it.
+        assets_ignore=plotly_bundle.assets_ignore(with_map=basemap is not None),
         **_NO_MCP,
     )
     app.layout = shell

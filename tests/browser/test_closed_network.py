@@ -18,6 +18,7 @@ import pytest
 
 from tests.browser.conftest import chromium
 from tests.browser.test_shell import WAIT_S, _no_console_errors, _wait_text
+from web.plotly_bundle import WITHOUT_MAP, plotlyjs_version
 
 pytestmark = pytest.mark.browser
 
@@ -49,13 +50,20 @@ def _network(browser) -> tuple[list[str], list[dict]]:
     return requested, failed
 
 
-def _complete(browser, base: str, path: str) -> None:
+def _complete(browser, base: str, path: str) -> list[str]:
+    """Checks the page loaded nothing from elsewhere, failed no request, logged no error; what it requested."""
     requested, failed = _network(browser)
     assert requested, path
     outside = [url for url in requested if not url.startswith((base, "data:", "blob:"))]
     assert not outside, (path, outside)
     assert not failed, (path, failed)
     _no_console_errors(browser)
+    return requested
+
+
+def plotly_scripts(requested: list[str]) -> list[str]:
+    """The plotly.js files among the URLs requested (web/plotly_bundle.py: one partial bundle, not all of plotly.js)."""
+    return [url.split("?")[0].rsplit("/", 1)[-1] for url in requested if "plotly" in url.rsplit("/", 1)[-1]]
 
 
 def test_every_page_is_complete_with_the_outside_world_blocked(live_app, closed_browser, screenshots: Path) -> None:
@@ -83,7 +91,9 @@ def test_every_page_is_complete_with_the_outside_world_blocked(live_app, closed_
         "const gd = document.querySelector('#command-map .js-plotly-plot');"
         "return gd.data.some(t => t.meta === 'layer:hospitals' && t.customdata.length > 0);"))
     browser.save_screenshot(str(screenshots / "closed-network-command-view.png"))
-    _complete(browser, base, "/")
+    # plotly.js without MapLibre (no base map here), and the version the Python package draws for.
+    assert plotly_scripts(_complete(browser, base, "/")) == [WITHOUT_MAP]
+    assert browser.execute_script("return Plotly.version") == plotlyjs_version()
 
     city_level = browser.execute_script(
         "const gd = document.querySelector('#command-map .js-plotly-plot');"

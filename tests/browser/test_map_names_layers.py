@@ -183,7 +183,8 @@ def _map_drawn(browser, graph: str, names: int = 3) -> dict:
 @pytest.mark.parametrize(("width", "height"), [(1920, 1080)])
 def test_the_base_map_names_and_a_layer_draw_with_the_outside_world_blocked(
         live_basemap_app, db, city_vitals, screenshots: Path, width: int, height: int) -> None:  # noqa: F811
-    from tests.browser.test_closed_network import BLOCK_OUTSIDE, _complete, _network
+    from tests.browser.test_closed_network import BLOCK_OUTSIDE, _complete, _network, plotly_scripts
+    from web.plotly_bundle import WITH_MAP
 
     base = live_basemap_app.url
     browser = chromium(width, height, arguments=(*BLOCK_OUTSIDE, *WEBGL), network_log=True)
@@ -197,6 +198,7 @@ def test_the_base_map_names_and_a_layer_draw_with_the_outside_world_blocked(
         assert not wall["drag"] and not wall["wheel"] and wall["names_overlap"], wall
         browser.save_screenshot(str(screenshots / f"basemap-wall-{width}x{height}.png"))
         requested, failed = _network(browser)
+        assert plotly_scripts(requested) == [WITH_MAP]  # the plotly.js with MapLibre, only it
         tiles = [url for url in requested if url.startswith(f"{base}/basemap/")]
         assert tiles and not failed, (tiles[:3], failed)
         assert all(url.startswith((base, "data:", "blob:")) for url in requested), requested
