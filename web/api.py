@@ -13,17 +13,20 @@ long ago to be shown as current (``stale``: the indicators process has not run f
 :data:`indicators.freshness.STALE_AFTER_S` seconds). A path under ``/api/`` that names no endpoint is a JSON 404.
 
 ``GET /api/v1/vitals`` is built once per change of the vital signs and shared by every caller of
-the process; the ages in it (``age_s``, ``input_age_s``) are still computed at each request.
+the process; its ages (``age_s``, ``input_age_s``) are measured to ``as_of``, the end of the second
+the answer is served in, so one body (1.5 MB for New York, and its gzip) serves every caller of that
+second, and an age is never younger than it is (at most a second older).
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import threading
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import flask
@@ -109,6 +112,8 @@ class _SharedVitals:
     rows: list[store.CurrentValue]
     pieces: list[str]  # one more than ``inputs``: the text around each age
     inputs: list[datetime | None]
+    _sent: dict[str, Any] = field(default_factory=dict, compare=False)  # the body of the last second asked
+    _lock: threading.Lock = field(default_factory=threading.Lock, compare=False)
 
     @classmethod
     def of(cls, rows: list[store.CurrentValue], level: str | None) -> _SharedVitals:
@@ -130,12 +135,23 @@ class _SharedVitals:
         text = json.dumps(units, default=mark, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return cls(rows, _AGE_MARK.split(text)[::2], inputs)
 
+    def sent(self, now: datetime, *, gzipped: bool) -> bytes:
+        """The answer as of the end of ``now``'s second (made once per second, compressed once)."""
+        as_of = as_of_second(now)
+        with self._lock:
+            if self._sent.get("as_of") != as_of:
+                self._sent.clear()
+                self._sent.update(as_of=as_of, plain=self.body(as_of).encode())
+            if gzipped and "gzip" not in self._sent:
+                self._sent["gzip"] = gzip.compress(self._sent["plain"], compresslevel=6, mtime=0)
+            return self._sent["gzip" if gzipped else "plain"]
+
     def body(self, now: datetime) -> str:
         parts = [self.pieces[0]]
         for newest_input, piece in zip(self.inputs, self.pieces[1:], strict=True):
             age = _input_age(newest_input, now)  # as json.dumps writes a number, without its cost
             parts += ["null" if age is None else repr(age), piece]
-        head = {**_freshness(self.rows, now)}
+        head = {**_freshness(self.rows, now), "as_of": _time(now)}
         if not self.rows:
             head["message"] = "no vital signs computed yet: is `cityops indicators run` running?"
         return json.dumps(head, sort_keys=True, separators=(",", ":"))[:-1] + ',"units":' + "".join(parts) + "}"
@@ -177,9 +193,20 @@ class _VitalsCache:
 _VITALS = _VitalsCache()
 
 
+def as_of_second(now: datetime) -> datetime:
+    """The end of ``now``'s second: what the ages of an answer served now are measured to."""
+    whole = now.replace(microsecond=0)
+    return whole if whole == now else whole + timedelta(seconds=1)
+
+
 def vitals() -> Response:
     shared = _VITALS.answer(db.read(), flask.request.args.get("level"))
-    response = flask.Response(shared.body(datetime.now(UTC)), mimetype="application/json")
+    # Compressed here, once a second, not per caller (Flask-Compress leaves an encoded answer alone).
+    gzipped = flask.request.accept_encodings["gzip"] > 0
+    response = flask.Response(shared.sent(datetime.now(UTC), gzipped=gzipped), mimetype="application/json")
+    if gzipped:
+        response.headers["Content-Encoding"] = "gzip"
+    response.headers["Vary"] = "Accept-Encoding"
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -10,8 +10,14 @@ their URL with its version, and nothing of any answer computed for a request (a 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import flask
+from werkzeug.http import parse_accept_header
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 # Dash's own and its components' scripts: package files, fixed for the life of the process.
 _PACKAGE_FILES = "/_dash-component-suites/"
@@ -52,6 +58,26 @@ class CompressedScripts:
                 self._size += len(value)
 
 
+def accepted_only(header: str) -> str:
+    """``Accept-Encoding`` without the encodings it refuses (``q=0``) or states wrongly (a quality that is
+    no number from 0 to 1): Flask-Compress reads ``gzip;q=0`` as a wish for gzip."""
+    return ", ".join(f"{name};q={quality:g}" for name, quality in parse_accept_header(header) if name and quality > 0)
+
+
+class _HonourRefusedEncodings:
+    """WSGI middleware: every part of the app, Flask-Compress included, sees only the encodings accepted."""
+
+    def __init__(self, app: WSGIApplication) -> None:
+        self.app = app
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        header = environ.get("HTTP_ACCEPT_ENCODING")
+        if header is not None:
+            environ["HTTP_ACCEPT_ENCODING"] = accepted_only(header)
+        return self.app(environ, start_response)
+
+
 def init_app(server: flask.Flask) -> None:
     """Before Dash wraps ``server`` with Flask-Compress, which reads these settings once."""
     server.config.update(COMPRESS_CACHE_BACKEND=CompressedScripts, COMPRESS_CACHE_KEY=cache_key)
+    server.wsgi_app = _HonourRefusedEncodings(server.wsgi_app)  # type: ignore[method-assign]

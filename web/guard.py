@@ -270,6 +270,7 @@ def callback_rules(call: CallbackCall) -> list[Rule] | None:
     router needs the rule of the path its registered pathname input asks for.
     """
     judged: list[Rule] = []
+    declared = pages.declared()
     for output in call.outputs:
         name = output.name
         if name.startswith(_ROUTER_PREFIX):
@@ -280,17 +281,18 @@ def callback_rules(call: CallbackCall) -> list[Rule] | None:
         elif name.startswith(SHELL_PREFIX):
             continue
         else:
-            page = output_page(name)
+            page = output_page(name, declared)
             if page is None:
                 return None
             judged.append(page_rule(page))
     return judged
 
 
-def output_page(component_id: str) -> Page | None:
-    """The declared page whose ``id_prefix`` starts ``component_id`` (None: no page's)."""
-    return next((page for page in pages.declared() if page.id_prefix and component_id.startswith(page.id_prefix)),
-                None)
+def output_page(component_id: str, declared: list[Page] | None = None) -> Page | None:
+    """The declared page (of ``declared``, when read already) whose ``id_prefix`` starts ``component_id``
+    (None: no page's)."""
+    return next((page for page in (pages.declared() if declared is None else declared)
+                 if page.id_prefix and component_id.startswith(page.id_prefix)), None)
 
 
 def page_of_output(component_id: str) -> str | None:

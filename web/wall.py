@@ -133,8 +133,9 @@ class View:
 
     key: str
     fills: list[str]
-    marks: list[dict[str, Any]]
-    live_layer: list[dict[str, Any]]  # incidents and response units, patched together
+    # The traces a patch carries, each serialised once (a patch of moved units goes to every screen).
+    marks: list[orjson.Fragment]
+    live_layer: list[orjson.Fragment]  # incidents and response units, patched together
     first_mark: int
     state: dict[str, Any]  # map_state: what a browser's map holds after drawing this
     panels: dict[str, orjson.Fragment]  # serialised once, sent to every screen that lacks them
@@ -195,7 +196,8 @@ def _view(snapshot: Snapshot, city: City, level: str, shapes: dict[str, UnitShap
         "as_of": as_of(fresh, language),
     }
     lat0 = city.config.center[1]
-    return View(key, fills, marks, live_layer, len(fills) + len(outlines), map_state(key, fills, marks, live_layer),
+    return View(key, fills, [sent_as_is(trace) for trace in marks], [sent_as_is(trace) for trace in live_layer],
+                len(fills) + len(outlines), map_state(key, fills, marks, live_layer),
                 {name: sent_as_is(value) for name, value in panels.items()},
                 {name: digest(value) for name, value in panels.items()},
                 severity_counts(snapshot.incidents),

@@ -3,6 +3,7 @@ real indicators process: the page callbacks are posted as the browser posts them
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -578,18 +579,42 @@ def test_the_vitals_api_is_shared_yet_its_ages_are_the_requests_own(client_for, 
     before = datetime.now(UTC)
     first = viewer.get("/api/v1/vitals").get_json()
     after = datetime.now(UTC)
+    # Measured to the end of the second the answer was served in: never younger than they are.
+    as_of = datetime.fromisoformat(first["as_of"])
+    assert before <= as_of < after + timedelta(seconds=1) and as_of.microsecond == 0
     timed = [(newest, age) for newest, age in ages(first).values() if newest is not None]
     assert timed
-    for newest, age in timed:  # as old as the inputs are at the request, to the tenth of a second
+    for newest, age in timed:  # as old as the inputs are at the request, to the next whole second
         moment = datetime.fromisoformat(newest)
-        assert (before - moment).total_seconds() - 0.1 <= age <= (after - moment).total_seconds() + 0.1
+        assert (before - moment).total_seconds() - 0.05 <= age <= (after - moment).total_seconds() + 1.05
+        assert abs(age - (as_of - moment).total_seconds()) <= 0.05
     second = viewer.get("/api/v1/vitals").get_json()
     assert all(age_2 >= age_1 for (_, age_1), (_, age_2) in zip(timed, [v for v in ages(second).values()
                                                                         if v[0] is not None], strict=True))
     assert second["computed_at"] == first["computed_at"]
+    # Compressed once for every caller that takes gzip; the same answer either way.
+    zipped = viewer.get("/api/v1/vitals", headers={"Accept-Encoding": "gzip, deflate"})
+    plain = viewer.get("/api/v1/vitals", headers={"Accept-Encoding": "identity"})
+    assert zipped.headers["Content-Encoding"] == "gzip" and "Content-Encoding" not in plain.headers
+    assert "Accept-Encoding" in zipped.headers["Vary"] and "Accept-Encoding" in plain.headers["Vary"]
+    unzipped = json.loads(gzip.decompress(zipped.data))
+    assert unzipped["units"] and {unit["code"] for unit in unzipped["units"]} == {unit["code"] for unit in
+                                                                                  plain.get_json()["units"]}
     assert viewer.get("/api/v1/vitals?level=borough").get_json()["units"][0]["level_name"] == "borough"
     run_once(db, ctx, datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1))
     assert viewer.get("/api/v1/vitals").get_json()["computed_at"] != first["computed_at"]  # new values at once
+
+
+@pytest.mark.parametrize(("accepted", "gzipped"), [
+    ("gzip;q=0", False), ("identity", False), ("*", True), ("br;q=1, gzip;q=0.5", True),
+    ("gzip;q=banana", False), ("gzip;q=-1", False), ("g" * 8000, False), ("\u5427, gzip", True), ("", False),
+])
+def test_the_vitals_api_answers_any_accept_encoding_with_what_it_accepts(client_for, vitals, accepted: str,
+                                                                         gzipped: bool) -> None:
+    answer = client_for("viewer").get("/api/v1/vitals", headers={"Accept-Encoding": accepted})
+    assert answer.status_code == 200
+    assert (answer.headers.get("Content-Encoding") == "gzip") is gzipped
+    assert json.loads(gzip.decompress(answer.data) if gzipped else answer.data)["units"]
 
 
 def names_on(figure: dict[str, Any]) -> dict[str, Any]:

@@ -95,9 +95,10 @@ def _client(app, conn: store.Connection, role: str):
 
 
 def _without_ages(value: object) -> object:
-    """An answer without its ages (seconds since the values were computed: they grow between two requests)."""
+    """An answer without its ages (seconds since the values were computed: they grow between two requests)
+    and the moment they are measured to."""
     if isinstance(value, dict):
-        return {key: _without_ages(item) for key, item in value.items() if not key.endswith("age_s")}
+        return {key: _without_ages(item) for key, item in value.items() if not key.endswith("age_s") and key != "as_of"}
     if isinstance(value, list):
         return [_without_ages(item) for item in value]
     return value

@@ -5,7 +5,7 @@ from __future__ import annotations
 import flask
 import pytest
 
-from web.compressed import CompressedScripts, cache_key
+from web.compressed import CompressedScripts, accepted_only, cache_key
 
 _APP = flask.Flask(__name__)
 
@@ -48,3 +48,19 @@ def test_the_cache_keeps_scripts_only_and_within_its_bound() -> None:
     cache.set("br;/a.js?m=1", b"12345678")
     cache.set("gzip;/a.js?m=1", b"12345678")  # over the bound: compressed again next time, never wrong
     assert cache.get("br;/a.js?m=1") == b"12345678" and cache.get("gzip;/a.js?m=1") is None
+
+
+@pytest.mark.parametrize(("header", "accepted"), [
+    ("gzip, deflate, br, zstd", "gzip;q=1, deflate;q=1, br;q=1, zstd;q=1"),  # Chromium's: all of it
+    ("br;q=1, gzip;q=0.5", "br;q=1, gzip;q=0.5"),
+    ("gzip;q=0", ""),  # refused: Flask-Compress would gzip anyway
+    ("identity;q=0, gzip", "gzip;q=1"),
+    ("gzip;q=banana", ""), ("gzip;q=-1", ""), ("gzip;q=1.5", ""),  # no quality: not accepted
+    ("", ""), (",,,;;;", ""),
+])
+def test_an_encoding_refused_or_stated_wrongly_is_not_used(header: str, accepted: str) -> None:
+    assert accepted_only(header) == accepted
+
+
+def test_a_huge_accept_encoding_is_read_without_trouble() -> None:
+    assert accepted_only("x;q=0.5, " * 20_000).startswith("x;q=0.5")
