@@ -28,7 +28,7 @@ import requests
 
 import store
 from auth.accounts import add_user
-from benchmarks.command_view_bench import _MAP_DRAWN, PASSWORD, serving
+from benchmarks.command_view_bench import _MAP_DRAWN, PASSWORD, drawn_after, serving, time_drawn
 from benchmarks.store_bench import DEFAULT_SERVER
 from city import city_folder
 from city.basemap_sample import SAMPLE_FILE
@@ -91,8 +91,6 @@ def tile_rate(base: str, tiles: list[str], clients: int, seconds: float, revalid
 
 
 def first_map(base: str, loads: int, drawn_js: str = _MAP_LOADED, label: str = "over the base map") -> None:
-    from selenium.webdriver.support.ui import WebDriverWait
-
     from tests.browser.conftest import chromium
     from tests.browser.test_map_names_layers import WEBGL
 
@@ -100,17 +98,16 @@ def first_map(base: str, loads: int, drawn_js: str = _MAP_LOADED, label: str = "
     for _ in range(loads):
         browser = chromium(arguments=WEBGL)  # cold: a new profile, nothing cached
         try:
+            time_drawn(browser, drawn_js)
             browser.get(f"{base}/login")
             browser.find_element("id", "name").send_keys("bench")
             browser.find_element("id", "password").send_keys(PASSWORD)
             browser.find_element("css selector", "button[type=submit]").click()
-            WebDriverWait(browser, 120).until(lambda b: b.execute_script(drawn_js))
+            drawn.append(drawn_after(browser, 120))
             timing = browser.execute_script(
-                "const nav = performance.getEntriesByType('navigation')[0];"
                 "const paint = performance.getEntriesByName('first-contentful-paint')[0];"
-                "return {at: performance.now() - (nav ? nav.startTime : 0), fcp: paint ? paint.startTime : 0,"
+                "return {fcp: paint ? paint.startTime : 0,"
                 " tiles: performance.getEntriesByType('resource').filter(e => e.name.includes('/basemap/')).length};")
-            drawn.append(timing["at"] / 1000)
             tiles.append(timing["tiles"])
             paints.append(timing["fcp"] / 1000)
         finally:
