@@ -9,7 +9,8 @@ refresh still patches one fill colour), the names into a layer of the map's own 
 with a dark halo, never covering each other) and the base map's tiles under everything
 (:func:`map_style`), addressed to this server only: MapLibre fetches nothing else. With no
 ``glyphs`` in the style, MapLibre draws text with the browser's own fonts; with only circles as
-marks, it needs no sprite (its other symbols would be fetched from a CDN).
+marks, it needs no sprite (its other symbols would be fetched from a CDN): a mark's shape (▲ amber,
+■ red, ◆ a major incident…) is drawn as a character on its circle instead.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from city.basemap import BaseMap
 from geo.labels import Frame, Placed
 from layouts.map_labels import LABEL_COLOUR
+from layouts.markers import MARK_OUTLINE, SYMBOL_GLYPHS
 from layouts.theme import BACKGROUND, translucent
 
 NAMES_LAYER = "cityops-names"  # the style's layer of units' names (finer levels' names: "-1", "-2" below it)
@@ -134,10 +136,27 @@ def map_trace(trace: Any) -> dict[str, Any]:
     marker = dict(trace.get("marker") or {})
     if marker:
         marker.pop("line", None)
-        if marker.pop("symbol", None) == "circle-open":  # "no data": the open circle becomes a faint one
+        symbol = marker.pop("symbol", None)
+        if isinstance(symbol, str) and symbol == "circle-open":  # "no data": the open circle becomes a faint one
             marker["opacity"] = 0.55
         converted["marker"] = marker
+        converted.update(_shapes_on_circles(converted, symbol, marker))
     return converted
+
+
+def _shapes_on_circles(trace: dict[str, Any], symbol: Any, marker: dict[str, Any]) -> dict[str, Any]:
+    """What draws each mark's shape (``markers.SYMBOL_GLYPHS``) on its circle, dark on the mark's light
+    colour; the words shown on hover stay the trace's ``text``. Nothing when no mark has a shape."""
+    lon = trace.get("lon")  # a list or an array
+    count = 0 if lon is None else len(lon)
+    symbols = [symbol] * count if symbol is None or isinstance(symbol, str) else list(symbol)
+    glyphs = [SYMBOL_GLYPHS.get(str(each), "") for each in symbols]
+    if not any(glyphs) or "markers" not in str(trace.get("mode", "markers")):
+        return {}
+    size = marker.get("size", 10)  # MapLibre takes one text size per trace
+    largest = float(size) if isinstance(size, int | float) else max((float(each) for each in size), default=10.0)
+    return {"mode": "markers+text", "text": glyphs, "hovertext": trace.get("text"), "textposition": "middle center",
+            "textfont": {"color": MARK_OUTLINE, "size": round(largest * 0.72, 1)}}
 
 
 def map_traces(traces: Sequence[Any]) -> list[dict[str, Any]]:

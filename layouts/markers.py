@@ -34,6 +34,13 @@ ELEMENT_STYLE = {"hospital": ("circle-cross", "#ff80ab"), "shelter": ("hexagon",
                  "hydrant": ("diamond-tall", "#ff5252"), "pumping_station": ("hourglass", "#18ffff"),
                  "underpass": ("bowtie", "#ffd740"), "other": ("circle-dot", "#e0e0e0")}
 ELEMENT_SIZE = 12
+# Each Plotly symbol above as a character: over a base map (MapLibre draws circles only, its other
+# symbols come from a sprite fetched elsewhere) a mark is its colour's circle with this shape drawn
+# on it in the browser's own font (layouts.basemap.map_trace), so the shapes still read without
+# colour. Symbols no common font has (octagon, hourglass) stay plain circles.
+SYMBOL_GLYPHS = {"square": "■", "triangle-up": "▲", "diamond": "◆", "x": "✖", "cross": "✚", "pentagon": "⬟",
+                 "star": "★", "circle-cross": "⊕", "hexagon": "⬢", "star-square": "✦", "diamond-tall": "♦",
+                 "bowtie": "⋈", "circle-dot": "⊙"}
 
 
 def responder_traces(units: Sequence[store.ResponseUnit | PastUnit], language: str, *,

@@ -159,9 +159,15 @@ return {names: [...new Set(names)], hospitals: hospitals, zoom: map.getZoom(), c
 MAP_STATE_JS = """
 const map = document.querySelector(arguments[0] + ' .js-plotly-plot')._fullLayout.map._subplot.map;
 const finer = map.getStyle().layers.map(l => l.id).filter(id => id.startsWith('cityops-names-'));
+// The marks' shapes drawn as characters on their circles (layouts/basemap.py), in the layers that show.
+const shaped = map.getStyle().layers.map(l => l.id).filter(id => /^plotly-trace-layer-.*-symbol$/.test(id)
+  && map.getLayoutProperty(id, 'visibility') !== 'none');
 return {zoom: map.getZoom(), drag: map.dragPan.isEnabled(), wheel: map.scrollZoom.isEnabled(),
         names_overlap: map.getLayoutProperty('cityops-names', 'text-allow-overlap'),
-        finer_names: finer.length ? map.queryRenderedFeatures({layers: finer}).length : 0};
+        finer_names: finer.length ? map.queryRenderedFeatures({layers: finer}).length : 0,
+        shapes: shaped.length ? [...new Set(map.queryRenderedFeatures({layers: shaped})
+                                            .map(f => f.properties.text))] : [],
+        shapes_overlap: shaped.every(id => map.getLayoutProperty(id, 'text-allow-overlap') === true)};
 """
 ZOOM_JS = ("document.querySelector(arguments[0] + ' .js-plotly-plot')._fullLayout.map._subplot.map"
            ".jumpTo({zoom: arguments[1]});")
@@ -183,6 +189,8 @@ def _map_drawn(browser, graph: str, names: int = 3) -> dict:
 @pytest.mark.parametrize(("width", "height"), [(1920, 1080)])
 def test_the_base_map_names_and_a_layer_draw_with_the_outside_world_blocked(
         live_basemap_app, db, city_vitals, screenshots: Path, width: int, height: int) -> None:  # noqa: F811
+    from selenium.webdriver.support.ui import WebDriverWait
+
     from tests.browser.test_closed_network import BLOCK_OUTSIDE, _complete, _network, plotly_scripts
     from web.plotly_bundle import WITH_MAP
 
@@ -196,6 +204,13 @@ def test_the_base_map_names_and_a_layer_draw_with_the_outside_world_blocked(
         # The wall keeps its framing: nobody drags or zooms it, its names are drawn as placed.
         wall = browser.execute_script(MAP_STATE_JS, "#command-map")
         assert not wall["drag"] and not wall["wheel"] and wall["names_overlap"], wall
+        # Colour-blind staff read the levels by shape over the base map too: ▲ amber and ■ red marks, ⊕ the
+        # hospitals, each shape drawn however close to another.
+        def shaped(b) -> dict | None:
+            state = b.execute_script(MAP_STATE_JS, "#command-map")
+            return state if {"▲", "■", "⊕"} <= set(state["shapes"]) and state["shapes_overlap"] else None
+
+        wall = WebDriverWait(browser, WAIT_S).until(shaped)
         browser.save_screenshot(str(screenshots / f"basemap-wall-{width}x{height}.png"))
         requested, failed = _network(browser)
         assert plotly_scripts(requested) == [WITH_MAP]  # the plotly.js with MapLibre, only it

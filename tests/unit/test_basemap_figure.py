@@ -7,6 +7,7 @@ import io
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -16,6 +17,15 @@ from geo.labels import Frame
 from layouts.basemap import MAPLIBRE_ZOOM_OFFSET, MARKS_TOP, NAMES_LAYER, fill_paint, map_trace, on_basemap
 from layouts.command_map import fill_colours, map_state
 from layouts.map_labels import label_trace
+from layouts.markers import (
+    ELEMENT_STYLE,
+    LEVEL_MARK,
+    MARK_OUTLINE,
+    SEVERITY_MARK,
+    SEVERITY_STYLE,
+    SYMBOL_GLYPHS,
+    UNIT_SYMBOL,
+)
 
 
 @pytest.fixture
@@ -31,17 +41,42 @@ def basemap(tmp_path: Path):
     return open_basemap(tmp_path, BaseMapConfig("b.mbtiles", attribution="© test"))
 
 
-def test_a_mark_trace_becomes_circles_below_the_names() -> None:
+def test_a_mark_trace_becomes_circles_with_their_shapes_drawn_on_them_below_the_names() -> None:
     mark = {"type": "scatter", "mode": "markers", "x": [-73.9], "y": [40.7], "cliponaxis": False,
             "marker": {"size": 17, "symbol": "triangle-up", "color": "#fff59d", "line": {"width": 1.5}},
             "text": ["Queens"], "hoverinfo": "text", "customdata": [["unit", "QN"]]}
     converted = map_trace(mark)
-    assert converted == {"type": "scattermap", "mode": "markers", "lon": [-73.9], "lat": [40.7], "below": MARKS_TOP,
-                         "marker": {"size": 17, "color": "#fff59d"}, "text": ["Queens"], "hoverinfo": "text",
+    # ▲ (amber) in the browser's font on the mark's circle; the words still shown on hover.
+    assert converted == {"type": "scattermap", "mode": "markers+text", "lon": [-73.9], "lat": [40.7],
+                         "below": MARKS_TOP, "marker": {"size": 17, "color": "#fff59d"}, "text": ["▲"],
+                         "hovertext": ["Queens"], "textposition": "middle center",
+                         "textfont": {"color": MARK_OUTLINE, "size": 12.2}, "hoverinfo": "text",
                          "customdata": [["unit", "QN"]]}
     assert map_trace(converted) == converted  # already a map trace
     assert map_trace({"type": "scattergl", "x": [], "y": [], "marker": {"symbol": "circle-open"}})["marker"] == {
         "opacity": 0.55}
+
+
+def test_every_shape_the_maps_use_has_its_character_or_stays_a_plain_circle() -> None:
+    units = map_trace({"type": "scatter", "mode": "markers", "x": [1, 2, 3], "y": [1, 2, 3], "text": ["a", "b", "c"],
+                       "marker": {"size": [10, 14, 12], "symbol": ["cross", "octagon", "star"]}})
+    assert units["text"] == ["✚", "", "★"] and units["textfont"]["size"] == 10.1  # one size: the largest's
+    # Arrays, as the layers' and shapes' coordinates are.
+    arrays = map_trace({"type": "scatter", "mode": "markers", "x": np.array([1.0, 2.0]), "y": np.array([1.0, 2.0]),
+                        "marker": {"size": np.array([12, 18]), "symbol": np.array(["hexagon", "square"])}})
+    assert arrays["text"] == ["⬢", "■"] and arrays["textfont"]["size"] == 13.0
+    # Green's plain circle and "no data"'s faint one need no character; nor does a line.
+    for plain in ({"marker": {"symbol": "circle"}}, {"marker": {"symbol": "circle-open"}},
+                  {"mode": "lines", "marker": {"symbol": "square"}}):
+        converted = map_trace({"type": "scatter", "x": [1], "y": [1], "text": ["x"], **plain})
+        assert "textfont" not in converted and converted.get("text") == ["x"]
+    shapes = {symbol for symbol, _, _ in LEVEL_MARK.values()} | {symbol for _, symbol in SEVERITY_STYLE.values()} \
+        | set(UNIT_SYMBOL.values()) | {symbol for symbol, _ in ELEMENT_STYLE.values()}
+    assert shapes - set(SYMBOL_GLYPHS) <= {"circle", "circle-open", "octagon", "hourglass"}
+    # The levels' and severities' characters are the ones the legends and tables print.
+    assert all(SYMBOL_GLYPHS[symbol] == glyph for symbol, glyph, _ in LEVEL_MARK.values() if symbol in SYMBOL_GLYPHS)
+    assert all(SYMBOL_GLYPHS[symbol] == SEVERITY_MARK[severity] for severity, (_, symbol) in SEVERITY_STYLE.items()
+               if symbol in SYMBOL_GLYPHS)
 
 
 def test_fills_over_a_base_map_are_translucent_and_patched_alike() -> None:
