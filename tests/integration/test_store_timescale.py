@@ -95,18 +95,22 @@ def test_refresh_policies_materialize_what_the_ingest_wrote(db) -> None:
 
 @pytest.mark.servers("timescale")
 def test_compression_policy_compresses_old_chunks_and_late_readings_still_go_in(db) -> None:
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    old = readings("C1", now - 10 * DAY, 60)  # older than compress_after (7 days), within retention (90)
-    store.write_ingest_batch(db, IngestBatch(readings=old + readings("C1", now - HOUR, 5)))
+    now = datetime.now(UTC)
+    # Each day's readings within one daily chunk at any hour the test runs: they began at "now - 1 h" and
+    # "now - 10 days" once, and crossed midnight (three chunks) for an hour of every day.
+    yesterday = now.replace(hour=0, minute=0, second=0, microsecond=0) - DAY
+    old_start = yesterday - 9 * DAY + 6 * HOUR
+    old = readings("C1", old_start, 60)  # older than compress_after (7 days), within retention (90)
+    store.write_ingest_batch(db, IngestBatch(readings=old + readings("C1", yesterday + 12 * HOUR, 5)))
 
     run_job(db, "policy_compression", "readings")
 
     chunks = fetch(db, "SELECT range_end <= %s, is_compressed FROM timescaledb_information.chunks"
                        " WHERE hypertable_name = 'readings' ORDER BY range_start", (now - 7 * DAY,))
-    assert chunks == [(True, True), (False, False)]  # the old day compressed, today's not
+    assert chunks == [(True, True), (False, False)]  # the old day compressed, yesterday's not
     # A late reading into the compressed chunk, and one redelivered: stored once, as on any chunk.
     late = store.write_ingest_batch(db, IngestBatch(readings=[
-        ReadingRow(now - 10 * DAY + 30 * MINUTE + timedelta(seconds=30), "C1", "pm25", 99.0), old[3]]))
+        ReadingRow(old_start + 30 * MINUTE + timedelta(seconds=30), "C1", "pm25", 99.0), old[3]]))
     assert (late.readings_inserted, late.readings_duplicate) == (1, 1)
     assert store.count_rows(db, "readings") == len(old) + 5 + 1
     assert rollup(db, "readings_1m") == group_by(db, "minute")
