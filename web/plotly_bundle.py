@@ -32,9 +32,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Bundle:
-    """A partial plotly.js: its file, the plotly.js version it was built from and its trace types."""
+    """A partial plotly.js: the plotly.js version it was built from and its trace types."""
 
-    path: Path
     version: str
     traces: frozenset[str]
 
@@ -49,7 +48,7 @@ def read_bundle(path: Path) -> Bundle | None:
     found = _BANNER.match(head)
     if found is None:
         return None
-    return Bundle(path, found.group(1), frozenset(name.strip() for name in found.group(2).split(",")))
+    return Bundle(found.group(1), frozenset(name.strip() for name in found.group(2).split(",")))
 
 
 def plotlyjs_version() -> str:
