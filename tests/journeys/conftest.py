@@ -175,6 +175,30 @@ def wait_text(browser, css: str, expected: str, timeout_s: float = 60) -> None:
         expected_conditions.text_to_be_present_in_element(("css selector", css), expected))
 
 
+def click_fresh(browser, xpath: str, what: str, *, read: str = ".", timeout_s: float = 60) -> str:
+    """Click the first element at ``xpath`` and return the text at ``read`` (an XPath from it),
+    finding it again when a refresh replaced it in between: a person's click lands on whatever is
+    there at that moment, a test's on the element it found a moment before."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    clicked: list[str] = []
+
+    def click() -> bool:
+        try:
+            found = browser.find_elements("xpath", xpath)
+            if not found:
+                return False
+            words = found[0].find_element("xpath", read).text
+            found[0].click()
+        except StaleElementReferenceException:
+            return False
+        clicked.append(words)
+        return True
+
+    wait_until(click, timeout_s, what)
+    return clicked[0]
+
+
 ROLE_WORDS = {"dispatcher": "dispatcher", "analyst": "analyst", "viewer": "viewer", "admin": "admin"}
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.journeys.conftest import Demo, account, no_console_errors, sign_in, wait_text, wait_until
+from tests.journeys.conftest import Demo, account, click_fresh, no_console_errors, sign_in, wait_text, wait_until
 
 PICKABLE = "//div[@id='dispatch-queue']//tbody/tr[td[4][normalize-space()='new']]//button"
 
@@ -26,25 +26,24 @@ def test_the_duty_officer_works_an_incident_through_to_resolved(demo: Demo, brow
     password = account(browser, demo, "officer", "dispatcher")
     sign_in(browser, demo, "officer", password, "/dispatch")
     wait_until(lambda: browser.find_elements("xpath", PICKABLE), 600, "a new incident in the queue")
-    picked = browser.find_elements("xpath", PICKABLE)[0]
-    incident = picked.text
-    picked.click()
+    incident = click_fresh(browser, PICKABLE, "a new incident to pick")
     wait_text(browser, "#dispatch-facts", f"#{incident}")
     wait_text(browser, "#dispatch-actions", "Acknowledge")
     assert "On scene" not in _buttons(browser) and "Reopen" not in _buttons(browser)
     browser.save_screenshot(str(screenshots / "journey-officer-1-picked.png"))
 
-    browser.find_element("xpath", "//div[@id='dispatch-actions']/button[text()='Acknowledge']").click()
+    click_fresh(browser, "//div[@id='dispatch-actions']/button[text()='Acknowledge']", "Acknowledge")
     wait_text(browser, "#dispatch-message", f"Incident {incident}: Acknowledge done")
     wait_text(browser, "#dispatch-nearest", "Dispatch")
-    unit = browser.find_element("css selector", "#dispatch-nearest tbody tr td").text
-    browser.find_element("css selector", "#dispatch-nearest tbody tr button").click()
+    # the units offered follow the simulator's moving units: the button clicked is the unit read
+    unit = click_fresh(browser, "//div[@id='dispatch-nearest']//tbody/tr//button", "the nearest unit's Dispatch",
+                       read="ancestor::tr/td[1]")
     wait_text(browser, "#dispatch-message", f"Unit {unit} dispatched to incident {incident}")
     wait_text(browser, "#dispatch-facts", unit)  # among the units sent
     _refreshed(browser, 2)  # the simulator still reports the unit available: it is not offered again
     assert unit not in browser.find_element("id", "dispatch-nearest").text
     wait_text(browser, "#dispatch-actions", "On scene")
-    browser.find_element("xpath", "//div[@id='dispatch-actions']/button[text()='On scene']").click()
+    click_fresh(browser, "//div[@id='dispatch-actions']/button[text()='On scene']", "On scene")
     wait_text(browser, "#dispatch-facts", "on scene")
 
     resolve = browser.find_element("xpath", "//div[@id='dispatch-actions']/button[text()='Resolve']")
