@@ -36,7 +36,7 @@ from indicators.domains import INDEX
 from indicators.hysteresis import HysteresisState, apply_hysteresis
 from indicators.kpis import PublicSafetyRule, incident_frame, public_safety_level
 from indicators.registry import metric_domains
-from indicators.rules import DAILY_MAX, LATEST, IndicatorRules, load_rules
+from indicators.rules import DAILY_MAX, LATEST, MAX, IndicatorRules, load_rules
 from indicators.sensors import score_sensors
 from indicators.trend import forecast_frame
 from indicators.windows import (
@@ -102,32 +102,44 @@ def _freshness_lookback(registry: pd.DataFrame, rules: IndicatorRules) -> timede
     return timedelta(seconds=rules.freshness_factor * longest + 60)
 
 
+def _pooled_into_max(values: pd.DataFrame, readings: pd.DataFrame) -> pd.DataFrame:
+    """``values`` (sensor_id, metric, value, count) of a maximum with ``readings`` (sensor_id, metric,
+    value) pooled into each pair's maximum; they add nothing to the count."""
+    pool = pd.concat([values, readings[["sensor_id", "metric", "value"]].assign(count=0)])
+    return pool.groupby(["sensor_id", "metric"], as_index=False).agg(value=("value", "max"), count=("count", "sum"))
+
+
 def window_frame(conn: store.Connection, registry: pd.DataFrame, ctx: VitalsContext, now: datetime,
                  since: datetime | None = None) -> pd.DataFrame:
     """The windows of ``indicators.windows`` for every sensor, computed by the database from its rollups.
-    ``since``: the previous run; the worst-of domains' latest value is their worst reading after it (§4.1)."""
+    ``since``: the previous run; in the worst-of domains, the latest value is the worst reading after it
+    and a maximum takes in the highest reading after it (§4.1)."""
     needed = required_windows(ctx.rules)
     highest, lowest = worst_since_last_run(ctx.rules)
     newest = pd.DataFrame(store.newest_readings(conn, sorted(needed), now, _freshness_lookback(registry, ctx.rules),
                                                 worst_since=since, highest=highest, lowest=lowest),
                           columns=["sensor_id", "metric", "value", "time"])
     newest["time"] = pd.to_datetime(newest["time"], utc=True)
+    # The highest reading since the previous run: it may precede local midnight, or a window shorter than
+    # the runs' interval, or the rollups' last refresh.
+    spikes = newest[newest["metric"].isin(highest) & (newest["time"] > (now if since is None else since))]
     pieces = []
     for (statistic, window_s), metrics in statistic_groups(needed).items():
         if statistic == LATEST:
             piece = newest[newest["metric"].isin(metrics)].assign(count=1)
         elif statistic == DAILY_MAX:
             midnight = local_midnight(now, ctx.zone).to_pydatetime()
-            today = pd.DataFrame(store.window_statistics(conn, metrics, "max", midnight, now),
+            today = pd.DataFrame(store.window_statistics(conn, metrics, MAX, midnight, now),
                                  columns=["sensor_id", "metric", "value", "count"])
-            # As in indicators.windows: the newest reading stands in before the day's first one.
-            latest = newest.loc[newest["metric"].isin(metrics), ["sensor_id", "metric", "value"]]
-            piece = (pd.concat([today, latest.assign(count=0)]).groupby(["sensor_id", "metric"], as_index=False)
-                     .agg(value=("value", "max"), count=("count", "sum")))
+            # As in indicators.windows: the newest reading stands in before the day's first one (for the
+            # worst-of domains' metrics, ``newest`` is the spike since the previous run).
+            piece = _pooled_into_max(today, newest[newest["metric"].isin(metrics)])
         else:
             start = now - timedelta(seconds=window_s)
             piece = pd.DataFrame(store.window_statistics(conn, metrics, statistic, start, now),
                                  columns=["sensor_id", "metric", "value", "count"])
+            if statistic == MAX:
+                piece = _pooled_into_max(piece, spikes[spikes["metric"].isin(metrics)])
         pieces.append(piece[["sensor_id", "metric", "value", "count"]].assign(statistic=statistic,
                                                                              window_s=float(window_s)))
     statistics = pd.concat(pieces, ignore_index=True) if pieces else None

@@ -33,7 +33,8 @@ DIRECTIONS: tuple[str, ...] = (HIGHER_IS_WORSE, LOWER_IS_WORSE)
 # What the four numbers are compared with (windows.py computes each).
 LATEST = "latest"  # the newest fresh reading
 DAILY_MAX = "daily_max"  # the highest reading since local midnight
-WINDOWED_STATISTICS: tuple[str, ...] = ("sum", "mean", "max")  # over a rolling window ending now
+MAX = "max"
+WINDOWED_STATISTICS: tuple[str, ...] = ("sum", "mean", MAX)  # over a rolling window ending now
 STATISTICS: tuple[str, ...] = (LATEST, DAILY_MAX, *WINDOWED_STATISTICS)
 
 # Inputs of the AQI (indicators.aqi.AQI_KEYS) → the metric sensors publish for each.

@@ -26,6 +26,7 @@ from indicators.rules import (
     AQI_INPUT_METRICS,
     DAILY_MAX,
     LATEST,
+    MAX,
     WINDOWED_STATISTICS,
     IndicatorRules,
 )
@@ -239,23 +240,33 @@ def required_windows(rules: IndicatorRules) -> dict[str, set[tuple[str, float]]]
     return needed
 
 
+# What a reading since the previous run can make worse: the latest value whichever way is worse, and
+# a maximum (the day's, a window's) where higher is worse, the reading pooled into it. A sum or a
+# mean is judged as it stands at run time: a spike already counts in a sum, a mean dilutes it.
+WORSENED_BY_THE_HIGHEST: frozenset[str] = frozenset({LATEST, DAILY_MAX, MAX})
+WORSENED_BY_THE_LOWEST: frozenset[str] = frozenset({LATEST})
+
+
 def worst_since_last_run(rules: IndicatorRules) -> tuple[list[str], list[str]]:
-    """(metrics whose highest, metrics whose lowest reading since the previous run is judged):
-    the metrics judged on their latest reading in a domain rolled up by the worst child
-    (gas, waterlogging, crowd by default). A detector that reads 65 % LEL for ten seconds
-    between two runs must still raise the level, the alarm and the incident (§4.1); hysteresis
-    then holds it."""
-    worst_domains = rules.rollup.worst_domains
-    judged: list[tuple[str, bool, str]] = [
-        (metric, metric_rules[0].higher_is_worse, metric_rules[0].domain)
+    """(metrics whose highest, metrics whose lowest reading since the previous run is judged), in the
+    domains rolled up by the worst child (gas, waterlogging, crowd by default; a city may add any):
+    a metric whose higher values are worse and that is judged on its latest value or a maximum, one
+    whose lower values are worse and that is judged on its latest value. A detector that reads 65 %
+    LEL for ten seconds between two runs must still raise the level, the alarm and the incident
+    (§4.1); hysteresis then holds it."""
+    judged: list[tuple[str, bool, str, set[str]]] = [
+        (metric, metric_rules[0].higher_is_worse, metric_rules[0].domain, {rule.statistic for rule in metric_rules})
         for metric, metric_rules in rules.metrics.items()
-        if all(rule.statistic == LATEST for rule in metric_rules)
     ]
-    if rules.noise.statistic == LATEST:
-        judged.append(("noise_dba", True, "noise"))
-    higher = sorted(metric for metric, higher_is_worse, domain in judged if domain in worst_domains and higher_is_worse)
-    lower = sorted(metric for metric, higher_is_worse, domain in judged if domain in worst_domains
-                   and not higher_is_worse)
+    judged.append(("noise_dba", True, "noise", {rules.noise.statistic}))
+    # A sensor without a TPI is judged on the TPI of its speed: the lower the speed, the worse.
+    tpi_rules = rules.metrics["tpi"]
+    judged.append(("speed_kmh", False, tpi_rules[0].domain, {rule.statistic for rule in tpi_rules}))
+    worst_domains = rules.rollup.worst_domains
+    higher = sorted(metric for metric, higher_is_worse, domain, statistics in judged
+                    if domain in worst_domains and higher_is_worse and statistics & WORSENED_BY_THE_HIGHEST)
+    lower = sorted(metric for metric, higher_is_worse, domain, statistics in judged
+                   if domain in worst_domains and not higher_is_worse and statistics & WORSENED_BY_THE_LOWEST)
     return higher, lower
 
 

@@ -3,6 +3,7 @@ hysteresis kept across runs, alarms and their events, grey when silent, the vita
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -19,6 +20,7 @@ from cityops.vitals import run_once
 from indicators.causes import one_warning_per_cause
 from indicators.domains import INDEX
 from indicators.registry import domain_ids
+from indicators.rules import load_rules
 from ingest.service import sync_registry
 
 NOW = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)  # 10:00 in New York: daytime for noise
@@ -334,6 +336,54 @@ def test_a_gas_spike_between_two_runs_still_turns_its_street_red_and_opens_the_a
     [sensor] = [s for s in held.explanation["sensors"] if s["sensor_id"] == gas]
     assert sensor["held"]["level"] == 2 and sensor["held"]["since_value"] == 65.0 and sensor["value"] == 4.0
     assert sensor["held"]["release"] == pytest.approx(47.5)
+
+
+def test_a_heat_spike_just_before_midnight_still_turns_its_street_red_where_heat_is_worst_of(
+        db, registry, nyc, ctx, tmp_path) -> None:
+    """docs/vital-signs.md §4.1 under a city's override: heat rolled up by the worst child, still judged
+    on the day's maximum. A spike after the last run before local midnight is not in the new day's
+    maximum, and a normal reading came last: the worst reading since the previous run is pooled in."""
+    override = tmp_path / "indicators.toml"
+    override.write_text('[rollup.policy]\nheat = "worst"\n', encoding="utf-8")
+    heat_worst_of = dataclasses.replace(ctx, rules=load_rules(override_path=override))
+    weather = sensor_of(nyc, "weather")
+    midnight = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)  # 00:00 in New York
+    last_run_of_the_day = midnight - timedelta(seconds=30)
+    write(db, weather, "temperature_c", [(last_run_of_the_day - timedelta(seconds=s), 20.0) for s in (60, 30, 5)])
+    run_once(db, heat_worst_of, last_run_of_the_day)
+    street = unit_of(db, weather)
+    assert current(db, street, "heat").level == 0
+    write(db, weather, "temperature_c", [(midnight - timedelta(seconds=10), 41.0),  # red: ≥ 40 °C
+                                         (midnight + timedelta(seconds=10), 20.0),
+                                         (midnight + timedelta(seconds=20), 20.0)])
+    run_once(db, heat_worst_of, midnight + timedelta(seconds=30))
+    value = current(db, street, "heat")
+    assert value.level == 2
+    [sensor] = [s for s in value.explanation["sensors"] if s["sensor_id"] == weather]
+    assert sensor["value"] == 41.0
+    assert current(db, "nyc", "heat").level == 2
+    assert (weather, 2) in {(sensor_id, level) for sensor_id, _, level, _, _ in store.open_alarms(db)}
+
+
+def test_a_gas_spike_that_left_a_max_window_shorter_than_the_runs_interval_still_turns_its_street_red(
+        db, registry, nyc, ctx, tmp_path) -> None:
+    """§4.1 under a city's override: methane judged on its maximum over 10 s, the runs 80 s apart. By the
+    next run the spike has left the window; the highest reading since the previous run is pooled in."""
+    override = tmp_path / "indicators.toml"
+    override.write_text('[metrics.methane_lel]\nstatistic = "max"\nwindow = "10s"\n', encoding="utf-8")
+    short_max = dataclasses.replace(ctx, rules=load_rules(override_path=override))
+    gas = sensor_of(nyc, "gas")
+    write(db, gas, "methane_lel", [(NOW - timedelta(seconds=s), 3.0) for s in (60, 30, 5)])
+    run_once(db, short_max, NOW)
+    street = unit_of(db, gas)
+    assert current(db, street, "gas").level == 0
+    write(db, gas, "methane_lel", [(NOW + timedelta(seconds=5), 65.0)]
+          + [(NOW + timedelta(seconds=s), 4.0) for s in (20, 40, 60, 70, 80)])
+    run_once(db, short_max, NOW + timedelta(seconds=80))
+    value = current(db, street, "gas")
+    assert value.level == 2
+    [sensor] = [s for s in value.explanation["sensors"] if s["sensor_id"] == gas]
+    assert sensor["value"] == 65.0
 
 
 def test_a_change_that_propagates_upward_is_one_warning_named_by_its_street(db, registry, nyc, ctx) -> None:

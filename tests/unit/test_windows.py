@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,7 @@ from indicators.windows import (
     sensor_metrics,
     window_statistic,
     window_values,
+    worst_since_last_run,
 )
 
 RULES = load_rules()
@@ -315,3 +317,20 @@ def test_an_old_reading_falls_out_of_a_window_and_goes_stale() -> None:
     eight_hours = one(values, statistic="mean", window_s=28800.0)
     assert np.isnan(one_hour["value"]) and not one_hour["fresh"]
     assert eight_hours["value"] == 50.0 and not eight_hours["fresh"]  # the value, but no fresh reading
+
+
+def test_worst_since_last_run_follows_the_roll_up_policy_and_the_statistic_a_city_sets(tmp_path: Path) -> None:
+    """§4.1: in the worst-of domains, a metric judged on its latest value or a maximum is judged on its
+    worst reading since the previous run; a sum or a mean is judged as it stands at run time."""
+    assert worst_since_last_run(RULES) == (["crowd_density", "methane_lel", "water_depth_cm"], [])
+    override = tmp_path / "indicators.toml"
+    override.write_text(
+        '[rollup.policy]\nheat = "worst"\ntraffic = "worst"\nrainfall = "worst"\nwater_supply = "worst"\n'
+        '[metrics.methane_lel]\nstatistic = "max"\nwindow = "1min"\n'
+        '[metrics.crowd_density]\nstatistic = "mean"\nwindow = "15min"\n', encoding="utf-8")
+    highest, lowest = worst_since_last_run(load_rules(override_path=override))
+    # temperature_c: the day's maximum; methane_lel: a 1-minute maximum; tpi: its latest value.
+    # Not rain_mm (3 h and 6 h sums) nor crowd_density (a mean).
+    assert highest == ["methane_lel", "temperature_c", "tpi", "water_depth_cm"]
+    # A speed-only traffic sensor is judged on the TPI of its speed: its lowest speed is its worst.
+    assert lowest == ["speed_kmh", "water_pressure_kpa"]
