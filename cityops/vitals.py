@@ -118,8 +118,9 @@ def window_frame(conn: store.Connection, registry: pd.DataFrame, ctx: VitalsCont
     highest, lowest = worst_since_last_run(ctx.rules)
     newest = pd.DataFrame(store.newest_readings(conn, sorted(needed), now, _freshness_lookback(registry, ctx.rules),
                                                 worst_since=since, highest=highest, lowest=lowest),
-                          columns=["sensor_id", "metric", "value", "time"])
+                          columns=["sensor_id", "metric", "value", "time", "newest_time"])
     newest["time"] = pd.to_datetime(newest["time"], utc=True)
+    newest["newest_time"] = pd.to_datetime(newest["newest_time"], utc=True)
     # The highest reading since the previous run: it may precede local midnight, or a window shorter than
     # the runs' interval, or the rollups' last refresh.
     spikes = newest[newest["metric"].isin(highest) & (newest["time"] > (now if since is None else since))]
@@ -143,7 +144,9 @@ def window_frame(conn: store.Connection, registry: pd.DataFrame, ctx: VitalsCont
         pieces.append(piece[["sensor_id", "metric", "value", "count"]].assign(statistic=statistic,
                                                                              window_s=float(window_s)))
     statistics = pd.concat(pieces, ignore_index=True) if pieces else None
-    return assemble_windows(statistics, newest[["sensor_id", "metric", "time"]], registry, ctx.rules, now)
+    # Freshness follows the newest reading, not the worst one judged (§4.1).
+    newest_times = newest[["sensor_id", "metric", "newest_time"]].rename(columns={"newest_time": "time"})
+    return assemble_windows(statistics, newest_times, registry, ctx.rules, now)
 
 
 def _state_from_json(data: dict[str, Any]) -> HysteresisState:

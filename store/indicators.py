@@ -45,14 +45,17 @@ def read_sensor_registry(conn: psycopg2.extensions.connection) -> list[dict[str,
 def newest_readings(
     conn: psycopg2.extensions.connection, metrics: Sequence[str], now: datetime, lookback: timedelta, *,
     worst_since: datetime | None = None, highest: Sequence[str] = (), lowest: Sequence[str] = (),
-) -> list[tuple[str, str, float, datetime]]:
-    """(sensor_id, metric, value, time) of the newest reading per pair in ``(now − lookback, now]``;
+) -> list[tuple[str, str, float, datetime, datetime]]:
+    """(sensor_id, metric, value, time, newest_time) of the newest reading per pair in ``(now − lookback, now]``;
     for the metrics in ``highest`` (``lowest``) the highest (lowest) reading after ``worst_since``
     (the previous run) instead, when there is one, so that a spike between two runs is not lost
-    (docs/vital-signs.md §4.1). One pass over the same rows: the sort puts that reading first."""
+    (docs/vital-signs.md §4.1). One pass over the same rows: the sort puts that reading first.
+    ``newest_time`` is the pair's newest reading's time, whichever reading was chosen: freshness
+    follows it, else a spike early in a long gap would make a sensor still reporting look stale."""
     with transaction(conn) as cur:
         cur.execute(
-            "SELECT DISTINCT ON (sensor_id, metric) sensor_id, metric, value, time FROM readings"
+            "SELECT DISTINCT ON (sensor_id, metric) sensor_id, metric, value, time,"
+            " max(time) OVER (PARTITION BY sensor_id, metric) FROM readings"
             " WHERE metric = ANY(%(metrics)s) AND time > %(start)s AND time <= %(now)s"
             " ORDER BY sensor_id, metric,"
             "  CASE WHEN time > %(since)s THEN CASE WHEN metric = ANY(%(highest)s) THEN value"

@@ -338,6 +338,27 @@ def test_a_gas_spike_between_two_runs_still_turns_its_street_red_and_opens_the_a
     assert sensor["held"]["release"] == pytest.approx(47.5)
 
 
+def test_a_gas_spike_early_in_a_gap_longer_than_the_staleness_limit_still_turns_its_street_red(
+        db, registry, nyc, ctx) -> None:
+    """§4.1: the worst reading since the previous run is judged, but freshness follows the sensor's newest
+    reading. The runs stalled 160 s (a gas detector is stale after 3 × 30 s); the spike came early in the
+    gap and the detector kept reporting up to the run: red, not grey."""
+    gas = sensor_of(nyc, "gas")
+    write(db, gas, "methane_lel", [(NOW - timedelta(seconds=s), 3.0) for s in (60, 30, 5)])
+    run_once(db, ctx, NOW)
+    street = unit_of(db, gas)
+    assert current(db, street, "gas").level == 0
+    write(db, gas, "methane_lel", [(NOW + timedelta(seconds=5), 65.0)]
+          + [(NOW + timedelta(seconds=s), 4.0) for s in (30, 60, 90, 120, 150)])
+    run_once(db, ctx, NOW + timedelta(seconds=160))
+    value = current(db, street, "gas")
+    assert value.level == 2
+    [sensor] = [s for s in value.explanation["sensors"] if s["sensor_id"] == gas]
+    assert sensor["value"] == 65.0 and sensor["fresh"]
+    assert sensor["age_s"] == pytest.approx(10.0)  # from the newest reading, not the spike
+    assert (gas, 2) in {(sensor_id, level) for sensor_id, _, level, _, _ in store.open_alarms(db)}
+
+
 def test_a_heat_spike_just_before_midnight_still_turns_its_street_red_where_heat_is_worst_of(
         db, registry, nyc, ctx, tmp_path) -> None:
     """docs/vital-signs.md §4.1 under a city's override: heat rolled up by the worst child, still judged

@@ -12,6 +12,7 @@ import pytest
 from indicators.rules import load_rules
 from indicators.windows import (
     WINDOW_COLUMNS,
+    assemble_windows,
     freshness,
     is_daytime,
     latest_readings,
@@ -317,6 +318,16 @@ def test_an_old_reading_falls_out_of_a_window_and_goes_stale() -> None:
     eight_hours = one(values, statistic="mean", window_s=28800.0)
     assert np.isnan(one_hour["value"]) and not one_hour["fresh"]
     assert eight_hours["value"] == 50.0 and not eight_hours["fresh"]  # the value, but no fresh reading
+
+
+def test_freshness_follows_the_newest_reading_not_the_reading_judged() -> None:
+    """§4.1: the worst reading since the previous run may be older than the freshness window (runs stalled);
+    a sensor still reporting is fresh, judged on that worst value."""
+    worst = pd.DataFrame({"sensor_id": ["GS"], "metric": ["methane_lel"], "statistic": ["latest"],
+                          "window_s": [0.0], "value": [65.0], "count": [1]})  # read 155 s before NOW
+    newest = pd.DataFrame({"sensor_id": ["GS"], "metric": ["methane_lel"], "time": [NOW - pd.Timedelta(seconds=10)]})
+    [row] = assemble_windows(worst, newest, registry(("GS", "methane_lel", 30)), RULES, NOW).itertuples()
+    assert (row.value, row.age_s, row.fresh) == (65.0, 10.0, True)
 
 
 def test_worst_since_last_run_follows_the_roll_up_policy_and_the_statistic_a_city_sets(tmp_path: Path) -> None:
