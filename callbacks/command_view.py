@@ -69,7 +69,7 @@ def refresh(_tick: int | None, domain: str | None, level: str | None, replay: di
             mode += " · " + text("command.replay_playing", language,
                                  step=text("time.minutes", language, n=replay.get("step_min")))
     figure, now_drawn = map_update(drawn, view.key, view.fills, view.first_mark, view.marks, view.live_layer,
-                                   view.figure, now=dict(view.state))
+                                   view.figure, now=dict(view.state), one_fill_trace=view.one_fill_trace)
     panels, digests = panel_digests(view, {
         "incidents": incident_counts(view.counts, note, language),
         "stale": note,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -31,6 +32,14 @@ class UnitShape:
     ys: np.ndarray
     point: tuple[float, float]
     bounds: tuple[float, float, float, float]
+
+    def as_geojson(self) -> dict[str, Any]:
+        """The rings as a GeoJSON MultiPolygon, each ring a polygon of its own (filled as Plotly fills them)."""
+        points = np.column_stack((self.xs, self.ys))
+        rings = np.split(points, np.flatnonzero(np.isnan(self.xs)))
+        return {"type": "MultiPolygon",
+                "coordinates": [[ring.tolist()] for ring in (ring[~np.isnan(ring[:, 0])] for ring in rings)
+                                if len(ring) >= 4]}
 
 
 def _frozen(values: list[float | None]) -> np.ndarray:

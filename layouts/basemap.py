@@ -4,8 +4,8 @@ Every map (the command view's, the drill-down's, dispatch's) is built once, as l
 (``x`` longitude, ``y`` latitude: :mod:`layouts.command_map`, :mod:`layouts.map_layers`,
 :mod:`layouts.markers`, :mod:`layouts.map_labels`). Without a base map they are drawn as they are,
 on black. With one, :func:`on_basemap` turns the figure into a map figure: each trace into a
-``scattermap`` trace (:func:`map_trace`; the units' fills stay one trace each, translucent, so a
-refresh still patches one fill colour), the names into a layer of the map's own style (white
+``scattermap`` trace (:func:`map_trace`; the units' fills come as one ``choroplethmap`` trace
+already, :func:`layouts.command_map.fills_trace`), the names into a layer of the map's own style (white
 with a dark halo, never covering each other) and the base map's tiles under everything
 (:func:`map_style`), addressed to this server only: MapLibre fetches nothing else. With no
 ``glyphs`` in the style, MapLibre draws text with the browser's own fonts; with only circles as

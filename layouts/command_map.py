@@ -23,7 +23,7 @@ from plotly.io.json import to_json_plotly
 from city.layers import Layer
 from geo.shapes import UnitShape
 from indicators.levels import LEVEL_COLOURS, LEVEL_NAMES
-from layouts.basemap import fill_paint, on_basemap
+from layouts.basemap import FILL_OPACITY, MARKS_TOP, fill_paint, on_basemap
 from layouts.components import incident_title, level_label, level_word, plot_text, score_text
 from layouts.map_labels import DISTRICT_MAP_PX, LABEL_FONT_PX, label_trace
 from layouts.map_layers import layer_traces
@@ -41,10 +41,13 @@ MARK_SIZE: dict[int | None, int] = {0: 10, 1: 17, 2: 17, None: 10}  # amber and 
 MAX_SCALE = 3.0  # marks grow with the wall's width (1920 px: 1), up to this
 STALE_FILL = "#3a434c"
 MARK_LEVELS: tuple[int | None, ...] = (2, 1, 0, None)
-_FILL_CODES = {paint(colour): code for code, colour in (("g", LEVEL_COLOURS[0]), ("a", LEVEL_COLOURS[1]),
-                                                         ("r", LEVEL_COLOURS[2]), ("x", LEVEL_COLOURS[None]),
-                                                         ("s", STALE_FILL))
+# Each fill colour as one letter (what a browser's map holds, :func:`map_state`) and, over a base
+# map, as its position here: the ``z`` of the one fill trace there (:func:`fills_trace`).
+FILL_PALETTE = {"g": LEVEL_COLOURS[0], "a": LEVEL_COLOURS[1], "r": LEVEL_COLOURS[2], "x": LEVEL_COLOURS[None],
+                "s": STALE_FILL}
+_FILL_CODES = {paint(colour): code for code, colour in FILL_PALETTE.items()
                for paint in (str, fill_paint)}  # on black and over a base map
+_FILL_Z = {code: index for index, code in enumerate(FILL_PALETTE)}
 Lines = tuple[Sequence[float | None] | np.ndarray, Sequence[float | None] | np.ndarray]
 
 
@@ -117,15 +120,44 @@ def incident_traces(incidents: Sequence[dict[str, Any]], language: str, scale: f
     return traces
 
 
+def fill_z(fills: Sequence[str]) -> list[int]:
+    """The fill colours as the one fill trace's ``z`` over a base map (:func:`fills_trace`)."""
+    return [_FILL_Z[_FILL_CODES[colour]] for colour in fills]
+
+
+def _fill_scale() -> list[list[Any]]:
+    """Each position of :data:`FILL_PALETTE` (``z`` 0, 1, …) drawn in its colour."""
+    last = len(FILL_PALETTE) - 1
+    scale = []
+    for index, colour in enumerate(FILL_PALETTE.values()):
+        scale += [[max(0.0, (index - 0.5) / last), colour], [min(1.0, (index + 0.5) / last), colour]]
+    return scale
+
+
+def fills_trace(units: Sequence[MapUnit], shapes: dict[str, UnitShape], fills: Sequence[str]) -> dict[str, Any]:
+    """Over a base map, every unit's fill in one ``choroplethmap`` trace: MapLibre draws it from one
+    source and two layers, where a trace per unit took four of each (the first map over the base
+    map waited for hundreds). A unit's colour is its ``z``, a position of :data:`FILL_PALETTE`,
+    translucent so the base map shows through."""
+    return {"type": "choroplethmap", "name": "fills", "showlegend": False, "hoverinfo": "skip", "below": MARKS_TOP,
+            "geojson": {"type": "FeatureCollection",
+                        "features": [{"type": "Feature", "id": u.code, "properties": {},
+                                      "geometry": shapes[u.code].as_geojson()} for u in units]},
+            "locations": [u.code for u in units], "z": fill_z(fills), "zmin": 0, "zmax": len(FILL_PALETTE) - 1,
+            "colorscale": _fill_scale(), "showscale": False,
+            "marker": {"opacity": FILL_OPACITY, "line": {"width": 0.8, "color": BACKGROUND}}}
+
+
 def command_figure(units: Sequence[MapUnit], shapes: dict[str, UnitShape], fills: Sequence[str],
                    outlines: Sequence[Lines], names: dict[str, Any], marks: list[dict[str, Any]],
                    incidents: list[dict[str, Any]], lat0: float,
-                   elements: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
-    """The whole map: a fill trace per unit, the outlines, the marks, the incidents, the element
+                   elements: Sequence[dict[str, Any]] = (), *, one_fill_trace: bool = False) -> dict[str, Any]:
+    """The whole map: a fill trace per unit (``one_fill_trace``: over a base map, :func:`fills_trace`),
+    the outlines, the marks, the incidents, the element
     layers turned on (:func:`layouts.map_layers.layer_traces`) and, over everything, the names
     (:func:`layouts.map_labels.label_trace`: a dark halo keeps what they cross readable). A
     refresh patches the marks and incidents, never the layers or the names."""
-    data: list[dict[str, Any]] = [
+    data: list[dict[str, Any]] = [fills_trace(units, shapes, fills)] if one_fill_trace else [
         {"type": "scatter", "x": shapes[u.code].xs, "y": shapes[u.code].ys, "mode": "lines",
          "fill": "toself", "fillcolor": colour, "line": {"width": 0.8, "color": BACKGROUND}, "hoverinfo": "skip",
          "showlegend": False, "name": u.code}
@@ -175,7 +207,8 @@ def unit_map(units: Sequence[MapUnit], shapes: dict[str, UnitShape], *, level: s
                             bounds=frame.bounds if frame else None)
     lat0 = citydata.current_city().config.center[1]
     figure = command_figure(drawn, shapes, fill_colours(drawn, stale=stale, over_basemap=basemap is not None),
-                            outlines, label_trace(names, 1.0, MARK_SIZE[1]), marks, live, lat0, elements)
+                            outlines, label_trace(names, 1.0, MARK_SIZE[1]), marks, live, lat0, elements,
+                            one_fill_trace=basemap is not None)
     figure["layout"].update(
         # The legend goes under the map, where it hides no part of the unit.
         uirevision=uirevision, showlegend=True, margin={"l": 0, "r": 0, "t": 0, "b": 36},
@@ -217,20 +250,27 @@ def map_state(key: str, fills: Sequence[str], marks: list[dict[str, Any]],
 
 def map_update(drawn: dict[str, Any] | None, key: str, fills: Sequence[str], first_mark: int,
                marks: list[dict[str, Any]], incidents: list[dict[str, Any]],
-               whole: Callable[[], dict[str, Any]], *, now: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+               whole: Callable[[], dict[str, Any]], *, now: dict[str, Any] | None = None,
+               one_fill_trace: bool = False) -> tuple[Any, dict[str, Any]]:
     """(what to send for the map, what the map then holds). ``drawn``: what the browser's map holds
     (None on first load); ``key``: names the geometry (level and language); ``first_mark``: the
     index of the first mark trace; ``whole()``: the full figure; ``now``: :func:`map_state` of
-    these when already known. The whole figure goes when the geometry differs, else a Patch of
-    the fill colours and mark traces that changed, else no_update."""
+    these when already known; ``one_fill_trace``: the fills are :func:`fills_trace` (over a base
+    map). The whole figure goes when the geometry differs, else a Patch of the fill colours and
+    mark traces that changed, else no_update."""
     now = now or map_state(key, fills, marks, incidents)
     if not drawn or drawn.get("key") != key or len(drawn.get("fills", "")) != len(fills):
         return whole(), now
     patch, changed = dash.Patch(), False
-    for index, (old, new) in enumerate(zip(drawn["fills"], now["fills"], strict=True)):
-        if old != new:
-            patch["data"][index]["fillcolor"] = fills[index]
+    if one_fill_trace:
+        if drawn["fills"] != now["fills"]:
+            patch["data"][0]["z"] = fill_z(fills)
             changed = True
+    else:
+        for index, (old, new) in enumerate(zip(drawn["fills"], now["fills"], strict=True)):
+            if old != new:
+                patch["data"][index]["fillcolor"] = fills[index]
+                changed = True
     for name, traces, first in (("marks", marks, first_mark), ("incidents", incidents, first_mark + len(marks))):
         if drawn.get(name) != now[name]:
             for position, trace in enumerate(traces):

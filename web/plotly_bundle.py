@@ -3,10 +3,11 @@
 Dash loads the whole of plotly.js (4.8 MB, every trace type and MapLibre) when a page first shows
 a graph; a wall screen's browser spent 0.9–1.2 s of its main thread evaluating it before the first
 map, more than the map's drawing. cityops draws ``scatter``, ``scattergl`` and ``bar`` traces, and
-``scattermap`` over a city's base map, so ``assets/vendor`` holds two partial bundles built from the
-same plotly.js as the Python package's (``scripts/build-plotly-bundles.sh``): one without MapLibre
-(1.5 MB) and one with it (3.3 MB). The app loads the one it needs as an asset, a script that defines
-``window.Plotly`` before any page renders, and dcc.Graph then uses it instead of fetching its own.
+``scattermap`` and ``choroplethmap`` over a city's base map, so ``assets/vendor`` holds two partial
+bundles built from the same plotly.js as the Python package's (``scripts/build-plotly-bundles.sh``):
+one without MapLibre (1.5 MB) and one with it (3.3 MB). The app loads the one it needs as an asset,
+a script that defines ``window.Plotly`` before any page renders, and dcc.Graph then uses it instead
+of fetching its own.
 
 A Plotly upgrade that brings another plotly.js without a rebuild must not draw figures with an older
 library: then neither bundle is loaded and Dash loads its own whole copy, as before, with a warning
@@ -23,7 +24,7 @@ from pathlib import Path
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 FOLDER = ASSETS / "vendor"
 WITHOUT_MAP = "plotly-cityops.min.js"
-WITH_MAP = "plotly-cityops-map.min.js"  # with MapLibre, for the ``scattermap`` traces over a base map
+WITH_MAP = "plotly-cityops-map.min.js"  # with MapLibre, for the map traces over a base map
 # The first line of a bundle, written by scripts/plotly-bundle/build.js.
 _BANNER = re.compile(r"/\* plotly\.js (\S+) for cityops: traces ([a-z0-9, ]+)\.")
 

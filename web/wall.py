@@ -143,6 +143,7 @@ class View:
     counts: dict[str, int]
     alerts: list[Alert]  # what the wall announces (none when replaying the past)
     whole: Callable[[], dict[str, Any]]
+    one_fill_trace: bool  # over a base map: the fills are one trace (layouts.command_map.fills_trace)
     _figure: orjson.Fragment | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -197,13 +198,14 @@ def _view(snapshot: Snapshot, city: City, level: str, shapes: dict[str, UnitShap
     }
     lat0 = city.config.center[1]
     return View(key, fills, [sent_as_is(trace) for trace in marks], [sent_as_is(trace) for trace in live_layer],
-                len(fills) + len(outlines), map_state(key, fills, marks, live_layer),
+                (1 if basemap is not None else len(fills)) + len(outlines), map_state(key, fills, marks, live_layer),
                 {name: sent_as_is(value) for name, value in panels.items()},
                 {name: digest(value) for name, value in panels.items()},
                 severity_counts(snapshot.incidents),
                 [] if replaying else wall_alerts(warnings, snapshot.incidents, language),
                 lambda: _figure(units, shapes, fills, outlines, names, marks, live_layer, lat0, elements, basemap,
-                                origin, citydata.map_frame(level, COMMAND_MAP_PX), scale))
+                                origin, citydata.map_frame(level, COMMAND_MAP_PX), scale),
+                basemap is not None)
 
 
 def _figure(units: list[MapUnit], shapes: dict[str, UnitShape], fills: list[str], outlines: list[Any],
@@ -212,7 +214,8 @@ def _figure(units: list[MapUnit], shapes: dict[str, UnitShape], fills: list[str]
             scale: float) -> dict[str, Any]:
     """The wall's whole map: on black, or over the base map framed on the level drawn (fixed: the wall
     is not panned)."""
-    figure = command_figure(units, shapes, fills, outlines, names, marks, live_layer, lat0, elements)
+    figure = command_figure(units, shapes, fills, outlines, names, marks, live_layer, lat0, elements,
+                            one_fill_trace=basemap is not None and origin is not None)
     if basemap is None or origin is None:
         return figure
     return on_basemap(figure, basemap, origin, frame, scale=scale, pannable=False)

@@ -14,7 +14,7 @@ const version = require('plotly.js/package.json').version;
 // scatter is in plotly.js's core; "map" adds MapLibre (about 1.8 MB) for the cities with a base map.
 const BUNDLES = {
     'plotly-cityops.min.js': ['bar', 'scattergl'],
-    'plotly-cityops-map.min.js': ['bar', 'scattergl', 'scattermap'],
+    'plotly-cityops-map.min.js': ['bar', 'scattergl', 'scattermap', 'choroplethmap'],
 };
 
 async function build(outdir) {

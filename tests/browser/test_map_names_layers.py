@@ -162,7 +162,11 @@ const finer = map.getStyle().layers.map(l => l.id).filter(id => id.startsWith('c
 // The marks' shapes drawn as characters on their circles (layouts/basemap.py), in the layers that show.
 const shaped = map.getStyle().layers.map(l => l.id).filter(id => /^plotly-trace-layer-.*-symbol$/.test(id)
   && map.getLayoutProperty(id, 'visibility') !== 'none');
+// The units' fills: one choroplethmap trace, its colours in its features' "fc" (layouts/command_map.py).
+const fills = map.getStyle().layers.map(l => l.id).filter(id => /^plotly-trace-layer-.*-fill$/.test(id));
+const filled = fills.length ? map.queryRenderedFeatures({layers: fills}).filter(f => f.properties.fc) : [];
 return {zoom: map.getZoom(), drag: map.dragPan.isEnabled(), wheel: map.scrollZoom.isEnabled(),
+        fills: filled.length, fill_colours: [...new Set(filled.map(f => f.properties.fc))],
         names_overlap: map.getLayoutProperty('cityops-names', 'text-allow-overlap'),
         finer_names: finer.length ? map.queryRenderedFeatures({layers: finer}).length : 0,
         shapes: shaped.length ? [...new Set(map.queryRenderedFeatures({layers: shaped})
@@ -189,8 +193,10 @@ def _map_drawn(browser, graph: str, names: int = 3) -> dict:
 @pytest.mark.parametrize(("width", "height"), [(1920, 1080)])
 def test_the_base_map_names_and_a_layer_draw_with_the_outside_world_blocked(
         live_basemap_app, db, city_vitals, screenshots: Path, width: int, height: int) -> None:  # noqa: F811
+    from plotly.colors import hex_to_rgb
     from selenium.webdriver.support.ui import WebDriverWait
 
+    from indicators.levels import LEVEL_COLOURS
     from tests.browser.test_closed_network import BLOCK_OUTSIDE, _complete, _network, plotly_scripts
     from web.plotly_bundle import WITH_MAP
 
@@ -211,6 +217,9 @@ def test_the_base_map_names_and_a_layer_draw_with_the_outside_world_blocked(
             return state if {"▲", "■", "⊕"} <= set(state["shapes"]) and state["shapes_overlap"] else None
 
         wall = WebDriverWait(browser, WAIT_S).until(shaped)
+        # The districts filled from the one fill trace, red, amber and green as their levels say.
+        levels = {"rgb({}, {}, {})".format(*hex_to_rgb(LEVEL_COLOURS[level])) for level in (0, 1, 2)}
+        assert wall["fills"] > 50 and levels <= set(wall["fill_colours"]), wall
         browser.save_screenshot(str(screenshots / f"basemap-wall-{width}x{height}.png"))
         requested, failed = _network(browser)
         assert plotly_scripts(requested) == [WITH_MAP]  # the plotly.js with MapLibre, only it

@@ -99,20 +99,26 @@ def test_the_command_view_draws_over_the_base_map_and_fetches_only_from_here(cli
     assert style["sources"]["cityops-basemap"]["tiles"] == [f"{ORIGIN}/basemap/{{z}}/{{x}}/{{y}}.png"]
     assert "glyphs" not in style and "sprite" not in style  # MapLibre draws text itself, needs no icons
     assert all(url.startswith(ORIGIN + "/") for url in _urls(figure)), _urls(figure)
-    assert {trace["type"] for trace in figure["data"]} == {"scattermap"}
-    assert all(trace.get("marker", {}).get("symbol") in (None, "circle") for trace in figure["data"])
+    # Every unit's fill in one trace (a MapLibre source), the rest map traces.
+    assert [trace["type"] for trace in figure["data"]][:1] == ["choroplethmap"]
+    assert {trace["type"] for trace in figure["data"][1:]} == {"scattermap"}
+    assert all(trace.get("marker", {}).get("symbol") in (None, "circle") for trace in figure["data"][1:])
     assert all(trace["below"] == MARKS_TOP for trace in figure["data"])
     names = style["sources"][NAMES_LAYER]["data"]["features"]
     assert {feature["properties"]["name"] for feature in names} >= {"Manhattan", "Brooklyn", "Queens"}
     assert style["layers"][-1]["id"] == NAMES_LAYER and style["layers"][-1]["paint"]["text-halo-width"] > 0
-    fills = [trace["fillcolor"] for trace in figure["data"] if trace.get("fill") == "toself"]
-    assert fills and all(colour.startswith("rgba(") for colour in fills)  # the base map shows through
+    fills = figure["data"][0]
+    assert len(fills["locations"]) == len(fills["z"]) == len(fills["geojson"]["features"]) > 50
+    assert 0 < fills["marker"]["opacity"] < 1  # the base map shows through
     assert [t for t in figure["data"] if t.get("meta") == "layer:hospitals"][0]["lon"]
     assert "bounds" not in figure["layout"]["map"] and "dragmode" not in figure["layout"]  # the wall: fixed
-    # A refresh patches fill colours as on black, translucent.
+    # A refresh patches the fill colours: the one fill trace's z, nothing else of it.
     again = answer(command(viewer, "public_safety", drawn=first["command-drawn"]["data"], layers=["hospitals"]))
     operations = again["command-map"]["figure"]["operations"]
-    assert all(op["params"]["value"].startswith("rgba(") for op in operations if op["location"][-1] == "fillcolor")
+    fill_patches = [op for op in operations if op["location"][:2] == ["data", 0]]
+    assert [op["location"] for op in fill_patches] == [["data", 0, "z"]]
+    patched_z = fill_patches[0]["params"]["value"]
+    assert len(patched_z) == len(fills["z"]) and patched_z != fills["z"]
 
 
 def _finer_names(view: dict) -> list[str]:
@@ -128,7 +134,8 @@ def test_the_drill_down_and_dispatch_zoom_over_the_base_map(client_for, vitals, 
     figure = answer(district(client_for("viewer"), vitals["borough"], layers=["hospitals"]))["district-map"]["figure"]
     view = figure["layout"]["map"]
     assert figure["layout"]["dragmode"] == "pan" and set(view["bounds"]) == {"west", "east", "south", "north"}
-    assert 9 <= view["zoom"] <= 13 and {trace["type"] for trace in figure["data"]} == {"scattermap"}
+    assert 9 <= view["zoom"] <= 13 and [trace["type"] for trace in figure["data"]][:1] == ["choroplethmap"]
+    assert {trace["type"] for trace in figure["data"][1:]} == {"scattermap"}
     assert all(url.startswith(ORIGIN + "/") for url in _urls(figure))
     hospitals = next(t for t in figure["data"] if t.get("meta") == "layer:hospitals")
     assert hospitals["uid"] == "layer-hospitals-minzoom-0"

@@ -7,6 +7,7 @@ import io
 import sqlite3
 from pathlib import Path
 
+import dash
 import numpy as np
 import pytest
 from PIL import Image
@@ -89,6 +90,50 @@ def test_fills_over_a_base_map_are_translucent_and_patched_alike() -> None:
     fill = {"type": "scatter", "x": [0, 1, 1, 0], "y": [0, 0, 1, 1], "mode": "lines", "fill": "toself",
             "fillcolor": over[0], "line": {"width": 0.8, "color": "#000000"}}
     assert map_trace(fill)["fillcolor"] == over[0] and map_trace(fill)["fill"] == "toself"
+
+
+def test_over_a_base_map_every_fill_is_one_trace_coloured_by_its_palette_position() -> None:
+    from geo.shapes import UnitShape
+    from layouts.command_map import FILL_PALETTE, MapUnit, command_figure, fills_trace
+
+    square = UnitShape(np.array([0, 1, 1, 0, 0, np.nan, 5, 6, 6, 5, np.nan]),
+                       np.array([0, 0, 1, 1, 0, np.nan, 5, 5, 6, 5, np.nan]), (0.5, 0.5), (0, 0, 6, 6))
+    units = [MapUnit("A", 2, 30.0), MapUnit("B", 0, 90.0), MapUnit("C", None, None)]
+    shapes = {"A": square, "B": square, "C": square}
+    fills = fill_colours(units, stale=False, over_basemap=True)
+    trace = fills_trace(units, shapes, fills)
+    assert trace["type"] == "choroplethmap" and trace["below"] == MARKS_TOP and trace["hoverinfo"] == "skip"
+    assert trace["locations"] == ["A", "B", "C"] == [f["id"] for f in trace["geojson"]["features"]]
+    palette = list(FILL_PALETTE.values())
+    # Each position of the palette is drawn in its colour alone (a step of the colour scale), and each
+    # unit's z is the position of its colour on black.
+    scale = trace["colorscale"]
+    for z, colour in enumerate(palette):
+        at = z / (len(palette) - 1)
+        steps = zip(scale, scale[1:], strict=False)
+        assert [c0 for (p0, c0), (p1, _) in steps if p0 <= at <= p1 and p0 < p1] == [colour]
+    assert [palette[z] for z in trace["z"]] == fill_colours(units, stale=False)
+    assert (trace["zmin"], trace["zmax"]) == (0, len(palette) - 1) and trace["showscale"] is False
+    # Each ring its own polygon, as Plotly fills the rings on black.
+    assert trace["geojson"]["features"][0]["geometry"] == {
+        "type": "MultiPolygon", "coordinates": [[[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]],
+                                                [[[5, 5], [6, 5], [6, 6], [5, 5]]]]}
+    figure = command_figure(units, shapes, fills, [], {"type": "scatter", "name": "names", "x": [], "y": []},
+                            [], [], 40.7, one_fill_trace=True)
+    assert [t["type"] for t in figure["data"]] == ["choroplethmap", "scatter"]
+
+
+def test_over_a_base_map_a_changed_colour_patches_the_one_fill_trace() -> None:
+    from layouts.command_map import MapUnit, fill_z, map_update
+
+    units = [MapUnit("A", 0, 90.0), MapUnit("B", 1, 60.0)]
+    before = fill_colours(units, stale=False, over_basemap=True)
+    after = fill_colours([units[0], MapUnit("B", 2, 30.0)], stale=False, over_basemap=True)
+    _, drawn = map_update(None, "k", before, 1, [], [], dict, one_fill_trace=True)
+    patch, now = map_update(drawn, "k", after, 1, [], [], dict, one_fill_trace=True)
+    operations = patch.to_plotly_json()["operations"]
+    assert [(op["location"], op["params"]["value"]) for op in operations] == [(["data", 0, "z"], fill_z(after))]
+    assert map_update(now, "k", after, 1, [], [], dict, one_fill_trace=True)[0] is dash.no_update
 
 
 def test_a_figure_over_the_base_map_names_in_the_style_and_framed(basemap) -> None:

@@ -16,6 +16,7 @@ from web.plotly_bundle import WITH_MAP, WITHOUT_MAP, assets_ignore, plotlyjs_ver
 ROOT = Path(__file__).resolve().parents[2]
 # Where figures are made: the pages, their callbacks, the web layer.
 DRAWING = ("layouts", "callbacks", "web")
+MAP_TRACES = {"scattermap", "choroplethmap"}  # MapLibre's: in the map bundle only
 
 
 def _traces_drawn() -> set[str]:
@@ -48,9 +49,9 @@ def test_every_trace_type_the_pages_draw_is_in_the_bundles() -> None:
     with_map = read_bundle(plotly_bundle.FOLDER / WITH_MAP)
     assert without_map is not None and with_map is not None
     # Map traces are drawn only over a base map, and then the bundle with MapLibre is loaded.
-    assert drawn - {"scattermap"} <= without_map.traces, "add the trace type to scripts/plotly-bundle/build.js"
+    assert drawn - MAP_TRACES <= without_map.traces, "add the trace type to scripts/plotly-bundle/build.js"
     assert drawn <= with_map.traces, "add the trace type to scripts/plotly-bundle/build.js"
-    assert "scattermap" not in without_map.traces
+    assert not MAP_TRACES & without_map.traces
 
 
 def test_the_app_loads_the_bundle_it_needs_and_not_the_other() -> None:
