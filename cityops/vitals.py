@@ -113,9 +113,13 @@ def window_frame(conn: store.Connection, registry: pd.DataFrame, ctx: VitalsCont
                  since: datetime | None = None) -> pd.DataFrame:
     """The windows of ``indicators.windows`` for every sensor, computed by the database from its rollups.
     ``since``: the previous run; in the worst-of domains, the latest value is the worst reading after it
-    and a maximum takes in the highest reading after it (§4.1)."""
+    (at most ``rollup.spike_lookback`` before ``now``) and a maximum takes in the highest reading after it (§4.1)."""
     needed = required_windows(ctx.rules)
     highest, lowest = worst_since_last_run(ctx.rules)
+    # The whole gap since the previous run, up to rollup.spike_lookback: a stall or a backfill's cadence loses
+    # no spike, and after a long outage an old one opens no alarm now (§4.1).
+    if since is not None:
+        since = max(since, now - timedelta(seconds=ctx.rules.rollup.spike_lookback_s))
     newest = pd.DataFrame(store.newest_readings(conn, sorted(needed), now, _freshness_lookback(registry, ctx.rules),
                                                 worst_since=since, highest=highest, lowest=lowest),
                           columns=["sensor_id", "metric", "value", "time", "newest_time"])

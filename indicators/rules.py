@@ -268,16 +268,21 @@ class RollupRule:
 
     ``policy``: domain → :data:`WORST` or :data:`SHARE`. Under ``share`` a unit is at the worst
     level L whose children at L or worse hold at least ``share`` of its population (0 < share ≤ 1),
-    and red also when its red children hold at least ``share / 2``. The defaults (worst for the
-    safety domains, share 0.10 for the others) are ``data/indicators.toml``'s.
+    and red also when its red children hold at least ``share / 2``. ``spike_lookback_s``: how far
+    back at most a run looks for the worst reading since the previous run in the worst-of domains
+    (§4.1). The defaults (worst for the safety domains, share 0.10 for the others, 15 minutes) are
+    ``data/indicators.toml``'s.
     """
 
     share: float = 0.10
     policy: Mapping[str, str] = field(default_factory=default_rollup_policy)
+    spike_lookback_s: float = 900.0
 
     def __post_init__(self) -> None:
         if not 0 < self.share <= 1:
             raise ValueError(f"rollup.share: must lie in (0, 1], got {self.share!r}")
+        if not self.spike_lookback_s > 0:
+            raise ValueError(f"rollup.spike_lookback: must be longer than 0 s, got {self.spike_lookback_s!r}")
         for domain in domain_ids():
             if self.policy.get(domain) not in ROLLUP_POLICIES:
                 raise ValueError(f"rollup.policy.{domain}: expected one of {', '.join(ROLLUP_POLICIES)}")
@@ -614,7 +619,7 @@ def _weights(table: _Table) -> dict[str, float]:
 
 
 def _rollup(table: _Table) -> RollupRule:
-    table.check_keys({"share", "policy"})
+    table.check_keys({"share", "policy", "spike_lookback"})
     share = table.number("share")
     if not 0 < share <= 1:
         raise ValueError(f"{table.key('share')}: must lie in (0, 1] (a fraction of the population), got {share:g}")
@@ -624,7 +629,7 @@ def _rollup(table: _Table) -> RollupRule:
         if domain not in domains:
             raise ValueError(f"{policies.key(domain)}: unknown domain (known: {', '.join(domains)})")
     policy = {domain: policies.choice(domain, ROLLUP_POLICIES) for domain in domains}
-    return RollupRule(share=share, policy=MappingProxyType(policy))
+    return RollupRule(share=share, policy=MappingProxyType(policy), spike_lookback_s=table.duration("spike_lookback"))
 
 
 _TOP_KEYS = frozenset({"freshness", "hysteresis", "history", "weights", "metrics", "air", "traffic", "noise",
@@ -665,6 +670,11 @@ def parse_rules(config: Mapping[str, Any]) -> IndicatorRules:
     if retention_days < 1:
         raise ValueError(f"{history.key('retention_days')}: must be at least 1")
 
+    rollup = _rollup(root.table("rollup"))
+    if rollup.spike_lookback_s < cadence_s:  # a backfill runs at the cadence: a shorter look-back loses spikes
+        raise ValueError(f"rollup.spike_lookback: must be at least history.cadence "
+                         f"({format_duration(cadence_s)}), got {format_duration(rollup.spike_lookback_s)}")
+
     metrics_table = root.table("metrics")
     metrics: dict[str, tuple[MetricRule, ...]] = {}
     known = registry().metrics
@@ -690,7 +700,7 @@ def parse_rules(config: Mapping[str, Any]) -> IndicatorRules:
         dead_band_fraction=dead_band,
         dwell_s=dwell_s,
         history=HistoryRule(cadence_s, retention_days),
-        rollup=_rollup(root.table("rollup")),
+        rollup=rollup,
     )
 
 

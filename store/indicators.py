@@ -48,21 +48,25 @@ def newest_readings(
 ) -> list[tuple[str, str, float, datetime, datetime]]:
     """(sensor_id, metric, value, time, newest_time) of the newest reading per pair in ``(now − lookback, now]``;
     for the metrics in ``highest`` (``lowest``) the highest (lowest) reading after ``worst_since``
-    (the previous run) instead, when there is one, so that a spike between two runs is not lost
-    (docs/vital-signs.md §4.1). One pass over the same rows: the sort puts that reading first.
-    ``newest_time`` is the pair's newest reading's time, whichever reading was chosen: freshness
-    follows it, else a spike early in a long gap would make a sensor still reporting look stale."""
+    (the previous run, the caller bounds how long ago) instead, when there is one, so that a spike
+    between two runs is not lost (docs/vital-signs.md §4.1): their rows are read from whichever of
+    ``now − lookback`` and ``worst_since`` is earlier. One pass over the same rows: the sort puts that
+    reading first. ``newest_time`` is the pair's newest reading's time, whichever reading was chosen:
+    freshness follows it, else a spike early in a long gap would make a sensor still reporting look stale."""
+    worst_of = [*highest, *lowest]
     with transaction(conn) as cur:
         cur.execute(
             "SELECT DISTINCT ON (sensor_id, metric) sensor_id, metric, value, time,"
             " max(time) OVER (PARTITION BY sensor_id, metric) FROM readings"
-            " WHERE metric = ANY(%(metrics)s) AND time > %(start)s AND time <= %(now)s"
+            " WHERE metric = ANY(%(metrics)s) AND time > least(%(start)s, %(since)s) AND time <= %(now)s"
+            "  AND (time > %(start)s OR metric = ANY(%(worst_of)s))"
             " ORDER BY sensor_id, metric,"
             "  CASE WHEN time > %(since)s THEN CASE WHEN metric = ANY(%(highest)s) THEN value"
             "   WHEN metric = ANY(%(lowest)s) THEN -value END END DESC NULLS LAST,"
             "  time DESC",
             {"metrics": list(metrics), "start": now - lookback, "now": now,
-             "since": now if worst_since is None else worst_since, "highest": list(highest), "lowest": list(lowest)},
+             "since": now if worst_since is None else worst_since, "highest": list(highest), "lowest": list(lowest),
+             "worst_of": worst_of},
         )
         return cur.fetchall()
 

@@ -16,7 +16,7 @@ import store
 from app import create_app
 from auth.accounts import add_user
 from cityops.settings import Settings
-from cityops.vitals import run_once
+from cityops.vitals import backfill_vitals, run_once
 from indicators.causes import one_warning_per_cause
 from indicators.domains import INDEX
 from indicators.registry import domain_ids
@@ -405,6 +405,60 @@ def test_a_gas_spike_that_left_a_max_window_shorter_than_the_runs_interval_still
     assert value.level == 2
     [sensor] = [s for s in value.explanation["sensors"] if s["sensor_id"] == gas]
     assert sensor["value"] == 65.0
+
+
+def test_a_gas_spike_early_in_a_six_minute_stall_still_turns_its_street_red(db, registry, nyc, ctx) -> None:
+    """§4.1: the worst reading is looked for over the whole gap since the previous run, not only over the
+    freshness window (4 min in New York). The runs stalled 6 minutes; the spike came in its first minute."""
+    gas = sensor_of(nyc, "gas")
+    write(db, gas, "methane_lel", [(NOW - timedelta(seconds=s), 3.0) for s in (60, 30, 5)])
+    run_once(db, ctx, NOW)
+    street = unit_of(db, gas)
+    assert current(db, street, "gas").level == 0
+    write(db, gas, "methane_lel", [(NOW + timedelta(seconds=s), 65.0 if s == 30 else 4.0) for s in range(30, 360, 30)])
+    run_once(db, ctx, NOW + timedelta(minutes=6))
+    value = current(db, street, "gas")
+    assert value.level == 2
+    [sensor] = [s for s in value.explanation["sensors"] if s["sensor_id"] == gas]
+    assert sensor["value"] == 65.0 and sensor["fresh"]
+    assert (gas, 2) in {(sensor_id, level) for sensor_id, _, level, _, _ in store.open_alarms(db)}
+
+
+def test_after_a_long_outage_only_spikes_within_the_look_back_bound_are_judged(db, registry, nyc, ctx) -> None:
+    """§4.1: the look-back is bounded (rollup.spike_lookback, 15 min): after two days without a run,
+    yesterday's spike and one 20 minutes ago open no alarm now; one 10 minutes ago does."""
+    gas = sensor_of(nyc, "gas")
+    outage = NOW - timedelta(days=2)
+    write(db, gas, "methane_lel", [(outage - timedelta(seconds=s), 3.0) for s in (60, 30, 5)])
+    run_once(db, ctx, outage)
+    street = unit_of(db, gas)
+    assert current(db, street, "gas").level == 0
+    recent = [(NOW - timedelta(seconds=s), 4.0) for s in range(1170, 0, -30)]  # every 30 s from 19.5 min ago
+    write(db, gas, "methane_lel", [(NOW - timedelta(days=1), 90.0), (NOW - timedelta(minutes=20), 80.0),
+                                   (NOW - timedelta(minutes=10), 55.0)]
+          + [(t, v) for t, v in recent if t != NOW - timedelta(minutes=10)])
+    run_once(db, ctx, NOW)
+    value = current(db, street, "gas")
+    assert value.level == 2
+    [sensor] = [s for s in value.explanation["sensors"] if s["sensor_id"] == gas]
+    assert sensor["value"] == 55.0  # not 90 (yesterday) nor 80 (20 minutes ago)
+    assert (gas, 2) in {(sensor_id, level) for sensor_id, _, level, _, _ in store.open_alarms(db)}
+
+
+def test_a_backfill_over_dense_readings_keeps_a_spike_early_in_a_cadence_gap(db, registry, nyc, ctx) -> None:
+    """§4.1 and §4.8: a backfill runs every 5 minutes (the history cadence) over readings every 30 s;
+    a spike in the first minute after one run is in the next run's history row."""
+    gas = sensor_of(nyc, "gas")
+    start = NOW - timedelta(minutes=10)
+    write(db, gas, "methane_lel", [(start - timedelta(minutes=5) + timedelta(seconds=s),
+                                    65.0 if s == 5 * 60 + 30 else 3.0) for s in range(0, 15 * 60, 30)])
+    assert backfill_vitals(db, ctx, start, NOW + timedelta(seconds=1), say=lambda _: None) == 3
+    with db.cursor() as cur:
+        cur.execute("SELECT time, level FROM indicator_values WHERE scope_code = %s AND domain = 'gas' ORDER BY time",
+                    (unit_of(db, gas),))
+        levels = cur.fetchall()
+    db.commit()
+    assert levels == [(start, 0), (start + timedelta(minutes=5), 2), (NOW, 2)]  # then held (hysteresis)
 
 
 def test_a_change_that_propagates_upward_is_one_warning_named_by_its_street(db, registry, nyc, ctx) -> None:

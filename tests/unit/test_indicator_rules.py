@@ -146,6 +146,7 @@ def test_a_city_override_changes_only_its_keys(tmp_path: Path) -> None:
 def test_roll_up_defaults_worst_for_safety_domains_share_of_a_tenth_for_the_rest(tmp_path: Path) -> None:
     rollup = load_rules().rollup
     assert rollup.share == 0.10
+    assert rollup.spike_lookback_s == 15 * 60  # §4.1: the worst reading since the previous run, at most 15 min back
     assert rollup.worst_domains == {"gas", "waterlogging", "crowd", "public_safety"}
     assert {rollup.policy_of(d) for d in ("air", "traffic", "rainfall", "water_supply", "power", "noise", "heat")} == \
         {"share"}
@@ -294,6 +295,10 @@ MALFORMED: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("rollup policy domain", _set("rollup.policy.smell", "worst"), r"^rollup\.policy\.smell: unknown domain"),
     ("rollup policy missing", _delete("rollup.policy.gas"), r"^rollup\.policy\.gas: missing"),
     ("rollup key unknown", _set("rollup.shares", 0.2), r"^rollup\.shares: unknown key"),
+    ("spike lookback zero", _set("rollup.spike_lookback", "0s"), r"^rollup\.spike_lookback: must be longer than 0 s"),
+    ("spike lookback below the cadence", _set("rollup.spike_lookback", "2min"),
+     r"^rollup\.spike_lookback: must be at least history\.cadence \(5min\), got 2min"),
+    ("spike lookback missing", _delete("rollup.spike_lookback"), r"^rollup\.spike_lookback: missing"),
 ]
 
 
