@@ -68,18 +68,23 @@ def _trace_names(names: dict[str, Any] | None) -> list[tuple[float, float, str, 
             for index, (lon, lat, text) in enumerate(zip(names["x"], names["y"], names["text"], strict=True))]
 
 
-def _names_layer(names: dict[str, Any] | None, pannable: bool, layer_id: str = NAMES_LAYER) -> dict[str, Any]:
+def _names_layer(names: dict[str, Any] | None, pannable: bool, layer_id: str = NAMES_LAYER,
+                 full_size_zoom: float | None = None) -> dict[str, Any]:
     """Where :func:`geo.labels.place_labels` put each name, beside its unit's mark (MapLibre keeps a
     feature's properties flat: the offset is chosen by the anchor). Which names fit was decided there,
     for the map's starting frame: a fixed map draws them all, as placed; on a ``pannable`` map MapLibre
     also hides a name that would cover another once a person zooms out, and shows it again on the way
-    back (the names layer above wins, and within a layer the first placed)."""
+    back (the names layer above wins, and within a layer the first placed). From ``full_size_zoom``
+    down they shrink with the map (to 60 % a zoom level below): a smaller box (a laptop's) frames
+    the same units a zoom level or so further out, where names sized for the wall would cover them."""
     size = float((names or {}).get("textfont", {}).get("size") or 26)
+    text_size: Any = size if full_size_zoom is None else [
+        "interpolate", ["linear"], ["zoom"], full_size_zoom - 1, round(size * 0.6, 1), full_size_zoom, size]
     away = (float((names or {}).get("marker", {}).get("size") or 0) / 2 + 3) / size  # ems clear of the mark
     offsets = [item for anchor, (dx, dy) in _ANCHORS.values() if anchor != "center"
                for item in (anchor, ["literal", [dx * away, dy * away]])]
     return {"id": layer_id, "type": "symbol", "source": layer_id,
-            "layout": {"text-field": ["get", "name"], "text-font": NAMES_FONT, "text-size": size,
+            "layout": {"text-field": ["get", "name"], "text-font": NAMES_FONT, "text-size": text_size,
                        "text-anchor": ["get", "anchor"],
                        "text-offset": ["match", ["get", "anchor"], *offsets, ["literal", [0, 0]]],
                        "text-allow-overlap": not pannable, "text-ignore-placement": not pannable,
@@ -89,11 +94,13 @@ def _names_layer(names: dict[str, Any] | None, pannable: bool, layer_id: str = N
 
 
 def map_style(basemap: BaseMap, origin: str, names: dict[str, Any] | None = None, *, pannable: bool = False,
-              zoomed_names: Sequence[tuple[float, Sequence[Placed]]] = ()) -> dict[str, Any]:
+              zoomed_names: Sequence[tuple[float, Sequence[Placed]]] = (),
+              full_size_zoom: float | None = None) -> dict[str, Any]:
     """The MapLibre style of a map over ``basemap``: the dark ground, the tiles from ``origin`` (this
     server, in full), the city's own style layers for vector tiles, and the units' ``names`` on top
-    (:func:`_names_layer`); ``zoomed_names``: finer levels' names, each drawn from its (web map) zoom
-    on (:func:`web.citydata.names_zoomed_in`), below the first ones."""
+    (:func:`_names_layer`, full size from ``full_size_zoom`` on); ``zoomed_names``: finer levels'
+    names, each drawn from its (web map) zoom on (:func:`web.citydata.names_zoomed_in`), below the
+    first ones."""
     reader = basemap.reader
     source: dict[str, Any] = {"tiles": [tile_url(basemap, origin)], "minzoom": reader.min_zoom,
                               "maxzoom": reader.max_zoom, "attribution": basemap.attribution}
@@ -113,11 +120,12 @@ def map_style(basemap: BaseMap, origin: str, names: dict[str, Any] | None = None
         layer_id = f"{NAMES_LAYER}-{step}"
         style["sources"][layer_id] = _names_source([(p.lon, p.lat, p.text, p.position) for p in placed])
         unmarked = {**(names or {}), "marker": {"size": 0}}  # placed with no marks: centred, or just off
-        finer.append({**_names_layer(unmarked, pannable, layer_id), "minzoom": round(zoom + MAPLIBRE_ZOOM_OFFSET, 2)})
+        finer.append({**_names_layer(unmarked, pannable, layer_id, full_size_zoom),
+                      "minzoom": round(zoom + MAPLIBRE_ZOOM_OFFSET, 2)})
     style["sources"][NAMES_LAYER] = _names_source(_trace_names(names))
     style["sources"][MARKS_TOP] = _names_source([])
     style["layers"] = [*style["layers"], {"id": MARKS_TOP, "type": "symbol", "source": MARKS_TOP}, *finer,
-                       _names_layer(names, pannable)]
+                       _names_layer(names, pannable, full_size_zoom=full_size_zoom)]
     return style
 
 
@@ -178,19 +186,29 @@ def on_basemap(figure: dict[str, Any], basemap: BaseMap, origin: str, frame: Fra
     names = next((trace for trace in data if is_names(trace)), None)
     layout = {key: value for key, value in figure["layout"].items()
               if key not in ("xaxis", "yaxis", "plot_bgcolor", "dragmode")}
-    view: dict[str, Any] = {"style": map_style(basemap, origin, names, pannable=pannable, zoomed_names=zoomed_names)}
+    view: dict[str, Any] = {}
+    full_size_zoom = None
     if frame is not None:
         west, south, east, north = frame.bounds
-        # A zoomable map starts a little wider than its frame: its box on the page may be smaller
-        # than the one the frame was measured for (the drill-down's follows the window's height),
-        # and a person zooms in from there; the wall's box is the frame's.
+        # the zoom the names were placed for: smaller on a map framed further out (a smaller box)
+        full_size_zoom = round(frame.zoom + math.log2(max(scale, 1e-3)) + MAPLIBRE_ZOOM_OFFSET, 2) if pannable else None
+        # A zoomable map starts a little wider than its frame (its box on the page may be smaller
+        # than the one the frame was measured for) until the browser frames it in the box it
+        # really has (assets/basemap.js: the layout's meta.fit); the wall's box is the frame's.
         margin = PANNABLE_ZOOM_MARGIN if pannable else 0.0
         view.update(center={"lon": (west + east) / 2, "lat": (south + north) / 2},
                     zoom=round(frame.zoom + math.log2(max(scale, 1e-3)) + MAPLIBRE_ZOOM_OFFSET - margin, 2))
-        if pannable:  # within the frame's box and as much again around it
-            width, height = east - west, north - south
-            view["bounds"] = {"west": west - width, "east": east + width, "south": south - height,
-                              "north": north + height}
+        if pannable:
+            # Panned within the frame and one and a half times its longer side around it, in every
+            # direction: a wide box framing a tall unit shows more than the frame's own width
+            # (bounds too tight for the box would keep MapLibre from zooming out to frame it).
+            across = math.cos(math.radians((south + north) / 2))
+            side = 1.5 * max((east - west) * across, north - south)  # in degrees of latitude
+            view["bounds"] = {"west": west - side / across, "east": east + side / across, "south": south - side,
+                              "north": north + side}
+            layout["meta"] = {"fit": [west, south, east, north]}
+    view["style"] = map_style(basemap, origin, names, pannable=pannable, zoomed_names=zoomed_names,
+                              full_size_zoom=full_size_zoom)
     layout["map"] = view
     if pannable:
         layout["dragmode"] = "pan"

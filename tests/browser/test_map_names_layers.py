@@ -173,8 +173,39 @@ return {zoom: map.getZoom(), drag: map.dragPan.isEnabled(), wheel: map.scrollZoo
                                             .map(f => f.properties.text))] : [],
         shapes_overlap: shaped.every(id => map.getLayoutProperty(id, 'text-allow-overlap') === true)};
 """
+# A zoomable map's view (west, south, east, north) once assets/basemap.js has framed it on its units.
+FRAMED_JS = """
+const gd = document.querySelector(arguments[0] + ' .js-plotly-plot');
+const map = gd && gd._fullLayout.map && gd._fullLayout.map._subplot && gd._fullLayout.map._subplot.map;
+if (!map || !gd.cityopsFitted) { return null; }
+const b = map.getBounds();
+return {view: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()], fit: gd.layout.meta.fit,
+        moved: gd.cityopsMoved, zoom: map.getZoom(), box: [map.getCanvas().clientWidth, map.getCanvas().clientHeight]};
+"""
 ZOOM_JS = ("document.querySelector(arguments[0] + ' .js-plotly-plot')._fullLayout.map._subplot.map"
            ".jumpTo({zoom: arguments[1]});")
+
+
+def _framed_on_its_units(browser, graph: str) -> None:
+    """The map shows all of its units and they fill its box across or down (not a fixed box's zoom)."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    seen: list[dict] = []
+
+    def framed(b) -> bool:
+        seen.append(b.execute_script(FRAMED_JS, graph))
+        if not seen[-1]:
+            return False
+        (w, s, e, n), (fw, fs, fe, fn) = seen[-1]["view"], seen[-1]["fit"]
+        slack = 0.01 * max(e - w, n - s)
+        return (w - slack <= fw and s - slack <= fs and fe <= e + slack and fn <= n + slack
+                and max((fe - fw) / (e - w), (fn - fs) / (n - s)) > 0.8)
+
+    try:
+        WebDriverWait(browser, WAIT_S).until(framed)
+    except TimeoutException:
+        pytest.fail(f"{graph} not framed on its units: {seen[:3]} {seen[-1]}")
 
 
 def _map_drawn(browser, graph: str, names: int = 3) -> dict:
@@ -231,6 +262,7 @@ def test_the_base_map_names_and_a_layer_draw_with_the_outside_world_blocked(
         browser.get(f"{base}/district/MN")
         _wait_text(browser, ".breadcrumb", "New York City")
         _map_drawn(browser, "#district-map", names=1)  # the long names of its districts that fit at 26 px
+        _framed_on_its_units(browser, "#district-map")
         browser.save_screenshot(str(screenshots / "basemap-drill-down-1920.png"))
         # … which a person may drag and zoom; its names give way to each other, and zoomed in the
         # districts' neighbourhoods are named too.
@@ -242,5 +274,11 @@ def test_the_base_map_names_and_a_layer_draw_with_the_outside_world_blocked(
         assert abs(zoomed["zoom"] - drill["zoom"] - 2) < 0.01 and zoomed["finer_names"] > 0, (drill, zoomed)
         browser.save_screenshot(str(screenshots / "basemap-drill-down-zoomed-1920.png"))
         _complete(browser, base, "/district/MN")
+        # On a laptop's smaller screen the borough is framed in the box it has there.
+        browser.set_window_size(1280, 720)
+        browser.get(f"{base}/district/MN")
+        _map_drawn(browser, "#district-map", names=0)
+        _framed_on_its_units(browser, "#district-map")
+        browser.save_screenshot(str(screenshots / "basemap-drill-down-1280.png"))
     finally:
         browser.quit()

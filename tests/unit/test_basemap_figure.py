@@ -165,6 +165,13 @@ def test_a_figure_over_the_base_map_names_in_the_style_and_framed(basemap) -> No
     assert style["layers"][-1]["layout"]["text-allow-overlap"] is True
     names_layer = desk["layout"]["map"]["style"]["layers"][-1]["layout"]
     assert names_layer["text-allow-overlap"] is False and names_layer["text-ignore-placement"] is False
+    # … framed in a smaller box (further out) than the one its names were placed for, they shrink with it.
+    full = round(frame.zoom + MAPLIBRE_ZOOM_OFFSET, 2)
+    assert names_layer["text-size"] == ["interpolate", ["linear"], ["zoom"], full - 1, 15.6, full, 26.0]
+    assert style["layers"][-1]["layout"]["text-size"] == 26.0  # the wall's box is the frame's
+    assert desk["layout"]["meta"] == {"fit": list(frame.bounds)} and "meta" not in wall["layout"]
+    bounds = desk["layout"]["map"]["bounds"]  # room to frame a tall unit in a wide box
+    assert bounds["west"] < -74.0 - 0.4 * 1.5 and bounds["north"] > 40.9 + 0.4 * 1.5 - 1e-9
     # Zoomed in, finer levels' names: each from its zoom, under the first names, over every trace.
     finer = on_basemap(figure, basemap, "http://x", frame, pannable=True,
                        zoomed_names=[(12.5, [Placed("QN01", "Astoria", -73.92, 40.77, "middle center")]),
