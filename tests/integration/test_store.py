@@ -75,6 +75,7 @@ TABLES = {
     "store_settings": ["key", "value"],
     "request_latency": ["route", "method", "status_class", "le", "requests"],
     "request_latency_totals": ["route", "method", "status_class", "requests", "seconds"],
+    "timescale_job_runs": ["job_id", "started_at", "succeeded_at", "error"],
     "indicator_current": ["scope_code", "domain", "level_name", "parent", "score", "level", "level_since",
                           "computed_at", "newest_input", "oldest_input", "forecast", "explanation"],
     "indicator_values": ["time", "scope_code", "level_name", "domain", "score", "level", "level_changed",
