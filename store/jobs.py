@@ -72,8 +72,8 @@ class JobRun:
 
 
 # A job is due when no run of it has started in the current slot of its schedule, slots counted from the
-# epoch as cron's lines are: every minute on the minute, every 15 minutes at :00, :15 …, every 12 hours at
-# 00:00 and 12:00 UTC, daily at 00:00 UTC. The claim is one statement, so when two hosts run the command
+# epoch as cron's lines are: every minute on the minute, every 12 hours at 00:00 and 12:00 UTC, daily at
+# 00:00 UTC. The claim is one statement, so when two hosts run the command
 # one runs the job and the other skips it.
 _CLAIM = """
 INSERT INTO timescale_job_runs AS runs (job_id, started_at) VALUES (%(job)s, %(now)s)

@@ -280,9 +280,12 @@ def _set_timescale_policies(cur: psycopg2.extensions.cursor, settings: StoreSett
         " end_offset => INTERVAL '1 minute', schedule_interval => INTERVAL '1 minute')",
         (refresh_from,),
     )
+    # Every minute too: the indicators read a window's whole hours from readings_1h, so a late reading
+    # for an hour already materialized would be missing from the rain sums and the AQI's means until
+    # the next refresh. One with nothing invalidated costs next to nothing.
     cur.execute(
         "SELECT add_continuous_aggregate_policy('readings_1h', start_offset => %s::interval,"
-        " end_offset => INTERVAL '1 hour', schedule_interval => INTERVAL '15 minutes')",
+        " end_offset => INTERVAL '1 hour', schedule_interval => INTERVAL '1 minute')",
         (refresh_from,),
     )
     cur.execute("SELECT add_retention_policy('readings_1m', %s::interval)", (keep,))
