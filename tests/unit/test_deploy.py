@@ -129,6 +129,8 @@ def test_the_compose_file_loads_and_runs_real_commands_on_files_that_exist() -> 
             source = volume.split(":")[0]
             if source.startswith("./") and not source.startswith(("./broker", "./tls")):  # made by the operator
                 assert (DEPLOY / source).exists(), f"{name}: {source}"
+    # The database is the pair the tests run on (TimescaleDB 2.28 on PostgreSQL 15), never a moving tag.
+    assert re.fullmatch(r"timescale/timescaledb:2\.28\.\d+-pg15", services["db"]["image"])
     names = [service["environment"]["CITYOPS_INGEST_NAME"] for name, service in services.items()
              if name.startswith("ingest-")]
     assert len(set(names)) == len(names) == 2
