@@ -63,6 +63,28 @@ def replica_section(replica: db.ReplicaReport, language: str) -> list[Component]
                        empty="—")]
 
 
+def jobs_section(jobs: list[store.TimescaleJobHealth], now: datetime, language: str) -> list[Component]:
+    """TimescaleDB's background jobs: who runs each, and whether its runs fail or stopped succeeding."""
+    rows, row_classes = [], []
+    for health in jobs:
+        every = health.job.schedule_interval.total_seconds()
+        if health.error is not None:
+            state = text("feeds.job_failing", language, error=health.error[:_PAYLOAD_SHOWN])
+        elif health.overdue(now):
+            state = text("feeds.job_overdue", language, span=format_duration(2 * every, language))
+        else:
+            state = text("feeds.job_ok", language)
+        rows.append([f"{health.job.kind} · {health.job.relation}", text(f"feeds.job_runner_{health.runner}", language),
+                     format_duration(every, language),
+                     format_time(health.last_success, locale.city_zone()) if health.last_success
+                     else text("feeds.never", language), state])
+        row_classes.append("row-bad" if health.error is not None or health.overdue(now) else "row-ok")
+    return [html.H2(text("feeds.jobs", language)),
+            data_table([text("feeds.job", language), text("feeds.job_runner", language),
+                        text("feeds.job_every", language), text("feeds.job_last_success", language),
+                        text("feeds.state", language)], rows, row_classes=row_classes,
+                       class_name="data-table jobs", empty="—")]
+
 def feeds_page(conn: store.Connection, now: datetime, language: str,
                replica: db.ReplicaReport | None = None) -> list[Component]:
     """The page body for ``now``, read from the database (and the read replica's state, when one is set)."""
@@ -81,6 +103,7 @@ def feeds_page(conn: store.Connection, now: datetime, language: str,
     rejects = store.newest_rejects(conn)
     reasons = store.rejects_by_reason(conn, now - timedelta(hours=1))
     statuses = store.read_status(conn)
+    jobs = store.timescale_job_health(conn)
     channels = channels_health(conn, now) if store.server_info(conn)["schema_version"] >= NOTIFY_SCHEMA else []
     none = text("feeds.none", language)
 
@@ -107,6 +130,7 @@ def feeds_page(conn: store.Connection, now: datetime, language: str,
                     text("feeds.rate", language), text("feeds.lag", language), text("feeds.totals", language)],
                    process_rows, row_classes=process_classes, empty=text("feeds.no_processes", language)),
         *(replica_section(replica, language) if replica is not None else []),
+        *(jobs_section(jobs, now, language) if jobs else []),
         html.H2(text("feeds.channels", language)),
         data_table([text("feeds.channel", language), text("feeds.state", language), text("feeds.last_try", language),
                     text("feeds.last_success", language), text("feeds.last_answer", language)],

@@ -199,6 +199,48 @@ def cmd_db_init(args: argparse.Namespace, settings: Settings) -> None:
     say(f"schema version {report.version} ({server}); applied: {applied}")
 
 
+def cmd_db_run_jobs(args: argparse.Namespace, settings: Settings) -> None:
+    """What a timer runs every minute where TimescaleDB's own job scheduler fails (docs/operations.md);
+    ``--every``: the same on a loop, for containers, which have no timer."""
+    import store
+    from cityops.process import stop_on_signals
+
+    url = database_url(settings)
+    if args.every is None:
+        _run_due_jobs(url)
+        return
+    stop = stop_on_signals()
+    say(f"run-jobs: the due TimescaleDB jobs every {args.every:g} s; Ctrl-C stops")
+    while not stop.is_set():
+        try:
+            _run_due_jobs(url)
+        except (CommandError, store.StoreUnavailable, store.DatabaseError) as error:
+            say(f"run-jobs: {error}")  # and again at the next pass: the failed jobs are due in their next slot
+        stop.wait(args.every)
+
+
+def _run_due_jobs(url: str) -> None:
+    from datetime import UTC, datetime
+
+    import store
+
+    conn = store.connect(url, application_name="cityops-run-jobs")
+    try:
+        if not store.read_settings(conn).timescale:
+            say("no TimescaleDB jobs: the database is plain PostgreSQL (the first ingest worker refreshes the rollups"
+                " and applies retention)")
+            return
+        runs = store.run_due_timescale_jobs(conn, datetime.now(UTC))
+    finally:
+        conn.close()
+    for run in runs:
+        outcome = f"failed: {run.error}" if run.error else "done"
+        say(f"{run.job.kind} of {run.job.relation} (job {run.job.job_id}): {outcome} in {run.seconds:.1f} s")
+    failed = [run for run in runs if run.error]
+    if failed:
+        raise CommandError(f"{len(failed)} of {len(runs)} TimescaleDB job(s) failed: "
+                           + ", ".join(f"{run.job.kind} of {run.job.relation}" for run in failed))
+
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> None:
     from cityops.process import stop_on_signals
     from ingest.service import IngestOptions, retire, run_worker, run_workers
@@ -723,6 +765,12 @@ def build_parser() -> argparse.ArgumentParser:
     path.add_argument("--timescale", action="store_true",
                       help="TimescaleDB or an error (default: TimescaleDB where preloaded, else plain tables)")
     init.set_defaults(handler=cmd_db_init)
+    run_jobs = db_commands.add_parser(
+        "run-jobs", help="run the TimescaleDB jobs that are due (compression, retention, the rollups' refresh), "
+                         "each at its own schedule: every minute from a timer where TimescaleDB's scheduler fails")
+    run_jobs.add_argument("--every", type=_positive_seconds, metavar="SECONDS",
+                          help="keep running, looking for due jobs every SECONDS (containers: no timer there)")
+    run_jobs.set_defaults(handler=cmd_db_run_jobs)
 
     ingest = commands.add_parser("ingest", help="MQTT → database workers")
     ingest.add_argument("--workers", type=_positive, default=1, help="N > 1 uses an MQTT 5 shared subscription")

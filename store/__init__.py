@@ -101,6 +101,15 @@ from store.indicators import (
     write_run,
 )
 from store.ingest import BatchResult, IngestBatch, write_ingest_batch
+from store.jobs import (
+    JobRun,
+    TimescaleJob,
+    TimescaleJobHealth,
+    run_due_timescale_jobs,
+    run_timescale_job,
+    timescale_job_health,
+    timescale_jobs,
+)
 from store.metrics import LatencySeries, add_request_latency, read_request_latency
 from store.queries import COUNTABLE_TABLES, count_rows, latest_readings, server_info
 from store.registry import (
@@ -123,13 +132,10 @@ from store.schema import (
     SchemaOptions,
     SchemaReport,
     StoreSettings,
-    TimescaleJob,
     init_schema,
     read_settings,
     require_schema,
     retention_days,
-    run_timescale_job,
-    timescale_jobs,
 )
 from store.screens import LevelChange, level_changes, score_history
 from store.status import ProcessStatus, read_status, report_heartbeat, report_status
@@ -268,6 +274,10 @@ __all__ = [
     "require_schema",
     "retention_days",
     "run_timescale_job",
+    "run_due_timescale_jobs",
+    "timescale_job_health",
+    "JobRun",
+    "TimescaleJobHealth",
     "server_info",
     "sync_sensors",
     "sync_units",

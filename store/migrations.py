@@ -973,6 +973,24 @@ COMMENT ON COLUMN notify_departments.people IS 'Its people (notify_people.name).
 COMMENT ON COLUMN notify_departments.updated_at IS 'When it was last loaded (UTC).';
 """
 
+
+# Where TimescaleDB's job scheduler fails (docs/operations.md), `cityops db run-jobs` runs the jobs and
+# keeps here what TimescaleDB's own statistics would have said (CALL run_job leaves them as they were).
+# On plain PostgreSQL, which has no jobs, it stays empty.
+_TIMESCALE_JOB_RUNS = """
+CREATE TABLE timescale_job_runs (
+    job_id integer PRIMARY KEY,
+    started_at timestamptz NOT NULL,
+    succeeded_at timestamptz,
+    error text
+);
+COMMENT ON TABLE timescale_job_runs IS 'TimescaleDB jobs run by cityops db run-jobs: the newest run of each.';
+COMMENT ON COLUMN timescale_job_runs.job_id IS 'The job (timescaledb_information.jobs.job_id).';
+COMMENT ON COLUMN timescale_job_runs.started_at IS 'When its newest run started (UTC).';
+COMMENT ON COLUMN timescale_job_runs.succeeded_at IS 'When its newest successful run started (UTC); null if none.';
+COMMENT ON COLUMN timescale_job_runs.error IS 'Its newest finished run''s error; null if that succeeded or none has.';
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core", sql=_CORE),
     Migration(2, "readings", sql=_READINGS, plain=_READINGS_PLAIN, timescale=_READINGS_TIMESCALE),
@@ -1034,4 +1052,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     # day averaged part of each hour. Emptied, every hour is rolled up again from the history
     # (a day per indicators run); reports read the raw rows until then.
     Migration(19, "hourly_rollup_redone", sql="TRUNCATE indicator_hourly;"),
+    Migration(20, "timescale_job_runs", sql=_TIMESCALE_JOB_RUNS),
 )

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 import psycopg2
 import psycopg2.errors
@@ -282,47 +280,14 @@ def _set_timescale_policies(cur: psycopg2.extensions.cursor, settings: StoreSett
         " end_offset => INTERVAL '1 minute', schedule_interval => INTERVAL '1 minute')",
         (refresh_from,),
     )
+    # Every minute too: the indicators read a window's whole hours from readings_1h, so a late reading
+    # for an hour already materialized would be missing from the rain sums and the AQI's means until
+    # the next refresh. One with nothing invalidated costs next to nothing.
     cur.execute(
         "SELECT add_continuous_aggregate_policy('readings_1h', start_offset => %s::interval,"
-        " end_offset => INTERVAL '1 hour', schedule_interval => INTERVAL '15 minutes')",
+        " end_offset => INTERVAL '1 hour', schedule_interval => INTERVAL '1 minute')",
         (refresh_from,),
     )
     cur.execute("SELECT add_retention_policy('readings_1m', %s::interval)", (keep,))
     cur.execute("SELECT add_retention_policy('readings_1h', %s::interval)", (keep_hours,))
     log.info("TimescaleDB policies: compress after %s, keep %s (hourly rollups %s)", compress, keep, keep_hours)
-
-
-@dataclass(frozen=True)
-class TimescaleJob:
-    """One of cityops' TimescaleDB background jobs: its id, what it does (``policy_compression``,
-    ``policy_retention``, ``policy_refresh_continuous_aggregate``), on which table or view, how often."""
-
-    job_id: int
-    proc_name: str
-    relation: str
-    schedule_interval: timedelta
-
-
-def timescale_jobs(conn: psycopg2.extensions.connection) -> list[TimescaleJob]:
-    """The jobs :func:`init_schema` set up on TimescaleDB (none on plain PostgreSQL)."""
-    if not read_settings(conn).timescale:
-        return []
-    with transaction(conn) as cur:
-        # hypertable_name: the table, or the continuous aggregate's view (TimescaleDB's own jobs have none).
-        cur.execute("SELECT job_id, proc_name, hypertable_name, schedule_interval FROM timescaledb_information.jobs"
-                    " WHERE hypertable_schema = 'public' ORDER BY job_id")
-        return [TimescaleJob(*row) for row in cur.fetchall()]
-
-
-def run_timescale_job(conn: psycopg2.extensions.connection, job: TimescaleJob) -> float:
-    """Run ``job`` now and wait for it (``CALL run_job``: what cron does where the scheduler fails,
-    docs/operations.md); the seconds it took."""
-    began = time.perf_counter()
-    conn.rollback()
-    conn.autocommit = True  # a job commits as it goes: CALL cannot run inside a transaction block
-    try:
-        with conn.cursor() as cur:
-            cur.execute("CALL run_job(%s)", (job.job_id,))
-    finally:
-        conn.autocommit = False
-    return time.perf_counter() - began

@@ -10,7 +10,8 @@ Request latency is timed here for every request (refused ones too) and labelled 
 access rule the path matched, so the label set stays small whatever paths clients try.
 Each worker adds its counts to the database every :data:`FLUSH_EVERY_S` seconds (after
 the response is sent) and before it answers ``/metrics``; the other figures come from the
-process-status table and the feed tables. Any worker therefore answers alike, up to the
+process-status table, the feed tables and TimescaleDB's job statistics (``cityops_timescale_job_*``,
+on TimescaleDB only). Any worker therefore answers alike, up to the
 few seconds other workers have not flushed yet. That is why the figures are a custom collector
 over the database (:class:`DatabaseCollector`) rather than prometheus_client's own in-process
 metrics: gunicorn's workers share nothing but the database. All of it is read from the primary
@@ -188,6 +189,26 @@ def families(totals: DatabaseTotals, now: datetime) -> list[Metric]:
                   ((("fresh",), sensors.fresh), (("stale",), sensors.stale), (("silent",), sensors.silent),
                    (("maintenance",), sensors.maintenance))),
         _latency(totals.latency),
+        *timescale_job_families(totals.timescale_jobs, now),
+    ]
+
+
+def timescale_job_families(jobs: list[store.TimescaleJobHealth], now: datetime) -> list[Metric]:
+    """TimescaleDB's background jobs by kind and table (none on plain PostgreSQL, which has no jobs)."""
+    if not jobs:
+        return []
+    by_job = ("kind", "relation")
+    return [
+        _labelled(GaugeMetricFamily("cityops_timescale_job_failing", "1 if the newest finished run of the "
+                                    "TimescaleDB job failed, else 0.", labels=by_job),
+                  (((j.job.kind, j.job.relation), float(j.error is not None)) for j in jobs)),
+        _labelled(GaugeMetricFamily("cityops_timescale_job_overdue", "1 if no run of the TimescaleDB job succeeded "
+                                    "within two of its schedule intervals (or ever), else 0.", labels=by_job),
+                  (((j.job.kind, j.job.relation), float(j.overdue(now))) for j in jobs)),
+        _labelled(GaugeMetricFamily("cityops_timescale_job_success_age_seconds", "Seconds since the newest "
+                                    "successful run of the TimescaleDB job.", labels=by_job),
+                  (((j.job.kind, j.job.relation), (now - j.last_success).total_seconds()) for j in jobs
+                   if j.last_success is not None)),
     ]
 
 
@@ -199,11 +220,13 @@ class DatabaseTotals:
     rejects_by_reason: dict[str, int]
     sensors: store.SensorCounts
     latency: dict[store.metrics.SeriesKey, store.LatencySeries]
+    timescale_jobs: list[store.TimescaleJobHealth]
 
     @classmethod
     def read(cls, conn: store.Connection, now: datetime) -> DatabaseTotals:
         return cls(statuses=store.read_status(conn), rejects_by_reason=store.rejects_by_reason(conn, now - timedelta(
-            hours=1)), sensors=store.sensor_counts(conn, now), latency=store.read_request_latency(conn, BOUNDS))
+            hours=1)), sensors=store.sensor_counts(conn, now), latency=store.read_request_latency(conn, BOUNDS),
+                   timescale_jobs=store.timescale_job_health(conn))
 
 
 def replica_families(report: db.ReplicaReport | None) -> list[Metric]:

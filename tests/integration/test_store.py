@@ -75,6 +75,7 @@ TABLES = {
     "store_settings": ["key", "value"],
     "request_latency": ["route", "method", "status_class", "le", "requests"],
     "request_latency_totals": ["route", "method", "status_class", "requests", "seconds"],
+    "timescale_job_runs": ["job_id", "started_at", "succeeded_at", "error"],
     "indicator_current": ["scope_code", "domain", "level_name", "parent", "score", "level", "level_since",
                           "computed_at", "newest_input", "oldest_input", "forecast", "explanation"],
     "indicator_values": ["time", "scope_code", "level_name", "domain", "score", "level", "level_changed",
@@ -505,6 +506,44 @@ def test_server_info_reports_version_and_timescale(db, pg_server) -> None:
     assert int(info["server_version"].split(".")[0]) >= 14
     assert info["timescale"] is pg_server.timescale
     assert info["schema_version"] == MIGRATIONS[-1].version
+
+
+
+# -- the vital-sign history and the units' past positions, as the screens read them ---------------
+
+def test_the_history_and_the_past_positions_the_screens_and_the_history_backfill_read(db) -> None:
+    """store.screens and store.versions (the wall, the drill-down, a replay) and what the vital signs' history
+    backfill writes, on indicator_values and unit_positions (hypertables on TimescaleDB)."""
+    from store.screens import PastUnit, PastValue, units_at, values_as_of
+    from store.versions import wall_version
+
+    five, hour = timedelta(minutes=5), timedelta(hours=1)
+
+    def row(moment: datetime, score: float, level: int, changed: bool) -> store.HistoryRow:
+        return store.HistoryRow(moment, "MN01", "cdta", "gas", score, level, changed,
+                                {"why": level} if changed else None)
+
+    assert not store.has_indicator_history(db, T0 - hour, T0)
+    wall = wall_version(db)
+    with store.rollups_held(db):  # as the backfill writes it
+        store.write_history(db, [row(T0 - 2 * five, 95.0, 0, False), row(T0 - five, 40.0, 1, True),
+                                 row(T0 + five, 20.0, 2, True)])
+    assert store.has_indicator_history(db, T0 - hour, T0)
+    assert wall_version(db) != wall  # a new warning
+    assert values_as_of(db, ["MN01", "MN02"], ["gas"], T0, cadence=five) == [
+        PastValue("MN01", "gas", T0 - five, 40.0, 1)]
+    assert [(domain, moment) for domain, moment, _, _ in store.score_history(db, "MN01", T0 - five)] == [
+        ("gas", T0 - five), ("gas", T0 + five)]
+    assert [(change.time, change.level) for change in store.level_changes(db, since=T0 - hour, until=T0)] == [
+        (T0 - five, 1)]
+    assert store.rollup_period(db, T0 - hour, T0 + hour, T0 + 3 * hour, five.total_seconds()) == 2
+    assert store.delete_indicator_history(db, T0) == 2
+
+    store.sync_units(db, [UnitRow("FD-1", "fire", "Engine 1", -74.0, 40.7, "MN0101", SCOPES)])
+    store.write_ingest_batch(db, IngestBatch(unit_positions=[position("FD-1", -600, -73.90, "busy"),
+                                                             position("FD-1", 60, -73.95, "available")]))
+    assert units_at(db, T0) == [PastUnit("FD-1", "fire", "busy", -73.90, 40.75)]
+    assert units_at(db, T0 + hour) == []  # its newest position is older than 15 minutes then: not known
 
 
 # -- connections ----------------------------------------------------------------------------

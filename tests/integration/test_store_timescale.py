@@ -1,6 +1,7 @@
 """What only TimescaleDB does, on a real TimescaleDB server: the background jobs that refresh the rollups,
 compress and expire data (run with ``CALL run_job``, which returns when the job is done, as the scheduler
-would run them), and a half-installed or mismatched TimescaleDB refused with one clear line.
+would run them), ``cityops db run-jobs`` running them each at its schedule, and a half-installed or
+mismatched TimescaleDB refused with one clear line.
 
 The plain-PostgreSQL counterparts (the rollup queue, apply_retention deleting rows) are in test_store.py.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -137,6 +139,97 @@ def test_retention_policies_drop_old_chunks_and_apply_retention_leaves_them_to_t
     assert [t for (t,) in fetch(db, "SELECT time FROM unit_positions ORDER BY time")] == kept
 
 
+
+@pytest.mark.servers("timescale")
+def test_run_due_jobs_runs_each_job_at_its_own_schedule_and_only_then(db) -> None:
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)  # every schedule's slot starts
+    store.write_ingest_batch(db, IngestBatch(readings=readings("R1", midnight - 3 * HOUR, 90)))
+    jobs = store.timescale_jobs(db)
+
+    def ran_at(moment: datetime) -> list[tuple[str, str]]:
+        runs = store.run_due_timescale_jobs(db, moment)
+        assert [run.error for run in runs] == [None] * len(runs)
+        return [(run.job.kind, run.job.relation) for run in runs]
+
+    # TimescaleDB's scheduler has them (these test servers run none), and none has run: all overdue.
+    before = store.timescale_job_health(db)
+    assert {(h.runner, h.last_success, h.error) for h in before} == {(store.jobs.SCHEDULER, None, None)}
+    assert all(h.overdue(midnight) for h in before)
+    # None has run yet: all of them, the most frequent first.
+    assert ran_at(midnight) == [(job.kind, job.relation) for job in sorted(
+        jobs, key=lambda job: (job.schedule_interval, job.job_id))]
+    assert rollup(db, materialized(db, "readings_1m")) == group_by(db, "minute")  # they did run
+    # Taken off TimescaleDB's scheduler: the command alone runs them now.
+    assert fetch(db, "SELECT DISTINCT scheduled FROM timescaledb_information.jobs"
+                     " WHERE hypertable_schema = 'public'") == [(False,)]
+    refreshes = [("refresh", "readings_1m"), ("refresh", "readings_1h")]  # every minute
+    assert ran_at(midnight + timedelta(seconds=59)) == []
+    assert ran_at(midnight + MINUTE) == refreshes
+    assert ran_at(midnight + MINUTE + timedelta(seconds=30)) == []
+    assert ran_at(midnight + 3 * MINUTE) == refreshes  # a missed minute: once, not twice
+    assert ran_at(midnight + 12 * HOUR) == [*refreshes, ("compression", "readings")]  # every 12 hours
+    assert sorted(ran_at(midnight + DAY)) == sorted((job.kind, job.relation) for job in jobs)  # retention: daily
+
+    health = store.timescale_job_health(db)
+    assert {(h.runner, h.last_success, h.error) for h in health} == {(store.jobs.RUN_JOBS, midnight + DAY, None)}
+    assert not any(h.overdue(midnight + DAY + MINUTE) for h in health)
+    assert [h.job.kind for h in health if h.overdue(midnight + DAY + 3 * MINUTE)] == ["refresh", "refresh"]
+
+
+@pytest.mark.servers("timescale")
+def test_a_job_that_fails_is_recorded_and_the_others_still_run(db, database_url: str) -> None:
+    now = datetime.now(UTC)
+    store.write_ingest_batch(db, IngestBatch(readings=readings("R1", now - 2 * HOUR, 30)))
+    locker = store.connect(database_url)
+    try:
+        with locker.cursor() as cur:  # held until the end: the refreshes must read readings
+            cur.execute("LOCK TABLE readings IN ACCESS EXCLUSIVE MODE")
+        with db.cursor() as cur:
+            cur.execute("SET lock_timeout = '200ms'")
+        db.commit()
+        runs = store.run_due_timescale_jobs(db, now)
+    finally:
+        locker.close()
+    errors = {(run.job.kind, run.job.relation): run.error for run in runs}
+    assert len(runs) == len(store.timescale_jobs(db))  # a failure does not stop the others
+    assert errors[("refresh", "readings_1m")] == "canceling statement due to lock timeout"
+    assert errors[("compression", "readings")] is None
+    health = {(h.job.kind, h.job.relation): h for h in store.timescale_job_health(db)}
+    assert health[("refresh", "readings_1m")].error == "canceling statement due to lock timeout"
+    assert health[("refresh", "readings_1m")].last_success is None
+    assert health[("compression", "readings")].last_success == now
+
+
+def test_run_due_jobs_has_nothing_to_do_on_plain_postgresql(db, database_url: str) -> None:
+    assert store.run_due_timescale_jobs(db, datetime.now(UTC)) == []
+    assert store.timescale_job_health(db) == []
+    done = cityops("db", "run-jobs", database_url=database_url)
+    assert done.returncode == 0 and "no TimescaleDB jobs: the database is plain PostgreSQL" in done.stdout, done.stderr
+
+
+@pytest.mark.servers("timescale")
+def test_cityops_db_run_jobs_runs_the_due_jobs_and_fails_in_one_line_when_one_fails(
+        db, database_url: str) -> None:
+    store.write_ingest_batch(db, IngestBatch(readings=readings("R1", datetime.now(UTC) - 2 * HOUR, 30)))
+    done = cityops("db", "run-jobs", database_url=database_url)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len([line for line in done.stdout.splitlines() if ": done in " in line]) == len(store.timescale_jobs(db))
+
+    fetch(db, "UPDATE timescale_job_runs SET started_at = started_at - INTERVAL '1 day' RETURNING 1")  # a day later
+    locker = store.connect(database_url)
+    try:
+        with locker.cursor() as cur:
+            cur.execute("LOCK TABLE readings IN ACCESS EXCLUSIVE MODE")
+        failed = cityops("db", "run-jobs", database_url=database_url, PGOPTIONS="-c lock_timeout=200ms")
+    finally:
+        locker.close()
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert re.search(r"^refresh of readings_1m \(job \d+\): failed: canceling statement due to lock timeout",
+                     failed.stdout, re.MULTILINE), failed.stdout
+    assert re.search(r"^compression of readings \(job \d+\): done in", failed.stdout, re.MULTILINE), failed.stdout
+    errors = [line for line in failed.stderr.splitlines() if line.startswith("cityops: error:")]
+    assert len(errors) == 1 and "refresh of readings_1m" in errors[0], failed.stderr
+
 # -- a half-installed or mismatched TimescaleDB -------------------------------------------------
 
 
@@ -191,8 +284,8 @@ def test_half_installed_timescaledb_is_refused_in_one_line_when_required(new_hal
     assert "not preloaded" in message and "restart PostgreSQL" in message and "--no-timescale" in message
 
 
-def cityops(*args: str, database_url: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "CITYOPS_DATABASE_URL": database_url}
+def cityops(*args: str, database_url: str, **environment: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CITYOPS_DATABASE_URL": database_url, **environment}
     return subprocess.run([sys.executable, "-m", "cityops", *args], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=120, check=False)
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
+import pandas as pd
 import pytest
 
 import store
@@ -55,6 +56,7 @@ def unit_of(db, sensor_id: str) -> str:
     return next(row["unit_code"] for row in store.read_sensor_registry(db) if row["sensor_id"] == sensor_id)
 
 
+@pytest.mark.servers("plain", "timescale")
 def test_every_unit_and_the_city_get_every_domain_and_an_index(db, registry, nyc, ctx) -> None:
     gas = sensor_of(nyc, "gas")
     write(db, gas, "methane_lel", every_minute(NOW - timedelta(minutes=10), 10, 5.0))
@@ -141,6 +143,72 @@ def test_a_sensor_in_maintenance_is_left_out(db, registry, nyc, ctx) -> None:
     assert store.open_alarms(db) == []
 
 
+
+# -- the windows, read from the rollups -----------------------------------------------------------
+
+# When the operators' timer starts `cityops db run-jobs` (every minute): times of their own, for the
+# jobs' schedules only (each job runs once per slot of its schedule: docs/operations.md).
+FIRST_TICK = datetime(2026, 1, 1, 0, 1, tzinfo=UTC)
+
+
+def refresh_as_deployed(db, tick: datetime) -> None:
+    """What a deployment does to keep the rollups current, at the timer's ``tick``: on plain PostgreSQL the
+    ingest's first worker recomputes the queued minutes (every 5 s); on TimescaleDB `cityops db run-jobs`
+    runs the jobs due then."""
+    store.refresh_rollups(db)
+    store.run_due_timescale_jobs(db, tick)
+
+
+def assert_windows_of_the_readings(db, ctx, sensors: list[str], now: datetime) -> None:
+    """What the indicators read from the rollups (cityops.vitals.window_frame) is what indicators.windows
+    computes from the readings themselves, for every window the rules judge."""
+    from cityops.vitals import window_frame
+    from indicators.windows import window_values
+
+    registry = pd.DataFrame([row for row in store.read_sensor_registry(db) if row["sensor_id"] in sensors])
+    with db.cursor() as cur:
+        cur.execute("SELECT time, sensor_id, metric, value FROM readings WHERE sensor_id = ANY(%s)", (sensors,))
+        readings = pd.DataFrame(cur.fetchall(), columns=["time", "sensor_id", "metric", "value"])
+    db.commit()
+    key = ["sensor_id", "metric", "statistic", "window_s"]
+    columns = [*key, "value", "count", "fresh"]
+    expected = window_values(readings, registry, ctx.rules, now, ctx.zone)[columns].sort_values(key)
+    read = window_frame(db, registry, ctx, now)[columns].sort_values(key)
+    assert expected["count"].gt(0).all()  # every window has readings to read
+    pd.testing.assert_frame_equal(read.reset_index(drop=True), expected.reset_index(drop=True),
+                                  check_dtype=False, rtol=1e-9)
+
+
+@pytest.mark.servers("plain", "timescale")
+def test_the_windows_read_from_the_rollups_are_those_of_the_readings(db, registry, nyc, ctx) -> None:
+    """The rain sums (3 h, 6 h), the AQI's means (1 h, 8 h, 24 h) and the day's highest temperature come from
+    the minute and hour rollups, whole hours from the hour one: on TimescaleDB continuous aggregates, partly
+    materialized by their refresh jobs and partly read from the readings in real time."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    weather, air = sensor_of(nyc, "weather"), sensor_of(nyc, "air_quality")
+    # Every minute for 26 hours (past the city's midnight, whatever the hour), 30 s into the minute;
+    # values in quarters, so that every sum is exact.
+    history = [store.ReadingRow(now - timedelta(minutes=i, seconds=30), sensor, metric, (i * 7 + k) % 40 / 4)
+               for i in range(26 * 60) for sensor, metrics in ((weather, ("rain_mm", "temperature_c")),
+                                                                  (air, ("pm25", "pm10", "no2", "so2", "co", "o3")))
+               for k, metric in enumerate(metrics)]
+    write_all(db, history)
+    refresh_as_deployed(db, FIRST_TICK)  # TimescaleDB: materialized up to a minute and an hour ago
+    assert_windows_of_the_readings(db, ctx, [weather, air], now)
+
+    # The live minute: read at once, before any refresh (TimescaleDB: the real-time part of the aggregates).
+    write_all(db, [store.ReadingRow(now + timedelta(seconds=30), weather, "rain_mm", 9.5),
+                   store.ReadingRow(now + timedelta(seconds=30), air, "pm25", 80.0)])
+    assert_windows_of_the_readings(db, ctx, [weather, air], now + timedelta(minutes=1))
+
+    # A late reading (a sensor's backlog) in the hour before last: materialized in both rollups, and a whole
+    # hour of the 3 h and 6 h rain sums, which read it from readings_1h. It counts as soon as the next
+    # minute's jobs have run, as it does on plain PostgreSQL within seconds.
+    late = now.replace(minute=30, second=15) - timedelta(hours=2)
+    write_all(db, [store.ReadingRow(late, weather, "rain_mm", 30.0)])
+    refresh_as_deployed(db, FIRST_TICK + timedelta(minutes=1))
+    assert_windows_of_the_readings(db, ctx, [weather, air], now + timedelta(minutes=1))
+
 # -- the API -------------------------------------------------------------------------------------
 
 @pytest.fixture
@@ -193,6 +261,7 @@ def test_vitals_computed_long_ago_are_marked_stale(api, db) -> None:
 
 # -- the command ---------------------------------------------------------------------------------
 
+@pytest.mark.servers("plain", "timescale")
 def test_indicators_run_once_reports_its_run_time(database_url: str, db, registry) -> None:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("CITYOPS_")},
            "CITYOPS_DATABASE_URL": database_url, "CITYOPS_CITY": "nyc"}
@@ -461,6 +530,7 @@ def test_a_backfill_over_dense_readings_keeps_a_spike_early_in_a_cadence_gap(db,
     assert levels == [(start, 0), (start + timedelta(minutes=5), 2), (NOW, 2)]  # then held (hysteresis)
 
 
+@pytest.mark.servers("plain", "timescale")
 def test_a_change_that_propagates_upward_is_one_warning_named_by_its_street(db, registry, nyc, ctx) -> None:
     gas = sensor_of(nyc, "gas")
     write(db, gas, "methane_lel", every_minute(NOW - timedelta(minutes=10), 5, 5.0))

@@ -7,6 +7,8 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 import store
 from app import create_app
 from cityops.settings import Settings
@@ -70,6 +72,7 @@ def test_feeds_page_shows_rates_stale_sensors_rejects_and_processes(client_for, 
                      "1 fresh, 1 stale, 1 never heard, 1 in maintenance (of 4)", "Sensor readings"):
         assert expected in text, expected
     assert "AQ-FRESH" not in text and "AQ-MAINT" not in text.split("Stale sensors")[1]
+    assert "TimescaleDB jobs" not in text  # plain PostgreSQL has none
     # A hostile payload is shown as text (Dash escapes it), never as markup.
     assert "<script>alert(1)</script>" in text  # inside a JSON string for a Code component's children
 
@@ -295,6 +298,48 @@ def test_metrics_parse_and_keep_every_family_name_and_label(client_for, db) -> N
     assert types["cityops_ingest_messages_total"] == "counter"
     assert types["cityops_http_request_duration_seconds"] == "histogram"
     assert types["cityops_sensors"] == "gauge"
+
+
+
+@pytest.mark.servers("timescale")
+def test_timescaledb_jobs_that_fail_or_stop_succeeding_show_on_metrics_and_feeds(
+        client_for, db, database_url: str) -> None:
+    now = datetime.now(UTC)
+    store.write_ingest_batch(db, store.IngestBatch(readings=[
+        store.ReadingRow(now - timedelta(hours=2, minutes=i), "R1", "pm25", 1.0) for i in range(30)]))
+    assert {run.error for run in store.run_due_timescale_jobs(db, now - timedelta(minutes=1))} == {None}
+    # The next minute's refresh cannot read the readings (a lock held too long), and the retention of the
+    # units' positions has not succeeded for three days (nothing ran it).
+    locker = store.connect(database_url)
+    try:
+        with locker.cursor() as cur:
+            cur.execute("LOCK TABLE readings IN ACCESS EXCLUSIVE MODE")
+        with db.cursor() as cur:
+            cur.execute("SET lock_timeout = '200ms'")
+        db.commit()
+        store.run_due_timescale_jobs(db, now)
+    finally:
+        locker.close()
+    (retention,) = [job for job in store.timescale_jobs(db) if (job.kind, job.relation) == ("retention",
+                                                                                             "unit_positions")]
+    with db.cursor() as cur:
+        cur.execute("UPDATE timescale_job_runs SET succeeded_at = succeeded_at - INTERVAL '3 days' WHERE job_id = %s",
+                    (retention.job_id,))
+    db.commit()
+
+    samples = scraped(client_for("anonymous").get("/metrics").get_data(as_text=True))
+    assert samples['cityops_timescale_job_failing{kind="refresh",relation="readings_1m"}'] == 1
+    assert samples['cityops_timescale_job_overdue{kind="refresh",relation="readings_1m"}'] == 0  # a minute ago
+    assert samples['cityops_timescale_job_failing{kind="retention",relation="unit_positions"}'] == 0
+    assert samples['cityops_timescale_job_overdue{kind="retention",relation="unit_positions"}'] == 1
+    assert samples['cityops_timescale_job_success_age_seconds{kind="retention",relation="unit_positions"}'] > 3 * 86400
+    assert samples['cityops_timescale_job_failing{kind="compression",relation="readings"}'] == 0
+    assert samples['cityops_timescale_job_overdue{kind="compression",relation="readings"}'] == 0
+
+    page = rendered(callback(client_for("admin"), FEEDS_OUTPUTS, FEEDS_INPUTS))
+    for expected in ("TimescaleDB jobs", "refresh · readings_1m", "failing: canceling statement due to lock timeout",
+                     "retention · unit_positions", "overdue: no run succeeded in the last 2 d", "cityops db run-jobs"):
+        assert expected in page, expected
 
 
 def test_metrics_say_the_database_is_down_when_it_does_not_answer() -> None:

@@ -125,7 +125,7 @@ def expected_policies(retention_days: int, compress_after_days: int) -> dict[tup
         ("policy_refresh_continuous_aggregate", "readings_1m"): {
             "start_offset": refresh_from, "end_offset": MINUTE, "schedule": MINUTE},
         ("policy_refresh_continuous_aggregate", "readings_1h"): {
-            "start_offset": refresh_from, "end_offset": HOUR, "schedule": timedelta(minutes=15)},
+            "start_offset": refresh_from, "end_offset": HOUR, "schedule": MINUTE},
     }
 
 

@@ -65,19 +65,32 @@ def check_command(argv: list[str]) -> None:
 def test_there_are_units_for_every_cityops_process() -> None:
     names = {path.name for path in UNITS}
     assert {"cityops-ingest@.service", "cityops-indicators.service", "cityops-web@.service",
-            "cityops-notify.service", "cityops-proxy.service"} <= names
+            "cityops-notify.service", "cityops-proxy.service", "cityops-timescale-jobs.service"} <= names
 
 
 @pytest.mark.parametrize("path", UNITS, ids=lambda path: path.name)
 def test_each_unit_runs_a_real_command_with_the_shared_settings(path: Path) -> None:
     service = unit(path)
-    assert {"Unit", "Service", "Install"} <= set(service.sections())
     start = shlex.split(expand(service.get("Service", "ExecStart")))
     check_command(start)
     if Path(start[0]).name in ("cityops", "gunicorn"):
         assert service.get("Service", "EnvironmentFile") == "/etc/cityops/cityops.env"
         assert service.get("Service", "User") == "cityops"
+    if path.with_suffix(".timer").exists():  # started by its timer, runs and ends
+        assert service.get("Service", "Type") == "oneshot"
+        assert {"Unit", "Service"} == set(service.sections())
+    else:  # runs for good
+        assert {"Unit", "Service", "Install"} <= set(service.sections())
         assert service.get("Service", "Restart") == "always"
+
+
+def test_the_timescaledb_jobs_timer_starts_its_service_on_every_minute() -> None:
+    timer = unit(DEPLOY / "systemd" / "cityops-timescale-jobs.timer")
+    assert timer.get("Timer", "OnCalendar") == "*-*-* *:*:00"
+    assert timer.get("Timer", "AccuracySec") == "1s"  # systemd's default would let it slip up to a minute
+    assert timer.get("Install", "WantedBy") == "timers.target"
+    service = unit(DEPLOY / "systemd" / "cityops-timescale-jobs.service")
+    assert shlex.split(service.get("Service", "ExecStart"))[1:] == ["db", "run-jobs"]
 
 
 def test_each_ingest_instance_has_a_name_of_its_own_and_shares_the_feed() -> None:
@@ -106,7 +119,7 @@ def test_the_compose_file_loads_and_runs_real_commands_on_files_that_exist() -> 
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text(encoding="utf-8"))
     services = compose["services"]
     assert {"db", "broker", "db-init", "ingest-1", "ingest-2", "indicators-1", "indicators-2", "web1", "web2",
-            "proxy"} <= set(services)
+            "proxy", "timescale-jobs"} <= set(services)
     for name, service in services.items():
         if service.get("image") == "cityops":
             check_command(service.get("command") or ["gunicorn", "-c", "deploy/gunicorn.conf.py", "app:server"])
@@ -116,6 +129,8 @@ def test_the_compose_file_loads_and_runs_real_commands_on_files_that_exist() -> 
             source = volume.split(":")[0]
             if source.startswith("./") and not source.startswith(("./broker", "./tls")):  # made by the operator
                 assert (DEPLOY / source).exists(), f"{name}: {source}"
+    # The database is the pair the tests run on (TimescaleDB 2.28 on PostgreSQL 15), never a moving tag.
+    assert re.fullmatch(r"timescale/timescaledb:2\.28\.\d+-pg15", services["db"]["image"])
     names = [service["environment"]["CITYOPS_INGEST_NAME"] for name, service in services.items()
              if name.startswith("ingest-")]
     assert len(set(names)) == len(names) == 2
