@@ -195,17 +195,14 @@ def _choose_timescale(
             raise ValueError("TimescaleDB was required but the server does not have the extension")
         log.info("TimescaleDB is not available: using plain PostgreSQL tables")
         return False
+    # Installed but not usable: stop, whether TimescaleDB was asked for or not. Going on with plain
+    # tables would fix this database's path for good (readings cannot turn into a hypertable later)
+    # over a server whose operator meant TimescaleDB; --no-timescale says plain tables are meant.
     # Without the preloaded library, CREATE EXTENSION ends the session (FATAL): never try it then.
     if not _timescale_preloaded(cur):
-        where = describe(cur.connection)
-        if options.use_timescale:
-            raise TimescaleUnusable(
-                f"TimescaleDB {row[0]} is installed on PostgreSQL at {where} but not preloaded: {PRELOAD_FIX},"
-                " or set up plain tables with `cityops db init --no-timescale`")
-        log.warning("TimescaleDB %s is installed on PostgreSQL at %s but not preloaded: using plain PostgreSQL"
-                    " tables, for good in this database (to use TimescaleDB, %s before the first `cityops db init`;"
-                    " --no-timescale silences this)", row[0], where, PRELOAD_FIX)
-        return False
+        raise TimescaleUnusable(
+            f"TimescaleDB {row[0]} is installed on PostgreSQL at {describe(cur.connection)} but not preloaded:"
+            f" {PRELOAD_FIX}, or set up plain tables with `cityops db init --no-timescale`")
     # Preloaded, but the library of the version to create may still be missing (an ERROR, not FATAL).
     cur.execute("SAVEPOINT timescale")
     try:
@@ -213,10 +210,9 @@ def _choose_timescale(
     except psycopg2.Error as error:
         cur.execute("ROLLBACK TO SAVEPOINT timescale")
         reason = str(error).strip().splitlines()[0]
-        if options.use_timescale:
-            raise TimescaleUnusable(f"TimescaleDB was required but cannot be loaded: {reason}") from error
-        log.warning("TimescaleDB is installed but cannot be loaded (%s): using plain PostgreSQL tables", reason)
-        return False
+        raise TimescaleUnusable(f"TimescaleDB is installed but cannot be loaded ({reason}): install the TimescaleDB"
+                                " library of the version the server preloads, or set up plain tables with"
+                                " `cityops db init --no-timescale`") from error
     cur.execute("RELEASE SAVEPOINT timescale")
     log.info("using TimescaleDB")
     return True
