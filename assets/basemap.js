@@ -52,9 +52,19 @@
         map[name].disable();
       });
     }
+    if (!map.cityopsLayers) {
+      // Plotly adds a new trace's layers after its "afterplot" (a layer turned on): tuned as they come,
+      // before they are drawn, or a layer's elements would show at every zoom until the next redraw.
+      map.cityopsLayers = true;
+      map.on("styledata", function () { tuneLayers(map); });
+    }
+    tuneLayers(map);
+  }
+
+  function tuneLayers(map) {
     map.getStyle().layers.forEach(function (layer) {
       const found = MIN_ZOOM.exec(layer.id);
-      if (found) {
+      if (found && map.getLayer(layer.id).minzoom !== parseFloat(found[1])) {
         map.setLayerZoomRange(layer.id, parseFloat(found[1]), 24);
       }
       if (SHAPES.test(layer.id) && !map.getLayoutProperty(layer.id, "text-allow-overlap")) {

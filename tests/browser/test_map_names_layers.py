@@ -182,8 +182,17 @@ const b = map.getBounds();
 return {view: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()], fit: gd.layout.meta.fit,
         moved: gd.cityopsMoved, zoom: map.getZoom(), box: [map.getCanvas().clientWidth, map.getCanvas().clientHeight]};
 """
+# Zoomed as a person zooms (the move's originalEvent says so: Plotly and assets/basemap.js keep the view).
 ZOOM_JS = ("document.querySelector(arguments[0] + ' .js-plotly-plot')._fullLayout.map._subplot.map"
-           ".jumpTo({zoom: arguments[1]});")
+           ".jumpTo({zoom: arguments[1]}, {originalEvent: {type: 'wheel'}});")
+# An element layer's MapLibre layers on a map: how many, from which zoom, how many of its elements drawn.
+LAYER_JS = """
+const map = document.querySelector(arguments[0] + ' .js-plotly-plot')._fullLayout.map._subplot.map;
+const ids = map.getStyle().layers.map(l => l.id)
+  .filter(id => id.startsWith('plotly-trace-layer-layer-' + arguments[1]));
+return {ids: ids, layers: ids.length, from_zoom: ids.length ? map.getLayer(ids[0]).minzoom : null, zoom: map.getZoom(),
+        drawn: ids.length ? map.queryRenderedFeatures({layers: ids}).length : 0};
+"""
 
 
 def _framed_on_its_units(browser, graph: str) -> None:
@@ -280,5 +289,21 @@ def test_the_base_map_names_and_a_layer_draw_with_the_outside_world_blocked(
         _map_drawn(browser, "#district-map", names=0)
         _framed_on_its_units(browser, "#district-map")
         browser.save_screenshot(str(screenshots / "basemap-drill-down-1280.png"))
+        # A dispatcher's hydrants (min_zoom 13: MapLibre's 12) turned on: not drawn over the whole borough …
+        add_user(db, "crew", "dispatcher", PASSWORD, actor="tests")
+        browser.get(f"{base}/logout")
+        browser.get(f"{base}/login?next=/district/MN")
+        browser.find_element("id", "name").send_keys("crew")
+        browser.find_element("id", "password").send_keys(PASSWORD)
+        browser.find_element("css selector", "button[type=submit]").click()
+        _map_drawn(browser, "#district-map", names=0)
+        browser.find_element("css selector", "#district-layers input[value=hydrants]").click()
+        hydrants = WebDriverWait(browser, WAIT_S).until(
+            lambda b: (state := b.execute_script(LAYER_JS, "#district-map", "hydrants"))["layers"] and state)
+        assert hydrants["from_zoom"] == 12 and hydrants["zoom"] < 12 and hydrants["drawn"] == 0, hydrants
+        # … drawn once zoomed in past it.
+        browser.execute_script(ZOOM_JS, "#district-map", 13)
+        WebDriverWait(browser, WAIT_S).until(lambda b: b.execute_script(LAYER_JS, "#district-map", "hydrants")["drawn"])
+        browser.save_screenshot(str(screenshots / "basemap-drill-down-hydrants-1280.png"))
     finally:
         browser.quit()
