@@ -15,8 +15,11 @@ from tests.journeys.conftest import HISTORY_HOURS, HISTORY_S, Demo, no_console_e
 
 
 def _fills(browser) -> int:
-    return browser.execute_script("const gd = document.querySelector('#command-map .js-plotly-plot');"
-                                  "return gd && gd.data ? gd.data.filter(t => t.fill === 'toself').length : 0;")
+    """The units the wall's map fills: a trace each on black, one choroplethmap trace over the demo's base map."""
+    return browser.execute_script(
+        "const gd = document.querySelector('#command-map .js-plotly-plot');"
+        "return gd && gd.data ? gd.data.reduce((n, t) => n + (t.fill === 'toself' ? 1"
+        " : t.type === 'choroplethmap' ? (t.locations || []).length : 0), 0) : 0;")
 
 
 def _mark_size(browser) -> float:
