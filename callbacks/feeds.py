@@ -85,6 +85,7 @@ def jobs_section(jobs: list[store.TimescaleJobHealth], now: datetime, language: 
                         text("feeds.state", language)], rows, row_classes=row_classes,
                        class_name="data-table jobs", empty="—")]
 
+
 def feeds_page(conn: store.Connection, now: datetime, language: str,
                replica: db.ReplicaReport | None = None) -> list[Component]:
     """The page body for ``now``, read from the database (and the read replica's state, when one is set)."""
