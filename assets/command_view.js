@@ -4,6 +4,8 @@
      while, and clears it when one does (the refresh interval keeps firing while the server is
      down, so the page recovers by itself);
    - scale: marks and their outlines grow with the wall's width (3840 px: twice 1920 px);
+   - webgl: whether this browser draws WebGL: a wall PC without it gets the outlines on black, not
+     a base map it cannot draw (MapLibre needs WebGL);
    - keepUrl: the level and domain shown stay in the address (shareable, survive a reload).
    A click anywhere on the map reaches the server as lon/lat (assets/map_click.js), which finds the unit there. */
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
@@ -44,6 +46,20 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
       }
       window.cityopsScale = scale;
       return scale;
+    },
+    webgl: function () {
+      if (window.cityopsWebgl !== undefined) {
+        return window.dash_clientside.no_update;
+      }
+      let drawn = false;
+      try {
+        const canvas = document.createElement("canvas");
+        drawn = !!(canvas.getContext("webgl2") || canvas.getContext("webgl"));
+      } catch (error) {
+        drawn = false;
+      }
+      window.cityopsWebgl = drawn;
+      return drawn;
     },
     keepUrl: function (domain, level, options) {
       if (!options || options.kiosk) {

@@ -127,6 +127,7 @@ def layout(**query: str) -> html.Div:
         dcc.Store(id="command-map-click"),  # lon/lat of a click on the map (assets/map_click.js)
         dcc.Store(id="command-url"),
         dcc.Store(id="command-scale"),  # the wall's width over 1920 px: marks grow with it (assets/command_view.js)
+        dcc.Store(id="command-webgl"),  # False: this browser draws no WebGL, so no base map (assets/command_view.js)
         dcc.Store(id="command-alerts"),  # the causes to announce (layouts/wall_alerts.py)
         dcc.Store(id="command-alert-shown"),  # those this page announced (assets/wall_alerts.js)
         # Filled by assets/wall_alerts.js: a strip over the top of the page, never over the map's middle.

@@ -307,3 +307,28 @@ def test_the_base_map_names_and_a_layer_draw_with_the_outside_world_blocked(
         browser.save_screenshot(str(screenshots / "basemap-drill-down-hydrants-1280.png"))
     finally:
         browser.quit()
+
+
+def test_a_wall_pc_without_webgl_shows_the_outline_map_over_a_city_with_a_base_map(
+        live_basemap_app, db, city_vitals, screenshots: Path) -> None:  # noqa: F811
+    """MapLibre needs WebGL; a wall PC without it would show an empty map over the base map. The page
+    tells the server, which sends the outlines on black: filled, marked and named, as before."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser = chromium(1920, 1080, arguments=("--disable-webgl", "--disable-3d-apis"))
+    try:
+        assert browser.execute_script("const c = document.createElement('canvas');"
+                                      "return !(c.getContext('webgl2') || c.getContext('webgl'));")
+        _sign_in(browser, live_basemap_app.url, "/%3Fkiosk%3D1")
+        _wait_text(browser, "#command-city", "red")
+        WebDriverWait(browser, WAIT_S).until(lambda b: b.execute_script(
+            "const gd = document.querySelector('#command-map .js-plotly-plot');"
+            "return gd && gd._fullLayout && !gd._fullLayout.map"
+            " && gd.data.filter(t => t.fill === 'toself').length > 50"
+            " && document.querySelectorAll('#command-map .scatterlayer .trace.scatter').length > 50;"))
+        assert {name["text"] for name in _names(browser, "#command-map")} <= BOROUGHS
+        browser.save_screenshot(str(screenshots / "basemap-city-without-webgl-1920.png"))
+        _no_console_errors(browser)
+    finally:
+        browser.quit()
+

@@ -121,6 +121,22 @@ def test_the_command_view_draws_over_the_base_map_and_fetches_only_from_here(cli
     assert len(patched_z) == len(fills["z"]) and patched_z != fills["z"]
 
 
+def test_a_wall_browser_without_webgl_gets_the_outlines_on_black(client_for, vitals) -> None:  # noqa: F811
+    """MapLibre draws only with WebGL: a wall PC without it (assets/command_view.js says so) is sent the
+    map it can draw; any other answer from the page keeps the base map, and nothing fails."""
+    viewer = client_for("viewer")
+    black = answer(command(viewer, webgl=False))
+    figure = black["command-map"]["figure"]
+    assert "map" not in figure["layout"] and figure["layout"]["xaxis"]["visible"] is False
+    assert {t["type"] for t in figure["data"]} <= {"scatter", "scattergl"}
+    assert sum(t.get("fill") == "toself" for t in figure["data"]) > 50  # a fill trace per unit
+    # The browser that said otherwise first (or a page that sends nonsense) is drawn over the base map,
+    # the whole figure again: the map it holds is another.
+    for hostile in (True, None, "false", 0, {"webgl": False}, [False]):
+        again = answer(command(viewer, drawn=black["command-drawn"]["data"], webgl=hostile))
+        assert "map" in again["command-map"]["figure"]["layout"], hostile
+
+
 def _finer_names(view: dict) -> list[str]:
     """The ids of the finer levels' names layers, checked: each with names, from a zoom further in."""
     layers = [layer for layer in view["style"]["layers"] if layer["id"].startswith(NAMES_LAYER + "-")]
