@@ -241,6 +241,7 @@ def _run_due_jobs(url: str) -> None:
         raise CommandError(f"{len(failed)} of {len(runs)} TimescaleDB job(s) failed: "
                            + ", ".join(f"{run.job.kind} of {run.job.relation}" for run in failed))
 
+
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> None:
     from cityops.process import stop_on_signals
     from ingest.service import IngestOptions, retire, run_worker, run_workers
