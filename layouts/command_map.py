@@ -125,13 +125,11 @@ def fill_z(fills: Sequence[str]) -> list[int]:
     return [_FILL_Z[_FILL_CODES[colour]] for colour in fills]
 
 
-def _fill_scale() -> list[list[Any]]:
-    """Each position of :data:`FILL_PALETTE` (``z`` 0, 1, …) drawn in its colour."""
-    last = len(FILL_PALETTE) - 1
-    scale = []
-    for index, colour in enumerate(FILL_PALETTE.values()):
-        scale += [[max(0.0, (index - 0.5) / last), colour], [min(1.0, (index + 0.5) / last), colour]]
-    return scale
+# Each position of FILL_PALETTE (z 0, 1, …) drawn in its colour alone: a step of the colour scale.
+_FILL_SCALE = tuple(
+    (bound, colour)
+    for index, colour in enumerate(FILL_PALETTE.values())
+    for bound in (max(0.0, (index - 0.5) / (len(FILL_PALETTE) - 1)), min(1.0, (index + 0.5) / (len(FILL_PALETTE) - 1))))
 
 
 def fills_trace(units: Sequence[MapUnit], shapes: dict[str, UnitShape], fills: Sequence[str]) -> dict[str, Any]:
@@ -144,7 +142,7 @@ def fills_trace(units: Sequence[MapUnit], shapes: dict[str, UnitShape], fills: S
                         "features": [{"type": "Feature", "id": u.code, "properties": {},
                                       "geometry": shapes[u.code].as_geojson()} for u in units]},
             "locations": [u.code for u in units], "z": fill_z(fills), "zmin": 0, "zmax": len(FILL_PALETTE) - 1,
-            "colorscale": _fill_scale(), "showscale": False,
+            "colorscale": [list(step) for step in _FILL_SCALE], "showscale": False,
             "marker": {"opacity": FILL_OPACITY, "line": {"width": 0.8, "color": BACKGROUND}}}
 
 
