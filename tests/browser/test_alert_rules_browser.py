@@ -11,10 +11,10 @@ import pytest
 
 import store.notifications as notify_store
 from notifications.config import read_config
+from tests.browser.test_shell import WAIT_S, until
 
 pytestmark = pytest.mark.browser
 
-WAIT_S = 120  # an upper bound: a wait ends as soon as its condition holds
 
 CONFIG = """
 [[channel]]
@@ -32,9 +32,7 @@ language = "zh-CN"
 
 
 def _wait(browser, condition) -> None:
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    WebDriverWait(browser, WAIT_S).until(lambda driver: condition(driver))
+    until(browser, condition)
 
 
 def _text_of(browser, element_id: str) -> str:

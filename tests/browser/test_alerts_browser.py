@@ -21,7 +21,7 @@ from ingest.parse import IngestContext
 from ingest.service import locate_function, sync_registry
 from notifications.worker import NotifyContext, notify_once
 from tests.browser.conftest import SECRET, chromium
-from tests.browser.test_shell import WAIT_S, _no_console_errors, _only_local_requests
+from tests.browser.test_shell import _no_console_errors, _only_local_requests, until
 from tests.integration.conftest import certificate, receiver, smtp_server  # noqa: F401 - fixtures
 from tests.integration.test_notification_worker import GAS_RULE, configuration, load, mails, red
 
@@ -61,12 +61,6 @@ def sign_in(browser, base: str, name: str, then: str) -> None:
     browser.find_element("css selector", "button[type=submit]").click()
 
 
-def wait(browser, condition, message: str):
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(browser, WAIT_S).until(condition, message)
-
-
 def strip(browser) -> dict:
     return browser.execute_script(
         "const s = document.getElementById('command-alert');"
@@ -83,11 +77,11 @@ def test_a_new_critical_incident_sounds_once_on_the_wall(live_app, db, nyc, peop
     browser = chromium(arguments=(AUTOPLAY,))
     try:
         sign_in(browser, live_app.url, "watch", "/")
-        wait(browser, lambda b: "Sound on" in b.find_element("id", "command-sound").text, "the sound switch")
-        wait(browser, lambda b: checked(b) >= 1, "a first refresh looked at")
+        until(browser, lambda b: "Sound on" in b.find_element("id", "command-sound").text, "the sound switch")
+        until(browser, lambda b: checked(b) >= 1, "a first refresh looked at")
         assert strip(browser)["hidden"]  # nothing new yet
         first = critical(db, nyc, "Smoke from a shop on 34th Street")
-        wait(browser, lambda b: not strip(b)["hidden"] and strip(b)["played"] >= 1, "the strip and its tone")
+        until(browser, lambda b: not strip(b)["hidden"] and strip(b)["played"] >= 1, "the strip and its tone")
         shown = strip(browser)
         assert shown["causes"] == f"incident:{first}" and "Smoke from a shop on 34th Street" in shown["text"]
         assert shown["sound"] == "playing"
@@ -95,18 +89,18 @@ def test_a_new_critical_incident_sounds_once_on_the_wall(live_app, db, nyc, peop
                                       ".height") > 300  # the strip covers none of the wall
         browser.save_screenshot(str(screenshots / "wall-alert.png"))
         browser.find_element("css selector", ".wall-alert-silence").click()
-        wait(browser, lambda b: strip(b)["sound"] == "silenced", "silenced")
+        until(browser, lambda b: strip(b)["sound"] == "silenced", "silenced")
 
         browser.refresh()  # announced once: a reload says nothing of it again
-        wait(browser, lambda b: checked(b) >= 1, "a refresh after the reload looked at")
-        wait(browser, lambda b: "incident" in browser.execute_script(
+        until(browser, lambda b: checked(b) >= 1, "a refresh after the reload looked at")
+        until(browser, lambda b: "incident" in browser.execute_script(
             "return JSON.stringify(localStorage.getItem('cityops.alerts.announced'))"), "remembered")
         assert strip(browser)["hidden"]
         second = critical(db, nyc, "积水 倒灌 地铁站", -73.9442, 40.6782)  # a new cause is announced, alone
-        wait(browser, lambda b: not strip(b)["hidden"], "the second strip")
+        until(browser, lambda b: not strip(b)["hidden"], "the second strip")
         assert strip(browser)["causes"] == f"incident:{second}" and "积水 倒灌 地铁站" in strip(browser)["text"]
         browser.find_element("css selector", ".wall-alert-close").click()
-        wait(browser, lambda b: strip(b)["hidden"], "closed")
+        until(browser, lambda b: strip(b)["hidden"], "closed")
         _only_local_requests(browser, live_app.url)
         _no_console_errors(browser)
     finally:
@@ -129,10 +123,10 @@ def test_a_street_turning_red_sounds_on_the_wall(live_app, db, nyc, people) -> N
     browser = chromium(arguments=(AUTOPLAY,))
     try:
         sign_in(browser, live_app.url, "watch", "/")
-        wait(browser, lambda b: checked(b) >= 1, "a first refresh looked at")
+        until(browser, lambda b: checked(b) >= 1, "a first refresh looked at")
         assert strip(browser)["hidden"]
         red(db, ["BK0101"], at=datetime.now(UTC).replace(microsecond=0))  # as the indicators write a change
-        wait(browser, lambda b: not strip(b)["hidden"] and strip(b)["played"] >= 1, "the strip and its tone")
+        until(browser, lambda b: not strip(b)["hidden"] and strip(b)["played"] >= 1, "the strip and its tone")
         shown = strip(browser)
         assert shown["causes"].startswith("red:BK0101:gas:") and "Gas turned red" in shown["text"]
     finally:
@@ -143,18 +137,18 @@ def test_held_back_sound_is_said_and_a_click_turns_it_on(live_app, db, nyc, peop
     browser = chromium()
     try:
         sign_in(browser, live_app.url, "watch", "/")
-        wait(browser, lambda b: checked(b) >= 1, "a first refresh looked at")
+        until(browser, lambda b: checked(b) >= 1, "a first refresh looked at")
         browser.execute_script(HOLD_SOUND_BACK)
         critical(db, nyc, "Gas smell in a basement")
-        wait(browser, lambda b: strip(b)["sound"] == "blocked", "the browser holds the tone back")
+        until(browser, lambda b: strip(b)["sound"] == "blocked", "the browser holds the tone back")
         assert "until someone clicks" in strip(browser)["text"]
         browser.find_element("css selector", ".wall-alert-enable").click()
-        wait(browser, lambda b: strip(b)["played"] >= 1, "the tone after the click")
+        until(browser, lambda b: strip(b)["played"] >= 1, "the tone after the click")
         browser.find_element("id", "command-sound").click()  # off, and remembered
-        wait(browser, lambda b: "Sound off" in b.find_element("id", "command-sound").text, "switched off")
+        until(browser, lambda b: "Sound off" in b.find_element("id", "command-sound").text, "switched off")
         assert browser.execute_script("return localStorage.getItem('cityops.alerts.sound')") == "off"
         browser.refresh()
-        wait(browser, lambda b: "Sound off" in b.find_element("id", "command-sound").text, "still off after reload")
+        until(browser, lambda b: "Sound off" in b.find_element("id", "command-sound").text, "still off after reload")
     finally:
         browser.quit()
 
@@ -164,16 +158,16 @@ def test_a_dispatcher_is_notified_once_on_whatever_page_is_open(live_app, db, ny
     browser = chromium()
     try:
         sign_in(browser, live_app.url, "officer", "/dispatch")
-        wait(browser, lambda b: b.find_elements("id", "shell-toasts"), "the dispatcher's watch")
+        until(browser, lambda b: b.find_elements("id", "shell-toasts"), "the dispatcher's watch")
         incident = critical(db, nyc, "Fire in a warehouse <b>now</b>")
         toast_css = f".toast[data-key='incident:{incident}']"
-        wait(browser, lambda b: b.find_elements("css selector", toast_css), "the toast")
+        until(browser, lambda b: b.find_elements("css selector", toast_css), "the toast")
         toast = browser.find_element("css selector", toast_css)
         assert "Fire in a warehouse <b>now</b>" in toast.text  # text, never markup
         browser.save_screenshot(str(screenshots / "dispatch-toast.png"))
         for path in ("/dispatch", "/alerts/log"):  # another page, a reload: not again
             browser.get(f"{live_app.url}{path}")
-            wait(browser, lambda b: int(b.execute_script(
+            until(browser, lambda b: int(b.execute_script(
                 "return Number(document.body.dataset.notifyChecked || 0)")) >= 1, "a watch answer looked at")
             assert not browser.find_elements("css selector", ".toast")
         _no_console_errors(browser)
@@ -183,7 +177,7 @@ def test_a_dispatcher_is_notified_once_on_whatever_page_is_open(live_app, db, ny
 
 def test_a_viewer_has_no_dispatch_watch(live_app, browser, db, nyc, people) -> None:
     sign_in(browser, live_app.url, "watch", "/")
-    wait(browser, lambda b: b.find_elements("id", "command-sound"), "the wall")
+    until(browser, lambda b: b.find_elements("id", "command-sound"), "the wall")
     assert not browser.find_elements("id", "shell-toasts")
 
 
@@ -208,7 +202,7 @@ def test_the_e_mailed_acknowledgement_link_in_a_browser(live_app, browser, db, n
     assert "Acknowledging stops the escalation of:" in body and "Gas red" in body
     assert notify_store.notification_log(db)[0].acknowledged_at is None  # opening it acknowledged nothing
     browser.find_element("css selector", "form button[type=submit]").click()
-    wait(browser, lambda b: "Acknowledged, thank you" in b.find_element("tag name", "body").text, "confirmed")
+    until(browser, lambda b: "Acknowledged, thank you" in b.find_element("tag name", "body").text, "confirmed")
     browser.save_screenshot(str(screenshots / "ack-done.png"))
     assert {row.acknowledged_by for row in notify_store.notification_log(db)} == {"ann.lee"}
     # The escalation stops: the shift leader's step, due after 10 minutes, is never sent.
@@ -227,23 +221,23 @@ def test_the_log_keeps_filters_over_a_reload_and_the_open_message_over_refreshes
 
     notification(db, created=datetime.now(UTC), title="Greenpoint: gas red", people=("wang.li", "ann.lee"))
     sign_in(browser, live_app.url, "officer", "/alerts/log")
-    wait(browser, lambda b: len(b.find_elements("css selector", "table.notifylog .pick")) == 2, "two messages")
+    until(browser, lambda b: len(b.find_elements("css selector", "table.notifylog .pick")) == 2, "two messages")
     browser.find_element("id", "notifylog-period").click()  # a filter chosen as a person does
-    wait(browser, lambda b: any(o.text == "7 days" for o in b.find_elements("css selector", "[role=option]")),
+    until(browser, lambda b: any(o.text == "7 days" for o in b.find_elements("css selector", "[role=option]")),
          "the period's choices")
     next(o for o in browser.find_elements("css selector", "[role=option]") if o.text == "7 days").click()
-    wait(browser, lambda b: b.find_element("id", "notifylog-period").text == "7 days", "7 days chosen")
-    wait(browser, lambda b: "2 messages" in b.find_element("id", "notifylog-count").text, "filtered")
+    until(browser, lambda b: b.find_element("id", "notifylog-period").text == "7 days", "7 days chosen")
+    until(browser, lambda b: "2 messages" in b.find_element("id", "notifylog-count").text, "filtered")
     browser.find_elements("css selector", "table.notifylog .pick")[1].click()
-    wait(browser, lambda b: "Notification #" in b.find_element("id", "notifylog-detail").text, "the open message")
+    until(browser, lambda b: "Notification #" in b.find_element("id", "notifylog-detail").text, "the open message")
     as_of = browser.find_element("id", "notifylog-as-of").text
-    wait(browser, lambda b: b.find_element("id", "notifylog-as-of").text != as_of, "a live refresh")
+    until(browser, lambda b: b.find_element("id", "notifylog-as-of").text != as_of, "a live refresh")
     assert "Notification #" in browser.find_element("id", "notifylog-detail").text  # still open
     assert len(browser.find_elements("css selector", "table.notifylog tr.row-selected")) == 1
     browser.find_element("id", "notifylog-ack").click()
-    wait(browser, lambda b: "acknowledged: nobody else" in b.find_element("id", "notifylog-message").text, "acked")
-    wait(browser, lambda b: "by officer at" in b.find_element("id", "notifylog-detail").text, "who, in the detail")
+    until(browser, lambda b: "acknowledged: nobody else" in b.find_element("id", "notifylog-message").text, "acked")
+    until(browser, lambda b: "by officer at" in b.find_element("id", "notifylog-detail").text, "who, in the detail")
     browser.refresh()
-    wait(browser, lambda b: b.find_elements("css selector", "table.notifylog .pick"), "the log again")
-    wait(browser, lambda b: b.find_element("id", "notifylog-period").text == "7 days", "kept over the reload")
+    until(browser, lambda b: b.find_elements("css selector", "table.notifylog .pick"), "the log again")
+    until(browser, lambda b: b.find_element("id", "notifylog-period").text == "7 days", "kept over the reload")
     _no_console_errors(browser)

@@ -17,7 +17,7 @@ from city import city_folder, load_city
 from cityops.vitals import VitalsContext, run_once
 from ingest.service import sync_registry
 from tests.browser.conftest import SECRET, chromium
-from tests.browser.test_shell import WAIT_S, _no_console_errors, _only_local_requests, _wait_text
+from tests.browser.test_shell import _no_console_errors, _only_local_requests, _wait_text, until
 
 pytestmark = pytest.mark.browser
 PASSWORD = "Night shift monitor 9"
@@ -77,15 +77,14 @@ def _click_inside(browser, code: str) -> None:
 def test_the_wall_screen_opens_a_unit_and_comes_back(live_app, browser, db, city_vitals: str,
                                                      screenshots: Path) -> None:
     from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
 
     base = live_app.url
     _sign_in(browser, base)
     _wait_text(browser, "#command-city", "City index")
     _wait_text(browser, "#command-city", "red")
     _wait_text(browser, "#command-as-of", "Data as of")
-    wait = WebDriverWait(browser, WAIT_S)
-    wait.until(expected_conditions.presence_of_element_located(("css selector", "#command-map .scatterlayer .trace")))
+    until(browser, expected_conditions.presence_of_element_located(
+        ("css selector", "#command-map .scatterlayer .trace")))
     assert browser.find_element("id", "command-index").text.isdigit()
     assert "Gas turned red" in browser.find_element("id", "command-ticker").text
     ticker = browser.find_elements("css selector", "#command-ticker .cv-ticker-item")
@@ -95,25 +94,26 @@ def test_the_wall_screen_opens_a_unit_and_comes_back(live_app, browser, db, city
     browser.save_screenshot(str(screenshots / "command-1-wall-en.png"))
 
     browser.find_element("xpath", "//*[@id='command-domain']//label[normalize-space()='Gas']").click()
-    wait.until(lambda b: "is-selected" in b.find_element("id", "command-tile-gas").get_attribute("class"))
+    until(browser, lambda b: "is-selected" in b.find_element("id", "command-tile-gas").get_attribute("class"))
     browser.save_screenshot(str(screenshots / "command-2-gas-en.png"))
 
     _click_inside(browser, city_vitals)  # not on its mark: anywhere inside the unit
-    wait.until(expected_conditions.url_to_be(f"{base}/district/{city_vitals}"))
+    until(browser, expected_conditions.url_to_be(f"{base}/district/{city_vitals}"))
     _wait_text(browser, "#district-breadcrumb", "New York City")
     _wait_text(browser, "#district-domains", "(red)")  # why this colour: the child that set it
-    wait.until(expected_conditions.presence_of_element_located(("css selector", "#district-map .scatterlayer .trace")))
+    until(browser, expected_conditions.presence_of_element_located(
+        ("css selector", "#district-map .scatterlayer .trace")))
     browser.save_screenshot(str(screenshots / "command-3-district-en.png"))
     browser.execute_script("window.scrollTo(0, document.body.scrollHeight)")
     browser.save_screenshot(str(screenshots / "command-3b-district-history-en.png"))
 
     browser.back()  # the address kept the level and the domain: both come back
-    wait.until(expected_conditions.url_to_be(f"{base}/?level=cdta&domain=gas"))
+    until(browser, expected_conditions.url_to_be(f"{base}/?level=cdta&domain=gas"))
     _wait_text(browser, "#command-city", "City index")
-    wait.until(lambda b: "is-selected" in b.find_element("id", "command-tile-gas").get_attribute("class"))
+    until(browser, lambda b: "is-selected" in b.find_element("id", "command-tile-gas").get_attribute("class"))
     browser.find_element("xpath", "//*[@id='command-level']//label[normalize-space()='Neighbourhoods']").click()
-    wait.until(expected_conditions.url_to_be(f"{base}/?level=nta&domain=gas"))
-    wait.until(lambda b: _fill_traces(b) == 262)
+    until(browser, expected_conditions.url_to_be(f"{base}/?level=nta&domain=gas"))
+    until(browser, lambda b: _fill_traces(b) == 262)
     browser.save_screenshot(str(screenshots / "command-2b-neighbourhoods-en.png"))
     browser.get(f"{base}/district/NOPE")
     _wait_text(browser, "#district-heading", "There is no unit with the code NOPE.")
@@ -130,7 +130,6 @@ def _shown(browser, element_id: str) -> bool:
 
 def test_kiosk_mode_hides_the_controls_and_the_cursor_and_rotates(live_app, browser, db, city_vitals: str,
                                                                   screenshots: Path) -> None:
-    from selenium.webdriver.support.ui import WebDriverWait
 
     base = live_app.url
     _sign_in(browser, base, "/%3Fkiosk%3D1%26domains%3Dindex%2Cgas%26every%3D10")
@@ -144,13 +143,11 @@ def test_kiosk_mode_hides_the_controls_and_the_cursor_and_rotates(live_app, brow
         assert browser.execute_script("return getComputedStyle(document.querySelector(arguments[0])).cursor",
                                       css) == "none", css
     browser.save_screenshot(str(screenshots / "command-5-kiosk-index.png"))
-    WebDriverWait(browser, WAIT_S).until(lambda b: "Showing: Gas" in b.find_element("id", "command-showing").text)
-    WebDriverWait(browser, WAIT_S).until(
-        lambda b: "is-selected" in b.find_element("id", "command-tile-gas").get_attribute("class"))
+    until(browser, lambda b: "Showing: Gas" in b.find_element("id", "command-showing").text)
+    until(browser, lambda b: "is-selected" in b.find_element("id", "command-tile-gas").get_attribute("class"))
     assert "2 of 2" in browser.find_element("id", "command-showing").text
     browser.save_screenshot(str(screenshots / "command-6-kiosk-gas.png"))
-    WebDriverWait(browser, WAIT_S).until(
-        lambda b: "Showing: Vital-sign index" in b.find_element("id", "command-showing").text)
+    until(browser, lambda b: "Showing: Vital-sign index" in b.find_element("id", "command-showing").text)
 
     browser.get(f"{base}/?kiosk=1&domains=%3Cb%3E&every=abc&level=planet")  # nonsense: the defaults, no error
     _wait_text(browser, "#command-showing", "Showing: Vital-sign index")
@@ -161,7 +158,6 @@ def test_kiosk_mode_hides_the_controls_and_the_cursor_and_rotates(live_app, brow
 
 def test_a_lost_connection_is_shown_and_recovers_by_itself(restartable_app, browser, db, city_vitals: str,
                                                            screenshots: Path) -> None:
-    from selenium.webdriver.support.ui import WebDriverWait
 
     base = restartable_app.url
     _sign_in(browser, base, "/%3Fkiosk%3D1")
@@ -169,14 +165,14 @@ def test_a_lost_connection_is_shown_and_recovers_by_itself(restartable_app, brow
     index = browser.find_element("id", "command-index").text
     assert browser.find_element("id", "command-lost").text == ""
     restartable_app.stop()
-    WebDriverWait(browser, WAIT_S).until(lambda b: "CONNECTION LOST since" in b.find_element("id", "command-lost").text)
+    until(browser, lambda b: "CONNECTION LOST since" in b.find_element("id", "command-lost").text)
     # The last values stay on the wall, greyed, under the banner.
     assert browser.find_element("id", "command-index").text == index
     assert "grayscale" in browser.execute_script(
         "return getComputedStyle(document.querySelector('#command-live')).filter")
     browser.save_screenshot(str(screenshots / "command-7-connection-lost.png"))
     restartable_app.start()
-    WebDriverWait(browser, WAIT_S).until(lambda b: b.find_element("id", "command-lost").text == "")
+    until(browser, lambda b: b.find_element("id", "command-lost").text == "")
     _wait_text(browser, "#command-city", "red")
     assert browser.execute_script("return getComputedStyle(document.querySelector('#command-live')).filter") == "none"
     browser.save_screenshot(str(screenshots / "command-8-reconnected.png"))
@@ -190,7 +186,6 @@ def test_a_lost_connection_is_shown_and_recovers_by_itself(restartable_app, brow
 def test_time_travel_shows_the_past_labelled_as_replay_and_plays(live_app, browser, db, city_vitals: str,
                                                                  screenshots: Path) -> None:
     from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support.ui import WebDriverWait
 
     from tests.integration.test_command_view import seed_history
 
@@ -212,10 +207,10 @@ def test_time_travel_shows_the_past_labelled_as_replay_and_plays(live_app, brows
 
     browser.find_element("id", "command-play").click()  # the last 6 hours in 15-minute steps
     _wait_text(browser, "#command-mode", "playing")
-    WebDriverWait(browser, WAIT_S).until(lambda b: "playing" not in b.find_element("id", "command-mode").text)
+    until(browser, lambda b: "playing" not in b.find_element("id", "command-mode").text)
     _wait_text(browser, "#command-city", "red")  # played up to now
     browser.find_element("id", "command-live-button").click()
-    WebDriverWait(browser, WAIT_S).until(lambda b: b.find_element("id", "command-mode").text == "")
+    until(browser, lambda b: b.find_element("id", "command-mode").text == "")
     assert "is-replay" not in browser.find_element("id", "command-live").get_attribute("class")
     _no_console_errors(browser)
 
@@ -246,7 +241,6 @@ def test_a_4k_wall_is_as_legible_as_a_full_hd_one(live_app, db, city_vitals: str
 
 def test_a_wall_signed_in_by_a_display_link_needs_no_keyboard_and_says_so_when_the_link_is_revoked(
         live_app, browser, db, city_vitals: str, screenshots: Path) -> None:
-    from selenium.webdriver.support.ui import WebDriverWait
 
     from web import displays
 
@@ -254,7 +248,7 @@ def test_a_wall_signed_in_by_a_display_link_needs_no_keyboard_and_says_so_when_t
                                  survives_key_change=False, actor="tests", address=None,
                                  secret_key=SECRET)
     browser.get(f"{live_app.url}/display/{token}")  # the screen's start page: nothing is typed
-    WebDriverWait(browser, WAIT_S).until(lambda b: _fill_traces(b) > 0)
+    until(browser, lambda b: _fill_traces(b) > 0)
     _wait_text(browser, "#command-showing", "Showing")
     assert "/login" not in browser.current_url and "kiosk=1" in browser.current_url
     browser.save_screenshot(str(screenshots / "display-link-wall.png"))
@@ -262,6 +256,6 @@ def test_a_wall_signed_in_by_a_display_link_needs_no_keyboard_and_says_so_when_t
     store.revoke_display_link(db, link.id, actor="tests", address=None)
     _wait_text(browser, ".session-ended", "This session has ended")
     browser.save_screenshot(str(screenshots / "display-link-revoked.png"))
-    WebDriverWait(browser, WAIT_S).until(lambda b: "/login" in b.current_url)
+    until(browser, lambda b: "/login" in b.current_url)
     _wait_text(browser, ".error", "Your session has ended")
     _only_local_requests(browser, live_app.url)

@@ -11,7 +11,7 @@ import store
 from auth.accounts import add_user
 from city import city_folder, load_city
 from ingest.service import sync_registry
-from tests.browser.test_shell import WAIT_S, _no_console_errors, _only_local_requests, _wait_text
+from tests.browser.test_shell import _no_console_errors, _only_local_requests, _wait_text, until
 
 pytestmark = pytest.mark.browser
 PASSWORD = "Radio tower 77?"
@@ -32,7 +32,7 @@ def incident(db) -> int:
 def test_an_officer_picks_an_incident_on_the_map_and_dispatches_the_nearest_unit(
     live_app, browser, db, incident: int, screenshots: Path
 ) -> None:
-    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
@@ -47,12 +47,11 @@ def test_an_officer_picks_an_incident_on_the_map_and_dispatches_the_nearest_unit
 
     # The incident's marker: the one critical incident, drawn as an "x" on the map (found by the
     # trace Plotly bound to it: the map also draws names, layers and the nearest elements).
-    wait = WebDriverWait(browser, WAIT_S)
     marker_js = ("const nodes = [...document.querySelectorAll('#dispatch-map .scatterlayer .trace')];"
                  "const node = nodes.find(n => n.__data__ && n.__data__[0] && n.__data__[0].trace"
                  " && (n.__data__[0].trace.customdata || []).some(c => c[0] === 'incident'));"
                  "return node ? node.querySelector('.points path') : null;")
-    wait.until(lambda b: b.execute_script(marker_js))
+    until(browser, lambda b: b.execute_script(marker_js))
 
     def picked(driver) -> bool:
         # A click while Plotly redraws the map (every refresh, slow on a busy machine) may land on
@@ -68,13 +67,19 @@ def test_an_officer_picks_an_incident_on_the_map_and_dispatches_the_nearest_unit
             return False
         return True
 
-    WebDriverWait(browser, WAIT_S, ignored_exceptions=(StaleElementReferenceException,)).until(picked)
+    until(browser, picked)
     _wait_text(browser, "#dispatch-detail", "Nearest available units")
     assert "13812345678" not in browser.find_element("id", "dispatch-detail").text  # masked
     browser.save_screenshot(str(screenshots / "dispatch-1-selected.png"))
 
-    first_unit = browser.find_element("css selector", "#dispatch-nearest tbody tr td").text
-    browser.find_element("css selector", "#dispatch-nearest tbody tr button").click()
+    def dispatch_first(driver) -> str:
+        # Found and clicked in one go, again if a refresh redrew the table in between.
+        row = driver.find_element("css selector", "#dispatch-nearest tbody tr")
+        unit = row.find_element("css selector", "td").text
+        row.find_element("css selector", "button").click()
+        return unit
+
+    first_unit = until(browser, dispatch_first, "the first unit's dispatch button clicked")
     _wait_text(browser, "#dispatch-message", f"Unit {first_unit} dispatched to incident {incident}")
     _wait_text(browser, "#dispatch-queue", "dispatched")
     browser.save_screenshot(str(screenshots / "dispatch-2-dispatched.png"))
@@ -88,7 +93,7 @@ def test_an_officer_picks_an_incident_on_the_map_and_dispatches_the_nearest_unit
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", area)
     ActionChains(browser).move_to_element_with_offset(area, -area.size["width"] // 2 + 12,
                                                       -area.size["height"] // 2 + 12).click().perform()
-    wait.until(lambda b: b.find_element("id", "dispatch-new-lon").get_attribute("value"))
+    until(browser, lambda b: b.find_element("id", "dispatch-new-lon").get_attribute("value"))
     lon = float(browser.find_element("id", "dispatch-new-lon").get_attribute("value"))
     lat = float(browser.find_element("id", "dispatch-new-lat").get_attribute("value"))
     (west, east), (south, north) = browser.execute_script(
@@ -101,11 +106,9 @@ def test_an_officer_picks_an_incident_on_the_map_and_dispatches_the_nearest_unit
 
 def _refreshes(browser, count: int) -> None:
     """Wait until the page has refreshed ``count`` more times (its "as of" time changes on each)."""
-    from selenium.webdriver.support.ui import WebDriverWait
-
     for _ in range(count):
         before = browser.find_element("id", "dispatch-as-of").text
-        WebDriverWait(browser, WAIT_S).until(lambda b, shown=before: b.find_element("id", "dispatch-as-of").text
+        until(browser, lambda b, shown=before: b.find_element("id", "dispatch-as-of").text
                                              not in ("", shown))
 
 

@@ -13,7 +13,7 @@ import pytest
 
 import store
 from tests.browser.conftest import ADMIN_PASSWORD, _start_web, _web_env
-from tests.browser.test_shell import WAIT_S, _no_console_errors, _wait_text
+from tests.browser.test_shell import _no_console_errors, _wait_text, until
 from tests.integration.servers import Replication, free_port, replicated_cluster, running_or_skip
 
 pytestmark = pytest.mark.browser
@@ -44,10 +44,8 @@ def replicated_web(tmp_path_factory) -> Iterator[tuple[str, Replication]]:
 
 def _wait_behind(browser) -> None:
     """Until the replica's row says it is some bytes behind the primary."""
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    WebDriverWait(browser, WAIT_S).until(
-        lambda driver: re.search(r"\b[1-9][\d,]* bytes", driver.find_element("css selector", ".replica").text))
+    until(browser,
+          lambda driver: re.search(r"\b[1-9][\d,]* bytes", driver.find_element("css selector", ".replica").text))
 
 
 def test_feeds_shows_the_replica_its_lag_and_the_fall_back_to_the_primary(replicated_web, browser,

@@ -17,6 +17,18 @@ pytestmark = pytest.mark.browser
 WAIT_S = 120  # an upper bound: a wait ends as soon as its condition holds; a busy machine needs the room
 
 
+def until(browser, condition, message: str = "", timeout_s: float = WAIT_S):
+    """Wait until ``condition(browser)`` holds and return its value. A condition that reads an element
+    the page replaced meanwhile (a refresh redrew it, a form's answer replaced the page) or has not
+    drawn yet is read again, not failed: that is the page at work, not a wrong answer."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(browser, timeout_s, ignored_exceptions=(NoSuchElementException,
+                                                                  StaleElementReferenceException)
+                         ).until(condition, message)
+
+
 def _wait_text(browser, css: str, expected: str) -> None:
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
