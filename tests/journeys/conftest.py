@@ -108,11 +108,17 @@ class Demo:
 
 def wait_until(condition: Callable[[], object], timeout_s: float, what: str,
                details: Callable[[], str] = lambda: "", *, alive: subprocess.Popen | None = None) -> None:
-    """Poll ``condition`` until it holds; fail naming ``what`` (and ``details``) after ``timeout_s``."""
+    """Poll ``condition`` until it holds; fail naming ``what`` (and ``details``) after ``timeout_s``.
+    A condition that reads an element a refresh replaced, or one not drawn yet, is read again."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if condition():
-            return
+        try:
+            if condition():
+                return
+        except (NoSuchElementException, StaleElementReferenceException):
+            pass
         if alive is not None and alive.poll() is not None:
             pytest.fail(f"the demo ended while waiting for {what}:\n{details()[-4000:]}", pytrace=False)
         time.sleep(0.5)
@@ -179,19 +185,14 @@ def click_fresh(browser, xpath: str, what: str, *, read: str = ".", timeout_s: f
     """Click the first element at ``xpath`` and return the text at ``read`` (an XPath from it),
     finding it again when a refresh replaced it in between: a person's click lands on whatever is
     there at that moment, a test's on the element it found a moment before."""
-    from selenium.common.exceptions import StaleElementReferenceException
-
     clicked: list[str] = []
 
     def click() -> bool:
-        try:
-            found = browser.find_elements("xpath", xpath)
-            if not found:
-                return False
-            words = found[0].find_element("xpath", read).text
-            found[0].click()
-        except StaleElementReferenceException:
+        found = browser.find_elements("xpath", xpath)
+        if not found:
             return False
+        words = found[0].find_element("xpath", read).text
+        found[0].click()  # a replaced element raises here, before anything was clicked: wait_until reads again
         clicked.append(words)
         return True
 
