@@ -4,8 +4,6 @@
      while, and clears it when one does (the refresh interval keeps firing while the server is
      down, so the page recovers by itself);
    - scale: marks and their outlines grow with the wall's width (3840 px: twice 1920 px);
-   - webgl: whether this browser draws WebGL: a wall PC without it gets the outlines on black, not
-     a base map it cannot draw (MapLibre needs WebGL);
    - keepUrl: the level and domain shown stay in the address (shareable, survive a reload).
    A click anywhere on the map reaches the server as lon/lat (assets/map_click.js), which finds the unit there. */
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
@@ -38,28 +36,12 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
       }
       return options.lost_text.replace("{time}", since);
     },
-    scale: function () {
+    scale: function (n, shown) {
       // Marks are drawn in pixels: on a wall wider than 1920 px they grow with it, in quarter steps.
+      // Compared with the page's own store, not a global: a page opened again without a reload
+      // (back from a drill-down) starts with an empty store and must be told again.
       const scale = Math.min(3, Math.max(1, Math.round(window.innerWidth / 1920 * 4) / 4));
-      if (scale === window.cityopsScale) {
-        return window.dash_clientside.no_update;
-      }
-      window.cityopsScale = scale;
-      return scale;
-    },
-    webgl: function () {
-      if (window.cityopsWebgl !== undefined) {
-        return window.dash_clientside.no_update;
-      }
-      let drawn = false;
-      try {
-        const canvas = document.createElement("canvas");
-        drawn = !!(canvas.getContext("webgl2") || canvas.getContext("webgl"));
-      } catch (error) {
-        drawn = false;
-      }
-      window.cityopsWebgl = drawn;
-      return drawn;
+      return scale === shown ? window.dash_clientside.no_update : scale;
     },
     keepUrl: function (domain, level, options) {
       if (!options || options.kiosk) {

@@ -44,13 +44,12 @@ def map_level(level: str | None = None) -> str:
 
 
 def refresh(_tick: int | None, domain: str | None, level: str | None, replay: dict[str, Any] | None,
-            layers: Any, webgl: Any, drawn: dict[str, Any] | None, options: dict[str, Any] | None,
+            layers: Any, drawn: dict[str, Any] | None, options: dict[str, Any] | None,
             scale: Any = None) -> tuple[Any, ...]:
     """Everything on the command view, live or as of the replayed time, with the element layers
     turned on (those of them this person's role may see), sending only what changed since
-    ``drawn`` (what this browser shows); over the city's base map unless the browser said it draws
-    no WebGL (``webgl`` False: the outlines on black). Always answers a heartbeat: the page's
-    watchdog shows "connection lost" when those stop."""
+    ``drawn`` (what this browser shows); over the city's base map when the browser can draw it.
+    Always answers a heartbeat: the page's watchdog shows "connection lost" when those stop."""
     language = locale.request_language()
     domain = domain if domain in (INDEX, *domain_ids()) else INDEX
     now = datetime.now(UTC)
@@ -60,7 +59,7 @@ def refresh(_tick: int | None, domain: str | None, level: str | None, replay: di
                                         domain=domain, language=language, scale=mark_scale(scale), at=at, now=now,
                                         layers=citydata.layers_for(guard.current_role(), layers),
                                         origin=citydata.request_origin()
-                                        if citydata.basemap() and webgl is not False else None)
+                                        if citydata.basemap_for_browser() else None)
     if at is None:
         note = stale_note(fresh, language)
         mode = ""
@@ -123,9 +122,8 @@ REFRESH_OUTPUTS = (("command-map", "figure"), ("command-drawn", "data"), ("comma
                    ("command-ticker", "children"), ("command-ticker-title", "children"),
                    ("command-as-of", "children"), ("command-stale", "children"), ("command-live", "className"),
                    ("command-showing", "children"), ("command-mode", "children"), ("command-alerts", "data"))
-# command-webgl is an input: the first refresh waits for the page to say whether it draws WebGL.
 REFRESH_INPUTS = (("command-refresh", "n_intervals"), ("command-domain", "value"), ("command-level", "value"),
-                  ("command-replay", "data"), ("command-layers", "value"), ("command-webgl", "data"))
+                  ("command-replay", "data"), ("command-layers", "value"))
 REFRESH_STATE = (("command-drawn", "data"), ("command-options", "data"), ("command-scale", "data"))
 
 
@@ -154,9 +152,7 @@ def register(app: dash.Dash) -> None:
     app.clientside_callback(ClientsideFunction("cityops_alerts", "soundSwitch"), Output("command-sound", "children"),
                             Input("command-sound", "n_clicks"), State("command-options", "data"))
     app.clientside_callback(ClientsideFunction("cityops_command", "scale"), Output("command-scale", "data"),
-                            Input("command-refresh", "n_intervals"))
-    app.clientside_callback(ClientsideFunction("cityops_command", "webgl"), Output("command-webgl", "data"),
-                            Input("command-refresh", "n_intervals"))
+                            Input("command-refresh", "n_intervals"), State("command-scale", "data"))
     app.clientside_callback(ClientsideFunction("cityops_command", "keepUrl"), Output("command-url", "data"),
                             Input("command-domain", "value"), Input("command-level", "value"),
                             State("command-options", "data"))

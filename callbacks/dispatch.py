@@ -132,7 +132,7 @@ def _map(traces: list[go.Scatter | dict[str, Any]], language: str,
         xaxis={"visible": False}, yaxis={"visible": False, "scaleanchor": "x",
                                          "scaleratio": 1 / math.cos(math.radians(lat0))},
     )
-    basemap = citydata.basemap()
+    basemap = citydata.basemap_for_browser()
     if basemap is None:
         return figure
     # Over the base map: the legend under the map (over it, it would hide a part of the city).
@@ -149,7 +149,7 @@ def _map_patch(traces: list[go.Scatter | dict[str, Any]], first: int) -> dash.Pa
     """A refresh of a map the browser already holds: the live traces from index ``first`` on, not
     the outlines, names or layers."""
     patch = dash.Patch()
-    convert = map_trace if citydata.basemap() is not None else _as_dict
+    convert = map_trace if citydata.basemap_for_browser() is not None else _as_dict
     for number, trace in enumerate(traces):
         patch["data"][first + number] = convert(trace)
     return patch
@@ -261,8 +261,8 @@ def refresh(_tick: int | None, sort: str, show: str, selected: str | None, _mess
         figure = _map_patch(traces, MAP_STATIC_TRACES + len(chosen))
     else:
         # Over a base map dispatch zooms: every element goes, each layer shown from its own min_zoom.
-        zoom = math.inf if citydata.basemap() is not None else citydata.map_zoom(citydata.current_city().levels[0],
-                                                                                  DISPATCH_MAP_PX)
+        zoom = (math.inf if citydata.basemap_for_browser() is not None
+                else citydata.map_zoom(citydata.current_city().levels[0], DISPATCH_MAP_PX))
         figure = _map(traces, language, layer_traces(chosen, language, scale=1.0, zoom=zoom))
     return (text("feeds.as_of", language, time=format_time(now, locale.city_zone())),
             _queue(_sorted(incidents, sort), selected, now, language), figure, _ranking(language, now), map_key)

@@ -197,7 +197,7 @@ def unit_map(units: Sequence[MapUnit], shapes: dict[str, UnitShape], *, level: s
     names = citydata.map_labels(level, language, frame_px=DISTRICT_MAP_PX, font_px=LABEL_FONT_PX,
                                 mark_px=MARK_SIZE[1], codes=codes)
     frame = citydata.map_frame(level, DISTRICT_MAP_PX, codes)
-    basemap = citydata.basemap()
+    basemap = citydata.basemap_for_browser()
     # Over a base map the drill-down zooms: every element of the frame goes, each layer shown from its
     # own min_zoom by the map itself (assets/basemap.js); on black, only those the frame's zoom allows.
     elements = layer_traces(layers, language, scale=1.0,

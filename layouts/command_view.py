@@ -20,7 +20,16 @@ from indicators.levels import LEVEL_COLOURS
 from indicators.registry import domain_ids
 from layouts.command_options import command_options, default_level, level_title
 from layouts.map_layers import layer_checklist
-from layouts.markers import LEVEL_MARK, SEVERITY_MARK, SEVERITY_STYLE, UNIT_COLOUR, UNIT_MARK
+from layouts.markers import (
+    LEVEL_MARK,
+    MARK_OUTLINE,
+    SEVERITY_MARK,
+    SEVERITY_STYLE,
+    SYMBOL_GLYPHS,
+    UNIT_COLOUR,
+    UNIT_MARK,
+    UNIT_SYMBOL,
+)
 from layouts.theme import BACKGROUND
 from layouts.wall_alerts import browser_words
 from vocabulary.messages import text
@@ -52,19 +61,37 @@ def _swatch(glyph: str, colour: str, fill: str = BACKGROUND) -> html.Span:
     return html.Span(glyph, className="cv-swatch", style={"color": colour, "background": fill})
 
 
+def _disc(symbol: str, colour: str) -> html.Span:
+    """A mark as the map draws it over a base map: a disc of its colour with its shape on it, dark
+    (layouts.basemap: MapLibre draws circles only)."""
+    faint = {"opacity": 0.55} if symbol == "circle-open" else {}  # "no data", as the map draws it
+    return html.Span(SYMBOL_GLYPHS.get(symbol, ""), className="cv-swatch cv-disc",
+                     style={"color": MARK_OUTLINE, "background": colour, **faint})
+
+
 def _legend(language: str, layers: html.Div) -> html.Div:
-    # Over a base map every mark is a dot (MapLibre draws other shapes from sprites, which are not
-    # served): the legend shows what the map shows, colours only.
-    dots = citydata.basemap() is not None
-    levels = [html.Span([_swatch("●" if dots else LEVEL_MARK[level][1], LEVEL_MARK[level][2], LEVEL_COLOURS[level]),
+    # The legend shows the marks as the map draws them: shapes on the fills' colours on black,
+    # discs with the shapes on them over a base map.
+    over_basemap = citydata.basemap_for_browser() is not None
+
+    def level_mark(level: int | None) -> html.Span:
+        symbol, glyph, colour = LEVEL_MARK[level]
+        return _disc(symbol, colour) if over_basemap else _swatch(glyph, colour, LEVEL_COLOURS[level])
+
+    def severity_mark(name: str) -> html.Span:
+        colour, symbol = SEVERITY_STYLE[name]
+        return _disc(symbol, colour) if over_basemap else _swatch(SEVERITY_MARK[name], colour)
+
+    def kind_mark(kind: str) -> html.Span | str:
+        return _disc(UNIT_SYMBOL[kind], UNIT_COLOUR["available"]) if over_basemap else UNIT_MARK[kind]
+
+    levels = [html.Span([level_mark(level),
                          " " + text("vitals.legend_grey" if name == "grey" else f"vitals.level.{name}", language)],
                         className="cv-legend-item") for level, name in _LEVEL_KEYS]
-    incidents = [html.Span([_swatch("●" if dots else SEVERITY_MARK[name], SEVERITY_STYLE[name][0]),
-                            " " + text(f"severity.{name}", language)], className="cv-legend-item")
+    incidents = [html.Span([severity_mark(name), " " + text(f"severity.{name}", language)], className="cv-legend-item")
                  for name in ("critical", "major", "minor")]
-    kinds = ([] if dots else
-             [html.Span(f"{glyph} {text(f'unit_kind.{kind}', language)}", className="cv-legend-item")
-              for kind, glyph in UNIT_MARK.items()])
+    kinds = [html.Span([kind_mark(kind), f" {text(f'unit_kind.{kind}', language)}"], className="cv-legend-item")
+             for kind in UNIT_MARK]
     statuses = [html.Span([_swatch("●", colour), " " + text(f"unit_status.{status}", language)],
                           className="cv-legend-item") for status, colour in UNIT_COLOUR.items()]
     return html.Div([html.Div(levels, className="cv-legend-row"),
@@ -127,7 +154,6 @@ def layout(**query: str) -> html.Div:
         dcc.Store(id="command-map-click"),  # lon/lat of a click on the map (assets/map_click.js)
         dcc.Store(id="command-url"),
         dcc.Store(id="command-scale"),  # the wall's width over 1920 px: marks grow with it (assets/command_view.js)
-        dcc.Store(id="command-webgl"),  # False: this browser draws no WebGL, so no base map (assets/command_view.js)
         dcc.Store(id="command-alerts"),  # the causes to announce (layouts/wall_alerts.py)
         dcc.Store(id="command-alert-shown"),  # those this page announced (assets/wall_alerts.js)
         # Filled by assets/wall_alerts.js: a strip over the top of the page, never over the map's middle.

@@ -88,7 +88,7 @@ def layout(**_query: str) -> html.Div:
             html.Section([
                 # The wheel zooms it over a base map (on black its axes are fixed: no zoom).
                 dcc.Graph(id="dispatch-map", className="dispatch-map map-clickable",
-                          config={"displayModeBar": False, "scrollZoom": citydata.basemap() is not None},
+                          config={"displayModeBar": False, "scrollZoom": citydata.basemap_for_browser() is not None},
                           figure={"layout": {"paper_bgcolor": BACKGROUND, "plot_bgcolor": BACKGROUND}}),
                 layer_checklist("dispatch-layers", citydata.layers_for(current_role()), language),
                 html.P(id="dispatch-message", className="message", role="status"),

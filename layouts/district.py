@@ -39,7 +39,7 @@ def layout(code: str | None = None, **_query: str) -> html.Div:
                     html.H2(text("district.children", language)),
                     dcc.Graph(id="district-map", className="district-map map-clickable", figure={"layout": _DARK},
                               # The wheel zooms it over a base map (on black its axes are fixed: no zoom).
-                              config={"displayModeBar": False, "scrollZoom": citydata.basemap() is not None,
+                              config={"displayModeBar": False, "scrollZoom": citydata.basemap_for_browser() is not None,
                                       "responsive": True}),
                     layer_checklist("district-layers", citydata.layers_for(current_role()), language),
                 ], className="district-map-panel"),

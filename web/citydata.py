@@ -28,6 +28,7 @@ from ingest.service import locate_function
 
 CITY_FOLDER = "CITYOPS_CITY_FOLDER"  # Flask config key
 BASEMAP = "CITYOPS_BASEMAP"  # Flask config key: the city's base map, opened (None: the maps draw outlines)
+WEBGL_COOKIE = "cityops_webgl"  # "0": this browser draws no WebGL (set by assets/webgl.js)
 _lock = threading.Lock()
 
 
@@ -222,6 +223,15 @@ def place_name(code: str, language: str) -> str:
 def basemap() -> BaseMap | None:
     """The city's base map, opened when the app was made (None: the maps draw outlines on black)."""
     return flask.current_app.config.get(BASEMAP)
+
+
+def basemap_for_browser() -> BaseMap | None:
+    """The city's base map if the browser asking can draw it: MapLibre draws only with WebGL, and a
+    browser without it (``assets/webgl.js`` says so in the ``cityops_webgl`` cookie) is given the
+    outlines on black rather than an empty map. A missing or other value means it can."""
+    if flask.request.cookies.get(WEBGL_COOKIE) == "0":
+        return None
+    return basemap()
 
 
 def request_origin() -> str:

@@ -13,8 +13,8 @@ import pytest
 import store
 from auth.accounts import add_user
 from tests.browser.conftest import chromium
-from tests.browser.test_command_view_browser import PASSWORD, _sign_in, city_vitals  # noqa: F401 - a fixture
-from tests.browser.test_shell import WAIT_S, _no_console_errors, _only_local_requests, _wait_text
+from tests.browser.test_command_view_browser import PASSWORD, _click_inside, _sign_in, city_vitals  # noqa: F401
+from tests.browser.test_shell import WAIT_S, _no_console_errors, _only_local_requests, _wait_text, until
 
 pytestmark = pytest.mark.browser
 BOROUGHS = {"Manhattan", "Brooklyn", "Queens", "Bronx", "Staten Island"}
@@ -66,6 +66,17 @@ def test_the_wall_names_the_districts_large_and_apart(live_app, db, city_vitals,
                                          "return [r.left, r.top, r.right, r.bottom];")
         assert all(map_box[0] <= n["box"][0] and n["box"][2] <= map_box[2] for n in names), (names, map_box)
         browser.save_screenshot(str(screenshots / f"map-names-wall-{width}x{height}.png"))
+        # A unit opened on the map and the way back, both without a reload (the page is drawn again
+        # in the same document): the names come back at the wall's size, not at 1920's.
+        browser.get(f"{live_app.url}/")
+        until(browser, lambda b: [n["size"] for n in _names(b, "#command-map")][:1] == [font])
+        _click_inside(browser, city_vitals)
+        until(browser, lambda b: "/district/" in b.current_url)
+        _wait_text(browser, "#district-breadcrumb", "New York City")
+        browser.back()
+        until(browser, lambda b: "/district/" not in b.current_url)
+        until(browser, lambda b: {n["text"] for n in _names(b, "#command-map")} == BOROUGHS)
+        until(browser, lambda b: _names(b, "#command-map")[0]["size"] == font)
         _only_local_requests(browser, live_app.url)
         _no_console_errors(browser)
     finally:
@@ -309,10 +320,16 @@ def test_the_base_map_names_and_a_layer_draw_with_the_outside_world_blocked(
         browser.quit()
 
 
-def test_a_wall_pc_without_webgl_shows_the_outline_map_over_a_city_with_a_base_map(
+# How many traces a map drew as outlines on black (no MapLibre map): 0 until it has.
+OUTLINES_DRAWN_JS = ("const gd = document.querySelector(arguments[0] + ' .js-plotly-plot');"
+                     "return gd && gd._fullLayout && !gd._fullLayout.map"
+                     " ? document.querySelectorAll(arguments[0] + ' .scatterlayer .trace').length : 0;")
+
+
+def test_a_pc_without_webgl_shows_the_outline_maps_over_a_city_with_a_base_map(
         live_basemap_app, db, city_vitals, screenshots: Path) -> None:  # noqa: F811
-    """MapLibre needs WebGL; a wall PC without it would show an empty map over the base map. The page
-    tells the server, which sends the outlines on black: filled, marked and named, as before."""
+    """MapLibre needs WebGL; a wall PC or a virtual desktop without it would show empty maps over the
+    base map. The page tells the server, which sends the outlines on black: filled, marked and named."""
     from selenium.webdriver.support.ui import WebDriverWait
 
     browser = chromium(1920, 1080, arguments=("--disable-webgl", "--disable-3d-apis"))
@@ -328,6 +345,18 @@ def test_a_wall_pc_without_webgl_shows_the_outline_map_over_a_city_with_a_base_m
             " && document.querySelectorAll('#command-map .scatterlayer .trace.scatter').length > 50;"))
         assert {name["text"] for name in _names(browser, "#command-map")} <= BOROUGHS
         browser.save_screenshot(str(screenshots / "basemap-city-without-webgl-1920.png"))
+        # The drill-down and (for a dispatcher) dispatch too: their maps drawn, on black.
+        browser.get(f"{live_basemap_app.url}/district/MN")
+        until(browser, lambda b: b.execute_script(OUTLINES_DRAWN_JS, "#district-map") > 5)
+        browser.save_screenshot(str(screenshots / "basemap-drill-down-without-webgl-1920.png"))
+        add_user(db, "desk", "dispatcher", PASSWORD, actor="tests")
+        browser.get(f"{live_basemap_app.url}/logout")
+        browser.get(f"{live_basemap_app.url}/login?next=/dispatch")
+        browser.find_element("id", "name").send_keys("desk")
+        browser.find_element("id", "password").send_keys(PASSWORD)
+        browser.find_element("css selector", "button[type=submit]").click()
+        until(browser, lambda b: b.execute_script(OUTLINES_DRAWN_JS, "#dispatch-map") > 1)
+        browser.save_screenshot(str(screenshots / "basemap-dispatch-without-webgl-1920.png"))
         _no_console_errors(browser)
     finally:
         browser.quit()

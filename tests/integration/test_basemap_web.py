@@ -24,6 +24,7 @@ from tests.integration.test_display_links import issue
 from tests.integration.test_incidents import _refresh as dispatch_refresh
 from tests.integration.webclient import SECRET, open_session
 from tests.unit.test_basemap import _archive
+from web.citydata import WEBGL_COOKIE
 from web.displays import DISPLAY_COOKIE
 
 SAMPLE = city_folder("nyc") / SAMPLE_FILE
@@ -121,20 +122,62 @@ def test_the_command_view_draws_over_the_base_map_and_fetches_only_from_here(cli
     assert len(patched_z) == len(fills["z"]) and patched_z != fills["z"]
 
 
-def test_a_wall_browser_without_webgl_gets_the_outlines_on_black(client_for, vitals) -> None:  # noqa: F811
-    """MapLibre draws only with WebGL: a wall PC without it (assets/command_view.js says so) is sent the
-    map it can draw; any other answer from the page keeps the base map, and nothing fails."""
-    viewer = client_for("viewer")
-    black = answer(command(viewer, webgl=False))
-    figure = black["command-map"]["figure"]
-    assert "map" not in figure["layout"] and figure["layout"]["xaxis"]["visible"] is False
-    assert {t["type"] for t in figure["data"]} <= {"scatter", "scattergl"}
-    assert sum(t.get("fill") == "toself" for t in figure["data"]) > 50  # a fill trace per unit
-    # The browser that said otherwise first (or a page that sends nonsense) is drawn over the base map,
-    # the whole figure again: the map it holds is another.
-    for hostile in (True, None, "false", 0, {"webgl": False}, [False]):
-        again = answer(command(viewer, drawn=black["command-drawn"]["data"], webgl=hostile))
-        assert "map" in again["command-map"]["figure"]["layout"], hostile
+def _on_black(figure: dict) -> bool:
+    """A figure drawn as outlines on black: no MapLibre map, lon/lat on hidden cartesian axes."""
+    return ("map" not in figure["layout"] and figure["layout"]["xaxis"]["visible"] is False
+            and {t["type"] for t in figure["data"]} <= {"scatter", "scattergl"})
+
+
+def test_a_browser_without_webgl_gets_every_map_as_outlines_on_black(client_for, vitals) -> None:  # noqa: F811
+    """MapLibre draws only with WebGL: a browser without it (a wall PC with its GPU off, a virtual
+    desktop; assets/webgl.js says so in a cookie) is sent maps it can draw, on every page; any other
+    value of the cookie keeps the base map, and nothing fails."""
+    viewer, officer = client_for("viewer"), client_for("dispatcher")
+    for client in (viewer, officer):
+        client.set_cookie(WEBGL_COOKIE, "0")
+    black = answer(command(viewer))
+    assert _on_black(black["command-map"]["figure"])
+    assert sum(t.get("fill") == "toself" for t in black["command-map"]["figure"]["data"]) > 50  # one per unit
+    assert _on_black(answer(district(viewer, vitals["borough"], layers=["hospitals"]))["district-map"]["figure"])
+    response = dispatch_refresh(officer, None)
+    assert _on_black(answer(response)["dispatch-map"]["figure"])
+    # A refresh of the map it holds is patched with traces of the same kind.
+    patched = answer(dispatch_refresh(officer, answer(response)["dispatch-map-drawn"]["data"]))
+    assert all(op["params"]["value"]["type"] != "scattermap" for op in patched["dispatch-map"]["figure"]["operations"])
+    # The browser that says otherwise (or sends nonsense) is drawn over the base map, the whole figure
+    # again: the map it holds is another.
+    for other in ("1", "", "false", "0 ", "00", "<script>", "0" * 4000):
+        viewer.set_cookie(WEBGL_COOKIE, other)
+        again = answer(command(viewer, drawn=black["command-drawn"]["data"]))
+        assert "map" in again["command-map"]["figure"]["layout"], other
+    viewer.delete_cookie(WEBGL_COOKIE)
+    assert "map" in answer(command(viewer, drawn=black["command-drawn"]["data"]))["command-map"]["figure"]["layout"]
+
+
+def _page(client, path: str) -> str:
+    from tests.integration.test_web_pages import callback
+
+    response = callback(client, [("_pages_content", "children"), ("_pages_store", "data")],
+                        [("_pages_location", "pathname", path), ("_pages_location", "search", "")])
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    return json.dumps(response.get_json(), ensure_ascii=False)
+
+
+def test_the_legend_and_the_zoom_follow_the_map_this_browser_gets(client_for, vitals) -> None:  # noqa: F811
+    """Over the base map the legend shows the marks as discs with their shapes on them (as MapLibre
+    draws them) and the drill-down and dispatch maps zoom; on black, shapes on the fills' colours and
+    fixed axes."""
+    viewer, officer = client_for("viewer"), client_for("dispatcher")
+    wall = _page(viewer, "/")
+    assert wall.count("cv-disc") == 4 + 3 + 5  # levels, incident severities, unit kinds
+    assert '"scrollZoom": true' in _page(viewer, f"/district/{vitals['borough']}")
+    assert '"scrollZoom": true' in _page(officer, "/dispatch")
+    for client in (viewer, officer):
+        client.set_cookie(WEBGL_COOKIE, "0")
+    wall = _page(viewer, "/")
+    assert "cv-disc" not in wall and '"children": "■"' in wall  # red's square, on red
+    assert '"scrollZoom": false' in _page(viewer, f"/district/{vitals['borough']}")
+    assert '"scrollZoom": false' in _page(officer, "/dispatch")
 
 
 def _finer_names(view: dict) -> list[str]:

@@ -52,13 +52,12 @@ def citydata_name(code: str) -> str:
 
 
 def command(client, domain: str = "index", *, level: str | None = None, replay: dict | None = None,
-            drawn: dict | None = None, kiosk: dict | None = None, scale: float | None = None, layers: object = None,
-            webgl: object = None):
+            drawn: dict | None = None, kiosk: dict | None = None, scale: float | None = None, layers: object = None):
     """Post the command view's refresh as the browser does (``drawn``: what its map holds)."""
     return callback(client, COMMAND_OUTPUTS,
                     [("command-refresh", "n_intervals", 1), ("command-domain", "value", domain),
                      ("command-level", "value", level), ("command-replay", "data", replay),
-                     ("command-layers", "value", layers), ("command-webgl", "data", webgl)],
+                     ("command-layers", "value", layers)],
                     [("command-drawn", "data", drawn), ("command-options", "data", kiosk),
                      ("command-scale", "data", scale)])
 
