@@ -51,9 +51,9 @@ def _fill_traces(browser) -> int:
                                   "return gd && gd.data ? gd.data.filter(t => t.fill === 'toself').length : 0;")
 
 
-def _sign_in(browser, base: str, then: str = "/") -> None:
+def _sign_in(browser, base: str, then: str = "/", name: str = "watch") -> None:
     browser.get(f"{base}/login?next={then}")
-    browser.find_element("id", "name").send_keys("watch")
+    browser.find_element("id", "name").send_keys(name)
     browser.find_element("id", "password").send_keys(PASSWORD)
     browser.find_element("css selector", "button[type=submit]").click()
 

@@ -303,10 +303,7 @@ def test_the_base_map_names_and_a_layer_draw_with_the_outside_world_blocked(
         # A dispatcher's hydrants (min_zoom 13: MapLibre's 12) turned on: not drawn over the whole borough …
         add_user(db, "crew", "dispatcher", PASSWORD, actor="tests")
         browser.get(f"{base}/logout")
-        browser.get(f"{base}/login?next=/district/MN")
-        browser.find_element("id", "name").send_keys("crew")
-        browser.find_element("id", "password").send_keys(PASSWORD)
-        browser.find_element("css selector", "button[type=submit]").click()
+        _sign_in(browser, base, "/district/MN", name="crew")
         _map_drawn(browser, "#district-map", names=0)
         browser.find_element("css selector", "#district-layers input[value=hydrants]").click()
         hydrants = WebDriverWait(browser, WAIT_S).until(
@@ -351,10 +348,7 @@ def test_a_pc_without_webgl_shows_the_outline_maps_over_a_city_with_a_base_map(
         browser.save_screenshot(str(screenshots / "basemap-drill-down-without-webgl-1920.png"))
         add_user(db, "desk", "dispatcher", PASSWORD, actor="tests")
         browser.get(f"{live_basemap_app.url}/logout")
-        browser.get(f"{live_basemap_app.url}/login?next=/dispatch")
-        browser.find_element("id", "name").send_keys("desk")
-        browser.find_element("id", "password").send_keys(PASSWORD)
-        browser.find_element("css selector", "button[type=submit]").click()
+        _sign_in(browser, live_basemap_app.url, "/dispatch", name="desk")
         until(browser, lambda b: b.execute_script(OUTLINES_DRAWN_JS, "#dispatch-map") > 1)
         browser.save_screenshot(str(screenshots / "basemap-dispatch-without-webgl-1920.png"))
         _no_console_errors(browser)
