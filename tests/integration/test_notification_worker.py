@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 
@@ -431,3 +432,45 @@ def test_the_simulator_s_rainstorm_reaches_the_people_on_duty(db, nyc, smtp_serv
     assert all("积水" in s or "aterlogging" in s for s in subjects), subjects
     # One message per cause and person: as many messages as causes raised, to each of the two.
     assert len(got) == 2 * result.raised
+
+
+def test_two_workers_at_once_raise_escalate_and_send_each_thing_once(db, nyc, ctx, setup, database_url) -> None:
+    """A standby worker beside the active one (or two hosts both running ``cityops notify run``):
+    each pass of the two starts at the same moment, over a red level, its two escalation steps and
+    a second cause; every notification, step and message exists once."""
+    mailbox, receiver = setup
+    workers = [store.connect(database_url, application_name=f"cityops-tests-worker-{n}") for n in (1, 2)]
+    start = threading.Barrier(2)
+    results: dict[datetime, list] = {}
+
+    def both(now: datetime) -> None:
+        def one(conn) -> None:
+            start.wait(timeout=60)
+            results.setdefault(now, []).append(notify_once(conn, ctx, now))
+
+        threads = [threading.Thread(target=one, args=(conn,)) for conn in workers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert len(results[now]) == 2, f"a worker failed its pass at {now}"
+
+    try:
+        red(db, ["BK0101"])
+        red(db, ["QN0101"], domain="public_safety")  # another cause: no rule, nothing raised
+        red(db, ["MN0101"], at=NOW - timedelta(seconds=30))  # the same cause again: merged
+        for offset in (0, 1, 10, 11, 30, 31):  # minutes: the first messages, then each escalation step, twice
+            both(NOW + timedelta(minutes=offset))
+    finally:
+        for conn in workers:
+            conn.close()
+
+    totals = {now: (sum(r.raised for r in passes), sum(r.escalated for r in passes), sum(r.handled for r in passes))
+              for now, passes in results.items()}
+    at = {offset: totals[NOW + timedelta(minutes=offset)] for offset in (0, 1, 10, 11, 30, 31)}
+    assert at == {0: (1, 0, 4), 1: (0, 0, 0), 10: (0, 1, 2), 11: (0, 0, 0), 30: (0, 1, 2), 31: (0, 0, 0)}, at
+    assert sorted(to for to, _ in mails(mailbox)) == ["ann.lee@city.example", "dana.head@city.example",
+                                                      "wang.li@city.example", "zhao.min@city.example"]
+    assert len(receiver.received) == 4  # a webhook per step's recipient: 2, then 1, then 1
+    log = notify_store.notification_log(db)
+    assert len({row.notification_id for row in log}) == 1 and len(log) == 8
