@@ -23,7 +23,7 @@ from typing import Any
 from city.basemap import BaseMap
 from geo.labels import Frame, Placed
 from layouts.map_labels import LABEL_COLOUR
-from layouts.markers import MARK_OUTLINE, SYMBOL_GLYPHS
+from layouts.markers import MARK_OUTLINE, NO_DATA_OPACITY, SYMBOL_GLYPHS
 from layouts.theme import BACKGROUND, translucent
 
 NAMES_LAYER = "cityops-names"  # the style's layer of units' names (finer levels' names: "-1", "-2" below it)
@@ -146,7 +146,7 @@ def map_trace(trace: Any) -> dict[str, Any]:
         marker.pop("line", None)
         symbol = marker.pop("symbol", None)
         if isinstance(symbol, str) and symbol == "circle-open":  # "no data": the open circle becomes a faint one
-            marker["opacity"] = 0.55
+            marker["opacity"] = NO_DATA_OPACITY
         converted["marker"] = marker
         converted.update(_shapes_on_circles(converted, symbol, marker))
     return converted

@@ -23,6 +23,7 @@ from layouts.map_layers import layer_checklist
 from layouts.markers import (
     LEVEL_MARK,
     MARK_OUTLINE,
+    NO_DATA_OPACITY,
     SEVERITY_MARK,
     SEVERITY_STYLE,
     SYMBOL_GLYPHS,
@@ -64,7 +65,7 @@ def _swatch(glyph: str, colour: str, fill: str = BACKGROUND) -> html.Span:
 def _disc(symbol: str, colour: str) -> html.Span:
     """A mark as the map draws it over a base map: a disc of its colour with its shape on it, dark
     (layouts.basemap: MapLibre draws circles only)."""
-    faint = {"opacity": 0.55} if symbol == "circle-open" else {}  # "no data", as the map draws it
+    faint = {"opacity": NO_DATA_OPACITY} if symbol == "circle-open" else {}  # as layouts.basemap draws it
     return html.Span(SYMBOL_GLYPHS.get(symbol, ""), className="cv-swatch cv-disc",
                      style={"color": MARK_OUTLINE, "background": colour, **faint})
 

@@ -38,6 +38,8 @@ ELEMENT_SIZE = 12
 # symbols come from a sprite fetched elsewhere) a mark is its colour's circle with this shape drawn
 # on it in the browser's own font (layouts.basemap.map_trace), so the shapes still read without
 # colour. Symbols no common font has (octagon, hourglass) stay plain circles.
+# "No data" (an open circle on black) over a base map, where every mark is a disc: a faint one.
+NO_DATA_OPACITY = 0.55
 SYMBOL_GLYPHS = {"square": "■", "triangle-up": "▲", "diamond": "◆", "x": "✖", "cross": "✚", "pentagon": "⬟",
                  "star": "★", "circle-cross": "⊕", "hexagon": "⬢", "star-square": "✦", "diamond-tall": "♦",
                  "bowtie": "⋈", "circle-dot": "⊙"}
